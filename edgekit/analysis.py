@@ -1,0 +1,41 @@
+"""Static facts about a graph: MACs per operator, weight and activation bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Graph, Op, OpKind
+
+
+def op_macs(graph: Graph, op: Op) -> int:
+    """Multiply-accumulates of one operator (convolutions and matrix products; 0 otherwise)."""
+    if op.kind == OpKind.CONV_2D:
+        w = graph.tensors[op.inputs[1]]
+        y = graph.tensors[op.outputs[0]]
+        _, kh, kw, cin = w.shape
+        return y.num_elements * kh * kw * cin
+    if op.kind == OpKind.DEPTHWISE_CONV_2D:
+        w = graph.tensors[op.inputs[1]]
+        y = graph.tensors[op.outputs[0]]
+        return y.num_elements * w.shape[1] * w.shape[2]
+    if op.kind == OpKind.FULLY_CONNECTED:
+        w = graph.tensors[op.inputs[1]]
+        y = graph.tensors[op.outputs[0]]
+        return y.num_elements * w.shape[-1]
+    return 0
+
+
+@dataclass(frozen=True)
+class GraphTotals:
+    macs: int
+    weight_bytes: int
+    activation_bytes: int
+
+
+def totals(graph: Graph) -> GraphTotals:
+    used_consts = {i for op in graph.ops for i in op.inputs if i >= 0 and graph.tensors[i].is_constant}
+    return GraphTotals(
+        macs=sum(op_macs(graph, op) for op in graph.ops),
+        weight_bytes=sum(graph.tensors[i].data.nbytes for i in used_consts),
+        activation_bytes=sum(t.nbytes for t in graph.activation_tensors),
+    )

@@ -1,0 +1,223 @@
+"""Code generation: a lowered, planned graph rendered into C from the Jinja templates.
+
+Output files in DIR (prefix ``model`` by default):
+  model.h          the API a firmware engineer calls, shapes/scales/arena size as constants
+  model.c          the arena, one parameter struct and one kernel call per operator
+  model_weights.c  weights and per-channel constants, ``const`` so they stay in flash
+  model_weights.h  their declarations
+  metadata.json    what a harness needs to know about the build (shapes, hash, arena)
+  ek/              the runtime kernels the model calls (copied from firmware/kernels)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..errors import EdgekitError, UnsupportedModelError
+from ..ir import DType, Graph, Tensor
+from ..plan import Plan, buffers_for, plan_memory
+from .lowering import CArray, KernelCall, ScratchRef, TensorRef, lower_graph, shape_str
+from .render import FIRMWARE, c_comment, environment
+
+_C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+               "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+               "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+               "switch", "typedef", "union", "unsigned", "void", "volatile", "while"}
+
+IO_TYPES = {DType.INT8, DType.UINT8, DType.INT16, DType.INT32, DType.FLOAT32}
+
+
+@dataclass(frozen=True)
+class IOTensor:
+    """A model input or output as the generated API exposes it."""
+
+    c_name: str  # "input", "output", or "input0", "input1", ...
+    tensor: Tensor
+
+    @property
+    def c_type(self) -> str:
+        return self.tensor.dtype.c_type
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.tensor.shape
+
+    @property
+    def size(self) -> int:
+        return self.tensor.num_elements
+
+    @property
+    def nbytes(self) -> int:
+        return self.tensor.nbytes
+
+    @property
+    def scale(self) -> float:
+        return self.tensor.quant.scale[0] if self.tensor.quant else 0.0
+
+    @property
+    def zero_point(self) -> int:
+        return self.tensor.quant.zero_point[0] if self.tensor.quant else 0
+
+    def to_json(self) -> dict:
+        return {"name": self.c_name, "tensor": self.tensor.name, "shape": list(self.shape),
+                "dtype": self.tensor.dtype.np_name, "scale": self.scale,
+                "zero_point": self.zero_point, "bytes": self.nbytes}
+
+
+@dataclass(frozen=True)
+class GeneratedModel:
+    out_dir: Path
+    prefix: str
+    graph: Graph
+    calls: tuple[KernelCall, ...]
+    plan: Plan
+    inputs: tuple[IOTensor, ...]
+    outputs: tuple[IOTensor, ...]
+    weight_bytes: int
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.plan.arena_bytes
+
+    @property
+    def sources(self) -> list[Path]:
+        """C files to compile (the model and the runtime kernels it ships with)."""
+        return sorted(self.out_dir.glob("*.c")) + sorted((self.out_dir / "ek").glob("*.c"))
+
+    @property
+    def include_dirs(self) -> list[Path]:
+        return [self.out_dir, self.out_dir / "ek"]
+
+
+def check_prefix(prefix: str) -> str:
+    if not _C_IDENT.match(prefix) or prefix in _C_KEYWORDS:
+        raise EdgekitError(f"prefix {prefix!r} is not a valid C identifier")
+    return prefix
+
+
+def io_tensors(graph: Graph) -> tuple[tuple[IOTensor, ...], tuple[IOTensor, ...]]:
+    def named(indices, base):
+        ts = [graph.tensors[i] for i in indices]
+        for t in ts:
+            if t.dtype not in IO_TYPES:
+                raise UnsupportedModelError(f"model {base} {t.name!r} has type {t.dtype.name}")
+        if len(ts) == 1:
+            return (IOTensor(base, ts[0]),)
+        return tuple(IOTensor(f"{base}{k}", t) for k, t in enumerate(ts))
+
+    return named(graph.inputs, "input"), named(graph.outputs, "output")
+
+
+def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None) -> Plan:
+    aliases = {c.op.outputs[0]: c.op.inputs[c.alias_input] for c in calls if c.alias_input is not None}
+    scratch = {c.op.index: c.scratch_bytes for c in calls if c.scratch_bytes}
+    return plan_memory(buffers_for(graph, aliases, scratch), ram_limit=ram_limit)
+
+
+def check_generatable(graph: Graph) -> None:
+    """A float model cannot be generated: every operator's tensors must be integer."""
+    float_ops = [op for op in graph.ops if op.kind is not None and op.type_name not in ("DEQUANTIZE", "QUANTIZE")
+                 and any(t is not None and t.dtype == DType.FLOAT32 and not t.is_constant
+                         for t in (*graph.op_inputs(op), *graph.op_outputs(op)))]
+    if float_ops:
+        raise UnsupportedModelError(
+            f"{graph.name}: float model ({len(float_ops)} float operators, first op "
+            f"{float_ops[0].index} {float_ops[0].type_name}); convert it with full-integer "
+            "quantization: edgekit convert MODEL -o OUT.tflite --calib DATA")
+
+
+def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
+             ram_limit: int | None = None, source: str = "") -> GeneratedModel:
+    """Lower, plan and render ``graph`` into ``out_dir``."""
+    check_prefix(prefix)
+    check_generatable(graph)
+    calls = lower_graph(graph)
+    plan = plan_for(graph, calls, ram_limit)
+    inputs, outputs = io_tensors(graph)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, CArray] = {}
+    for call in calls:
+        for arr in call.arrays:
+            arrays.setdefault(arr.name, arr)
+
+    def arg(a) -> str:
+        if isinstance(a, TensorRef):
+            return f"T{a.index}"
+        if isinstance(a, ScratchRef):
+            return f"S{a.op_index}"
+        if isinstance(a, CArray):
+            return a.name
+        return str(a)
+
+    tensor_slots = []
+    for b, off in zip(plan.buffers, plan.offsets):
+        for t in b.tensors:
+            tensor = graph.tensors[t]
+            tensor_slots.append({"index": t, "offset": off, "c_type": tensor.dtype.c_type,
+                                 "desc": c_comment(f"{tensor.name} {shape_str(tensor.shape)} "
+                                                   f"{tensor.dtype.np_name}, {tensor.nbytes} bytes")})
+        if b.scratch_of is not None:
+            tensor_slots.append({"scratch": b.scratch_of, "offset": off, "size": b.size})
+    tensor_slots.sort(key=lambda s: (s.get("index", 1 << 30), s.get("scratch", 0)))
+
+    op_lines = []
+    for call in calls:
+        op = call.op
+        outs = ", ".join(shape_str(t.shape) for t in graph.op_outputs(op))
+        comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({graph.tensors[op.outputs[0]].name})")
+        op_lines.append({
+            "index": op.index, "comment": comment, "alias": call.alias_input is not None,
+            "function": call.function, "params": call.params,
+            "args": [arg(a) for a in call.args],
+        })
+
+    PREFIX = prefix.upper()
+    ctx = {
+        "version": __version__, "source": c_comment(source or graph.name), "prefix": prefix,
+        "PREFIX": PREFIX, "arena_bytes": plan.arena_bytes, "num_ops": len(calls),
+        "inputs": inputs, "outputs": outputs, "tensors": tensor_slots, "ops": op_lines,
+        "headers": sorted({c.header for c in calls if c.header}), "arrays": list(arrays.values()),
+        "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
+    }
+    env = environment()
+    for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
+                           ("weights.h.j2", f"{prefix}_weights.h"),
+                           ("weights.c.j2", f"{prefix}_weights.c")):
+        (out_dir / name).write_text(env.get_template(template).render(ctx))
+
+    runtime = out_dir / "ek"
+    if runtime.exists():
+        shutil.rmtree(runtime)
+    runtime.mkdir()
+    for src in sorted((FIRMWARE / "kernels").iterdir()):
+        if src.suffix in (".c", ".h"):
+            shutil.copy2(src, runtime / src.name)
+
+    gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
+                         ctx["weight_bytes"])
+    (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
+    return gen
+
+
+def metadata(gen: GeneratedModel) -> dict:
+    return {
+        "edgekit_version": __version__,
+        "model": gen.graph.name,
+        "model_sha256": gen.graph.digest,
+        "prefix": gen.prefix,
+        "arena_bytes": gen.arena_bytes,
+        "weight_bytes": gen.weight_bytes,
+        "plan_algorithm": gen.plan.algorithm,
+        "inputs": [io.to_json() for io in gen.inputs],
+        "outputs": [io.to_json() for io in gen.outputs],
+        "ops": [{"index": c.op.index, "type": c.op.type_name, "function": c.function or None}
+                for c in gen.calls],
+    }

@@ -1,0 +1,178 @@
+"""Lowering: each IR operator becomes one kernel call with a constant parameter struct.
+
+A lowering function (one per :class:`~edgekit.ir.OpKind`, registered with :func:`lowers`)
+computes every constant the kernel needs -- requantization multipliers and shifts, clamp bounds,
+folded zero-point terms, lookup tables -- and returns a :class:`KernelCall`. It does not know
+where tensors live: it names them symbolically (``ctx.ptr``) and the renderer resolves the
+names from the memory plan. A parameter struct is a frozen dataclass subclassing
+:class:`CStruct` whose fields mirror the C struct one for one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from ..ir import DType, Graph, Op, OpKind, Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class CArray:
+    """A constant array emitted into flash (``static const``/``const`` in the weights file)."""
+
+    name: str
+    c_type: str  # "int8_t", "int32_t", "int16_t", "uint8_t", ...
+    values: np.ndarray = field(repr=False)
+    comment: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size * self.values.dtype.itemsize)
+
+
+class CStruct:
+    """Base of kernel parameter structs. Subclasses are frozen dataclasses with ``C_TYPE``.
+
+    Field values may be ``int``, ``float``, ``bool``, a :class:`CArray` (rendered as its
+    name) or a tuple of ints (rendered as a brace list, for fixed-size array members).
+    """
+
+    C_TYPE: ClassVar[str] = ""
+
+    def c_fields(self) -> list[tuple[str, object]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """A symbolic pointer to an activation tensor; resolved by the renderer from the plan."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class ScratchRef:
+    """A symbolic pointer to this operator's scratch buffer in the arena."""
+
+    op_index: int
+
+
+Arg = TensorRef | ScratchRef | CArray | str
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One line of ``model.c``: ``function(&params, args...)``.
+
+    ``alias_input``: the operator only reinterprets its input (RESHAPE, SQUEEZE, ...); no call
+    is emitted and the output tensor shares the storage of input number ``alias_input``.
+    """
+
+    op: Op
+    function: str = ""
+    header: str = ""
+    params: CStruct | None = None
+    args: tuple[Arg, ...] = ()
+    scratch_bytes: int = 0
+    alias_input: int | None = None
+
+    @property
+    def arrays(self) -> list[CArray]:
+        out = []
+        if self.params is not None:
+            for _, v in self.params.c_fields():
+                if isinstance(v, CArray):
+                    out.append(v)
+        out += [a for a in self.args if isinstance(a, CArray)]
+        return out
+
+
+class LowerCtx:
+    """What a lowering function may ask of the code generator."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def tensor(self, index: int) -> Tensor:
+        return self.graph.tensors[index]
+
+    def ptr(self, tensor: Tensor) -> Arg:
+        """The C argument for a tensor: its arena slot, or its constant array."""
+        if tensor.is_constant:
+            return self.const_array(tensor)
+        return TensorRef(tensor.index)
+
+    def const_array(self, tensor: Tensor, c_type: str | None = None) -> CArray:
+        c_type = c_type or tensor.dtype.c_type
+        return CArray(f"tensor{tensor.index}", c_type, np.ascontiguousarray(tensor.data).reshape(-1),
+                      comment=f"{tensor.name} {shape_str(tensor.shape)}")
+
+    def array(self, op: Op, suffix: str, c_type: str, values, comment: str = "") -> CArray:
+        """A constant array that belongs to one operator (``op<N>_<suffix>``)."""
+        np_type = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16,
+                   "uint16_t": np.uint16, "int32_t": np.int32, "uint32_t": np.uint32,
+                   "float": np.float32}[c_type]
+        vals = np.asarray(values)
+        if vals.size and (vals.min() < np.iinfo(np_type).min if np.issubdtype(np_type, np.integer) else False):
+            raise AssertionError(f"op{op.index}_{suffix}: value below the range of {c_type}")
+        if vals.size and (vals.max() > np.iinfo(np_type).max if np.issubdtype(np_type, np.integer) else False):
+            raise AssertionError(f"op{op.index}_{suffix}: value above the range of {c_type}")
+        return CArray(f"op{op.index}_{suffix}", c_type, vals.astype(np_type).reshape(-1), comment)
+
+    def scratch(self, op: Op) -> ScratchRef:
+        return ScratchRef(op.index)
+
+
+def shape_str(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+Lowering = Callable[[LowerCtx, Op], KernelCall]
+_LOWERINGS: dict[OpKind, Lowering] = {}
+
+
+def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
+    """Register a lowering function for one or more operator kinds."""
+
+    def register(fn: Lowering) -> Lowering:
+        for k in kinds:
+            if k in _LOWERINGS:
+                raise AssertionError(f"two lowerings for {k.name}")
+            _LOWERINGS[k] = fn
+        return fn
+
+    return register
+
+
+def lowering_for(kind: OpKind) -> Lowering | None:
+    from . import ops  # noqa: F401  (registers every lowering)
+
+    return _LOWERINGS.get(kind)
+
+
+def supported_kinds() -> set[OpKind]:
+    from . import ops  # noqa: F401
+
+    return set(_LOWERINGS)
+
+
+def require_int8(t: Tensor, what: str, op: Op) -> None:
+    if t.dtype != DType.INT8 or t.quant is None:
+        raise UnsupportedModelError(
+            f"op {op.index} ({op.type_name}): {what} tensor {t.name!r} is {t.dtype.name}, "
+            "edgekit kernels take int8 quantized tensors (convert with full-integer quantization)"
+        )
+
+
+def lower_graph(graph: Graph) -> list[KernelCall]:
+    """Lower every operator; raise on the first one edgekit cannot run."""
+    unsupported = [op for op in graph.ops if op.kind is None or lowering_for(op.kind) is None]
+    if unsupported:
+        names = ", ".join(f"{op.index}:{op.type_name}" for op in unsupported[:8])
+        raise UnsupportedModelError(f"{len(unsupported)} operator(s) edgekit cannot run: {names}")
+    ctx = LowerCtx(graph)
+    return [lowering_for(op.kind)(ctx, op) for op in graph.ops]

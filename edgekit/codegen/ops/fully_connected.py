@@ -1,0 +1,71 @@
+"""FULLY_CONNECTED, int8 activations, int8 weights (per-tensor or per-channel), int32 bias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedModelError
+from ...ir import FullyConnectedOptions, Op, OpKind
+from ...quant import quantize_multiplier, tensor_activation_range
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+
+
+@dataclass(frozen=True)
+class FullyConnectedParams(CStruct):
+    C_TYPE = "ek_fully_connected_params"
+    batches: int
+    in_features: int
+    out_features: int
+    weights: CArray  # [out_features][in_features]
+    bias: CArray  # bias + input_offset * sum(weights row), folded at generation time
+    multiplier: CArray  # per output channel (the per-tensor value repeated)
+    shift: CArray
+    output_offset: int
+    act_min: int
+    act_max: int
+
+
+def output_scales(input_scale: float, filter_scales, output_scale: float, per_channel: bool):
+    """The real multipliers as TFLM computes them (float32 product for per-tensor)."""
+    if per_channel:
+        return [float(np.float64(input_scale) * np.float64(fs) / np.float64(output_scale))
+                for fs in filter_scales]
+    prod = np.float32(input_scale) * np.float32(filter_scales[0])
+    return [float(np.float64(prod) / np.float64(output_scale))]
+
+
+@lowers(OpKind.FULLY_CONNECTED)
+def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
+    opts: FullyConnectedOptions = op.options
+    x, w, b = (ctx.graph.op_inputs(op) + [None])[:3]
+    y = ctx.graph.op_outputs(op)[0]
+    require_int8(x, "input", op)
+    require_int8(y, "output", op)
+    if not w.is_constant or w.dtype.name != "INT8":
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant int8")
+    out_f, in_f = w.shape
+    batches = x.num_elements // in_f
+    weights = w.data.astype(np.int64)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: asymmetric weights")
+    bias = b.data.astype(np.int64) if b is not None else np.zeros(out_f, np.int64)
+    folded = bias + (-x.zero_point) * weights.sum(axis=1)
+
+    per_channel = w.quant.per_channel
+    reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
+    qs = [quantize_multiplier(r) for r in reals]
+    if not per_channel:
+        qs = qs * out_f
+    act_min, act_max = tensor_activation_range(opts.activation, y)
+    params = FullyConnectedParams(
+        batches=batches, in_features=in_f, out_features=out_f,
+        weights=ctx.const_array(w),
+        bias=ctx.array(op, "bias", "int32_t", folded, "bias with the input offset folded in"),
+        multiplier=ctx.array(op, "multiplier", "int32_t", [m for m, _ in qs]),
+        shift=ctx.array(op, "shift", "int32_t", [s for _, s in qs]),
+        output_offset=y.zero_point, act_min=act_min, act_max=act_max,
+    )
+    return KernelCall(op, "ek_fully_connected_s8", "ek_fully_connected.h", params,
+                      (ctx.ptr(x), ctx.ptr(y)))

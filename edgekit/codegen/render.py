@@ -1,0 +1,68 @@
+"""Jinja2 environment for the C templates in ``templates/``: StrictUndefined, C literal filters."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .lowering import CArray
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+FIRMWARE = ROOT / "firmware"
+
+
+def c_literal(value) -> str:
+    """A Python value as a C initializer."""
+    if isinstance(value, CArray):
+        return value.name
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        if v == -(2**31):
+            return "INT32_MIN"
+        return str(v)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isinf(f) or math.isnan(f):
+            raise ValueError("non-finite float constant")
+        return f"{f!r}f"
+    if isinstance(value, (tuple, list)):
+        return "{" + ", ".join(c_literal(v) for v in value) + "}"
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"no C literal for {type(value).__name__}")
+
+
+def c_array_body(values: np.ndarray, per_line: int = 16, indent: str = "    ") -> str:
+    """The values of a constant array, ``per_line`` to a line."""
+    flat = np.asarray(values).reshape(-1)
+    if flat.dtype.kind == "f":
+        items = [f"{float(v)!r}f" for v in flat]
+    else:
+        items = [str(int(v)) if int(v) != -(2**31) else "INT32_MIN" for v in flat.tolist()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n".join(indent + ln for ln in lines)
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside a C block comment."""
+    return str(text).replace("*/", "* /").replace("/*", "/ *")
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["c"] = c_literal
+    env.filters["c_array_body"] = c_array_body
+    env.filters["cc"] = c_comment
+    return env

@@ -1,0 +1,121 @@
+"""Reference interpreters: TFLM (the one we must match bit for bit) and LiteRT's reference kernels.
+
+The ``tflite-micro`` interpreter aborts the whole process on some valid models, so it always
+runs in a child process; a crash there becomes :class:`ReferenceUnavailable`, not a dead CLI.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+
+import numpy as np
+
+from .errors import ReferenceUnavailable
+
+_pool: cf.ProcessPoolExecutor | None = None
+
+
+def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(model)
+    results = []
+    for sample in inputs:
+        for k, x in enumerate(sample):
+            interp.set_input(x, k)
+        interp.invoke()
+        results.append([np.array(interp.get_output(k)) for k in range(n_out)])
+    return results
+
+
+def _executor() -> cf.ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+    return _pool
+
+
+def run_tflm(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
+    """Outputs of the ``tflite-micro`` interpreter for each sample (a list of input arrays)."""
+    from .ir import parse_tflite
+
+    global _pool
+    n_out = len(parse_tflite(model).outputs)
+    try:
+        return _executor().submit(_tflm_worker, model, inputs, n_out).result(timeout=timeout_s)
+    except cf.process.BrokenProcessPool:
+        _pool = None
+        raise ReferenceUnavailable("the tflite-micro interpreter crashed on this model (aborted while loading or running it)") from None
+    except ImportError:
+        raise ReferenceUnavailable("the tflite-micro package is not installed (pip install tflite-micro)") from None
+    except Exception as exc:
+        raise ReferenceUnavailable(f"the tflite-micro interpreter failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def tflm_arena_bytes(model: bytes) -> int:
+    """TFLM's total arena (head + tail) for this model, as its recording allocator reports it."""
+    global _pool
+    try:
+        return _executor().submit(_tflm_arena_worker, model).result(timeout=300)
+    except cf.process.BrokenProcessPool:
+        _pool = None
+        raise ReferenceUnavailable("the tflite-micro interpreter crashed on this model") from None
+
+
+def _tflm_arena_worker(model: bytes) -> int:
+    import os
+    import re
+    import sys
+    import tempfile
+
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(model)
+    # print_allocations writes through the C runtime: capture fds 1 and 2
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            interp.print_allocations()
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", "replace")
+    m = re.search(r"Arena allocation total (\d+) bytes", text)
+    if not m:
+        raise RuntimeError("could not read TFLM's arena size:\n" + text[:500])
+    return int(m.group(1))
+
+
+def run_litert(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Outputs of LiteRT with its reference (not optimized) kernels."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        raise ReferenceUnavailable("the ai-edge-litert package is not installed") from None
+    interp = Interpreter(model_content=model,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    ins = interp.get_input_details()
+    outs = interp.get_output_details()
+    results = []
+    for sample in inputs:
+        for d, x in zip(ins, sample):
+            interp.set_tensor(d["index"], x)
+        interp.invoke()
+        results.append([np.array(interp.get_tensor(d["index"])) for d in outs])
+    return results
+
+
+def shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(cancel_futures=True)
+        _pool = None

@@ -1,0 +1,175 @@
+"""Host validation: generated C compiled with gcc, outputs compared with the reference interpreters."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .codegen import GeneratedModel, IOTensor, generate
+from .codegen.render import environment
+from .errors import CalibrationDataError, ReferenceUnavailable, ToolchainError
+from .ir import Graph, parse_tflite
+from . import reference, toolchain
+
+
+@dataclass
+class OutputDiff:
+    name: str
+    max_abs_diff_tflm: int | None
+    max_abs_diff_litert: int | None
+    samples_differing_tflm: int | None
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ValidationReport:
+    model: str
+    samples: int
+    outputs: list[OutputDiff] = field(default_factory=list)
+    tflm_available: bool = True
+    tflm_error: str = ""
+    arena_bytes: int = 0
+    weight_bytes: int = 0
+
+    @property
+    def reference_name(self) -> str:
+        return "tflite-micro" if self.tflm_available else "LiteRT reference kernels"
+
+    @property
+    def passed(self) -> bool:
+        if self.tflm_available:
+            return all(o.max_abs_diff_tflm == 0 for o in self.outputs)
+        return all(o.max_abs_diff_litert == 0 for o in self.outputs)
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "samples": self.samples, "passed": self.passed,
+                "reference": self.reference_name, "tflm_available": self.tflm_available,
+                "tflm_error": self.tflm_error, "arena_bytes": self.arena_bytes,
+                "weight_bytes": self.weight_bytes, "outputs": [o.to_json() for o in self.outputs]}
+
+
+def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n):
+        sample = []
+        for i in graph.inputs:
+            t = graph.tensors[i]
+            dt = t.dtype.numpy
+            if np.issubdtype(dt, np.integer):
+                info = np.iinfo(dt)
+                lo, hi = max(info.min, -(2**15)), min(info.max, 2**15 - 1)
+                sample.append(rng.integers(lo, hi + 1, size=t.shape, dtype=np.int64).astype(dt))
+            else:
+                sample.append(rng.standard_normal(t.shape).astype(dt))
+        samples.append(sample)
+    return samples
+
+
+def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
+    """Samples from a ``.npy`` file: (N, *shape) or one sample of the input shape.
+
+    Float data for an integer input is quantized with the input's scale and zero point.
+    Only single-input models take an input file.
+    """
+    if len(graph.inputs) != 1:
+        raise CalibrationDataError("--inputs takes single-input models only")
+    t = graph.tensors[graph.inputs[0]]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise CalibrationDataError(f"{path}: cannot read as .npy ({type(exc).__name__})") from None
+    if data.shape == t.shape:
+        data = data[None]
+    elif data.shape[1:] != t.shape:
+        if data.ndim >= 1 and int(np.prod(data.shape[1:])) == t.num_elements:
+            data = data.reshape((data.shape[0], *t.shape))
+        else:
+            raise CalibrationDataError(f"{path}: shape {data.shape} does not fit input shape {t.shape}")
+    dt = t.dtype.numpy
+    if np.issubdtype(data.dtype, np.floating) and np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        q = np.round(data / t.scale) + t.zero_point
+        data = np.clip(q, info.min, info.max)
+    return [[np.asarray(x, dtype=dt)] for x in data]
+
+
+def build_host_runner(gen: GeneratedModel, work: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
+    main_c = work / "host_main.c"
+    main_c.write_text(environment().get_template("host_main.c.j2").render(
+        prefix=gen.prefix, PREFIX=gen.prefix.upper(), version="", inputs=gen.inputs,
+        outputs=gen.outputs))
+    exe = work / ("model_host_asan" if sanitize else "model_host")
+    return toolchain.compile_host([*gen.sources, main_c], gen.include_dirs, exe, opt=opt, sanitize=sanitize)
+
+
+def run_host(exe: Path, ios: tuple[IOTensor, ...], outs: tuple[IOTensor, ...],
+             samples: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
+    stdin = b"".join(np.ascontiguousarray(x, dtype=io.tensor.dtype.numpy).tobytes()
+                     for sample in samples for io, x in zip(ios, sample))
+    proc = subprocess.run([str(exe)], input=stdin, capture_output=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ToolchainError(f"generated code exited with {proc.returncode}: {msg[0] if msg else ''}")
+    per_sample = sum(o.nbytes for o in outs)
+    if len(proc.stdout) != per_sample * len(samples):
+        raise ToolchainError(f"generated code wrote {len(proc.stdout)} bytes, expected {per_sample * len(samples)}")
+    results, pos = [], 0
+    for _ in samples:
+        row = []
+        for o in outs:
+            row.append(np.frombuffer(proc.stdout[pos:pos + o.nbytes], dtype=o.tensor.dtype.numpy).reshape(o.shape))
+            pos += o.nbytes
+        results.append(row)
+    return results
+
+
+def _max_diff(a: list[list[np.ndarray]], b: list[list[np.ndarray]], k: int) -> tuple[int, int]:
+    diffs = [int(np.max(np.abs(x[k].astype(np.float64) - y[k].reshape(x[k].shape).astype(np.float64))))
+             if x[k].size else 0 for x, y in zip(a, b)]
+    return max(diffs, default=0), sum(d != 0 for d in diffs)
+
+
+def compare(gen: GeneratedModel, model: bytes, samples, ours) -> ValidationReport:
+    report = ValidationReport(gen.graph.name, len(samples), arena_bytes=gen.arena_bytes,
+                              weight_bytes=gen.weight_bytes)
+    try:
+        tflm = reference.run_tflm(model, samples)
+    except ReferenceUnavailable as exc:
+        tflm = None
+        report.tflm_available = False
+        report.tflm_error = str(exc)
+    try:
+        litert = reference.run_litert(model, samples)
+    except Exception:  # LiteRT is only reported alongside
+        litert = None
+    for k, o in enumerate(gen.outputs):
+        d_tflm, n_tflm = _max_diff(ours, tflm, k) if tflm is not None else (None, None)
+        d_lite = _max_diff(ours, litert, k)[0] if litert is not None else None
+        report.outputs.append(OutputDiff(o.c_name, d_tflm, d_lite, n_tflm))
+    return report
+
+
+def validate_host(model_path: Path, samples: int = 10, inputs_file: Path | None = None,
+                  seed: int = 0, sanitize: bool = False, work_dir: Path | None = None,
+                  opt: str = "-O2") -> ValidationReport:
+    model = Path(model_path).read_bytes() if Path(model_path).is_file() else None
+    if model is None:
+        from .errors import ModelFormatError
+        raise ModelFormatError(f"{model_path}: no such model file")
+    graph = parse_tflite(model, name=Path(model_path).stem)
+    data = random_inputs(graph, samples, seed)
+    if inputs_file is not None:
+        data = load_inputs(graph, inputs_file) + data
+    with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as tmp:
+        work = Path(work_dir) if work_dir else Path(tmp)
+        gen = generate(graph, work / "model", source=Path(model_path).name)
+        exe = build_host_runner(gen, work, sanitize=sanitize, opt=opt)
+        ours = run_host(exe, gen.inputs, gen.outputs, data)
+    return compare(gen, model, data, ours)

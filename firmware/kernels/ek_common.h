@@ -1,0 +1,62 @@
+/* edgekit runtime: integer helpers shared by every kernel.
+ *
+ * The requantization arithmetic is TFLite's, so every kernel variant that uses these helpers
+ * produces the same bits as the TFLM reference kernels. All constants (multipliers, shifts,
+ * clamp bounds, folded offsets) are computed at generation time; nothing here touches a float.
+ */
+#ifndef EK_COMMON_H
+#define EK_COMMON_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define EK_INLINE static inline __attribute__((always_inline))
+#define EK_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define EK_INLINE static inline
+#define EK_ALIGNED(n)
+#endif
+
+EK_INLINE int32_t ek_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+EK_INLINE int32_t ek_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+
+EK_INLINE int32_t ek_clamp_i32(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* (a * b * 2) >> 32 with rounding, saturating the single overflow case. */
+EK_INLINE int32_t ek_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int64_t nudge = ab >= 0 ? (1LL << 30) : (1LL - (1LL << 30));
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* x / 2^exponent, rounding half away from zero. */
+EK_INLINE int32_t ek_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^(shift - 31): TFLite's MultiplyByQuantizedMultiplier. */
+EK_INLINE int32_t ek_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    return ek_rounding_divide_by_pot(ek_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+EK_INLINE int8_t ek_sat_s8(int32_t x)
+{
+    return (int8_t)ek_clamp_i32(x, -128, 127);
+}
+
+#endif /* EK_COMMON_H */

@@ -1,0 +1,19 @@
+#include "ek_fully_connected.h"
+
+#include "ek_common.h"
+
+void ek_fully_connected_s8(const ek_fully_connected_params *p, const int8_t *input, int8_t *output)
+{
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + b * p->in_features;
+        for (int32_t o = 0; o < p->out_features; ++o) {
+            const int8_t *w = p->weights + o * p->in_features;
+            int32_t acc = p->bias[o];
+            for (int32_t i = 0; i < p->in_features; ++i) {
+                acc += (int32_t)x[i] * (int32_t)w[i];
+            }
+            acc = ek_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
+            output[b * p->out_features + o] = (int8_t)ek_clamp_i32(acc, p->act_min, p->act_max);
+        }
+    }
+}
