@@ -38,6 +38,21 @@ def compile_host(sources: list[Path], include_dirs: list[Path], exe: Path,
     return exe
 
 
+def compile_host_lib(sources: list[Path], include_dirs: list[Path], lib: Path,
+                     opt: str = "-O2", sanitize: bool = False) -> Path:
+    cc = find_tool("gcc", "install gcc")
+    ar = find_tool("ar", "install binutils")
+    objs = []
+    for src in sources:
+        obj = lib.parent / (src.stem + ".o")
+        run([cc, *C_WARNINGS, opt, *(["-g"] + SANITIZE if sanitize else []),
+             *[f"-I{d}" for d in include_dirs], "-c", str(src), "-o", str(obj)], f"host compile {src.name}")
+        objs.append(obj)
+    lib.unlink(missing_ok=True)
+    run([ar, "rcs", str(lib), *map(str, objs)], "ar")
+    return lib
+
+
 def compile_arm_objects(sources: list[Path], include_dirs: list[Path], out_dir: Path,
                         cpu_flags: list[str] = ("-mcpu=cortex-m4", "-mthumb"),
                         opt: str = "-Os") -> list[Path]:

@@ -100,13 +100,28 @@ def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
     return [[np.asarray(x, dtype=dt)] for x in data]
 
 
-def build_host_runner(gen: GeneratedModel, work: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
+def build_runtime_lib(work: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
+    """The runtime kernels as one static library, to link many generated models quickly."""
+    from .codegen.render import FIRMWARE
+
+    return toolchain.compile_host_lib(sorted((FIRMWARE / "kernels").glob("*.c")),
+                                      [FIRMWARE / "kernels"], work / "libek.a",
+                                      opt=opt, sanitize=sanitize)
+
+
+def build_host_runner(gen: GeneratedModel, work: Path, sanitize: bool = False, opt: str = "-O2",
+                      runtime_lib: Path | None = None) -> Path:
+    """Compile the generated model with a stdin/stdout driver. With ``runtime_lib`` the kernels
+    come from that library instead of being compiled again."""
     main_c = work / "host_main.c"
     main_c.write_text(environment().get_template("host_main.c.j2").render(
         prefix=gen.prefix, PREFIX=gen.prefix.upper(), version="", inputs=gen.inputs,
         outputs=gen.outputs))
     exe = work / ("model_host_asan" if sanitize else "model_host")
-    return toolchain.compile_host([*gen.sources, main_c], gen.include_dirs, exe, opt=opt, sanitize=sanitize)
+    sources = [*gen.sources, main_c]
+    if runtime_lib is not None:
+        sources = [*sorted(gen.out_dir.glob("*.c")), main_c, runtime_lib]
+    return toolchain.compile_host(sources, gen.include_dirs, exe, opt=opt, sanitize=sanitize)
 
 
 def run_host(exe: Path, ios: tuple[IOTensor, ...], outs: tuple[IOTensor, ...],

@@ -1,0 +1,56 @@
+"""Full-integer post-training quantization with TensorFlow's converter (imported lazily).
+
+The one place that drives ``tf.lite.TFLiteConverter``; ``convert`` (Keras files, calibration
+data, reports) and the tests build on it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+
+def _converter(tf, source):
+    if callable(source) and hasattr(source, "get_concrete_function"):
+        return tf.lite.TFLiteConverter.from_concrete_functions([source.get_concrete_function()], source)
+    if hasattr(source, "inputs") and hasattr(source, "layers"):  # a Keras model
+        return tf.lite.TFLiteConverter.from_keras_model(source)
+    if isinstance(source, str):  # a SavedModel folder
+        return tf.lite.TFLiteConverter.from_saved_model(source)
+    raise TypeError(f"cannot convert {type(source).__name__}")
+
+
+def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], Iterable],
+                per_tensor: bool = False, io_type: str = "int8") -> bytes:
+    """Quantize ``source`` (Keras model, ``tf.function`` with an input signature, or a
+    SavedModel path) to int8 operators with ``io_type`` inputs and outputs.
+
+    ``calibration``: samples, each a list with one float array per model input (batch 1).
+    """
+    import tensorflow as tf
+
+    samples = list(calibration() if callable(calibration) else calibration)
+
+    def representative():
+        for s in samples:
+            yield [np.asarray(x, dtype=np.float32) for x in s]
+
+    conv = _converter(tf, source)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = {"int8": tf.int8, "float32": tf.float32}[io_type]
+    conv.inference_output_type = {"int8": tf.int8, "float32": tf.float32}[io_type]
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    return conv.convert()
+
+
+def dynamic_range_tflite(source) -> bytes:
+    """Dynamic-range quantization: int8 weights, float activations."""
+    import tensorflow as tf
+
+    conv = _converter(tf, source)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    return conv.convert()

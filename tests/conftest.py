@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MODELS = Path(os.environ.get("EDGEKIT_MODELS", ROOT.parent / "shared" / "models"))
+REAL_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--board", default=None, help="real board name for hardware tests")
+    parser.addoption("--port", default=None, help="serial port URL of the real board")
+
+
+@pytest.fixture(scope="session")
+def runtime_lib(tmp_path_factory):
+    """The runtime kernels compiled once per session (host, ASan+UBSan)."""
+    from edgekit.validate import build_runtime_lib
+
+    return build_runtime_lib(tmp_path_factory.mktemp("runtime"), sanitize=True, opt="-O1")
+
+
+@pytest.fixture(scope="session")
+def shared_models():
+    if not SHARED_MODELS.is_dir():
+        pytest.fail(f"the real models are missing: {SHARED_MODELS}")
+    return SHARED_MODELS

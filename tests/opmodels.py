@@ -1,0 +1,83 @@
+"""Seeded single-operator models for kernel conformance tests, converted at test time.
+
+``keras_op(layer, input_shape, seed)`` wraps one Keras layer; ``fn_op(fn, input_shapes, seed)``
+wraps a ``tf.function`` body (for operators Keras has no layer for). Both return int8
+``.tflite`` bytes calibrated on seeded random data. ``assert_bit_exact`` generates C for the model,
+runs it on seeded random inputs and compares with the tflite-micro interpreter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.ir import parse_tflite
+from edgekit.quantize import int8_tflite
+
+CALIB_SAMPLES = 16
+
+
+def _calib(shapes, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return [[(rng.standard_normal((1, *s)) * scale).astype(np.float32) for s in shapes]
+            for _ in range(CALIB_SAMPLES)]
+
+
+def keras_op(layer, input_shape, seed=0, per_tensor=False, calib_scale=1.0) -> bytes:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=input_shape, batch_size=1)
+    model = keras.Model(inp, layer(inp))
+    _randomize_weights(model, seed)
+    return int8_tflite(model, _calib([input_shape], seed, calib_scale), per_tensor=per_tensor)
+
+
+def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0) -> bytes:
+    """``build(*keras_inputs) -> output(s)``: a small multi-input Keras graph."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inps = [keras.Input(shape=s, batch_size=1) for s in input_shapes]
+    model = keras.Model(inps, build(*inps))
+    _randomize_weights(model, seed)
+    return int8_tflite(model, _calib(input_shapes, seed, calib_scale), per_tensor=per_tensor)
+
+
+def fn_op(fn, input_shapes, seed=0, calib_scale=1.0) -> bytes:
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec((1, *s), tf.float32) for s in input_shapes]
+    tfn = tf.function(fn, input_signature=spec)
+    return int8_tflite(tfn, _calib(input_shapes, seed, calib_scale))
+
+
+def _randomize_weights(model, seed):
+    """Non-trivial weights and biases (Keras zero-initialises biases)."""
+    rng = np.random.default_rng(seed + 1000)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([(rng.standard_normal(w.shape) * (0.5 if w.ndim > 1 else 0.3)).astype(w.dtype)
+                               if w.dtype.kind == "f" else w for w in ws])
+
+
+def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None):
+    """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph."""
+    from edgekit import reference
+    from edgekit.codegen import generate
+    from edgekit.validate import build_host_runner, random_inputs, run_host
+
+    graph = parse_tflite(model, name="case")
+    if expect_ops is not None:
+        kinds = [op.type_name for op in graph.ops]
+        for k in expect_ops:
+            assert k in kinds, f"converter did not produce {k}: {kinds}"
+    data = random_inputs(graph, samples, seed)
+    gen = generate(graph, tmp_path / "model")
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
+    ours = run_host(exe, gen.inputs, gen.outputs, data)
+    want = reference.run_tflm(model, data)
+    for s, (o, w) in enumerate(zip(ours, want)):
+        for k, (a, b) in enumerate(zip(o, w)):
+            np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
+    return graph
