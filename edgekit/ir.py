@@ -315,27 +315,29 @@ def read_tflite(path: str | Path) -> Graph:
     path = Path(path)
     if path.is_dir() or not path.exists():
         raise ModelFormatError(f"{path}: no such model file")
-    return parse_tflite(path.read_bytes(), name=path.stem)
+    return parse_tflite(path.read_bytes(), name=path.stem, where=str(path))
 
 
-def parse_tflite(buf: bytes, name: str = "model") -> Graph:
+def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> Graph:
+    """Parse flatbuffer bytes; ``where`` names the source in error messages."""
     import tflite  # the flatbuffer schema package
 
+    where = where or name
     if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise ModelFormatError(f"{name}: not a TFLite flatbuffer (no 'TFL3' identifier)")
+        raise ModelFormatError(f"{where}: not a TFLite flatbuffer (no 'TFL3' identifier)")
     try:
         model = tflite.Model.GetRootAsModel(buf, 0)
         n_subgraphs = model.SubgraphsLength()
         if n_subgraphs != 1:
             raise UnsupportedModelError(
-                f"{name}: model has {n_subgraphs} subgraphs; edgekit runs single-subgraph models"
+                f"{where}: model has {n_subgraphs} subgraphs; edgekit runs single-subgraph models"
             )
         graph = _read_subgraph(tflite, model, buf, name)
     except (UnsupportedModelError, ModelFormatError):
         raise
     except Exception as exc:  # the flatbuffer accessors fail in many ways on bad bytes
         raise ModelFormatError(
-            f"{name}: truncated or corrupt TFLite file ({type(exc).__name__})"
+            f"{where}: truncated or corrupt TFLite file ({type(exc).__name__})"
         ) from None
     import dataclasses
     import hashlib

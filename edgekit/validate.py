@@ -178,7 +178,7 @@ def validate_host(model_path: Path, samples: int = 10, inputs_file: Path | None 
     if model is None:
         from .errors import ModelFormatError
         raise ModelFormatError(f"{model_path}: no such model file")
-    graph = parse_tflite(model, name=Path(model_path).stem)
+    graph = parse_tflite(model, name=Path(model_path).stem, where=str(model_path))
     data = random_inputs(graph, samples, seed)
     if inputs_file is not None:
         data = load_inputs(graph, inputs_file) + data

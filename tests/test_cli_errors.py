@@ -1,0 +1,139 @@
+"""Bad input gets one clear line and exit code 2, never a traceback; nothing written is lost."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.cli import main
+
+
+def run_cli(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("edgekit: error:"), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.fixture(scope="module")
+def float_model() -> bytes:
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8), tf.float32)])
+    def f(x):
+        return tf.nn.relu(tf.matmul(x, tf.ones((8, 4))))
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    return conv.convert()
+
+
+@pytest.fixture(scope="module")
+def while_model() -> bytes:
+    """A model with a WHILE loop: the converter emits several subgraphs."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 4), tf.float32)])
+    def f(x):
+        i = tf.constant(0)
+        _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2.0), [i, x])
+        return y
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    return conv.convert()
+
+
+@pytest.mark.parametrize("command", ["inspect", "generate", "validate"])
+def test_truncated_model(command, shared_models, tmp_path, capsys):
+    data = (shared_models / "kws_ref_model.tflite").read_bytes()
+    bad = tmp_path / "truncated.tflite"
+    bad.write_bytes(data[: len(data) // 3])
+    extra = ["-o", tmp_path / "out"] if command == "generate" else []
+    code, _, err = run_cli([command, bad, *extra], capsys)
+    assert_one_line_error(code, err, "truncated.tflite")
+
+
+def test_random_bytes_with_valid_identifier(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for k in range(20):
+        junk = bytearray(rng.integers(0, 256, 2000, dtype=np.uint8).tobytes())
+        junk[4:8] = b"TFL3"
+        p = tmp_path / f"junk{k}.tflite"
+        p.write_bytes(bytes(junk))
+        code, _, err = run_cli(["inspect", p], capsys)
+        assert_one_line_error(code, err)
+
+
+def test_not_a_tflite_file(tmp_path, capsys):
+    p = tmp_path / "model.tflite"
+    p.write_text("hello")
+    code, _, err = run_cli(["generate", p, "-o", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "not a TFLite flatbuffer")
+
+
+def test_missing_file(tmp_path, capsys):
+    code, _, err = run_cli(["inspect", tmp_path / "nope.tflite"], capsys)
+    assert_one_line_error(code, err, "no such model file")
+
+
+def test_float_model_refused_by_generate(float_model, tmp_path, capsys):
+    p = tmp_path / "float.tflite"
+    p.write_bytes(float_model)
+    code, _, err = run_cli(["generate", p, "-o", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "float model")
+    assert not (tmp_path / "out" / "model.c").exists()
+
+
+def test_several_subgraphs_refused(while_model, tmp_path, capsys):
+    p = tmp_path / "loop.tflite"
+    p.write_bytes(while_model)
+    for cmd in (["inspect", p], ["generate", p, "-o", tmp_path / "out"]):
+        code, _, err = run_cli(cmd, capsys)
+        assert_one_line_error(code, err, "subgraphs")
+
+
+def test_inspect_lists_unsupported_ops(tmp_path, capsys):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8), tf.float32)])
+    def f(x):
+        return tf.math.exp(x) + tf.math.sqrt(tf.abs(x))
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    p = tmp_path / "exp.tflite"
+    p.write_bytes(conv.convert())
+    code, out, err = run_cli(["inspect", p], capsys)
+    assert code != 0
+    assert "EXP" in out and "unsupported" in out
+    assert "unsupported: op" in err and "EXP" in err
+    code, out, _ = run_cli(["inspect", p, "--json"], capsys)
+    import json
+
+    report = json.loads(out)
+    assert {u["type"] for u in report["unsupported"]} >= {"EXP", "SQRT"}
+
+
+def test_generate_keeps_existing_output_on_error(shared_models, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, _ = run_cli(["generate", shared_models / "ad01_int8.tflite", "-o", out], capsys)
+    assert code == 0
+    before = (out / "model.c").read_text()
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 50)
+    code, _, err = run_cli(["generate", bad, "-o", out], capsys)
+    assert_one_line_error(code, err)
+    assert (out / "model.c").read_text() == before
+
+
+def test_bad_prefix(shared_models, tmp_path, capsys):
+    code, _, err = run_cli(["generate", shared_models / "ad01_int8.tflite", "-o", tmp_path,
+                            "--prefix", "9lives"], capsys)
+    assert_one_line_error(code, err, "C identifier")
