@@ -6,6 +6,7 @@ runs in a child process; a crash there becomes :class:`ReferenceUnavailable`, no
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import multiprocessing as mp
 
@@ -33,6 +34,7 @@ def _executor() -> cf.ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        atexit.register(shutdown)
     return _pool
 
 
