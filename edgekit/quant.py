@@ -55,7 +55,8 @@ def activation_range(act: Activation, scale: float, zero_point: int,
     ``CalculateActivationRangeQuantized``)."""
 
     def q(x: float) -> int:
-        return zero_point + tfl_round(x / scale)
+        # TFLite divides in float32 (float f / float scale), then rounds half away from zero
+        return zero_point + tfl_round(float(np.float32(x) / np.float32(scale)))
 
     if act == Activation.NONE:
         return qmin, qmax
@@ -107,3 +108,110 @@ def multiply_by_quantized_multiplier(x, multiplier, shift):
     right = np.maximum(-shift, 0)
     x = np.asarray(x, dtype=np.int64) * (np.int64(1) << left)
     return rounding_divide_by_pot(srdhm(x, multiplier), right)
+
+
+# ---------------------------------------------------------------------------- gemmlowp fixed point
+# The fixed-point math TFLM's int8 SOFTMAX uses (gemmlowp's FixedPoint<int32_t, N>): a value
+# with N integer bits is raw / 2**(31 - N). Vectorised over int32 raw values held in int64.
+
+
+def saturating_rounding_multiply_by_pot(x, exponent: int):
+    """x * 2**exponent: saturating left shift (exponent > 0) or rounding right shift."""
+    x = np.asarray(x, dtype=np.int64)
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def _exp_on_quarter_interval(a):
+    """exp(a) for a in [-1/4, 0), a and result in Q0.31 (gemmlowp's Taylor series about -1/8)."""
+    constant_term, one_third = 1895147668, 715827883
+    x = a + (1 << 28)
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    tail = rounding_divide_by_pot(srdhm(x4_over_4 + x3, one_third) + x2, 1)
+    return constant_term + srdhm(constant_term, x + tail)
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits: int):
+    """gemmlowp's exp_on_negative_values: ``a`` raw values with ``integer_bits`` integer bits
+    (a <= 0), result raw Q0.31."""
+    a = np.asarray(a, dtype=np.int64)
+    frac_bits = 31 - integer_bits
+    quarter = 1 << (frac_bits - 2)
+    a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter
+    result = _exp_on_quarter_interval(
+        saturating_rounding_multiply_by_pot(a_mod_quarter_minus_quarter, integer_bits))
+    remainder = a_mod_quarter_minus_quarter - a
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = (remainder & (1 << (frac_bits + exponent))) != 0
+            result = np.where(bit, srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        clamp = -(1 << (36 - integer_bits))
+        result = np.where(a < clamp, 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def softmax_input_scaling(beta: float, input_scale: float, integer_bits: int = 5) -> tuple[int, int, int]:
+    """TFLite's PreprocessSoftmaxScaling + CalculateInputRadius for int8 SOFTMAX:
+    (input_beta_multiplier, input_beta_left_shift, diff_min). Double-rounding build: the
+    multiplier is capped at 2**31 - 1 and the left shift is not saturated at 30."""
+    real = min(float(np.float64(np.float32(beta))) * float(np.float64(np.float32(input_scale)))
+               * float(1 << (31 - integer_bits)), float((1 << 31) - 1))
+    q, shift = math.frexp(real)
+    q_fixed = tfl_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < 0:
+        raise ValueError("softmax input scaling below one")
+    radius = math.floor(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << shift))
+    return int(q_fixed), int(shift), -int(radius)
+
+
+# ---------------------------------------------------------------------------- logistic, tanh
+# gemmlowp's logistic and tanh, as TFLM's int8 LOGISTIC and TANH call them on FixedPoint<int32_t,
+# 4> inputs (raw Q4.27); results raw Q0.31.
+
+
+def _rounding_half_sum(a, b):
+    s = np.asarray(a, dtype=np.int64) + np.asarray(b, dtype=np.int64)
+    t = s + np.where(s >= 0, 1, -1)
+    return np.where(t >= 0, t // 2, -((-t) // 2))  # C division truncates toward zero
+
+
+def _newton_inverse(half_denominator):
+    """gemmlowp's three Newton-Raphson steps towards 1 / half_denominator (raw Q2.29)."""
+    x = 1515870810 + srdhm(half_denominator, -1010580540)  # 48/17 - 32/17 * d
+    for _ in range(3):
+        one_minus_dx = (1 << 29) - srdhm(half_denominator, x)
+        x = x + saturating_rounding_multiply_by_pot(srdhm(x, one_minus_dx), 2)
+    return x
+
+
+def logistic_q4(a):
+    """gemmlowp::logistic of raw Q4.27 values; raw Q0.31 result."""
+    a = np.asarray(a, dtype=np.int64)
+    magnitude = np.where(a > 0, a, -a)
+    e = exp_on_negative_values(-magnitude, 4)
+    positive = saturating_rounding_multiply_by_pot(_newton_inverse(_rounding_half_sum(e, INT32_MAX)), 1)
+    return np.where(a == 0, 1 << 30, np.where(a > 0, positive, INT32_MAX - positive))
+
+
+def tanh_q4(a):
+    """gemmlowp::tanh of raw Q4.27 values; raw Q0.31 result."""
+    a = np.asarray(a, dtype=np.int64)
+    negative = np.where(a < 0, a, -a)
+    e = exp_on_negative_values(negative, 5)  # exp(2x): the same raw value read as Q5.26
+    t = saturating_rounding_multiply_by_pot(_newton_inverse(_rounding_half_sum(e, INT32_MAX)) - (1 << 29), 2)
+    return np.where(a == 0, 0, np.where(a < 0, -t, t))

@@ -1,0 +1,219 @@
+"""CONV_2D and DEPTHWISE_CONV_2D, int8 activations, int8 weights (per-tensor or per-channel).
+
+The arithmetic is TFLM's reference ``ConvPerChannel`` / ``DepthwiseConvPerChannel``:
+``acc = bias + sum(w * (x - input_zp))`` over the taps inside the image, requantized per output
+channel, offset and clamped. Two generation-time rewrites keep the kernel integer-only and short:
+
+* the input offset is folded into the bias, ``bias' = bias - input_zp * sum(w)`` over the whole
+  filter window. The kernel then treats an out-of-bounds (padding) tap as holding ``input_zp``,
+  whose contribution ``w * input_zp`` cancels its share of the folded term exactly, so borders
+  match TFLM's "skip the tap" bit for bit;
+* the requantization multipliers are computed like TFLM's ``PopulateConvolutionQuantizationParams``
+  for int8: per channel, in double, ``input_scale * filter_scale / output_scale`` -- a per-tensor
+  filter scale is broadcast through the same double computation (unlike FULLY_CONNECTED, whose
+  per-tensor path multiplies the two scales in float32 first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedModelError
+from ...ir import Conv2DOptions, DepthwiseConv2DOptions, Op, OpKind, Padding, Tensor
+from ...quant import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activation_range
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+
+
+@dataclass(frozen=True)
+class Conv2DParams(CStruct):
+    C_TYPE = "ek_conv2d_params"
+    input_h: int
+    input_w: int
+    input_c: int
+    output_h: int
+    output_w: int
+    output_c: int
+    filter_h: int
+    filter_w: int
+    filter_c: int  # input channels seen by one filter (input_c / groups)
+    groups: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    input_zero_point: int  # the value an out-of-bounds tap reads
+    output_offset: int
+    act_min: int
+    act_max: int
+    weights: CArray  # [output_c][filter_h][filter_w][filter_c]
+    bias: CArray  # [output_c], bias - input_zero_point * sum(filter), folded at generation time
+    multiplier: CArray  # [output_c] (a per-tensor value repeated)
+    shift: CArray  # [output_c]
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2DParams(CStruct):
+    C_TYPE = "ek_depthwise_conv2d_params"
+    input_h: int
+    input_w: int
+    input_c: int
+    output_h: int
+    output_w: int
+    output_c: int  # input_c * depth_multiplier
+    depth_multiplier: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    input_zero_point: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    weights: CArray  # [filter_h][filter_w][output_c]
+    bias: CArray  # [output_c], folded as for CONV_2D
+    multiplier: CArray
+    shift: CArray
+
+
+def out_size_and_pad(padding: Padding, in_size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Output size and leading padding along one axis, as TFLite's ``ComputePaddingHeightWidth``.
+
+    The effective filter size with dilation is ``(k - 1) * dilation + 1``; SAME puts the odd
+    pixel of padding at the end (bottom/right), so only the leading amount is needed.
+    """
+    eff = (k - 1) * dilation + 1
+    if padding == Padding.SAME:
+        out = (in_size + stride - 1) // stride
+    else:
+        out = (in_size + stride - eff) // stride
+    total = max((out - 1) * stride + eff - in_size, 0)
+    return out, total // 2
+
+
+def effective_scales(input_scale: float, filter_scales, output_scale: float, channels: int) -> list[float]:
+    """Per-channel real multipliers exactly as TFLM computes them for int8 convolutions."""
+    fs = list(filter_scales) if len(filter_scales) > 1 else [filter_scales[0]] * channels
+    # float32 scales widened to double, then double product and quotient
+    return [float(np.float64(np.float32(input_scale)) * np.float64(np.float32(s))
+                  / np.float64(np.float32(output_scale))) for s in fs]
+
+
+def _requant_arrays(ctx: LowerCtx, op: Op, x: Tensor, w: Tensor, y: Tensor, channels: int):
+    n = len(w.quant.scale)
+    if n not in (1, channels):
+        raise UnsupportedModelError(
+            f"op {op.index} {op.type_name}: {n} filter scales for {channels} output channels")
+    qs = [quantize_multiplier(r) for r in effective_scales(x.scale, w.quant.scale, y.scale, channels)]
+    return (ctx.array(op, "multiplier", "int32_t", [m for m, _ in qs]),
+            ctx.array(op, "shift", "int32_t", [s for _, s in qs]))
+
+
+def _folded_bias(ctx: LowerCtx, op: Op, b: Tensor | None, x: Tensor, filter_sums: np.ndarray) -> CArray:
+    bias = b.data.astype(np.int64).reshape(-1) if b is not None else np.zeros(filter_sums.size, np.int64)
+    if bias.size != filter_sums.size:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: bias has {bias.size} values, "
+                                    f"{filter_sums.size} output channels")
+    folded = bias - x.zero_point * filter_sums
+    if folded.min(initial=0) < INT32_MIN or folded.max(initial=0) > INT32_MAX:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: folded bias overflows int32")
+    return ctx.array(op, "bias", "int32_t", folded, "bias with the input offset folded in")
+
+
+def _check_common(ctx: LowerCtx, op: Op):
+    ins = ctx.graph.op_inputs(op)
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = ctx.graph.op_outputs(op)[0]
+    require_int8(x, "input", op)
+    require_int8(y, "output", op)
+    if not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: filter must be constant int8")
+    if any(z != 0 for z in w.quant.zero_point):
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: asymmetric filter (zero point != 0)")
+    if b is not None and (not b.is_constant or b.dtype.name != "INT32"):
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: bias must be constant int32")
+    if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: input, filter and output must be 4-D")
+    if x.shape[0] != 1 or y.shape[0] != 1:
+        raise UnsupportedModelError(
+            f"op {op.index} {op.type_name}: batch {x.shape[0]}; edgekit convolutions take batch 1")
+    return x, w, b, y
+
+
+def _geometry(op: Op, opts, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[int, int]:
+    oh, pad_top = out_size_and_pad(opts.padding, x.shape[1], kh, opts.stride_h, opts.dilation_h)
+    ow, pad_left = out_size_and_pad(opts.padding, x.shape[2], kw, opts.stride_w, opts.dilation_w)
+    if (oh, ow) != tuple(y.shape[1:3]):
+        raise UnsupportedModelError(
+            f"op {op.index} {op.type_name}: output is {y.shape[1]}x{y.shape[2]}, "
+            f"the padding and strides give {oh}x{ow}")
+    return pad_top, pad_left
+
+
+@lowers(OpKind.CONV_2D)
+def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
+    opts: Conv2DOptions = op.options
+    x, w, b, y = _check_common(ctx, op)
+    _, ih, iw, ic = x.shape
+    oc, kh, kw, fc = w.shape
+    if ic % fc != 0 or oc % (ic // fc) != 0 or y.shape[3] != oc:
+        raise UnsupportedModelError(
+            f"op {op.index} CONV_2D: {ic} input channels, filter {w.shape}, output {y.shape} "
+            "do not form a (grouped) convolution")
+    pad_top, pad_left = _geometry(op, opts, x, y, kh, kw)
+    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
+    act_min, act_max = tensor_activation_range(opts.activation, y)
+    params = Conv2DParams(
+        input_h=ih, input_w=iw, input_c=ic, output_h=y.shape[1], output_w=y.shape[2], output_c=oc,
+        filter_h=kh, filter_w=kw, filter_c=fc, groups=ic // fc,
+        stride_h=opts.stride_h, stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w,
+        pad_top=pad_top, pad_left=pad_left, input_zero_point=x.zero_point,
+        output_offset=y.zero_point, act_min=act_min, act_max=act_max,
+        weights=ctx.const_array(w),
+        bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(1, 2, 3))),
+        multiplier=multiplier, shift=shift,
+    )
+    return KernelCall(op, "ek_conv2d_s8", "ek_conv2d.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
+@lowers(OpKind.DEPTHWISE_CONV_2D)
+def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
+    opts: DepthwiseConv2DOptions = op.options
+    x, w, b, y = _check_common(ctx, op)
+    _, ih, iw, ic = x.shape
+    one, kh, kw, oc = w.shape
+    if one != 1 or oc % ic != 0 or y.shape[3] != oc:
+        raise UnsupportedModelError(
+            f"op {op.index} DEPTHWISE_CONV_2D: {ic} input channels, filter {w.shape}, output {y.shape} "
+            "do not form a depthwise convolution")
+    dm = oc // ic
+    if opts.depth_multiplier != dm:
+        # TFLM indexes with the option's value, so a disagreeing model has no defined result
+        raise UnsupportedModelError(
+            f"op {op.index} DEPTHWISE_CONV_2D: depth_multiplier {opts.depth_multiplier}, "
+            f"but the filter maps {ic} input channels to {oc}")
+    pad_top, pad_left = _geometry(op, opts, x, y, kh, kw)
+    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
+    act_min, act_max = tensor_activation_range(opts.activation, y)
+    params = DepthwiseConv2DParams(
+        input_h=ih, input_w=iw, input_c=ic, output_h=y.shape[1], output_w=y.shape[2], output_c=oc,
+        depth_multiplier=dm, filter_h=kh, filter_w=kw,
+        stride_h=opts.stride_h, stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w,
+        pad_top=pad_top, pad_left=pad_left, input_zero_point=x.zero_point,
+        output_offset=y.zero_point, act_min=act_min, act_max=act_max,
+        weights=ctx.const_array(w),
+        bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(0, 1, 2))),
+        multiplier=multiplier, shift=shift,
+    )
+    return KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
+                      (ctx.ptr(x), ctx.ptr(y)))

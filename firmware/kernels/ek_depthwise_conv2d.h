@@ -1,0 +1,52 @@
+/* DEPTHWISE_CONV_2D, int8, batch 1, NHWC, any depth multiplier.
+ *
+ *   y[oy][ox][oc] = clamp(requantize(b'[oc] + sum x[iy][ix][oc / depth_multiplier] * w[ky][kx][oc])
+ *                         + output_offset, act_min, act_max)
+ *   iy = oy*stride_h - pad_top + ky*dilation_h,  ix = ox*stride_w - pad_left + kx*dilation_w
+ *
+ * b' = bias - input_zero_point * sum over (ky, kx) of w[ky][kx][oc], folded at generation time;
+ * a tap outside the image reads input_zero_point, which cancels its share exactly (TFLM skips
+ * such taps), so the result equals TFLM's.
+ *
+ * Loop order (what an output/input overlap plan may rely on):
+ *   for oy, for ox (output pixels in row-major order)
+ *     for oc = 0 .. output_c-1 (channels in order; oc = ic*depth_multiplier + m)
+ *       read input channel oc / depth_multiplier at the window of pixel (oy, ox), then write
+ *       y[oy][ox][oc].
+ * The output is written strictly in (y, x, c) order.
+ */
+#ifndef EK_DEPTHWISE_CONV2D_H
+#define EK_DEPTHWISE_CONV2D_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t input_h;
+    int32_t input_w;
+    int32_t input_c;
+    int32_t output_h;
+    int32_t output_w;
+    int32_t output_c;          /* input_c * depth_multiplier */
+    int32_t depth_multiplier;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_zero_point;  /* the value an out-of-bounds tap reads */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+    const int8_t *weights;     /* [filter_h][filter_w][output_c] */
+    const int32_t *bias;       /* [output_c], input offset folded in */
+    const int32_t *multiplier; /* [output_c] */
+    const int32_t *shift;      /* [output_c], > 0 shifts left */
+} ek_depthwise_conv2d_params;
+
+/* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
+void ek_depthwise_conv2d_s8(const ek_depthwise_conv2d_params *p, const int8_t *input, int8_t *output);
+
+#endif /* EK_DEPTHWISE_CONV2D_H */
