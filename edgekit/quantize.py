@@ -26,7 +26,8 @@ def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], I
     """Quantize ``source`` (Keras model, ``tf.function`` with an input signature, or a
     SavedModel path) to int8 operators with ``io_type`` inputs and outputs.
 
-    ``calibration``: samples, each a list with one float array per model input (batch 1).
+    ``calibration``: samples, each a list with one float array per model input (batch 1), or a
+    dict keyed by the signature's input names (SavedModel sources with several inputs).
     """
     import tensorflow as tf
 
@@ -34,7 +35,10 @@ def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], I
 
     def representative():
         for s in samples:
-            yield [np.asarray(x, dtype=np.float32) for x in s]
+            if isinstance(s, dict):  # keyed by signature input name
+                yield {k: np.asarray(x, dtype=np.float32) for k, x in s.items()}
+            else:
+                yield [np.asarray(x, dtype=np.float32) for x in s]
 
     conv = _converter(tf, source)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -47,10 +51,19 @@ def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], I
     return conv.convert()
 
 
-def dynamic_range_tflite(source) -> bytes:
+def dynamic_range_tflite(source, per_tensor: bool = False) -> bytes:
     """Dynamic-range quantization: int8 weights, float activations."""
     import tensorflow as tf
 
     conv = _converter(tf, source)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
     return conv.convert()
+
+
+def float_tflite(source) -> bytes:
+    """The unquantized float32 model: the reference quantized models are measured against."""
+    import tensorflow as tf
+
+    return _converter(tf, source).convert()
