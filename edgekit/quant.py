@@ -168,13 +168,13 @@ def softmax_input_scaling(beta: float, input_scale: float, integer_bits: int = 5
     multiplier is capped at 2**31 - 1 and the left shift is not saturated at 30."""
     real = min(float(np.float64(np.float32(beta))) * float(np.float64(np.float32(input_scale)))
                * float(1 << (31 - integer_bits)), float((1 << 31) - 1))
+    if real <= 1.0:  # TFLM's QuantizeMultiplierGreaterThanOne check
+        raise ValueError("softmax input scaling not above one")
     q, shift = math.frexp(real)
     q_fixed = tfl_round(q * (1 << 31))
     if q_fixed == (1 << 31):
         q_fixed //= 2
         shift += 1
-    if shift < 0:
-        raise ValueError("softmax input scaling below one")
     radius = math.floor(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << shift))
     return int(q_fixed), int(shift), -int(radius)
 

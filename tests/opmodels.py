@@ -37,7 +37,8 @@ def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0) 
     import keras
 
     keras.utils.set_random_seed(seed)
-    inps = [keras.Input(shape=s, batch_size=1) for s in input_shapes]
+    # names that sort in input order: the converter orders signature inputs by name
+    inps = [keras.Input(shape=s, batch_size=1, name=f"in{k:02d}") for k, s in enumerate(input_shapes)]
     model = keras.Model(inps, build(*inps))
     _randomize_weights(model, seed)
     return int8_tflite(model, _calib(input_shapes, seed, calib_scale), per_tensor=per_tensor)

@@ -20,8 +20,8 @@ from pathlib import Path
 from .. import __version__
 from ..errors import EdgekitError, UnsupportedModelError
 from ..ir import DType, Graph, Tensor
-from ..plan import Plan, buffers_for, plan_memory
-from .lowering import CArray, KernelCall, ScratchRef, TensorRef, lower_graph, shape_str
+from ..plan import OpMemory, Plan, Schedule, plan_graph, reorder
+from .lowering import CArray, KernelCall, ScratchRef, TensorRef, lower_graph, shape_str, short_name
 from .render import FIRMWARE, c_comment, environment
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -114,10 +114,45 @@ def io_tensors(graph: Graph) -> tuple[tuple[IOTensor, ...], tuple[IOTensor, ...]
     return named(graph.inputs, "input"), named(graph.outputs, "output")
 
 
-def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None) -> Plan:
-    aliases = {c.op.outputs[0]: c.op.inputs[c.alias_input] for c in calls if c.alias_input is not None}
-    scratch = {c.op.index: c.scratch_bytes for c in calls if c.scratch_bytes}
-    return plan_memory(buffers_for(graph, aliases, scratch), ram_limit=ram_limit)
+def op_memory(calls: list[KernelCall]) -> dict[int, OpMemory]:
+    """What the planner needs to know about each lowered operator, as plain data."""
+    return {c.op.index: OpMemory(c.alias_input, c.scratch_bytes, tuple(c.overlaps)) for c in calls}
+
+
+def memory_facts(graph: Graph) -> tuple[dict[int, OpMemory], list[str]]:
+    """Planner facts of every operator edgekit can lower, and a note for each it cannot (those
+    are planned with no scratch and no overlap): lets ``edgekit plan`` run on any model."""
+    from .lowering import LowerCtx, lowering_for
+
+    ctx = LowerCtx(graph)
+    facts: dict[int, OpMemory] = {}
+    notes: list[str] = []
+    for op in graph.ops:
+        fn = lowering_for(op.kind) if op.kind is not None else None
+        if fn is None:
+            notes.append(f"op {op.index} {op.type_name}: no kernel")
+            continue
+        try:
+            facts.update(op_memory([fn(ctx, op)]))
+        except EdgekitError as exc:
+            notes.append(f"op {op.index} {op.type_name}: {exc}")
+    return facts, notes
+
+
+def schedule_for(graph: Graph, calls: list[KernelCall]) -> tuple[Graph, list[KernelCall], Schedule]:
+    """Reorder the operators for the smallest peak memory. If the order changes, the graph's
+    operators are renumbered and lowered again (constants are named after operator indices)."""
+    schedule = reorder(graph, op_memory(calls))
+    if schedule.changed:
+        graph = schedule.graph
+        calls = lower_graph(graph)
+    return graph, calls, schedule
+
+
+def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None,
+             schedule: Schedule | None = None) -> Plan:
+    """The verified memory plan of ``graph`` in its current operator order."""
+    return plan_graph(graph, op_memory(calls), ram_limit=ram_limit, schedule=schedule)
 
 
 def check_generatable(graph: Graph) -> None:
@@ -133,12 +168,16 @@ def check_generatable(graph: Graph) -> None:
 
 
 def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
-             ram_limit: int | None = None, source: str = "") -> GeneratedModel:
-    """Lower, plan and render ``graph`` into ``out_dir``."""
+             ram_limit: int | None = None, source: str = "", reorder_ops: bool = True) -> GeneratedModel:
+    """Lower, reorder (unless ``reorder_ops`` is False), plan and render ``graph`` into
+    ``out_dir``. The generated model's graph is the reordered one."""
     check_prefix(prefix)
     check_generatable(graph)
     calls = lower_graph(graph)
-    plan = plan_for(graph, calls, ram_limit)
+    schedule = None
+    if reorder_ops:
+        graph, calls, schedule = schedule_for(graph, calls)
+    plan = plan_for(graph, calls, ram_limit, schedule)
     inputs, outputs = io_tensors(graph)
 
     out_dir = Path(out_dir)
@@ -162,7 +201,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         for t in b.tensors:
             tensor = graph.tensors[t]
             tensor_slots.append({"index": t, "offset": off, "c_type": tensor.dtype.c_type,
-                                 "desc": c_comment(f"{tensor.name} {shape_str(tensor.shape)} "
+                                 "desc": c_comment(f"{short_name(tensor.name)} {shape_str(tensor.shape)} "
                                                    f"{tensor.dtype.np_name}, {tensor.nbytes} bytes")})
         if b.scratch_of is not None:
             tensor_slots.append({"scratch": b.scratch_of, "offset": off, "size": b.size})
@@ -172,7 +211,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     for call in calls:
         op = call.op
         outs = ", ".join(shape_str(t.shape) for t in graph.op_outputs(op))
-        comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({graph.tensors[op.outputs[0]].name})")
+        comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({short_name(graph.tensors[op.outputs[0]].name)})")
         op_lines.append({
             "index": op.index, "comment": comment, "alias": call.alias_input is not None,
             "function": call.function, "params": call.params,
@@ -218,6 +257,7 @@ def metadata(gen: GeneratedModel) -> dict:
         "plan_algorithm": gen.plan.algorithm,
         "inputs": [io.to_json() for io in gen.inputs],
         "outputs": [io.to_json() for io in gen.outputs],
-        "ops": [{"index": c.op.index, "type": c.op.type_name, "function": c.function or None}
+        "ops": [{"index": c.op.index, "type": c.op.type_name, "function": c.function or None,
+                 "file_index": gen.plan.schedule.order[c.op.index] if gen.plan.schedule else c.op.index}
                 for c in gen.calls],
     }

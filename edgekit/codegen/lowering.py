@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import DType, Graph, Op, OpKind, Tensor
+from ..plan import Overlap
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +71,10 @@ class KernelCall:
 
     ``alias_input``: the operator only reinterprets its input (RESHAPE, SQUEEZE, ...); no call
     is emitted and the output tensor shares the storage of input number ``alias_input``.
+    ``overlaps``: how far the kernel's output may overlap an input that dies at this operator
+    (``edgekit.plan.Overlap``: ``output_start <= input_start - lead``), computed by the kernel
+    family's overlap function next to its lowering and documented in its C header. Empty: the
+    output never overlaps an input.
     """
 
     op: Op
@@ -79,6 +84,7 @@ class KernelCall:
     args: tuple[Arg, ...] = ()
     scratch_bytes: int = 0
     alias_input: int | None = None
+    overlaps: tuple[Overlap, ...] = ()
 
     @property
     def arrays(self) -> list[CArray]:
@@ -109,7 +115,7 @@ class LowerCtx:
     def const_array(self, tensor: Tensor, c_type: str | None = None) -> CArray:
         c_type = c_type or tensor.dtype.c_type
         return CArray(f"tensor{tensor.index}", c_type, np.ascontiguousarray(tensor.data).reshape(-1),
-                      comment=f"{tensor.name} {shape_str(tensor.shape)}")
+                      comment=f"{short_name(tensor.name)} {shape_str(tensor.shape)}")
 
     def array(self, op: Op, suffix: str, c_type: str, values, comment: str = "") -> CArray:
         """A constant array that belongs to one operator (``op<N>_<suffix>``)."""
@@ -129,6 +135,12 @@ class LowerCtx:
 
 def shape_str(shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def short_name(name: str, limit: int = 48) -> str:
+    """A tensor name fit for a comment: the converter joins fused names with ';', keep the first."""
+    first = name.split(";")[0]
+    return first if len(first) <= limit else "..." + first[-(limit - 3):]
 
 
 Lowering = Callable[[LowerCtx, Op], KernelCall]

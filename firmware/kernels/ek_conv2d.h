@@ -18,6 +18,12 @@
  * So the output is written strictly in (y, x, c) order. Writing element (oy, ox, oc) follows
  * every read made for earlier output pixels and for channels <= oc of pixel (oy, ox); it
  * precedes the reads for the later channels of (oy, ox) and for all later pixels.
+ *
+ * Overlap (declared once, in conv_overlap() in edgekit/codegen/ops/conv.py): the output may
+ * start `lead` bytes or more below the input, lead = max over output pixels P of
+ * (P + 1) * output_c - q_min(P) * input_c, q_min(P) the lowest input pixel read at or after P
+ * (proof: edgekit/codegen/overlap.py). It relies on the loop order above: change one, change
+ * both; tests/test_plan_overlap.py mirrors this loop nest and checks the lead against it.
  */
 #ifndef EK_CONV2D_H
 #define EK_CONV2D_H

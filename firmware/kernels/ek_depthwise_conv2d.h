@@ -14,6 +14,11 @@
  *       read input channel oc / depth_multiplier at the window of pixel (oy, ox), then write
  *       y[oy][ox][oc].
  * The output is written strictly in (y, x, c) order.
+ *
+ * Overlap (declared once, in conv_overlap() in edgekit/codegen/ops/conv.py, as for
+ * ek_conv2d.h): the output may start `lead` bytes or more below the input; the proof in
+ * edgekit/codegen/overlap.py relies on the loop order above (tests/test_plan_overlap.py
+ * mirrors it).
  */
 #ifndef EK_DEPTHWISE_CONV2D_H
 #define EK_DEPTHWISE_CONV2D_H

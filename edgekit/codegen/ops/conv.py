@@ -23,7 +23,10 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import Conv2DOptions, DepthwiseConv2DOptions, Op, OpKind, Padding, Tensor
 from ...quant import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activation_range
+from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..overlap import sliding_window_lead
+from .palette import packed_conv2d
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,22 @@ def _geometry(op: Op, opts, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[int
     return pad_top, pad_left
 
 
+def conv_overlap(p: "Conv2DParams | DepthwiseConv2DParams") -> tuple[Overlap, ...]:
+    """How far the output of ek_conv2d_s8, ek_conv2d_pal_s8 and ek_depthwise_conv2d_s8 may
+    overlap the input (the planner's and the C headers' one source).
+
+    All three walk output pixels in row-major order and, while at pixel (oy, ox), write only
+    that pixel's output channels and read only its window (see ek_conv2d.h, ek_depthwise_conv2d.h).
+    That is the case ``sliding_window_lead`` proves a lead for: the output may start ``lead``
+    bytes below the input (or further).
+    """
+    lead = sliding_window_lead((p.input_h, p.input_w, p.input_c),
+                               (p.output_h, p.output_w, p.output_c), (p.stride_h, p.stride_w),
+                               (p.pad_top, p.pad_left), (p.filter_h, p.filter_w),
+                               (p.dilation_h, p.dilation_w))
+    return (Overlap(input=0, lead=lead),)
+
+
 @lowers(OpKind.CONV_2D)
 def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: Conv2DOptions = op.options
@@ -182,7 +201,9 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(1, 2, 3))),
         multiplier=multiplier, shift=shift,
     )
-    return KernelCall(op, "ek_conv2d_s8", "ek_conv2d.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    call = KernelCall(op, "ek_conv2d_s8", "ek_conv2d.h", params, (ctx.ptr(x), ctx.ptr(y)),
+                      overlaps=conv_overlap(params))
+    return packed_conv2d(ctx, call, w)  # palettized/sparse weights when smaller (same loop order)
 
 
 @lowers(OpKind.DEPTHWISE_CONV_2D)
@@ -216,4 +237,4 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         multiplier=multiplier, shift=shift,
     )
     return KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
-                      (ctx.ptr(x), ctx.ptr(y)))
+                      (ctx.ptr(x), ctx.ptr(y)), overlaps=conv_overlap(params))

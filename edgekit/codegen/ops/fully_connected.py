@@ -10,6 +10,7 @@ from ...errors import UnsupportedModelError
 from ...ir import FullyConnectedOptions, Op, OpKind
 from ...quant import quantize_multiplier, tensor_activation_range
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from .palette import packed_fully_connected
 
 
 @dataclass(frozen=True)
@@ -67,5 +68,6 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
         shift=ctx.array(op, "shift", "int32_t", [s for _, s in qs]),
         output_offset=y.zero_point, act_min=act_min, act_max=act_max,
     )
-    return KernelCall(op, "ek_fully_connected_s8", "ek_fully_connected.h", params,
+    call = KernelCall(op, "ek_fully_connected_s8", "ek_fully_connected.h", params,
                       (ctx.ptr(x), ctx.ptr(y)))
+    return packed_fully_connected(ctx, call, w)  # palettized/sparse weights when smaller

@@ -1,0 +1,109 @@
+#include "ek_binary.h"
+
+#include "ek_common.h"
+
+/* One run of n output elements; a and b advance by sa and sb elements. */
+typedef void (*ek_binary_row_fn)(const void *params, const int8_t *a, int32_t sa,
+                                 const int8_t *b, int32_t sb, int8_t *out, int32_t n);
+
+static void walk(const int32_t *dims, const int32_t *s1, const int32_t *s2,
+                 const int8_t *a, const int8_t *b, int8_t *out,
+                 ek_binary_row_fn row, const void *params)
+{
+    const int32_t inner = dims[EK_BINARY_MAX_DIMS - 1];
+    const int32_t is1 = s1[EK_BINARY_MAX_DIMS - 1];
+    const int32_t is2 = s2[EK_BINARY_MAX_DIMS - 1];
+    for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
+        const int8_t *a0 = a + i0 * s1[0];
+        const int8_t *b0 = b + i0 * s2[0];
+        for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
+            const int8_t *a1 = a0 + i1 * s1[1];
+            const int8_t *b1 = b0 + i1 * s2[1];
+            for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
+                const int8_t *a2 = a1 + i2 * s1[2];
+                const int8_t *b2 = b1 + i2 * s2[2];
+                for (int32_t i3 = 0; i3 < dims[3]; ++i3) {
+                    const int8_t *a3 = a2 + i3 * s1[3];
+                    const int8_t *b3 = b2 + i3 * s2[3];
+                    for (int32_t i4 = 0; i4 < dims[4]; ++i4) {
+                        row(params, a3 + i4 * s1[4], is1, b3 + i4 * s2[4], is2, out, inner);
+                        out += inner;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Both inputs on the common scale (twice the larger input scale, times 2^left_shift). */
+EK_INLINE int32_t add_scaled(const ek_add_params *p, int32_t x, int32_t offset,
+                             int32_t multiplier, int32_t shift)
+{
+    return ek_requantize((x + offset) * (1 << p->left_shift), multiplier, shift);
+}
+
+EK_INLINE int8_t add_output(const ek_add_params *p, int32_t raw)
+{
+    const int32_t out = ek_requantize(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int8_t)ek_clamp_i32(out, p->act_min, p->act_max);
+}
+
+static void add_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
+                    int8_t *out, int32_t n)
+{
+    const ek_add_params *p = (const ek_add_params *)params;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t x = add_scaled(p, a[i * sa], p->input1_offset, p->input1_multiplier, p->input1_shift);
+        const int32_t y = add_scaled(p, b[i * sb], p->input2_offset, p->input2_multiplier, p->input2_shift);
+        out[i] = add_output(p, x + y);
+    }
+}
+
+static void sub_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
+                    int8_t *out, int32_t n)
+{
+    const ek_add_params *p = (const ek_add_params *)params;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t x = add_scaled(p, a[i * sa], p->input1_offset, p->input1_multiplier, p->input1_shift);
+        const int32_t y = add_scaled(p, b[i * sb], p->input2_offset, p->input2_multiplier, p->input2_shift);
+        out[i] = add_output(p, x - y);
+    }
+}
+
+static void mul_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
+                    int8_t *out, int32_t n)
+{
+    const ek_mul_params *p = (const ek_mul_params *)params;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t prod = (a[i * sa] + p->input1_offset) * (b[i * sb] + p->input2_offset);
+        const int32_t y = ek_requantize(prod, p->output_multiplier, p->output_shift) + p->output_offset;
+        out[i] = (int8_t)ek_clamp_i32(y, p->act_min, p->act_max);
+    }
+}
+
+void ek_add_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (!p->broadcast) {
+        add_row(p, input1, 1, input2, 1, output, p->size);
+    } else {
+        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, add_row, p);
+    }
+}
+
+void ek_sub_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (!p->broadcast) {
+        sub_row(p, input1, 1, input2, 1, output, p->size);
+    } else {
+        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, sub_row, p);
+    }
+}
+
+void ek_mul_s8(const ek_mul_params *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (!p->broadcast) {
+        mul_row(p, input1, 1, input2, 1, output, p->size);
+    } else {
+        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, mul_row, p);
+    }
+}

@@ -1,0 +1,23 @@
+/* CONCATENATION, int8, up to EK_CONCAT_MAX_INPUTS inputs along any axis.
+ *
+ * For each of the `outer` index combinations before the axis, each input in turn contributes
+ * chunk[i] contiguous bytes. No requantization: as in TFLM, every input is quantized like the
+ * output. The input pointers live in the (constant) parameter struct, so the call stays one
+ * line. */
+#ifndef EK_CONCAT_H
+#define EK_CONCAT_H
+
+#include <stdint.h>
+
+#define EK_CONCAT_MAX_INPUTS 10
+
+typedef struct {
+    int32_t num_inputs;
+    int32_t outer;                              /* product of the output dims before the axis */
+    int32_t chunk[EK_CONCAT_MAX_INPUTS];        /* bytes per input per outer step */
+    const int8_t *inputs[EK_CONCAT_MAX_INPUTS];
+} ek_concatenation_params;
+
+void ek_concatenation_s8(const ek_concatenation_params *p, int8_t *output);
+
+#endif /* EK_CONCAT_H */

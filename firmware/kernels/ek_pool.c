@@ -1,0 +1,83 @@
+#include "ek_pool.h"
+
+#include "ek_common.h"
+
+/* The window of output pixel (oy, ox) clipped to the input: [*y0, *y1) x [*x0, *x1). */
+static void window(const ek_pool_params *p, int32_t oy, int32_t ox,
+                   int32_t *y0, int32_t *y1, int32_t *x0, int32_t *x1)
+{
+    const int32_t iy = oy * p->stride_h - p->pad_h;
+    const int32_t ix = ox * p->stride_w - p->pad_w;
+    *y0 = ek_max_i32(iy, 0);
+    *y1 = ek_min_i32(iy + p->filter_h, p->in_h);
+    *x0 = ek_max_i32(ix, 0);
+    *x1 = ek_min_i32(ix + p->filter_w, p->in_w);
+}
+
+void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t c_n = p->channels;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * c_n;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                int32_t y0, y1, x0, x1;
+                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                /* the output pixel is the running maximum, channels innermost */
+                for (int32_t c = 0; c < c_n; ++c) {
+                    output[c] = -128;
+                }
+                for (int32_t y = y0; y < y1; ++y) {
+                    for (int32_t x = x0; x < x1; ++x) {
+                        const int8_t *in = in_b + (y * p->in_w + x) * c_n;
+                        for (int32_t c = 0; c < c_n; ++c) {
+                            if (in[c] > output[c]) {
+                                output[c] = in[c];
+                            }
+                        }
+                    }
+                }
+                for (int32_t c = 0; c < c_n; ++c) {
+                    output[c] = (int8_t)ek_clamp_i32(output[c], p->act_min, p->act_max);
+                }
+                output += c_n;
+            }
+        }
+    }
+}
+
+void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t c_n = p->channels;
+    int32_t *acc = (int32_t *)scratch;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * c_n;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                int32_t y0, y1, x0, x1;
+                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                for (int32_t c = 0; c < c_n; ++c) {
+                    acc[c] = 0;
+                }
+                for (int32_t y = y0; y < y1; ++y) {
+                    for (int32_t x = x0; x < x1; ++x) {
+                        const int8_t *in = in_b + (y * p->in_w + x) * c_n;
+                        for (int32_t c = 0; c < c_n; ++c) {
+                            acc[c] += in[c];
+                        }
+                    }
+                }
+                /* TFLM: (sum +- count/2) / count with C division, i.e. rounding half away
+                 * from zero; a zero sum takes the negative branch and stays zero */
+                const int32_t count = (y1 - y0) * (x1 - x0);
+                const int32_t half = count / 2;
+                for (int32_t c = 0; c < c_n; ++c) {
+                    const int32_t s = acc[c];
+                    const int32_t avg = s > 0 ? (s + half) / count : (s - half) / count;
+                    output[c] = (int8_t)ek_clamp_i32(avg, p->act_min, p->act_max);
+                }
+                output += c_n;
+            }
+        }
+    }
+}

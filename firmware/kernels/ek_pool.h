@@ -1,0 +1,39 @@
+/* MAX_POOL_2D and AVERAGE_POOL_2D, int8 NHWC.
+ *
+ * Input and output share one quantization (TFLM requires it), so pooling works on the raw
+ * int8 values. The average divides the sum of the taps that fall inside the input (padding
+ * taps are not counted) by their count, rounding half away from zero.
+ *
+ * Loop order: output pixels in (batch, y, x) order; at each pixel the kernel writes only that
+ * pixel's channels (max pool keeps its running maximum there, average pool sums in the
+ * scratch) and reads only its window clipped to the image. Overlap (declared once, in
+ * pool_overlap() in edgekit/codegen/ops/pool.py; proof in edgekit/codegen/overlap.py): the
+ * output may start `lead` bytes or more below the input. Change the loop order, change both. */
+#ifndef EK_POOL_H
+#define EK_POOL_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;      /* top padding */
+    int32_t pad_w;      /* left padding */
+    int32_t act_min;
+    int32_t act_max;
+} ek_pool_params;
+
+void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output);
+
+/* scratch: channels * sizeof(int32_t) bytes, 4-byte aligned */
+void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch);
+
+#endif /* EK_POOL_H */
