@@ -1,0 +1,455 @@
+"""Firmware for a board: the generated model, the runtime kernels, the serial harness and the
+board support code, compiled and linked with arm-none-eabi-gcc, measured against the board.
+
+``build_firmware(model.tflite, board, out_dir)`` writes into ``out_dir``::
+
+    model/          generated C (edgekit.codegen.generate, prefix "model") and its kernels
+    harness/        ek_model_glue.c: the model and board as the harness describes them
+    link.ld         linker script rendered from the board's memory regions
+    firmware.elf    (+ .bin, .hex, .uf2 where the board takes one, .map)
+    build.json      board, model, sizes: what ``edgekit flash`` and the profiler read
+
+Sizes: flash = weights + code + .data image; RAM = arena + other static (.data + .bss) +
+stack reserve. A firmware over the board's flash or RAM raises :class:`FirmwareTooLarge`.
+Objects that do not depend on the model (kernels, harness, board support) are compiled once
+per board and process, keyed by their flags and source contents.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from . import __version__
+from .boards import SUPPORT_DIR, Board, load_board
+from .codegen import GeneratedModel, generate
+from .codegen.render import FIRMWARE, environment
+from .errors import EdgekitError, ToolchainError
+from .ir import DType, read_tflite
+from .toolchain import C_WARNINGS, find_tool
+
+HARNESS_DIR = FIRMWARE / "harness"
+BOARD_API_DIR = FIRMWARE / "board"
+COMMON_SUPPORT = SUPPORT_DIR / "common"
+HARNESS_SOURCES = ("ek_frame.c", "ek_harness.c", "ek_main.c")
+COMMON_SOURCES = ("startup_cortexm.c", "ek_memory.c")
+BUILD_JSON = "build.json"
+
+#: TensorType codes the harness reports (PROTOCOL.md, HELLO_REPLY)
+PROTOCOL_DTYPES = {DType.INT8: 9, DType.UINT8: 3, DType.INT16: 7, DType.INT32: 2, DType.FLOAT32: 0}
+
+_ARM_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+
+
+class FirmwareTooLarge(EdgekitError):
+    """The firmware needs more flash or RAM than the board (or the limit asked for) has."""
+
+
+@dataclass(frozen=True)
+class FirmwareSizes:
+    """Bytes. Flash: what is programmed; RAM: .data + .bss + the stack reserve."""
+
+    flash_weights_bytes: int  # constant weights and per-channel tables of the model
+    flash_code_bytes: int  # everything else in flash: code, parameters, vectors, boot stage
+    flash_data_bytes: int  # initial values of .data (copied to RAM at reset)
+    flash_limit_bytes: int
+    ram_arena_bytes: int  # the model's activation arena (in .bss)
+    ram_other_static_bytes: int  # the rest of .data + .bss: harness buffers, model I/O, kernels
+    ram_stack_bytes: int  # stack reserve
+    ram_limit_bytes: int
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash_weights_bytes + self.flash_code_bytes + self.flash_data_bytes
+
+    @property
+    def flash_beyond_weights_bytes(self) -> int:
+        return self.flash_code_bytes + self.flash_data_bytes
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return self.ram_arena_bytes + self.ram_other_static_bytes
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.static_ram_bytes + self.ram_stack_bytes
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.update(flash_bytes=self.flash_bytes, flash_beyond_weights_bytes=self.flash_beyond_weights_bytes,
+                 static_ram_bytes=self.static_ram_bytes, ram_bytes=self.ram_bytes)
+        return d
+
+
+@dataclass(frozen=True)
+class FirmwareBuild:
+    board: Board
+    model_name: str
+    model_sha256: str
+    model_path: Path  # the .tflite
+    out_dir: Path
+    elf: Path
+    bin: Path
+    hex: Path
+    uf2: Path | None
+    sizes: FirmwareSizes
+    generated: GeneratedModel
+
+    def to_json(self) -> dict:
+        return {
+            "edgekit_version": __version__, "board": self.board.name, "model": self.model_name,
+            "model_sha256": self.model_sha256, "tflite": str(self.model_path.resolve()),
+            "elf": self.elf.name, "bin": self.bin.name,
+            "hex": self.hex.name, "uf2": self.uf2.name if self.uf2 else None,
+            "num_ops": len(self.generated.calls), "emulated": self.board.emulated,
+            "icount_shift": self.board.emulator.icount_shift if self.board.emulator else None,
+            "clock_hz": self.board.clock_hz, "timer_hz": self.board.timer_hz,
+            "sizes": self.sizes.to_json(),
+        }
+
+    def summary(self) -> str:
+        s = self.sizes
+        return (f"{self.model_name} on {self.board.name}: {self.elf}\n"
+                f"  flash {s.flash_bytes:,} of {s.flash_limit_bytes:,} bytes: weights "
+                f"{s.flash_weights_bytes:,}, code {s.flash_code_bytes:,}, data {s.flash_data_bytes:,}\n"
+                f"  RAM   {s.ram_bytes:,} of {s.ram_limit_bytes:,} bytes: arena {s.ram_arena_bytes:,}, "
+                f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}")
+
+
+# ---------------------------------------------------------------------------- compiling
+
+
+_cache_root: Path | None = None
+
+
+def _object_cache() -> Path:
+    global _cache_root
+    if _cache_root is None:
+        _cache_root = Path(tempfile.mkdtemp(prefix="edgekit-objects-"))
+        atexit.register(shutil.rmtree, _cache_root, True)
+    return _cache_root
+
+
+def _first_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if "error" in ln.lower():
+            return ln
+    return lines[0] if lines else "(no output)"
+
+
+def _run(cmd: list[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError(f"{what} failed: {_first_error(proc.stderr + proc.stdout)}")
+    return proc
+
+
+def compile_objects(sources: list[Path], flags: list[str], include_dirs: list[Path], what: str,
+                    extra_inputs: list[Path] = ()) -> list[Path]:
+    """Compile ``sources`` (C or preprocessed assembly) with one compiler call; reuse earlier
+    objects when the flags and the contents of sources, headers and ``extra_inputs`` match."""
+    cc = find_tool("arm-none-eabi-gcc", _ARM_HINT)
+    stems = [s.stem for s in sources]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{what}: two sources share a file name: {stems}")
+    # The key holds what the objects depend on, not where it lives: flags, sources, and the
+    # headers of each include directory (by position), so copies of the kernels share objects.
+    h = hashlib.sha256("\0".join([cc, *flags]).encode())
+    for p in [*sources, *extra_inputs]:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    for i, d in enumerate(include_dirs):
+        for p in sorted(d.glob("*.h")):
+            h.update(f"{i}/{p.name}".encode() + b"\0" + p.read_bytes() + b"\0")
+    out = _object_cache() / h.hexdigest()[:24]
+    objs = [out / f"{s.stem}.o" for s in sources]
+    if (out / ".done").exists():
+        return objs
+    out.mkdir(parents=True, exist_ok=True)
+    _run([cc, *flags, *[f"-I{d}" for d in include_dirs], "-c", *map(str, sources)],
+         f"arm-none-eabi-gcc ({what})", cwd=out)
+    (out / ".done").touch()
+    return objs
+
+
+def compile_flags(board: Board) -> list[str]:
+    return [*board.cpu_flags, *C_WARNINGS, board.opt, "-g", "-ffunction-sections", "-fdata-sections",
+            *[f"-D{d}" for d in board.c_defines]]
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def render_glue(gen: GeneratedModel, out: Path, board_name: str, clock_hz: int, timer_hz: int,
+                stack_bytes: int) -> Path:
+    """``ek_model_glue.c``: the harness's description of the model on this board."""
+    ios = [*gen.inputs, *gen.outputs]
+    codes = []
+    for io in ios:
+        if io.tensor.dtype not in PROTOCOL_DTYPES:
+            raise EdgekitError(f"{gen.graph.name}: the harness cannot carry {io.c_name} of type "
+                               f"{io.tensor.dtype.name}")
+        codes.append(PROTOCOL_DTYPES[io.tensor.dtype])
+    env = environment()
+    env.loader = _loader(env.loader, HARNESS_DIR)
+    text = env.get_template("ek_model_glue.c.j2").render(
+        version=__version__, model_name=gen.graph.name, board_name=board_name, prefix=gen.prefix,
+        PREFIX=gen.prefix.upper(), inputs=list(gen.inputs), outputs=list(gen.outputs),
+        dtype_codes=codes, sha256=list(bytes.fromhex(gen.graph.digest or "00" * 32)),
+        clock_hz=clock_hz, timer_hz=timer_hz, stack_bytes=stack_bytes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return out
+
+
+def _loader(base, *dirs: Path):
+    return jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(d) for d in dirs]), base])
+
+
+def render_linker_script(board: Board, out: Path, measure: bool = False) -> Path:
+    """The board's linker script. ``measure``: every region stretched to the next region's origin,
+    so an oversized firmware still links and can be measured."""
+    regions = list(board.memory)
+    if measure:
+        ordered = sorted(regions, key=lambda r: r.origin)
+        stretched = {}
+        for i, r in enumerate(ordered):
+            nxt = ordered[i + 1].origin if i + 1 < len(ordered) else 2**32
+            stretched[r.name] = nxt - r.origin
+        regions = [type(r)(r.name, r.kind, r.origin, stretched[r.name]) for r in regions]
+    env = environment()
+    env.loader = _loader(env.loader, COMMON_SUPPORT)
+    out.write_text(env.get_template("link.ld.j2").render(
+        board=board, regions=regions, flash=board.flash_region, ram=board.ram_region,
+        stack_bytes=board.stack_bytes, boot_stage=board.boot_stage))
+    return out
+
+
+def crc32_mpeg2(data: bytes) -> int:
+    """CRC-32 with polynomial 0x04C11DB7, initial 0xFFFFFFFF, no reflection, no final xor."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+_CHECKSUMS = {"crc32-mpeg2": crc32_mpeg2}
+
+
+def build_boot_stage(board: Board, work: Path) -> Path:
+    """Assemble the board's boot stage at its load address, pad it, append its checksum, and
+    render it as a C array in section ``.boot2``. Returns the C file."""
+    stage = board.boot_stage
+    assert stage is not None
+    cc = find_tool("arm-none-eabi-gcc", _ARM_HINT)
+    objcopy = find_tool("arm-none-eabi-objcopy", _ARM_HINT)
+    work.mkdir(parents=True, exist_ok=True)
+    src = SUPPORT_DIR / stage.source
+    elf, raw = work / "boot_stage.elf", work / "boot_stage.bin"
+    _run([cc, *board.cpu_flags, "-nostdlib", "-nostartfiles", *[f"-D{k}={v}" for k, v in stage.defines],
+          f"-Wl,-Ttext=0x{stage.load_origin:08X}", "-Wl,--entry=ek_boot2_entry",
+          str(src), "-o", str(elf)], f"boot stage {src.name}")
+    _run([objcopy, "-O", "binary", str(elf), str(raw)], "objcopy boot stage")
+    code = raw.read_bytes()
+    room = stage.size_bytes - 4
+    if len(code) > room:
+        raise ToolchainError(f"boot stage {src.name} is {len(code)} bytes; at most {room} fit")
+    padded = code + bytes(room - len(code))
+    data = padded + struct.pack("<I", _CHECKSUMS[stage.checksum](padded))
+    env = environment()
+    env.loader = _loader(env.loader, COMMON_SUPPORT)
+    out = work / "ek_boot_stage.c"
+    out.write_text(env.get_template("boot_stage.c.j2").render(
+        board_name=board.name, source=stage.source, load_origin=stage.load_origin,
+        checksum=stage.checksum, data=np.frombuffer(data, dtype=np.uint8)))
+    return out
+
+
+# ---------------------------------------------------------------------------- sizes
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    size: int
+    vma: int
+    lma: int
+    flags: frozenset[str]
+
+
+def _sections(elf: Path) -> list[_Section]:
+    objdump = find_tool("arm-none-eabi-objdump", _ARM_HINT)
+    out = _run([objdump, "-h", "-w", str(elf)], "objdump").stdout
+    secs = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+\S+\s+(.*)$", line)
+        if m:
+            flags = frozenset(f.strip() for f in m.group(5).split(","))
+            secs.append(_Section(m.group(1), int(m.group(2), 16), int(m.group(3), 16),
+                                 int(m.group(4), 16), flags))
+    return secs
+
+
+def _symbol_sizes(elf: Path) -> dict[str, int]:
+    nm = find_tool("arm-none-eabi-nm", _ARM_HINT)
+    out = _run([nm, "-S", "--defined-only", str(elf)], "nm").stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None = None) -> FirmwareSizes:
+    flash, ram = board.flash_region, board.ram_region
+    secs = [s for s in _sections(elf) if s.size > 0]
+    flash_total = sum(s.size for s in secs if "LOAD" in s.flags and flash.contains(s.lma))
+    data_image = sum(s.size for s in secs
+                     if "LOAD" in s.flags and flash.contains(s.lma) and ram.contains(s.vma))
+    ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram.contains(s.vma))
+    stack = sum(s.size for s in secs if s.name == ".stack")
+    weight_names = {a.name for c in gen.calls for a in c.arrays}
+    syms = _symbol_sizes(elf)
+    weights = sum(syms.get(n, 0) for n in weight_names)
+    return FirmwareSizes(
+        flash_weights_bytes=weights, flash_code_bytes=flash_total - weights - data_image,
+        flash_data_bytes=data_image, flash_limit_bytes=board.flash_bytes,
+        ram_arena_bytes=gen.arena_bytes, ram_other_static_bytes=ram_total - stack - gen.arena_bytes,
+        ram_stack_bytes=stack, ram_limit_bytes=ram_limit if ram_limit is not None else board.ram_bytes)
+
+
+def check_fits(sizes: FirmwareSizes, model_name: str, board: Board, ram_limit: int | None = None) -> None:
+    problems = []
+    if sizes.ram_bytes > sizes.ram_limit_bytes:
+        has = "limit is" if ram_limit is not None else "board has"
+        problems.append(f"RAM needs {sizes.ram_bytes:,} bytes, {has} {sizes.ram_limit_bytes:,} "
+                        f"(over by {sizes.ram_bytes - sizes.ram_limit_bytes:,})")
+    if sizes.flash_bytes > sizes.flash_limit_bytes:
+        problems.append(f"flash needs {sizes.flash_bytes:,} bytes, board has {sizes.flash_limit_bytes:,} "
+                        f"(over by {sizes.flash_bytes - sizes.flash_limit_bytes:,})")
+    if problems:
+        raise FirmwareTooLarge(f"{model_name} does not fit {board.name}: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def write_uf2(binary: bytes, base: int, family_id: int, out: Path) -> Path:
+    """UF2 (github.com/microsoft/uf2): 512-byte blocks of 256 payload bytes each."""
+    blocks = [binary[i:i + 256] for i in range(0, len(binary), 256)] or [b""]
+    with out.open("wb") as f:
+        for n, chunk in enumerate(blocks):
+            header = struct.pack("<8I", 0x0A324655, 0x9E5D5157, 0x00002000, base + 256 * n, 256, n,
+                                 len(blocks), family_id)
+            f.write(header + chunk.ljust(476, b"\0") + struct.pack("<I", 0x0AB16F30))
+    return out
+
+
+def _link(cmd: list[str]) -> str | None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    text = proc.stderr + proc.stdout
+    if "overflowed by" in text or "will not fit in region" in text:
+        return "overflow"
+    raise ToolchainError(f"link failed: {_first_error(text)}")
+
+
+def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | Path,
+                   ram_limit: int | None = None) -> FirmwareBuild:
+    """Generate, compile, link and measure the firmware for ``model_tflite`` on ``board``.
+
+    ``ram_limit`` (bytes) replaces the board's RAM limit for the fit check, to try a model
+    against a smaller part. Raises :class:`FirmwareTooLarge` (one line naming the limit and by
+    how much) if the firmware does not fit."""
+    board = load_board(board) if isinstance(board, str) else board
+    model_tflite, out_dir = Path(model_tflite), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    graph = read_tflite(model_tflite)
+    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name)
+
+    flags = compile_flags(board)
+    harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]
+    kernel_objs = compile_objects(sorted((gen.out_dir / "ek").glob("*.c")), flags, [gen.out_dir / "ek"],
+                                  f"kernels for {board.name}")
+    boot_src = SUPPORT_DIR / board.boot_stage.source if board.boot_stage else None
+    support_sources = [p for p in sorted(board.support_dir.glob("*.c")) if p != boot_src]
+    runtime_objs = compile_objects(
+        [*(HARNESS_DIR / s for s in HARNESS_SOURCES), *(COMMON_SUPPORT / s for s in COMMON_SOURCES),
+         *support_sources], flags, harness_inc, f"harness and board support for {board.name}")
+    glue = render_glue(gen, out_dir / "harness" / "ek_model_glue.c", board.name, board.clock_hz,
+                       board.timer_hz, board.stack_bytes)
+    model_inc = [gen.out_dir, gen.out_dir / "ek", HARNESS_DIR, BOARD_API_DIR]
+    model_objs = compile_objects([gen.out_dir / "model.c"], [*flags, "-include", "ek_op_hook.h"],
+                                 model_inc, f"{graph.name} model")
+    model_objs += compile_objects([gen.out_dir / "model_weights.c", glue], flags, model_inc,
+                                  f"{graph.name} weights")
+    objs = [*model_objs, *runtime_objs, *kernel_objs]
+    if board.boot_stage is not None:
+        stage_c = build_boot_stage(board, out_dir / "boot_stage")
+        objs += compile_objects([stage_c], flags, [], f"boot stage for {board.name}")
+
+    cc = find_tool("arm-none-eabi-gcc", _ARM_HINT)
+    elf = out_dir / "firmware.elf"
+
+    def link_cmd(script: Path) -> list[str]:
+        return [cc, *board.cpu_flags, "-nostartfiles", "-Wl,--gc-sections",
+                f"-Wl,-Map={out_dir / 'firmware.map'}", "-T", str(script), *map(str, objs),
+                "-o", str(elf), "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group"]
+
+    script = render_linker_script(board, out_dir / "link.ld")
+    if _link(link_cmd(script)) == "overflow":
+        # Link once more with every region stretched, only to say by how much it does not fit.
+        measure_script = render_linker_script(board, out_dir / "link_measure.ld", measure=True)
+        if _link(link_cmd(measure_script)) == "overflow":
+            raise ToolchainError(f"{graph.name} on {board.name}: link overflows even unbounded regions")
+        sizes = measure(elf, board, gen, ram_limit)
+        elf.unlink()
+        check_fits(sizes, graph.name, board, ram_limit)
+        raise FirmwareTooLarge(f"{graph.name} does not fit {board.name}: a memory region overflowed "
+                               f"(flash {sizes.flash_bytes:,} bytes, RAM {sizes.ram_bytes:,} bytes)")
+    sizes = measure(elf, board, gen, ram_limit)
+    check_fits(sizes, graph.name, board, ram_limit)
+
+    objcopy = find_tool("arm-none-eabi-objcopy", _ARM_HINT)
+    binary, hexfile = out_dir / "firmware.bin", out_dir / "firmware.hex"
+    _run([objcopy, "-O", "binary", str(elf), str(binary)], "objcopy")
+    _run([objcopy, "-O", "ihex", str(elf), str(hexfile)], "objcopy")
+    uf2 = None
+    if board.uf2_family_id is not None:
+        uf2 = write_uf2(binary.read_bytes(), board.flash_region.origin, board.uf2_family_id,
+                        out_dir / "firmware.uf2")
+    build = FirmwareBuild(board, graph.name, graph.digest, model_tflite, out_dir, elf, binary, hexfile, uf2,
+                          sizes, gen)
+    (out_dir / BUILD_JSON).write_text(json.dumps(build.to_json(), indent=2) + "\n")
+    return build
+
+
+def read_build_info(out_dir: str | Path) -> dict:
+    """``build.json`` of a firmware directory (what ``build_firmware`` wrote)."""
+    path = Path(out_dir) / BUILD_JSON
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EdgekitError(f"{out_dir}: no {BUILD_JSON}; build it first: edgekit build MODEL.tflite "
+                           f"--board BOARD -o {out_dir}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EdgekitError(f"{path}: unreadable ({type(exc).__name__})") from None
+    if not (Path(out_dir) / info.get("elf", "firmware.elf")).is_file():
+        raise EdgekitError(f"{out_dir}: {info.get('elf', 'firmware.elf')} is missing; build again")
+    return info
