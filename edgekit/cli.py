@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def cmd_convert(args) -> int:
     report = convert.convert_model(
         Path(args.model), Path(args.output), calib=Path(args.calib) if args.calib else None,
         calib_samples=args.calib_samples, synthetic=args.synthetic_calib, mode=args.mode,
-        per_tensor=args.per_tensor, log=lambda m: print(m, file=sys.stderr))
+        per_tensor=args.per_tensor, image_range=args.image_range,
+        log=lambda m: print(m, file=sys.stderr))
     if args.json:
         _print_json(report.to_json())
     else:
@@ -91,7 +93,8 @@ def cmd_generate(args) -> int:
     from .ir import read_tflite
 
     graph = read_tflite(args.model)
-    gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name)
+    gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,
+                   ram_limit=args.ram_limit)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, "
           f"weights {gen.weight_bytes:,} bytes")
@@ -123,6 +126,121 @@ def cmd_validate(args) -> int:
     return 0 if report.passed else 1
 
 
+# ---------------------------------------------------------------------------- profile, deploy
+
+
+def cmd_profile(args) -> int:
+    from .deploy import profile_target
+
+    if args.model is None and args.build is None:
+        raise EdgekitError("give the model: --model M.tflite, or --build DIR (a firmware build by edgekit deploy)")
+    report = profile_target(args.board, port=args.port, model=Path(args.model) if args.model else None,
+                            build_dir=Path(args.build) if args.build else None,
+                            inputs=Path(args.inputs) if args.inputs else None, samples=args.samples,
+                            seed=args.seed, report_path=Path(args.report) if args.report else None,
+                            log=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.summary())
+    return 0 if report.passed else 1
+
+
+def cmd_deploy(args) -> int:
+    from .deploy import deploy
+
+    result = deploy(Path(args.model), args.board, calib=Path(args.calib) if args.calib else None,
+                    synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
+                    out_dir=Path(args.output) if args.output else None, port=args.port,
+                    report_path=Path(args.report) if args.report else None,
+                    log=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.summary())
+    return 0 if result.passed else 1
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+def cmd_plan(args) -> int:
+    from .codegen import memory_facts
+    from .ir import read_tflite
+    from .plan import buffers_for, no_overlap_requirements, plan_graph, reorder
+    from .plan.report import plan_json, plan_text, plot_timeline
+
+    graph = read_tflite(args.model)
+    facts, notes = memory_facts(graph)
+    file_bound = max(no_overlap_requirements(buffers_for(graph, facts)[0], len(graph.ops) + 1))
+    schedule = reorder(graph, facts) if not args.no_reorder else None
+    planned = schedule.graph if schedule else graph
+    plan = plan_graph(planned, schedule.remap(facts) if schedule else facts,
+                      ram_limit=args.ram_limit, schedule=schedule)
+    if args.plot:
+        plot_timeline(plan, planned, Path(args.plot))
+    if args.json:
+        doc = plan_json(plan, planned, file_bound)
+        doc["unplanned_kernels"] = notes
+        _print_json(doc)
+    else:
+        print(plan_text(plan, planned, file_bound))
+        if args.plot:
+            print(f"timeline written to {args.plot}")
+    for note in notes:
+        print(f"edgekit: note: planned without kernel facts (no scratch, no overlap): {note}",
+              file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------- boards, build, flash
+
+
+def cmd_boards(args) -> int:
+    from .boards import all_boards
+
+    boards = all_boards()
+    if args.json:
+        _print_json([b.to_json() for b in boards])
+        return 0
+    print(f"{'board':<18} {'cpu':<14} {'clock':>8} {'flash':>10} {'RAM':>10}  {'timer':<13} runs on")
+    for b in boards:
+        where = (f"{b.emulator.program} -M {b.emulator.machine}" if b.emulator
+                 else "flash: " + ", ".join(t.tool for t in b.flash_tools))
+        print(f"{b.name:<18} {b.cpu:<14} {b.clock_hz / 1e6:>5g} MHz {b.flash_bytes // 1024:>6,} KiB "
+              f"{b.ram_bytes // 1024:>6,} KiB  {b.timer:<13} {where}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import build_firmware
+
+    fw = build_firmware(Path(args.model), args.board, Path(args.output), ram_limit=args.ram_limit)
+    if args.json:
+        _print_json(fw.to_json())
+    else:
+        print(fw.summary())
+    return 0
+
+
+def cmd_flash(args) -> int:
+    from . import flash
+
+    board, _ = flash.board_for_build(Path(args.build_dir), args.board)
+    if not board.emulated:
+        result = flash.flash(Path(args.build_dir), board)
+        print(f"flashed {board.name} with {result.tool}")
+        return 0
+    with flash.start_emulated(Path(args.build_dir), board, serial=args.serial) as emu:
+        print(f"{board.name}: {board.emulator.program} running, serial port {emu.port_url}", flush=True)
+        print("Ctrl-C stops it", file=sys.stderr, flush=True)
+        try:
+            code = emu.process.wait(timeout=args.seconds)
+        except subprocess.TimeoutExpired:
+            return 0
+        raise EdgekitError(f"{board.emulator.program} stopped by itself (exit {code})")
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -139,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibrate on random data (accuracy unknown)")
     c.add_argument("--mode", choices=["int8", "dynamic"], default="int8")
     c.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weights")
+    c.add_argument("--image-range", choices=["unit", "symmetric", "raw"], default="unit",
+                   help="pixels of a --calib image folder (and synthetic images) scaled to "
+                        "[0, 1] (unit: x/255, the default), [-1, 1] (symmetric) or [0, 255] (raw)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_convert)
 
@@ -152,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True)
     g.add_argument("--board", default="host")
     g.add_argument("--prefix", default="model")
+    g.add_argument("--ram-limit", type=int, metavar="BYTES",
+                   help="fail with an error if no memory plan fits in this many arena bytes")
     g.set_defaults(func=cmd_generate)
 
     v = sub.add_parser("validate", help="compile the generated C and compare with tflite-micro")
@@ -163,6 +286,63 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sanitize", action="store_true", help="build with -fsanitize=address,undefined")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_validate)
+
+    pl = sub.add_parser("plan", help="memory plan: schedule, lifetimes, offsets, arena vs lower bound")
+    pl.add_argument("model")
+    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--plot", help="write a memory timeline to this .png or .svg")
+    pl.add_argument("--ram-limit", type=int, metavar="BYTES",
+                    help="fail with an error if no plan fits in this many arena bytes")
+    pl.add_argument("--no-reorder", action="store_true", help="keep the file's operator order")
+    pl.set_defaults(func=cmd_plan)
+
+    pr = sub.add_parser("profile", help="run a model on a board: latency, RAM, flash, outputs vs tflite-micro")
+    pr.add_argument("--board", required=True, help="board name (boards/*.yaml); QEMU boards are started by edgekit")
+    pr.add_argument("--port", help="pyserial URL of the device: /dev/ttyACM0, socket://host:port, rfc2217://...")
+    pr.add_argument("--model", help="the .tflite the firmware was built from")
+    pr.add_argument("--build", help="a firmware build folder written by edgekit deploy")
+    pr.add_argument("--inputs", help=".npy of inputs (N, *shape); float data is quantized")
+    pr.add_argument("--samples", type=int, default=10, help="random inputs besides --inputs")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--report", help="write the JSON report here (updated after every inference)")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_profile)
+
+    d = sub.add_parser("deploy", help="Keras or .tflite to a board: convert, plan, generate, build, run, check")
+    d.add_argument("model", help=".keras, .h5, SavedModel folder or int8 .tflite")
+    d.add_argument("--board", required=True)
+    d.add_argument("--calib", help="calibration data for a Keras model (.npy, .npz or a folder of images)")
+    d.add_argument("--synthetic-calib", action="store_true",
+                   help="calibrate a Keras model on random data (accuracy unknown)")
+    d.add_argument("--samples", type=int, default=10, help="random inputs to check on the device")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("-o", "--output", help="build folder (default: out/<model>-<board>)")
+    d.add_argument("--port", help="pyserial URL of a real board (QEMU boards need none)")
+    d.add_argument("--report", help="write the JSON profile report here as results arrive")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_deploy)
+
+    from .boards import DEFAULT_BOARD
+
+    bl = sub.add_parser("boards", help="the boards edgekit knows (boards/*.yaml)")
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(func=cmd_boards)
+
+    bu = sub.add_parser("build", help="firmware for a board: model, kernels, harness, board support")
+    bu.add_argument("model", help="int8 .tflite")
+    bu.add_argument("--board", default=DEFAULT_BOARD, help="board name (edgekit boards) or a board .yaml")
+    bu.add_argument("-o", "--output", required=True, help="build folder")
+    bu.add_argument("--ram-limit", type=int, metavar="BYTES",
+                    help="fail unless .data + .bss + stack fit in this many bytes (try a smaller part)")
+    bu.add_argument("--json", action="store_true")
+    bu.set_defaults(func=cmd_build)
+
+    fl = sub.add_parser("flash", help="program a board with a build (QEMU boards: start the emulator)")
+    fl.add_argument("build_dir", help="folder written by edgekit build")
+    fl.add_argument("--board", help="board name; must match the build (default: the build's board)")
+    fl.add_argument("--serial", choices=["pty", "tcp"], default="pty", help="QEMU boards: serial port kind")
+    fl.add_argument("--seconds", type=float, help="QEMU boards: stop after this many seconds")
+    fl.set_defaults(func=cmd_flash)
     return p
 
 

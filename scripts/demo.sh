@@ -12,4 +12,4 @@ if [ $# -eq 0 ]; then
     python3 examples/digits.py --out out/digits
     set -- out/digits/digits.keras --calib out/digits/digits_calib.npy
 fi
-exec edgekit deploy "$@" --board qemu-mps2-an386
+exec edgekit deploy "$1" --board qemu-mps2-an386 "${@:2}"

@@ -1,0 +1,267 @@
+"""``edgekit deploy`` and ``edgekit profile``: a model onto a board, run there, checked.
+
+deploy: convert (a Keras model; calibration data required, random data only when asked) ->
+plan, generate, build the firmware (edgekit.build) -> start QEMU (emulated boards) or flash the
+board -> profile on the device (edgekit.harness.profile): latency, RAM, flash, and every output
+compared with tflite-micro bit for bit. Progress goes to ``log`` one line per step; the result
+has a short summary and a JSON form.
+
+profile_target: the same last step for a firmware already built (``--build DIR``) or built
+here from a ``.tflite`` (emulated boards), or for a board already flashed (``--port``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import EdgekitError
+
+Log = Callable[[str], None]
+DEPLOY_JSON = "deploy.json"  # in a build folder: which .tflite it was built from
+
+
+def _nolog(_msg: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------- connecting
+
+
+@contextlib.contextmanager
+def connect(board, port: str | None, elf: Path | None, log: Log) -> Iterator:
+    """A :class:`Device` on ``port``, or on a QEMU started here for an emulated board."""
+    from .harness import Device, open_transport
+
+    if port is None:
+        if not board.emulated:
+            raise EdgekitError(f"{board.name} is a real board: give its serial port, e.g. --port /dev/ttyACM0")
+        if elf is None:
+            raise EdgekitError(f"to start {board.name} in QEMU edgekit needs a firmware: give --model or --build")
+        from . import emulator
+
+        with emulator.start(board, elf) as emu:
+            log(f"started {board.emulator.program} -M {board.emulator.machine}, serial on {emu.port_url}")
+            transport = open_transport(emu.port_url)
+            try:
+                yield Device(transport, log=log)
+            finally:
+                transport.close()
+    else:
+        transport = open_transport(port, baudrate=board.uart_baud)
+        try:
+            yield Device(transport, log=log)
+        finally:
+            transport.close()
+
+
+def flash_facts(sizes) -> dict:
+    """The profile report's flash entry from a build's :class:`FirmwareSizes`."""
+    return {"total_bytes": sizes.flash_bytes, "weight_bytes": sizes.flash_weights_bytes,
+            "code_bytes": sizes.flash_code_bytes, "data_bytes": sizes.flash_data_bytes,
+            "limit_bytes": sizes.flash_limit_bytes}
+
+
+def _flash_from_info(info: dict) -> dict | None:
+    s = info.get("sizes")
+    if not s:
+        return None
+    return {"total_bytes": s["flash_bytes"], "weight_bytes": s["flash_weights_bytes"],
+            "code_bytes": s["flash_code_bytes"], "data_bytes": s["flash_data_bytes"],
+            "limit_bytes": s["flash_limit_bytes"]}
+
+
+def _model_of_build(build_dir: Path, info: dict) -> Path:
+    rec = build_dir / DEPLOY_JSON
+    if rec.is_file():
+        try:
+            path = Path(json.loads(rec.read_text())["tflite"])
+        except (OSError, ValueError, KeyError):
+            path = None
+        if path is not None and path.is_file():
+            return path
+    candidates = sorted(build_dir.glob("*.tflite"))
+    if len(candidates) == 1:
+        return candidates[0]
+    raise EdgekitError(f"{build_dir}: no record of the .tflite {info.get('model', 'it')} was built from: "
+                       "also give --model M.tflite")
+
+
+# ---------------------------------------------------------------------------- profile
+
+
+def profile_target(board_name: str, port: str | None = None, model: Path | None = None,
+                   build_dir: Path | None = None, inputs: Path | None = None, samples: int = 10,
+                   seed: int = 0, report_path: Path | None = None, log: Log = _nolog):
+    """``edgekit profile``. Returns the :class:`ProfileReport`."""
+    from .boards import load_board
+    from .harness.profile import profile
+
+    board = load_board(board_name)
+    elf, flash = None, None
+    with contextlib.ExitStack() as stack:
+        if build_dir is not None:
+            from .build import read_build_info
+
+            info = read_build_info(build_dir)
+            if info.get("board") != board.name:
+                raise EdgekitError(f"{build_dir} was built for {info.get('board')}, not {board.name}")
+            elf = Path(build_dir) / info["elf"]
+            flash = _flash_from_info(info)
+            model = model or _model_of_build(Path(build_dir), info)
+        elif port is None and board.emulated:
+            from .build import build_firmware
+
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-fw-")))
+            log(f"building the firmware for {board.name} ...")
+            fw = build_firmware(model, board, tmp)
+            elf, flash = fw.elf, flash_facts(fw.sizes)
+        elif port is not None and flash is None:
+            log("note: flash size unknown without the build folder (--build DIR)")
+        dev = stack.enter_context(connect(board, port, elf, log))
+        return profile(dev, model, board.name, emulated=board.emulated,
+                       icount_shift=board.emulator.icount_shift if board.emulator else 0,
+                       samples=samples, seed=seed, inputs_file=inputs, report_path=report_path,
+                       flash=flash, log=log)
+
+
+# ---------------------------------------------------------------------------- deploy
+
+
+@dataclass
+class DeployResult:
+    model: str
+    board: str
+    out_dir: Path
+    tflite: Path
+    converted: bool = False
+    convert_summary: str = ""
+    convert_json: dict | None = None
+    build_summary: str = ""
+    build_json: dict | None = None
+    profile: object = None  # ProfileReport
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.profile is not None and self.profile.passed
+
+    def summary(self) -> str:
+        lines = [f"deployed {self.model} to {self.board}: {self.out_dir}"]
+        if self.profile is not None:
+            lines.append(self.profile.summary(max_ops=5))
+            if self.profile.path is not None:
+                lines.append(f"full report: {self.profile.path}")
+        lines.append("steps: " + ", ".join(f"{name} {sec:.1f} s" for name, sec in self.steps))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "board": self.board, "out_dir": str(self.out_dir),
+                "tflite": str(self.tflite), "converted": self.converted, "passed": self.passed,
+                "convert": self.convert_json, "build": self.build_json,
+                "profile": self.profile.to_json() if self.profile is not None else None,
+                "steps": [{"step": n, "seconds": round(s, 3)} for n, s in self.steps]}
+
+
+def _is_keras(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in (".keras", ".h5", ".hdf5")
+
+
+def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
+           samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
+           report_path: Path | None = None, log: Log = _nolog) -> DeployResult:
+    from .boards import load_board
+
+    model = Path(model)
+    board = load_board(board_name)  # a wrong board name fails before any work
+    if not model.exists():
+        from .errors import ModelFormatError
+        raise ModelFormatError(f"{model}: no such model file or folder")
+    keras = _is_keras(model)
+    if not keras and model.suffix.lower() != ".tflite":
+        from .errors import ModelFormatError
+        raise ModelFormatError(f"{model}: expected .keras, .h5, a SavedModel folder or .tflite")
+    if keras and calib is None and not synthetic_calib:
+        from .errors import CalibrationDataError
+        raise CalibrationDataError(f"{model.name} is a Keras model: give calibration data with --calib DATA "
+                                   "(.npy, .npz or a folder of images), or --synthetic-calib to calibrate "
+                                   "on random data (accuracy unknown)")
+    if not board.emulated and port is None:
+        raise EdgekitError(f"{board.name} is a real board: give its serial port, e.g. --port /dev/ttyACM0")
+    stem = model.stem if model.is_file() else model.name
+    out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = DeployResult(stem, board.name, out_dir, model)
+
+    @contextlib.contextmanager
+    def step(name: str):
+        t0 = time.monotonic()
+        yield
+        result.steps.append((name, time.monotonic() - t0))
+
+    if keras:
+        from .convert import convert_model
+
+        tflite = out_dir / f"{stem}.tflite"
+        cal = "synthetic random data (accuracy unknown)" if synthetic_calib else str(calib)
+        log(f"[1/4] convert {model.name} to full int8, calibrated on {cal}")
+        with step("convert"):
+            rep = convert_model(model, tflite, calib=calib, synthetic=synthetic_calib,
+                                log=lambda m: log(f"      {m}"))
+        result.converted, result.tflite = True, tflite
+        result.convert_summary, result.convert_json = rep.summary(), rep.to_json()
+        for line in rep.summary().splitlines():
+            log(f"      {line}")
+    else:
+        if calib is not None or synthetic_calib:
+            log("note: the model is already int8 .tflite: calibration options are not used")
+        tflite = model
+        log(f"[1/4] {model.name}: already .tflite, no conversion")
+
+    from .build import build_firmware
+
+    log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
+    with step("build"):
+        fw = build_firmware(tflite, board, out_dir)
+    (out_dir / DEPLOY_JSON).write_text(json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
+                                                   "source": str(model.resolve())}, indent=2) + "\n")
+    result.build_summary, result.build_json = fw.summary(), fw.to_json()
+    s = fw.sizes
+    log(f"      {len(fw.generated.calls)} operators, arena {s.ram_arena_bytes:,} bytes "
+        f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
+        f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack")
+
+    from .harness.profile import profile
+
+    report_path = report_path or out_dir / "profile.json"
+    with contextlib.ExitStack() as stack:
+        if board.emulated:
+            log(f"[3/4] start QEMU ({board.emulator.machine}, -icount shift={board.emulator.icount_shift})")
+        else:
+            log(f"[3/4] flash {board.name}")
+            with step("flash"):
+                _flash(fw, log)
+        dev = stack.enter_context(connect(board, port, fw.elf, lambda m: log(f"      {m}")))
+        log(f"[4/4] run {samples} random input(s) on the device, compare with tflite-micro")
+        with step("run"):
+            try:
+                result.profile = profile(dev, tflite, board.name, emulated=board.emulated,
+                                         icount_shift=board.emulator.icount_shift if board.emulator else 0,
+                                         samples=samples, seed=seed, report_path=report_path,
+                                         flash=flash_facts(fw.sizes), log=lambda m: log(f"      {m}"))
+            except EdgekitError:
+                log(f"      what was measured before the failure: {report_path}")
+                raise
+    return result
+
+
+def _flash(fw, log: Log) -> None:
+    from .flash import flash
+
+    result = flash(fw.out_dir, fw.board)
+    log(f"      flashed with {result.tool}")

@@ -1,0 +1,360 @@
+"""Measure a model on a device and check its outputs against tflite-micro.
+
+``profile(device, model_path, ...)``: handshake (the device's model hash must be the .tflite's),
+run seeded random inputs and the user's ``.npy`` inputs, collect latency (whole inference and per
+operator), RAM (static .data + .bss, stack high-water mark) and flash (from the build report),
+compare every output with the ``tflite-micro`` interpreter on the host bit for bit. The JSON report
+is rewritten after every inference, so a failure midway leaves what was gathered.
+
+Time units: on an emulated board (QEMU with ``-icount shift=S``) one instruction takes 2^S ns of
+virtual time, so ticks become *instructions*; on a real board ticks become *cycles* and ms at the
+board's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import EdgekitError, ReferenceUnavailable
+from ..ir import Graph, parse_tflite
+from . import protocol as P
+from .device import Device
+
+Log = Callable[[str], None]
+
+#: TFLite TensorType codes of the numpy dtypes the harness reports
+_DTYPE_CODE = {v: k for k, v in P.DTYPE_CODES.items()}
+
+
+class ModelMismatch(EdgekitError):
+    """The device runs a different model (or different I/O) than the one given."""
+
+
+# ---------------------------------------------------------------------------- units
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How timer ticks become the unit we report."""
+
+    unit: str  # "instructions" (emulated board) or "cycles" (real board)
+    per_tick: float  # units per tick
+    timer_hz: int
+    real_time: bool  # ms at the board clock is meaningful (real boards only)
+
+    def convert(self, ticks: float) -> int:
+        """Whole instructions or cycles."""
+        return int(round(ticks * self.per_tick))
+
+    def ms(self, ticks: float) -> float | None:
+        return ticks * 1000.0 / self.timer_hz if self.real_time else None
+
+    def to_json(self) -> dict:
+        return {"unit": self.unit, "units_per_tick": self.per_tick, "timer_hz": self.timer_hz,
+                "ms_meaningful": self.real_time}
+
+
+def timing_for(info: P.HelloReply, emulated: bool, icount_shift: int = 0) -> Timing:
+    if emulated:
+        # -icount shift=S: every instruction advances virtual time by 2^S ns
+        return Timing("instructions", 1e9 / (2 ** icount_shift) / info.timer_hz, info.timer_hz, False)
+    return Timing("cycles", info.clock_hz / info.timer_hz, info.timer_hz, True)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@dataclass
+class ProfileReport:
+    """Everything measured so far; ``write()`` saves it atomically as JSON."""
+
+    model: str
+    model_path: str
+    model_sha256: str
+    board: str
+    path: Path | None = None
+    status: str = "starting"
+    error: str = ""
+    device: dict = field(default_factory=dict)
+    timing: Timing | None = None
+    reference: str = ""
+    reference_note: str = ""
+    inputs_description: str = ""
+    samples: list[dict] = field(default_factory=list)
+    op_types: list[str] = field(default_factory=list)
+    flash: dict | None = None
+    link: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ summaries
+
+    @property
+    def passed(self) -> bool:
+        return (self.status == "complete" and bool(self.samples) and bool(self.reference)
+                and all(s["equal"] for s in self.samples))
+
+    @property
+    def equal_count(self) -> int:
+        return sum(1 for s in self.samples if s["equal"])
+
+    def latency(self) -> dict | None:
+        if not self.samples or self.timing is None:
+            return None
+        ticks = [s["ticks"] for s in self.samples]
+        med = statistics.median(ticks)
+        t = self.timing
+        out = {"unit": t.unit, "median": t.convert(med), "min": t.convert(min(ticks)),
+               "max": t.convert(max(ticks)), "ticks_median": med}
+        if t.real_time:
+            out["ms_median"] = t.ms(med)
+        return out
+
+    def operators(self) -> list[dict]:
+        rows = [s["op_ticks"] for s in self.samples if s.get("op_ticks")]
+        if not rows or self.timing is None:
+            return []
+        overhead = statistics.median(s["timer_overhead_ticks"] for s in self.samples)
+        total = sum(max(0.0, statistics.median(col) - overhead) for col in zip(*rows)) or 1.0
+        ops = []
+        for i, col in enumerate(zip(*rows)):
+            med = max(0.0, statistics.median(col) - overhead)
+            ops.append({"index": i, "type": self.op_types[i] if i < len(self.op_types) else "?",
+                        "ticks_median": statistics.median(col), self.timing.unit: self.timing.convert(med),
+                        "share": med / total})
+        return ops
+
+    def ram(self) -> dict:
+        d = self.device
+        peak = max((s["stack_peak_bytes"] for s in self.samples), default=None)
+        out = {"arena_bytes": d.get("arena_bytes"), "static_ram_bytes": d.get("static_ram_bytes"),
+               "stack_peak_bytes": peak, "stack_reserve_bytes": d.get("stack_reserve_bytes")}
+        if peak is not None and d.get("static_ram_bytes") is not None:
+            out["total_bytes"] = d["static_ram_bytes"] + peak
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model, "model_path": self.model_path, "model_sha256": self.model_sha256,
+            "board": self.board, "status": self.status, "error": self.error, "passed": self.passed,
+            "reference": self.reference, "reference_note": self.reference_note,
+            "inputs": self.inputs_description, "device": self.device,
+            "timing": self.timing.to_json() if self.timing else None,
+            "latency": self.latency(), "operators": self.operators(), "ram": self.ram(),
+            "flash": self.flash, "samples_run": len(self.samples), "samples_equal": self.equal_count,
+            "samples": self.samples, "link": self.link, "notes": self.notes,
+        }
+
+    def write(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        os.replace(tmp, self.path)
+
+    # ------------------------------------------------------------------ text
+
+    def summary(self, max_ops: int | None = None) -> str:
+        """Text for a terminal; ``max_ops`` keeps only the slowest operators."""
+        lines = [f"{self.model} on {self.board}: {self.inputs_description}"]
+        if self.reference_note:
+            lines.append(f"  note: {self.reference_note}")
+        lat = self.latency()
+        if lat:
+            u = lat["unit"]
+            extra = f", {lat['ms_median']:.3f} ms at {self.device.get('clock_hz', 0) / 1e6:g} MHz" \
+                if "ms_median" in lat else ""
+            spread = "" if lat["min"] == lat["max"] else f" (min {lat['min']:,.0f}, max {lat['max']:,.0f})"
+            lines.append(f"  latency: {lat['median']:,.0f} {u} per inference{extra}{spread}")
+        ops = self.operators()
+        if ops:
+            head = f"  per operator ({self.timing.unit}, timer overhead removed)"
+            if max_ops is not None and len(ops) > max_ops:
+                head += f", the {max_ops} slowest of {len(ops)}"
+                ops = sorted(sorted(ops, key=lambda o: -o["share"])[:max_ops], key=lambda o: o["index"])
+            lines.append(head + ":")
+            for o in ops:
+                lines.append(f"    {o['index']:>3} {o['type']:<18} {o[self.timing.unit]:>14,.0f} "
+                             f"{100 * o['share']:5.1f}%")
+        ram = self.ram()
+        if ram["static_ram_bytes"] is not None:
+            peak = ram["stack_peak_bytes"]
+            stack = f" + stack peak {peak:,}" if peak is not None else ""
+            total = f" = {ram['total_bytes']:,} bytes" if "total_bytes" in ram else ""
+            lines.append(f"  RAM: static {ram['static_ram_bytes']:,} (.data + .bss, of which arena "
+                         f"{ram['arena_bytes']:,}){stack}{total}")
+        if self.flash:
+            f = self.flash
+            parts = [f"{f['total_bytes']:,} bytes"]
+            if f.get("weight_bytes") is not None:
+                parts.append(f"weights {f['weight_bytes']:,}, code and the rest "
+                             f"{f['total_bytes'] - f['weight_bytes']:,}")
+            lines.append("  flash: " + ", ".join(parts))
+        for n in self.notes:
+            lines.append(f"  note: {n}")
+        if self.status != "complete":
+            lines.append(f"  stopped after {len(self.samples)} inference(s): {self.error}")
+        if self.samples:
+            verdict = "PASS" if self.passed else "FAIL"
+            lines.append(f"  {verdict}: {self.equal_count}/{len(self.samples)} outputs equal to "
+                         f"{self.reference or 'no reference'}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def check_device_model(info: P.HelloReply, graph: Graph, model_sha256: str, model_name: str) -> None:
+    if info.model_sha256 != model_sha256:
+        raise ModelMismatch(
+            f"the device runs another model (sha256 {info.model_sha256[:12]}...) than {model_name} "
+            f"({model_sha256[:12]}...): flash the firmware built from {model_name}, "
+            "or give the model it was built from")
+
+    def check(kind, infos, indices):
+        if len(infos) != len(indices):
+            raise ModelMismatch(f"the device reports {len(infos)} {kind}s, {model_name} has {len(indices)}")
+        for k, (ti, idx) in enumerate(zip(infos, indices)):
+            t = graph.tensors[idx]
+            code = _DTYPE_CODE.get(t.dtype.np_name)
+            if ti.shape != tuple(t.shape) or ti.nbytes != t.nbytes or code != ti.dtype_code:
+                raise ModelMismatch(f"{kind} {k}: the device reports {ti.dtype} {list(ti.shape)} "
+                                    f"({ti.nbytes} bytes), {model_name} has {t.dtype.np_name} {list(t.shape)}")
+
+    check("input", info.inputs, graph.inputs)
+    check("output", info.outputs, graph.outputs)
+    if info.num_ops != len(graph.ops):
+        raise ModelMismatch(f"the device reports {info.num_ops} operators, {model_name} has {len(graph.ops)}")
+
+
+def reference_outputs(model: bytes, samples: list[list[np.ndarray]], log: Log) -> tuple[list, str, str]:
+    """(outputs per sample, reference name, note). TFLM if it runs the model, else LiteRT."""
+    from .. import reference
+
+    try:
+        return reference.run_tflm(model, samples), "tflite-micro", ""
+    except ReferenceUnavailable as exc:
+        note = (f"tflite-micro could not run this model ({exc}); outputs are compared with LiteRT's "
+                "reference kernels instead, which round FULLY_CONNECTED and SOFTMAX differently in places")
+        log(f"note: {note}")
+    try:
+        return reference.run_litert(model, samples), "LiteRT reference kernels", note
+    except Exception as exc:  # noqa: BLE001 -- any failure of the fallback is reported, not raised
+        raise ReferenceUnavailable(f"neither tflite-micro nor LiteRT could run this model: {exc}") from None
+
+
+def _split_outputs(raw: bytes, graph: Graph) -> list[np.ndarray]:
+    outs, pos = [], 0
+    for idx in graph.outputs:
+        t = graph.tensors[idx]
+        outs.append(np.frombuffer(raw[pos:pos + t.nbytes], dtype=t.dtype.numpy).reshape(t.shape))
+        pos += t.nbytes
+    return outs
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> int | float:
+    if a.size == 0:
+        return 0
+    d = np.max(np.abs(a.astype(np.float64) - np.asarray(b).reshape(a.shape).astype(np.float64)))
+    return int(d) if np.issubdtype(a.dtype, np.integer) else float(d)
+
+
+# ---------------------------------------------------------------------------- profile
+
+
+def collect_samples(graph: Graph, samples: int, seed: int,
+                    inputs_file: Path | None) -> tuple[list, list[str], str]:
+    """(samples, a label per sample, a description) -- the user's inputs first, then random ones."""
+    from ..validate import load_inputs, random_inputs
+
+    data, labels = [], []
+    if inputs_file is not None:
+        given = load_inputs(graph, Path(inputs_file))
+        data += given
+        labels += [f"{Path(inputs_file).name}[{k}]" for k in range(len(given))]
+    rand = random_inputs(graph, samples, seed)
+    data += rand
+    labels += [f"random (seed {seed}) #{k}" for k in range(len(rand))]
+    parts = []
+    if inputs_file is not None:
+        parts.append(f"{len(data) - len(rand)} from {Path(inputs_file).name}")
+    if rand:
+        parts.append(f"{len(rand)} random (seed {seed})")
+    desc = f"{len(data)} inputs ({', '.join(parts)})" if parts else "no inputs"
+    return data, labels, desc
+
+
+def profile(device: Device, model_path: str | Path, board_name: str, emulated: bool, icount_shift: int = 0,
+            samples: int = 10, seed: int = 0, inputs_file: str | Path | None = None,
+            report_path: str | Path | None = None, flash: dict | None = None,
+            log: Log = lambda m: None) -> ProfileReport:
+    """Run the model's inputs on ``device`` and compare with the reference on the host.
+
+    Raises :class:`ModelMismatch` if the device runs another model. Transport and device errors
+    propagate after the report (with everything gathered so far) has been written.
+    """
+    model_path = Path(model_path)
+    try:
+        model = model_path.read_bytes()
+    except OSError as exc:
+        from ..errors import ModelFormatError
+        raise ModelFormatError(f"{model_path}: cannot read ({exc.strerror or exc})") from None
+    graph = parse_tflite(model, name=model_path.stem)
+    sha = hashlib.sha256(model).hexdigest()
+    report = ProfileReport(graph.name, str(model_path), sha, board_name,
+                           path=Path(report_path) if report_path else None, flash=flash,
+                           op_types=[op.type_name for op in graph.ops])
+    report.write()
+    try:
+        info = device.hello()
+        report.device = info.to_json()
+        report.timing = timing_for(info, emulated, icount_shift)
+        if info.board != board_name:
+            report.notes.append(f"the firmware says it was built for board {info.board!r}")
+        report.status = "handshake"
+        report.write()
+        check_device_model(info, graph, sha, model_path.name)
+        log(f"device: {info.board}, model {sha[:12]} matches, arena {info.arena_bytes:,} bytes, "
+            f"{info.num_ops} operators")
+
+        data, labels, report.inputs_description = collect_samples(graph, samples, seed, inputs_file)
+        if not data:
+            raise EdgekitError("nothing to run: --samples 0 and no --inputs")
+        expected, report.reference, report.reference_note = reference_outputs(model, data, log)
+        report.status = "running"
+        report.write()
+        for k, (sample, label) in enumerate(zip(data, labels)):
+            raw_in = b"".join(np.ascontiguousarray(x, dtype=graph.tensors[i].dtype.numpy).tobytes()
+                              for i, x in zip(graph.inputs, sample))
+            raw_out, done, op_ticks = device.run(raw_in)
+            outs = _split_outputs(raw_out, graph)
+            diffs = [_max_abs_diff(o, e) for o, e in zip(outs, expected[k])]
+            report.samples.append({
+                "index": k, "input": label, "equal": all(d == 0 for d in diffs), "max_abs_diff": diffs,
+                "ticks": done.ticks, report.timing.unit: report.timing.convert(done.ticks),
+                "stack_peak_bytes": done.stack_peak_bytes, "timer_overhead_ticks": done.timer_overhead_ticks,
+                "op_ticks": op_ticks,
+            })
+            report.link = device.stats.to_json()
+            report.write()
+            if (k + 1) % 5 == 0 or k + 1 == len(data):
+                log(f"{k + 1}/{len(data)} inferences, {report.equal_count} equal to {report.reference}")
+        report.status = "complete"
+    except EdgekitError as exc:
+        report.status, report.error = "failed", str(exc)
+        raise
+    except BaseException as exc:
+        report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        report.link = device.stats.to_json()
+        report.write()
+    return report

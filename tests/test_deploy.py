@@ -1,0 +1,108 @@
+"""``edgekit deploy`` / ``edgekit profile`` end to end on the emulated boards (QEMU).
+
+The four MLPerf Tiny models go to qemu-mps2-an386 (Cortex-M4) and one to qemu-mps2-an500
+(Cortex-M7); on the device every output must equal the tflite-micro interpreter's, for at least
+5 seeded random inputs each. No hardware needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import REAL_MODELS
+from edgekit import reference
+from edgekit.cli import main as cli
+from edgekit.deploy import deploy
+
+SAMPLES = 5
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_reference_pool():
+    yield
+    reference.shutdown()
+
+
+def _check(result):
+    rep = result.profile
+    assert rep is not None and rep.status == "complete", rep.summary() if rep else "no profile"
+    assert rep.reference == "tflite-micro", rep.reference_note
+    assert rep.equal_count == len(rep.samples) >= SAMPLES, rep.summary()
+    assert rep.passed
+    lat = rep.latency()
+    assert lat["unit"] == "instructions" and lat["median"] > 0
+    ram = rep.ram()
+    assert 0 < ram["stack_peak_bytes"] < ram["stack_reserve_bytes"]
+    assert ram["arena_bytes"] <= ram["static_ram_bytes"]
+    assert rep.flash["weight_bytes"] > 0 and rep.flash["total_bytes"] > rep.flash["weight_bytes"]
+
+
+@pytest.mark.parametrize("name", REAL_MODELS)
+def test_deploy_real_model_m4(name, shared_models, tmp_path):
+    result = deploy(shared_models / f"{name}.tflite", "qemu-mps2-an386", samples=SAMPLES, seed=1,
+                    out_dir=tmp_path / "build")
+    _check(result)
+    # the report on disk is the one returned
+    j = json.loads((tmp_path / "build" / "profile.json").read_text())
+    assert j["passed"] and j["samples_equal"] == SAMPLES and j["board"] == "qemu-mps2-an386"
+    assert len(j["operators"]) == result.build_json["num_ops"]
+
+
+def test_deploy_m7(shared_models, tmp_path):
+    result = deploy(shared_models / "kws_ref_model.tflite", "qemu-mps2-an500", samples=SAMPLES, seed=2,
+                    out_dir=tmp_path / "build")
+    _check(result)
+    assert result.profile.device["board"] == "qemu-mps2-an500"
+
+
+def test_cli_deploy_then_profile_build_dir(shared_models, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert cli(["deploy", str(shared_models / "ad01_int8.tflite"), "--board", "qemu-mps2-an386",
+                "--samples", "5", "-o", str(out), "--json"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["passed"] and j["profile"]["samples_equal"] == 5
+    # a second run from the build folder alone: the folder records its .tflite
+    assert cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out), "--samples", "5",
+                "--report", str(tmp_path / "p.json")]) == 0
+    text = capsys.readouterr().out
+    assert "PASS: 5/5 outputs equal to tflite-micro" in text and "instructions per inference" in text
+    assert json.loads((tmp_path / "p.json").read_text())["status"] == "complete"
+
+
+def test_cli_profile_wrong_model_is_one_line(shared_models, tmp_path, capsys):
+    out = tmp_path / "b"
+    from edgekit.build import build_firmware
+
+    build_firmware(shared_models / "ad01_int8.tflite", "qemu-mps2-an386", out)
+    rc = cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out),
+              "--model", str(shared_models / "kws_ref_model.tflite"), "--samples", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    line = [ln for ln in err.splitlines() if ln.startswith("edgekit: error:")]
+    assert len(line) == 1 and "another model" in line[0] and "kws_ref_model.tflite" in line[0]
+
+
+def test_cli_deploy_keras_without_calibration_refuses_fast(shared_models, tmp_path, capsys):
+    rc = cli(["deploy", str(shared_models / "ad01.h5"), "--board", "qemu-mps2-an386", "-o", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--synthetic-calib" in err and "--calib" in err
+
+
+def test_cli_real_board_needs_a_port(shared_models, tmp_path, capsys):
+    rc = cli(["profile", "--board", "nucleo-l4r5zi", "--model", str(shared_models / "ad01_int8.tflite")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--port" in err and err.count("\n") == 0
+
+
+@pytest.mark.slow
+def test_deploy_keras_with_synthetic_calibration(shared_models, tmp_path):
+    """The whole way from Keras: ad01.h5, calibrated on random data because we ask for it."""
+    result = deploy(shared_models / "ad01.h5", "qemu-mps2-an386", synthetic_calib=True, samples=SAMPLES,
+                    out_dir=tmp_path / "build")
+    assert result.converted and (tmp_path / "build" / "ad01.tflite").is_file()
+    _check(result)
