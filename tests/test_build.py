@@ -136,25 +136,25 @@ def test_ram_limit_failure_names_the_limit_and_the_excess(firmware, shared_model
 
 
 def test_board_too_small_fails_with_both_limits(firmware, shared_models, tmp_path):
-    """A part with 128 KiB flash and 8 KiB RAM: the link overflows; the message still says by how
+    """A part with 128 KiB flash and 5 KiB RAM: the link overflows; the message still says by how
     much, with the sizes the same code has on the full-size part."""
     data = yaml.safe_load((BOARDS_DIR / "nrf52840-dk.yaml").read_text())
     data = copy.deepcopy(data)
     data["name"] = "tiny-m4"
     data["memory"][0]["size_bytes"] = 128 * 1024
-    data["memory"][1]["size_bytes"] = 8 * 1024
+    data["memory"][1]["size_bytes"] = 5 * 1024
     data["stack_bytes"] = 4096
     path = tmp_path / "tiny-m4.yaml"
     path.write_text(yaml.safe_dump(data))
     full = firmware("ad01_int8", "nrf52840-dk").sizes
     with pytest.raises(FirmwareTooLarge) as e:
         build_firmware(shared_models / "ad01_int8.tflite", load_board(path), tmp_path / "out")
-    m = re.fullmatch(r"ad01_int8 does not fit tiny-m4: RAM needs ([\d,]+) bytes, board has 8,192 "
+    m = re.fullmatch(r"ad01_int8 does not fit tiny-m4: RAM needs ([\d,]+) bytes, board has 5,120 "
                      r"\(over by ([\d,]+)\); flash needs ([\d,]+) bytes, board has 131,072 \(over by ([\d,]+)\)",
                      str(e.value))
     assert m, str(e.value)
     ram_need, ram_over, flash_need, flash_over = (int(g.replace(",", "")) for g in m.groups())
-    assert (ram_need - 8192, flash_need - 131072) == (ram_over, flash_over)
+    assert (ram_need - 5120, flash_need - 131072) == (ram_over, flash_over)
     # the same code as on the full-size part; only the board name string differs
     assert ram_need == full.ram_bytes - full.ram_stack_bytes + 4096
     assert abs(flash_need - full.flash_bytes) <= 16

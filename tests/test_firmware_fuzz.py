@@ -243,7 +243,8 @@ class HarnessModel:
 
     def __init__(self, in_bytes: int, out_bytes: int, num_ops: int):
         self.in_bytes, self.out_bytes, self.num_ops = in_bytes, out_bytes, num_ops
-        self.have_output = False
+        self.have_output = False  # cleared by new input: it shares the arena with the output
+        self.have_profile = False
 
     def answer(self, e: Event) -> tuple:
         """(answer type, seq, error code or a payload check)."""
@@ -264,11 +265,12 @@ class HarnessModel:
             off = struct.unpack_from("<I", p)[0]
             if off + len(p) - 4 > self.in_bytes:
                 return err(4)
+            self.have_output = False
             return (0x82, e.seq, struct.pack("<BI", 0x02, off + len(p) - 4))
         if t == 0x03:
             if p:
                 return err(6)
-            self.have_output = True
+            self.have_output = self.have_profile = True
             return (0x84, e.seq, 16)
         if t == 0x04:
             if len(p) != 6:
@@ -282,7 +284,7 @@ class HarnessModel:
         if t == 0x05:
             if len(p) != 4:
                 return err(6)
-            if not self.have_output:
+            if not self.have_profile:
                 return err(5)
             first, count = struct.unpack("<HH", p)
             if count > 250 or first + count > self.num_ops:

@@ -23,6 +23,7 @@ from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, plan_graph, reorder
 from .lowering import CArray, KernelCall, ScratchRef, TensorRef, lower_graph, shape_str, short_name
 from .render import FIRMWARE, c_comment, environment
+from .target import HOST, Target
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
@@ -139,13 +140,14 @@ def memory_facts(graph: Graph) -> tuple[dict[int, OpMemory], list[str]]:
     return facts, notes
 
 
-def schedule_for(graph: Graph, calls: list[KernelCall]) -> tuple[Graph, list[KernelCall], Schedule]:
+def schedule_for(graph: Graph, calls: list[KernelCall],
+                 target: Target | None = None) -> tuple[Graph, list[KernelCall], Schedule]:
     """Reorder the operators for the smallest peak memory. If the order changes, the graph's
     operators are renumbered and lowered again (constants are named after operator indices)."""
     schedule = reorder(graph, op_memory(calls))
     if schedule.changed:
         graph = schedule.graph
-        calls = lower_graph(graph)
+        calls = lower_graph(graph, target)
     return graph, calls, schedule
 
 
@@ -168,15 +170,18 @@ def check_generatable(graph: Graph) -> None:
 
 
 def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
-             ram_limit: int | None = None, source: str = "", reorder_ops: bool = True) -> GeneratedModel:
-    """Lower, reorder (unless ``reorder_ops`` is False), plan and render ``graph`` into
-    ``out_dir``. The generated model's graph is the reordered one."""
+             ram_limit: int | None = None, source: str = "", reorder_ops: bool = True,
+             target: Target | None = None) -> GeneratedModel:
+    """Lower for ``target`` (default: the host, portable kernels), reorder (unless
+    ``reorder_ops`` is False), plan and render ``graph`` into ``out_dir``. The generated
+    model's graph is the reordered one."""
     check_prefix(prefix)
     check_generatable(graph)
-    calls = lower_graph(graph)
+    target = target or HOST
+    calls = lower_graph(graph, target)
     schedule = None
     if reorder_ops:
-        graph, calls, schedule = schedule_for(graph, calls)
+        graph, calls, schedule = schedule_for(graph, calls, target)
     plan = plan_for(graph, calls, ram_limit, schedule)
     inputs, outputs = io_tensors(graph)
 
@@ -225,6 +230,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "inputs": inputs, "outputs": outputs, "tensors": tensor_slots, "ops": op_lines,
         "headers": sorted({c.header for c in calls if c.header}), "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
+        "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
     }
     env = environment()
     for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
@@ -236,9 +242,10 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     if runtime.exists():
         shutil.rmtree(runtime)
     runtime.mkdir()
-    for src in sorted((FIRMWARE / "kernels").iterdir()):
-        if src.suffix in (".c", ".h"):
-            shutil.copy2(src, runtime / src.name)
+    for folder in ("", *target.kernel_dirs):
+        for src in sorted((FIRMWARE / "kernels" / folder).iterdir()):
+            if src.suffix in (".c", ".h"):
+                shutil.copy2(src, runtime / src.name)
 
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
                          ctx["weight_bytes"])

@@ -10,7 +10,8 @@
 
 static ek_frame_parser parser;
 static uint8_t tx[EK_FRAME_MAX_BYTES];
-static int have_output; /* an INVOKE has completed since reset */
+static int have_output;  /* the arena holds the output of the last INVOKE */
+static int have_profile; /* an INVOKE has completed since reset: op_ticks are valid */
 
 /* Operator timing: the hook closes the running operator's interval and opens the next one. */
 static uint32_t hook_op = NO_OP;
@@ -171,6 +172,8 @@ static void on_input_chunk(const ek_frame *f)
         return;
     }
     copy_in(ek_model.inputs, ek_model.num_inputs, offset, f->payload + 4, n);
+    /* inputs and outputs share the model's arena: new input may land on the last output */
+    have_output = 0;
     uint8_t *p = payload_area();
     p[0] = f->type;
     ek_put_u32(p + 1, offset + n);
@@ -208,6 +211,7 @@ static void on_invoke(const ek_frame *f)
     hook_op = NO_OP;
     const uint32_t peak = ek_stack_peak_bytes();
     have_output = 1;
+    have_profile = 1;
     uint8_t *p = payload_area();
     p = ek_put_u32(p, (uint32_t)status);
     p = ek_put_u32(p, t1 - t0);
@@ -223,7 +227,7 @@ static void on_read_output(const ek_frame *f)
         return;
     }
     if (!have_output) {
-        send_error(f->seq, EK_ERR_NOT_READY, f->type, "no INVOKE yet");
+        send_error(f->seq, EK_ERR_NOT_READY, f->type, "no output: INVOKE after the last input");
         return;
     }
     const uint32_t offset = ek_get_u32(f->payload);
@@ -245,7 +249,7 @@ static void on_read_profile(const ek_frame *f)
         send_error(f->seq, EK_ERR_MALFORMED, f->type, "READ_PROFILE needs u16 first, u16 count");
         return;
     }
-    if (!have_output) {
+    if (!have_profile) {
         send_error(f->seq, EK_ERR_NOT_READY, f->type, "no INVOKE yet");
         return;
     }
@@ -301,6 +305,7 @@ void ek_harness_init(void)
 {
     ek_frame_parser_init(&parser);
     have_output = 0;
+    have_profile = 0;
     hook_op = NO_OP;
 }
 
