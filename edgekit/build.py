@@ -378,7 +378,7 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     against a smaller part. Raises :class:`FirmwareTooLarge` (one line naming the limit and by
     how much) if the firmware does not fit."""
     board = load_board(board) if isinstance(board, str) else board
-    model_tflite, out_dir = Path(model_tflite), Path(out_dir)
+    model_tflite, out_dir = Path(model_tflite), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     graph = read_tflite(model_tflite)
     gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name)

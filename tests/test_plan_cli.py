@@ -77,3 +77,14 @@ def test_no_reorder_keeps_the_file_order(shared_models, capsys):
                  "--no-reorder"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schedule"]["order"] == list(range(16)) and not doc["schedule"]["changed"]
+
+
+def test_operators_without_a_kernel_are_planned_without_facts():
+    from edgekit.codegen import memory_facts
+    from edgekit.ir import DType, Graph, Op, OpKind, Tensor
+
+    t = tuple(Tensor(i, f"t{i}", (1, 4, 4, 8), DType.INT8) for i in range(3))
+    ops = (Op(0, None, "CUSTOM:mystery", (0,), (1,)), Op(1, OpKind.RESHAPE, "RESHAPE", (1,), (2,)))
+    facts, notes = memory_facts(Graph(t, ops, (0,), (2,)).validate())
+    assert notes == ["op 0 CUSTOM:mystery: no kernel"]
+    assert 0 not in facts and facts[1].alias_input == 0

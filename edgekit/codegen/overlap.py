@@ -16,6 +16,9 @@ again, so overwriting them is harmless; bytes at or above may be, so the output 
 them.) Hence ``lead = max over P of ((p + 1) * out_c - q_min(P) * in_c)``, and any larger lead
 is safe too, as the output only moves further below. It is conservative: it assumes pixel
 ``P``'s whole output may be written before any of its reads.
+
+A kernel that declares an overlap must not mark its input and output pointers ``restrict``
+(the C compiler would then be free to reorder its reads and writes).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ Heuristics (``Plan.tried`` lists what each reached):
   best fit.
 
 "Best fit" puts a buffer where the arena grows least, below offset 0 if that is better (offsets
-are shifted to start at 0 at the end): chains of overlapping buffers drift downwards.
+are shifted to start at 0 at the end): chains of overlapping buffers drift downwards. Among
+equally good places it takes the lowest; the "(ties upward)" variants take the highest.
 
 ``exact-search``: depth-first over the order in which buffers are placed, each at the lowest
 offset allowed at or above the previous one. Every arrangement can be pushed down until each
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 from ..errors import PlanError
 from .bounds import no_overlap_requirements, step_requirements
 from .buffers import ALIGNMENT, Buffer, SharedBytes, align_up
+from .schedule import Schedule
+from .verify import verify
 
 EXACT_MAX_BUFFERS = 18
 NODE_BUDGET = 200_000
@@ -58,7 +61,7 @@ class Plan:
     tried: tuple[tuple[str, int], ...] = ()  # every packing tried and its arena
     exact: str = ""  # what the exact search concluded, for people
     optimal: bool = False  # no packing of this schedule can be smaller
-    schedule: object = None  # the edgekit.plan.schedule.Schedule that was packed, if any
+    schedule: Schedule | None = None  # the reordering that produced this operator order
 
     def offset_of_tensor(self, tensor: int) -> int:
         for b, off in zip(self.buffers, self.offsets):
@@ -285,11 +288,9 @@ def _exact(pk: _Packing, best: int, bound: int, node_budget: int) -> tuple[list[
 def plan_memory(buffers: Sequence[Buffer], shared: Sequence[SharedBytes] = (),
                 ram_limit: int | None = None, num_steps: int | None = None,
                 exact_max_buffers: int = EXACT_MAX_BUFFERS, node_budget: int = NODE_BUDGET,
-                schedule=None) -> Plan:
+                schedule: Schedule | None = None) -> Plan:
     """Pack ``buffers`` (best of the heuristics, then the exact search for small problems),
     verify the result, and check it against ``ram_limit``."""
-    from .verify import verify
-
     buffers = list(buffers)
     shared = list(shared)
     if num_steps is None:
@@ -299,17 +300,17 @@ def plan_memory(buffers: Sequence[Buffer], shared: Sequence[SharedBytes] = (),
     pk = _Packing(buffers, shared)
     tried: list[tuple[str, int]] = []
     best: tuple[int, str, list[int]] | None = None
-    for name, order in _orders(buffers, shared, req).items():
-        fits = ["lowest", "best"] if name == "greedy-by-size" else ["best", "best-high"]
-        for fit in fits:
-            offs = pk.run(order, fit)
-            arena = pk.arena(offs)
-            label = name if fit in ("lowest", "best") else f"{name} (high)"
-            if name == "greedy-by-size" and fit == "best":
-                label = f"{name} (best fit)"
-            tried.append((label, arena))
-            if best is None or arena < best[0]:
-                best = (arena, label, offs)
+    orders = _orders(buffers, shared, req)
+    runs = [("greedy-by-size", orders["greedy-by-size"], "lowest"),
+            ("greedy-by-size (best fit)", orders["greedy-by-size"], "best")]
+    for name in ("greedy-by-conflicts", "chronological", "outward-from-peak"):
+        runs += [(name, orders[name], "best"), (f"{name} (ties upward)", orders[name], "best-high")]
+    for label, order, fit in runs:
+        offs = pk.run(order, fit)
+        arena = pk.arena(offs)
+        tried.append((label, arena))
+        if best is None or arena < best[0]:
+            best = (arena, label, offs)
     arena, algorithm, offsets = best if best is not None else (0, "empty", [])
     optimal = arena <= bound
     if optimal:

@@ -22,7 +22,7 @@ from ..ir import Graph
 from .bounds import requirement
 from .buffers import OpMemory, align_up, alias_roots
 
-MAX_STATES = 200_000
+MAX_STATES = 50_000
 BEAM_WIDTH = 256
 
 
