@@ -1,0 +1,154 @@
+"""What ``edgekit prune | cluster | distill`` do, behind the CLI: load the Keras model and the
+data, apply the method, convert the result to int8, measure it against the input model, save
+``OUT.keras`` and ``OUT_int8.tflite``, and return a :class:`MethodResult` (a table row and
+JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import EdgekitError, ModelFormatError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Measured:
+    float_accuracy: float
+    int8_accuracy: float
+    weight_bytes: int
+    dense_weight_bytes: int
+    arena_bytes: int
+    macs: int
+    params: int
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class MethodResult:
+    method: str
+    before: Measured
+    after: Measured
+    keras_path: Path
+    tflite_path: Path
+    details: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        b, a = self.before, self.after
+
+        def row(name, m):
+            return (f"{name:<7} float {m.float_accuracy * 100:5.1f}%  int8 {m.int8_accuracy * 100:5.1f}%  "
+                    f"weights {m.weight_bytes:>9,} B (dense int8 {m.dense_weight_bytes:,})  "
+                    f"arena {m.arena_bytes:>7,} B  MACs {m.macs:>11,}  params {m.params:,}")
+        saved = b.weight_bytes - a.weight_bytes
+        return "\n".join([f"{self.method}:", row("before", b), row("after", a),
+                          f"flash saved {saved:,} bytes ({saved / max(b.weight_bytes, 1) * 100:.1f}%); "
+                          f"wrote {self.keras_path} and {self.tflite_path}"])
+
+    def to_json(self) -> dict:
+        return {"method": self.method, "before": self.before.to_json(), "after": self.after.to_json(),
+                "keras": str(self.keras_path), "tflite": str(self.tflite_path), "details": self.details}
+
+
+def load_keras(path: Path):
+    import keras
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such model file")
+    if path.suffix not in (".keras", ".h5"):
+        raise ModelFormatError(f"{path}: expected a Keras model (.keras or .h5)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise ModelFormatError(f"{path}: cannot load as a Keras model ({type(exc).__name__})") from None
+
+
+def data_for(model, spec: str, seed: int = 0):
+    from .data import load
+
+    shape = model.inputs[0].shape
+    ds = load(spec, resolution=(int(shape[1]), int(shape[2])), seed=seed)
+    if ds.input_shape != tuple(int(d) for d in shape[1:]):
+        raise EdgekitError(f"data {spec} gives inputs {ds.input_shape}, the model takes {tuple(shape[1:])}")
+    return ds
+
+
+def measure(model, data, per_tensor: bool = False) -> tuple[Measured, bytes]:
+    from .deploy import deploy_stats, float_accuracy, int8_accuracy, to_int8
+
+    tfl = to_int8(model, data, per_tensor=per_tensor)
+    s = deploy_stats(tfl)
+    return Measured(float_accuracy(model, data.x_test, data.y_test),
+                    int8_accuracy(tfl, data.x_test, data.y_test), s.weight_bytes,
+                    s.dense_weight_bytes, s.arena_bytes, s.macs, int(model.count_params())), tfl
+
+
+def _finish(method, model, new, data, output: Path, details, per_tensor=False, log: Log = print):
+    log("measuring the input model ...")
+    before, _ = measure(model, data, per_tensor)
+    log("measuring the result ...")
+    after, tfl = measure(new, data, per_tensor)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    keras_path = output if output.suffix == ".keras" else output.with_suffix(".keras")
+    tflite_path = keras_path.with_name(keras_path.stem + "_int8.tflite")
+    new.save(keras_path)
+    tflite_path.write_bytes(tfl)
+    return MethodResult(method, before, after, keras_path, tflite_path, details)
+
+
+def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: bool = False,
+              epochs: int = 3, seed: int = 0, log: Log = print) -> MethodResult:
+    from . import prune
+    from .deploy import copy_model
+
+    model = load_keras(model_path)
+    data = data_for(model, data_spec, seed)
+    if structured:
+        log(f"removing {sparsity:.0%} of the channels of every prunable channel group ...")
+        new, rep = prune.structured_prune(model, sparsity, data, fine_tune_epochs=epochs, seed=seed)
+        method = f"structured pruning {sparsity:.0%}"
+    else:
+        log(f"magnitude pruning to {sparsity:.0%} over {epochs} epochs ...")
+        new, rep = prune.magnitude_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed)
+        method = f"magnitude pruning {sparsity:.0%}"
+    return _finish(method, model, new, data, output, rep.to_json(), log=log)
+
+
+def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: bool = False,
+                epochs: int = 2, seed: int = 0, log: Log = print) -> MethodResult:
+    from . import cluster
+    from .deploy import copy_model
+
+    model = load_keras(model_path)
+    data = data_for(model, data_spec, seed)
+    log(f"clustering every Conv2D/Dense kernel to {clusters} values, fine-tuning {epochs} epochs ...")
+    new, rep = cluster.cluster_weights(copy_model(model), clusters, data, epochs=epochs,
+                                       per_channel=per_channel, seed=seed)
+    return _finish(f"clustering to {clusters} values", model, new, data, output, rep.to_json(), log=log)
+
+
+def run_distill(student_path, teacher_path, data_spec, output, temperature: float = 4.0,
+                alpha: float = 0.3, epochs: int = 10, seed: int = 0, log: Log = print) -> MethodResult:
+    from . import distill
+
+    student = load_keras(student_path)
+    teacher = load_keras(teacher_path)
+    data = data_for(student, data_spec, seed)
+    if tuple(teacher.inputs[0].shape[1:]) != data.input_shape:
+        data_t = data_for(teacher, data_spec, seed)
+        raise EdgekitError(f"teacher takes {data_t.input_shape}, student {data.input_shape}: "
+                           "distillation needs the same input")
+    import keras
+
+    fresh = keras.models.clone_model(student)  # the student as given is the 'before'
+    fresh.set_weights(student.get_weights())
+    log(f"distilling for {epochs} epochs, temperature {temperature:g}, alpha {alpha:g} ...")
+    new, rep = distill.distill(fresh, teacher, data, epochs=epochs, temperature=temperature,
+                               alpha=alpha, seed=seed)
+    return _finish("distillation", student, new, data, output, rep.to_json(), log=log)

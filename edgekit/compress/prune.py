@@ -1,0 +1,361 @@
+"""Pruning for Keras 3 models, written with plain Keras APIs (tensorflow-model-optimization
+does not support Keras 3).
+
+* :func:`magnitude_prune` -- unstructured: the smallest-magnitude weights of every Conv2D and
+  Dense kernel are zeroed following a polynomial schedule from ``initial_sparsity`` to
+  ``sparsity`` while the model fine-tunes; a callback recomputes the masks every
+  ``frequency`` steps and re-applies them after every step. The model keeps its shape; the
+  zeros become a flash saving because the code generator stores such kernels sparse
+  (a nonzero bitmap plus the nonzero values, ``edgekit.codegen.ops.palette``).
+* :func:`structured_prune` -- removes whole output channels for real: the result is a new,
+  smaller dense model with fewer MACs. Channels are grouped by what must stay consistent
+  (a convolution's filters with the BatchNormalization and depthwise channels that follow,
+  and every tensor joined by a residual ``Add``); each group keeps its channels with the
+  largest L1 filter norm.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import EdgekitError, UnsupportedModelError
+from .graph import OpNode, output_names, wiring
+
+# ---------------------------------------------------------------------------- magnitude pruning
+
+
+def prunable_layers(model, include_depthwise: bool = False, min_weights: int = 0) -> list:
+    """Layers whose kernel magnitude pruning touches: Conv2D and Dense (and DepthwiseConv2D
+    if asked: their 3x3 filters are small and sensitive, so by default they are left dense)."""
+    import keras
+
+    kinds = (keras.layers.Conv2D, keras.layers.Dense)
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            if include_depthwise:
+                out.append(layer)
+            continue
+        if isinstance(layer, kinds) and int(np.prod(layer.kernel.shape)) >= max(min_weights, 1):
+            out.append(layer)
+    return out
+
+
+@dataclass(frozen=True)
+class PolynomialSchedule:
+    """Sparsity s(t) = s_f + (s_i - s_f) * (1 - (t - begin) / (end - begin))**power, updated
+    every ``frequency`` steps between ``begin_step`` and ``end_step`` (then held at s_f)."""
+
+    final_sparsity: float
+    end_step: int
+    initial_sparsity: float = 0.0
+    begin_step: int = 0
+    power: float = 3.0
+    frequency: int = 10
+
+    def sparsity(self, step: int) -> float:
+        if step >= self.end_step:
+            return self.final_sparsity
+        if step <= self.begin_step:
+            return self.initial_sparsity
+        frac = (step - self.begin_step) / max(1, self.end_step - self.begin_step)
+        return self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * (1 - frac) ** self.power
+
+    def updates_at(self, step: int) -> bool:
+        return step == self.end_step or (self.begin_step <= step < self.end_step
+                                         and (step - self.begin_step) % self.frequency == 0)
+
+
+def magnitude_mask(w: np.ndarray, sparsity: float) -> np.ndarray:
+    """Keep the ``1 - sparsity`` fraction of weights with the largest magnitude."""
+    n_zero = int(round(sparsity * w.size))
+    mask = np.ones(w.size, dtype=w.dtype)
+    if n_zero > 0:
+        order = np.argsort(np.abs(w).reshape(-1), kind="stable")
+        mask[order[:n_zero]] = 0
+    return mask.reshape(w.shape)
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class MagnitudePruning(_callback_base()):
+    """Keras callback: masks updated on the schedule, applied after every training step."""
+
+    def __init__(self, layers, schedule: PolynomialSchedule):
+        super().__init__()
+        self.layers_ = list(layers)
+        self.schedule = schedule
+        self.step = 0
+        self.masks = {id(l): np.ones(l.kernel.shape, dtype="float32") for l in self.layers_}
+
+    def _update_masks(self):
+        s = self.schedule.sparsity(self.step)
+        for l in self.layers_:
+            self.masks[id(l)] = magnitude_mask(np.asarray(l.kernel.numpy()), s)
+
+    def apply(self):
+        for l in self.layers_:
+            l.kernel.assign(l.kernel.numpy() * self.masks[id(l)])
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.schedule.updates_at(self.step):
+            self._update_masks()
+            self.apply()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.apply()
+
+    def on_train_end(self, logs=None):
+        if self.step < self.schedule.end_step:  # training stopped early: reach the target anyway
+            self.step = self.schedule.end_step
+            self._update_masks()
+        self.apply()
+
+
+def sparsity_of(model, layers=None) -> dict[str, float]:
+    """Fraction of exactly-zero kernel weights, per layer."""
+    layers = layers if layers is not None else prunable_layers(model)
+    return {l.name: float(np.mean(l.kernel.numpy() == 0)) for l in layers}
+
+
+@dataclass
+class PruneReport:
+    method: str
+    target: float
+    per_layer: dict[str, float] = field(default_factory=dict)
+    macs_before: int = 0
+    macs_after: int = 0
+    params_before: int = 0
+    params_after: int = 0
+    removed_channels: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def overall_sparsity(self) -> float:
+        return float(np.mean(list(self.per_layer.values()))) if self.per_layer else 0.0
+
+    def to_json(self) -> dict:
+        return {"method": self.method, "target": self.target, "per_layer": self.per_layer,
+                "macs_before": self.macs_before, "macs_after": self.macs_after,
+                "params_before": self.params_before, "params_after": self.params_after,
+                "removed_channels": self.removed_channels}
+
+
+def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1e-3,
+                    batch_size: int = 32, seed: int = 0, include_depthwise: bool = False,
+                    min_weights: int = 64, pruning_fraction: float = 0.7, frequency: int = 10,
+                    verbose: int = 0):
+    """Prune ``model`` in place to ``sparsity`` per prunable layer while fine-tuning on ``data``.
+
+    The schedule ramps sparsity over the first ``pruning_fraction`` of the training steps and
+    holds it for the rest, so the last steps recover accuracy at the final sparsity.
+    """
+    from .deploy import train
+
+    if not 0.0 <= sparsity < 1.0:
+        raise EdgekitError(f"sparsity {sparsity} must be in [0, 1)")
+    layers = prunable_layers(model, include_depthwise, min_weights)
+    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
+    schedule = PolynomialSchedule(sparsity, end_step=max(1, int(steps * pruning_fraction)),
+                                  frequency=frequency)
+    cb = MagnitudePruning(layers, schedule)
+    train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
+          verbose=verbose)
+    return model, PruneReport("magnitude", sparsity, sparsity_of(model, layers))
+
+
+# ---------------------------------------------------------------------------- structured pruning
+
+_PASS = {"BatchNormalization", "ReLU", "Activation", "Dropout", "AveragePooling2D", "MaxPooling2D",
+         "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Softmax", "LeakyReLU",
+         "ELU", "PReLU", "SpatialDropout2D", "Identity"}
+_MERGE = {"Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average"}
+
+
+class _Spaces:
+    """Union-find over channel spaces (one per produced channel dimension)."""
+
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+        self.size: dict[int, int] = {}
+        self.fixed: set[int] = set()
+        self.n = 0
+
+    def new(self, channels: int, fixed: bool = False) -> int:
+        s = self.n
+        self.n += 1
+        self.parent[s] = s
+        self.size[s] = channels
+        if fixed:
+            self.fixed.add(s)
+        return s
+
+    def find(self, s: int) -> int:
+        while self.parent[s] != s:
+            self.parent[s] = self.parent[self.parent[s]]
+            s = self.parent[s]
+        return s
+
+    def union(self, a: int, b: int) -> int:
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            if self.size[a] != self.size[b]:
+                raise UnsupportedModelError("residual join of tensors with different channel counts")
+            self.parent[b] = a
+            if b in self.fixed:
+                self.fixed.add(a)
+        return a
+
+    def fix(self, s: int) -> None:
+        self.fixed.add(self.find(s))
+
+    def is_fixed(self, s: int) -> bool:
+        return self.find(s) in self.fixed
+
+
+@dataclass
+class ChannelPlan:
+    """Channel spaces of a model: ``out_space`` / ``in_space`` per layer name, and the
+    convolution/Dense layers producing each space (whose filters rank its channels)."""
+
+    spaces: _Spaces
+    out_space: dict[str, int]
+    in_space: dict[str, int]
+    producers: dict[int, list[str]]
+
+    def prunable(self) -> list[int]:
+        roots = {self.spaces.find(s) for s in self.out_space.values()}
+        return sorted(r for r in roots if r not in self.spaces.fixed and self.producers.get(r))
+
+
+def channel_plan(model) -> ChannelPlan:
+    nodes = wiring(model)
+    sp = _Spaces()
+    out_space: dict[str, int] = {}
+    in_space: dict[str, int] = {}
+    producers: dict[int, list[str]] = defaultdict(list)
+
+    def channels(shape) -> int:
+        return int(shape[-1]) if shape and shape[-1] is not None else 0
+
+    for n in nodes:
+        k = n.kind
+        ins = [out_space[i] for i in n.inputs]
+        if k == "InputLayer":
+            out_space[n.name] = sp.new(channels(n.output_shape), fixed=True)
+            continue
+        if ins:
+            in_space[n.name] = ins[0]
+        if k in ("Conv2D", "Dense") and getattr(n.op, "groups", 1) == 1:
+            s = sp.new(channels(n.output_shape))
+            producers[s].append(n.name)
+            out_space[n.name] = s
+            if k == "Dense" and len(n.input_shapes[0]) != 2:
+                sp.fix(ins[0])
+                sp.fix(s)
+        elif k == "DepthwiseConv2D" and n.op.depth_multiplier == 1:
+            out_space[n.name] = ins[0]
+        elif k in _PASS:
+            out_space[n.name] = ins[0]
+        elif k in ("Flatten", "Reshape") and all(d == 1 for d in n.input_shapes[0][1:-1]) \
+                and len(n.output_shape) == 2 and n.output_shape[-1] == n.input_shapes[0][-1]:
+            out_space[n.name] = ins[0]  # a 1x1xC map flattened keeps its channel order
+        elif k in _MERGE:
+            s = ins[0]
+            for other in ins[1:]:
+                s = sp.union(s, other)
+            out_space[n.name] = s
+        else:  # concatenation, shuffles, slices, anything unknown: leave its channels alone
+            for s in ins:
+                sp.fix(s)
+            out_space[n.name] = sp.new(channels(n.output_shape), fixed=True)
+    for name in output_names(model):
+        sp.fix(out_space[name])
+    merged: dict[int, list[str]] = defaultdict(list)
+    for s, names in producers.items():
+        merged[sp.find(s)] += names
+    return ChannelPlan(sp, out_space, in_space, merged)
+
+
+def _filter_norms(layer) -> np.ndarray:
+    """L1 norm of each output channel's filter, divided by the layer's mean (so layers of a
+    residual group weigh alike)."""
+    k = layer.kernel.numpy()
+    norms = np.abs(k.reshape(-1, k.shape[-1])).sum(axis=0)
+    return norms / max(float(norms.mean()), 1e-12)
+
+
+def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, lr: float = 1e-3,
+                     seed: int = 0, divisor: int = 1, verbose: int = 0):
+    """A new model with ``ratio`` of the channels of every prunable channel group removed.
+
+    ``divisor``: keep a multiple of this many channels per group (at least one multiple).
+    With ``data`` and ``fine_tune_epochs`` the pruned model is fine-tuned.
+    """
+    import keras
+
+    if not 0.0 <= ratio < 1.0:
+        raise EdgekitError(f"ratio {ratio} must be in [0, 1)")
+    plan = channel_plan(model)
+    keep: dict[int, np.ndarray] = {}
+    removed: dict[str, int] = {}
+    for root in plan.prunable():
+        names = plan.producers[root]
+        c = plan.spaces.size[root]
+        score = sum(_filter_norms(model.get_layer(n)) for n in names)
+        n_keep = max(divisor, int(round(c * (1 - ratio) / divisor)) * divisor)
+        if n_keep >= c:
+            continue
+        keep[root] = np.sort(np.argsort(-score, kind="stable")[:n_keep])
+        removed[names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} joined)"] = c - n_keep
+
+    def kept(space: int | None, n: int) -> np.ndarray:
+        if space is None:
+            return np.arange(n)
+        return keep.get(plan.spaces.find(space), np.arange(n))
+
+    def clone(layer):
+        cfg = layer.get_config()
+        s = plan.out_space.get(layer.name)
+        if s is not None and plan.spaces.find(s) in keep:
+            if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.DepthwiseConv2D):
+                cfg["filters"] = int(len(keep[plan.spaces.find(s)]))
+            elif isinstance(layer, keras.layers.Dense):
+                cfg["units"] = int(len(keep[plan.spaces.find(s)]))
+        return layer.__class__.from_config(cfg)
+
+    new = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        new_layer = new.get_layer(layer.name)
+        s_in = plan.in_space.get(layer.name)
+        s_out = plan.out_space.get(layer.name)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            k = kept(s_in, ws[0].shape[2])
+            ws = [ws[0][:, :, k]] + [w[k] for w in ws[1:]]
+        elif isinstance(layer, keras.layers.Conv2D):
+            ki, ko = kept(s_in, ws[0].shape[2]), kept(s_out, ws[0].shape[3])
+            ws = [ws[0][:, :, ki][..., ko]] + [w[ko] for w in ws[1:]]
+        elif isinstance(layer, keras.layers.Dense):
+            ki, ko = kept(s_in, ws[0].shape[0]), kept(s_out, ws[0].shape[1])
+            ws = [ws[0][ki][:, ko]] + [w[ko] for w in ws[1:]]
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            k = kept(s_in, ws[0].shape[0])
+            ws = [w[k] for w in ws]
+        new_layer.set_weights(ws)
+    report = PruneReport("structured", ratio, removed_channels=removed,
+                         params_before=int(model.count_params()), params_after=int(new.count_params()))
+    if data is not None and fine_tune_epochs:
+        from .deploy import train
+
+        train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
+    return new, report

@@ -1,0 +1,234 @@
+"""``edgekit fit``: the most accurate zoo network that fits a board.
+
+1. Screen: every candidate (family x width x resolution x depth) is built untrained (its
+   BatchNormalization statistics set on the data), converted to int8, lowered and planned for
+   the board's core exactly as ``edgekit generate`` would. Flash = weights as deployed + the
+   firmware's code (from the cost model's calibration builds); RAM = planned arena + other
+   static RAM + the board's stack reserve; latency = the per-operator cost model. Candidates
+   over the board's flash or RAM, or over ``latency_ms``, are dropped.
+2. Train: the feasible candidates, largest first (by MACs), up to ``max_trials``, each for a
+   few epochs with a fixed seed; int8 accuracy on the test split in the tflite-micro
+   interpreter (which the generated code equals bit for bit).
+3. The most accurate int8 network wins (ties: the faster); it is saved as ``.keras`` and int8
+   ``.tflite``, its firmware is built for the board to confirm the sizes, and a JSON report
+   with every candidate's row is written next to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import zoo
+from .errors import EdgekitError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Candidate:
+    family: str
+    width: float
+    resolution: int
+    depth: float
+    # screening
+    macs: int = 0
+    params: int = 0
+    weight_bytes: int = 0
+    flash_bytes: int = 0
+    arena_bytes: int = 0
+    ram_bytes: int = 0
+    latency_ms: float = 0.0
+    fits: bool = False
+    why_not: str = ""
+    # training
+    trained: bool = False
+    float_accuracy: float | None = None
+    int8_accuracy: float | None = None
+    train_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.family} w{self.width:g} r{self.resolution} d{self.depth:g}"
+
+    def build(self, channels: int, num_classes: int, seed: int = 0):
+        return zoo.build(self.family, resolution=self.resolution, channels=channels,
+                         num_classes=num_classes, width=self.width, depth=self.depth, seed=seed)
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FitResult:
+    board: str
+    latency_limit_ms: float | None
+    candidates: list[Candidate]
+    winner: Candidate | None
+    keras_path: Path | None = None
+    tflite_path: Path | None = None
+    firmware_sizes: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        head = (f"{'candidate':<34} {'MACs':>10} {'flash':>9} {'RAM':>8} {'est ms':>8} "
+                f"{'fits':<5} {'float':>6} {'int8':>6}")
+        lines = [head, "-" * len(head)]
+        for c in sorted(self.candidates, key=lambda c: (not c.trained, -(c.int8_accuracy or 0), c.latency_ms)):
+            acc = lambda v: f"{v * 100:5.1f}%" if v is not None else "    - "  # noqa: E731
+            mark = " <- winner" if c is self.winner else ""
+            fits = "yes" if c.fits else "no"
+            lines.append(f"{c.label:<34} {c.macs:>10,} {c.flash_bytes:>9,} {c.ram_bytes:>8,} "
+                         f"{c.latency_ms:>8.2f} {fits:<5} {acc(c.float_accuracy)} {acc(c.int8_accuracy)}"
+                         f"{mark}{'' if c.fits else '  (' + c.why_not + ')'}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"board": self.board, "latency_limit_ms": self.latency_limit_ms,
+                "winner": self.winner.to_json() if self.winner else None,
+                "keras": str(self.keras_path) if self.keras_path else None,
+                "tflite": str(self.tflite_path) if self.tflite_path else None,
+                "firmware_sizes": self.firmware_sizes, "notes": self.notes,
+                "candidates": [c.to_json() for c in self.candidates]}
+
+
+def grid(families=None, widths=None, resolutions=(16, 32), depths=None) -> list[Candidate]:
+    """The search space; a family's own width/depth grids unless given."""
+    families = families or ["mobilenet_v1", "mobilenet_v2", "ds_cnn"]
+    out = []
+    for fam in families:
+        if fam not in zoo.FAMILIES:
+            raise EdgekitError(f"no zoo network {fam!r}; choose from {', '.join(zoo.FAMILIES)}")
+        f = zoo.FAMILIES[fam]
+        for w, r, d in itertools.product(widths or f.widths, resolutions, depths or f.depths):
+            out.append(Candidate(fam, float(w), int(r), float(d)))
+    return out
+
+
+def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, seed: int = 0) -> Candidate:
+    from .codegen import schedule_for
+    from .codegen.lowering import lower_graph
+    from .compress import deploy
+    from .ir import parse_tflite
+
+    ds = data.resized(c.resolution)
+    model = c.build(ds.input_shape[-1], data.num_classes, seed)
+    deploy.refresh_batchnorm(model, ds.x_train, passes=5)
+    tfl = deploy.to_int8(model, ds, calib_samples=16)
+    stats = deploy.deploy_stats(tfl, c.family, target)
+    graph = parse_tflite(tfl)
+    g2, calls, _ = schedule_for(graph, lower_graph(graph, target), target)
+    c.macs, c.params = stats.macs, int(model.count_params())
+    c.weight_bytes, c.arena_bytes = stats.weight_bytes, stats.arena_bytes
+    c.flash_bytes = stats.weight_bytes + cost.code_bytes
+    c.ram_bytes = stats.arena_bytes + cost.other_ram_bytes + board.stack_bytes
+    c.latency_ms = cost.latency_ms(cost.total_instructions(g2, calls), board.clock_hz)
+    why = []
+    if c.flash_bytes > board.flash_bytes:
+        why.append(f"flash {c.flash_bytes:,} > {board.flash_bytes:,}")
+    if c.ram_bytes > board.ram_bytes:
+        why.append(f"RAM {c.ram_bytes:,} > {board.ram_bytes:,}")
+    if latency_ms is not None and c.latency_ms > latency_ms:
+        why.append(f"{c.latency_ms:.2f} ms > {latency_ms:g} ms")
+    c.fits, c.why_not = not why, "; ".join(why)
+    return c
+
+
+def search(board_name: str, data, latency_ms: float | None = None, candidates: list[Candidate] | None = None,
+           epochs: int = 4, max_trials: int = 4, seed: int = 0, out_dir: Path | None = None,
+           build_winner: bool = True, log: Log = print) -> FitResult:
+    """Screen, train, pick and save; see the module docstring."""
+    from . import costmodel
+    from .boards import load_board
+    from .codegen.target import target_for_cpu
+    from .compress import deploy
+
+    board = load_board(board_name)
+    target = target_for_cpu(board.cpu)
+    cost = costmodel.load(board.cpu)
+    candidates = candidates if candidates is not None else grid()
+    log(f"board {board.name}: flash {board.flash_bytes:,} B, RAM {board.ram_bytes:,} B, "
+        f"{board.clock_hz / 1e6:g} MHz; {len(candidates)} candidates"
+        + (f", latency <= {latency_ms:g} ms" if latency_ms is not None else ""))
+    for i, c in enumerate(candidates, 1):
+        screen(c, data, board, cost, target, latency_ms, seed)
+        log(f"[screen {i}/{len(candidates)}] {c.label}: {c.macs:,} MACs, flash {c.flash_bytes:,}, "
+            f"RAM {c.ram_bytes:,}, ~{c.latency_ms:.2f} ms -> {'fits' if c.fits else 'no: ' + c.why_not}")
+    feasible = sorted((c for c in candidates if c.fits), key=lambda c: -c.macs)
+    result = FitResult(board.name, latency_ms, candidates, None)
+    if not feasible:
+        result.notes.append("no candidate fits the board's flash, RAM and latency")
+        log("no candidate fits")
+        return result
+    trials = feasible[:max_trials]
+    if len(feasible) > max_trials:
+        result.notes.append(f"{len(feasible)} candidates fit; trained the {max_trials} largest (--max-trials)")
+    best = None
+    for i, c in enumerate(trials, 1):
+        t = time.time()
+        ds = data.resized(c.resolution)
+        model = c.build(ds.input_shape[-1], data.num_classes, seed)
+        deploy.train(model, ds, epochs=epochs, batch_size=64, seed=seed)
+        tfl = deploy.to_int8(model, ds)
+        c.float_accuracy = deploy.float_accuracy(model, ds.x_test, ds.y_test)
+        c.int8_accuracy = deploy.int8_accuracy(tfl, ds.x_test, ds.y_test)
+        c.trained, c.train_s = True, time.time() - t
+        log(f"[train {i}/{len(trials)}] {c.label}: float {c.float_accuracy * 100:.1f}%, "
+            f"int8 {c.int8_accuracy * 100:.1f}% ({c.train_s:.0f} s)")
+        if best is None or (c.int8_accuracy, -c.latency_ms) > (best[0].int8_accuracy, -best[0].latency_ms):
+            best = (c, model, tfl)
+    winner, model, tfl = best
+    result.winner = winner
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = winner.label.replace(" ", "_")
+        result.keras_path = out_dir / f"{stem}.keras"
+        result.tflite_path = out_dir / f"{stem}_int8.tflite"
+        model.save(result.keras_path)
+        result.tflite_path.write_bytes(tfl)
+        if build_winner:
+            from .build import build_firmware
+
+            try:
+                fw = build_firmware(result.tflite_path, board, out_dir / "firmware")
+                result.firmware_sizes = fw.sizes.to_json()
+                log(f"winner firmware for {board.name}: flash {fw.sizes.flash_bytes:,} B, "
+                    f"RAM {fw.sizes.ram_bytes:,} B (built in {out_dir / 'firmware'})")
+            except EdgekitError as exc:
+                result.notes.append(f"firmware build of the winner failed: {exc}")
+                log(f"note: firmware build of the winner failed: {exc}")
+        (out_dir / "fit_report.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    return result
+
+
+def calibration_models(data, seed: int = 0) -> list[tuple[str, bytes]]:
+    """Zoo networks of varied shapes (untrained, BatchNormalization statistics set on
+    ``data``), plus a clustered and a pruned one so the compressed kernels get measured."""
+    from .compress import cluster, deploy, prune
+
+    specs = [("mobilenet_v1", 0.25, 16, 0.5), ("mobilenet_v2", 0.35, 24, 0.34),
+             ("shufflenet_v2", 0.25, 32, 0.25), ("efficientnet_lite", 0.25, 16, 0.34),
+             ("ds_cnn", 0.5, 16, 1.0), ("mobilenet_v1", 0.5, 32, 0.5)]
+    out = []
+    for fam, w, r, d in specs:
+        ds = data.resized(r)
+        m = zoo.build(fam, resolution=r, channels=ds.input_shape[-1], num_classes=data.num_classes,
+                      width=w, depth=d, seed=seed)
+        deploy.refresh_batchnorm(m, ds.x_train, passes=5)
+        out.append((f"{fam}_w{w}_r{r}", deploy.to_int8(m, ds, calib_samples=16)))
+    ds = data.resized(16)
+    m = zoo.build("mobilenet_v2", resolution=16, channels=1, num_classes=data.num_classes, width=0.5,
+                  depth=0.34, seed=seed)
+    deploy.refresh_batchnorm(m, ds.x_train, passes=5)
+    c = deploy.copy_model(m)
+    cluster.cluster_weights(c, 16)
+    out.append(("mobilenet_v2_cluster16", deploy.to_int8(c, ds, calib_samples=16)))
+    for layer in prune.prunable_layers(m):
+        layer.kernel.assign(layer.kernel.numpy() * prune.magnitude_mask(layer.kernel.numpy(), 0.8))
+    out.append(("mobilenet_v2_sparse80", deploy.to_int8(m, ds, calib_samples=16)))
+    return out

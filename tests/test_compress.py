@@ -1,0 +1,435 @@
+"""Compression methods (edgekit.compress) and the palettized / sparse weight kernels.
+
+Kernel tests: seeded Dense / Conv2D models whose weights are clustered or pruned, converted at
+test time, run through the generated C and compared with tflite-micro bit for bit; the
+lowering must have picked the compressed kernel, and it must take fewer flash bytes.
+
+Method tests: tiny zoo networks trained for a few epochs on scikit-learn's digits, each method
+checked for what it claims (sparsity reached, channels removed and MACs down, <= K values per
+layer, distillation measured against a label-only student, QAT ends in a plain int8 model),
+and every resulting int8 model validated bit-exact on the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.codegen.lowering import lower_graph
+from edgekit.codegen.ops import palette
+from edgekit.ir import parse_tflite
+from edgekit.quantize import int8_tflite
+from opmodels import assert_bit_exact
+
+# ---------------------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize("values,rows,k", [(2, 3, 17), (4, 5, 9), (16, 7, 33), (3, 1, 1), (16, 64, 64)])
+def test_palette_roundtrip(values, rows, k):
+    rng = np.random.default_rng(values * rows)
+    table = rng.choice(np.arange(-128, 128), size=values, replace=False)
+    q = table[rng.integers(0, values, size=(rows, k))].astype(np.int8)
+    enc = palette.palette_encoding(q)
+    assert enc is not None and (1 << enc.bits) >= len(np.unique(q))
+    np.testing.assert_array_equal(palette.decode(enc, rows, k), q)
+
+
+def test_palette_per_channel_tables():
+    """16 values per row, different in every row: one table per row, 4-bit indices."""
+    rng = np.random.default_rng(1)
+    q = np.stack([rng.choice(np.arange(-127, 128), 16, replace=False)[rng.integers(0, 16, 40)]
+                  for _ in range(6)]).astype(np.int8)
+    enc = palette.palette_encoding(q)
+    assert enc.bits == 4 and enc.table_stride == 16
+    np.testing.assert_array_equal(palette.decode(enc, *q.shape), q)
+
+
+def test_sparse_roundtrip_and_choice():
+    rng = np.random.default_rng(2)
+    q = rng.integers(-127, 128, size=(9, 50)).astype(np.int8)
+    q[rng.random(q.shape) < 0.8] = 0
+    enc = palette.sparse_encoding(q)
+    np.testing.assert_array_equal(palette.decode(enc, *q.shape), q)
+    assert palette.choose_encoding(q).kind == palette.ENCODING_SPARSE
+
+
+def test_dense_weights_stay_dense():
+    rng = np.random.default_rng(3)
+    q = rng.integers(-127, 128, size=(8, 64)).astype(np.int8)
+    assert palette.choose_encoding(q) is None
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+def _calib(shape, seed, n=16):
+    rng = np.random.default_rng(seed)
+    return [[rng.standard_normal((1, *shape)).astype(np.float32)] for _ in range(n)]
+
+
+def _shared_values(w, k, rng, per_channel_values=False):
+    """``w`` with every value replaced by one of ``k`` values (per tensor or per out channel)."""
+    if not per_channel_values:
+        vals = rng.standard_normal(k) * 0.5
+        return vals[rng.integers(0, k, size=w.shape)].astype("float32")
+    out = np.empty(w.shape, "float32")
+    for c in range(w.shape[-1]):
+        vals = rng.standard_normal(k) * 0.5
+        out[..., c] = vals[rng.integers(0, k, size=w.shape[:-1])]
+    return out
+
+
+def _sparse(w, sparsity, rng):
+    w = (rng.standard_normal(w.shape) * 0.5).astype("float32")
+    w[rng.random(w.shape) < sparsity] = 0.0
+    return w
+
+
+def _model_with_kernel(layer, input_shape, seed, make_kernel, per_tensor):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=input_shape, batch_size=1)
+    model = keras.Model(inp, layer(inp))
+    rng = np.random.default_rng(seed)
+    ws = layer.get_weights()
+    ws[0] = make_kernel(ws[0], rng)
+    if len(ws) > 1:
+        ws[1] = (rng.standard_normal(ws[1].shape) * 0.3).astype("float32")
+    layer.set_weights(ws)
+    return int8_tflite(model, _calib(input_shape, seed), per_tensor=per_tensor)
+
+
+def _packed_calls(model_bytes):
+    calls = lower_graph(parse_tflite(model_bytes))
+    return [c for c in calls if c.function.endswith("_pal_s8")]
+
+
+def _weight_bytes(calls):
+    arrays = {a.name: a for c in calls for a in c.arrays}
+    return sum(a.nbytes for a in arrays.values())
+
+
+def _flash_saved(model_bytes):
+    g = parse_tflite(model_bytes)
+    packed = _weight_bytes(lower_graph(g))
+    with palette.packing(False):
+        dense = _weight_bytes(lower_graph(g))
+    return dense - packed
+
+
+DENSE_CASES = [
+    # (in, units, kernel maker, per_tensor, expected encoding name prefix)
+    (48, 10, lambda w, r: _shared_values(w, 2, r), True, "palette1"),
+    (48, 12, lambda w, r: _shared_values(w, 4, r), True, "palette2"),
+    (64, 16, lambda w, r: _shared_values(w, 16, r), True, "palette4"),
+    (64, 16, lambda w, r: _shared_values(w, 16, r, per_channel_values=True), False, "palette4_per_channel"),
+    (80, 8, lambda w, r: _shared_values(w, 4, r, per_channel_values=True), False, "palette2_per_channel"),
+    (100, 6, lambda w, r: _sparse(w, 0.8, r), False, "sparse"),
+    (64, 10, lambda w, r: _sparse(w, 0.5, r), True, "sparse"),
+]
+
+
+@pytest.mark.parametrize("in_f,units,make,per_tensor,encoding", DENSE_CASES)
+def test_dense_packed_bit_exact(in_f, units, make, per_tensor, encoding, runtime_lib, tmp_path):
+    import keras
+
+    model = _model_with_kernel(keras.layers.Dense(units, activation="relu"), (in_f,), in_f + units,
+                               make, per_tensor)
+    calls = _packed_calls(model)
+    assert [c.function for c in calls] == ["ek_fully_connected_pal_s8"]
+    p = calls[0].params
+    got = "sparse" if p.encoding == palette.ENCODING_SPARSE else \
+        f"palette{p.bits}" + ("_per_channel" if p.table_stride else "")
+    assert got == encoding
+    assert _flash_saved(model) > 0
+    assert_bit_exact(model, runtime_lib, tmp_path, samples=4, expect_ops=["FULLY_CONNECTED"])
+
+
+CONV_CASES = [
+    # (input, filters, kernel, strides, padding, dilation, groups, maker, per_tensor)
+    ((9, 9, 8), 16, 3, 1, "same", 1, 1, lambda w, r: _shared_values(w, 16, r), False),
+    ((10, 7, 6), 8, 3, 2, "same", 1, 1, lambda w, r: _shared_values(w, 4, r), True),
+    ((8, 8, 12), 12, 1, 1, "valid", 1, 1, lambda w, r: _shared_values(w, 2, r), True),
+    ((11, 11, 8), 8, 3, 1, "same", 2, 1, lambda w, r: _shared_values(w, 16, r, True), False),
+    ((8, 8, 16), 16, 3, 1, "same", 1, 2, lambda w, r: _shared_values(w, 16, r), True),
+    ((9, 9, 16), 8, 3, 2, "valid", 1, 1, lambda w, r: _sparse(w, 0.8, r), False),
+    ((8, 8, 8), 8, 3, 1, "same", 1, 1, lambda w, r: _sparse(w, 0.5, r), True),
+]
+
+
+@pytest.mark.parametrize("shape,filters,k,s,pad,dil,groups,make,per_tensor", CONV_CASES)
+def test_conv_packed_bit_exact(shape, filters, k, s, pad, dil, groups, make, per_tensor, runtime_lib, tmp_path):
+    import keras
+
+    layer = keras.layers.Conv2D(filters, k, strides=s, padding=pad, dilation_rate=dil, groups=groups,
+                                activation="relu6")
+    model = _model_with_kernel(layer, shape, sum(shape) + filters, make, per_tensor)
+    calls = _packed_calls(model)
+    assert [c.function for c in calls] == ["ek_conv2d_pal_s8"]
+    assert _flash_saved(model) > 0
+    assert_bit_exact(model, runtime_lib, tmp_path, samples=3, expect_ops=["CONV_2D"])
+
+
+def test_packing_off_gives_dense_kernels():
+    import keras
+
+    model = _model_with_kernel(keras.layers.Dense(8), (64,), 0, lambda w, r: _shared_values(w, 4, r), True)
+    with palette.packing(False):
+        calls = lower_graph(parse_tflite(model))
+    assert [c.function for c in calls] == ["ek_fully_connected_s8"]
+
+
+# ---------------------------------------------------------------------------- methods on digits
+
+RES = 16  # digits 8x8 upsampled; small enough to train in seconds
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from edgekit.compress import data
+
+    return data.digits(RES)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """A MobileNetV2 (residual Adds) trained briefly on digits, seed 0."""
+    from edgekit import zoo
+    from edgekit.compress import deploy
+
+    m = zoo.build("mobilenet_v2", resolution=RES, width=0.25, depth=0.34, seed=0)
+    deploy.train(m, digits, epochs=6, batch_size=64, seed=0)
+    return m
+
+
+def _copy(m):
+    from edgekit.compress.deploy import copy_model
+
+    return copy_model(m)
+
+
+def _check_deploys_bit_exact(tflite, digits):
+    from edgekit.compress import deploy
+
+    report = deploy.validate_bit_exact(tflite, samples=2, x=digits.x_test[:6], sanitize=True)
+    assert report.tflm_available, report.tflm_error
+    assert report.passed, [o.to_json() for o in report.outputs]
+
+
+def _int8_weights(tflite, kinds=("CONV_2D", "FULLY_CONNECTED")):
+    g = parse_tflite(tflite)
+    return {f"{op.index}:{op.type_name}": g.tensors[op.inputs[1]].data for op in g.ops if op.type_name in kinds}
+
+
+def test_polynomial_schedule():
+    from edgekit.compress.prune import PolynomialSchedule
+
+    s = PolynomialSchedule(0.8, end_step=100, begin_step=10, frequency=10)
+    values = [s.sparsity(t) for t in range(0, 120)]
+    assert values[0] == 0.0 and values[10] == 0.0 and values[100] == 0.8 and values[119] == 0.8
+    assert all(b >= a for a, b in zip(values, values[1:]))
+    assert s.updates_at(10) and s.updates_at(20) and s.updates_at(100) and not s.updates_at(15)
+
+
+@pytest.mark.parametrize("sparsity", [0.5, 0.8])
+def test_magnitude_prune(sparsity, trained, digits):
+    from edgekit.compress import deploy, prune
+
+    m, report = prune.magnitude_prune(_copy(trained), digits, sparsity, epochs=2, seed=0)
+    assert report.per_layer
+    for name, s in report.per_layer.items():
+        assert abs(s - sparsity) < 0.01, (name, s)
+    tfl = deploy.to_int8(m, digits)
+    # zeros survive int8 quantization (0 / scale = 0): the int8 kernels are as sparse
+    for name, w in _int8_weights(tfl).items():
+        assert np.mean(w == 0) >= sparsity - 0.01, name
+    stats = deploy.deploy_stats(tfl)
+    assert stats.packed_tensors > 0
+    assert stats.weight_bytes < stats.dense_weight_bytes
+    _check_deploys_bit_exact(tfl, digits)
+
+
+def test_structured_prune(trained, digits):
+    import keras
+
+    from edgekit.compress import deploy, prune
+
+    before = deploy.deploy_stats(deploy.to_int8(trained, digits))
+    m, report = prune.structured_prune(trained, 0.5, digits, fine_tune_epochs=1)
+    assert report.removed_channels and report.params_after < report.params_before
+    # every prunable convolution lost about half its filters; the network still runs
+    old = {l.name: l for l in trained.layers}
+    halved = [l for l in m.layers if isinstance(l, keras.layers.Conv2D)
+              and not isinstance(l, keras.layers.DepthwiseConv2D)
+              and l.filters < old[l.name].filters]
+    assert halved and all(l.filters == max(1, round(old[l.name].filters * 0.5)) for l in halved)
+    # residual Adds: both inputs agree (the model was built, so shapes matched)
+    assert any(isinstance(l, keras.layers.Add) for l in m.layers)
+    tfl = deploy.to_int8(m, digits)
+    after = deploy.deploy_stats(tfl)
+    assert after.macs < 0.6 * before.macs
+    assert after.dense_weight_bytes < 0.6 * before.dense_weight_bytes
+    _check_deploys_bit_exact(tfl, digits)
+
+
+def test_structured_prune_removes_the_dead_channels(digits):
+    """Channels whose filters and BatchNormalization are zero contribute nothing: pruning
+    exactly those must leave the network's outputs unchanged (residual groups included)."""
+    import keras
+
+    from edgekit import zoo
+    from edgekit.compress import deploy, prune
+
+    m = zoo.build("mobilenet_v2", resolution=RES, width=0.25, depth=0.34, seed=3)
+    deploy.refresh_batchnorm(m, digits.x_train, passes=5)
+    plan = prune.channel_plan(m)
+    rng = np.random.default_rng(0)
+    for root in plan.prunable():
+        c = plan.spaces.size[root]
+        dead = rng.choice(c, size=c // 2, replace=False)
+        for name in plan.producers[root]:
+            conv = m.get_layer(name)
+            ws = conv.get_weights()
+            ws[0][..., dead] = 0.0
+            conv.set_weights(ws)
+        for layer in m.layers:  # every BatchNormalization on these channels outputs 0 there
+            s = plan.out_space.get(layer.name)
+            if isinstance(layer, keras.layers.BatchNormalization) and plan.spaces.find(s) == root:
+                g, b, mean, var = layer.get_weights()
+                g[dead], b[dead], mean[dead] = 0.0, 0.0, 0.0
+                layer.set_weights([g, b, mean, var])
+    small, _ = prune.structured_prune(m, 0.5)
+    x = digits.x_test[:16]
+    np.testing.assert_allclose(small.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)
+    assert small.count_params() < m.count_params()
+
+
+@pytest.mark.parametrize("k,per_channel", [(16, False), (4, True)])
+def test_cluster(k, per_channel, trained, digits):
+    from edgekit.compress import cluster, deploy
+
+    m, report = cluster.cluster_weights(_copy(trained), k, digits, epochs=1, per_channel=per_channel)
+    assert report.distinct
+    if per_channel:
+        for l in cluster.prunable_layers(m, min_weights=64):
+            w = l.kernel.numpy()
+            assert max(len(np.unique(w[..., c])) for c in range(w.shape[-1])) <= k
+    else:
+        assert all(n <= k for n in report.distinct.values()), report.distinct
+    tfl = deploy.to_int8(m, digits)
+    for name, (tensor, channel) in cluster.int8_distinct_values(tfl).items():
+        if "DEPTHWISE" not in name and "stem" not in name:
+            assert channel <= k, name  # per-channel int8 keeps <= K values per channel
+    stats = deploy.deploy_stats(tfl)
+    assert stats.packed_tensors > 0
+    # in a network this small the per-channel requantization arrays (12 bytes per channel)
+    # are a large share of the flash; the kernels themselves shrink much more
+    assert stats.weight_bytes < 0.9 * stats.dense_weight_bytes
+    _check_deploys_bit_exact(tfl, digits)
+
+
+def test_distill(trained, digits):
+    from edgekit import zoo
+    from edgekit.compress import deploy, distill
+
+    def student():
+        return zoo.build("mobilenet_v1", resolution=RES, width=0.125, depth=0.5)
+
+    s, baseline, report = distill.compare_with_baseline(student, trained, digits, epochs=4,
+                                                         temperature=4.0, alpha=0.3, seed=0)
+    assert report.baseline_accuracy is not None
+    if report.student_accuracy > report.baseline_accuracy:
+        assert report.note.startswith("distillation helped")
+    else:
+        assert "did not help" in report.note
+    assert s.count_params() == baseline.count_params() < trained.count_params()
+    _check_deploys_bit_exact(deploy.to_int8(s, digits), digits)
+
+
+def test_fold_batchnorm_keeps_outputs(trained, digits):
+    from edgekit.compress import qat
+
+    folded = qat.fold_batchnorm(trained)
+    assert not any(type(l).__name__ == "BatchNormalization" for l in folded.layers)
+    x = digits.x_test[:16]
+    np.testing.assert_allclose(folded.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_qat_ends_in_plain_int8(per_channel, trained, digits):
+    from edgekit.codegen import check_generatable
+    from edgekit.compress import deploy, qat
+
+    m, report = qat.quantization_aware_finetune(trained, digits, epochs=1, per_channel=per_channel)
+    assert report.folded_batchnorms > 0
+    tfl = deploy.to_int8(m, digits, per_tensor=not per_channel)
+    g = parse_tflite(tfl)
+    check_generatable(g)  # no float operator left
+    assert {op.type_name for op in g.ops} <= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D",
+                                              "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"}
+    for w in _int8_weights(tfl).values():
+        assert w.dtype == np.int8
+    _check_deploys_bit_exact(tfl, digits)
+
+
+def test_dynamic_range_is_reported_not_generated(trained):
+    from edgekit.codegen import check_generatable
+    from edgekit.compress import deploy
+    from edgekit.errors import UnsupportedModelError
+
+    g = parse_tflite(deploy.to_dynamic_range(trained))
+    with pytest.raises(UnsupportedModelError, match="float model"):
+        check_generatable(g)
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def small_keras(tmp_path_factory, digits):
+    from edgekit import zoo
+    from edgekit.compress import deploy
+
+    m = zoo.build("ds_cnn", resolution=RES, width=0.5, depth=0.5, seed=0)
+    deploy.train(m, digits, epochs=2, batch_size=64)
+    path = tmp_path_factory.mktemp("cli") / "small.keras"
+    m.save(path)
+    return path
+
+
+@pytest.mark.parametrize("argv,method", [
+    (["prune", "--sparsity", "0.5", "--epochs", "1"], "magnitude pruning 50%"),
+    (["prune", "--sparsity", "0.5", "--structured", "--epochs", "1"], "structured pruning 50%"),
+    (["cluster", "--clusters", "4", "--epochs", "1"], "clustering to 4 values"),
+])
+def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
+    from edgekit.cli import main
+
+    out = tmp_path / "out.keras"
+    code = main([argv[0], str(small_keras), "--data", "digits", "-o", str(out), "--json", *argv[1:]])
+    assert code == 0
+    report = __import__("json").loads(capsys.readouterr().out)
+    assert report["method"] == method
+    assert out.exists() and (tmp_path / "out_int8.tflite").exists()
+    if argv[0] == "prune" and "--structured" in argv:
+        assert report["after"]["macs"] < report["before"]["macs"]
+    else:
+        assert report["after"]["weight_bytes"] < report["before"]["weight_bytes"]
+
+
+def test_cli_distill(small_keras, tmp_path, capsys):
+    from edgekit.cli import main
+
+    out = tmp_path / "student.keras"
+    code = main(["distill", str(small_keras), "--teacher", str(small_keras), "--data", "digits",
+                 "-o", str(out), "--epochs", "1"])
+    assert code == 0
+    assert "distillation:" in capsys.readouterr().out and out.exists()
+
+
+def test_cli_bad_model(tmp_path, capsys):
+    from edgekit.cli import main
+
+    code = main(["prune", str(tmp_path / "missing.keras"), "--data", "digits", "-o", str(tmp_path / "o.keras")])
+    assert code != 0 and "no such model file" in capsys.readouterr().err
