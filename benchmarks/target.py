@@ -11,7 +11,16 @@ TFLM's "code beyond model" is its flash minus the .tflite file; edgekit's "code"
 minus the weight arrays. Under -icount every run of the same input is identical, so a few
 inputs suffice; the median is reported.
 
-    python benchmarks/target.py [--board qemu-mps2-an386] [--samples 3] [--json] [MODEL.tflite ...]
+Cycles: the QEMU cycle plugin (edgekit.cycles) estimates cycles from the executed instructions'
+classes with the core's timings (Cortex-M4: ARM's TRM; Cortex-M7: an estimate), zero wait states.
+They are compared with the published MLPerf Tiny cycles on the NUCLEO-L4R5ZI (Cortex-M4 at
+120 MHz, ANCHORS.md second table): ratio = theirs / ours, above 1 edgekit needs fewer cycles.
+``--kernels plain`` builds with the portable C kernels instead of the DSP ones; ``--all`` runs
+the Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 plain C configurations.
+"Code" (flash beyond the weights) is broken down by what it is, from the linker map.
+
+    python benchmarks/target.py [--board qemu-mps2-an386] [--kernels dsp|plain] [--all] [--samples 3]
+                                [--json] [MODEL.tflite ...]
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ from edgekit import reference  # noqa: E402
 from edgekit.analysis import totals  # noqa: E402
 from edgekit.boards import load_board  # noqa: E402
 from edgekit.build import build_firmware  # noqa: E402
-from edgekit.deploy import connect, flash_facts  # noqa: E402
+from edgekit import cycles  # noqa: E402
+from edgekit.codegen.target import Target, target_for_cpu  # noqa: E402
+from edgekit.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
 from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 
@@ -61,17 +72,98 @@ def read_anchors(path: Path = ANCHORS) -> dict[str, dict]:
     return rows
 
 
-def measure(path: Path, board, samples: int, work: Path) -> dict:
+#: MLPerf Tiny benchmark names of the shared models (ANCHORS.md, published table)
+PUBLISHED_NAMES = {"kws_ref_model": "kws", "vww_96_int8": "vww", "pretrainedResnet_quant": "resnet",
+                   "ad01_int8": "ad"}
+
+
+def read_published(path: Path = ANCHORS) -> dict[str, dict]:
+    """Published MLPerf Tiny cycles on the NUCLEO-L4R5ZI (ANCHORS.md, the "Published" table), by
+    model file name: {"tflm_cmsis": ..., "st": ..., "plumerai": ...} in cycles."""
+    if not path.is_file():
+        return {}
+    text = path.read_text()
+    start = text.find("## Published")
+    if start < 0:
+        return {}
+    rows = {}
+    for line in text[start:].split("\n## ")[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not cells[1].endswith(" M"):
+            continue
+        vals = [float(c[:-2]) * 1e6 for c in cells[1:]]
+        for model, short in PUBLISHED_NAMES.items():
+            if cells[0] == short:
+                rows[model] = {"tflm_cmsis": vals[0], "st": vals[1], "plumerai": vals[2]}
+    return rows
+
+
+#: what each object of the firmware is, for the "code" breakdown
+CODE_GROUPS = (("harness", ("ek_frame.o", "ek_harness.o", "ek_main.o", "ek_model_glue.o")),
+               ("board support", ("startup_cortexm.o", "ek_memory.o", "board_")),
+               ("model calls and parameters", ("model.o",)),
+               ("C library", ("lib_a-", "libgcc", "_arm_", "_aeabi")))
+
+
+def code_breakdown(map_file: Path, flash_end: int) -> dict[str, int]:
+    """Bytes of flash beyond the weights by what they are (from the linker map): kernels,
+    harness, board support, model calls and parameter structs, C library."""
+    out: dict[str, int] = {}
+    in_map, pending = False, None
+    for line in map_file.read_text().splitlines():
+        if line.startswith("Linker script and memory map"):
+            in_map = True
+            continue
+        if not in_map:
+            continue
+        parts = line.split()
+        if len(parts) == 1 and line.startswith(" ."):
+            pending = parts[0]
+            continue
+        if line.startswith(" .") and len(parts) >= 4:
+            section, addr, size, obj = parts[0], parts[1], parts[2], parts[-1]
+        elif pending and len(parts) >= 3 and parts[0].startswith("0x"):
+            section, addr, size, obj = pending, parts[0], parts[1], parts[-1]
+        else:
+            pending = None
+            continue
+        pending = None
+        if not section.startswith((".text", ".rodata", ".data", ".vectors", ".isr")):
+            continue
+        try:
+            a, n = int(addr, 16), int(size, 16)
+        except ValueError:
+            continue
+        if n == 0 or a >= flash_end or "model_weights.o" in obj:
+            continue
+        name = Path(obj.split("(")[-1].rstrip(")")).name
+        group = next((g for g, keys in CODE_GROUPS if any(k in name for k in keys)), None)
+        if group is None:
+            group = "kernels" if name.startswith("ek_") else "other"
+        out[group] = out.get(group, 0) + n
+    return out
+
+
+def measure(path: Path, board, samples: int, work: Path, target: Target | None = None) -> dict:
     graph = read_tflite(path)
-    fw = build_firmware(path, board, work)
-    with connect(board, None, fw.elf, log=lambda m: None) as dev:
-        rep = profile(dev, path, board.name, emulated=board.emulated,
-                      icount_shift=board.emulator.icount_shift if board.emulator else 0,
-                      samples=samples, seed=0, flash=flash_facts(fw.sizes))
+    fw = build_firmware(path, board, work, target=target)
+    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls)) as (run_board, cycle_file):
+        with connect(run_board, None, fw.elf, log=lambda m: None) as dev:
+            rep = profile(dev, path, board.name, emulated=board.emulated,
+                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
+                          samples=samples, seed=0, flash=flash_facts(fw.sizes))
+        est = cycles.read(cycle_file) if cycle_file is not None else None
     lat = rep.latency()
     ram = rep.ram()
     macs = totals(graph).macs
+    est_total = est.total.cycles if est else None
+    flash = board.flash_region
     return {
+        "core": board.cpu, "kernels": "dsp" if (target or target_for_cpu(board.cpu)).dsp else "plain",
+        "estimated_cycles": est_total, "cycles_per_mac": est_total / macs if est_total and macs else None,
+        "kernel_functions": sorted({c.function for c in fw.generated.calls if c.function}),
+        "code_breakdown": code_breakdown(work / "firmware.map", flash.origin + flash.size_bytes),
+        "operator_cycles": [o.cycles for o in est.operators] if est else [],
         "model": path.stem, "exact": rep.passed, "samples": len(rep.samples),
         "unit": lat["unit"], "instructions": lat["median"], "macs": macs,
         "instructions_per_mac": lat["median"] / macs if macs else None,
@@ -87,6 +179,30 @@ def _ratio(theirs, ours) -> str:
     return f"{theirs / ours:.2f}" if theirs and ours else "-"
 
 
+def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> None:
+    """MACs, instructions, estimated cycles, cycles per MAC, and the published NUCLEO-L4R5ZI
+    cycles (ST X-CUBE-AI, TFLM + CMSIS-NN) with ratio = published / edgekit."""
+    if not rows or rows[0].get("estimated_cycles") is None:
+        return
+    r0 = rows[0]
+    print(f"\n{board} ({r0['core']}, {r0['kernels']} kernels): estimated cycles per inference "
+          f"(edgekit cycle model, zero wait states); published: MLPerf Tiny on the NUCLEO-L4R5ZI; "
+          f"ratio = published / edgekit")
+    print(f"{'model':<24} {'MACs':>11} {'instructions':>13} {'est. cycles':>12} {'cyc/MAC':>8} "
+          f"{'ST X-CUBE-AI':>13} {'ratio':>6} {'TFLM+CMSIS':>11} {'ratio':>6} {'code':>7}  exact")
+    for r in rows:
+        pub = published.get(r["model"], {})
+        st, cm = pub.get("st"), pub.get("tflm_cmsis")
+        cyc = r["estimated_cycles"]
+        print(f"{r['model']:<24} {r['macs']:>11,} {r['instructions']:>13,.0f} {cyc:>12,.0f} "
+              f"{r['cycles_per_mac']:>8.2f} {'-' if st is None else format(st, ',.0f'):>13} {_ratio(st, cyc):>6} "
+              f"{'-' if cm is None else format(cm, ',.0f'):>11} {_ratio(cm, cyc):>6} {r['flash_code_bytes']:>7,}  "
+              f"{'yes' if r['exact'] else 'NO'}")
+    print("code = flash beyond the weights: " + "; ".join(
+        f"{r['model']}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["code_breakdown"].items(), key=lambda kv: -kv[1]))
+        for r in rows))
+
+
 def print_tables(rows: list[dict], anchors: dict[str, dict], board: str) -> None:
     unit = rows[0]["unit"] if rows else "instructions"
     print(f"\n{board}: {unit} per inference (median), TFLM from ANCHORS.md; ratio = TFLM / edgekit")
@@ -97,8 +213,8 @@ def print_tables(rows: list[dict], anchors: dict[str, dict], board: str) -> None
         ipm = f"{r['instructions_per_mac']:.2f}" if r["instructions_per_mac"] else "-"
         cm, ref = a.get("cmsis_instructions"), a.get("ref_instructions")
         print(f"{r['model']:<24} {r['macs']:>11,} {r['instructions']:>12,.0f} {ipm:>8} "
-              f"{cm if cm is None else format(cm, ','):>14} {_ratio(cm, r['instructions']):>6} "
-              f"{ref if ref is None else format(ref, ','):>12} {_ratio(ref, r['instructions']):>6}  "
+              f"{'-' if cm is None else format(cm, ','):>14} {_ratio(cm, r['instructions']):>6} "
+              f"{'-' if ref is None else format(ref, ','):>12} {_ratio(ref, r['instructions']):>6}  "
               f"{'yes' if r['exact'] else 'NO'} ({r['samples']} inputs)")
 
     print(f"\nmemory, bytes (TFLM: CMSIS-NN build); ratio = TFLM / edgekit")
@@ -122,26 +238,40 @@ def main() -> int:
     ap.add_argument("models", nargs="*")
     ap.add_argument("--board", default="qemu-mps2-an386")
     ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--kernels", choices=["dsp", "plain"], default=None,
+                    help="kernel path: the DSP ones where the core has the extension (default), or plain C")
+    ap.add_argument("--all", action="store_true",
+                    help="Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 with plain C kernels")
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
     args = ap.parse_args()
-    board = load_board(args.board)
-    if not board.emulated:
-        ap.error(f"{board.name} is a real board; this benchmark starts QEMU")
+    configs = ([("qemu-mps2-an386", None), ("qemu-mps2-an500", None), ("qemu-mps2-an386", "plain")] if args.all
+               else [(args.board, args.kernels)])
     paths = [Path(m) for m in args.models] or [MODELS / f"{m}.tflite" for m in DEFAULT]
-    anchors = read_anchors() if board.name == "qemu-mps2-an386" else {}
-    rows = []
+    published = read_published()
+    results = []
     try:
         with tempfile.TemporaryDirectory(prefix="edgekit-target-") as tmp:
-            for path in paths:
-                print(f"{path.stem} ...", file=sys.stderr, flush=True)
-                rows.append(measure(path, board, args.samples, Path(tmp) / path.stem))
+            for k, (board_name, kernels) in enumerate(configs):
+                board = load_board(board_name)
+                if not board.emulated:
+                    ap.error(f"{board.name} is a real board; this benchmark starts QEMU")
+                target = None if kernels is None else Target(board.cpu, dsp=kernels == "dsp")
+                rows = []
+                for path in paths:
+                    print(f"{board.name} {kernels or 'default'} kernels: {path.stem} ...", file=sys.stderr, flush=True)
+                    rows.append(measure(path, board, args.samples, Path(tmp) / f"{k}-{path.stem}", target))
+                results.append((board, rows))
     finally:
         reference.shutdown()
     if args.json:
-        print(json.dumps({"board": board.name, "models": rows, "tflm": anchors}, indent=2))
+        print(json.dumps([{"board": b.name, "models": rows, "published": published,
+                           "tflm": read_anchors() if b.name == "qemu-mps2-an386" else {}} for b, rows in results],
+                         indent=2))
     else:
-        print_tables(rows, anchors, board.name)
-    return 0 if all(r["exact"] for r in rows) else 1
+        for board, rows in results:
+            print_cycles(rows, published, board.name)
+            print_tables(rows, read_anchors() if board.name == "qemu-mps2-an386" else {}, board.name)
+    return 0 if all(r["exact"] for _, rows in results for r in rows) else 1
 
 
 if __name__ == "__main__":

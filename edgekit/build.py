@@ -34,6 +34,7 @@ import numpy as np
 from . import __version__
 from .boards import SUPPORT_DIR, Board, load_board
 from .codegen import GeneratedModel, generate
+from .codegen.target import Target, target_for_cpu
 from .codegen.render import FIRMWARE, environment
 from .errors import EdgekitError, ToolchainError
 from .ir import DType, read_tflite
@@ -371,7 +372,7 @@ def _link(cmd: list[str]) -> str | None:
 
 
 def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | Path,
-                   ram_limit: int | None = None) -> FirmwareBuild:
+                   ram_limit: int | None = None, target: Target | None = None) -> FirmwareBuild:
     """Generate, compile, link and measure the firmware for ``model_tflite`` on ``board``.
 
     ``ram_limit`` (bytes) replaces the board's RAM limit for the fit check, to try a model
@@ -381,7 +382,9 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     model_tflite, out_dir = Path(model_tflite), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     graph = read_tflite(model_tflite)
-    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name)
+    # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
+    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name,
+                   target=target or target_for_cpu(board.cpu))
 
     flags = compile_flags(board)
     harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]

@@ -241,6 +241,70 @@ def cmd_flash(args) -> int:
         raise EdgekitError(f"{board.emulator.program} stopped by itself (exit {code})")
 
 
+# ---------------------------------------------------------------------------- prune, cluster, distill, fit
+
+
+def _report(result, args) -> int:
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.summary())
+    return 0
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_prune(args) -> int:
+    from .compress.commands import run_prune
+
+    return _report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity,
+                             args.structured, args.epochs, args.seed, log=_log), args)
+
+
+def cmd_cluster(args) -> int:
+    from .compress.commands import run_cluster
+
+    return _report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters,
+                               args.per_channel, args.epochs, args.seed, log=_log), args)
+
+
+def cmd_distill(args) -> int:
+    from .compress.commands import run_distill
+
+    return _report(run_distill(Path(args.student), Path(args.teacher), args.data, Path(args.output),
+                               args.temperature, args.alpha, args.epochs, args.seed, log=_log), args)
+
+
+def cmd_fit(args) -> int:
+    from . import fit
+    from .compress.data import load
+
+    data = load(args.data, seed=args.seed)
+    if args.calibrate:
+        from . import costmodel
+
+        model = costmodel.calibrate(fit.calibration_models(data, args.seed), args.board, log=_log)
+        print(f"cost model for {model.core} fitted on {model.samples} operators, saved to {costmodel.DATA_FILE}")
+        return 0
+    cands = fit.grid(args.families.split(",") if args.families else None,
+                     [float(w) for w in args.widths.split(",")] if args.widths else None,
+                     [int(r) for r in args.resolutions.split(",")],
+                     [float(d) for d in args.depths.split(",")] if args.depths else None)
+    result = fit.search(args.board, data, args.latency_ms, cands, epochs=args.epochs,
+                        max_trials=args.max_trials, seed=args.seed, out_dir=Path(args.output), log=_log)
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.table())
+        for n in result.notes:
+            print(f"note: {n}")
+        if result.winner is not None:
+            print(f"winner: {result.winner.label}: {result.tflite_path} (Keras: {result.keras_path})")
+    return 0 if result.winner is not None else 4
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -343,6 +407,57 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--serial", choices=["pty", "tcp"], default="pty", help="QEMU boards: serial port kind")
     fl.add_argument("--seconds", type=float, help="QEMU boards: stop after this many seconds")
     fl.set_defaults(func=cmd_flash)
+
+    pn = sub.add_parser("prune", help="magnitude (unstructured) or structured pruning of a Keras model")
+    pn.add_argument("model", help=".keras or .h5")
+    pn.add_argument("--data", required=True, help="'digits' (scikit-learn, no download) or .npz with x_train, y_train")
+    pn.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
+    pn.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights (or channels) to remove")
+    pn.add_argument("--structured", action="store_true", help="remove whole channels: a smaller dense model")
+    pn.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs")
+    pn.add_argument("--seed", type=int, default=0)
+    pn.add_argument("--json", action="store_true")
+    pn.set_defaults(func=cmd_prune)
+
+    cl = sub.add_parser("cluster", help="k-means weight sharing, stored palettized in flash")
+    cl.add_argument("model", help=".keras or .h5")
+    cl.add_argument("--data", required=True, help="'digits' or .npz")
+    cl.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
+    cl.add_argument("--clusters", type=int, default=16, help="shared values per kernel (16: 4-bit indices)")
+    cl.add_argument("--per-channel", action="store_true", help="k-means per output channel")
+    cl.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs of the shared values")
+    cl.add_argument("--seed", type=int, default=0)
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=cmd_cluster)
+
+    di = sub.add_parser("distill", help="train a student from a teacher's softened outputs and the labels")
+    di.add_argument("student", help=".keras or .h5 (its architecture and starting weights)")
+    di.add_argument("--teacher", required=True, help=".keras or .h5")
+    di.add_argument("--data", required=True, help="'digits' or .npz")
+    di.add_argument("-o", "--output", required=True)
+    di.add_argument("--temperature", type=float, default=4.0)
+    di.add_argument("--alpha", type=float, default=0.3, help="weight of the label loss (1 - alpha: teacher)")
+    di.add_argument("--epochs", type=int, default=10)
+    di.add_argument("--seed", type=int, default=0)
+    di.add_argument("--json", action="store_true")
+    di.set_defaults(func=cmd_distill)
+
+    ft = sub.add_parser("fit", help="the most accurate zoo network that fits a board's flash, RAM and latency")
+    ft.add_argument("--board", required=True)
+    ft.add_argument("--data", required=True, help="'digits' or .npz")
+    ft.add_argument("--latency-ms", type=float, help="estimated latency limit per inference")
+    ft.add_argument("-o", "--output", default="fit-out", help="folder for the winner and fit_report.json")
+    ft.add_argument("--families", help="comma-separated zoo families (default: mobilenet_v1,mobilenet_v2,ds_cnn)")
+    ft.add_argument("--widths", help="comma-separated width multipliers (default: each family's grid)")
+    ft.add_argument("--resolutions", default="16,32", help="comma-separated input resolutions")
+    ft.add_argument("--depths", help="comma-separated depth multipliers (default: each family's grid)")
+    ft.add_argument("--epochs", type=int, default=4, help="training epochs per candidate")
+    ft.add_argument("--max-trials", type=int, default=4, help="candidates trained (largest that fit first)")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--calibrate", action="store_true",
+                    help="instead: fit the latency cost model on the (emulated) --board and save it")
+    ft.add_argument("--json", action="store_true")
+    ft.set_defaults(func=cmd_fit)
     return p
 
 

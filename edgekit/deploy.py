@@ -103,7 +103,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
     from .harness.profile import profile
 
     board = load_board(board_name)
-    elf, flash = None, None
+    elf, flash, num_ops = None, None, 0
     with contextlib.ExitStack() as stack:
         if build_dir is not None:
             from .build import read_build_info
@@ -113,6 +113,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
                 raise EdgekitError(f"{build_dir} was built for {info.get('board')}, not {board.name}")
             elf = Path(build_dir) / info["elf"]
             flash = _flash_from_info(info)
+            num_ops = int(info.get("num_ops", 0))
             model = model or _model_of_build(Path(build_dir), info)
         elif port is None and board.emulated:
             from .build import build_firmware
@@ -120,14 +121,44 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-fw-")))
             log(f"building the firmware for {board.name} ...")
             fw = build_firmware(model, board, tmp)
-            elf, flash = fw.elf, flash_facts(fw.sizes)
+            elf, flash, num_ops = fw.elf, flash_facts(fw.sizes), len(fw.generated.calls)
         elif port is not None and flash is None:
             log("note: flash size unknown without the build folder (--build DIR)")
-        dev = stack.enter_context(connect(board, port, elf, log))
-        return profile(dev, model, board.name, emulated=board.emulated,
-                       icount_shift=board.emulator.icount_shift if board.emulator else 0,
-                       samples=samples, seed=seed, inputs_file=inputs, report_path=report_path,
-                       flash=flash, log=log)
+        run_board, cycle_file = stack.enter_context(with_cycle_plugin(board, port, elf, num_ops))
+        dev = stack.enter_context(connect(run_board, port, elf, log))
+        report = profile(dev, model, board.name, emulated=board.emulated,
+                         icount_shift=board.emulator.icount_shift if board.emulator else 0,
+                         samples=samples, seed=seed, inputs_file=inputs, report_path=report_path,
+                         flash=flash, log=log)
+        attach_cycles(report, cycle_file, log)
+        return report
+
+
+@contextlib.contextmanager
+def with_cycle_plugin(board, port: str | None, elf: Path | None, num_ops: int) -> Iterator:
+    """(board to start, file the cycle plugin writes): an emulated board whose core has a cycle
+    model runs with the QEMU cycle plugin (edgekit.cycles); otherwise (board, None)."""
+    from . import cycles
+
+    if port is not None or elf is None or not num_ops or not board.emulated or not cycles.has_model(board.cpu):
+        yield board, None
+        return
+    with cycles.instrumented(board, elf, num_ops) as (plugged, out):
+        yield plugged, out
+
+
+def attach_cycles(report, cycle_file: Path | None, log: Log) -> None:
+    """Add the cycle plugin's estimate (median invoke) to the report, if it ran."""
+    if cycle_file is None:
+        return
+    from . import cycles
+
+    try:
+        report.cycles = cycles.read(cycle_file).to_json()
+    except cycles.CycleModelError as exc:
+        log(f"note: no cycle estimate: {exc}")
+        return
+    report.write()
 
 
 # ---------------------------------------------------------------------------- deploy
@@ -246,7 +277,9 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
             log(f"[3/4] flash {board.name}")
             with step("flash"):
                 _flash(fw, log)
-        dev = stack.enter_context(connect(board, port, fw.elf, lambda m: log(f"      {m}")))
+        run_board, cycle_file = stack.enter_context(
+            with_cycle_plugin(board, port, fw.elf, len(fw.generated.calls)))
+        dev = stack.enter_context(connect(run_board, port, fw.elf, lambda m: log(f"      {m}")))
         log(f"[4/4] run {samples} random input(s) on the device, compare with tflite-micro")
         with step("run"):
             try:
@@ -257,6 +290,7 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
             except EdgekitError:
                 log(f"      what was measured before the failure: {report_path}")
                 raise
+            attach_cycles(result.profile, cycle_file, lambda m: log(f"      {m}"))
     return result
 
 

@@ -104,8 +104,9 @@ def build_runtime_lib(work: Path, sanitize: bool = False, opt: str = "-O2") -> P
     """The runtime kernels as one static library, to link many generated models quickly."""
     from .codegen.render import FIRMWARE
 
-    return toolchain.compile_host_lib(sorted((FIRMWARE / "kernels").glob("*.c")),
-                                      [FIRMWARE / "kernels"], work / "libek.a",
+    kernels = FIRMWARE / "kernels"  # the portable kernels and the DSP ones (portable C on the host)
+    return toolchain.compile_host_lib(sorted(kernels.glob("*.c")) + sorted((kernels / "dsp").glob("*.c")),
+                                      [kernels, kernels / "dsp"], work / "libek.a",
                                       opt=opt, sanitize=sanitize)
 
 

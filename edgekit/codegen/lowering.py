@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import DType, Graph, Op, OpKind, Tensor
 from ..plan import Overlap
+
+if TYPE_CHECKING:
+    from .target import Target
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,8 +103,11 @@ class KernelCall:
 class LowerCtx:
     """What a lowering function may ask of the code generator."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, target: "Target | None" = None):
+        from .target import HOST
+
         self.graph = graph
+        self.target = target or HOST  # which kernel variants and weight layouts to use
 
     def tensor(self, index: int) -> Tensor:
         return self.graph.tensors[index]
@@ -180,11 +186,12 @@ def require_int8(t: Tensor, what: str, op: Op) -> None:
         )
 
 
-def lower_graph(graph: Graph) -> list[KernelCall]:
-    """Lower every operator; raise on the first one edgekit cannot run."""
+def lower_graph(graph: Graph, target: "Target | None" = None) -> list[KernelCall]:
+    """Lower every operator for ``target`` (default: the host); raise on the first one edgekit
+    cannot run."""
     unsupported = [op for op in graph.ops if op.kind is None or lowering_for(op.kind) is None]
     if unsupported:
         names = ", ".join(f"{op.index}:{op.type_name}" for op in unsupported[:8])
         raise UnsupportedModelError(f"{len(unsupported)} operator(s) edgekit cannot run: {names}")
-    ctx = LowerCtx(graph)
+    ctx = LowerCtx(graph, target)
     return [lowering_for(op.kind)(ctx, op) for op in graph.ops]

@@ -93,6 +93,7 @@ class ProfileReport:
     flash: dict | None = None
     link: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    cycles: dict | None = None  # emulated boards: the cycle plugin's estimate (edgekit.cycles)
 
     # ------------------------------------------------------------------ summaries
 
@@ -150,6 +151,7 @@ class ProfileReport:
             "latency": self.latency(), "operators": self.operators(), "ram": self.ram(),
             "flash": self.flash, "samples_run": len(self.samples), "samples_equal": self.equal_count,
             "samples": self.samples, "link": self.link, "notes": self.notes,
+            "estimated_cycles": self.cycles,
         }
 
     def write(self) -> None:
@@ -174,16 +176,26 @@ class ProfileReport:
                 if "ms_median" in lat else ""
             spread = "" if lat["min"] == lat["max"] else f" (min {lat['min']:,.0f}, max {lat['max']:,.0f})"
             lines.append(f"  latency: {lat['median']:,.0f} {u} per inference{extra}{spread}")
+        est = self.cycles["total"] if self.cycles else None
+        if est:
+            lines.append(f"  estimated {self.cycles['core']} cycles: {est['estimated_cycles']:,.0f} per inference "
+                         f"({est['estimated_cycles'] / max(est['instructions'], 1):.2f} per instruction; "
+                         f"{self.cycles['model']}, zero wait states)")
         ops = self.operators()
         if ops:
             head = f"  per operator ({self.timing.unit}, timer overhead removed)"
             if max_ops is not None and len(ops) > max_ops:
                 head += f", the {max_ops} slowest of {len(ops)}"
                 ops = sorted(sorted(ops, key=lambda o: -o["share"])[:max_ops], key=lambda o: o["index"])
+            est_ops = self.cycles["operators"] if self.cycles else []
+            if est_ops:
+                head += "; estimated cycles"
             lines.append(head + ":")
             for o in ops:
+                cyc = (f" {est_ops[o['index']]['estimated_cycles']:>14,}"
+                       if o["index"] < len(est_ops) else "")
                 lines.append(f"    {o['index']:>3} {o['type']:<18} {o[self.timing.unit]:>14,.0f} "
-                             f"{100 * o['share']:5.1f}%")
+                             f"{100 * o['share']:5.1f}%{cyc}")
         ram = self.ram()
         if ram["static_ram_bytes"] is not None:
             peak = ram["stack_peak_bytes"]

@@ -2,15 +2,10 @@
 
 #include "ek_common.h"
 
-/* sum of x[c] * w[c] over one tap's filter_c channels */
-EK_INLINE int32_t ek_dot_s8(const int8_t *x, const int8_t *w, int32_t n)
-{
-    int32_t acc = 0;
-    for (int32_t c = 0; c < n; ++c) {
-        acc += (int32_t)x[c] * (int32_t)w[c];
-    }
-    return acc;
-}
+/* A window of at most this many bytes per group (filter_h * filter_w * filter_c) is gathered into
+ * a contiguous column on the stack and dotted with each filter in one pass; larger windows are
+ * dotted tap row by tap row. */
+#define EK_CONV2D_COLUMN_MAX 256
 
 /* sum of w[c] over one tap's filter_c channels (for a tap in the padding) */
 EK_INLINE int32_t ek_sum_s8(const int8_t *w, int32_t n)
@@ -22,38 +17,79 @@ EK_INLINE int32_t ek_sum_s8(const int8_t *w, int32_t n)
     return acc;
 }
 
+EK_INLINE int8_t conv_out(const ek_conv2d_params *p, int32_t oc, int32_t acc)
+{
+    acc = ek_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
+    return (int8_t)ek_clamp_i32(acc, p->act_min, p->act_max);
+}
+
+/* Group g's window of output pixel (iy0, ix0) as one column, taps outside the image reading the
+ * input zero point; returns its length. */
+static int32_t gather(const ek_conv2d_params *p, const int8_t *in_g, int32_t iy0, int32_t ix0, int8_t *col)
+{
+    const int32_t fc = p->filter_c;
+    int32_t n = 0;
+    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->filter_w; ++kx, n += fc) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            const int inside = iy >= 0 && iy < p->input_h && ix >= 0 && ix < p->input_w;
+            const int8_t *src = in_g + (iy * p->input_w + ix) * p->input_c;
+            for (int32_t c = 0; c < fc; ++c) {
+                col[n + c] = inside ? src[c] : (int8_t)p->input_zero_point;
+            }
+        }
+    }
+    return n;
+}
+
 void ek_conv2d_s8(const ek_conv2d_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t fc = p->filter_c;
     const int32_t per_group = p->output_c / p->groups;
     const int32_t tap_stride = p->filter_w * fc; /* weights of one filter row */
+    const int32_t window = p->filter_h * tap_stride;
+    int8_t col[EK_CONV2D_COLUMN_MAX];
     int8_t *out = output;
 
     for (int32_t oy = 0; oy < p->output_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (int32_t ox = 0; ox < p->output_w; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
+            const int32_t ix_last = ix0 + (p->filter_w - 1) * p->dilation_w;
+            const int cols_inside = ix0 >= 0 && ix_last < p->input_w;
             int32_t oc = 0;
             for (int32_t g = 0; g < p->groups; ++g) {
                 const int8_t *in_g = input + g * fc;
+                if (window <= EK_CONV2D_COLUMN_MAX) {
+                    gather(p, in_g, iy0, ix0, col);
+                    for (int32_t j = 0; j < per_group; ++j, ++oc) {
+                        *out++ = conv_out(p, oc, p->bias[oc] + ek_dot_s8(col, p->weights + oc * window, window));
+                    }
+                    continue;
+                }
                 for (int32_t j = 0; j < per_group; ++j, ++oc) {
-                    const int8_t *w = p->weights + oc * p->filter_h * tap_stride;
+                    const int8_t *w = p->weights + oc * window;
                     int32_t acc = p->bias[oc];
                     for (int32_t ky = 0; ky < p->filter_h; ++ky, w += tap_stride) {
                         const int32_t iy = iy0 + ky * p->dilation_h;
                         const int row_inside = iy >= 0 && iy < p->input_h;
+                        const int8_t *row = in_g + iy * p->input_w * p->input_c;
+                        if (row_inside && cols_inside && p->dilation_w == 1 && fc == p->input_c) {
+                            acc += ek_dot_s8(row + ix0 * fc, w, tap_stride); /* the filter row is contiguous */
+                            continue;
+                        }
                         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
                             const int32_t ix = ix0 + kx * p->dilation_w;
                             const int8_t *wt = w + kx * fc;
                             if (row_inside && ix >= 0 && ix < p->input_w) {
-                                acc += ek_dot_s8(in_g + (iy * p->input_w + ix) * p->input_c, wt, fc);
+                                acc += ek_dot_s8(row + ix * p->input_c, wt, fc);
                             } else {
                                 acc += p->input_zero_point * ek_sum_s8(wt, fc);
                             }
                         }
                     }
-                    acc = ek_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                    *out++ = (int8_t)ek_clamp_i32(acc, p->act_min, p->act_max);
+                    *out++ = conv_out(p, oc, acc);
                 }
             }
         }

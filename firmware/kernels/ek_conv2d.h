@@ -15,6 +15,8 @@
  *       read the window of pixel (oy, ox): input rows oy*stride_h - pad_top + ky*dilation_h,
  *       columns ox*stride_w - pad_left + kx*dilation_w, the channels of oc's group;
  *       then write y[oy][ox][oc].
+ * (A window of at most 256 bytes is read once per pixel and group, into a column on the stack,
+ * before any of the group's channels is written: reads only move earlier.)
  * So the output is written strictly in (y, x, c) order. Writing element (oy, ox, oc) follows
  * every read made for earlier output pixels and for channels <= oc of pixel (oy, ox); it
  * precedes the reads for the later channels of (oy, ox) and for all later pixels.

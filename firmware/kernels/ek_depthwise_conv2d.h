@@ -13,6 +13,8 @@
  *     for oc = 0 .. output_c-1 (channels in order; oc = ic*depth_multiplier + m)
  *       read input channel oc / depth_multiplier at the window of pixel (oy, ox), then write
  *       y[oy][ox][oc].
+ * (With depth multiplier 1, sixteen channels at a time: the taps of channels c..c+15 are read
+ * before those channels are written.)
  * The output is written strictly in (y, x, c) order.
  *
  * Overlap (declared once, in conv_overlap() in edgekit/codegen/ops/conv.py, as for

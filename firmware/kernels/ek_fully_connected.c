@@ -8,10 +8,7 @@ void ek_fully_connected_s8(const ek_fully_connected_params *p, const int8_t *inp
         const int8_t *x = input + b * p->in_features;
         for (int32_t o = 0; o < p->out_features; ++o) {
             const int8_t *w = p->weights + o * p->in_features;
-            int32_t acc = p->bias[o];
-            for (int32_t i = 0; i < p->in_features; ++i) {
-                acc += (int32_t)x[i] * (int32_t)w[i];
-            }
+            int32_t acc = p->bias[o] + ek_dot_s8(x, w, p->in_features);
             acc = ek_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
             output[b * p->out_features + o] = (int8_t)ek_clamp_i32(acc, p->act_min, p->act_max);
         }

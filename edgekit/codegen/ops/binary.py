@@ -15,6 +15,7 @@ from ...ir import ElementwiseOptions, Op, OpKind, Tensor
 from ...plan import Overlap
 from ...quant import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
+from .dsp import dsp_add
 
 MAX_DIMS = 6  # EK_BINARY_MAX_DIMS; TFLM broadcasts up to 6-D
 ADD_LEFT_SHIFT = 20  # TFLM's int8 ADD/SUB headroom
@@ -170,4 +171,7 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
                        input2_multiplier=m2, input2_shift=s2, output_multiplier=mo,
                        output_shift=so, **common)
     function = "ek_add_s8" if op.kind == OpKind.ADD else "ek_sub_s8"
-    return KernelCall(op, function, "ek_binary.h", params, args, overlaps=overlaps)
+    call = KernelCall(op, function, "ek_binary.h", params, args, overlaps=overlaps)
+    if ctx.target.dsp:  # SMMLAR kernel for equal shapes, same in-place order (ek_add_dsp.h)
+        return dsp_add(ctx, call)
+    return call

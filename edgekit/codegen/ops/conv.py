@@ -26,6 +26,7 @@ from ...quant import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activatio
 from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 from ..overlap import sliding_window_lead
+from .dsp import dsp_conv2d, dsp_depthwise
 from .palette import packed_conv2d
 
 
@@ -203,7 +204,12 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     )
     call = KernelCall(op, "ek_conv2d_s8", "ek_conv2d.h", params, (ctx.ptr(x), ctx.ptr(y)),
                       overlaps=conv_overlap(params))
-    return packed_conv2d(ctx, call, w)  # palettized/sparse weights when smaller (same loop order)
+    if ctx.target.dsp:  # SIMD kernel, or compressed weights when they are much smaller (dsp.py)
+        return dsp_conv2d(ctx, call, w)
+    packed = packed_conv2d(ctx, call, w)  # palettized/sparse weights when smaller (same loop order)
+    if packed is not call:  # compressed storage wins over the SIMD kernel: flash is the budget asked for
+        return packed
+    return call
 
 
 @lowers(OpKind.DEPTHWISE_CONV_2D)
@@ -236,5 +242,8 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(0, 1, 2))),
         multiplier=multiplier, shift=shift,
     )
-    return KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
+    call = KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
                       (ctx.ptr(x), ctx.ptr(y)), overlaps=conv_overlap(params))
+    if ctx.target.dsp:  # SIMD kernel, same loop order (ek_depthwise_dsp.h)
+        return dsp_depthwise(ctx, call, w)
+    return call

@@ -10,6 +10,7 @@ from ...errors import UnsupportedModelError
 from ...ir import FullyConnectedOptions, Op, OpKind
 from ...quant import quantize_multiplier, tensor_activation_range
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from .dsp import dsp_fully_connected
 from .palette import packed_fully_connected
 
 
@@ -70,4 +71,9 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     )
     call = KernelCall(op, "ek_fully_connected_s8", "ek_fully_connected.h", params,
                       (ctx.ptr(x), ctx.ptr(y)))
-    return packed_fully_connected(ctx, call, w)  # palettized/sparse weights when smaller
+    if ctx.target.dsp:  # SIMD kernel, or compressed weights when they are much smaller (dsp.py)
+        return dsp_fully_connected(ctx, call, w)
+    packed = packed_fully_connected(ctx, call, w)  # palettized/sparse weights when smaller
+    if packed is not call:  # compressed storage wins over the SIMD kernel: flash is the budget asked for
+        return packed
+    return call

@@ -31,7 +31,7 @@ import numpy as np
 from ...ir import Op, Tensor
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 
-MAX_RATIO = 0.875  # an encoding must save at least 1/8 of the tensor's bytes
+MAX_RATIO = 0.95  # an encoding must save at least 5% of the tensor's bytes
 
 ENCODING_PALETTE = 1
 ENCODING_SPARSE = 2

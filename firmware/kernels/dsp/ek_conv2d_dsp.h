@@ -1,0 +1,69 @@
+/* CONV_2D, int8, batch 1, NHWC, groups 1, horizontal dilation 1: im2col + a GEMM on the DSP
+ * extension (SMLAD).
+ *
+ * Four output pixels at a time: the receptive field of each (its "column", k = filter_h *
+ * filter_w * input_c values in (ky, kx, c) order, out-of-image taps reading the input zero
+ * point) is widened to int16 in scratch (straight from the input rows when the window lies
+ * inside the image and its rows are whole words), then every pair of output channels is
+ * computed against the four columns with dual 16-bit MACs:
+ *
+ *   acc[n][j] = b'[n] + sum_k col_j[k] * w[n][k]           (2 x 4 accumulators)
+ *   y[pixel j][n] = clamp(requant(2 * acc[n][j]))          (ek_requant2, exact)
+ *
+ * The generator stores the weights in the order the inner loop reads them: per channel pair,
+ * per pair of k (the order SXTB16 unpacks a word of four columns into: k0,k2 then k1,k3), the
+ * four bytes {w[n][ka], w[n+1][ka], w[n][kb], w[n+1][kb]}, so one word load and two SXTB16
+ * give both channels' int16 pairs. Every constant is computed at generation time: the padded
+ * sizes, the folded bias, the requantization terms (ek_dsp.h), the activation bounds.
+ *
+ * Output channels whose weights are all zero ("dead": their accumulator is the bias alone) are
+ * not computed: the generator works out their constant output and the kernel copies a row of
+ * constants (dead_row) to every pixel, then computes only the live channels (live_map).
+ *
+ * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
+ * order, four at a time; the columns of all four pixels are read into scratch before any of
+ * their outputs is written, then their outputs are written (channels in pairs). So every read
+ * made for a pixel happens before any write of that pixel or of a later one, which is all the
+ * portable kernel's order guarantees as well.
+ */
+#ifndef EK_CONV2D_DSP_H
+#define EK_CONV2D_DSP_H
+
+#include <stdint.h>
+
+/* Sizes and offsets are int16_t: parameter structs stay small in flash. */
+
+typedef struct {
+    int16_t input_h;
+    int16_t input_w;
+    int16_t input_c;
+    int16_t output_h;
+    int16_t output_w;
+    int16_t output_c;
+    int16_t filter_h;
+    int16_t filter_w;
+    int16_t stride_h;
+    int16_t stride_w;
+    int16_t dilation_h;
+    int16_t dilation_w;        /* 1 */
+    int16_t pad_top;
+    int16_t pad_left;
+    int16_t k_pad;             /* k = filter_h * filter_w * input_c rounded up to a multiple of 8 (the
+                                * padding weights are 0) */
+    int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
+    int16_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
+    int16_t act_min;
+    int16_t act_max;
+    int16_t live_c;            /* output channels computed (the others are constant) */
+    const int8_t *weights;     /* [ceil(live_c / 2)][k_pad / 2][4], see above */
+    const int32_t *requant;    /* [2 * ceil(live_c / 2)][4]: folded bias, multiplier, c, right */
+    const uint16_t *live_map;  /* [live_c]: output channel of each computed one; NULL: all, in order */
+    const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
+} ek_conv2d_dsp_params;
+
+/* Scratch bytes: 9 * k_pad + output_c, rounded up to 4 (int16 columns of four pixels, one
+ * int8 column being gathered (its k..k_pad tail holds zeros), one throw-away output row for a
+ * last block of < 4 pixels). */
+void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+
+#endif /* EK_CONV2D_DSP_H */

@@ -1,0 +1,151 @@
+/* ek_dsp.h -- the DSP-extension operations the edgekit DSP kernels use (Cortex-M4/M7/M33),
+ * and a portable C version of each for cores without the extension and for the host.
+ *
+ * On a core with the DSP extension (__ARM_FEATURE_DSP) these are ACLE intrinsics (arm_acle.h)
+ * and single instructions; elsewhere they are plain C with the same results, so the host
+ * tests (with sanitizers) run exactly the C the microcontroller runs.
+ *
+ *   ek_sxtb16(x)        bytes 0 and 2 of x, sign-extended to two halfwords (SXTB16)
+ *   ek_sxtb16_ror8(x)   bytes 1 and 3 (SXTB16 x, ROR #8; ACLE has no rotated form: one
+ *                       instruction of inline assembly)
+ *   ek_sadd16(a, b)     halfword-wise a + b (SADD16)
+ *   ek_smlad(a, b, acc) acc + a.lo*b.lo + a.hi*b.hi (SMLAD)
+ *   ek_smmlar(a, b, c)  c + ((a*b + 2^31) >> 32) (SMMLAR: rounded high word, accumulated)
+ *   ek_ssat8(x)         x saturated to [-128, 127] (SSAT #8)
+ *   ek_read32/ek_write32  a 32-bit word at any byte address (LDR/STR; memcpy elsewhere)
+ */
+#ifndef EK_DSP_H
+#define EK_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ek_common.h"
+
+/* Code that runs rarely (activation ranges narrower than int8, borders): optimized for size. */
+#if defined(__GNUC__)
+#define EK_COLD __attribute__((cold, noinline))
+#else
+#define EK_COLD
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EK_HAVE_DSP 1
+#else
+#define EK_HAVE_DSP 0
+#endif
+
+EK_INLINE uint32_t ek_read32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+EK_INLINE void ek_write32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+EK_INLINE uint32_t ek_pack16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu);
+}
+
+EK_INLINE int32_t ek_lo16(uint32_t v)
+{
+    return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFu);
+}
+
+EK_INLINE int32_t ek_hi16(uint32_t v)
+{
+    return (int32_t)(int16_t)(uint16_t)(v >> 16);
+}
+
+#if EK_HAVE_DSP
+
+EK_INLINE uint32_t ek_sxtb16(uint32_t x)
+{
+    return __sxtb16(x);
+}
+
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
+{
+    return __sadd16(a, b);
+}
+
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlad(a, b, acc);
+}
+
+EK_INLINE int32_t ek_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+#define ek_ssat8(x) __ssat((x), 8)
+
+#else /* portable C */
+
+EK_INLINE uint32_t ek_sxtb16(uint32_t x)
+{
+    return ek_pack16((int8_t)(uint8_t)(x & 0xFFu), (int8_t)(uint8_t)((x >> 16) & 0xFFu));
+}
+
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x)
+{
+    return ek_pack16((int8_t)(uint8_t)((x >> 8) & 0xFFu), (int8_t)(uint8_t)(x >> 24));
+}
+
+EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
+{
+    return ek_pack16(ek_lo16(a) + ek_lo16(b), ek_hi16(a) + ek_hi16(b));
+}
+
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    /* the two products and the sum wrap modulo 2^32 like the instruction */
+    const uint32_t s = (uint32_t)(ek_lo16(a) * ek_lo16(b)) + (uint32_t)(ek_hi16(a) * ek_hi16(b));
+    return (int32_t)(s + (uint32_t)acc);
+}
+
+EK_INLINE int32_t ek_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    /* floor((a*b + 2^31) / 2^32) + c; >> of a negative int64 is arithmetic under gcc and clang */
+    const int64_t p = (int64_t)a * (int64_t)b + ((int64_t)1 << 31);
+    return (int32_t)((uint32_t)(int32_t)(p >> 32) + (uint32_t)c);
+}
+
+EK_INLINE int32_t ek_ssat8(int32_t x)
+{
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+#endif
+
+/* Requantization of a doubled accumulator (2 * acc), exact with TFLite's
+ * MultiplyByQuantizedMultiplier + output offset when the generator has checked that
+ *   - the channel's shift is <= -1 (right = -shift >= 1) or its multiplier is 0,
+ *   - |2 * acc| < 2^31 for every reachable input, and c + the rounded product fits int32.
+ * Then SaturatingRoundingDoublingHighMul(acc, M) == (2*acc*M + 2^31) >> 32 (it rounds half up
+ * for either sign), RoundingDivideByPOT(t, right) == (t - [t < 0] + 2^(right-1)) >> right,
+ * [t < 0] may use the sign of acc (t == 0 rounds to 0 either way), and the output offset
+ * folds into c = 2^(right-1) + (output_offset << right). */
+EK_INLINE int32_t ek_requant2(int32_t acc2, int32_t m, int32_t c, int32_t right)
+{
+    const int32_t t = ek_smmlar(acc2, m, c) + (acc2 >> 31);
+    return t >> right;
+}
+
+#endif /* EK_DSP_H */

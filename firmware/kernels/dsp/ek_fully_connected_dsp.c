@@ -1,0 +1,121 @@
+#include "ek_fully_connected_dsp.h"
+
+#include <string.h>
+
+#include "ek_dsp.h"
+
+/* An activation range narrower than int8 (rare: compact). */
+EK_COLD static int32_t clamp_act(const ek_fully_connected_dsp_params *p, int32_t v)
+{
+    return ek_clamp_i32(v, p->act_min, p->act_max);
+}
+
+EK_INLINE int8_t clamp_out(const ek_fully_connected_dsp_params *p, int32_t acc2, const int32_t *rq)
+{
+    const int32_t v = ek_ssat8(ek_requant2(acc2, rq[1], rq[2], rq[3]));
+    return (int8_t)(p->act_full ? v : clamp_act(p, v));
+}
+
+#if EK_HAVE_DSP
+/* Four rows over k_pairs pairs of k (an even number), two pairs per iteration: the six words
+ * (two of x, four of weights) load back to back, then 8 SXTB16 and 8 SMLAD. Written out: the
+ * loop uses every allocatable register. */
+static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
+                 int32_t *r3)
+{
+    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
+    const uint32_t *w = *wp;
+    const uint32_t *end = x + k_pairs;
+    uint32_t wa0, wb0, wa1, wb1, x0, x1, t;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[wa0], [%[w]], #4\n\t"
+        "ldr    %[wb0], [%[w]], #4\n\t"
+        "ldr    %[wa1], [%[w]], #4\n\t"
+        "ldr    %[wb1], [%[w]], #4\n\t"
+        "ldr    %[x0], [%[x]], #4\n\t"
+        "ldr    %[x1], [%[x]], #4\n\t"
+        "sxtb16 %[t], %[wa0]\n\t"
+        "smlad  %[a0], %[x0], %[t], %[a0]\n\t"
+        "sxtb16 %[t], %[wa0], ror #8\n\t"
+        "smlad  %[a1], %[x0], %[t], %[a1]\n\t"
+        "sxtb16 %[t], %[wb0]\n\t"
+        "smlad  %[a2], %[x0], %[t], %[a2]\n\t"
+        "sxtb16 %[t], %[wb0], ror #8\n\t"
+        "smlad  %[a3], %[x0], %[t], %[a3]\n\t"
+        "sxtb16 %[t], %[wa1]\n\t"
+        "smlad  %[a0], %[x1], %[t], %[a0]\n\t"
+        "sxtb16 %[t], %[wa1], ror #8\n\t"
+        "smlad  %[a1], %[x1], %[t], %[a1]\n\t"
+        "sxtb16 %[t], %[wb1]\n\t"
+        "smlad  %[a2], %[x1], %[t], %[a2]\n\t"
+        "sxtb16 %[t], %[wb1], ror #8\n\t"
+        "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
+          [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1), [x0] "=&r"(x0),
+          [x1] "=&r"(x1), [t] "=&r"(t)
+        : [end] "r"(end)
+        : "cc", "memory");
+    *wp = w;
+    *r0 = a0;
+    *r1 = a1;
+    *r2 = a2;
+    *r3 = a3;
+}
+#else
+static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
+                 int32_t *r3)
+{
+    const uint32_t *w = *wp;
+    for (int32_t q = 0; q < k_pairs; ++q, w += 2) {
+        const uint32_t xv = x[q];
+        *r0 = ek_smlad(xv, ek_sxtb16(w[0]), *r0);
+        *r1 = ek_smlad(xv, ek_sxtb16_ror8(w[0]), *r1);
+        *r2 = ek_smlad(xv, ek_sxtb16(w[1]), *r2);
+        *r3 = ek_smlad(xv, ek_sxtb16_ror8(w[1]), *r3);
+    }
+    *wp = w;
+}
+#endif
+
+void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
+                               int8_t *scratch)
+{
+    const int32_t k_pad = p->k_pad;
+    const int32_t n_out = p->out_features;
+    uint32_t *xw = (uint32_t *)(void *)scratch; /* [k_pad / 2] doubled int16 pairs */
+    int8_t *row = scratch + 2 * k_pad;          /* the input row padded to k_pad */
+
+    for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
+        const int8_t *x8 = input;
+        if (k_pad != p->in_features) {
+            memcpy(row, input, (size_t)p->in_features);
+            memset(row + p->in_features, 0, (size_t)(k_pad - p->in_features));
+            x8 = row;
+        }
+        for (int32_t g = 0; g < k_pad; g += 4) {
+            const uint32_t v = ek_read32(x8 + g);
+            const uint32_t a = ek_sxtb16(v), c = ek_sxtb16_ror8(v);
+            xw[g / 2] = ek_sadd16(a, a);
+            xw[g / 2 + 1] = ek_sadd16(c, c);
+        }
+        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
+        const int32_t *rq = p->requant;
+        for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
+            int32_t a0 = rq[0], a1 = rq[4], a2 = rq[8], a3 = rq[12];
+            dot4(&w, xw, k_pad / 2, &a0, &a1, &a2, &a3);
+            output[n] = clamp_out(p, a0, rq);
+            if (n + 1 < n_out) {
+                output[n + 1] = clamp_out(p, a1, rq + 4);
+            }
+            if (n + 2 < n_out) {
+                output[n + 2] = clamp_out(p, a2, rq + 8);
+            }
+            if (n + 3 < n_out) {
+                output[n + 3] = clamp_out(p, a3, rq + 12);
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+"""The DSP-extension kernels (firmware/kernels/dsp/) run the same conformance cases as the
+portable ones and stay bit-exact with tflite-micro:
+
+* on the host, built with the portable C version of every DSP instruction they use (ek_dsp.h)
+  under ASan + UBSan: the CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED case lists of the
+  portable kernels' tests, plus cases aimed at the DSP kernels' own paths (four-pixel blocks
+  with a partial last block, odd channel counts, padded k, channels whose weights are all
+  zero, channel counts the depthwise kernel takes);
+* on the emulated Cortex-M4 (QEMU mps2-an386), where the same C compiles to SMLAD, SXTB16 and
+  SMMLAR and the GEMM's inner loop is assembly: a subset, through the firmware harness;
+* the requantization identity the kernels rely on (ek_requant2), against TFLite's arithmetic
+  on random values inside the bounds the generator checks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import test_kernels_conv as conv_cases
+import test_kernels_depthwise as dw_cases
+from opmodels import keras_op
+
+from edgekit.codegen.target import Target
+
+DSP = Target("host-dsp", dsp=True)
+DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8",),
+                 "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
+                 "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8",), "ADD": ("ek_add_dsp_s8",)}
+
+
+@pytest.fixture(scope="module")
+def dsp_runtime_lib(runtime_lib):
+    """The session's runtime library holds the DSP kernels too (portable DSP instructions)."""
+    return runtime_lib
+
+
+def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, expect_dsp: bool = True,
+                         samples: int = 3):
+    """Generate for a DSP target, build for the host, compare with tflite-micro."""
+    from edgekit import reference
+    from edgekit.codegen import generate
+    from edgekit.ir import parse_tflite
+    from edgekit.validate import build_host_runner, random_inputs, run_host
+
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=DSP)
+    functions = {c.op.type_name: c.function for c in gen.calls}
+    assert op_type in functions, f"converter did not produce {op_type}: {list(functions)}"
+    if expect_dsp:
+        assert functions[op_type] in DSP_FUNCTIONS[op_type], f"{op_type} lowered to {functions[op_type]}"
+    data = random_inputs(graph, samples, 0)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=lib)
+    ours = run_host(exe, gen.inputs, gen.outputs, data)
+    want = reference.run_tflm(model, data)
+    for s, (o, w) in enumerate(zip(ours, want)):
+        for k, (a, b) in enumerate(zip(o, w)):
+            np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
+    return gen
+
+
+# ---------------------------------------------------------------------------- the shared case lists
+
+
+def _conv_takes_dsp(c) -> bool:
+    return c.groups == 1 and c.dilation[1] == 1
+
+
+@pytest.mark.parametrize("case", conv_cases.CASES, ids=[c.id for c in conv_cases.CASES])
+def test_conv2d_cases_host(case, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D",
+                         expect_dsp=_conv_takes_dsp(case))
+
+
+def _dw_takes_dsp(c) -> bool:
+    rows = c.kernel == (3, 3) and c.dilation == (1, 1) and c.strides[1] in (1, 2)
+    return c.depth_multiplier == 1 and (rows or c.cin % 4 == 0)
+
+
+@pytest.mark.parametrize("case", dw_cases.CASES, ids=[c.id for c in dw_cases.CASES])
+def test_depthwise_cases_host(case, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D",
+                         expect_dsp=_dw_takes_dsp(case))
+
+
+Case = dw_cases.Case
+# depthwise cases the DSP kernels take (depth multiplier 1; 3x3 with dilation 1 and horizontal
+# stride 1 or 2: the row kernel, any channel count; else channels a multiple of 4: the per-pixel one)
+DW_DSP_CASES = [
+    Case((25, 5), 64, 1, (3, 3), (1, 1), "same", (1, 1), "relu", False, True, 11),  # keyword spotting
+    Case((9, 8), 8, 1, (3, 3), (2, 2), "same", (1, 1), "relu6", False, True, 12),
+    Case((7, 7), 12, 1, (3, 3), (2, 2), "valid", (1, 1), None, True, True, 13),
+    Case((6, 5), 4, 1, (5, 3), (1, 2), "same", (1, 1), "n1to1", False, False, 14),
+    Case((8, 9), 16, 1, (3, 3), (1, 1), "same", (2, 2), None, False, True, 15),
+    Case((1, 1), 8, 1, (3, 3), (1, 1), "same", (1, 1), "relu", False, True, 16),
+    Case((5, 4), 20, 1, (2, 2), (1, 1), "valid", (1, 1), None, True, True, 17),
+    Case((7, 9), 5, 1, (3, 3), (1, 1), "same", (1, 1), "relu6", False, True, 18),   # rows, odd channels
+    Case((10, 11), 3, 1, (3, 3), (2, 2), "valid", (1, 1), None, True, True, 19),    # rows, stride 2
+    Case((6, 6), 12, 1, (3, 3), (3, 2), "same", (1, 1), "relu", False, True, 20),   # rows, stride_h 3
+    Case((12, 3), 8, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, False, 27), # width 1
+    Case((20, 6), 8, 1, (3, 3), (2, 1), "same", (1, 1), "relu6", False, True, 28),  # walked transposed
+    Case((17, 4), 6, 1, (3, 3), (1, 2), "same", (1, 1), None, True, True, 29),      # transposed, odd c
+]
+
+
+@pytest.mark.parametrize("case", DW_DSP_CASES, ids=[c.id for c in DW_DSP_CASES])
+def test_depthwise_dsp_cases_host(case, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+
+
+CC = conv_cases.Case
+# conv cases aimed at the GEMM's own paths
+CONV_DSP_CASES = [
+    CC((5, 5), 8, 16, (1, 1), (1, 1), "valid", (1, 1), 1, "relu", False, True, 21),   # pointwise, 25 px
+    CC((3, 3), 16, 7, (1, 1), (1, 1), "same", (1, 1), 1, None, True, True, 22),       # odd channels, 9 px
+    CC((2, 3), 12, 5, (1, 1), (1, 1), "same", (1, 1), 1, "relu6", False, True, 23),  # k % 8 != 0
+    CC((9, 9), 3, 8, (3, 3), (2, 2), "same", (1, 1), 1, "relu", False, True, 24),    # k = 27 -> 32
+    CC((6, 6), 16, 32, (3, 3), (1, 1), "same", (1, 1), 1, None, False, True, 25),
+    CC((1, 2), 5, 3, (1, 1), (1, 1), "valid", (1, 1), 1, "n1to1", False, False, 26),  # 2 px: one block
+]
+
+
+@pytest.mark.parametrize("case", CONV_DSP_CASES, ids=[c.id for c in CONV_DSP_CASES])
+def test_conv2d_dsp_cases_host(case, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D")
+
+
+def conv_with_dead_channels(seed: int) -> bytes:
+    """A pointwise and a 3x3 convolution where some output channels have all-zero weights."""
+    import keras
+
+    def build(x):
+        y = keras.layers.Conv2D(12, 1, activation="relu", name="pw")(x)
+        return keras.layers.Conv2D(10, 3, padding="same", name="k3")(y)
+
+    def kill(model):
+        rng = np.random.default_rng(seed)
+        for name, dead in (("pw", [0, 5, 6, 11]), ("k3", [1, 2, 3, 4, 5, 6, 7, 9])):
+            layer = model.get_layer(name)
+            w, b = layer.get_weights()
+            w[..., dead] = 0.0
+            b[dead] = rng.standard_normal(len(dead))
+            layer.set_weights([w, b])
+
+    import keras
+
+    import opmodels
+    from edgekit.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(6, 5, 8), batch_size=1)
+    model = keras.Model(inp, build(inp))
+    opmodels._randomize_weights(model, seed)
+    kill(model)
+    return int8_tflite(model, opmodels._calib([(6, 5, 8)], seed))
+
+
+def test_conv2d_dead_channels_host(dsp_runtime_lib, tmp_path):
+    gen = assert_dsp_bit_exact(conv_with_dead_channels(31), dsp_runtime_lib, tmp_path, "CONV_2D")
+    live = [c.params.live_c for c in gen.calls if c.function == "ek_conv2d_dsp_s8"]
+    assert sorted(live) == [2, 8], live
+
+
+@pytest.mark.parametrize("in_f,units,act,per_tensor,bias,seed", [
+    (16, 8, None, False, True, 0), (64, 10, "relu", False, True, 1), (33, 7, "relu6", True, True, 2),
+    (128, 128, None, True, False, 3), (5, 50, "relu", False, False, 4), (200, 3, None, False, True, 5),
+    (640, 128, "relu", False, True, 6),
+])
+def test_fully_connected_host(in_f, units, act, per_tensor, bias, seed, dsp_runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Dense(units, activation=act, use_bias=bias), (in_f,), seed=seed,
+                     per_tensor=per_tensor)
+    assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED")
+
+
+def test_fully_connected_batched_host(dsp_runtime_lib, tmp_path):
+    import keras
+
+    assert_dsp_bit_exact(keras_op(keras.layers.Dense(6), (4, 12), seed=7), dsp_runtime_lib, tmp_path,
+                         "FULLY_CONNECTED")
+
+
+def add_model(shape, seed: int, relu: bool = False, scales=(1.0, 3.0)) -> bytes:
+    """Two inputs of different ranges added (optionally with a ReLU)."""
+    import keras
+
+    import opmodels
+    from edgekit.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    a, b = keras.Input(shape=shape, batch_size=1), keras.Input(shape=shape, batch_size=1)
+    y = keras.layers.Add()([a, b])
+    model = keras.Model([a, b], keras.layers.ReLU()(y) if relu else y)
+    rng = np.random.default_rng(seed)
+    calib = [[(rng.standard_normal((1, *shape)) * s).astype(np.float32) for s in scales]
+             for _ in range(opmodels.CALIB_SAMPLES)]
+    return int8_tflite(model, calib)
+
+
+@pytest.mark.parametrize("shape,seed,relu,scales", [
+    ((8, 8, 16), 41, False, (1.0, 3.0)), ((5, 7, 3), 42, True, (2.0, 0.5)), ((33,), 43, False, (1.0, 1.0)),
+])
+def test_add_host(shape, seed, relu, scales, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(add_model(shape, seed, relu, scales), dsp_runtime_lib, tmp_path, "ADD")
+
+
+# ---------------------------------------------------------------------------- requantization
+
+
+def test_requant2_equals_tflite_arithmetic():
+    """ek_requant2 (SMMLAR, sign fix, shift, offset folded in c) == MultiplyByQuantizedMultiplier
+    + offset, for multipliers and shifts as quantize_multiplier makes them and accumulators
+    within the bound the generator enforces."""
+    from edgekit.codegen.ops.dsp import requant_table
+    from edgekit.quant import multiply_by_quantized_multiplier, quantize_multiplier
+
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        real = float(np.exp(rng.uniform(np.log(1e-7), np.log(0.49))))
+        m, s = quantize_multiplier(real)
+        offset = int(rng.integers(-128, 128))
+        amax = int(rng.integers(1, 2**29))
+        table = requant_table(np.array([0]), np.array([m]), np.array([s]), offset, np.array([amax]))
+        assert table is not None, (real, m, s, amax)
+        _, mm, c, right = (int(v) for v in table[0])
+        acc = rng.integers(-amax, amax + 1, 2000, dtype=np.int64)
+        acc = np.concatenate([acc, [0, 1, -1, amax, -amax]])
+        a2 = 2 * acc
+        t = ((a2 * mm + (1 << 31)) >> 32) + c + (a2 >> 63)  # SMMLAR, then + (acc2 >> 31)
+        ours = t >> right
+        want = multiply_by_quantized_multiplier(acc, m, s) + offset
+        np.testing.assert_array_equal(ours, want, err_msg=f"real {real} m {m} shift {s}")
+
+
+def test_requant_table_refuses_what_it_cannot_do():
+    from edgekit.codegen.ops.dsp import requant_table
+
+    one = np.array([0])
+    assert requant_table(one, np.array([1 << 30]), np.array([1]), 0, np.array([100])) is None  # left shift
+    assert requant_table(one, np.array([1 << 30]), np.array([0]), 0, np.array([100])) is None  # right 0
+    assert requant_table(one, np.array([1 << 30]), np.array([-3]), 0, np.array([2**30])) is None  # overflow
+    dead = requant_table(one, np.array([0]), np.array([0]), -5, np.array([100]))
+    assert dead is not None and dead[0, 1] == 0
+
+
+# ---------------------------------------------------------------------------- on the emulated board
+
+needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                                 reason="needs qemu-system-arm and arm-none-eabi-gcc")
+
+
+def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3):
+    """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
+    the serial harness, compare every output with tflite-micro."""
+    from edgekit.boards import load_board
+    from edgekit.build import build_firmware
+    from edgekit.deploy import connect
+    from edgekit.harness.profile import profile
+
+    path = tmp_path / "case.tflite"
+    path.write_bytes(model)
+    board = load_board(board_name)
+    fw = build_firmware(path, board, tmp_path / "fw")
+    functions = {c.op.type_name: c.function for c in fw.generated.calls}
+    assert functions.get(op_type) in DSP_FUNCTIONS[op_type], functions
+    with connect(board, None, fw.elf, log=lambda m: None) as dev:
+        rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
+                      samples=samples, seed=1)
+    assert rep.reference == "tflite-micro"
+    assert rep.passed, [s["max_abs_diff"] for s in rep.samples]
+
+
+BOARD_CASES = [
+    ("conv-pointwise", lambda: conv_cases.build_conv(CONV_DSP_CASES[0]), "CONV_2D"),
+    ("conv-odd-channels", lambda: conv_cases.build_conv(CONV_DSP_CASES[1]), "CONV_2D"),
+    ("conv-3x3-s2-k27", lambda: conv_cases.build_conv(CONV_DSP_CASES[3]), "CONV_2D"),
+    ("conv-3x3-k144", lambda: conv_cases.build_conv(CONV_DSP_CASES[4]), "CONV_2D"),
+    ("conv-kws-first", lambda: conv_cases.build_conv(conv_cases.CASES[-8]), "CONV_2D"),
+    ("conv-dead-channels", lambda: conv_with_dead_channels(32), "CONV_2D"),
+    ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),
+    ("dw-s2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[1]), "DEPTHWISE_CONV_2D"),
+    ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),
+    ("fc-640", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(128, activation="relu"),
+                                                       (640,), seed=6), "FULLY_CONNECTED"),
+    ("fc-odd", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(7), (33,), seed=2,
+                                                       per_tensor=True), "FULLY_CONNECTED"),
+    ("dw-rows-odd-channels", lambda: dw_cases.build_depthwise(DW_DSP_CASES[7]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[8]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-width-1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[10]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-transposed-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[11]), "DEPTHWISE_CONV_2D"),
+    ("add", lambda: add_model((8, 8, 16), 41), "ADD"),
+    ("add-relu", lambda: add_model((5, 7, 3), 42, True, (2.0, 0.5)), "ADD"),
+]
+
+
+@needs_board
+@pytest.mark.parametrize("name,build,op_type", BOARD_CASES, ids=[c[0] for c in BOARD_CASES])
+def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
+    assert_bit_exact_on_board(build(), tmp_path, "qemu-mps2-an386", op_type)
+
+
+@needs_board
+def test_on_emulated_cortex_m7(tmp_path):
+    assert_bit_exact_on_board(conv_cases.build_conv(CONV_DSP_CASES[4]), tmp_path, "qemu-mps2-an500", "CONV_2D")
