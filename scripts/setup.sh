@@ -27,7 +27,7 @@ PYEOF
 then
     echo "setup: pip install -e .[convert,reference,plot,test]" >&2
     "$PY" -m pip install -q --disable-pip-version-check -e ".[convert,reference,plot,test]"
-elif ! "$PY" -c 'import edgekit, pathlib, sys; sys.exit(pathlib.Path(edgekit.__file__).resolve().parents[1] != pathlib.Path.cwd().resolve())' 2>/dev/null; then
+elif ! (here=$(pwd -P); cd / && "$PY" -c "import edgekit, pathlib, sys; sys.exit(str(pathlib.Path(edgekit.__file__).resolve().parents[1]) != '$here')") 2>/dev/null; then
     # edgekit is installed, but from another checkout: point it at this one
     echo "setup: pip install -e . (this checkout)" >&2
     "$PY" -m pip install -q --disable-pip-version-check --no-deps -e .
