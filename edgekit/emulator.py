@@ -78,6 +78,18 @@ class Emulator:
         self.stop()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, QEMU gets SIGTERM when edgekit dies, so a killed
+    run never leaves an emulator spinning."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -139,7 +151,8 @@ def start(board: Board | str, elf: str | Path, serial: str = "pty",
     cmd = qemu_command(board, elf, spec)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_die_with_parent)
     except FileNotFoundError:
         raise EmulatorError(f"{board.emulator.program} not found on PATH (apt-get install qemu-system-arm)") from None
     lines: list[str] = []
