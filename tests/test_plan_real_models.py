@@ -25,7 +25,7 @@ from edgekit.validate import build_host_runner, random_inputs, run_host
 from conftest import REAL_MODELS
 
 DUMP_HOOK = ("EK_OP_HOOK(i)=do { extern void ek_test_dump(int, const void *, unsigned long); "
-             "ek_test_dump((i), arena, sizeof arena); } while (0)")
+             "ek_test_dump((i), model_arena, sizeof model_arena); } while (0)")
 
 DUMP_C = r"""
 #include <stdint.h>
