@@ -129,10 +129,10 @@ class LowerCtx:
                    "uint16_t": np.uint16, "int32_t": np.int32, "uint32_t": np.uint32,
                    "float": np.float32}[c_type]
         vals = np.asarray(values)
-        if vals.size and (vals.min() < np.iinfo(np_type).min if np.issubdtype(np_type, np.integer) else False):
-            raise AssertionError(f"op{op.index}_{suffix}: value below the range of {c_type}")
-        if vals.size and (vals.max() > np.iinfo(np_type).max if np.issubdtype(np_type, np.integer) else False):
-            raise AssertionError(f"op{op.index}_{suffix}: value above the range of {c_type}")
+        if vals.size and np.issubdtype(np_type, np.integer):
+            info = np.iinfo(np_type)
+            if vals.min() < info.min or vals.max() > info.max:
+                raise AssertionError(f"op{op.index}_{suffix}: values outside the range of {c_type}")
         return CArray(f"op{op.index}_{suffix}", c_type, vals.astype(np_type).reshape(-1), comment)
 
     def scratch(self, op: Op) -> ScratchRef:
