@@ -16,6 +16,8 @@ KERAS_LAYERS = {"ADD": "Add", "SUB": "Subtract", "MUL": "Multiply"}
     ("SUB", (20,), 3),
     ("MUL", (7, 9, 2), 4),
     ("MUL", (3, 33), 5),
+    ("ADD", (16, 16, 8), 6),   # >= 1024 elements: the host rescales through tables
+    ("SUB", (12, 11, 9), 7),
 ])
 def test_keras_equal_shapes(kind, shape, seed, runtime_lib, tmp_path):
     import keras

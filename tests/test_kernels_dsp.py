@@ -103,6 +103,7 @@ DW_DSP_CASES = [
     Case((12, 3), 8, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, False, 27), # width 1
     Case((20, 6), 8, 1, (3, 3), (2, 1), "same", (1, 1), "relu6", False, True, 28),  # walked transposed
     Case((17, 4), 6, 1, (3, 3), (1, 2), "same", (1, 1), None, True, True, 29),      # transposed, odd c
+    Case((19, 7), 24, 1, (3, 3), (2, 2), "valid", (1, 1), "relu", False, True, 30), # transposed, 2 groups of 12
 ]
 
 
@@ -292,6 +293,7 @@ BOARD_CASES = [
     ("dw-rows-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[8]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-width-1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[10]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-transposed-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[11]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-transposed-groups", lambda: dw_cases.build_depthwise(DW_DSP_CASES[13]), "DEPTHWISE_CONV_2D"),
     ("add", lambda: add_model((8, 8, 16), 41), "ADD"),
     ("add-relu", lambda: add_model((5, 7, 3), 42, True, (2.0, 0.5)), "ADD"),
 ]

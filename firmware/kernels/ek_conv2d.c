@@ -24,16 +24,28 @@ EK_INLINE int8_t conv_out(const ek_conv2d_params *p, int32_t oc, int32_t acc)
 }
 
 /* Group g's window of output pixel (iy0, ix0) as one column, taps outside the image reading the
- * input zero point; returns its length. */
+ * input zero point; returns its length. A filter row inside the image whose taps are contiguous
+ * in the input (horizontal dilation 1, all channels) is one run. */
 static int32_t gather(const ek_conv2d_params *p, const int8_t *in_g, int32_t iy0, int32_t ix0, int8_t *col)
 {
-    const int32_t fc = p->filter_c;
+    const int32_t fc = p->filter_c, run = p->filter_w * fc;
+    const int cols_inside = ix0 >= 0 && ix0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
+    const int contiguous = cols_inside && p->dilation_w == 1 && fc == p->input_c;
     int32_t n = 0;
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dilation_h;
+        const int row_inside = iy >= 0 && iy < p->input_h;
+        if (row_inside && contiguous) {
+            const int8_t *src = in_g + (iy * p->input_w + ix0) * fc;
+            for (int32_t c = 0; c < run; ++c) {
+                col[n + c] = src[c];
+            }
+            n += run;
+            continue;
+        }
         for (int32_t kx = 0; kx < p->filter_w; ++kx, n += fc) {
             const int32_t ix = ix0 + kx * p->dilation_w;
-            const int inside = iy >= 0 && iy < p->input_h && ix >= 0 && ix < p->input_w;
+            const int inside = row_inside && ix >= 0 && ix < p->input_w;
             const int8_t *src = in_g + (iy * p->input_w + ix) * p->input_c;
             for (int32_t c = 0; c < fc; ++c) {
                 col[n + c] = inside ? src[c] : (int8_t)p->input_zero_point;

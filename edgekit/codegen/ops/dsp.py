@@ -168,9 +168,7 @@ class Conv2DDspParams(CStruct):
     act_min: int
     act_max: int
     live_c: int
-    weights: CArray
-    requant: CArray
-    live_map: CArray | str
+    stream: CArray
     dead_row: CArray | str
 
 
@@ -180,6 +178,28 @@ def constant_outputs(bias, multiplier, shift, output_offset: int, act_min: int, 
     v = multiply_by_quantized_multiplier(np.asarray(bias, np.int64), np.asarray(multiplier, np.int64),
                                          np.asarray(shift, np.int64)) + output_offset
     return np.clip(v, act_min, act_max)
+
+
+def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int) -> np.ndarray:
+    """What ek_conv2d_dsp_s8's channel loop reads, as int32 words in reading order: per pair of
+    live channels, the two doubled folded biases (its columns are doubled), the weights
+    (``gemm_weights``, four int8 per word, little-endian), then per channel the multiplier, c
+    and right | channel << 8. An odd last channel is paired with a copy of itself (same output,
+    stored twice)."""
+    n = w_live.shape[0]
+    if n == 0:
+        return np.zeros(1, np.int64)  # no pair is read
+    if n % 2:
+        w_live = np.concatenate([w_live, w_live[-1:]])
+        table = np.concatenate([table, table[-1:]])
+        channels = np.concatenate([channels, channels[-1:]])
+    pairs = w_live.shape[0] // 2
+    wb = gemm_weights(w_live, k_pad, 2).astype(np.int8)
+    words = wb.view("<i4").astype(np.int64).reshape(pairs, k_pad // 2)
+    table = np.asarray(table, np.int64)
+    terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
+    out = np.concatenate([table[:, 0].reshape(pairs, 2), words, terms.reshape(pairs, 6)], axis=1)
+    return out.reshape(-1)
 
 
 def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
@@ -198,36 +218,31 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     k = w_rows.shape[1]
     k_pad = _round_up(k, 8)
     n_live = live.size
-    rq = np.zeros((max(_round_up(n_live, 2), 2), 4), np.int64)
-    rq[:n_live] = table
-    rq[:, 0] //= 2  # the GEMM's columns are not doubled: its accumulators start at the bias
-    w_live = w_rows[live] if n_live else np.zeros((2, k), np.int64)
     if n_live < p.output_c:
         dead = np.setdiff1d(np.arange(p.output_c), live)
         row = np.zeros(p.output_c, np.int64)
         row[dead] = constant_outputs(bias[dead], mult[dead], shift[dead], p.output_offset, p.act_min, p.act_max)
-        live_map = (ctx.array(op, "live_map", "uint16_t", live if n_live else [0],
-                              "output channel of each computed channel") if n_live else "NULL")
         dead_row = ctx.array(op, "dead_row", "int8_t", row,
                              f"outputs of the {dead.size} channels whose weights are all zero")
     else:
-        live_map, dead_row = "NULL", "NULL"
+        dead_row = "NULL"
     params = Conv2DDspParams(
         input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h,
         output_w=p.output_w, output_c=p.output_c, filter_h=p.filter_h, filter_w=p.filter_w,
         stride_h=p.stride_h, stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w,
-        pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **_activation(p), live_c=n_live,
-        weights=ctx.array(op, "weights", "int8_t", gemm_weights(w_live, k_pad, 2),
-                          f"{w.name}: per channel pair and k pair, the order the DSP GEMM reads"
-                          + (f" ({n_live} of {p.output_c} channels; the rest are all zero)"
-                             if n_live < p.output_c else "")),
-        requant=ctx.array(op, "requant", "int32_t", rq.reshape(-1),
-                          "per channel: folded bias, multiplier, rounding + offset, right shift"),
-        live_map=live_map, dead_row=dead_row,
+        pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **_activation(p),
+        live_c=n_live,
+        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_rows[live], table, live, k_pad),
+                         f"{w.name}: per channel pair the doubled folded biases, the weights per k pair in "
+                         "the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
+                         "right shift | output channel << 8"
+                         + (f" ({n_live} of {p.output_c} channels; the rest are all zero)"
+                            if n_live < p.output_c else "")),
+        dead_row=dead_row,
     )
     if not _fits_int16(params):
         return packed_conv2d(ctx, call, w)
-    scratch = _round_up(9 * k_pad + p.output_c, 4)
+    scratch = _round_up(9 * k_pad + 4 + p.output_c, 4)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)
@@ -282,6 +297,7 @@ class DepthwiseRowsParams(CStruct):
     pad_left: int
     row_len: int
     transposed: int
+    group: int
     pad_value: int
     act_min: int
     act_max: int
@@ -321,6 +337,11 @@ def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray)
         w3 = w.data.reshape(3, 3, p.output_c)
     if g["stride_w"] not in (1, 2):
         return None
+    # A transposed walk goes over the channels in groups of 16 (the ring then holds 16 channels'
+    # rows, not all of them); the row order an overlap plan relies on needs one group.
+    group = c
+    if transposed:
+        group = next((n for n in (16, 12, 8, 4) if c % n == 0), c)
     blocks = -(-g["output_w"] // 4)
     last_pair = g["stride_w"] * (4 * blocks - 1) + 3  # one past the last int16 a block reads
     row_len = _round_up(max(g["pad_left"] + g["input_w"], last_pair), 2)
@@ -328,7 +349,7 @@ def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray)
     params = DepthwiseRowsParams(
         **{k: g[k] for k in ("input_h", "input_w")}, channels=c,
         **{k: g[k] for k in ("output_h", "output_w", "stride_h", "stride_w", "pad_top", "pad_left")},
-        row_len=row_len, transposed=int(transposed), pad_value=p.input_zero_point,
+        row_len=row_len, transposed=int(transposed), group=group, pad_value=p.input_zero_point,
         act_min=p.act_min, act_max=p.act_max,
         weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(w3, table),
                           f"{w.name}: per channel, per filter row the doubled int16 pairs (w0,w1), (w1,w2), "
@@ -340,7 +361,7 @@ def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=2 * row_len * (3 * c + 1) + 4 * blocks * c,
+                               scratch_bytes=2 * row_len * (3 * group + 1) + 4 * blocks * group,
                                overlaps=() if transposed else call.overlaps)
 
 

@@ -40,8 +40,9 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n)
     }
 }
 
-/* The int8 column of output pixel (oy, ox) when its window crosses the image border: k taps in (ky, kx, c) order, out-of-image taps reading the zero point (buf[k..k_pad)
- * holds zeros, written once per call). Rare: compiled for size. */
+/* The int8 column of output pixel (oy, ox) when its window crosses the image border: k taps in
+ * (ky, kx, c) order, out-of-image taps reading the zero point (buf[k..k_pad) holds zeros,
+ * written once per call). Rare: compiled for size. */
 EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
                                     int32_t ox, int8_t *buf)
 {
@@ -65,94 +66,97 @@ EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t 
     return buf;
 }
 
-/* Widen n bytes of a column (n a multiple of 4, starting at group g0 of four k) to int16 into
- * slot j of the four-pixel buffer: word g of the column gives the k pairs 2g (bytes 0, 2) and
- * 2g + 1 (bytes 1, 3), stored at [pair][pixel]. */
+/* Both int16 halves doubled (no carry between them). */
+EK_INLINE uint32_t ek_dbl16(uint32_t v)
+{
+    return ek_sadd16(v, v);
+}
+
+/* Widen n bytes of a column (n a multiple of 4, starting at group g0 of four k) to doubled int16
+ * into slot j of the four-pixel buffer: word g of the column gives the k pairs 2g (bytes 0, 2)
+ * and 2g + 1 (bytes 1, 3), stored at [pair][pixel]. */
 static void widen(const int8_t *col, int32_t n, int32_t g0, int32_t j, uint32_t *cols)
 {
     uint32_t *dst = cols + 8 * g0 + j;
     int32_t g = 0;
     for (; g + 8 <= n; g += 8, dst += 16) {
         const uint32_t v = ek_read32(col + g), u = ek_read32(col + g + 4);
-        dst[0] = ek_sxtb16(v);
-        dst[4] = ek_sxtb16_ror8(v);
-        dst[8] = ek_sxtb16(u);
-        dst[12] = ek_sxtb16_ror8(u);
+        dst[0] = ek_dbl16(ek_sxtb16(v));
+        dst[4] = ek_dbl16(ek_sxtb16_ror8(v));
+        dst[8] = ek_dbl16(ek_sxtb16(u));
+        dst[12] = ek_dbl16(ek_sxtb16_ror8(u));
     }
     if (g < n) {
         const uint32_t v = ek_read32(col + g);
-        dst[0] = ek_sxtb16(v);
-        dst[4] = ek_sxtb16_ror8(v);
+        dst[0] = ek_dbl16(ek_sxtb16(v));
+        dst[4] = ek_dbl16(ek_sxtb16_ror8(v));
     }
 }
 
-/* The column of output pixel (oy, ox) into slot j. A window inside the image is
- * filter_h runs of filter_w * input_c bytes: widened straight from the input rows when the runs
- * are whole words, else copied into col8 first; a window crossing the border goes through
- * gather(). */
-static void column(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy, int32_t ox, int8_t *col8,
-                   int32_t j, uint32_t *cols)
+/* The sizes the pixel walk uses, read from the parameters once per call. */
+typedef struct {
+    int32_t c, row, taps, k_pad, step;
+    const int8_t *end; /* the end of the input */
+    int8_t *col8;
+} ek_walk;
+
+/* The column of output pixel (oy, ox), whose window starts at input row iy0, column ix0, into
+ * slot j. A window inside the image is filter_h runs of filter_w * input_c bytes: widened
+ * straight from the input rows when the runs are whole words, else copied into col8 a word at
+ * a time first (each run's last word spills a few bytes past it, which the next run or the
+ * zero tail then overwrites; a window whose last word would pass the end of the input goes
+ * through gather()); a window crossing the border goes through gather(). */
+EK_INLINE void column(const ek_conv2d_dsp_params *p, const ek_walk *k, const int8_t *input, int32_t oy,
+                      int32_t ox, int32_t iy0, int32_t ix0, int32_t rows_in, int32_t j, uint32_t *cols)
 {
-    const int32_t c = p->input_c, row = p->filter_w * c;
-    if (pointwise(p)) {
-        widen(input + (oy * p->input_w + ox) * c, p->k_pad, 0, j, cols);
-        return;
-    }
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t iy_last = iy0 + (p->filter_h - 1) * p->dilation_h;
-    if (iy0 >= 0 && iy_last < p->input_h && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
-        const int32_t step = p->dilation_h * p->input_w * c;
-        const int8_t *src = input + (iy0 * p->input_w + ix0) * c;
-        if (row % 4 == 0) {
-            for (int32_t ky = 0; ky < p->filter_h; ++ky, src += step) {
-                widen(src, row, ky * row / 4, j, cols);
+    const int8_t *src = input + (iy0 * p->input_w + ix0) * k->c;
+    if (rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w &&
+        src + (p->filter_h - 1) * k->step + ((k->row + 3) & ~3) <= k->end) {
+        if (k->row % 4 == 0) {
+            for (int32_t ky = 0; ky < k->taps; ky += k->row, src += k->step) {
+                widen(src, k->row, ky / 4, j, cols);
             }
-            if (p->k_pad > kk(p)) {
-                widen(col8 + kk(p), p->k_pad - kk(p), kk(p) / 4, j, cols); /* zeros */
+            if (k->k_pad > k->taps) {
+                widen(k->col8 + k->taps, k->k_pad - k->taps, k->taps / 4, j, cols); /* zeros */
             }
             return;
         }
-        for (int32_t ky = 0; ky < p->filter_h; ++ky, src += step) {
-            copy_bytes(col8 + ky * row, src, row);
+        for (int32_t ky = 0; ky < k->taps; ky += k->row, src += k->step) {
+            for (int32_t b = 0; b < k->row; b += 4) {
+                ek_write32(k->col8 + ky + b, ek_read32(src + b));
+            }
         }
-        widen(col8, p->k_pad, 0, j, cols);
+        ek_write32(k->col8 + k->taps, 0); /* the last run's spill */
+        widen(k->col8, k->k_pad, 0, j, cols);
         return;
     }
-    widen(gather(p, input, oy, ox, col8), p->k_pad, 0, j, cols);
+    widen(gather(p, input, oy, ox, k->col8), k->k_pad, 0, j, cols);
 }
 
-/* The activation range narrower than int8 (rare: compact). */
-EK_COLD static void clamp4(int32_t v[4], int32_t lo, int32_t hi)
+/* The activation range narrower than int8 (rare): clamp the four pixels' outputs. */
+EK_COLD static void clamp_pixels(int8_t *const out[4], int32_t n, int32_t lo, int32_t hi)
 {
     for (int32_t j = 0; j < 4; ++j) {
-        v[j] = ek_clamp_i32(v[j], lo, hi);
+        for (int32_t i = 0; i < n; ++i) {
+            out[j][i] = (int8_t)ek_clamp_i32(out[j][i], lo, hi);
+        }
     }
 }
 
-/* One channel of the four pixels: requantize, saturate to int8, clamp to the activation range
- * unless it is the full int8 range, store. The requantization terms are read before any output
- * is stored (int8 stores may alias them, so reading them between stores would repeat loads). */
-EK_INLINE void store4(int8_t *const o[4], int32_t ch, const int32_t *rq, int32_t a0, int32_t a1, int32_t a2,
-                      int32_t a3, const ek_conv2d_dsp_params *p)
-{
-    const int32_t m = rq[1], c = rq[2], r = rq[3];
-    int32_t v[4] = {ek_ssat8(ek_requant2(a0 * 2, m, c, r)), ek_ssat8(ek_requant2(a1 * 2, m, c, r)),
-                    ek_ssat8(ek_requant2(a2 * 2, m, c, r)), ek_ssat8(ek_requant2(a3 * 2, m, c, r))};
-    if (!p->act_full) {
-        clamp4(v, p->act_min, p->act_max);
-    }
-    o[0][ch] = (int8_t)v[0];
-    o[1][ch] = (int8_t)v[1];
-    o[2][ch] = (int8_t)v[2];
-    o[3][ch] = (int8_t)v[3];
-}
+/* What the channel loop reads besides registers (asm memory operands). */
+typedef struct {
+    uintptr_t x_start; /* the columns, minus one step of the pre-indexed load */
+    uintptr_t x_last;  /* the columns' last group of four k pairs */
+    uintptr_t s_end;   /* the stream after the last channel pair */
+    int8_t *out[4];    /* each pixel's output row (a throw-away row for a missing pixel) */
+} ek_gemm_ctx;
 
 #if EK_HAVE_DSP
 /* One pair of k: a word of weights (both channels) and the four pixels' int16 pairs, loaded
  * back to back so the loads pipeline, then eight dual MACs. The first pair of an iteration
  * advances x (pre-index); the others address it with offsets. */
 #define EK_KPAIR(XLOAD0, X1, X2, X3)                      \
-    "ldr    %[w1], [%[w]], #4\n\t"                        \
+    "ldr    %[w1], [%[s]], #4\n\t"                        \
     XLOAD0                                                \
     "ldr    %[x1], [%[x], #" #X1 "]\n\t"                  \
     "sxtb16 %[w0], %[w1]\n\t"                             \
@@ -168,101 +172,150 @@ EK_INLINE void store4(int8_t *const o[4], int32_t ch, const int32_t *rq, int32_t
     "smlad  %[a03], %[x1], %[w0], %[a03]\n\t"             \
     "smlad  %[a13], %[x1], %[w1], %[a13]\n\t"
 
-/* The two-channel x four-pixel product over k_pairs pairs of k (a multiple of 4). The loop
- * needs all fourteen allocatable registers (8 accumulators, 2 pointers, 4 operands), more than
- * gcc's allocator manages for the same loop written with intrinsics, so it is written out; the
- * portable version below is the same computation in C. */
-#define EK_GEMM_2X4(w, cols, k_pairs)                                                              \
-    do {                                                                                           \
-        uintptr_t x_ = (uintptr_t)(cols) - 64u; /* advanced before use */                          \
-        const uintptr_t last_ = (uintptr_t)(cols) + 64u * (uint32_t)((k_pairs) / 4 - 1);           \
-        const uint8_t *w_ = (w);                                                                   \
-        uint32_t w0_, w1_, x0_, x1_;                                                               \
-        __asm__ volatile("1:\n\t"                                                                  \
-                         EK_KPAIR("ldr    %[x0], [%[x], #64]!\n\t", 4, 8, 12)                     \
-                         EK_KPAIR("ldr    %[x0], [%[x], #16]\n\t", 20, 24, 28)                    \
-                         EK_KPAIR("ldr    %[x0], [%[x], #32]\n\t", 36, 40, 44)                    \
-                         EK_KPAIR("ldr    %[x0], [%[x], #48]\n\t", 52, 56, 60)                    \
-                         "ldr    %[x0], %[last]\n\t"                                               \
-                         "cmp    %[x], %[x0]\n\t"                                                  \
-                         "bne    1b\n\t"                                                           \
-                         : [a00] "+r"(a00), [a01] "+r"(a01), [a02] "+r"(a02), [a03] "+r"(a03),     \
-                           [a10] "+r"(a10), [a11] "+r"(a11), [a12] "+r"(a12), [a13] "+r"(a13),     \
-                           [w] "+r"(w_), [x] "+r"(x_), [w0] "=&r"(w0_), [w1] "=&r"(w1_),           \
-                           [x0] "=&r"(x0_), [x1] "=&r"(x1_)                                        \
-                         : [last] "m"(last_)                                                       \
-                         : "cc", "memory");                                                        \
-    } while (0)
-#else
-#define EK_GEMM_2X4(w, cols, k_pairs)                                                              \
-    do {                                                                                           \
-        const uint8_t *w_ = (w);                                                                   \
-        const uint32_t *x_ = (cols);                                                               \
-        for (int32_t q_ = 0; q_ < (k_pairs); ++q_, w_ += 4, x_ += 4) {                             \
-            const uint32_t v_ = ek_read32(w_);                                                     \
-            const uint32_t w0_ = ek_sxtb16(v_), w1_ = ek_sxtb16_ror8(v_);                          \
-            a00 = ek_smlad(x_[0], w0_, a00);                                                       \
-            a01 = ek_smlad(x_[1], w0_, a01);                                                       \
-            a02 = ek_smlad(x_[2], w0_, a02);                                                       \
-            a03 = ek_smlad(x_[3], w0_, a03);                                                       \
-            a10 = ek_smlad(x_[0], w1_, a10);                                                       \
-            a11 = ek_smlad(x_[1], w1_, a11);                                                       \
-            a12 = ek_smlad(x_[2], w1_, a12);                                                       \
-            a13 = ek_smlad(x_[3], w1_, a13);                                                       \
-        }                                                                                          \
-    } while (0)
-#endif
+/* Requantize accumulator A in place (ek_requant2 with m = w0, c = w1, right = low byte of x0),
+ * saturated to int8. */
+#define EK_REQ(A)                                         \
+    "smmlar %[x1], %[" A "], %[w0], %[w1]\n\t"            \
+    "add    %[x1], %[x1], %[" A "], asr #31\n\t"          \
+    "asr    %[x1], %[x1], %[x0]\n\t"                      \
+    "ssat   %[" A "], #8, %[x1]\n\t"
 
-/* Every computed channel of the four pixels whose columns are in cols. */
-EK_INLINE void channels(const ek_conv2d_dsp_params *p, const uint32_t *cols, int8_t *const out[4])
+/* One channel of the four pixels: its terms, requantize, store at out[j][channel]. */
+#define EK_CHANNEL(A0, A1, A2, A3)                        \
+    "ldr    %[w0], [%[s]], #4\n\t"                        \
+    "ldr    %[w1], [%[s]], #4\n\t"                        \
+    "ldr    %[x0], [%[s]], #4\n\t"                        \
+    EK_REQ(A0) EK_REQ(A1) EK_REQ(A2) EK_REQ(A3)           \
+    "lsr    %[x0], %[x0], #8\n\t"                         \
+    "ldr    %[x1], %[o0]\n\t"                             \
+    "strb   %[" A0 "], [%[x1], %[x0]]\n\t"                \
+    "ldr    %[x1], %[o1]\n\t"                             \
+    "strb   %[" A1 "], [%[x1], %[x0]]\n\t"                \
+    "ldr    %[x1], %[o2]\n\t"                             \
+    "strb   %[" A2 "], [%[x1], %[x0]]\n\t"                \
+    "ldr    %[x1], %[o3]\n\t"                             \
+    "strb   %[" A3 "], [%[x1], %[x0]]\n\t"
+
+/* Every channel pair against the four columns: biases, the k loop (four pairs of k per
+ * iteration), requantization and stores. It needs all fourteen allocatable registers (8
+ * accumulators, 2 pointers, 4 operands), more than gcc's allocator manages for the same loop
+ * written with intrinsics, so it is written out; the portable version below is the same
+ * computation in C. Inlined, so that the context is on the stack (sp-relative operands). */
+EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
 {
-    const int32_t n_live = p->live_c;
-    const int32_t k_pairs = p->k_pad / 2;
-    const uint16_t *map = p->live_map;
-    const uint8_t *w = (const uint8_t *)p->weights;
-    const int32_t *rq = p->requant;
-    for (int32_t n = 0; n < n_live; n += 2, w += 2 * p->k_pad, rq += 8) {
-        int32_t a00 = rq[0], a01 = a00, a02 = a00, a03 = a00;
-        int32_t a10 = rq[4], a11 = a10, a12 = a10, a13 = a10;
-        EK_GEMM_2X4(w, cols, k_pairs);
-        store4(out, map != NULL ? map[n] : n, rq, a00, a01, a02, a03, p);
-        if (n + 1 < n_live) {
-            store4(out, map != NULL ? map[n + 1] : n + 1, rq + 4, a10, a11, a12, a13, p);
+    int32_t a00, a01, a02, a03, a10, a11, a12, a13;
+    uint32_t w0, w1, x0, x1;
+    uintptr_t x;
+    __asm__ volatile("2:\n\t"
+                     "ldr    %[a00], [%[s]], #4\n\t"
+                     "ldr    %[a10], [%[s]], #4\n\t"
+                     "mov    %[a01], %[a00]\n\t"
+                     "mov    %[a02], %[a00]\n\t"
+                     "mov    %[a03], %[a00]\n\t"
+                     "mov    %[a11], %[a10]\n\t"
+                     "mov    %[a12], %[a10]\n\t"
+                     "mov    %[a13], %[a10]\n\t"
+                     "ldr    %[x], %[x_start]\n\t"
+                     "1:\n\t"
+                     EK_KPAIR("ldr    %[x0], [%[x], #64]!\n\t", 4, 8, 12)
+                     EK_KPAIR("ldr    %[x0], [%[x], #16]\n\t", 20, 24, 28)
+                     EK_KPAIR("ldr    %[x0], [%[x], #32]\n\t", 36, 40, 44)
+                     EK_KPAIR("ldr    %[x0], [%[x], #48]\n\t", 52, 56, 60)
+                     "ldr    %[x0], %[x_last]\n\t"
+                     "cmp    %[x], %[x0]\n\t"
+                     "bne    1b\n\t"
+                     EK_CHANNEL("a00", "a01", "a02", "a03")
+                     EK_CHANNEL("a10", "a11", "a12", "a13")
+                     "ldr    %[x0], %[s_end]\n\t"
+                     "cmp    %[s], %[x0]\n\t"
+                     "bne    2b\n\t"
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
+                       [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
+                       [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1)
+                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [s_end] "m"(g->s_end),
+                       [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
+                     : "cc", "memory");
+}
+#else
+/* The same computation in C, for cores without the DSP extension and the host. */
+static void channels(const int32_t *s, ek_gemm_ctx *g)
+{
+    const uint32_t *cols = (const uint32_t *)(g->x_start + 64u);
+    const int32_t k_pairs = (int32_t)(g->x_last + 64u - (uintptr_t)cols) / 16;
+    while ((uintptr_t)s != g->s_end) {
+        int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
+        s += 2;
+        for (int32_t q = 0; q < k_pairs; ++q) {
+            const uint32_t v = (uint32_t)*s++;
+            const uint32_t w[2] = {ek_sxtb16(v), ek_sxtb16_ror8(v)};
+            for (int32_t n = 0; n < 2; ++n) {
+                for (int32_t j = 0; j < 4; ++j) {
+                    a[n][j] = ek_smlad(cols[4 * q + j], w[n], a[n][j]);
+                }
+            }
+        }
+        for (int32_t n = 0; n < 2; ++n, s += 3) {
+            for (int32_t j = 0; j < 4; ++j) {
+                g->out[j][s[2] >> 8] = (int8_t)ek_ssat8(ek_requant2(a[n][j], s[0], s[1], s[2] & 0xFF));
+            }
         }
     }
 }
+#endif
 
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    const int32_t n_out = p->output_c;
-    const int32_t pixels = p->output_h * p->output_w;
+    const int32_t n_out = p->output_c, ow = p->output_w;
+    const int32_t pixels = p->output_h * ow;
     uint32_t *cols = (uint32_t *)(void *)scratch;              /* [k_pairs][4] int16 pairs */
     int8_t *col8 = scratch + 8 * p->k_pad;                     /* one gathered int8 column */
-    int8_t *sink = col8 + p->k_pad;                            /* outputs of missing pixels */
-    int32_t oy = 0, ox = 0;
+    int8_t *sink = col8 + p->k_pad + 4;                        /* outputs of missing pixels */
+    const int32_t pairs = (p->live_c + 1) / 2;
+    const int32_t c = p->input_c;
+    const ek_walk k = {c, p->filter_w * c, kk(p), p->k_pad, p->dilation_h * p->input_w * c,
+                       input + p->input_h * p->input_w * c, col8};
+    const int32_t span = (p->filter_h - 1) * p->dilation_h; /* from a window's first row to its last */
+    const int pw = pointwise(p);
+    ek_gemm_ctx g = {(uintptr_t)cols - 64u, (uintptr_t)cols + 64u * (uint32_t)(p->k_pad / 8 - 1),
+                     (uintptr_t)(p->stream + pairs * (8 + p->k_pad / 2)), {sink, sink, sink, sink}};
+    int32_t oy = 0, ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left;
+    int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
 
-    fill_bytes(col8 + kk(p), 0, p->k_pad - kk(p));
+    fill_bytes(col8, 0, p->k_pad);
     for (int32_t pix = 0; pix < pixels; pix += 4) {
-        int8_t *out[4];
         for (int32_t j = 0; j < 4; ++j) {
             if (pix + j < pixels) {
-                column(p, input, oy, ox, col8, j, cols);
-                out[j] = output + (pix + j) * n_out;
-                if (p->dead_row != NULL) {
-                    memcpy(out[j], p->dead_row, (size_t)n_out);
+                if (pw) {
+                    widen(input + (pix + j) * c, k.k_pad, 0, j, cols);
+                } else {
+                    column(p, &k, input, oy, ox, iy0, ix0, rows_in, j, cols);
                 }
-                if (++ox == p->output_w) {
+                g.out[j] = output + (pix + j) * n_out;
+                if (p->dead_row != NULL) {
+                    memcpy(g.out[j], p->dead_row, (size_t)n_out);
+                }
+                ix0 += p->stride_w;
+                if (++ox == ow) {
                     ox = 0;
+                    ix0 = -p->pad_left;
                     ++oy;
+                    iy0 += p->stride_h;
+                    rows_in = iy0 >= 0 && iy0 + span < p->input_h;
                 }
             } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
                 const uint32_t *prev = cols + (j - 1);
-                for (int32_t q = 0; q < p->k_pad / 2; ++q) {
+                for (int32_t q = 0; q < k.k_pad / 2; ++q) {
                     cols[4 * q + j] = prev[4 * q];
                 }
-                out[j] = sink;
+                g.out[j] = sink;
             }
         }
-        channels(p, cols, out);
+        if (pairs > 0) {
+            channels(p->stream, &g);
+        }
+        if (!p->act_full) {
+            clamp_pixels(g.out, n_out, p->act_min, p->act_max);
+        }
     }
 }

@@ -7,18 +7,23 @@
  * inside the image and its rows are whole words), then every pair of output channels is
  * computed against the four columns with dual 16-bit MACs:
  *
- *   acc[n][j] = b'[n] + sum_k col_j[k] * w[n][k]           (2 x 4 accumulators)
- *   y[pixel j][n] = clamp(requant(2 * acc[n][j]))          (ek_requant2, exact)
+ *   acc[n][j] = 2 * b'[n] + sum_k 2 * col_j[k] * w[n][k]   (2 x 4 accumulators)
+ *   y[pixel j][n] = clamp(requant(acc[n][j]))                (ek_requant2, exact)
  *
- * The generator stores the weights in the order the inner loop reads them: per channel pair,
- * per pair of k (the order SXTB16 unpacks a word of four columns into: k0,k2 then k1,k3), the
- * four bytes {w[n][ka], w[n+1][ka], w[n][kb], w[n+1][kb]}, so one word load and two SXTB16
- * give both channels' int16 pairs. Every constant is computed at generation time: the padded
- * sizes, the folded bias, the requantization terms (ek_dsp.h), the activation bounds.
+ * (the columns are widened doubled, so the accumulators are the doubled ones ek_requant2 takes).
+ * The generator writes everything the channel loop reads as one stream of words, in the order
+ * it reads them: per channel pair, the two doubled folded biases; per pair of k (the order
+ * SXTB16 unpacks a word of four columns into: k0,k2 then k1,k3) the four bytes
+ * {w[n][ka], w[n+1][ka], w[n][kb], w[n+1][kb]}, so one word load and two SXTB16 give both
+ * channels' int16 pairs; then per channel the requantization terms (ek_dsp.h) multiplier, c and
+ * right | (output channel << 8) (a register shift uses the low byte alone). Every constant is
+ * computed at generation time: the padded sizes, the folded bias, the requantization terms, the
+ * activation bounds.
  *
  * Output channels whose weights are all zero ("dead": their accumulator is the bias alone) are
  * not computed: the generator works out their constant output and the kernel copies a row of
- * constants (dead_row) to every pixel, then computes only the live channels (live_map).
+ * constants (dead_row) to every pixel, then computes only the live channels (each pair names
+ * its output channels; an odd last channel is paired with a copy of itself).
  *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
  * order, four at a time; the columns of all four pixels are read into scratch before any of
@@ -55,15 +60,13 @@ typedef struct {
     int16_t act_min;
     int16_t act_max;
     int16_t live_c;            /* output channels computed (the others are constant) */
-    const int8_t *weights;     /* [ceil(live_c / 2)][k_pad / 2][4], see above */
-    const int32_t *requant;    /* [2 * ceil(live_c / 2)][4]: folded bias, multiplier, c, right */
-    const uint16_t *live_map;  /* [live_c]: output channel of each computed one; NULL: all, in order */
+    const int32_t *stream;     /* [ceil(live_c / 2)][2 + k_pad / 2 + 6] words, see above */
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
 
-/* Scratch bytes: 9 * k_pad + output_c, rounded up to 4 (int16 columns of four pixels, one
- * int8 column being gathered (its k..k_pad tail holds zeros), one throw-away output row for a
- * last block of < 4 pixels). */
+/* Scratch bytes: 9 * k_pad + 4 + output_c, rounded up to 4 (int16 columns of four pixels, one
+ * int8 column being gathered (its k..k_pad tail holds zeros) and 4 bytes for a copy's spill, one
+ * throw-away output row for a last block of < 4 pixels). */
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */

@@ -19,18 +19,19 @@ EK_INLINE int32_t ek_smlatb(uint32_t a, uint32_t b, int32_t acc)
 }
 #endif
 
-/* Input row iy into its ring slot: one int16 plane row per channel, padding columns = zero point.
- * With channels a multiple of 4, pixels go in pairs: the two pixels' words of four channels
- * unpack (SXTB16) and pack (PKHBT/PKHTB) into one word per channel, (pixel ix, pixel ix + 1),
- * stored at an even plane index. */
-static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, int32_t iy, int16_t *slot)
+/* Input row iy of channels c0 .. c0 + g - 1 into its ring slot: one int16 plane row per channel,
+ * padding columns = zero point. With g a multiple of 4, pixels go in pairs: the two pixels' words
+ * of four channels unpack (SXTB16) and pack (PKHBT/PKHTB) into one word per channel, (pixel ix,
+ * pixel ix + 1), stored at an even plane index. */
+static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, int32_t iy, int16_t *slot,
+                      int32_t c0, int32_t g)
 {
     const int32_t ch = p->channels, w = p->input_w, len = p->row_len, pl = p->pad_left;
     const int16_t zp = (int16_t)p->pad_value;
     /* bytes between neighbouring pixels of a row, and between rows (transposed: a column) */
     const int32_t col = p->transposed ? p->input_h * ch : ch;
-    const int8_t *src = input + iy * (p->transposed ? ch : w * ch);
-    for (int32_t c = 0; c < ch; ++c) {
+    const int8_t *src = input + iy * (p->transposed ? ch : w * ch) + c0;
+    for (int32_t c = 0; c < g; ++c) {
         int16_t *dst = slot + c * len;
         for (int32_t j = 0; j < pl; ++j) {
             dst[j] = zp;
@@ -40,9 +41,9 @@ static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, in
         }
     }
     int32_t ix = 0;
-    if (ch % 4 == 0) {
+    if (g % 4 == 0) {
         if (pl % 2 != 0) { /* the first pixel alone, so pairs start at an even plane index */
-            for (int32_t c = 0; c < ch; ++c) {
+            for (int32_t c = 0; c < g; ++c) {
                 slot[c * len + pl] = src[c];
             }
             ix = 1;
@@ -51,7 +52,7 @@ static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, in
             const int8_t *a = src + ix * col;
             uint32_t *dst = (uint32_t *)(void *)(slot + pl + ix);
             const int32_t words = len / 2; /* one channel's plane row, in words */
-            for (int32_t c = 0; c < ch; c += 4, a += 4, dst += 4 * words) {
+            for (int32_t c = 0; c < g; c += 4, a += 4, dst += 4 * words) {
                 const uint32_t va = ek_read32(a), vb = ek_read32(a + col);
                 const uint32_t a02 = ek_sxtb16(va), a13 = ek_sxtb16_ror8(va);
                 const uint32_t b02 = ek_sxtb16(vb), b13 = ek_sxtb16_ror8(vb);
@@ -65,7 +66,7 @@ static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, in
     for (; ix < w; ++ix) {
         int16_t *dst = slot + pl + ix;
         const int8_t *a = src + ix * col;
-        for (int32_t c = 0; c < ch; ++c, dst += len) {
+        for (int32_t c = 0; c < g; ++c, dst += len) {
             *dst = a[c];
         }
     }
@@ -239,68 +240,83 @@ EK_COLD static void clamp_row(int8_t *row, int32_t n, int32_t lo, int32_t hi)
     }
 }
 
+/* The output row of one group, computed in row_buf (stride g between pixels), into the output:
+ * one run when the pixels are contiguous there, else one run of g bytes per pixel (transposed:
+ * the row is a column of the output). */
+static void store_row(const ek_depthwise_rows_params *p, const int8_t *row_buf, int8_t *output, int32_t oy,
+                      int32_t c0, int32_t g)
+{
+    const int32_t ch = p->channels;
+    const int32_t step = p->transposed ? p->output_h * ch : ch;
+    int8_t *dst = output + (p->transposed ? oy : oy * p->output_w) * ch + c0;
+    int32_t runs = p->output_w, run = g;
+    if (step == g) {
+        run *= runs;
+        runs = 1;
+    }
+    for (; runs > 0; --runs, dst += step, row_buf += g) {
+        memcpy(dst, row_buf, (size_t)run);
+    }
+}
+
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch)
 {
-    const int32_t ch = p->channels, len = p->row_len, kh = 3, ow = p->output_w;
+    const int32_t ch = p->channels, len = p->row_len, kh = 3, ow = p->output_w, g = p->group;
     int16_t *ring = (int16_t *)(void *)scratch;
-    int16_t *pad_row = ring + kh * ch * len;
-    int8_t *row_buf = (int8_t *)(pad_row + len); /* one output row, in blocks of 4 */
+    int16_t *pad_row = ring + kh * g * len;
+    int8_t *row_buf = (int8_t *)(pad_row + len); /* one output row of the group, in blocks of 4 */
     const int32_t nb = (ow + 3) / 4;
     const int16_t *rows[3];
     int32_t plane_step[3]; /* int16 from one channel's row to the next (0: the zero-point row) */
-    int32_t next_iy = 0;                          /* the next input row to widen */
 
     for (int32_t j = 0; j < len; ++j) {
         pad_row[j] = (int16_t)p->pad_value;
     }
-    for (int32_t oy = 0; oy < p->output_h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        for (int32_t k = 0; k < kh; ++k) {
-            const int32_t iy = iy0 + k;
-            if (iy < 0 || iy >= p->input_h) {
-                rows[k] = pad_row;
-                plane_step[k] = 0;
-                continue;
+    for (int32_t c0 = 0; c0 < ch; c0 += g) {
+        int32_t next_iy = 0; /* the next input row to widen */
+        for (int32_t oy = 0; oy < p->output_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            for (int32_t k = 0; k < kh; ++k) {
+                const int32_t iy = iy0 + k;
+                if (iy < 0 || iy >= p->input_h) {
+                    rows[k] = pad_row;
+                    plane_step[k] = 0;
+                    continue;
+                }
+                if (next_iy <= iy) {
+                    next_iy = next_iy > iy0 ? next_iy : (iy0 > 0 ? iy0 : 0); /* rows above were never needed */
+                    for (; next_iy <= iy; ++next_iy) {
+                        widen_row(p, input, next_iy, ring + (next_iy % kh) * g * len, c0, g);
+                    }
+                }
+                rows[k] = ring + (iy % kh) * g * len;
+                plane_step[k] = len;
             }
-            if (next_iy <= iy) {
-                next_iy = next_iy > iy0 ? next_iy : (iy0 > 0 ? iy0 : 0); /* rows above were never needed */
-                for (; next_iy <= iy; ++next_iy) {
-                    widen_row(p, input, next_iy, ring + (next_iy % kh) * ch * len);
+            /* every block of the row goes to the row buffer (stride g), then the row is copied */
+            const uint32_t *w = (const uint32_t *)(const void *)p->weights + EK_DW_WORDS * c0;
+            const uint32_t *r[3];
+            for (int32_t k = 0; k < 3; ++k) {
+                r[k] = (const uint32_t *)(const void *)rows[k];
+            }
+#if EK_HAVE_DSP
+            const int32_t block_bytes = 8 * p->stride_w;
+            ek_dw_row row = {{2 * plane_step[0] - nb * block_bytes, 2 * plane_step[1] - nb * block_bytes,
+                              2 * plane_step[2] - nb * block_bytes},
+                             1 - nb * 4 * g, nb, 0, (uintptr_t)(w + EK_DW_WORDS * g)};
+            row_asm(r[0], r[1], r[2], w, &row, row_buf, g, p->stride_w);
+#else
+            for (int32_t c = 0; c < g; ++c, w += EK_DW_WORDS) {
+                blocks_c(p, r, w, row_buf + c, g, nb);
+                for (int32_t k = 0; k < 3; ++k) {
+                    r[k] += plane_step[k] / 2;
                 }
             }
-            rows[k] = ring + (iy % kh) * ch * len;
-            plane_step[k] = len;
-        }
-        /* every block of the row goes to the row buffer (stride ch), then the row is copied */
-        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
-        const uint32_t *r[3];
-        for (int32_t k = 0; k < 3; ++k) {
-            r[k] = (const uint32_t *)(const void *)rows[k];
-        }
-#if EK_HAVE_DSP
-        const int32_t block_bytes = 8 * p->stride_w;
-        ek_dw_row row = {{2 * plane_step[0] - nb * block_bytes, 2 * plane_step[1] - nb * block_bytes,
-                          2 * plane_step[2] - nb * block_bytes},
-                         1 - nb * 4 * ch, nb, 0, (uintptr_t)(w + EK_DW_WORDS * ch)};
-        row_asm(r[0], r[1], r[2], w, &row, row_buf, ch, p->stride_w);
-#else
-        for (int32_t c = 0; c < ch; ++c, w += EK_DW_WORDS) {
-            blocks_c(p, r, w, row_buf + c, ch, nb);
-            for (int32_t k = 0; k < 3; ++k) {
-                r[k] += plane_step[k] / 2;
-            }
-        }
 #endif
-        if (p->act_min != -128 || p->act_max != 127) {
-            clamp_row(row_buf, ow * ch, p->act_min, p->act_max);
-        }
-        if (!p->transposed) {
-            memcpy(output + oy * ow * ch, row_buf, (size_t)(ow * ch));
-        } else { /* the row's pixels are a column of the output */
-            for (int32_t ox = 0; ox < ow; ++ox) {
-                memcpy(output + (ox * p->output_h + oy) * ch, row_buf + ox * ch, (size_t)ch);
+            if (p->act_min != -128 || p->act_max != 127) {
+                clamp_row(row_buf, ow * g, p->act_min, p->act_max);
             }
+            store_row(p, row_buf, output, oy, c0, g);
         }
     }
 }

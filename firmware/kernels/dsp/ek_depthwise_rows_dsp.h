@@ -14,7 +14,9 @@
  * A feature map narrow and tall (a few columns) can be walked transposed: the generator swaps
  * the geometry and the filter's axes and sets `transposed`, so that the kernel's "rows" are
  * the image's columns (blocks of 4 then run down the long side). That order is column-major: the
- * generator declares no input/output overlap for it.
+ * generator declares no input/output overlap for it. A transposed walk may also go over the
+ * channels in groups (`group` channels per pass over the map), so that the ring of widened rows
+ * holds only one group's planes.
  *
  * Loop order, untransposed (what an output/input overlap plan may rely on): output rows in order; before
  * output row oy is written, every input row it reads has been read into scratch (each input
@@ -41,6 +43,7 @@ typedef struct {
     int16_t pad_left;
     int16_t row_len;           /* int16 per plane row: covers the padding and four-output blocks, even */
     int16_t transposed;        /* the sizes above are the transposed map's (see above) */
+    int16_t group;             /* channels per pass (divides channels; == channels untransposed) */
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_min;           /* -128 and 127: saturation alone clamps */
     int16_t act_max;
@@ -48,9 +51,9 @@ typedef struct {
                                 * as words, then 2 * folded bias, multiplier, c, right */
 } ek_depthwise_rows_params;
 
-/* Scratch bytes: 2 * row_len * (3 * channels + 1) + 4 * ceil(output_w / 4) * channels (the ring
- * of plane rows, a row of the zero point standing for rows outside the image, and one output
- * row computed in whole blocks of 4, then copied to the output). */
+/* Scratch bytes: 2 * row_len * (3 * group + 1) + 4 * ceil(output_w / 4) * group (the ring
+ * of one group's plane rows, a row of the zero point standing for rows outside the image, and one
+ * output row of the group computed in whole blocks of 4, then copied to the output). */
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch);
 
