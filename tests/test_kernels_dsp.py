@@ -27,7 +27,7 @@ from opmodels import keras_op
 from edgekit.codegen.target import Target
 
 DSP = Target("host-dsp", dsp=True)
-DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8",),
+DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8",), "ADD": ("ek_add_dsp_s8",)}
 

@@ -30,6 +30,7 @@ import numpy as np
 from ...ir import Op, Tensor
 from ...quant import multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from .winograd import winograd_conv2d
 from .palette import ENCODING_PALETTE, _enabled, choose_encoding, packed_conv2d, packed_fully_connected
 
 INT32_LIMIT = 2**31
@@ -210,6 +211,10 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     if p.groups != 1 or p.dilation_w != 1 or _prefer_packed(w_rows, live.size * w_rows.shape[1]):
         return packed_conv2d(ctx, call, w)
     bias, mult, shift = p.bias.values, p.multiplier.values, p.shift.values
+    full = requant_table(bias, mult, shift, p.output_offset, max_abs_acc(bias, w_rows))
+    wino = None if full is None else winograd_conv2d(ctx, call, w.data, full)
+    if wino is not None:
+        return wino
     table = requant_table(bias[live], mult[live], shift[live], p.output_offset,
                           max_abs_acc(bias[live], w_rows[live]))
     if table is None:

@@ -9,6 +9,7 @@
  *   ek_sxtb16_ror8(x)   bytes 1 and 3 (SXTB16 x, ROR #8; ACLE has no rotated form: one
  *                       instruction of inline assembly)
  *   ek_sadd16(a, b)     halfword-wise a + b (SADD16)
+ *   ek_ssub16(a, b)     halfword-wise a - b (SSUB16)
  *   ek_smlad(a, b, acc) acc + a.lo*b.lo + a.hi*b.hi (SMLAD)
  *   ek_smmlar(a, b, c)  c + ((a*b + 2^31) >> 32) (SMMLAR: rounded high word, accumulated)
  *   ek_ssat8(x)         x saturated to [-128, 127] (SSAT #8)
@@ -82,6 +83,11 @@ EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
     return __sadd16(a, b);
 }
 
+EK_INLINE uint32_t ek_ssub16(uint32_t a, uint32_t b)
+{
+    return __ssub16(a, b);
+}
+
 EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return __smlad(a, b, acc);
@@ -111,6 +117,11 @@ EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x)
 EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
 {
     return ek_pack16(ek_lo16(a) + ek_lo16(b), ek_hi16(a) + ek_hi16(b));
+}
+
+EK_INLINE uint32_t ek_ssub16(uint32_t a, uint32_t b)
+{
+    return ek_pack16(ek_lo16(a) - ek_lo16(b), ek_hi16(a) - ek_hi16(b));
 }
 
 EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)

@@ -1,0 +1,170 @@
+"""CONV_2D 3x3 stride 1 by Winograd's F(2x2, 3x3) on DSP targets (``ek_conv3x3_wino_dsp_s8``).
+
+The kernel computes 2x2 outputs from a 4x4 input patch with 16 multiplications per input channel
+instead of 36 (see ek_conv3x3_wino_dsp.h for the algebra). It is exact, not an approximation:
+with the filter transform scaled by 2 (``G`` below) every transform is an integer sum and the
+result is 4 times the direct convolution's sum, which the kernel halves exactly before the same
+requantization as ``ek_conv2d_dsp_s8``. What this module checks from the actual weights is that
+no intermediate sum leaves int32.
+
+The price is flash: the transformed filter U is 16 int16 per (input, output) channel pair
+instead of 9 int8, 32 bytes instead of 9. The generator takes it only for output maps of at
+least ``MIN_PIXELS`` pixels, where the multiplications saved per extra flash byte are many
+(``with winograd(min_pixels=...)`` changes the threshold; ``None`` turns the kernel off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...plan import Overlap
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+
+INT32_LIMIT = 2**31
+MIN_PIXELS = 256  # a 16x16 output map: >= 55 multiplications saved per extra flash byte
+V_MAX = 4 * 128  # |B^T d B| for int8 d: every entry is a sum of four +-d
+
+# 2 x the textbook G of F(2, 3), so that U is an integer matrix
+G = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], np.int64)
+# which of the 16 positions (row-major 4x4) each of the 2x2 outputs sums (A^T M A, A^T = [1 1 1 0; 0 1 -1 -1])
+_ROWS = ((0, 1, 2), (1, 2, 3))
+OUTPUT_SUPPORT = [[4 * r + c for r in _ROWS[dy] for c in _ROWS[dx]] for dy in (0, 1) for dx in (0, 1)]
+
+_min_pixels: contextvars.ContextVar[int | None] = contextvars.ContextVar("edgekit_winograd", default=MIN_PIXELS)
+
+
+@contextlib.contextmanager
+def winograd(min_pixels: int | None):
+    """``with winograd(0): generate(...)`` uses the kernel for every convolution it can take;
+    ``winograd(None)`` for none."""
+    token = _min_pixels.set(min_pixels)
+    try:
+        yield
+    finally:
+        _min_pixels.reset(token)
+
+
+@dataclass(frozen=True)
+class Conv3x3WinoParams(CStruct):
+    C_TYPE = "ek_conv3x3_wino_params"
+    input_h: int
+    input_w: int
+    input_c: int
+    output_h: int
+    output_w: int
+    output_c: int
+    pad_top: int
+    pad_left: int
+    tiles_w: int
+    tiles_h: int
+    pad_value: int
+    act_full: int
+    act_min: int
+    act_max: int
+    weights: CArray
+    requant: CArray
+
+
+def transformed_filters(w: np.ndarray) -> np.ndarray:
+    """U = G g G^T for every (output, input) channel: weights [n][3][3][c] -> [n][16][c] int64."""
+    g = np.asarray(w, np.int64).transpose(0, 3, 1, 2)  # [n][c][3][3]
+    u = np.einsum("ik,nckl,jl->ncij", G, g, G)  # [n][c][4][4]
+    return u.reshape(u.shape[0], u.shape[1], 16).transpose(0, 2, 1)
+
+
+def fits_int32(u: np.ndarray) -> bool:
+    """No accumulator (M, at any point of its sum over input channels) and no partial sum of
+    the output transform can leave int32, for any int8 input."""
+    m_max = V_MAX * np.abs(u).sum(axis=2)  # [n][16]
+    y_max = max(m_max[:, s].sum(axis=1).max() for s in OUTPUT_SUPPORT)
+    return int(y_max) < INT32_LIMIT
+
+
+def weight_stream(u: np.ndarray) -> np.ndarray:
+    """U as ek_conv3x3_wino_dsp_s8's channel loop reads it, int32 words: per output channel pair,
+    per position, per pair of input channels (SXTB16's order: c0,c2 then c1,c3 of each four) the
+    words {U[n][ca], U[n][cb]} and {U[n+1][ca], U[n+1][cb]} (int16, low half first)."""
+    from .dsp import pair_order
+
+    n, _, c = u.shape
+    ca, cb = pair_order(c).T
+    lo = u[:, :, ca] & 0xFFFF
+    words = (lo | (u[:, :, cb] << 16)).astype(np.int64)  # [n][16][c/2], as int32 bits
+    words = ((words + INT32_LIMIT) % (2 * INT32_LIMIT)) - INT32_LIMIT
+    pairs = words.reshape(n // 2, 2, 16, c // 2).transpose(0, 2, 3, 1)  # [pair][pos][q][channel]
+    return pairs.reshape(-1)
+
+
+def winograd_overlap(ih: int, iw: int, ic: int, oh: int, ow: int, oc: int, pad_top: int,
+                     pad_left: int) -> tuple[Overlap, ...]:
+    """How far the output may start below the input (see ``edgekit.codegen.overlap``): the kernel
+    walks blocks of four 2x2 tiles in row-major order, reads every input pixel of a block before
+    writing any of its outputs, and writes only the block's own pixels. So a block's writes must
+    land below the lowest input byte any later block reads."""
+    tw = -(-ow // 2)
+    tiles = [(ty, tx) for ty in range(-(-oh // 2)) for tx in range(tw)]
+    blocks = [tiles[i:i + 4] for i in range(0, len(tiles), 4)]
+    ends, firsts = [], []
+    for block in blocks:
+        end, first = 0, None
+        for ty, tx in block:
+            for oy in (2 * ty, 2 * ty + 1):
+                for ox in (2 * tx, 2 * tx + 1):
+                    if oy < oh and ox < ow:
+                        end = max(end, (oy * ow + ox + 1) * oc)
+            rows = [r for r in range(2 * ty - pad_top, 2 * ty - pad_top + 4) if 0 <= r < ih]
+            cols = [c for c in range(2 * tx - pad_left, 2 * tx - pad_left + 4) if 0 <= c < iw]
+            if rows and cols:
+                q = rows[0] * iw + cols[0]
+                first = q if first is None else min(first, q)
+        ends.append(end)
+        firsts.append(first)
+    lead, q_min = 0, None
+    for end, first in zip(reversed(ends), reversed(firsts)):
+        if q_min is not None:
+            lead = max(lead, end - q_min * ic)
+        if first is not None:
+            q_min = first if q_min is None else min(q_min, first)
+    return (Overlap(input=0, lead=lead),)
+
+
+def winograd_conv2d(ctx: LowerCtx, call: KernelCall, w_data: np.ndarray, table: np.ndarray) -> KernelCall | None:
+    """ek_conv3x3_wino_dsp_s8 for a CONV_2D it takes (3x3, stride 1, dilation 1, groups 1, input
+    channels a multiple of 8, output channels even, a large enough map), else None. ``table``:
+    every output channel's ``requant_table`` row."""
+    p = call.params
+    min_pixels = _min_pixels.get()
+    if (min_pixels is None or p.groups != 1 or (p.filter_h, p.filter_w) != (3, 3)
+            or (p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) != (1, 1, 1, 1)
+            or p.input_c % 8 or p.output_c % 2 or p.output_h * p.output_w < min_pixels
+            or len(table) != p.output_c):
+        return None
+    u = transformed_filters(w_data)
+    if not fits_int32(u):
+        return None
+    op = call.op
+    params = Conv3x3WinoParams(
+        input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h, output_w=p.output_w,
+        output_c=p.output_c, pad_top=p.pad_top, pad_left=p.pad_left, tiles_w=-(-p.output_w // 2),
+        tiles_h=-(-p.output_h // 2), pad_value=p.input_zero_point,
+        act_full=int(p.act_min == -128 and p.act_max == 127), act_min=p.act_min, act_max=p.act_max,
+        weights=ctx.array(op, "winograd", "int32_t", weight_stream(u),
+                          "U = G g G^T (int16 pairs): per output channel pair, per 4x4 position, per "
+                          "input channel pair, the order the kernel reads them"),
+        requant=ctx.array(op, "requant", "int32_t", np.asarray(table, np.int64).reshape(-1),
+                          "per output channel: 2 * folded bias, multiplier, rounding + offset, right shift"),
+    )
+    if not all(-(2**15) <= v < 2**15 for _, v in params.c_fields() if isinstance(v, int)):
+        return None
+    x_arg, y_arg = call.args
+    scratch = 128 * p.input_c + 512 + -(-p.input_c // 4) * 4
+    return dataclasses.replace(
+        call, function="ek_conv3x3_wino_dsp_s8", header="ek_conv3x3_wino_dsp.h", params=params,
+        args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+        overlaps=winograd_overlap(p.input_h, p.input_w, p.input_c, p.output_h, p.output_w, p.output_c,
+                                  p.pad_top, p.pad_left))

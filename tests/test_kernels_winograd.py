@@ -1,0 +1,156 @@
+"""Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions on DSP targets (ek_conv3x3_wino_dsp_s8):
+
+* the integer algebra: the transforms the generator and kernel use give exactly 4x the direct
+  convolution's sums, on random int8 data (numpy, no C);
+* the overlap it declares: a simulation of the kernel's block order never overwrites an input
+  byte a later block reads;
+* bit-exact with tflite-micro on the host (portable DSP instructions, ASan + UBSan) over padding,
+  odd map sizes, channel counts, activations, per-tensor and per-channel quantization; and on the
+  emulated Cortex-M4, where the channel loop is assembly;
+* the policy: a small map keeps the direct kernel unless asked, and convolutions the kernel does
+  not take (stride 2, input channels not a multiple of 8) never get it.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+from opmodels import keras_op
+from test_kernels_dsp import DSP, assert_bit_exact_on_board, assert_dsp_bit_exact, needs_board
+
+from edgekit.codegen.ops.winograd import OUTPUT_SUPPORT, transformed_filters, winograd, winograd_overlap
+
+WINO = "ek_conv3x3_wino_dsp_s8"
+BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.int64)
+AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.int64)
+
+
+def test_integer_winograd_is_four_times_the_direct_sum():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        c, n = int(rng.integers(1, 9)), int(rng.integers(1, 5))
+        w = rng.integers(-128, 128, (n, 3, 3, c))
+        d = rng.integers(-128, 128, (4, 4, c))
+        u = transformed_filters(w).reshape(n, 4, 4, c)
+        v = np.einsum("ik,klc,jl->ijc", BT, d, BT)
+        assert np.abs(v).max() <= 512
+        m = (u * v[None]).sum(axis=3)  # [n][4][4]
+        y = np.einsum("ik,nkl,jl->nij", AT, m, AT)
+        direct = np.array([[[(w[k] * d[i:i + 3, j:j + 3]).sum() for j in range(2)] for i in range(2)]
+                           for k in range(n)])
+        np.testing.assert_array_equal(y, 4 * direct)
+
+
+def test_output_support_matches_the_output_transform():
+    for i, support in enumerate(OUTPUT_SUPPORT):
+        weights = np.outer(AT[i // 2], AT[i % 2]).reshape(-1)
+        assert sorted(support) == sorted(np.flatnonzero(weights).tolist())
+
+
+@pytest.mark.parametrize("ih,iw,c_in,c_out,pad", [(8, 8, 8, 8, 1), (9, 7, 16, 8, 1), (10, 6, 8, 24, 0),
+                                                    (5, 13, 8, 8, 1), (3, 3, 8, 8, 1), (32, 32, 16, 16, 1)])
+def test_declared_overlap_is_safe(ih, iw, c_in, c_out, pad):
+    """Replay the kernel's order on a byte map: input at offset `lead` above the output; a write
+    may only land on an input byte no later block reads."""
+    oh, ow = (ih, iw) if pad else (ih - 2, iw - 2)
+    (ov,) = winograd_overlap(ih, iw, c_in, oh, ow, c_out, pad, pad)
+    lead = ov.lead
+    tw, th = -(-ow // 2), -(-oh // 2)
+    tiles = [(ty, tx) for ty in range(th) for tx in range(tw)]
+    blocks = [tiles[i:i + 4] for i in range(0, len(tiles), 4)]
+
+    def reads(block):
+        out = set()
+        for ty, tx in block:
+            for r in range(2 * ty - pad, 2 * ty - pad + 4):
+                for cc in range(2 * tx - pad, 2 * tx - pad + 4):
+                    if 0 <= r < ih and 0 <= cc < iw:
+                        out.update(range((r * iw + cc) * c_in, (r * iw + cc + 1) * c_in))
+        return out
+
+    later = [set() for _ in blocks]
+    acc = set()
+    for b in reversed(range(len(blocks))):
+        later[b] = set(acc)
+        acc |= reads(blocks[b])
+    for b, block in enumerate(blocks):
+        for ty, tx in block:
+            for oy in (2 * ty, 2 * ty + 1):
+                for ox in (2 * tx, 2 * tx + 1):
+                    if oy < oh and ox < ow:
+                        for byte in range((oy * ow + ox) * c_out, (oy * ow + ox + 1) * c_out):
+                            assert byte - lead not in later[b], (b, oy, ox)
+    assert lead < oh * ow * c_out  # it does overlap: the declaration is worth having
+
+
+Case = namedtuple("Case", "hw c_in c_out padding act per_tensor seed")
+CASES = [
+    Case((8, 8), 8, 8, "same", "relu", False, 1),
+    Case((9, 7), 16, 6, "same", None, False, 2),      # odd map: the last tiles are cut
+    Case((10, 11), 8, 2, "valid", "relu6", True, 3),
+    Case((5, 5), 24, 16, "same", None, True, 4),       # a last block of fewer than 4 tiles
+    Case((3, 3), 8, 4, "valid", "relu", False, 5),     # one output pixel
+    Case((16, 16), 32, 10, "same", "relu", False, 6),
+]
+
+
+def build(c: Case) -> bytes:
+    import keras
+
+    return keras_op(keras.layers.Conv2D(c.c_out, 3, padding=c.padding, activation=c.act),
+                    (*c.hw, c.c_in), seed=c.seed, per_tensor=c.per_tensor)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.hw[0]}x{c.hw[1]}x{c.c_in}-{c.c_out}-{c.padding}" for c in CASES])
+def test_host_bit_exact(case, runtime_lib, tmp_path):
+    with winograd(0):
+        gen = assert_dsp_bit_exact(build(case), runtime_lib, tmp_path, "CONV_2D")
+    assert [c.function for c in gen.calls] == [WINO]
+
+
+def test_output_overlaps_input_in_the_plan(runtime_lib, tmp_path):
+    """The planner uses the declared lead: with the model input dying at the convolution, the
+    output starts inside the input, and the outputs are still exact."""
+    with winograd(0):
+        gen = assert_dsp_bit_exact(build(CASES[0]), runtime_lib, tmp_path, "CONV_2D")
+    xt, yt = gen.inputs[0].tensor, gen.outputs[0].tensor
+    x, y = gen.plan.offset_of_tensor(xt.index), gen.plan.offset_of_tensor(yt.index)
+    assert y < x < y + yt.nbytes, (x, y)
+
+
+def test_policy(tmp_path):
+    from edgekit.codegen import generate
+    from edgekit.ir import parse_tflite
+
+    import keras
+
+    small = build(CASES[0])
+    stride2 = keras_op(keras.layers.Conv2D(8, 3, strides=2, padding="same"), (16, 16, 8), seed=7)
+    odd_c = keras_op(keras.layers.Conv2D(8, 3, padding="same"), (16, 16, 12), seed=8)
+
+    def function(model, name):
+        gen = generate(parse_tflite(model, name=name), tmp_path / name, target=DSP)
+        return gen.calls[0].function
+
+    assert function(small, "small") != WINO  # 64 output pixels: below the flash-for-speed threshold
+    with winograd(0):
+        assert function(small, "forced") == WINO
+        assert function(stride2, "stride2") != WINO
+        assert function(odd_c, "odd_c") != WINO
+    with winograd(None):
+        assert function(build(CASES[5]), "off") != WINO
+    assert function(build(CASES[5]), "large") == WINO  # 256 output pixels: taken by default
+
+
+@needs_board
+def test_on_emulated_cortex_m4(tmp_path):
+    assert_bit_exact_on_board(build(CASES[5]), tmp_path, "qemu-mps2-an386", "CONV_2D")
+
+
+@needs_board
+def test_on_emulated_cortex_m4_partial_block(tmp_path):
+    with winograd(0):
+        assert_bit_exact_on_board(build(CASES[3]), tmp_path, "qemu-mps2-an386", "CONV_2D")
