@@ -2,7 +2,6 @@
 #include "ek_frame.h"
 
 #include <stddef.h>
-#include <string.h>
 
 /* CRC-32, reflected polynomial 0xEDB88320, four bits at a time: a 64-byte table instead of 1 KiB. */
 static const uint32_t crc_nibble[16] = {
@@ -84,13 +83,27 @@ static void settle(ek_frame_parser *p, ek_frame_handler handler, void *ctx)
     }
 }
 
+/* memmove for the few bytes of a frame, without the C library's large version. */
+static void move_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+    if ((uintptr_t)dst < (uintptr_t)src) {
+        for (uint32_t i = 0; i < n; i++) {
+            dst[i] = src[i];
+        }
+    } else {
+        while (n-- > 0) {
+            dst[n] = src[n];
+        }
+    }
+}
+
 void ek_frame_parser_feed(ek_frame_parser *p, uint8_t byte, ek_frame_handler handler, void *ctx)
 {
     if (p->end == sizeof p->buf) {
         /* Out of room at the end: move the candidate to the front. settle() keeps the candidate
          * shorter than a whole frame, so there is always room after this. */
         const uint32_t n = p->end - p->start;
-        memmove(p->buf, p->buf + p->start, n);
+        move_bytes(p->buf, p->buf + p->start, n);
         p->start = 0;
         p->end = n;
     }
@@ -110,7 +123,7 @@ uint32_t ek_frame_encode(uint8_t *out, uint32_t cap, uint8_t type, uint8_t seq,
     out[3] = seq;
     ek_put_u16(out + 4, (uint16_t)n);
     if (n > 0 && out + EK_FRAME_HEADER_BYTES != payload) {
-        memmove(out + EK_FRAME_HEADER_BYTES, payload, n);
+        move_bytes(out + EK_FRAME_HEADER_BYTES, payload, n);
     }
     ek_put_u32(out + EK_FRAME_HEADER_BYTES + n, ek_crc32_update(0, out + 2, 4u + n));
     return EK_FRAME_HEADER_BYTES + n + EK_FRAME_CRC_BYTES;

@@ -42,10 +42,24 @@ static void send(uint8_t type, uint8_t seq, uint32_t n)
     }
 }
 
+/* strlen, without pulling the C library's word-at-a-time version into a small firmware (gcc
+ * would otherwise recognise the loop and call it). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static uint32_t text_length(const char *s)
+{
+    uint32_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
 static void send_error(uint8_t seq, uint8_t code, uint8_t request_type, const char *message)
 {
     uint8_t *p = payload_area();
-    uint32_t n = strlen(message);
+    uint32_t n = text_length(message);
     p[0] = code;
     p[1] = request_type;
     memcpy(p + 2, message, n);
@@ -126,7 +140,7 @@ static void on_hello(const ek_frame *f)
     for (uint32_t i = 0; i < ek_model.num_outputs; i++) {
         need += 2 + 4u * ek_model.outputs[i].rank + 4;
     }
-    uint32_t name_len = strlen(ek_model.board_name);
+    uint32_t name_len = text_length(ek_model.board_name);
     if (name_len > 255) {
         name_len = 255;
     }
