@@ -92,9 +92,15 @@ def cmd_generate(args) -> int:
     from .codegen import generate
     from .ir import read_tflite
 
+    target = None  # the host: the portable kernels
+    if args.board != "host":
+        from .boards import load_board
+        from .codegen.target import target_for_cpu
+
+        target = target_for_cpu(load_board(args.board).cpu)  # the board's core picks the kernels
     graph = read_tflite(args.model)
     gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,
-                   ram_limit=args.ram_limit)
+                   ram_limit=args.ram_limit, target=target)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, "
           f"weights {gen.weight_bytes:,} bytes")
@@ -308,6 +314,12 @@ def cmd_fit(args) -> int:
 # ---------------------------------------------------------------------------- main
 
 
+def _add_no_winograd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-winograd", action="store_true",
+                        help="keep 3x3 stride-1 convolutions direct on DSP cores: Winograd stores their "
+                             "weights 3.6x larger (32 B per channel pair instead of 9) to run them about 2x faster")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgekit", description="Keras to microcontroller, measured.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -335,10 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="C source for an int8 .tflite")
     g.add_argument("model")
     g.add_argument("-o", "--output", required=True)
-    g.add_argument("--board", default="host")
+    g.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
+                   "default: the host (portable C)")
     g.add_argument("--prefix", default="model")
     g.add_argument("--ram-limit", type=int, metavar="BYTES",
                    help="fail with an error if no memory plan fits in this many arena bytes")
+    _add_no_winograd(g)
     g.set_defaults(func=cmd_generate)
 
     v = sub.add_parser("validate", help="compile the generated C and compare with tflite-micro")
@@ -384,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", help="pyserial URL of a real board (QEMU boards need none)")
     d.add_argument("--report", help="write the JSON profile report here as results arrive")
     d.add_argument("--json", action="store_true")
+    _add_no_winograd(d)
     d.set_defaults(func=cmd_deploy)
 
     from .boards import DEFAULT_BOARD
@@ -399,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--ram-limit", type=int, metavar="BYTES",
                     help="fail unless .data + .bss + stack fit in this many bytes (try a smaller part)")
     bu.add_argument("--json", action="store_true")
+    _add_no_winograd(bu)
     bu.set_defaults(func=cmd_build)
 
     fl = sub.add_parser("flash", help="program a board with a build (QEMU boards: start the emulator)")
@@ -464,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "no_winograd", False):
+            from .codegen.ops.winograd import winograd
+
+            with winograd(None):
+                return args.func(args)
         return args.func(args)
     except EdgekitError as exc:
         print(f"edgekit: error: {exc}", file=sys.stderr)
