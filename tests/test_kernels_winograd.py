@@ -111,6 +111,17 @@ def test_host_bit_exact(case, runtime_lib, tmp_path):
     assert [c.function for c in gen.calls] == [WINO]
 
 
+def test_narrow_activation_range(runtime_lib, tmp_path):
+    """An activation range narrower than int8 (clamp to [-1, 1]) takes the general output path."""
+    import test_kernels_conv as conv_cases
+
+    case = conv_cases.Case((8, 8), 8, 4, (3, 3), (1, 1), "same", (1, 1), 1, "n1to1", False, True, 77)
+    with winograd(0):
+        gen = assert_dsp_bit_exact(conv_cases.build_conv(case), runtime_lib, tmp_path, "CONV_2D")
+    call = gen.calls[0]
+    assert call.function == WINO and not call.params.act_full
+
+
 def test_output_overlaps_input_in_the_plan(runtime_lib, tmp_path):
     """The planner uses the declared lead: with the model input dying at the convolution, the
     output starts inside the input, and the outputs are still exact."""
