@@ -184,6 +184,12 @@ def compile_objects(sources: list[Path], flags: list[str], include_dirs: list[Pa
     return objs
 
 
+# kernels that move data or reduce it once: a small share of any model's time, compiled for size
+# next to the DSP kernels
+LIGHT_KERNELS = {"ek_pool", "ek_softmax", "ek_mean", "ek_pad", "ek_quantize", "ek_strided_slice",
+                 "ek_transpose", "ek_concat", "ek_lut"}
+
+
 def compile_flags(board: Board) -> list[str]:
     return [*board.cpu_flags, *C_WARNINGS, board.opt, "-g", "-ffunction-sections", "-fdata-sections",
             *[f"-D{d}" for d in board.c_defines]]
@@ -383,18 +389,25 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     out_dir.mkdir(parents=True, exist_ok=True)
     graph = read_tflite(model_tflite)
     # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
-    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name,
-                   target=target or target_for_cpu(board.cpu))
+    target = target or target_for_cpu(board.cpu)
+    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name, target=target)
 
     flags = compile_flags(board)
+    # code that takes little of the time is compiled for size: the harness and board support, and
+    # on a DSP core the kernels that move data or reduce it once (pooling, softmax, ...)
+    size_flags = [f for f in flags if f != board.opt] + ["-Os"]
     harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]
-    kernel_objs = compile_objects(sorted((gen.out_dir / "ek").glob("*.c")), flags, [gen.out_dir / "ek"],
-                                  f"kernels for {board.name}")
+    kernel_sources = sorted((gen.out_dir / "ek").glob("*.c"))
+    hot = [k for k in kernel_sources if not target.dsp or k.stem not in LIGHT_KERNELS]
+    kernel_objs = compile_objects(hot, flags, [gen.out_dir / "ek"], f"kernels for {board.name}")
+    if len(hot) < len(kernel_sources):
+        kernel_objs += compile_objects([k for k in kernel_sources if k not in hot], size_flags,
+                                       [gen.out_dir / "ek"], f"portable kernels for {board.name}")
     boot_src = SUPPORT_DIR / board.boot_stage.source if board.boot_stage else None
     support_sources = [p for p in sorted(board.support_dir.glob("*.c")) if p != boot_src]
     runtime_objs = compile_objects(
         [*(HARNESS_DIR / s for s in HARNESS_SOURCES), *(COMMON_SUPPORT / s for s in COMMON_SOURCES),
-         *support_sources], flags, harness_inc, f"harness and board support for {board.name}")
+         *support_sources], size_flags, harness_inc, f"harness and board support for {board.name}")
     glue = render_glue(gen, out_dir / "harness" / "ek_model_glue.c", board.name, board.clock_hz,
                        board.timer_hz, board.stack_bytes)
     model_inc = [gen.out_dir, gen.out_dir / "ek", HARNESS_DIR, BOARD_API_DIR]

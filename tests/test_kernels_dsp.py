@@ -101,15 +101,54 @@ DW_DSP_CASES = [
     Case((10, 11), 3, 1, (3, 3), (2, 2), "valid", (1, 1), None, True, True, 19),    # rows, stride 2
     Case((6, 6), 12, 1, (3, 3), (3, 2), "same", (1, 1), "relu", False, True, 20),   # rows, stride_h 3
     Case((12, 3), 8, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, False, 27), # width 1
-    Case((20, 6), 8, 1, (3, 3), (2, 1), "same", (1, 1), "relu6", False, True, 28),  # walked transposed
-    Case((17, 4), 6, 1, (3, 3), (1, 2), "same", (1, 1), None, True, True, 29),      # transposed, odd c
-    Case((19, 7), 24, 1, (3, 3), (2, 2), "valid", (1, 1), "relu", False, True, 30), # transposed, 2 groups of 12
+    Case((20, 6), 8, 1, (3, 3), (2, 1), "same", (1, 1), "relu6", False, True, 28),  # narrow, tall
+    Case((17, 4), 6, 1, (3, 3), (1, 2), "same", (1, 1), None, True, True, 29),      # narrow, odd c
+    Case((19, 7), 24, 1, (3, 3), (2, 2), "valid", (1, 1), "relu", False, True, 30), # width 3: a block of 4
+    # the rows kernel's own paths: a block of two after the blocks of four (widths 5, 6, 2),
+    # stride 2 with it, channel groups (a stride-2 ring over DW_RING_BYTES_S2), odd channels,
+    # a clamp on outputs written straight to the output, odd input widths (pixel pairs ending
+    # in padding)
+    Case((6, 6), 16, 1, (3, 3), (1, 1), "same", (1, 1), "relu6", False, True, 40),   # 4 + 2, direct
+    Case((7, 2), 8, 1, (3, 3), (1, 1), "same", (1, 1), None, True, True, 41),        # width 2: a block of 4
+    Case((11, 11), 8, 1, (3, 3), (2, 2), "same", (1, 1), "relu", False, True, 42),   # s2, 4 + 2
+    Case((10, 40), 24, 1, (3, 3), (2, 2), "same", (1, 1), "relu6", False, True, 43), # s2, groups of 12
+    Case((5, 5), 7, 1, (3, 3), (1, 1), "same", (1, 1), None, False, True, 44),       # 4 + 2, odd c
+    Case((8, 8), 8, 1, (3, 3), (1, 1), "same", (1, 1), "n1to1", False, True, 45),    # clamp, direct
+    Case((9, 13), 12, 1, (3, 3), (2, 2), "valid", (1, 1), None, True, True, 46),     # s2 valid, odd width
+    Case((6, 9), 20, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, True, 47),   # width 7: a row buffer
 ]
 
 
 @pytest.mark.parametrize("case", DW_DSP_CASES, ids=[c.id for c in DW_DSP_CASES])
 def test_depthwise_dsp_cases_host(case, dsp_runtime_lib, tmp_path):
     assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+
+
+# the rows kernel with its output overlapping its input as far as its declared lead allows
+# (rows_overlap): stride 1 and 2, blocks of two, a row buffer, channel groups, a clamp
+DW_OVERLAP_CASES = [DW_DSP_CASES[i] for i in (0, 1, 14, 16, 17, 19, 21)]
+
+
+@pytest.mark.parametrize("case", DW_OVERLAP_CASES, ids=[c.id for c in DW_OVERLAP_CASES])
+def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
+    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+    (call,) = [c for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
+    assert call.function == "ek_depthwise_rows_dsp_s8"
+    (decl,) = call.overlaps
+    where = {b.tensors[0]: (o, b.size) for b, o in zip(gen.plan.buffers, gen.plan.offsets) if b.tensors}
+    (xo, _), (yo, ysize) = where[call.op.inputs[0]], where[call.op.outputs[0]]
+    assert yo + ysize > xo, "the plan does not overlap the output with the input"
+    assert xo - yo >= decl.lead
+
+
+def test_depthwise_rows_blocks_and_groups():
+    from edgekit.codegen.ops.dsp import rows_blocks, rows_group
+
+    assert [rows_blocks(w) for w in (1, 2, 3, 5, 6, 7, 48)] == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (2, 0),
+                                                                 (12, 0)]
+    assert rows_group(16, 50, None) == 16  # stride 1: always the ring
+    assert rows_group(24, 42, 4096) == 12  # 6 * 42 * 24 bytes of ring > 4096: groups of 12
+    assert rows_group(7, 400, 4096) == 7  # channels not a multiple of 4: one group
 
 
 CC = conv_cases.Case
@@ -121,6 +160,16 @@ CONV_DSP_CASES = [
     CC((9, 9), 3, 8, (3, 3), (2, 2), "same", (1, 1), 1, "relu", False, True, 24),    # k = 27 -> 32
     CC((6, 6), 16, 32, (3, 3), (1, 1), "same", (1, 1), 1, None, False, True, 25),
     CC((1, 2), 5, 3, (1, 1), (1, 1), "valid", (1, 1), 1, "n1to1", False, False, 26),  # 2 px: one block
+    # column layouts: rows of whole words + the rows' last bytes in one word (c_in 3, 1x5 c_in 1)
+    CC((11, 13), 3, 5, (3, 3), (2, 2), "same", (1, 1), 1, "relu6", False, True, 32),   # odd channels
+    CC((10, 9), 3, 8, (3, 3), (1, 1), "valid", (1, 1), 1, None, True, True, 33),
+    CC((7, 12), 1, 6, (1, 5), (1, 2), "same", (1, 1), 1, "relu", False, True, 34),
+    # the last bytes need more than a word, or a row has no whole word: per-pixel columns
+    CC((8, 8), 3, 4, (3, 2), (1, 1), "same", (1, 1), 1, None, False, True, 35),        # 3 x 6 taps
+    CC((9, 7), 1, 7, (3, 3), (1, 1), "same", (2, 1), 1, "relu6", False, True, 36),     # c 1, dilation
+    CC((6, 10), 2, 9, (2, 3), (2, 2), "valid", (1, 1), 1, "relu", False, False, 37),   # 2 x 6 taps
+    CC((25, 5), 16, 10, (1, 1), (1, 1), "valid", (1, 1), 1, None, False, True, 38),    # blocks straddle rows
+    CC((12, 12), 16, 12, (1, 1), (2, 2), "valid", (1, 1), 1, "relu", False, True, 39), # 1x1 stride 2
 ]
 
 
@@ -282,6 +331,12 @@ BOARD_CASES = [
     ("conv-3x3-k144", lambda: conv_cases.build_conv(CONV_DSP_CASES[4]), "CONV_2D"),
     ("conv-kws-first", lambda: conv_cases.build_conv(conv_cases.CASES[-8]), "CONV_2D"),
     ("conv-dead-channels", lambda: conv_with_dead_channels(32), "CONV_2D"),
+    ("conv-c3-s2-odd", lambda: conv_cases.build_conv(CONV_DSP_CASES[6]), "CONV_2D"),
+    ("conv-c3-valid", lambda: conv_cases.build_conv(CONV_DSP_CASES[7]), "CONV_2D"),
+    ("conv-1x5-c1", lambda: conv_cases.build_conv(CONV_DSP_CASES[8]), "CONV_2D"),
+    ("conv-tail-two-words", lambda: conv_cases.build_conv(CONV_DSP_CASES[9]), "CONV_2D"),
+    ("conv-c1-dilated", lambda: conv_cases.build_conv(CONV_DSP_CASES[10]), "CONV_2D"),
+    ("conv-straddling-blocks", lambda: conv_cases.build_conv(CONV_DSP_CASES[12]), "CONV_2D"),
     ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),
     ("dw-s2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[1]), "DEPTHWISE_CONV_2D"),
     ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),
@@ -292,8 +347,14 @@ BOARD_CASES = [
     ("dw-rows-odd-channels", lambda: dw_cases.build_depthwise(DW_DSP_CASES[7]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[8]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-width-1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[10]), "DEPTHWISE_CONV_2D"),
-    ("dw-rows-transposed-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[11]), "DEPTHWISE_CONV_2D"),
-    ("dw-rows-transposed-groups", lambda: dw_cases.build_depthwise(DW_DSP_CASES[13]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-narrow-s21", lambda: dw_cases.build_depthwise(DW_DSP_CASES[11]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-width-3-s2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[13]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-4+2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[14]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-width-2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[15]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-s2-4+2", lambda: dw_cases.build_depthwise(DW_DSP_CASES[16]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-s2-groups", lambda: dw_cases.build_depthwise(DW_DSP_CASES[17]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-clamp-direct", lambda: dw_cases.build_depthwise(DW_DSP_CASES[19]), "DEPTHWISE_CONV_2D"),
+    ("dw-rows-width-7", lambda: dw_cases.build_depthwise(DW_DSP_CASES[21]), "DEPTHWISE_CONV_2D"),
     ("add", lambda: add_model((8, 8, 16), 41), "ADD"),
     ("add-relu", lambda: add_model((5, 7, 3), 42, True, (2.0, 0.5)), "ADD"),
 ]
@@ -308,3 +369,10 @@ def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
 @needs_board
 def test_on_emulated_cortex_m7(tmp_path):
     assert_bit_exact_on_board(conv_cases.build_conv(CONV_DSP_CASES[4]), tmp_path, "qemu-mps2-an500", "CONV_2D")
+
+
+@needs_board
+def test_depthwise_on_emulated_cortex_m7(tmp_path):
+    """The rows kernel's assembly on the Cortex-M7 (blocks of four and of two, stride 1)."""
+    assert_bit_exact_on_board(dw_cases.build_depthwise(DW_DSP_CASES[0]), tmp_path, "qemu-mps2-an500",
+                              "DEPTHWISE_CONV_2D")

@@ -28,14 +28,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir import Op, Tensor
+from ...plan import Overlap
 from ...quant import multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
-from .winograd import winograd_conv2d
 from .palette import ENCODING_PALETTE, _enabled, choose_encoding, packed_conv2d, packed_fully_connected
+from .winograd import winograd_conv2d
 
 INT32_LIMIT = 2**31
 MAX_RIGHT = 23  # c = 2^(right-1) + (offset << right) must fit int32 for |offset| <= 128
-DW_TRANSPOSE_BELOW = 8  # a map narrower than this (and at least as tall) is walked transposed
+# depthwise rows kernel, stride 2: a ring of widened rows larger than this goes in channel groups
+# (each input row is then widened 1.5 times, not once; at stride 1 it would be 3 times: never),
+# when the ring could raise the arena: the input and the ring exceed the largest activation
+DW_RING_BYTES_S2 = 4096
 PACKED_MAX_RATIO = 0.5  # on DSP targets, a palette only when it takes <= half the bytes
 SPARSE_MAX_RATIO = 0.25  # and a sparse encoding only when it takes <= a quarter
 
@@ -181,6 +185,21 @@ def constant_outputs(bias, multiplier, shift, output_offset: int, act_min: int, 
     return np.clip(v, act_min, act_max)
 
 
+def column_order(filter_h: int, row: int) -> np.ndarray:
+    """The k (index into a filter's (ky, kx, c) taps) at each position of the column
+    ek_conv2d_dsp_s8 builds, -1 for a position it fills with a don't-care byte: every filter
+    row's whole words (``row // 4 * 4`` taps), then the last ``row % 4`` taps of every row,
+    gathered into words; when they fit one word (and a row has a whole word) they sit at its
+    top, else they start the first word and the last one is padded."""
+    full, rem = row // 4 * 4, row % 4
+    order = [ky * row + b for ky in range(filter_h) for b in range(full)]
+    tail = [ky * row + full + b for ky in range(filter_h) for b in range(rem)]
+    pad = [-1] * (-len(tail) % 4)
+    quick = row >= 4 and len(tail) <= 4
+    order += pad + tail if quick else tail + pad
+    return np.asarray(order, np.int64)
+
+
 def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int) -> np.ndarray:
     """What ek_conv2d_dsp_s8's channel loop reads, as int32 words in reading order: per pair of
     live channels, the two doubled folded biases (its columns are doubled), the weights
@@ -220,8 +239,10 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     if table is None:
         return packed_conv2d(ctx, call, w)
     op = call.op
-    k = w_rows.shape[1]
-    k_pad = _round_up(k, 8)
+    run = p.filter_w * p.input_c  # a window row's taps
+    order = column_order(p.filter_h, run)
+    k_pad = _round_up(order.size, 8)
+    w_cols = np.where(order >= 0, w_rows[:, np.maximum(order, 0)], 0)  # the weights in column order
     n_live = live.size
     if n_live < p.output_c:
         dead = np.setdiff1d(np.arange(p.output_c), live)
@@ -237,7 +258,7 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
         stride_h=p.stride_h, stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w,
         pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **_activation(p),
         live_c=n_live,
-        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_rows[live], table, live, k_pad),
+        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_cols[live], table, live, k_pad),
                          f"{w.name}: per channel pair the doubled folded biases, the weights per k pair in "
                          "the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
                          "right shift | output channel << 8"
@@ -247,7 +268,7 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     )
     if not _fits_int16(params):
         return packed_conv2d(ctx, call, w)
-    scratch = _round_up(9 * k_pad + 4 + p.output_c, 4)
+    scratch = 9 * k_pad + _round_up(p.output_c, 4)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)
@@ -301,8 +322,10 @@ class DepthwiseRowsParams(CStruct):
     pad_top: int
     pad_left: int
     row_len: int
-    transposed: int
     group: int
+    blocks: int
+    half: int
+    direct: int
     pad_value: int
     act_min: int
     act_max: int
@@ -322,52 +345,94 @@ def depthwise_rows_weights(w: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.concatenate([per_channel, np.asarray(table, np.int64)], axis=1).reshape(-1)
 
 
+def rows_blocks(output_w: int) -> tuple[int, int]:
+    """(blocks of four, 1 if a block of two follows) covering ``output_w`` outputs: a remainder
+    of 3 takes a block of four, of 1 or 2 a block of two; there is at least one block of four."""
+    blocks, rem = divmod(output_w, 4)
+    if rem == 3 or blocks == 0:
+        return blocks + 1, 0
+    return blocks, int(rem > 0)
+
+
+def rows_group(channels: int, row_len: int, budget: int | None) -> int:
+    """Channels per group of ek_depthwise_rows_dsp_s8: all of them (a ring of 3 plane rows, each
+    input row widened once) when the ring fits in ``budget`` bytes, else the largest multiple
+    of 4 dividing ``channels`` whose 3 rows fit (the rows widened again for each output row)."""
+    if budget is None or 6 * row_len * channels <= budget or channels % 4:
+        return channels
+    fits = [g for g in range(4, channels, 4) if channels % g == 0 and 6 * row_len * g <= budget]
+    return max(fits) if fits else 4
+
+
+def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
+    """How far ek_depthwise_rows_dsp_s8's output may overlap its input, derived from its loop
+    order (ek_depthwise_rows_dsp.h): the events of the kernel in order, input rows read
+    (channels of the group) and output rows written; the lead is the largest distance from the
+    end of a write to the lowest input byte read after it (``edgekit.codegen.overlap``)."""
+    c, iw, ow, g = p.channels, p.input_w, p.output_w, p.group
+    events = []  # (is_write, start, end) in kernel order
+    next_iy = 0
+    for oy in range(p.output_h):
+        iy0 = oy * p.stride_h - p.pad_top
+        for c0 in range(0, c, g):
+            for iy in range(iy0, iy0 + 3):
+                if not 0 <= iy < p.input_h:
+                    continue
+                todo = [iy]
+                if g == c:  # the ring: rows not read before, from the window's top
+                    todo = list(range(max(next_iy, iy0, 0), iy + 1))
+                    next_iy = max(next_iy, iy + 1)
+                events += [(False, iy * iw * c + c0, ((iy + 1) * iw - 1) * c + c0 + g) for iy in todo]
+            if p.direct:
+                events.append((True, oy * ow * c + c0, ((oy + 1) * ow - 1) * c + c0 + g))
+        if not p.direct or clamps:
+            events.append((True, oy * ow * c, (oy + 1) * ow * c))
+    lead, low = 0, None  # low: the lowest input byte read after the current event
+    for is_write, start, end in reversed(events):
+        if is_write and low is not None:
+            lead = max(lead, end - low)
+        elif not is_write:
+            low = start if low is None else min(low, start)
+    return (Overlap(input=0, lead=lead),)
+
+
 def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray) -> KernelCall | None:
     p = call.params
     if p.filter_h != 3 or p.filter_w != 3 or p.dilation_h != 1 or p.dilation_w != 1:
         return None
-    c = p.input_c
-    # Walk the map transposed when it is narrow and tall: blocks of 4 outputs then run down its
-    # long side (a 25x5 map: 7 blocks per row of 25 instead of 2 per row of 5, 3 of them half
-    # empty). Column-major order: no input/output overlap is declared for it.
-    transposed = (p.output_w < DW_TRANSPOSE_BELOW and p.output_h >= DW_TRANSPOSE_BELOW
-                  and p.stride_h in (1, 2))
-    if transposed:
-        g = dict(input_h=p.input_w, input_w=p.input_h, output_h=p.output_w, output_w=p.output_h,
-                 stride_h=p.stride_w, stride_w=p.stride_h, pad_top=p.pad_left, pad_left=p.pad_top)
-        w3 = w.data.reshape(3, 3, p.output_c).transpose(1, 0, 2)
-    else:
-        g = dict(input_h=p.input_h, input_w=p.input_w, output_h=p.output_h, output_w=p.output_w,
-                 stride_h=p.stride_h, stride_w=p.stride_w, pad_top=p.pad_top, pad_left=p.pad_left)
-        w3 = w.data.reshape(3, 3, p.output_c)
-    if g["stride_w"] not in (1, 2):
+    if p.stride_w not in (1, 2):
         return None
-    # A transposed walk goes over the channels in groups of 16 (the ring then holds 16 channels'
-    # rows, not all of them); the row order an overlap plan relies on needs one group.
-    group = c
-    if transposed:
-        group = next((n for n in (16, 12, 8, 4) if c % n == 0), c)
-    blocks = -(-g["output_w"] // 4)
-    last_pair = g["stride_w"] * (4 * blocks - 1) + 3  # one past the last int16 a block reads
-    row_len = _round_up(max(g["pad_left"] + g["input_w"], last_pair), 2)
+    c, s = p.input_c, p.stride_w
+    blocks, half = rows_blocks(p.output_w)
+    n_out = 4 * blocks + 2 * half
+    # one past the last int16 a plane row is read at: block b starts at tap 4 * s * b and reads
+    # 2 * s + 1 words (a block of two: s + 1)
+    last = 4 * s * blocks + 2
+    if half:
+        last = 4 * s * blocks + 2 * s + 2
+    row_len = _round_up(max(p.pad_left + p.input_w, last), 2)
+    x = ctx.tensor(call.op.inputs[0])
+    largest = max(t.nbytes for t in ctx.graph.tensors if not t.is_constant)
+    may_raise_arena = x.nbytes + 6 * row_len * c > largest
+    group = rows_group(c, row_len, DW_RING_BYTES_S2 if s == 2 and may_raise_arena else None)
     op = call.op
     params = DepthwiseRowsParams(
-        **{k: g[k] for k in ("input_h", "input_w")}, channels=c,
-        **{k: g[k] for k in ("output_h", "output_w", "stride_h", "stride_w", "pad_top", "pad_left")},
-        row_len=row_len, transposed=int(transposed), group=group, pad_value=p.input_zero_point,
-        act_min=p.act_min, act_max=p.act_max,
-        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(w3, table),
+        input_h=p.input_h, input_w=p.input_w, channels=c, output_h=p.output_h, output_w=p.output_w,
+        stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
+        row_len=row_len, group=group, blocks=blocks, half=half, direct=int(n_out == p.output_w),
+        pad_value=p.input_zero_point, act_min=p.act_min, act_max=p.act_max,
+        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(w.data.reshape(3, 3, p.output_c), table),
                           f"{w.name}: per channel, per filter row the doubled int16 pairs (w0,w1), (w1,w2), "
-                          "then 2 * folded bias, multiplier, rounding + offset, right shift"
-                          + (" (filter transposed: the map is walked column by column)" if transposed else "")),
+                          "then 2 * folded bias, multiplier, rounding + offset, right shift"),
     )
     if not _fits_int16(params):
         return None
+    slots = 6 * row_len * group
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=2 * row_len * (3 * group + 1) + 4 * blocks * group,
-                               overlaps=() if transposed else call.overlaps)
+                               scratch_bytes=slots + (0 if params.direct else n_out * c),
+                               overlaps=rows_overlap(params, clamps=(p.act_min, p.act_max) != (-128, 127)))
 
 
 def dsp_depthwise(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:

@@ -4,19 +4,6 @@
 
 #include "ek_dsp.h"
 
-/* k, the taps of a window; a pointwise layer (1x1, stride 1, no padding, k == k_pad) reads its
- * columns straight from the input. */
-EK_INLINE int32_t kk(const ek_conv2d_dsp_params *p)
-{
-    return p->filter_h * p->filter_w * p->input_c;
-}
-
-EK_INLINE int pointwise(const ek_conv2d_dsp_params *p)
-{
-    return p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
-           p->pad_left == 0 && p->input_c == p->k_pad;
-}
-
 /* n bytes, n small: words where possible (unaligned words are fine on the cores this runs on,
  * and memcpy-to-word on the host). */
 static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
@@ -40,9 +27,9 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n)
     }
 }
 
-/* The int8 column of output pixel (oy, ox) when its window crosses the image border: k taps in
- * (ky, kx, c) order, out-of-image taps reading the zero point (buf[k..k_pad) holds zeros,
- * written once per call). Rare: compiled for size. */
+/* The int8 window of output pixel (oy, ox) when it crosses the image border: filter_h runs of
+ * filter_w * input_c bytes, back to back, out-of-image taps reading the zero point. Rare:
+ * compiled for size. */
 EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
                                     int32_t ox, int8_t *buf)
 {
@@ -72,65 +59,94 @@ EK_INLINE uint32_t ek_dbl16(uint32_t v)
     return ek_sadd16(v, v);
 }
 
-/* Widen n bytes of a column (n a multiple of 4, starting at group g0 of four k) to doubled int16
- * into slot j of the four-pixel buffer: word g of the column gives the k pairs 2g (bytes 0, 2)
- * and 2g + 1 (bytes 1, 3), stored at [pair][pixel]. */
-static void widen(const int8_t *col, int32_t n, int32_t g0, int32_t j, uint32_t *cols)
+/* One word of four k of a column (k0..k3) as the doubled int16 pairs (k0, k2), (k1, k3) at
+ * dst[0] and dst[4] (the pairs are stored [pair][pixel]). */
+EK_INLINE void widen_word(uint32_t v, uint32_t *dst)
 {
-    uint32_t *dst = cols + 8 * g0 + j;
-    int32_t g = 0;
-    for (; g + 8 <= n; g += 8, dst += 16) {
-        const uint32_t v = ek_read32(col + g), u = ek_read32(col + g + 4);
-        dst[0] = ek_dbl16(ek_sxtb16(v));
-        dst[4] = ek_dbl16(ek_sxtb16_ror8(v));
-        dst[8] = ek_dbl16(ek_sxtb16(u));
-        dst[12] = ek_dbl16(ek_sxtb16_ror8(u));
-    }
-    if (g < n) {
-        const uint32_t v = ek_read32(col + g);
-        dst[0] = ek_dbl16(ek_sxtb16(v));
-        dst[4] = ek_dbl16(ek_sxtb16_ror8(v));
-    }
+    dst[0] = ek_dbl16(ek_sxtb16(v));
+    dst[4] = ek_dbl16(ek_sxtb16_ror8(v));
 }
 
 /* The sizes the pixel walk uses, read from the parameters once per call. */
 typedef struct {
-    int32_t c, row, taps, k_pad, step;
-    const int8_t *end; /* the end of the input */
-    int8_t *col8;
+    int32_t full;     /* the whole words of a filter row, in bytes (row & ~3) */
+    int32_t rem;      /* the bytes of a filter row after them (row % 4) */
+    int32_t fh;       /* filter_h */
+    int32_t quick;    /* column4 can do it: a row has a whole word, the rows' last bytes fit one */
 } ek_walk;
 
-/* The column of output pixel (oy, ox), whose window starts at input row iy0, column ix0, into
- * slot j. A window inside the image is filter_h runs of filter_w * input_c bytes: widened
- * straight from the input rows when the runs are whole words, else copied into col8 a word at
- * a time first (each run's last word spills a few bytes past it, which the next run or the
- * zero tail then overwrites; a window whose last word would pass the end of the input goes
- * through gather()); a window crossing the border goes through gather(). */
-EK_INLINE void column(const ek_conv2d_dsp_params *p, const ek_walk *k, const int8_t *input, int32_t oy,
-                      int32_t ox, int32_t iy0, int32_t ix0, int32_t rows_in, int32_t j, uint32_t *cols)
+/* The column of one pixel from its window (filter_h runs of row bytes, `stride` apart) into
+ * slot j of the four-pixel buffer, in the order the generator laid the weights out: every
+ * run's whole words, then the runs' last row % 4 bytes gathered into words (the rest of the
+ * last word is zero). The pairs past them (to k_pad) hold zeros, written once per call. */
+EK_COLD static void column(const ek_walk *k, const int8_t *src, int32_t stride, uint32_t *dst)
 {
-    const int8_t *src = input + (iy0 * p->input_w + ix0) * k->c;
-    if (rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w &&
-        src + (p->filter_h - 1) * k->step + ((k->row + 3) & ~3) <= k->end) {
-        if (k->row % 4 == 0) {
-            for (int32_t ky = 0; ky < k->taps; ky += k->row, src += k->step) {
-                widen(src, k->row, ky / 4, j, cols);
-            }
-            if (k->k_pad > k->taps) {
-                widen(k->col8 + k->taps, k->k_pad - k->taps, k->taps / 4, j, cols); /* zeros */
-            }
-            return;
+    const int32_t full = k->full, rem = k->rem;
+    const int8_t *r = src;
+    for (int32_t ky = k->fh; ky > 0; --ky, r += stride) {
+        for (int32_t b = 0; b < full; b += 4, dst += 8) {
+            widen_word(ek_read32(r + b), dst);
         }
-        for (int32_t ky = 0; ky < k->taps; ky += k->row, src += k->step) {
-            for (int32_t b = 0; b < k->row; b += 4) {
-                ek_write32(k->col8 + ky + b, ek_read32(src + b));
-            }
-        }
-        ek_write32(k->col8 + k->taps, 0); /* the last run's spill */
-        widen(k->col8, k->k_pad, 0, j, cols);
-        return;
     }
-    widen(gather(p, input, oy, ox, k->col8), k->k_pad, 0, j, cols);
+    if (rem) {
+        uint32_t t = 0;
+        int32_t shift = k->quick ? 32 - 8 * k->fh * rem : 0; /* the layout column4 makes */
+        r = src + full;
+        for (int32_t ky = k->fh; ky > 0; --ky, r += stride) {
+            for (int32_t b = 0; b < rem; ++b) {
+                t |= (uint32_t)(uint8_t)r[b] << shift;
+                shift += 8;
+                if (shift == 32) {
+                    widen_word(t, dst);
+                    dst += 8;
+                    t = 0;
+                    shift = 0;
+                }
+            }
+        }
+        if (shift) {
+            widen_word(t, dst);
+        }
+    }
+}
+
+/* Four words, one per pixel, into the buffer as column() stores one (pixel j at dst[j]). */
+EK_INLINE void widen4(uint32_t v0, uint32_t v1, uint32_t v2, uint32_t v3, uint32_t *dst)
+{
+    dst[0] = ek_dbl16(ek_sxtb16(v0));
+    dst[1] = ek_dbl16(ek_sxtb16(v1));
+    dst[2] = ek_dbl16(ek_sxtb16(v2));
+    dst[3] = ek_dbl16(ek_sxtb16(v3));
+    dst[4] = ek_dbl16(ek_sxtb16_ror8(v0));
+    dst[5] = ek_dbl16(ek_sxtb16_ror8(v1));
+    dst[6] = ek_dbl16(ek_sxtb16_ror8(v2));
+    dst[7] = ek_dbl16(ek_sxtb16_ror8(v3));
+}
+
+/* column() for four pixels whose windows all lie inside the image (window j's first tap at
+ * src[j], rows `stride` apart), in one pass over the taps. Its callers make sure that the
+ * rows' last bytes (if any) fit one word and that a row has a whole word (k->quick): each row's
+ * last word then brings them in at the top, and the earlier rows' ones move down. */
+static void column4(const ek_walk *k, const int8_t *const src[4], int32_t stride, uint32_t *dst)
+{
+    const int32_t full = k->full, fh = k->fh, last = full + k->rem - 4, down = 8 * k->rem;
+    const uint32_t top = down ? ~0u << (32 - down) : 0u;
+    const int8_t *p0 = src[0], *p1 = src[1], *p2 = src[2], *p3 = src[3];
+    uint32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (int32_t o0 = 0; o0 < fh * stride; o0 += stride) {
+        for (int32_t o = o0; o < o0 + full; o += 4, dst += 8) {
+            widen4(ek_read32(p0 + o), ek_read32(p1 + o), ek_read32(p2 + o), ek_read32(p3 + o), dst);
+        }
+        if (down) {
+            t0 = (t0 >> down) | (ek_read32(p0 + o0 + last) & top);
+            t1 = (t1 >> down) | (ek_read32(p1 + o0 + last) & top);
+            t2 = (t2 >> down) | (ek_read32(p2 + o0 + last) & top);
+            t3 = (t3 >> down) | (ek_read32(p3 + o0 + last) & top);
+        }
+    }
+    if (down) {
+        widen4(t0, t1, t2, t3, dst);
+    }
 }
 
 /* The activation range narrower than int8 (rare): clamp the four pixels' outputs. */
@@ -264,51 +280,81 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
 }
 #endif
 
+/* The walk's next output pixel (row-major): its window's first row and column, and the offset of its
+ * first tap in the input (possibly outside the image). */
+#define EK_CONV_NEXT_PIXEL()                                  \
+    do {                                                      \
+        ix0 += p->stride_w;                                   \
+        at += x_step;                                         \
+        if (++ox == ow) {                                     \
+            ox = 0;                                           \
+            ix0 = -p->pad_left;                               \
+            ++oy;                                             \
+            iy0 += p->stride_h;                               \
+            rows_in = iy0 >= 0 && iy0 + span < p->input_h;    \
+            at = (iy0 * p->input_w + ix0) * c;                \
+        }                                                     \
+    } while (0)
+
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    const int32_t n_out = p->output_c, ow = p->output_w;
+    const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;
     const int32_t pixels = p->output_h * ow;
-    uint32_t *cols = (uint32_t *)(void *)scratch;              /* [k_pairs][4] int16 pairs */
-    int8_t *col8 = scratch + 8 * p->k_pad;                     /* one gathered int8 column */
-    int8_t *sink = col8 + p->k_pad + 4;                        /* outputs of missing pixels */
+    const int32_t row = p->filter_w * c;
+    const int32_t tail_bytes = (p->filter_h * (row & 3) + 3) & ~3;
+    uint32_t *cols = (uint32_t *)(void *)scratch;              /* [k_pad / 2][4] int16 pairs */
+    int8_t *col8 = scratch + 8 * p->k_pad;                     /* a border window, gathered */
+    const ek_walk walk = {row & ~3, row & 3, p->filter_h, row >= 4 && p->filter_h * (row & 3) <= 4};
+    int8_t *sink = col8 + p->k_pad;                            /* outputs of missing pixels */
     const int32_t pairs = (p->live_c + 1) / 2;
-    const int32_t c = p->input_c;
-    const ek_walk k = {c, p->filter_w * c, kk(p), p->k_pad, p->dilation_h * p->input_w * c,
-                       input + p->input_h * p->input_w * c, col8};
-    const int32_t span = (p->filter_h - 1) * p->dilation_h; /* from a window's first row to its last */
-    const int pw = pointwise(p);
+    const int32_t step = p->dilation_h * p->input_w * c;       /* from a window row to the next */
+    const int32_t span = (p->filter_h - 1) * p->dilation_h;    /* from a window's first row to its last */
+    const int32_t x_step = p->stride_w * c;
+    /* the pairs a column fills: every row's whole words, then the gathered last bytes */
+    const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
     ek_gemm_ctx g = {(uintptr_t)cols - 64u, (uintptr_t)cols + 64u * (uint32_t)(p->k_pad / 8 - 1),
                      (uintptr_t)(p->stream + pairs * (8 + p->k_pad / 2)), {sink, sink, sink, sink}};
-    int32_t oy = 0, ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left;
+    int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
+    int32_t at = (iy0 * p->input_w + ix0) * c; /* the window's first tap (maybe outside the image) */
 
-    fill_bytes(col8, 0, p->k_pad);
+    memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
     for (int32_t pix = 0; pix < pixels; pix += 4) {
-        for (int32_t j = 0; j < 4; ++j) {
-            if (pix + j < pixels) {
-                if (pw) {
-                    widen(input + (pix + j) * c, k.k_pad, 0, j, cols);
-                } else {
-                    column(p, &k, input, oy, ox, iy0, ix0, rows_in, j, cols);
-                }
+        /* four windows inside the image, in one output row: their columns in one pass */
+        if (walk.quick && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
+            ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
+            const int8_t *src[4] = {input + at, input + at + x_step, input + at + 2 * x_step,
+                                    input + at + 3 * x_step};
+            column4(&walk, src, step, cols);
+            for (int32_t j = 0; j < 4; ++j) {
                 g.out[j] = output + (pix + j) * n_out;
-                if (p->dead_row != NULL) {
-                    memcpy(g.out[j], p->dead_row, (size_t)n_out);
+            }
+            ox += 3;
+            ix0 += 3 * p->stride_w;
+            at += 3 * x_step;
+            EK_CONV_NEXT_PIXEL();
+        } else {
+            for (int32_t j = 0; j < 4; ++j) {
+                if (pix + j < pixels) {
+                    if (rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
+                        column(&walk, input + at, step, cols + j);
+                    } else {
+                        column(&walk, gather(p, input, oy, ox, col8), row, cols + j);
+                    }
+                    g.out[j] = output + (pix + j) * n_out;
+                    EK_CONV_NEXT_PIXEL();
+                } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
+                    const uint32_t *prev = cols + (j - 1);
+                    for (int32_t q = 0; q < p->k_pad / 2; ++q) {
+                        cols[4 * q + j] = prev[4 * q];
+                    }
+                    g.out[j] = sink;
                 }
-                ix0 += p->stride_w;
-                if (++ox == ow) {
-                    ox = 0;
-                    ix0 = -p->pad_left;
-                    ++oy;
-                    iy0 += p->stride_h;
-                    rows_in = iy0 >= 0 && iy0 + span < p->input_h;
-                }
-            } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
-                const uint32_t *prev = cols + (j - 1);
-                for (int32_t q = 0; q < k.k_pad / 2; ++q) {
-                    cols[4 * q + j] = prev[4 * q];
-                }
-                g.out[j] = sink;
+            }
+        }
+        if (p->dead_row != NULL) {
+            for (int32_t j = 0; j < 4; ++j) {
+                memcpy(g.out[j], p->dead_row, (size_t)n_out);
             }
         }
         if (pairs > 0) {

@@ -1,16 +1,22 @@
 /* CONV_2D, int8, batch 1, NHWC, groups 1, horizontal dilation 1: im2col + a GEMM on the DSP
  * extension (SMLAD).
  *
- * Four output pixels at a time: the receptive field of each (its "column", k = filter_h *
- * filter_w * input_c values in (ky, kx, c) order, out-of-image taps reading the input zero
- * point) is widened to int16 in scratch (straight from the input rows when the window lies
- * inside the image and its rows are whole words), then every pair of output channels is
- * computed against the four columns with dual 16-bit MACs:
+ * Four output pixels at a time: the receptive field of each (its "column", the k = filter_h *
+ * filter_w * input_c taps, out-of-image taps reading the input zero point) is widened to int16
+ * in scratch, then every pair of output channels is computed against the four columns with
+ * dual 16-bit MACs:
  *
  *   acc[n][j] = 2 * b'[n] + sum_k 2 * col_j[k] * w[n][k]   (2 x 4 accumulators)
  *   y[pixel j][n] = clamp(requant(acc[n][j]))                (ek_requant2, exact)
  *
  * (the columns are widened doubled, so the accumulators are the doubled ones ek_requant2 takes).
+ * Column order (the generator lays the weights out the same way): each filter row's run of
+ * filter_w * input_c taps contributes its whole words, row after row, read straight from the
+ * input; the runs' last (run % 4) bytes follow, gathered into words. When they fit one word
+ * and a run has a whole word ("quick": c_in 3 with a 3x3 filter, say) they sit at the top of
+ * that word (each run's last word is loaded and shifted in), else they start the first word.
+ * Four windows inside the image and in one output row are read in one pass (column4); the
+ * others pixel by pixel, a window crossing the border first gathered into scratch.
  * The generator writes everything the channel loop reads as one stream of words, in the order
  * it reads them: per channel pair, the two doubled folded biases; per pair of k (the order
  * SXTB16 unpacks a word of four columns into: k0,k2 then k1,k3) the four bytes
@@ -27,7 +33,8 @@
  *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
  * order, four at a time; the columns of all four pixels are read into scratch before any of
- * their outputs is written, then their outputs are written (channels in pairs). So every read
+ * their outputs is written, then their outputs are written (the dead channels' constants,
+ * then the live channels in pairs). So every read
  * made for a pixel happens before any write of that pixel or of a later one, which is all the
  * portable kernel's order guarantees as well.
  */
@@ -53,8 +60,9 @@ typedef struct {
     int16_t dilation_w;        /* 1 */
     int16_t pad_top;
     int16_t pad_left;
-    int16_t k_pad;             /* k = filter_h * filter_w * input_c rounded up to a multiple of 8 (the
-                                * padding weights are 0) */
+    int16_t k_pad;             /* the column's length (k plus the bytes padding the runs' last bytes
+                                * to a word, see above) rounded up to a multiple of 8 (the padding
+                                * weights are 0) */
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
     int16_t act_min;
@@ -64,9 +72,8 @@ typedef struct {
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
 
-/* Scratch bytes: 9 * k_pad + 4 + output_c, rounded up to 4 (int16 columns of four pixels, one
- * int8 column being gathered (its k..k_pad tail holds zeros) and 4 bytes for a copy's spill, one
- * throw-away output row for a last block of < 4 pixels). */
+/* Scratch bytes: 9 * k_pad + output_c rounded up to 4 (int16 columns of four pixels, one border
+ * window being gathered (k bytes), one throw-away output row for a last block of < 4 pixels). */
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */

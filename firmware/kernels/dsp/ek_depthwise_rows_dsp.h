@@ -1,30 +1,35 @@
 /* DEPTHWISE_CONV_2D, int8, batch 1, NHWC, depth multiplier 1, 3x3 filter, dilation 1,
  * horizontal stride 1 or 2, on the DSP extension.
  *
- * Each input row is widened once into scratch as one int16 row per channel ("planes", the
- * input zero point in the padding columns), in a ring of 3 rows. Along a plane row two
- * neighbouring taps are one 32-bit word, so the dual MACs (SMLAD and the halfword forms
- * SMLABT, SMLATB) take two taps at a time: four outputs of one channel cost 3 * (3 or 5 word loads
- * + 8 MACs). The loops over channels and blocks are assembly on cores with the DSP extension
- * (they need every register) and C elsewhere, the same computation. The generator stores each channel's weights as doubled int16 pairs
- * per filter row: (w0, w1) and (w1, w2), next to the channel's requantization terms; the
- * accumulators start at 2 * b' and ek_requant2
- * (ek_dsp.h) requantizes them exactly like TFLite.
+ * Input rows are widened into scratch as one int16 row per channel ("planes", the input zero
+ * point in the padding columns). Along a plane row two neighbouring taps are one 32-bit word,
+ * so the dual MACs (SMLAD and the halfword forms SMLABT, SMLATB) take two taps at a time: four
+ * outputs of one channel cost 3 * (3 or 5 word loads + 8 MACs). The generator stores each
+ * channel's weights as doubled int16 pairs per filter row: (w0, w1) and (w1, w2), next to the
+ * channel's requantization terms; the accumulators start at 2 * b' and ek_requant2 (ek_dsp.h)
+ * requantizes them exactly like TFLite. The loops over channels and blocks are assembly on
+ * cores with the DSP extension (they need every register) and C elsewhere, the same computation.
  *
- * A feature map narrow and tall (a few columns) can be walked transposed: the generator swaps
- * the geometry and the filter's axes and sets `transposed`, so that the kernel's "rows" are
- * the image's columns (blocks of 4 then run down the long side). That order is column-major: the
- * generator declares no input/output overlap for it. A transposed walk may also go over the
- * channels in groups (`group` channels per pass over the map), so that the ring of widened rows
- * holds only one group's planes.
+ * A row of outputs is `blocks` (at least 1) blocks of four and, when `half` is set, a last block
+ * of two (the generator picks them from output_w: nothing beyond output_w + 1 is computed for a
+ * row of 4 or more). The planes are laid out [channel][slot][row_len]. (A block of six for rows
+ * of 5 or 6 outputs saved 3 % of kws's cycles but took 1.3 KB of code, one copy of its loop per
+ * rotation of the ring: over the code budget, so it is not here.)
  *
- * Loop order, untransposed (what an output/input overlap plan may rely on): output rows in order; before
- * output row oy is written, every input row it reads has been read into scratch (each input
- * row is read once, when first needed); then row oy's outputs are computed into scratch and
- * copied to the output.
- * So every input read for an output pixel happens before any output of that pixel's row, and
- * no input row above the last one read is written back to: the pixel-order guarantee of the
- * portable kernel (ek_depthwise_conv2d.h) holds with reads only moved earlier.
+ * Channels go in groups of `group`. With one group (group == channels) the three plane rows an
+ * output row needs are a ring of three slots: each input row is widened once, when first needed,
+ * into slot (row mod 3); a row outside the image is the zero point written into its slot. With
+ * several groups (a smaller scratch, chosen by the generator when the ring would be large) the
+ * group's three rows are widened again for every output row (slots 0..2).
+ *
+ * Loop order (what an output/input overlap plan may rely on; the generator derives its lead from
+ * exactly this order, `rows_overlap` in edgekit/codegen/ops/dsp.py): output rows oy in order;
+ * for each, channel groups in order: first read input rows oy * stride_h - pad_top + 0..2 (inside
+ * the image; ring: only those not read before) for the group's channels, then, when `direct`,
+ * write the group's outputs of row oy; without `direct` the row is computed into scratch and
+ * copied to the output after its last group. An activation range narrower than int8 then
+ * rewrites (clamps) output row oy. Nothing else of the input is read, nothing else of the
+ * output is written. The input and output pointers are not restrict.
  */
 #ifndef EK_DEPTHWISE_ROWS_DSP_H
 #define EK_DEPTHWISE_ROWS_DSP_H
@@ -41,9 +46,11 @@ typedef struct {
     int16_t stride_w;          /* 1 or 2 */
     int16_t pad_top;
     int16_t pad_left;
-    int16_t row_len;           /* int16 per plane row: covers the padding and four-output blocks, even */
-    int16_t transposed;        /* the sizes above are the transposed map's (see above) */
-    int16_t group;             /* channels per pass (divides channels; == channels untransposed) */
+    int16_t row_len;           /* int16 per plane row: the padding and every tap a block reads, even */
+    int16_t group;             /* channels per group (divides channels; == channels: the ring) */
+    int16_t blocks;            /* blocks of four outputs per row and channel, >= 1 */
+    int16_t half;              /* 1: then a block of two */
+    int16_t direct;            /* 1: 4 * blocks + 2 * half == output_w, outputs go straight to the output */
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_min;           /* -128 and 127: saturation alone clamps */
     int16_t act_max;
@@ -51,9 +58,8 @@ typedef struct {
                                 * as words, then 2 * folded bias, multiplier, c, right */
 } ek_depthwise_rows_params;
 
-/* Scratch bytes: 2 * row_len * (3 * group + 1) + 4 * ceil(output_w / 4) * group (the ring
- * of one group's plane rows, a row of the zero point standing for rows outside the image, and one
- * output row of the group computed in whole blocks of 4, then copied to the output). */
+/* Scratch bytes: 6 * row_len * group (the plane rows), plus without `direct`
+ * (4 * blocks + 2 * half) * channels (one output row). */
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch);
 

@@ -114,17 +114,11 @@ void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int
         const uint32_t *w = (const uint32_t *)(const void *)p->weights;
         const int32_t *rq = p->requant;
         for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
-            int32_t a0 = rq[0], a1 = rq[4], a2 = rq[8], a3 = rq[12];
-            dot4(&w, xw, k_pad / 2, &a0, &a1, &a2, &a3);
-            output[n] = clamp_out(p, a0, rq);
-            if (n + 1 < n_out) {
-                output[n + 1] = clamp_out(p, a1, rq + 4);
-            }
-            if (n + 2 < n_out) {
-                output[n + 2] = clamp_out(p, a2, rq + 8);
-            }
-            if (n + 3 < n_out) {
-                output[n + 3] = clamp_out(p, a3, rq + 12);
+            int32_t acc[4] = {rq[0], rq[4], rq[8], rq[12]};
+            dot4(&w, xw, k_pad / 2, &acc[0], &acc[1], &acc[2], &acc[3]);
+            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
+            for (int32_t j = 0; j < rows; ++j) {
+                output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
             }
         }
     }
