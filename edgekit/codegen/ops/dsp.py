@@ -514,7 +514,7 @@ def dsp_fully_connected(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCal
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=3 * k_pad)
+                               scratch_bytes=2 * k_pad + (k_pad if k_pad != p.in_features else 0))
 
 
 # ---------------------------------------------------------------------------- ADD

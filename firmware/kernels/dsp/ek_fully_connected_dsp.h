@@ -24,7 +24,8 @@ typedef struct {
     const int32_t *requant;    /* [4 * ceil(out_features / 4)][4]: 2 * folded bias, multiplier, c, right */
 } ek_fully_connected_dsp_params;
 
-/* Scratch bytes: 3 * k_pad (the widened row, and the row padded to k_pad). */
+/* Scratch bytes: 2 * k_pad (the widened row), plus k_pad when k_pad > in_features (the row
+ * padded to k_pad). */
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch);
 
