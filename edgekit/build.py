@@ -185,7 +185,6 @@ def compile_objects(sources: list[Path], flags: list[str], include_dirs: list[Pa
 
 
 # kernels that move data or reduce it once: a small share of any model's time, compiled for size
-# next to the DSP kernels
 LIGHT_KERNELS = {"ek_pool", "ek_softmax", "ek_mean", "ek_pad", "ek_quantize", "ek_strided_slice",
                  "ek_transpose", "ek_concat", "ek_lut"}
 
@@ -394,11 +393,11 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
 
     flags = compile_flags(board)
     # code that takes little of the time is compiled for size: the harness and board support, and
-    # on a DSP core the kernels that move data or reduce it once (pooling, softmax, ...)
+    # the kernels that move data or reduce it once (pooling, softmax, ...)
     size_flags = [f for f in flags if f != board.opt] + ["-Os"]
     harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]
     kernel_sources = sorted((gen.out_dir / "ek").glob("*.c"))
-    hot = [k for k in kernel_sources if not target.dsp or k.stem not in LIGHT_KERNELS]
+    hot = [k for k in kernel_sources if k.stem not in LIGHT_KERNELS]
     kernel_objs = compile_objects(hot, flags, [gen.out_dir / "ek"], f"kernels for {board.name}")
     if len(hot) < len(kernel_sources):
         kernel_objs += compile_objects([k for k in kernel_sources if k not in hot], size_flags,
