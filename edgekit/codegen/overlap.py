@@ -56,3 +56,17 @@ def sliding_window_lead(in_hwc: tuple[int, int, int], out_hwc: tuple[int, int, i
         if q_min is not None:
             lead = max(lead, (p + 1) * oc - q_min * ic)
     return lead
+
+
+def events_lead(events: list[tuple[bool, int, int]]) -> int:
+    """The lead of a kernel described by its reads and writes in the order it makes them:
+    ``(is_write, start, end)`` byte ranges of the input (reads) and of the output (writes). A write
+    must land below the lowest input byte read after it, so the lead is the largest
+    ``end - lowest later read`` over the writes (0 when nothing is read after any write)."""
+    lead, low = 0, None  # low: the lowest input byte read after the current event
+    for is_write, start, end in reversed(events):
+        if is_write and low is not None:
+            lead = max(lead, end - low)
+        elif not is_write:
+            low = start if low is None else min(low, start)
+    return lead

@@ -31,6 +31,7 @@ from ...ir import Op, Tensor
 from ...plan import Overlap
 from ...quant import multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from ..overlap import events_lead
 from .palette import ENCODING_PALETTE, _enabled, choose_encoding, packed_conv2d, packed_fully_connected
 from .winograd import winograd_conv2d
 
@@ -234,8 +235,8 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     wino = None if full is None else winograd_conv2d(ctx, call, w.data, full)
     if wino is not None:
         return wino
-    table = requant_table(bias[live], mult[live], shift[live], p.output_offset,
-                          max_abs_acc(bias[live], w_rows[live]))
+    table = full if live.size == p.output_c else requant_table(
+        bias[live], mult[live], shift[live], p.output_offset, max_abs_acc(bias[live], w_rows[live]))
     if table is None:
         return packed_conv2d(ctx, call, w)
     op = call.op
@@ -387,13 +388,7 @@ def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
                 events.append((True, oy * ow * c + c0, ((oy + 1) * ow - 1) * c + c0 + g))
         if not p.direct or clamps:
             events.append((True, oy * ow * c, (oy + 1) * ow * c))
-    lead, low = 0, None  # low: the lowest input byte read after the current event
-    for is_write, start, end in reversed(events):
-        if is_write and low is not None:
-            lead = max(lead, end - low)
-        elif not is_write:
-            low = start if low is None else min(low, start)
-    return (Overlap(input=0, lead=lead),)
+    return (Overlap(input=0, lead=events_lead(events)),)
 
 
 def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray) -> KernelCall | None:

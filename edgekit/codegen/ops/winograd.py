@@ -24,6 +24,7 @@ import numpy as np
 
 from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from ..overlap import events_lead
 
 INT32_LIMIT = 2**31
 MIN_PIXELS = 256  # a 16x16 output map: >= 55 multiplications saved per extra flash byte
@@ -106,37 +107,30 @@ def winograd_overlap(ih: int, iw: int, ic: int, oh: int, ow: int, oc: int, pad_t
     walks blocks of four 2x2 tiles in row-major order, reads every input pixel of a block before
     writing any of its outputs, and writes only the block's own pixels. So a block's writes must
     land below the lowest input byte any later block reads."""
-    tw = -(-ow // 2)
-    tiles = [(ty, tx) for ty in range(-(-oh // 2)) for tx in range(tw)]
-    blocks = [tiles[i:i + 4] for i in range(0, len(tiles), 4)]
-    ends, firsts = [], []
-    for block in blocks:
-        end, first = 0, None
+    tiles = [(ty, tx) for ty in range(-(-oh // 2)) for tx in range(-(-ow // 2))]
+    events = []  # per block: its tiles' reads (each patch's lowest pixel), then its writes
+    for b in range(0, len(tiles), 4):
+        block = tiles[b:b + 4]
         for ty, tx in block:
-            for oy in (2 * ty, 2 * ty + 1):
-                for ox in (2 * tx, 2 * tx + 1):
-                    if oy < oh and ox < ow:
-                        end = max(end, (oy * ow + ox + 1) * oc)
             rows = [r for r in range(2 * ty - pad_top, 2 * ty - pad_top + 4) if 0 <= r < ih]
             cols = [c for c in range(2 * tx - pad_left, 2 * tx - pad_left + 4) if 0 <= c < iw]
             if rows and cols:
                 q = rows[0] * iw + cols[0]
-                first = q if first is None else min(first, q)
-        ends.append(end)
-        firsts.append(first)
-    lead, q_min = 0, None
-    for end, first in zip(reversed(ends), reversed(firsts)):
-        if q_min is not None:
-            lead = max(lead, end - q_min * ic)
-        if first is not None:
-            q_min = first if q_min is None else min(q_min, first)
-    return (Overlap(input=0, lead=lead),)
+                events.append((False, q * ic, (q + 1) * ic))
+        for ty, tx in block:
+            for oy in (2 * ty, 2 * ty + 1):
+                for ox in (2 * tx, 2 * tx + 1):
+                    if oy < oh and ox < ow:
+                        events.append((True, (oy * ow + ox) * oc, (oy * ow + ox + 1) * oc))
+    return (Overlap(input=0, lead=events_lead(events)),)
 
 
 def winograd_conv2d(ctx: LowerCtx, call: KernelCall, w_data: np.ndarray, table: np.ndarray) -> KernelCall | None:
     """ek_conv3x3_wino_dsp_s8 for a CONV_2D it takes (3x3, stride 1, dilation 1, groups 1, input
     channels a multiple of 8, output channels even, a large enough map), else None. ``table``:
     every output channel's ``requant_table`` row."""
+    from .dsp import _activation, _fits_int16  # dsp.py imports this module
+
     p = call.params
     min_pixels = _min_pixels.get()
     if (min_pixels is None or p.groups != 1 or (p.filter_h, p.filter_w) != (3, 3)
@@ -152,14 +146,14 @@ def winograd_conv2d(ctx: LowerCtx, call: KernelCall, w_data: np.ndarray, table: 
         input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h, output_w=p.output_w,
         output_c=p.output_c, pad_top=p.pad_top, pad_left=p.pad_left, tiles_w=-(-p.output_w // 2),
         tiles_h=-(-p.output_h // 2), pad_value=p.input_zero_point,
-        act_full=int(p.act_min == -128 and p.act_max == 127), act_min=p.act_min, act_max=p.act_max,
+        **_activation(p),
         weights=ctx.array(op, "winograd", "int32_t", weight_stream(u),
                           "U = G g G^T (int16 pairs): per output channel pair, per 4x4 position, per "
                           "input channel pair, the order the kernel reads them"),
         requant=ctx.array(op, "requant", "int32_t", np.asarray(table, np.int64).reshape(-1),
                           "per output channel: 2 * folded bias, multiplier, rounding + offset, right shift"),
     )
-    if not all(-(2**15) <= v < 2**15 for _, v in params.c_fields() if isinstance(v, int)):
+    if not _fits_int16(params):
         return None
     x_arg, y_arg = call.args
     scratch = 128 * p.input_c + 512 + -(-p.input_c // 4) * 4
