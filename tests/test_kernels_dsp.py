@@ -286,6 +286,64 @@ def test_requant2_equals_tflite_arithmetic():
         np.testing.assert_array_equal(ours, want, err_msg=f"real {real} m {m} shift {s}")
 
 
+def test_requant2_clamped_equals_tflite_where_the_clamp_starts_at_the_zero_point():
+    """Without its sign term (ek_requant2_clamped, EK_REQUANT_BELOW_ZERO_POINT 0) the requantization
+    can differ from TFLite's, but never after a clamp whose act_min is at or above the output
+    offset: the values it changes are the offset or below. Ties are made likely (small shifts,
+    accumulators on the rounding boundary) so that the sign term matters before the clamp."""
+    from edgekit.codegen.ops.dsp import requant_table
+    from edgekit.quant import multiply_by_quantized_multiplier, quantize_multiplier
+
+    rng = np.random.default_rng(6)
+    differs_unclamped = 0
+    for trial in range(300):
+        real = float(np.exp(rng.uniform(np.log(1e-4), np.log(0.49))))
+        m, s = quantize_multiplier(real)
+        offset = int(rng.integers(-128, 100))
+        act_min = int(rng.integers(offset, 128))
+        amax = int(rng.integers(1, 2**24))
+        table = requant_table(np.array([0]), np.array([m]), np.array([s]), offset, np.array([amax]))
+        _, mm, c, right = (int(v) for v in table[0])
+        acc = rng.integers(-amax, amax + 1, 2000, dtype=np.int64)
+        acc = np.concatenate([acc, [0, 1, -1, amax, -amax]])
+        a2 = 2 * acc
+        ours = (((a2 * mm + (1 << 31)) >> 32) + c) >> right  # SMMLAR, shift: no sign term
+        want = multiply_by_quantized_multiplier(acc, m, s) + offset
+        differs_unclamped += int(np.any(ours != want))
+        np.testing.assert_array_equal(np.clip(ours, act_min, 127), np.clip(want, act_min, 127),
+                                      err_msg=f"real {real} m {m} shift {s} offset {offset} act_min {act_min}")
+    assert differs_unclamped > 0  # the sign term was needed before the clamp in some trials
+
+
+@pytest.mark.parametrize("case,switch", [
+    (CC((9, 9), 3, 8, (3, 3), (2, 2), "same", (1, 1), 1, "relu", False, True, 24), 0),
+    (CC((5, 5), 8, 16, (1, 1), (1, 1), "valid", (1, 1), 1, "relu6", False, True, 41), 0),
+    (CC((1, 2), 5, 3, (1, 1), (1, 1), "valid", (1, 1), 1, "n1to1", False, False, 26), 1),
+    (CC((6, 6), 16, 32, (3, 3), (1, 1), "same", (1, 1), 1, None, False, True, 25), 1),
+    (Case((11, 11), 8, 1, (3, 3), (2, 2), "same", (1, 1), "relu", False, True, 42), 0),
+    (Case((7, 9), 8, 1, (3, 3), (1, 1), "same", (1, 1), None, False, True, 44), 1),
+], ids=["relu", "relu6", "n1to1", "none", "dw-relu", "dw-none"])
+def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
+    """The generator turns EK_REQUANT_BELOW_ZERO_POINT off when every DSP conv and depthwise-rows
+    call clamps at or above its output zero point, and the kernels compiled from the generated
+    directory (ek_config.h included: not the session's library) stay bit-exact with tflite-micro."""
+    from edgekit import reference
+    from edgekit.codegen import generate
+    from edgekit.ir import parse_tflite
+    from edgekit.validate import build_host_runner, random_inputs, run_host
+
+    model = conv_cases.build_conv(case) if isinstance(case, CC) else dw_cases.build_depthwise(case)
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=DSP)
+    assert [c.function for c in gen.calls] in (["ek_conv2d_dsp_s8"], ["ek_depthwise_rows_dsp_s8"])
+    config = (gen.out_dir / "ek" / "ek_config.h").read_text()
+    assert f"#define EK_REQUANT_BELOW_ZERO_POINT {switch}" in config, config
+    data = random_inputs(graph, 4, 0)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
+    for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
+
+
 def test_requant_table_refuses_what_it_cannot_do():
     from edgekit.codegen.ops.dsp import requant_table
 

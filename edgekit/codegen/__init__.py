@@ -247,10 +247,35 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             if src.suffix in (".c", ".h"):
                 shutil.copy2(src, runtime / src.name)
 
+    (runtime / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(
+        version=__version__, source=ctx["source"], switches=config_switches(calls)))
+
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
                          ctx["weight_bytes"])
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     return gen
+
+
+# the build switches of ek_config.h (firmware/kernels/dsp/ek_dsp.h), and what each one keeps
+CONFIG_SWITCHES = {
+    "EK_REQUANT_BELOW_ZERO_POINT": "the requantization's sign term, for ek_conv2d_dsp_s8 and "
+                                   "ek_depthwise_rows_dsp_s8 outputs not clamped at their zero point",
+}
+
+
+def config_switches(calls: list[KernelCall]) -> list[tuple[str, int, str]]:
+    """(name, value, comment) of every build switch: on when some call needs it."""
+    needed = set().union(*(c.features for c in calls))
+    unknown = needed - CONFIG_SWITCHES.keys()
+    if unknown:
+        raise AssertionError(f"calls need unknown build switches: {sorted(unknown)}")
+    out = []
+    for name, what in CONFIG_SWITCHES.items():
+        users = [f"op {c.op.index}" for c in calls if name in c.features]
+        more = " ..." if len(users) > 6 else ""
+        why = (f"1: {what} ({', '.join(users[:6])}{more})" if users else f"0: no operator needs {what}")
+        out.append((name, int(bool(users)), c_comment(why)))
+    return out
 
 
 def metadata(gen: GeneratedModel) -> dict:

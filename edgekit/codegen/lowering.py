@@ -78,6 +78,8 @@ class KernelCall:
     (``edgekit.plan.Overlap``: ``output_start <= input_start - lead``), computed by the kernel
     family's overlap function next to its lowering and documented in its C header. Empty: the
     output never overlaps an input.
+    ``features``: build switches of ``ek_config.h`` (``firmware/kernels/dsp/ek_dsp.h``) the
+    call needs on; the generator turns off the ones no call of the model needs.
     """
 
     op: Op
@@ -88,6 +90,7 @@ class KernelCall:
     scratch_bytes: int = 0
     alias_input: int | None = None
     overlaps: tuple[Overlap, ...] = ()
+    features: frozenset[str] = frozenset()
 
     @property
     def arrays(self) -> list[CArray]:

@@ -41,6 +41,7 @@ MAX_RIGHT = 23  # c = 2^(right-1) + (offset << right) must fit int32 for |offset
 # (each input row is then widened 1.5 times, not once; at stride 1 it would be 3 times: never),
 # when the ring could raise the arena: the input and the ring exceed the largest activation
 DW_RING_BYTES_S2 = 4096
+LAST_PAIR = 1 << 31  # EK_LAST_PAIR of ek_conv2d_dsp.c
 PACKED_MAX_RATIO = 0.5  # on DSP targets, a palette only when it takes <= half the bytes
 SPARSE_MAX_RATIO = 0.25  # and a sparse encoding only when it takes <= a quarter
 
@@ -78,6 +79,13 @@ def requant_table(bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, o
             return None
         rows[n, 1:] = (m, c, right)
     return rows
+
+
+def requant_features(act_min: int, output_offset: int) -> frozenset[str]:
+    """The ek_config.h switches a call of ek_conv2d_dsp_s8 or ek_depthwise_rows_dsp_s8 needs:
+    EK_REQUANT_BELOW_ZERO_POINT unless its outputs are clamped at or above the output zero
+    point (ek_requant2_clamped, ek_dsp.h)."""
+    return frozenset() if act_min >= output_offset else frozenset({"EK_REQUANT_BELOW_ZERO_POINT"})
 
 
 def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
@@ -205,8 +213,9 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
     """What ek_conv2d_dsp_s8's channel loop reads, as int32 words in reading order: per pair of
     live channels, the two doubled folded biases (its columns are doubled), the weights
     (``gemm_weights``, four int8 per word, little-endian), then per channel the multiplier, c
-    and right | channel << 8. An odd last channel is paired with a copy of itself (same output,
-    stored twice)."""
+    and right | channel << 8, with ``LAST_PAIR`` set in the last pair's last word (the kernel's
+    loop ends there). An odd last channel is paired with a copy of itself (same output, stored
+    twice)."""
     n = w_live.shape[0]
     if n == 0:
         return np.zeros(1, np.int64)  # no pair is read
@@ -219,8 +228,9 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
     words = wb.view("<i4").astype(np.int64).reshape(pairs, k_pad // 2)
     table = np.asarray(table, np.int64)
     terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
+    terms[-1, 2] |= LAST_PAIR
     out = np.concatenate([table[:, 0].reshape(pairs, 2), words, terms.reshape(pairs, 6)], axis=1)
-    return out.reshape(-1)
+    return np.where(out >= 2**31, out - 2**32, out).reshape(-1)  # as int32
 
 
 def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
@@ -272,7 +282,8 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     scratch = 9 * k_pad + _round_up(p.output_c, 4)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
-                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)
+                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+                               features=requant_features(p.act_min, p.output_offset))
 
 
 # ---------------------------------------------------------------------------- DEPTHWISE_CONV_2D
@@ -427,6 +438,7 @@ def _dw_rows_call(ctx: LowerCtx, call: KernelCall, w: Tensor, table: np.ndarray)
     return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
                                scratch_bytes=slots + (0 if params.direct else n_out * c),
+                               features=requant_features(p.act_min, p.output_offset),
                                overlaps=rows_overlap(params, clamps=(p.act_min, p.act_max) != (-128, 127)))
 
 

@@ -163,9 +163,12 @@ EK_COLD static void clamp_pixels(int8_t *const out[4], int32_t n, int32_t lo, in
 typedef struct {
     uintptr_t x_start; /* the columns, minus one step of the pre-indexed load */
     uintptr_t x_last;  /* the columns' last group of four k pairs */
-    uintptr_t s_end;   /* the stream after the last channel pair */
     int8_t *out[4];    /* each pixel's output row (a throw-away row for a missing pixel) */
 } ek_gemm_ctx;
+
+/* The last word of a channel pair's terms (right | channel << 8) has this bit set in the stream's
+ * last pair: the channel loop ends there. */
+#define EK_LAST_PAIR 0x80000000u
 
 #if EK_HAVE_DSP
 /* One pair of k: a word of weights (both channels) and the four pixels' int16 pairs, loaded
@@ -188,35 +191,41 @@ typedef struct {
     "smlad  %[a03], %[x1], %[w0], %[a03]\n\t"             \
     "smlad  %[a13], %[x1], %[w1], %[a13]\n\t"
 
-/* Requantize accumulator A in place (ek_requant2 with m = w0, c = w1, right = low byte of x0),
- * saturated to int8. */
+#if EK_REQUANT_BELOW_ZERO_POINT
+#define EK_SIGN_TERM(A) "add    %[x1], %[x1], %[" A "], asr #31\n\t"
+#else
+#define EK_SIGN_TERM(A)
+#endif
+
+/* Requantize accumulator A in place (ek_requant2_clamped with m = w0, c = w1, right = low byte
+ * of x0), saturated to int8. */
 #define EK_REQ(A)                                         \
     "smmlar %[x1], %[" A "], %[w0], %[w1]\n\t"            \
-    "add    %[x1], %[x1], %[" A "], asr #31\n\t"          \
+    EK_SIGN_TERM(A)                                       \
     "asr    %[x1], %[x1], %[x0]\n\t"                      \
     "ssat   %[" A "], #8, %[x1]\n\t"
 
-/* One channel of the four pixels: its terms, requantize, store at out[j][channel]. */
+/* One channel: its terms, its four accumulators requantized in place. */
 #define EK_CHANNEL(A0, A1, A2, A3)                        \
     "ldr    %[w0], [%[s]], #4\n\t"                        \
     "ldr    %[w1], [%[s]], #4\n\t"                        \
     "ldr    %[x0], [%[s]], #4\n\t"                        \
-    EK_REQ(A0) EK_REQ(A1) EK_REQ(A2) EK_REQ(A3)           \
-    "lsr    %[x0], %[x0], #8\n\t"                         \
-    "ldr    %[x1], %[o0]\n\t"                             \
-    "strb   %[" A0 "], [%[x1], %[x0]]\n\t"                \
-    "ldr    %[x1], %[o1]\n\t"                             \
-    "strb   %[" A1 "], [%[x1], %[x0]]\n\t"                \
-    "ldr    %[x1], %[o2]\n\t"                             \
-    "strb   %[" A2 "], [%[x1], %[x0]]\n\t"                \
-    "ldr    %[x1], %[o3]\n\t"                             \
-    "strb   %[" A3 "], [%[x1], %[x0]]\n\t"
+    EK_REQ(A0) EK_REQ(A1) EK_REQ(A2) EK_REQ(A3)
+
+/* Pixel J's two outputs, at channel x (the pair's first) and x0 of its row, whose pointer is in
+ * register P. */
+#define EK_STORE2(P, J)                                   \
+    "strb   %[a0" #J "], [%[" P "], %[x]]\n\t"            \
+    "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
 /* Every channel pair against the four columns: biases, the k loop (four pairs of k per
  * iteration), requantization and stores. It needs all fourteen allocatable registers (8
  * accumulators, 2 pointers, 4 operands), more than gcc's allocator manages for the same loop
  * written with intrinsics, so it is written out; the portable version below is the same
- * computation in C. Inlined, so that the context is on the stack (sp-relative operands). */
+ * computation in C. After the k loop x is free: it holds the first channel's index while the
+ * second one is requantized, so that each pixel's row pointer is loaded once for both; the
+ * pointer loads are placed where the cores pipeline them. Inlined, so that the context is on
+ * the stack (sp-relative operands). */
 EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
@@ -241,15 +250,24 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      "cmp    %[x], %[x0]\n\t"
                      "bne    1b\n\t"
                      EK_CHANNEL("a00", "a01", "a02", "a03")
+                     "ubfx   %[x], %[x0], #8, #16\n\t"
                      EK_CHANNEL("a10", "a11", "a12", "a13")
-                     "ldr    %[x0], %[s_end]\n\t"
-                     "cmp    %[s], %[x0]\n\t"
-                     "bne    2b\n\t"
+                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR: the flags last to the end */
+                     "ubfx   %[x0], %[x0], #8, #16\n\t"
+                     "ldr    %[w0], %[o0]\n\t"
+                     "ldr    %[w1], %[o1]\n\t"
+                     EK_STORE2("w0", 0)
+                     "ldr    %[w0], %[o2]\n\t"
+                     EK_STORE2("w1", 1)
+                     "ldr    %[w1], %[o3]\n\t"
+                     EK_STORE2("w0", 2)
+                     EK_STORE2("w1", 3)
+                     "beq    2b\n\t"
                      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
                        [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
                        [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
                        [x0] "=&r"(x0), [x1] "=&r"(x1)
-                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [s_end] "m"(g->s_end),
+                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last),
                        [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
                      : "cc", "memory");
 }
@@ -259,7 +277,8 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     const uint32_t *cols = (const uint32_t *)(g->x_start + 64u);
     const int32_t k_pairs = (int32_t)(g->x_last + 64u - (uintptr_t)cols) / 16;
-    while ((uintptr_t)s != g->s_end) {
+    uint32_t last;
+    do {
         int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
         s += 2;
         for (int32_t q = 0; q < k_pairs; ++q) {
@@ -272,11 +291,13 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
             }
         }
         for (int32_t n = 0; n < 2; ++n, s += 3) {
+            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
             for (int32_t j = 0; j < 4; ++j) {
-                g->out[j][s[2] >> 8] = (int8_t)ek_ssat8(ek_requant2(a[n][j], s[0], s[1], s[2] & 0xFF));
+                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(a[n][j], s[0], s[1], s[2] & 0xFF));
             }
         }
-    }
+        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+    } while (!last);
 }
 #endif
 
@@ -306,14 +327,13 @@ void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t
     int8_t *col8 = scratch + 8 * p->k_pad;                     /* a border window, gathered */
     const ek_walk walk = {row & ~3, row & 3, p->filter_h, row >= 4 && p->filter_h * (row & 3) <= 4};
     int8_t *sink = col8 + p->k_pad;                            /* outputs of missing pixels */
-    const int32_t pairs = (p->live_c + 1) / 2;
     const int32_t step = p->dilation_h * p->input_w * c;       /* from a window row to the next */
     const int32_t span = (p->filter_h - 1) * p->dilation_h;    /* from a window's first row to its last */
     const int32_t x_step = p->stride_w * c;
     /* the pairs a column fills: every row's whole words, then the gathered last bytes */
     const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
     ek_gemm_ctx g = {(uintptr_t)cols - 64u, (uintptr_t)cols + 64u * (uint32_t)(p->k_pad / 8 - 1),
-                     (uintptr_t)(p->stream + pairs * (8 + p->k_pad / 2)), {sink, sink, sink, sink}};
+                     {sink, sink, sink, sink}};
     int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
     int32_t at = (iy0 * p->input_w + ix0) * c; /* the window's first tap (maybe outside the image) */
@@ -357,7 +377,7 @@ void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t
                 memcpy(g.out[j], p->dead_row, (size_t)n_out);
             }
         }
-        if (pairs > 0) {
+        if (p->live_c > 0) {
             channels(p->stream, &g);
         }
         if (!p->act_full) {

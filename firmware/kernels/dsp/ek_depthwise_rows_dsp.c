@@ -184,10 +184,17 @@ typedef struct {
     "smlad  %[a1], %[x23], %[w01], %[" I1 "]\n\t"           \
     "smlabt %[a1], %[x01], %[w12], %[a1]\n\t"
 
-/* Requantize accumulator A (ek_requant2: SMMLAR, sign fix, shift), saturate, store, step. */
+#if EK_REQUANT_BELOW_ZERO_POINT
+#define EK_ASM_SIGN_TERM(A) "add    %[x01], %[x01], %[" A "], asr #31\n\t"
+#else
+#define EK_ASM_SIGN_TERM(A)
+#endif
+
+/* Requantize accumulator A (ek_requant2_clamped: SMMLAR, the sign term if kept, shift),
+ * saturate, store, step. */
 #define EK_ASM_OUT(A)                                       \
     "smmlar %[x01], %[" A "], %[w01], %[w12]\n\t"           \
-    "add    %[x01], %[x01], %[" A "], asr #31\n\t"          \
+    EK_ASM_SIGN_TERM(A)                                     \
     "asr    %[x01], %[x01], %[x23]\n\t"                     \
     "ssat   %[x01], #8, %[x01]\n\t"                         \
     "strb   %[x01], [%[out]]\n\t"                           \
@@ -270,7 +277,7 @@ static void outputs_c(const ek_depthwise_rows_params *p, const uint32_t *const r
             const uint32_t w01 = w[2 * k], w12 = w[2 * k + 1];
             a += h[0] * ek_lo16(w01) + h[1] * ek_hi16(w01) + h[2] * ek_hi16(w12);
         }
-        out[j * ch] = (int8_t)ek_ssat8(ek_requant2(a, rq[1], rq[2], rq[3]));
+        out[j * ch] = (int8_t)ek_ssat8(ek_requant2_clamped(a, rq[1], rq[2], rq[3]));
     }
 }
 #endif

@@ -23,6 +23,22 @@
 
 #include "ek_common.h"
 
+/* Build switches (the code generator writes ek_config.h next to the kernels, for one model's
+ * calls; without it every switch takes the value that serves every call):
+ *
+ *   EK_REQUANT_BELOW_ZERO_POINT  0: no ek_conv2d_dsp_s8 or ek_depthwise_rows_dsp_s8 call of
+ *       this build keeps an output below its output zero point (each clamps at act_min >= the
+ *       zero point, as a fused ReLU does), so those kernels leave out ek_requant2's sign term,
+ *       which only changes values that the clamp then takes to act_min (ek_requant2_clamped). */
+#if defined(__has_include)
+#if __has_include("ek_config.h")
+#include "ek_config.h"
+#endif
+#endif
+#ifndef EK_REQUANT_BELOW_ZERO_POINT
+#define EK_REQUANT_BELOW_ZERO_POINT 1
+#endif
+
 /* Code that runs rarely (activation ranges narrower than int8, borders): optimized for size. */
 #if defined(__GNUC__)
 #define EK_COLD __attribute__((cold, noinline))
@@ -157,6 +173,20 @@ EK_INLINE int32_t ek_requant2(int32_t acc2, int32_t m, int32_t c, int32_t right)
 {
     const int32_t t = ek_smmlar(acc2, m, c) + (acc2 >> 31);
     return t >> right;
+}
+
+/* ek_requant2 for the calls of ek_conv2d_dsp_s8 and ek_depthwise_rows_dsp_s8, without the sign
+ * term unless EK_REQUANT_BELOW_ZERO_POINT. Exact for an output clamped at act_min >= the output
+ * offset: for acc2 < 0 (m >= 0) the rounded product is <= 0, so (t + [sign term]) >> right <=
+ * (2^(right-1) + offset * 2^right) >> right = offset with or without the term, and the clamp
+ * makes either act_min; for acc2 >= 0 the term is 0. */
+EK_INLINE int32_t ek_requant2_clamped(int32_t acc2, int32_t m, int32_t c, int32_t right)
+{
+#if EK_REQUANT_BELOW_ZERO_POINT
+    return ek_requant2(acc2, m, c, right);
+#else
+    return ek_smmlar(acc2, m, c) >> right;
+#endif
 }
 
 #endif /* EK_DSP_H */
