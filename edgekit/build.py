@@ -189,6 +189,11 @@ LIGHT_KERNELS = {"ek_pool", "ek_softmax", "ek_mean", "ek_pad", "ek_quantize", "e
                  "ek_transpose", "ek_concat", "ek_lut"}
 
 
+# on cores with the DSP extension the portable fully connected kernel runs only layers of fewer than
+# codegen.ops.dsp.SMALL_FC_MACS multiply-accumulates: compiled for size there too
+DSP_LIGHT_KERNELS = LIGHT_KERNELS | {"ek_fully_connected"}
+
+
 def compile_flags(board: Board) -> list[str]:
     return [*board.cpu_flags, *C_WARNINGS, board.opt, "-g", "-ffunction-sections", "-fdata-sections",
             *[f"-D{d}" for d in board.c_defines]]
@@ -397,7 +402,8 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     size_flags = [f for f in flags if f != board.opt] + ["-Os"]
     harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]
     kernel_sources = sorted((gen.out_dir / "ek").glob("*.c"))
-    hot = [k for k in kernel_sources if k.stem not in LIGHT_KERNELS]
+    light = DSP_LIGHT_KERNELS if target.dsp else LIGHT_KERNELS
+    hot = [k for k in kernel_sources if k.stem not in light]
     kernel_objs = compile_objects(hot, flags, [gen.out_dir / "ek"], f"kernels for {board.name}")
     if len(hot) < len(kernel_sources):
         kernel_objs += compile_objects([k for k in kernel_sources if k not in hot], size_flags,

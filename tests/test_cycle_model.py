@@ -259,6 +259,12 @@ LOOPS = [
     # M7: push 1 + 1, pop 1 + 1, ldrd 1, subs pairs with ldrd, bne = 2 + 2 + 1 + 1 = 6
     Loop("push_pop_ldrd", "    movw r6, #0\n    movt r6, #0x2000\n    movs r0, #{n}",
          "    push {r4, r5}\n    pop {r4, r5}\n    ldrd r1, r2, [r6]", 3, 11, 0, 6),
+    # movw, movt, adr, orr, str 1 (its address is r4, not the orr's result), movs = 6
+    # | ldr 2, ldr pc 2 + 3 (a load to the PC blocks: never pipelined, three cycles of reload,
+    # not P), subs 1, bne 1 = 9
+    # M7: ldr | ldr pc (one memory op per cycle) | subs+bne (nothing pairs after a PC write) = 3
+    Loop("load_pc", BASE + "    adr r3, 2f\n    orr r3, r3, #1\n    str r3, [r4, #4]\n    movs r0, #{n}",
+         "    ldr r1, [r4]\n    ldr pc, [r4, #4]\n2:", 6, 9, 0, 3),
     # movs x3 = 3 | cmp 1, it 1, movlt 1, adds 1, subs 1, bne 1 = 6
     # M7: cmp | it | movlt+adds | subs+bne = 4 (IT never pairs)
     Loop("it_block", "    movs r0, #{n}\n    movs r1, #5\n    movs r2, #7",

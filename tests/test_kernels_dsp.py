@@ -214,11 +214,33 @@ def test_conv2d_dead_channels_host(dsp_runtime_lib, tmp_path):
     assert sorted(live) == [2, 8], live
 
 
+@pytest.fixture
+def dsp_fc_for_any_size(monkeypatch):
+    """The DSP fully connected kernel even for layers below SMALL_FC_MACS (the cases are small)."""
+    from edgekit.codegen.ops import dsp
+
+    monkeypatch.setattr(dsp, "SMALL_FC_MACS", 0)
+
+
+def test_small_fully_connected_takes_the_portable_kernel(dsp_runtime_lib, tmp_path):
+    """A classifier head of fewer than SMALL_FC_MACS MACs runs the portable kernel on DSP cores
+    (smaller code, a few thousand cycles either way), bit-exact like the rest."""
+    import keras
+
+    from edgekit.codegen.ops.dsp import SMALL_FC_MACS
+
+    model = keras_op(keras.layers.Dense(2), (256,), seed=8)
+    assert 256 * 2 < SMALL_FC_MACS
+    gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED", expect_dsp=False)
+    assert [c.function for c in gen.calls] == ["ek_fully_connected_s8"]
+
+
 @pytest.mark.parametrize("in_f,units,act,per_tensor,bias,seed", [
     (16, 8, None, False, True, 0), (64, 10, "relu", False, True, 1), (33, 7, "relu6", True, True, 2),
     (128, 128, None, True, False, 3), (5, 50, "relu", False, False, 4), (200, 3, None, False, True, 5),
     (640, 128, "relu", False, True, 6),
 ])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_fully_connected_host(in_f, units, act, per_tensor, bias, seed, dsp_runtime_lib, tmp_path):
     import keras
 
@@ -227,6 +249,7 @@ def test_fully_connected_host(in_f, units, act, per_tensor, bias, seed, dsp_runt
     assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED")
 
 
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_fully_connected_batched_host(dsp_runtime_lib, tmp_path):
     import keras
 
@@ -420,6 +443,7 @@ BOARD_CASES = [
 
 @needs_board
 @pytest.mark.parametrize("name,build,op_type", BOARD_CASES, ids=[c[0] for c in BOARD_CASES])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
     assert_bit_exact_on_board(build(), tmp_path, "qemu-mps2-an386", op_type)
 

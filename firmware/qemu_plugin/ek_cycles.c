@@ -62,6 +62,7 @@ typedef struct {
     int fp_multi_base;       /* VLDM/VSTM: base + ceil(words / regs_per_cycle) */
     int table_branch;        /* TBB/TBH before the refill */
     int branch_refill;       /* P: pipeline refill of a taken branch */
+    int load_pc_refill;      /* M4: the refill after LDR PC (blocking, never pipelined); -1: P */
     int branch_mispredict;   /* dual-issue model: a wrongly predicted conditional branch */
     int branch_uncond;       /* dual-issue model: extra cycles of an unconditional branch */
     int load_latency;        /* dual-issue model: cycles until a loaded register can be read */
@@ -81,7 +82,8 @@ static int set_key(ek_model *m, const char *key, const char *val)
         {"agu_stall", &m->agu_stall}, {"literal_extra", &m->literal_extra},
         {"multi_base", &m->multi_base}, {"multi_regs_per_cycle", &m->multi_regs_per_cycle},
         {"fp_multi_base", &m->fp_multi_base}, {"table_branch", &m->table_branch},
-        {"branch_refill", &m->branch_refill}, {"branch_mispredict", &m->branch_mispredict},
+        {"branch_refill", &m->branch_refill}, {"load_pc_refill", &m->load_pc_refill},
+        {"branch_mispredict", &m->branch_mispredict},
         {"branch_uncond", &m->branch_uncond}, {"load_latency", &m->load_latency},
         {"dual_issue", &m->dual_issue},
     };
@@ -117,6 +119,7 @@ static int load_model(const char *path, ek_model *m, char *err, size_t errn)
         m->cls[c] = -1;
     }
     m->multi_regs_per_cycle = 1;
+    m->load_pc_refill = -1;
     if (f == NULL) {
         snprintf(err, errn, "cannot open timing file %s: %s", path, strerror(errno));
         return -1;
@@ -243,9 +246,10 @@ static int base_cost(const ek_insn *d, int conditional)
     default:
         break;
     }
-    /* an unconditional write of the PC always refills the pipeline */
+    /* an unconditional write of the PC always refills the pipeline; a single load to the PC
+     * blocks (the M4 TRM: two cycles for the load, three for the reload) */
     if ((d->flags & EK_F_PC_WRITE) && !conditional && !model.dual_issue) {
-        c += model.branch_refill;
+        c += d->cls == EK_CLS_LOAD && model.load_pc_refill >= 0 ? model.load_pc_refill : model.branch_refill;
     }
     if ((d->flags & EK_F_PC_WRITE) && !conditional && model.dual_issue) {
         c += model.branch_uncond;
@@ -262,7 +266,7 @@ static uint32_t block_cycles_single(const ek_insn *ins, const uint8_t *cond, siz
         int c = base_cost(d, cond[i]);
         if (i > 0) {
             const ek_insn *p = &ins[i - 1];
-            const int single = d->cls == EK_CLS_LOAD || d->cls == EK_CLS_STORE;
+            const int single = (d->cls == EK_CLS_LOAD || d->cls == EK_CLS_STORE) && !(d->flags & EK_F_PC_WRITE);
             /* the first load's destination (its data, not a written-back base) */
             if (single && p->cls == EK_CLS_LOAD && !((p->dst & ~p->wb) & d->addr) && c > 1) {
                 c -= model.load_pipelined;

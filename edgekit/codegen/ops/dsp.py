@@ -42,6 +42,10 @@ MAX_RIGHT = 23  # c = 2^(right-1) + (offset << right) must fit int32 for |offset
 # when the ring could raise the arena: the input and the ring exceed the largest activation
 DW_RING_BYTES_S2 = 4096
 LAST_PAIR = 1 << 31  # EK_LAST_PAIR of ek_conv2d_dsp.c
+# a fully connected layer this small (a classifier head) takes the portable kernel on DSP cores:
+# a few thousand cycles either way, and the portable kernel (compiled for size there,
+# build.DSP_LIGHT_KERNELS) is half the code of the DSP one
+SMALL_FC_MACS = 1024
 PACKED_MAX_RATIO = 0.5  # on DSP targets, a palette only when it takes <= half the bytes
 SPARSE_MAX_RATIO = 0.25  # and a sparse encoding only when it takes <= a quarter
 
@@ -252,7 +256,7 @@ def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
     op = call.op
     run = p.filter_w * p.input_c  # a window row's taps
     order = column_order(p.filter_h, run)
-    k_pad = _round_up(order.size, 8)
+    k_pad = _round_up(order.size, 4)  # already whole words
     w_cols = np.where(order >= 0, w_rows[:, np.maximum(order, 0)], 0)  # the weights in column order
     n_live = live.size
     if n_live < p.output_c:
@@ -496,8 +500,12 @@ class FullyConnectedDspParams(CStruct):
 
 
 def dsp_fully_connected(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
-    """ek_fully_connected_dsp_s8, else the portable (or packed) call."""
+    """ek_fully_connected_dsp_s8, else the portable (or packed) call: also for a layer of fewer
+    than SMALL_FC_MACS multiply-accumulates, where the portable kernel's smaller code matters
+    more than its speed."""
     p = call.params
+    if p.batches * p.in_features * p.out_features < SMALL_FC_MACS:
+        return call
     w_rows = w.data.astype(np.int64)
     if _prefer_packed(w_rows):
         return packed_fully_connected(ctx, call, w)

@@ -159,33 +159,46 @@ EK_COLD static void clamp_pixels(int8_t *const out[4], int32_t n, int32_t lo, in
     }
 }
 
-/* What the channel loop reads besides registers (asm memory operands). */
+/* What the channel loop reads besides registers (asm memory operands). The k loop takes eight
+ * pairs of k per iteration; a column of pairs % 8 != 0 pairs starts it at the pair that makes the
+ * rest whole iterations (entry e = (8 - pairs % 8) % 8), with x placed so that the pair read
+ * there is the column's first. */
 typedef struct {
-    uintptr_t x_start; /* the columns, minus one step of the pre-indexed load */
-    uintptr_t x_last;  /* the columns' last group of four k pairs */
-    int8_t *out[4];    /* each pixel's output row (a throw-away row for a missing pixel) */
+    uintptr_t x_start;  /* cols - 16 * e (e = 0: cols - 128, the first pair pre-indexes by 128) */
+    uintptr_t x_last;   /* x in the last iteration: cols + 16 * (pairs - 8) */
+    uintptr_t entry;    /* the address of pair e's code in the k loop (the asm fills it in) */
+    int32_t entry_bytes; /* e * EK_KPAIR_BYTES */
+    int8_t *out[4];     /* each pixel's output row (a throw-away row for a missing pixel) */
+    const uint32_t *cols; /* the columns (the C version) */
+    int32_t pairs;        /* k pairs per column (the C version) */
 } ek_gemm_ctx;
 
 /* The last word of a channel pair's terms (right | channel << 8) has this bit set in the stream's
  * last pair: the channel loop ends there. */
 #define EK_LAST_PAIR 0x80000000u
 
+/* The bytes of one pair's code in the k loop (fifteen 32-bit instructions). */
+#define EK_KPAIR_BYTES 60
+#define EK_STR_(v) #v
+#define EK_STR(v) EK_STR_(v)
+
 #if EK_HAVE_DSP
 /* One pair of k: a word of weights (both channels) and the four pixels' int16 pairs, loaded
  * back to back so the loads pipeline, then eight dual MACs. The first pair of an iteration
- * advances x (pre-index); the others address it with offsets. */
+ * advances x (pre-index); the others address it with offsets. Every instruction is 32-bit
+ * (.w), so that each pair's code takes EK_KPAIR_BYTES and the entry is computed. */
 #define EK_KPAIR(XLOAD0, X1, X2, X3)                      \
-    "ldr    %[w1], [%[s]], #4\n\t"                        \
+    "ldr.w  %[w1], [%[s]], #4\n\t"                        \
     XLOAD0                                                \
-    "ldr    %[x1], [%[x], #" #X1 "]\n\t"                  \
+    "ldr.w  %[x1], [%[x], #" #X1 "]\n\t"                  \
     "sxtb16 %[w0], %[w1]\n\t"                             \
     "sxtb16 %[w1], %[w1], ror #8\n\t"                     \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"             \
     "smlad  %[a10], %[x0], %[w1], %[a10]\n\t"             \
     "smlad  %[a01], %[x1], %[w0], %[a01]\n\t"             \
     "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"             \
-    "ldr    %[x0], [%[x], #" #X2 "]\n\t"                  \
-    "ldr    %[x1], [%[x], #" #X3 "]\n\t"                  \
+    "ldr.w  %[x0], [%[x], #" #X2 "]\n\t"                  \
+    "ldr.w  %[x1], [%[x], #" #X3 "]\n\t"                  \
     "smlad  %[a02], %[x0], %[w0], %[a02]\n\t"             \
     "smlad  %[a12], %[x0], %[w1], %[a12]\n\t"             \
     "smlad  %[a03], %[x1], %[w0], %[a03]\n\t"             \
@@ -218,8 +231,9 @@ typedef struct {
     "strb   %[a0" #J "], [%[" P "], %[x]]\n\t"            \
     "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
-/* Every channel pair against the four columns: biases, the k loop (four pairs of k per
- * iteration), requantization and stores. It needs all fourteen allocatable registers (8
+/* Every channel pair against the four columns: biases, the k loop (eight pairs of k per
+ * iteration, entered at the pair that leaves whole iterations: the entry address is worked out
+ * once per call, a branch per channel pair), requantization and stores. It needs all fourteen allocatable registers (8
  * accumulators, 2 pointers, 4 operands), more than gcc's allocator manages for the same loop
  * written with intrinsics, so it is written out; the portable version below is the same
  * computation in C. After the k loop x is free: it holds the first channel's index while the
@@ -231,7 +245,12 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
     uint32_t w0, w1, x0, x1;
     uintptr_t x;
-    __asm__ volatile("2:\n\t"
+    __asm__ volatile("adr.w  %[x0], 10f\n\t"
+                     "ldr    %[x1], %[entry_bytes]\n\t"
+                     "add    %[x0], %[x0], %[x1]\n\t"
+                     "orr    %[x0], %[x0], #1\n\t" /* Thumb */
+                     "str    %[x0], %[entry]\n\t"
+                     "2:\n\t"
                      "ldr    %[a00], [%[s]], #4\n\t"
                      "ldr    %[a10], [%[s]], #4\n\t"
                      "mov    %[a01], %[a00]\n\t"
@@ -241,14 +260,24 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      "mov    %[a12], %[a10]\n\t"
                      "mov    %[a13], %[a10]\n\t"
                      "ldr    %[x], %[x_start]\n\t"
-                     "1:\n\t"
-                     EK_KPAIR("ldr    %[x0], [%[x], #64]!\n\t", 4, 8, 12)
-                     EK_KPAIR("ldr    %[x0], [%[x], #16]\n\t", 20, 24, 28)
-                     EK_KPAIR("ldr    %[x0], [%[x], #32]\n\t", 36, 40, 44)
-                     EK_KPAIR("ldr    %[x0], [%[x], #48]\n\t", 52, 56, 60)
+                     "ldr    %[x0], %[entry]\n\t" /* pipelined: LDR PC would block */
+                     "bx     %[x0]\n\t"
+                     "10:\n\t"
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12)
+                     "11:\n\t"
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #16]\n\t", 20, 24, 28)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #32]\n\t", 36, 40, 44)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #48]\n\t", 52, 56, 60)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #64]\n\t", 68, 72, 76)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #80]\n\t", 84, 88, 92)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #96]\n\t", 100, 104, 108)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #112]\n\t", 116, 120, 124)
                      "ldr    %[x0], %[x_last]\n\t"
                      "cmp    %[x], %[x0]\n\t"
-                     "bne    1b\n\t"
+                     "bne    10b\n\t"
+                     ".if 11b - 10b - " EK_STR(EK_KPAIR_BYTES) "\n\t"
+                     ".error \"a k pair's code is not EK_KPAIR_BYTES long\"\n\t"
+                     ".endif\n\t"
                      EK_CHANNEL("a00", "a01", "a02", "a03")
                      "ubfx   %[x], %[x0], #8, #16\n\t"
                      EK_CHANNEL("a10", "a11", "a12", "a13")
@@ -266,8 +295,8 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
                        [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
                        [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
-                       [x0] "=&r"(x0), [x1] "=&r"(x1)
-                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1), [entry] "=m"(g->entry)
+                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [entry_bytes] "m"(g->entry_bytes),
                        [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
                      : "cc", "memory");
 }
@@ -275,8 +304,8 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
 /* The same computation in C, for cores without the DSP extension and the host. */
 static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
-    const uint32_t *cols = (const uint32_t *)(g->x_start + 64u);
-    const int32_t k_pairs = (int32_t)(g->x_last + 64u - (uintptr_t)cols) / 16;
+    const uint32_t *cols = g->cols;
+    const int32_t k_pairs = g->pairs;
     uint32_t last;
     do {
         int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
@@ -332,8 +361,10 @@ void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t
     const int32_t x_step = p->stride_w * c;
     /* the pairs a column fills: every row's whole words, then the gathered last bytes */
     const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
-    ek_gemm_ctx g = {(uintptr_t)cols - 64u, (uintptr_t)cols + 64u * (uint32_t)(p->k_pad / 8 - 1),
-                     {sink, sink, sink, sink}};
+    const int32_t pairs = p->k_pad / 2, entry = (8 - pairs % 8) % 8;
+    ek_gemm_ctx g = {(uintptr_t)cols - 16u * (uint32_t)(entry ? entry : 8),
+                     (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u, entry * EK_KPAIR_BYTES,
+                     {sink, sink, sink, sink}, cols, pairs};
     int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
     int32_t at = (iy0 * p->input_w + ix0) * c; /* the window's first tap (maybe outside the image) */

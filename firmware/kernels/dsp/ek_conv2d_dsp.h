@@ -60,9 +60,8 @@ typedef struct {
     int16_t dilation_w;        /* 1 */
     int16_t pad_top;
     int16_t pad_left;
-    int16_t k_pad;             /* the column's length (k plus the bytes padding the runs' last bytes
-                                * to a word, see above) rounded up to a multiple of 8 (the padding
-                                * weights are 0) */
+    int16_t k_pad;             /* the column's length: k plus the bytes padding the runs' last bytes
+                                * to a word (see above; their weights are 0), a multiple of 4 */
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
     int16_t act_min;
