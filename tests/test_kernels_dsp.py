@@ -365,6 +365,13 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
     for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
         np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
+    if switch:  # kernels configured for another model (switch off) do not compile with this one
+        from edgekit.errors import ToolchainError
+
+        (gen.out_dir / "ek" / "ek_config.h").write_text(config.replace(
+            "#define EK_REQUANT_BELOW_ZERO_POINT 1", "#define EK_REQUANT_BELOW_ZERO_POINT 0"))
+        with pytest.raises(ToolchainError, match="EK_REQUANT_BELOW_ZERO_POINT"):
+            build_host_runner(gen, tmp_path)
 
 
 def test_requant_table_refuses_what_it_cannot_do():

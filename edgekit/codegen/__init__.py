@@ -224,6 +224,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         })
 
     PREFIX = prefix.upper()
+    switches = config_switches(calls)
     ctx = {
         "version": __version__, "source": c_comment(source or graph.name), "prefix": prefix,
         "PREFIX": PREFIX, "arena_bytes": plan.arena_bytes, "num_ops": len(calls),
@@ -231,6 +232,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "headers": sorted({c.header for c in calls if c.header}), "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
+        "needed_switches": [name for name, on, _ in switches if on],
     }
     env = environment()
     for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
@@ -248,7 +250,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
                 shutil.copy2(src, runtime / src.name)
 
     (runtime / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(
-        version=__version__, source=ctx["source"], switches=config_switches(calls)))
+        version=__version__, source=ctx["source"], switches=switches))
 
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
                          ctx["weight_bytes"])

@@ -232,14 +232,15 @@ typedef struct {
     "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
 /* Every channel pair against the four columns: biases, the k loop (eight pairs of k per
- * iteration, entered at the pair that leaves whole iterations: the entry address is worked out
- * once per call, a branch per channel pair), requantization and stores. It needs all fourteen allocatable registers (8
- * accumulators, 2 pointers, 4 operands), more than gcc's allocator manages for the same loop
- * written with intrinsics, so it is written out; the portable version below is the same
- * computation in C. After the k loop x is free: it holds the first channel's index while the
- * second one is requantized, so that each pixel's row pointer is loaded once for both; the
- * pointer loads are placed where the cores pipeline them. Inlined, so that the context is on
- * the stack (sp-relative operands). */
+ * iteration, entered at the pair that leaves whole iterations: its address is worked out once
+ * per call, then a BX per channel pair), requantization and stores. It needs all fourteen
+ * allocatable registers (8 accumulators, 2 pointers, 4 operands), more than gcc's allocator
+ * manages for the same loop written with intrinsics, so it is written out; the portable version
+ * below is the same computation in C. After the k loop x is free: it holds the first channel's
+ * index while the second one is requantized, so that each pixel's row pointer is loaded once
+ * for both; the pointer loads are placed where the cores pipeline them. The TST of the last
+ * pair's flag sets Z for the BEQ at the end (nothing between sets flags). Inlined, so that the
+ * context is on the stack (sp-relative operands). */
 EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
@@ -281,7 +282,7 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      EK_CHANNEL("a00", "a01", "a02", "a03")
                      "ubfx   %[x], %[x0], #8, #16\n\t"
                      EK_CHANNEL("a10", "a11", "a12", "a13")
-                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR: the flags last to the end */
+                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR */
                      "ubfx   %[x0], %[x0], #8, #16\n\t"
                      "ldr    %[w0], %[o0]\n\t"
                      "ldr    %[w1], %[o1]\n\t"
