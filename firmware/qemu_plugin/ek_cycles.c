@@ -27,7 +27,9 @@
  *     instruction stalls (agu_stall cycles);
  *   - a store with a register offset costs store_reg_offset;
  *   - a taken branch adds the pipeline refill P (branch_refill): unconditional branches at
- *     translation, conditional ones when the next block shows they were taken.
+ *     translation, conditional ones when the next block shows they were taken;
+ *   - a single load to the PC blocks: never pipelined, its load plus load_pc_refill (per the
+ *     TRM, two cycles of load and three of pipeline reload at least).
  * Dual-issue cores (Cortex-M7, issue dual): an instruction issues in the same cycle as the
  * previous one when both are single-cycle, independent (no read or write of the first one's
  * destination), not both memory or both multiply, at most one with a shifted operand, the second
