@@ -129,6 +129,11 @@ def _prefer_packed(w_rows: np.ndarray, dsp_bytes: int | None = None) -> bool:
 # ---------------------------------------------------------------------------- weight layouts
 
 
+def _as_int32(words: np.ndarray) -> np.ndarray:
+    """Unsigned 32-bit words (values in [0, 2^32)) as the int32 values with the same bits."""
+    return np.where(words >= 2**31, words - 2**32, words)
+
+
 def _round_up(v: int, m: int) -> int:
     return (v + m - 1) // m * m
 
@@ -234,7 +239,7 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
     terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
     terms[-1, 2] |= LAST_PAIR
     out = np.concatenate([table[:, 0].reshape(pairs, 2), words, terms.reshape(pairs, 6)], axis=1)
-    return np.where(out >= 2**31, out - 2**32, out).reshape(-1)  # as int32
+    return _as_int32(out).reshape(-1)
 
 
 def dsp_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
@@ -356,7 +361,7 @@ def depthwise_rows_weights(w: np.ndarray, table: np.ndarray) -> np.ndarray:
     lo = np.stack([w[:, 0], w[:, 1]], axis=-1)  # [kh][c][2]: (w0, w1) and (w1, w2) low halves
     hi = np.stack([w[:, 1], w[:, 2]], axis=-1)
     words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)  # as unsigned 32-bit
-    words = np.where(words >= 2**31, words - 2**32, words)  # as int32
+    words = _as_int32(words)
     per_channel = words.transpose(1, 0, 2).reshape(w.shape[2], 6)
     return np.concatenate([per_channel, np.asarray(table, np.int64)], axis=1).reshape(-1)
 
