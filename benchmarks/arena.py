@@ -8,7 +8,7 @@ Per model:
   no-overlap   the no-overlap lower bound of the file's own operator order: the most bytes
                alive at one operator; no planner that keeps tensors apart can go below it
   TFLM         the tflite-micro interpreter's total arena (head + tail), from its recording
-               allocator (edgekit.reference.tflm_arena_bytes), measured now
+               allocator (edgekit.frontend.reference.tflm_arena_bytes), measured now
   ratio        edgekit / TFLM
 With --max-ratio the script exits 1 if any model's ratio is above it.
 """
@@ -26,7 +26,7 @@ MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 
 
 def measure(path: Path) -> dict:
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate, memory_facts
     from edgekit.ir import read_tflite
     from edgekit.plan import buffers_for, no_overlap_requirements
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--max-ratio", type=float, default=None)
     args = ap.parse_args(argv)
-    from edgekit import reference
+    from edgekit.frontend import reference
 
     try:
         rows = [measure(Path(args.models) / f"{m}.tflite") for m in MODELS]

@@ -40,12 +40,12 @@ def log(msg: str) -> None:
 
 
 def row(name, model, tfl, data, note="", per_tensor=False, validate=True):
-    from edgekit import costmodel
-    from edgekit.boards import load_board
+    from edgekit.compress import costmodel
+    from edgekit.target.boards import load_board
     from edgekit.codegen import schedule_for
     from edgekit.codegen.lowering import lower_graph
-    from edgekit.codegen.target import target_for_cpu
-    from edgekit.compress import deploy
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.compress import measure as deploy
     from edgekit.ir import parse_tflite
 
     board = load_board(BOARD)
@@ -105,8 +105,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    from edgekit import zoo
-    from edgekit.compress import cluster, data, deploy, distill, prune, qat
+    from edgekit.compress import zoo
+    from edgekit.compress import cluster, data, measure as deploy, distill, prune, qat
 
     t0 = time.time()
     ds = data.digits(args.resolution, seed=args.seed)

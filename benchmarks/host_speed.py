@@ -32,8 +32,8 @@ from edgekit.codegen import generate  # noqa: E402
 from edgekit.codegen.ops.palette import packing  # noqa: E402
 from edgekit.codegen.render import environment  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
-from edgekit import toolchain  # noqa: E402
-from edgekit.validate import random_inputs  # noqa: E402
+from edgekit.target import toolchain  # noqa: E402
+from edgekit.target.host import random_inputs  # noqa: E402
 
 MODELS = ROOT.parent / "shared" / "models"
 DEFAULT = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]

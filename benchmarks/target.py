@@ -3,7 +3,7 @@ against TFLM's numbers on the same emulated board (/work/shared/ANCHORS.md, firs
 
 Per model: build the firmware, start QEMU, run seeded random inputs through the serial harness
 (outputs checked against tflite-micro bit for bit), and report instructions per inference
-(TIMER0 ticks x 40), MACs (edgekit.analysis), instructions per MAC, flash (weights, and code =
+(TIMER0 ticks x 40), MACs (edgekit.ir.analysis), instructions per MAC, flash (weights, and code =
 flash beyond the weights) and RAM (arena, static .data + .bss, stack peak). Ratios are
 TFLM / edgekit: above 1, edgekit needs fewer instructions or bytes.
 
@@ -11,7 +11,7 @@ TFLM's "code beyond model" is its flash minus the .tflite file; edgekit's "code"
 minus the weight arrays. Under -icount every run of the same input is identical, so a few
 inputs suffice; the median is reported.
 
-Cycles: the QEMU cycle plugin (edgekit.cycles) estimates cycles from the executed instructions'
+Cycles: the QEMU cycle plugin (edgekit.target.cycles) estimates cycles from the executed instructions'
 classes with the core's timings (Cortex-M4: ARM's TRM; Cortex-M7: an estimate), zero wait states.
 They are compared with the published MLPerf Tiny cycles on the NUCLEO-L4R5ZI (Cortex-M4 at
 120 MHz, ANCHORS.md second table): ratio = theirs / ours, above 1 edgekit needs fewer cycles.
@@ -35,13 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgekit import reference  # noqa: E402
-from edgekit.analysis import totals  # noqa: E402
-from edgekit.boards import load_board  # noqa: E402
-from edgekit.build import build_firmware  # noqa: E402
-from edgekit import cycles  # noqa: E402
-from edgekit.codegen.target import Target, target_for_cpu  # noqa: E402
-from edgekit.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
+from edgekit.frontend import reference  # noqa: E402
+from edgekit.ir.analysis import totals  # noqa: E402
+from edgekit.target.boards import load_board  # noqa: E402
+from edgekit.target.build import build_firmware  # noqa: E402
+from edgekit.target import cycles  # noqa: E402
+from edgekit.codegen.core import Target, target_for_cpu  # noqa: E402
+from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
 from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 

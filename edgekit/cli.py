@@ -23,7 +23,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_convert(args) -> int:
-    from . import convert
+    from .frontend import convert
 
     report = convert.convert_model(
         Path(args.model), Path(args.output), calib=Path(args.calib) if args.calib else None,
@@ -41,9 +41,9 @@ def cmd_convert(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .analysis import op_macs, totals
     from .codegen.lowering import supported_kinds
     from .ir import read_tflite
+    from .ir.analysis import op_macs, totals
 
     graph = read_tflite(args.model)
     kinds = supported_kinds()
@@ -94,8 +94,8 @@ def cmd_generate(args) -> int:
 
     target = None  # the host: the portable kernels
     if args.board != "host":
-        from .boards import load_board
-        from .codegen.target import target_for_cpu
+        from .codegen.core import target_for_cpu
+        from .target.boards import load_board
 
         target = target_for_cpu(load_board(args.board).cpu)  # the board's core picks the kernels
     graph = read_tflite(args.model)
@@ -111,7 +111,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .validate import validate_host
+    from .target.host import validate_host
 
     if args.target != "host":
         raise EdgekitError(f"validate --target {args.target}: only 'host' here; use 'edgekit profile' for boards")
@@ -136,7 +136,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .deploy import profile_target
+    from .harness.deploy import profile_target
 
     if args.model is None and args.build is None:
         raise EdgekitError("give the model: --model M.tflite, or --build DIR (a firmware build by edgekit deploy)")
@@ -153,7 +153,7 @@ def cmd_profile(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from .deploy import deploy
+    from .harness.deploy import deploy
 
     result = deploy(Path(args.model), args.board, calib=Path(args.calib) if args.calib else None,
                     synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
@@ -203,7 +203,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_boards(args) -> int:
-    from .boards import all_boards
+    from .target.boards import all_boards
 
     boards = all_boards()
     if args.json:
@@ -219,7 +219,7 @@ def cmd_boards(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build_firmware
+    from .target.build import build_firmware
 
     fw = build_firmware(Path(args.model), args.board, Path(args.output), ram_limit=args.ram_limit)
     if args.json:
@@ -230,7 +230,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_flash(args) -> int:
-    from . import flash
+    from .target import flash
 
     board, _ = flash.board_for_build(Path(args.build_dir), args.board)
     if not board.emulated:
@@ -284,12 +284,12 @@ def cmd_distill(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from . import fit
+    from .compress import fit
     from .compress.data import load
 
     data = load(args.data, seed=args.seed)
     if args.calibrate:
-        from . import costmodel
+        from .compress import costmodel
 
         model = costmodel.calibrate(fit.calibration_models(data, args.seed), args.board, log=_log)
         print(f"cost model for {model.core} fitted on {model.samples} operators, saved to {costmodel.DATA_FILE}")
@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_no_winograd(d)
     d.set_defaults(func=cmd_deploy)
 
-    from .boards import DEFAULT_BOARD
+    from .target.boards import DEFAULT_BOARD
 
     bl = sub.add_parser("boards", help="the boards edgekit knows (boards/*.yaml)")
     bl.add_argument("--json", action="store_true")
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         print("edgekit: interrupted", file=sys.stderr)
         return 130
     finally:
-        from . import reference
+        from .frontend import reference
 
         reference.shutdown()
 

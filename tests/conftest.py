@@ -18,7 +18,7 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def runtime_lib(tmp_path_factory):
     """The runtime kernels compiled once per session (host, ASan+UBSan)."""
-    from edgekit.validate import build_runtime_lib
+    from edgekit.target.host import build_runtime_lib
 
     return build_runtime_lib(tmp_path_factory.mktemp("runtime"), sanitize=True, opt="-O1")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.ir import parse_tflite
-from edgekit.quantize import int8_tflite
+from edgekit.frontend.quantize import int8_tflite
 
 CALIB_SAMPLES = 16
 
@@ -64,9 +64,9 @@ def _randomize_weights(model, seed):
 
 def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None):
     """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph."""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate
-    from edgekit.validate import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     graph = parse_tflite(model, name="case")
     if expect_ops is not None:

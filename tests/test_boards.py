@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from edgekit.boards import (BOARDS_DIR, DEFAULT_BOARD, SUPPORT_DIR, Board, BoardError, all_boards,
-                            board_names, load_board, parse_board)
+from edgekit.files import BOARD_SUPPORT, BOARDS
+from edgekit.target.boards import DEFAULT_BOARD, Board, BoardError, all_boards, board_names, load_board, parse_board
 from edgekit.cli import main
 
 REAL_BOARDS = ["nucleo-l4r5zi", "stm32f746g-disco", "nrf52840-dk", "rpi-pico"]
@@ -24,7 +24,7 @@ def test_the_boards_we_promise_exist():
 @pytest.mark.parametrize("name", board_names())
 def test_board_file_is_consistent(name):
     b = load_board(name)
-    assert isinstance(b, Board) and b.name == name and b.path == BOARDS_DIR / f"{name}.yaml"
+    assert isinstance(b, Board) and b.name == name and b.path == BOARDS / f"{name}.yaml"
     flash, ram = b.flash_region, b.ram_region
     assert 0 < b.flash_bytes <= flash.size_bytes and 0 < b.ram_bytes <= ram.size_bytes
     assert b.stack_bytes < b.ram_bytes and b.stack_bytes % 8 == 0
@@ -44,7 +44,7 @@ def test_board_file_is_consistent(name):
         for t in b.flash_tools:
             assert any("{" in a for a in t.args), f"{t.tool} must be given the firmware file"
     if b.boot_stage is not None:
-        assert (SUPPORT_DIR / b.boot_stage.source).is_file()
+        assert (BOARD_SUPPORT / b.boot_stage.source).is_file()
     assert b.to_json()["name"] == name
 
 
@@ -80,7 +80,7 @@ def test_unknown_board_lists_the_known_ones():
 
 
 def _base() -> dict:
-    return yaml.safe_load((BOARDS_DIR / "nrf52840-dk.yaml").read_text())
+    return yaml.safe_load((BOARDS / "nrf52840-dk.yaml").read_text())
 
 
 def _drop(key):
@@ -143,7 +143,7 @@ def test_malformed_board_gives_one_line(tmp_path, label, mutate, expected):
 
 def test_file_name_must_match_board_name(tmp_path):
     path = tmp_path / "my-board.yaml"
-    path.write_text((BOARDS_DIR / "nrf52840-dk.yaml").read_text())
+    path.write_text((BOARDS / "nrf52840-dk.yaml").read_text())
     with pytest.raises(BoardError, match=r"^my-board.yaml: name 'nrf52840-dk' does not match the file name"):
         load_board(path)
 

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import yaml
 
-from edgekit.boards import BOARDS_DIR, board_names, load_board
-from edgekit.build import FirmwareTooLarge, build_firmware, crc32_mpeg2, read_build_info
+from edgekit.files import BOARDS
+from edgekit.target.boards import board_names, load_board
+from edgekit.target.build import FirmwareTooLarge, build_firmware, crc32_mpeg2, read_build_info
 from edgekit.cli import main
 from conftest import REAL_MODELS
 
@@ -139,7 +140,7 @@ def test_ram_limit_failure_names_the_limit_and_the_excess(firmware, shared_model
 def test_board_too_small_fails_with_both_limits(firmware, shared_models, tmp_path):
     """A part with 128 KiB flash and 5 KiB RAM: the link overflows; the message still says by how
     much, with the sizes the same code has on the full-size part."""
-    data = yaml.safe_load((BOARDS_DIR / "nrf52840-dk.yaml").read_text())
+    data = yaml.safe_load((BOARDS / "nrf52840-dk.yaml").read_text())
     data = copy.deepcopy(data)
     data["name"] = "tiny-m4"
     data["memory"][0]["size_bytes"] = 128 * 1024
@@ -236,7 +237,7 @@ def _parse_hello(p: bytes) -> dict:
 def test_emulated_board_answers_hello(firmware, shared_models, board_name, serial_kind):
     import serial
 
-    from edgekit import emulator
+    from edgekit.target import emulator
 
     fw = firmware("ad01_int8", board_name)
     meta = json.loads((fw.out_dir / "model" / "metadata.json").read_text())
@@ -265,8 +266,8 @@ def test_emulated_board_runs_the_model_like_the_host_build(firmware, runtime_lib
     generated C compiled for the host."""
     import serial
 
-    from edgekit import emulator
-    from edgekit.validate import build_host_runner, run_host
+    from edgekit.target import emulator
+    from edgekit.target.host import build_host_runner, run_host
 
     fw = firmware("ad01_int8", "qemu-mps2-an386")
     gen = fw.generated
@@ -313,7 +314,7 @@ def test_emulated_board_runs_the_model_like_the_host_build(firmware, runtime_lib
 
 
 def test_emulator_errors_are_one_line(firmware, tmp_path):
-    from edgekit import emulator
+    from edgekit.target import emulator
 
     bad = tmp_path / "not-an-elf.elf"
     bad.write_text("hello")
@@ -337,7 +338,7 @@ def test_emulator_errors_are_one_line(firmware, tmp_path):
 
 
 def test_emulator_stop_ends_qemu(firmware):
-    from edgekit import emulator
+    from edgekit.target import emulator
 
     emu = emulator.start("qemu-mps2-an386", firmware("ad01_int8", "qemu-mps2-an386").elf)
     assert emu.running and emu.port_url.startswith("/dev/") and emu.icount_shift == 0

@@ -18,7 +18,7 @@ import pytest
 from edgekit.codegen.lowering import lower_graph
 from edgekit.codegen.ops import palette
 from edgekit.ir import parse_tflite
-from edgekit.quantize import int8_tflite
+from edgekit.frontend.quantize import int8_tflite
 from opmodels import assert_bit_exact
 
 # ---------------------------------------------------------------------------- encodings
@@ -195,24 +195,24 @@ def digits():
 @pytest.fixture(scope="module")
 def trained(digits):
     """A MobileNetV2 (residual Adds) trained briefly on digits, seed 0."""
-    from edgekit import zoo
-    from edgekit.compress import deploy
+    from edgekit.compress import zoo
+    from edgekit.compress import measure
 
     m = zoo.build("mobilenet_v2", resolution=RES, width=0.25, depth=0.34, seed=0)
-    deploy.train(m, digits, epochs=6, batch_size=64, seed=0)
+    measure.train(m, digits, epochs=6, batch_size=64, seed=0)
     return m
 
 
 def _copy(m):
-    from edgekit.compress.deploy import copy_model
+    from edgekit.compress.measure import copy_model
 
     return copy_model(m)
 
 
 def _check_deploys_bit_exact(tflite, digits):
-    from edgekit.compress import deploy
+    from edgekit.compress import measure
 
-    report = deploy.validate_bit_exact(tflite, samples=2, x=digits.x_test[:6], sanitize=True)
+    report = measure.validate_bit_exact(tflite, samples=2, x=digits.x_test[:6], sanitize=True)
     assert report.tflm_available, report.tflm_error
     assert report.passed, [o.to_json() for o in report.outputs]
 
@@ -234,17 +234,17 @@ def test_polynomial_schedule():
 
 @pytest.mark.parametrize("sparsity", [0.5, 0.8])
 def test_magnitude_prune(sparsity, trained, digits):
-    from edgekit.compress import deploy, prune
+    from edgekit.compress import measure, prune
 
     m, report = prune.magnitude_prune(_copy(trained), digits, sparsity, epochs=2, seed=0)
     assert report.per_layer
     for name, s in report.per_layer.items():
         assert abs(s - sparsity) < 0.01, (name, s)
-    tfl = deploy.to_int8(m, digits)
+    tfl = measure.to_int8(m, digits)
     # zeros survive int8 quantization (0 / scale = 0): the int8 kernels are as sparse
     for name, w in _int8_weights(tfl).items():
         assert np.mean(w == 0) >= sparsity - 0.01, name
-    stats = deploy.deploy_stats(tfl)
+    stats = measure.deploy_stats(tfl)
     assert stats.packed_tensors > 0
     assert stats.weight_bytes < stats.dense_weight_bytes
     _check_deploys_bit_exact(tfl, digits)
@@ -253,9 +253,9 @@ def test_magnitude_prune(sparsity, trained, digits):
 def test_structured_prune(trained, digits):
     import keras
 
-    from edgekit.compress import deploy, prune
+    from edgekit.compress import measure, prune
 
-    before = deploy.deploy_stats(deploy.to_int8(trained, digits))
+    before = measure.deploy_stats(measure.to_int8(trained, digits))
     m, report = prune.structured_prune(trained, 0.5, digits, fine_tune_epochs=1)
     assert report.removed_channels and report.params_after < report.params_before
     # every prunable convolution lost about half its filters; the network still runs
@@ -266,8 +266,8 @@ def test_structured_prune(trained, digits):
     assert halved and all(l.filters == max(1, round(old[l.name].filters * 0.5)) for l in halved)
     # residual Adds: both inputs agree (the model was built, so shapes matched)
     assert any(isinstance(l, keras.layers.Add) for l in m.layers)
-    tfl = deploy.to_int8(m, digits)
-    after = deploy.deploy_stats(tfl)
+    tfl = measure.to_int8(m, digits)
+    after = measure.deploy_stats(tfl)
     assert after.macs < 0.6 * before.macs
     assert after.dense_weight_bytes < 0.6 * before.dense_weight_bytes
     _check_deploys_bit_exact(tfl, digits)
@@ -278,11 +278,11 @@ def test_structured_prune_removes_the_dead_channels(digits):
     exactly those must leave the network's outputs unchanged (residual groups included)."""
     import keras
 
-    from edgekit import zoo
-    from edgekit.compress import deploy, prune
+    from edgekit.compress import zoo
+    from edgekit.compress import measure, prune
 
     m = zoo.build("mobilenet_v2", resolution=RES, width=0.25, depth=0.34, seed=3)
-    deploy.refresh_batchnorm(m, digits.x_train, passes=5)
+    measure.refresh_batchnorm(m, digits.x_train, passes=5)
     plan = prune.channel_plan(m)
     rng = np.random.default_rng(0)
     for root in plan.prunable():
@@ -307,7 +307,7 @@ def test_structured_prune_removes_the_dead_channels(digits):
 
 @pytest.mark.parametrize("k,per_channel", [(16, False), (4, True)])
 def test_cluster(k, per_channel, trained, digits):
-    from edgekit.compress import cluster, deploy
+    from edgekit.compress import cluster, measure
 
     m, report = cluster.cluster_weights(_copy(trained), k, digits, epochs=1, per_channel=per_channel)
     assert report.distinct
@@ -317,11 +317,11 @@ def test_cluster(k, per_channel, trained, digits):
             assert max(len(np.unique(w[..., c])) for c in range(w.shape[-1])) <= k
     else:
         assert all(n <= k for n in report.distinct.values()), report.distinct
-    tfl = deploy.to_int8(m, digits)
+    tfl = measure.to_int8(m, digits)
     for name, (tensor, channel) in cluster.int8_distinct_values(tfl).items():
         if "DEPTHWISE" not in name and "stem" not in name:
             assert channel <= k, name  # per-channel int8 keeps <= K values per channel
-    stats = deploy.deploy_stats(tfl)
+    stats = measure.deploy_stats(tfl)
     assert stats.packed_tensors > 0
     # in a network this small the per-channel requantization arrays (12 bytes per channel)
     # are a large share of the flash; the kernels themselves shrink much more
@@ -330,8 +330,8 @@ def test_cluster(k, per_channel, trained, digits):
 
 
 def test_distill(trained, digits):
-    from edgekit import zoo
-    from edgekit.compress import deploy, distill
+    from edgekit.compress import zoo
+    from edgekit.compress import measure, distill
 
     def student():
         return zoo.build("mobilenet_v1", resolution=RES, width=0.125, depth=0.5)
@@ -344,7 +344,7 @@ def test_distill(trained, digits):
     else:
         assert "did not help" in report.note
     assert s.count_params() == baseline.count_params() < trained.count_params()
-    _check_deploys_bit_exact(deploy.to_int8(s, digits), digits)
+    _check_deploys_bit_exact(measure.to_int8(s, digits), digits)
 
 
 def test_fold_batchnorm_keeps_outputs(trained, digits):
@@ -359,11 +359,11 @@ def test_fold_batchnorm_keeps_outputs(trained, digits):
 @pytest.mark.parametrize("per_channel", [True, False])
 def test_qat_ends_in_plain_int8(per_channel, trained, digits):
     from edgekit.codegen import check_generatable
-    from edgekit.compress import deploy, qat
+    from edgekit.compress import measure, qat
 
     m, report = qat.quantization_aware_finetune(trained, digits, epochs=1, per_channel=per_channel)
     assert report.folded_batchnorms > 0
-    tfl = deploy.to_int8(m, digits, per_tensor=not per_channel)
+    tfl = measure.to_int8(m, digits, per_tensor=not per_channel)
     g = parse_tflite(tfl)
     check_generatable(g)  # no float operator left
     assert {op.type_name for op in g.ops} <= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D",
@@ -375,10 +375,10 @@ def test_qat_ends_in_plain_int8(per_channel, trained, digits):
 
 def test_dynamic_range_is_reported_not_generated(trained):
     from edgekit.codegen import check_generatable
-    from edgekit.compress import deploy
+    from edgekit.compress import measure
     from edgekit.errors import UnsupportedModelError
 
-    g = parse_tflite(deploy.to_dynamic_range(trained))
+    g = parse_tflite(measure.to_dynamic_range(trained))
     with pytest.raises(UnsupportedModelError, match="float model"):
         check_generatable(g)
 
@@ -388,11 +388,11 @@ def test_dynamic_range_is_reported_not_generated(trained):
 
 @pytest.fixture(scope="module")
 def small_keras(tmp_path_factory, digits):
-    from edgekit import zoo
-    from edgekit.compress import deploy
+    from edgekit.compress import zoo
+    from edgekit.compress import measure
 
     m = zoo.build("ds_cnn", resolution=RES, width=0.5, depth=0.5, seed=0)
-    deploy.train(m, digits, epochs=2, batch_size=64)
+    measure.train(m, digits, epochs=2, batch_size=64)
     path = tmp_path_factory.mktemp("cli") / "small.keras"
     m.save(path)
     return path

@@ -321,7 +321,7 @@ def test_several_inputs_by_order(two_inputs, tmp_path, capfd):
 def test_shared_keras2_h5(name, shared_models, tmp_path, capfd):
     """Keras 2 .h5 sources (vww's DepthwiseConv2D carries a 'groups' Keras 3 refuses) convert,
     and the generated C for the result is bit-exact with tflite-micro."""
-    from edgekit.validate import validate_host
+    from edgekit.target.host import validate_host
 
     out = tmp_path / f"{name}.tflite"
     code, stdout, err = run_cli(["convert", shared_models / f"{name}.h5", "-o", out, "--synthetic-calib",

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from edgekit import cycles
+from edgekit.files import QEMU_PLUGIN
+from edgekit.target import cycles
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                                 reason="needs qemu-system-arm and arm-none-eabi-gcc")
@@ -91,7 +92,7 @@ def expected_class(mnemonic: str, operands: str) -> str:
 @pytest.fixture(scope="module")
 def decoder_tool(tmp_path_factory) -> Path:
     exe = tmp_path_factory.mktemp("decoder") / "ek_thumb_tool"
-    d = cycles.PLUGIN_DIR
+    d = QEMU_PLUGIN
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{d}",
                     str(d / "ek_thumb_tool.c"), str(d / "ek_thumb.c"), "-o", str(exe)], check=True)
     return exe
@@ -111,7 +112,7 @@ def disassemble(obj: Path) -> list[tuple[str, str, str]]:
 
 def test_decoder_classifies_compiled_kernels_like_the_disassembler(decoder_tool, tmp_path):
     """Every instruction gcc emits for the kernels (Cortex-M4 with FPU, -O2 and -Os)."""
-    from edgekit.codegen.render import FIRMWARE
+    from edgekit.files import FIRMWARE
 
     srcs = sorted((FIRMWARE / "kernels").glob("*.c")) + sorted((FIRMWARE / "kernels" / "dsp").glob("*.c"))
     rows = []
@@ -370,9 +371,9 @@ def test_taken_branches_are_counted(m4_regions):
 def test_plugin_counts_the_instructions_qemu_counts(tmp_path, shared_models):
     """Per operator, the plugin's instructions equal TIMER0 ticks x 40 (under -icount shift=0,
     one instruction per ns), up to the timer's 40-instruction resolution and the hook itself."""
-    from edgekit.boards import load_board
-    from edgekit.build import build_firmware
-    from edgekit.deploy import connect
+    from edgekit.target.boards import load_board
+    from edgekit.target.build import build_firmware
+    from edgekit.harness.deploy import connect
     from edgekit.harness.profile import profile
 
     model = shared_models / "ad01_int8.tflite"

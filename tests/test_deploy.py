@@ -13,9 +13,9 @@ import shutil
 import pytest
 
 from conftest import REAL_MODELS
-from edgekit import reference
+from edgekit.frontend import reference
 from edgekit.cli import main as cli
-from edgekit.deploy import deploy
+from edgekit.harness.deploy import deploy
 
 SAMPLES = 5
 
@@ -76,7 +76,7 @@ def test_cli_deploy_then_profile_build_dir(shared_models, tmp_path, capsys):
 
 def test_cli_profile_wrong_model_is_one_line(shared_models, tmp_path, capsys):
     out = tmp_path / "b"
-    from edgekit.build import build_firmware
+    from edgekit.target.build import build_firmware
 
     build_firmware(shared_models / "ad01_int8.tflite", "qemu-mps2-an386", out)
     rc = cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out),

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from edgekit import reference
+from edgekit.frontend import reference
 from edgekit.errors import EdgekitError
 from edgekit.harness.device import Device, DeviceError
 from edgekit.harness.transport import SerialTransport, TransportError
@@ -115,9 +115,9 @@ def qemu_ad01(shared_models, tmp_path_factory):
     """The real harness firmware for ad01_int8 on qemu-mps2-an386, serving on a TCP port."""
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("needs qemu-system-arm")
-    from edgekit import emulator
-    from edgekit.boards import load_board
-    from edgekit.build import build_firmware
+    from edgekit.target import emulator
+    from edgekit.target.boards import load_board
+    from edgekit.target.build import build_firmware
 
     board = load_board("qemu-mps2-an386")
     model = shared_models / "ad01_int8.tflite"

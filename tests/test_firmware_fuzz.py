@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from edgekit.boards import SUPPORT_DIR
-from edgekit.build import BOARD_API_DIR, HARNESS_DIR, render_glue
+from edgekit.files import BOARD_SUPPORT
+from edgekit.target.build import BOARD_API_DIR, HARNESS_DIR, render_glue
 from edgekit.codegen import generate
 from edgekit.ir import read_tflite
-from edgekit.toolchain import C_WARNINGS, SANITIZE, find_tool
+from edgekit.target.toolchain import C_WARNINGS, SANITIZE, find_tool
 
 SYNC = b"\xa5\x5a"
 MAX_PAYLOAD = 1024
 STREAM_BYTES = 300_000
-HOST = SUPPORT_DIR / "host"
+HOST = BOARD_SUPPORT / "host"
 
 
 def frame(msg_type: int, seq: int, payload: bytes = b"") -> bytes:

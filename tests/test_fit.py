@@ -1,4 +1,4 @@
-"""edgekit.costmodel and edgekit fit: the cost model fits what it is given, the data file
+"""edgekit.compress.costmodel and edgekit fit: the cost model fits what it is given, the data file
 loads, and the search screens, trains, picks and saves a network that fits the board."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from edgekit import costmodel, fit
-from edgekit.costmodel import OpFeatures
+from edgekit.compress import costmodel, fit
+from edgekit.compress.costmodel import OpFeatures
 
 
 def test_fit_recovers_coefficients():
@@ -54,7 +54,7 @@ def digits():
 
 
 def test_search_picks_a_network_that_fits(digits, tmp_path):
-    from edgekit.boards import load_board
+    from edgekit.target.boards import load_board
 
     board = load_board("qemu-mps2-an386")
     cands = [fit.Candidate("ds_cnn", 0.25, 16, 0.5), fit.Candidate("mobilenet_v1", 0.25, 16, 0.5),
@@ -75,7 +75,7 @@ def test_search_picks_a_network_that_fits(digits, tmp_path):
     assert any(l.startswith("[screen 3/3]") for l in lines) and any(l.startswith("[train") for l in lines)
     assert "<- winner" in result.table()
     # the saved winner is a plain int8 model that validates bit-exact
-    from edgekit.compress import deploy
+    from edgekit.compress import measure as deploy
 
     assert deploy.validate_bit_exact(result.tflite_path.read_bytes(), samples=2).passed
 

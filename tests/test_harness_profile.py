@@ -13,12 +13,12 @@ import json
 import numpy as np
 import pytest
 
-from edgekit import reference
+from edgekit.frontend import reference
 from edgekit.harness.device import Device, DeviceError
 from edgekit.harness.profile import ModelMismatch, profile
 from edgekit.harness.transport import SerialTransport
 from edgekit.ir import parse_tflite
-from edgekit.validate import random_inputs
+from edgekit.target.host import random_inputs
 from fakedevice import FakeDevice
 
 SAMPLES, SEED = 4, 3

@@ -12,7 +12,7 @@ from conftest import REAL_MODELS
 
 
 def independent_macs(graph):
-    """MACs recomputed here from tensor shapes, without edgekit.analysis."""
+    """MACs recomputed here from tensor shapes, without edgekit.ir.analysis."""
     total = 0
     for op in graph.ops:
         y = graph.tensors[op.outputs[0]]

@@ -111,10 +111,10 @@ def _assert_all_pairs(model, runtime_lib, tmp_path):
     """Run a [1,64,1] (op) [1,1,64] model on 16 samples that together pair every int8 value of
     input 1 with every int8 value of input 2 (all 65536 operand pairs), compared with
     tflite-micro. (Blocks of 64: the interpreter's default arena is 10x the model size.)"""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.ir import parse_tflite
-    from edgekit.validate import build_host_runner, run_host
+    from edgekit.target.host import build_host_runner, run_host
 
     graph = parse_tflite(model, name="case")
     blocks = np.arange(-128, 128, dtype=np.int8).reshape(4, 64)

@@ -126,7 +126,7 @@ def test_batch_two_is_rejected(tmp_path):
     from edgekit.codegen import generate
     from edgekit.errors import UnsupportedModelError
     from edgekit.ir import parse_tflite
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
 
     rng = np.random.default_rng(0)
     w = tf.constant(rng.standard_normal((3, 3, 2, 4)).astype(np.float32))

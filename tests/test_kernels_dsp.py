@@ -24,7 +24,7 @@ import test_kernels_conv as conv_cases
 import test_kernels_depthwise as dw_cases
 from opmodels import keras_op
 
-from edgekit.codegen.target import Target
+from edgekit.codegen.core import Target
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
@@ -41,10 +41,10 @@ def dsp_runtime_lib(runtime_lib):
 def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, expect_dsp: bool = True,
                          samples: int = 3):
     """Generate for a DSP target, build for the host, compare with tflite-micro."""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.ir import parse_tflite
-    from edgekit.validate import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     graph = parse_tflite(model, name="case")
     gen = generate(graph, tmp_path / "model", target=DSP)
@@ -198,7 +198,7 @@ def conv_with_dead_channels(seed: int) -> bytes:
     import keras
 
     import opmodels
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape=(6, 5, 8), batch_size=1)
@@ -262,7 +262,7 @@ def add_model(shape, seed: int, relu: bool = False, scales=(1.0, 3.0)) -> bytes:
     import keras
 
     import opmodels
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
 
     keras.utils.set_random_seed(seed)
     a, b = keras.Input(shape=shape, batch_size=1), keras.Input(shape=shape, batch_size=1)
@@ -289,7 +289,7 @@ def test_requant2_equals_tflite_arithmetic():
     + offset, for multipliers and shifts as quantize_multiplier makes them and accumulators
     within the bound the generator enforces."""
     from edgekit.codegen.ops.dsp import requant_table
-    from edgekit.quant import multiply_by_quantized_multiplier, quantize_multiplier
+    from edgekit.codegen.arith import multiply_by_quantized_multiplier, quantize_multiplier
 
     rng = np.random.default_rng(5)
     for trial in range(300):
@@ -315,7 +315,7 @@ def test_requant2_clamped_equals_tflite_where_the_clamp_starts_at_the_zero_point
     offset: the values it changes are the offset or below. Ties are made likely (small shifts,
     accumulators on the rounding boundary) so that the sign term matters before the clamp."""
     from edgekit.codegen.ops.dsp import requant_table
-    from edgekit.quant import multiply_by_quantized_multiplier, quantize_multiplier
+    from edgekit.codegen.arith import multiply_by_quantized_multiplier, quantize_multiplier
 
     rng = np.random.default_rng(6)
     differs_unclamped = 0
@@ -350,10 +350,10 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
     """The generator turns EK_REQUANT_BELOW_ZERO_POINT off when every DSP conv and depthwise-rows
     call clamps at or above its output zero point, and the kernels compiled from the generated
     directory (ek_config.h included: not the session's library) stay bit-exact with tflite-micro."""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.ir import parse_tflite
-    from edgekit.validate import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     model = conv_cases.build_conv(case) if isinstance(case, CC) else dw_cases.build_depthwise(case)
     graph = parse_tflite(model, name="case")
@@ -394,9 +394,9 @@ needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shut
 def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3):
     """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
     the serial harness, compare every output with tflite-micro."""
-    from edgekit.boards import load_board
-    from edgekit.build import build_firmware
-    from edgekit.deploy import connect
+    from edgekit.target.boards import load_board
+    from edgekit.target.build import build_firmware
+    from edgekit.harness.deploy import connect
     from edgekit.harness.profile import profile
 
     path = tmp_path / "case.tflite"

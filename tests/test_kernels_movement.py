@@ -219,7 +219,7 @@ def test_float_io_transpose(runtime_lib, tmp_path):
     """float32 model edges around a TRANSPOSE."""
     import keras
 
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
     from opmodels import _calib
 
     keras.utils.set_random_seed(7)

@@ -303,7 +303,7 @@ def test_float_io_flatten(runtime_lib, tmp_path):
     """float32 model edges: QUANTIZE -> RESHAPE -> DEQUANTIZE, the alias between two kernels."""
     import keras
 
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
     from opmodels import _calib
 
     keras.utils.set_random_seed(6)

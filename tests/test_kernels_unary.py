@@ -20,9 +20,9 @@ SHAPE = (16, 16)  # 256 elements: one sample holds every int8 value
 def run_bit_exact(model: bytes, runtime_lib, tmp_path, extra=(), expect_ops=(), seed=0):
     """Generate, compile (ASan+UBSan), run on ``extra`` samples plus seeded random ones and
     compare with tflite-micro bit for bit."""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.codegen import generate
-    from edgekit.validate import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     graph = parse_tflite(model, name="case")
     kinds = [op.type_name for op in graph.ops]
@@ -116,7 +116,7 @@ def test_relu6_fused_before_requantize(runtime_lib, tmp_path):
 def _float_io_model(build, shape, seed, calib_scale=1.0):
     import keras
 
-    from edgekit.quantize import int8_tflite
+    from edgekit.frontend.quantize import int8_tflite
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape=shape, batch_size=1)

@@ -216,9 +216,9 @@ def check_model(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_o
     """Generate (the planner overlaps wherever a kernel allows), check the overlaps are used,
     run under ASan/UBSan and compare with tflite-micro. ``expect_overlaps`` defaults to every
     declaration whose lead leaves room to share a byte."""
-    from edgekit import reference
+    from edgekit.frontend import reference
     from edgekit.plan import apply_order
-    from edgekit.validate import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     graph = parse_tflite(model, name="case")
     if reorder_from is not None:  # start from a worse (still topological) operator order

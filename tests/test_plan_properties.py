@@ -16,8 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.ir import DType, Graph, Op, OpKind, Tensor
-from edgekit.plan import (Buffer, OpMemory, Overlap, SharedBytes, apply_order, buffers_for,
-                          plan_graph, plan_memory, reorder, step_requirements, verify)
+from edgekit.plan import Buffer, OpMemory, Overlap, SharedBytes, apply_order, buffers_for, plan_graph, plan_memory, reorder, step_requirements, verify
 from edgekit.plan.pack import _Packing
 
 SEEDED = settings(max_examples=150, deadline=None, derandomize=True, database=None)

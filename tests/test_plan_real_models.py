@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import edgekit.codegen as codegen
-from edgekit import reference
+from edgekit.frontend import reference
 from edgekit.cli import main as cli_main
 from edgekit.codegen import generate
 from edgekit.ir import read_tflite
 from edgekit.plan import OpMemory
-from edgekit.validate import build_host_runner, random_inputs, run_host
+from edgekit.target.host import build_host_runner, random_inputs, run_host
 
 from conftest import REAL_MODELS
 
@@ -48,7 +48,7 @@ void ek_test_dump(int op, const void *arena, unsigned long n)
 
 def build_dumping(gen, work, monkeypatch):
     """The generated model with a hook that appends (op index, arena) to $EK_DUMP."""
-    from edgekit import toolchain
+    from edgekit.target import toolchain
 
     work.mkdir(parents=True, exist_ok=True)
     (work / "dump.c").write_text(DUMP_C)

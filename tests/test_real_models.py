@@ -8,8 +8,8 @@ import pytest
 
 from edgekit.codegen import generate
 from edgekit.ir import read_tflite
-from edgekit.toolchain import compile_arm_objects
-from edgekit.validate import validate_host
+from edgekit.target.toolchain import compile_arm_objects
+from edgekit.target.host import validate_host
 
 from conftest import REAL_MODELS
 

@@ -1,4 +1,4 @@
-"""edgekit.zoo: every architecture builds with width / resolution / depth knobs, converts to
+"""edgekit.compress.zoo: every architecture builds with width / resolution / depth knobs, converts to
 int8 with operators edgekit runs, and validates bit-exact with tflite-micro on the host."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit import zoo
+from edgekit.compress import zoo
 from edgekit.ir import parse_tflite
 
 CASES = [
@@ -20,7 +20,7 @@ CASES = [
 
 
 def _int8(model, seed=0):
-    from edgekit.compress import deploy
+    from edgekit.compress import measure as deploy
     from edgekit.compress.data import Dataset
 
     rng = np.random.default_rng(seed)
@@ -33,7 +33,7 @@ def _int8(model, seed=0):
 
 @pytest.mark.parametrize("family,res,width,depth,extra", CASES, ids=[c[0] for c in CASES])
 def test_zoo_converts_and_runs_bit_exact(family, res, width, depth, extra, tmp_path):
-    from edgekit.compress import deploy
+    from edgekit.compress import measure as deploy
 
     m = zoo.build(family, resolution=res, width=width, depth=depth, seed=1, **extra)
     assert m.layers[-1].name == "probs" and m.get_layer("logits").units == 10

@@ -19,11 +19,22 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import EdgekitError, UnsupportedModelError
+from ..files import KERNELS
 from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, plan_graph, reorder
-from .lowering import CArray, KernelCall, ScratchRef, TensorRef, lower_graph, shape_str, short_name
-from .render import FIRMWARE, c_comment, environment
-from .target import HOST, Target
+from .core import HOST, Target
+from .lowering import (
+    CArray,
+    KernelCall,
+    LowerCtx,
+    ScratchRef,
+    TensorRef,
+    lower_graph,
+    lowering_for,
+    shape_str,
+    short_name,
+)
+from .render import c_comment, environment
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
@@ -123,7 +134,6 @@ def op_memory(calls: list[KernelCall]) -> dict[int, OpMemory]:
 def memory_facts(graph: Graph) -> tuple[dict[int, OpMemory], list[str]]:
     """Planner facts of every operator edgekit can lower, and a note for each it cannot (those
     are planned with no scratch and no overlap): lets ``edgekit plan`` run on any model."""
-    from .lowering import LowerCtx, lowering_for
 
     ctx = LowerCtx(graph)
     facts: dict[int, OpMemory] = {}
@@ -245,7 +255,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         shutil.rmtree(runtime)
     runtime.mkdir()
     for folder in ("", *target.kernel_dirs):
-        for src in sorted((FIRMWARE / "kernels" / folder).iterdir()):
+        for src in sorted((KERNELS / folder).iterdir()):
             if src.suffix in (".c", ".h"):
                 shutil.copy2(src, runtime / src.name)
 

@@ -19,9 +19,10 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from ..ir import DType, Graph, Op, OpKind, Tensor
 from ..plan import Overlap
+from .core import HOST
 
 if TYPE_CHECKING:
-    from .target import Target
+    from .core import Target
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +108,6 @@ class LowerCtx:
     """What a lowering function may ask of the code generator."""
 
     def __init__(self, graph: Graph, target: "Target | None" = None):
-        from .target import HOST
 
         self.graph = graph
         self.target = target or HOST  # which kernel variants and weight layouts to use

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import jinja2
 import numpy as np
 
+from ..files import TEMPLATES
 from .lowering import CArray
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "templates"
-FIRMWARE = ROOT / "firmware"
 
 
 def c_literal(value) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EdgekitError
+from ..ir import OpKind, parse_tflite
+from .measure import train
 from .prune import prunable_layers
 
 
@@ -73,34 +75,35 @@ def _label_groups(w: np.ndarray, k: int, per_channel: bool):
     return out.reshape(w.shape), labels.reshape(w.shape)
 
 
-def _callback_base():
+def cluster_snap_callback(layers, labels: dict[str, np.ndarray]):
+    """The ClusterSnap Keras callback: Keras is imported here, not when edgekit.compress is (a command
+    that never trains starts without TensorFlow)."""
     import keras
 
-    return keras.callbacks.Callback
+    class ClusterSnap(keras.callbacks.Callback):
+        """Keras callback: after every step, each weight becomes the mean of its cluster."""
 
+        def __init__(self, layers, labels: dict[str, np.ndarray]):
+            super().__init__()
+            self.layers_ = list(layers)
+            self.labels = labels
 
-class ClusterSnap(_callback_base()):
-    """Keras callback: after every step, each weight becomes the mean of its cluster."""
+        def snap(self):
+            for l in self.layers_:
+                lab = self.labels[l.name].reshape(-1)
+                w = l.kernel.numpy().reshape(-1).astype(np.float64)
+                sums = np.bincount(lab, weights=w)
+                counts = np.bincount(lab)
+                means = sums / np.maximum(counts, 1)
+                l.kernel.assign(means[lab].reshape(l.kernel.shape).astype("float32"))
 
-    def __init__(self, layers, labels: dict[str, np.ndarray]):
-        super().__init__()
-        self.layers_ = list(layers)
-        self.labels = labels
+        def on_train_batch_end(self, batch, logs=None):
+            self.snap()
 
-    def snap(self):
-        for l in self.layers_:
-            lab = self.labels[l.name].reshape(-1)
-            w = l.kernel.numpy().reshape(-1).astype(np.float64)
-            sums = np.bincount(lab, weights=w)
-            counts = np.bincount(lab)
-            means = sums / np.maximum(counts, 1)
-            l.kernel.assign(means[lab].reshape(l.kernel.shape).astype("float32"))
+        def on_train_end(self, logs=None):
+            self.snap()
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.snap()
-
-    def on_train_end(self, logs=None):
-        self.snap()
+    return ClusterSnap(layers, labels)
 
 
 @dataclass
@@ -138,9 +141,8 @@ def cluster_weights(model, clusters: int = 16, data=None, epochs: int = 2, lr: f
         l.kernel.assign(snapped.astype("float32"))
         labels[l.name] = lab
     if data is not None and epochs:
-        from .deploy import train
 
-        cb = ClusterSnap(layers, labels)
+        cb = cluster_snap_callback(layers, labels)
         train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
               verbose=verbose)
     return model, ClusterReport(clusters, per_channel, distinct_values(model, layers))
@@ -149,7 +151,6 @@ def cluster_weights(model, clusters: int = 16, data=None, epochs: int = 2, lr: f
 def int8_distinct_values(tflite: bytes) -> dict[str, tuple[int, int]]:
     """For each CONV_2D / FULLY_CONNECTED weight tensor of an int8 model: (distinct values over
     the tensor, most distinct values in one output channel)."""
-    from ..ir import OpKind, parse_tflite
 
     g = parse_tflite(tflite)
     out = {}

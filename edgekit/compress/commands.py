@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgekitError, ModelFormatError
+from . import cluster, distill, prune
+from .data import load
+from .measure import copy_model, deploy_stats, float_accuracy, int8_accuracy, to_int8
 
 Log = Callable[[str], None]
 
@@ -69,7 +72,6 @@ def load_keras(path: Path):
 
 
 def data_for(model, spec: str, seed: int = 0):
-    from .data import load
 
     shape = model.inputs[0].shape
     ds = load(spec, resolution=(int(shape[1]), int(shape[2])), seed=seed)
@@ -79,7 +81,6 @@ def data_for(model, spec: str, seed: int = 0):
 
 
 def measure(model, data, per_tensor: bool = False) -> tuple[Measured, bytes]:
-    from .deploy import deploy_stats, float_accuracy, int8_accuracy, to_int8
 
     tfl = to_int8(model, data, per_tensor=per_tensor)
     s = deploy_stats(tfl)
@@ -104,8 +105,6 @@ def _finish(method, model, new, data, output: Path, details, per_tensor=False, l
 
 def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: bool = False,
               epochs: int = 3, seed: int = 0, log: Log = print) -> MethodResult:
-    from . import prune
-    from .deploy import copy_model
 
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
@@ -122,8 +121,6 @@ def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: 
 
 def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: bool = False,
                 epochs: int = 2, seed: int = 0, log: Log = print) -> MethodResult:
-    from . import cluster
-    from .deploy import copy_model
 
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
@@ -135,7 +132,6 @@ def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: 
 
 def run_distill(student_path, teacher_path, data_spec, output, temperature: float = 4.0,
                 alpha: float = 0.3, epochs: int = 10, seed: int = 0, log: Log = print) -> MethodResult:
-    from . import distill
 
     student = load_keras(student_path)
     teacher = load_keras(teacher_path)

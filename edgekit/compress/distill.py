@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnsupportedModelError
+from .measure import compile_for_training, float_accuracy, seed_everything, train
 
 
 def logits_model(model):
@@ -77,7 +78,6 @@ class DistillReport:
 def distill(student, teacher, data, epochs: int = 10, temperature: float = 4.0, alpha: float = 0.3,
             lr: float = 3e-3, batch_size: int = 32, seed: int = 0, verbose: int = 0):
     """Train ``student`` (in place) from ``teacher``'s softened outputs plus the labels."""
-    from .deploy import compile_for_training, float_accuracy, seed_everything
 
     t_logits = logits_model(teacher).predict(data.x_train, batch_size=128, verbose=0)
     onehot = np.eye(data.num_classes, dtype=np.float32)[data.y_train]
@@ -97,7 +97,6 @@ def compare_with_baseline(build_student, teacher, data, epochs: int = 10, temper
                           alpha: float = 0.3, lr: float = 3e-3, seed: int = 0):
     """Distil a fresh student and train an identical one (same seed, same epochs) on labels
     only; the report says whether distillation helped."""
-    from .deploy import float_accuracy, seed_everything, train
 
     seed_everything(seed)
     student = build_student()

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EdgekitError, UnsupportedModelError
-from .graph import OpNode, output_names, wiring
+from .graph import output_names, wiring
+from .measure import train
 
 # ---------------------------------------------------------------------------- magnitude pruning
 
@@ -79,45 +80,46 @@ def magnitude_mask(w: np.ndarray, sparsity: float) -> np.ndarray:
     return mask.reshape(w.shape)
 
 
-def _callback_base():
+def magnitude_pruning_callback(layers, schedule: PolynomialSchedule):
+    """The MagnitudePruning Keras callback for ``layers``: Keras is imported here, not when edgekit.compress is (a command
+    that never trains starts without TensorFlow)."""
     import keras
 
-    return keras.callbacks.Callback
+    class MagnitudePruning(keras.callbacks.Callback):
+        """Keras callback: masks updated on the schedule, applied after every training step."""
 
+        def __init__(self, layers, schedule: PolynomialSchedule):
+            super().__init__()
+            self.layers_ = list(layers)
+            self.schedule = schedule
+            self.step = 0
+            self.masks = {id(l): np.ones(l.kernel.shape, dtype="float32") for l in self.layers_}
 
-class MagnitudePruning(_callback_base()):
-    """Keras callback: masks updated on the schedule, applied after every training step."""
+        def _update_masks(self):
+            s = self.schedule.sparsity(self.step)
+            for l in self.layers_:
+                self.masks[id(l)] = magnitude_mask(np.asarray(l.kernel.numpy()), s)
 
-    def __init__(self, layers, schedule: PolynomialSchedule):
-        super().__init__()
-        self.layers_ = list(layers)
-        self.schedule = schedule
-        self.step = 0
-        self.masks = {id(l): np.ones(l.kernel.shape, dtype="float32") for l in self.layers_}
+        def apply(self):
+            for l in self.layers_:
+                l.kernel.assign(l.kernel.numpy() * self.masks[id(l)])
 
-    def _update_masks(self):
-        s = self.schedule.sparsity(self.step)
-        for l in self.layers_:
-            self.masks[id(l)] = magnitude_mask(np.asarray(l.kernel.numpy()), s)
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.schedule.updates_at(self.step):
+                self._update_masks()
+                self.apply()
 
-    def apply(self):
-        for l in self.layers_:
-            l.kernel.assign(l.kernel.numpy() * self.masks[id(l)])
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.schedule.updates_at(self.step):
-            self._update_masks()
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
             self.apply()
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        self.apply()
+        def on_train_end(self, logs=None):
+            if self.step < self.schedule.end_step:  # training stopped early: reach the target anyway
+                self.step = self.schedule.end_step
+                self._update_masks()
+            self.apply()
 
-    def on_train_end(self, logs=None):
-        if self.step < self.schedule.end_step:  # training stopped early: reach the target anyway
-            self.step = self.schedule.end_step
-            self._update_masks()
-        self.apply()
+    return MagnitudePruning(layers, schedule)
 
 
 def sparsity_of(model, layers=None) -> dict[str, float]:
@@ -157,7 +159,6 @@ def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1
     The schedule ramps sparsity over the first ``pruning_fraction`` of the training steps and
     holds it for the rest, so the last steps recover accuracy at the final sparsity.
     """
-    from .deploy import train
 
     if not 0.0 <= sparsity < 1.0:
         raise EdgekitError(f"sparsity {sparsity} must be in [0, 1)")
@@ -165,7 +166,7 @@ def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1
     steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
     schedule = PolynomialSchedule(sparsity, end_step=max(1, int(steps * pruning_fraction)),
                                   frequency=frequency)
-    cb = MagnitudePruning(layers, schedule)
+    cb = magnitude_pruning_callback(layers, schedule)
     train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
           verbose=verbose)
     return model, PruneReport("magnitude", sparsity, sparsity_of(model, layers))
@@ -355,7 +356,6 @@ def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, 
     report = PruneReport("structured", ratio, removed_channels=removed,
                          params_before=int(model.count_params()), params_after=int(new.count_params()))
     if data is not None and fine_tune_epochs:
-        from .deploy import train
 
         train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
     return new, report

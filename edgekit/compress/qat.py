@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import consumers, rebuild, wiring
+from .measure import train
 
 _ACTS = ("ReLU", "Activation", "LeakyReLU")
 
@@ -242,7 +243,6 @@ def quantization_aware_finetune(model, data, epochs: int = 3, lr: float = 5e-4,
                                 verbose: int = 0):
     """Fine-tune ``model`` with simulated int8 quantization; returns a plain Keras model
     (BatchNormalization folded) whose int8 conversion loses less accuracy than plain PTQ."""
-    from .deploy import train
 
     folded = fold_batchnorm(model)
     n_bn = sum(1 for l in model.layers if type(l).__name__ == "BatchNormalization") - \

@@ -7,8 +7,7 @@ compares its outputs with tflite-micro.
 
 from .device import Device, DeviceError, LinkStats
 from .protocol import HelloReply, InvokeDone, ProtocolError
-from .transport import (SerialTransport, Transport, TransportClosed, TransportError, TransportTimeout,
-                        open_transport)
+from .transport import SerialTransport, Transport, TransportClosed, TransportError, TransportTimeout, open_transport
 
 __all__ = ["Device", "DeviceError", "LinkStats", "HelloReply", "InvokeDone", "ProtocolError",
            "SerialTransport", "Transport", "TransportClosed", "TransportError", "TransportTimeout",

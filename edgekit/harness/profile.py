@@ -23,8 +23,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import EdgekitError, ReferenceUnavailable
+from ..errors import EdgekitError, ModelFormatError, ReferenceUnavailable
+from ..frontend import reference
 from ..ir import Graph, parse_tflite
+from ..target.host import load_inputs, random_inputs
 from . import protocol as P
 from .device import Device
 
@@ -93,7 +95,7 @@ class ProfileReport:
     flash: dict | None = None
     link: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    cycles: dict | None = None  # emulated boards: the cycle plugin's estimate (edgekit.cycles)
+    cycles: dict | None = None  # emulated boards: the cycle plugin's estimate (edgekit.target.cycles)
 
     # ------------------------------------------------------------------ summaries
 
@@ -249,7 +251,6 @@ def check_device_model(info: P.HelloReply, graph: Graph, model_sha256: str, mode
 
 def reference_outputs(model: bytes, samples: list[list[np.ndarray]], log: Log) -> tuple[list, str, str]:
     """(outputs per sample, reference name, note). TFLM if it runs the model, else LiteRT."""
-    from .. import reference
 
     try:
         return reference.run_tflm(model, samples), "tflite-micro", ""
@@ -285,7 +286,6 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> int | float:
 def collect_samples(graph: Graph, samples: int, seed: int,
                     inputs_file: Path | None) -> tuple[list, list[str], str]:
     """(samples, a label per sample, a description) -- the user's inputs first, then random ones."""
-    from ..validate import load_inputs, random_inputs
 
     data, labels = [], []
     if inputs_file is not None:
@@ -317,7 +317,6 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
     try:
         model = model_path.read_bytes()
     except OSError as exc:
-        from ..errors import ModelFormatError
         raise ModelFormatError(f"{model_path}: cannot read ({exc.strerror or exc})") from None
     graph = parse_tflite(model, name=model_path.stem)
     sha = hashlib.sha256(model).hexdigest()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..ir import Graph
 from .bounds import requirement
-from .buffers import OpMemory, align_up, alias_roots
+from .buffers import OpMemory, alias_roots, align_up
 
 MAX_STATES = 50_000
 BEAM_WIDTH = 256

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ...errors import UnsupportedModelError
 from ...ir import ElementwiseOptions, Op, OpKind, Tensor
 from ...plan import Overlap
-from ...quant import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
+from ..arith import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
 from .dsp import dsp_add
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import Conv2DOptions, DepthwiseConv2DOptions, Op, OpKind, Padding, Tensor
-from ...quant import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activation_range
 from ...plan import Overlap
+from ..arith import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activation_range
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 from ..overlap import sliding_window_lead
 from .dsp import dsp_conv2d, dsp_depthwise

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir import Op, Tensor
+from ...ir import Tensor
 from ...plan import Overlap
-from ...quant import multiply_by_quantized_multiplier
+from ..arith import multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
 from .palette import ENCODING_PALETTE, _enabled, choose_encoding, packed_conv2d, packed_fully_connected

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import FullyConnectedOptions, Op, OpKind
-from ...quant import quantize_multiplier, tensor_activation_range
+from ..arith import quantize_multiplier, tensor_activation_range
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 from .dsp import dsp_fully_connected
 from .palette import packed_fully_connected

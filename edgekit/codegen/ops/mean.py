@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind
 from ...plan import Overlap
-from ...quant import quantize_multiplier
+from ..arith import quantize_multiplier
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
 
 MAX_DIMS = 4  # EK_MEAN_MAX_DIMS per group (kept / reduced)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind, Padding, Pool2DOptions
-from ...quant import tensor_activation_range
 from ...plan import Overlap
+from ..arith import tensor_activation_range
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
 from ..overlap import sliding_window_lead
 

@@ -9,7 +9,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import DType, Op, OpKind, SoftmaxOptions
 from ...plan import Overlap
-from ...quant import exp_on_negative_values, softmax_input_scaling, srdhm
+from ..arith import exp_on_negative_values, softmax_input_scaling, srdhm
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 
 SCALED_DIFF_INTEGER_BITS = 5  # TFLM feeds exp() a Q5.26 value

@@ -10,6 +10,7 @@ DEQUANTIZE looks its float result up in a 256-entry table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,17 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import DType, LeakyReluOptions, Op, OpKind, Tensor
 from ...plan import Overlap
-from ...quant import (INT8_MAX, INT8_MIN, INT32_MAX, logistic_q4, multiply_by_quantized_multiplier,
-                      quantize_multiplier, rounding_divide_by_pot, tanh_q4, tfl_round)
+from ..arith import (
+    INT8_MAX,
+    INT8_MIN,
+    INT32_MAX,
+    logistic_q4,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    rounding_divide_by_pot,
+    tanh_q4,
+    tfl_round,
+)
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 
 # Element i is read before output element i is written, in ascending order, and an output
@@ -124,7 +134,6 @@ def leaky_relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int,
 def _input_radius_scaling(in_scale: float) -> tuple[int, int, int]:
     """TFLM's int8 LOGISTIC/TANH prepare: input multiplier and left shift for Q4.27, and the
     input radius beyond which the output saturates."""
-    import math
 
     real = float(np.float64(np.float32(in_scale))) * float(1 << 27)
     q, shift = math.frexp(real)

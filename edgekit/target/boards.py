@@ -36,11 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import EdgekitError
+from ..errors import EdgekitError
+from ..files import BOARD_SUPPORT, BOARDS
 
-ROOT = Path(__file__).resolve().parents[1]
-BOARDS_DIR = ROOT / "boards"
-SUPPORT_DIR = BOARDS_DIR / "support"
 DEFAULT_BOARD = "qemu-mps2-an386"
 
 CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
@@ -152,7 +150,7 @@ class Board:
 
     @property
     def support_dir(self) -> Path:
-        return SUPPORT_DIR / self.support
+        return BOARD_SUPPORT / self.support
 
     @property
     def cpu_flags(self) -> list[str]:
@@ -306,7 +304,7 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
     if stack_bytes % 8:
         raise BoardError(f"{source}: stack_bytes must be a multiple of 8, got {stack_bytes}")
     support = f.get("support", str)
-    if not _NAME.match(support) or not (SUPPORT_DIR / support).is_dir():
+    if not _NAME.match(support) or not (BOARD_SUPPORT / support).is_dir():
         raise BoardError(f"{source}: support {support!r}: no directory boards/support/{support}/")
     uart_baud = f.positive("uart_baud", limit=20_000_000)
     opt = f.choice("opt", OPT_LEVELS)
@@ -362,7 +360,7 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
     if bs is not None:
         b = _Fields(bs, "boot_stage", source)
         src = b.get("source", str)
-        if not (SUPPORT_DIR / src).is_file():
+        if not (BOARD_SUPPORT / src).is_file():
             raise BoardError(f"{source}: boot_stage.source: no file boards/support/{src}")
         load_origin = b.get("load_origin", int)
         size = b.positive("size_bytes", limit=65536)
@@ -385,7 +383,7 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
 
 
 def board_names() -> list[str]:
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in BOARDS.glob("*.yaml"))
 
 
 def load_board_file(path: str | Path) -> Board:
@@ -410,7 +408,7 @@ def load_board(name_or_path: str | Path) -> Board:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file():
         return load_board_file(p)
-    path = BOARDS_DIR / f"{name_or_path}.yaml"
+    path = BOARDS / f"{name_or_path}.yaml"
     if not path.is_file():
         known = ", ".join(board_names())
         raise BoardError(f"unknown board {str(name_or_path)!r} (known: {known})")
@@ -418,4 +416,4 @@ def load_board(name_or_path: str | Path) -> Board:
 
 
 def all_boards() -> list[Board]:
-    return [load_board_file(BOARDS_DIR / f"{n}.yaml") for n in board_names()]
+    return [load_board_file(BOARDS / f"{n}.yaml") for n in board_names()]

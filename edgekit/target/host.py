@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .codegen import GeneratedModel, IOTensor, generate
-from .codegen.render import environment
-from .errors import CalibrationDataError, ReferenceUnavailable, ToolchainError
-from .ir import Graph, parse_tflite
-from . import reference, toolchain
+from ..codegen import GeneratedModel, IOTensor, generate
+from ..codegen.render import environment
+from ..errors import CalibrationDataError, ModelFormatError, ReferenceUnavailable, ToolchainError
+from ..files import KERNELS
+from ..frontend import reference
+from ..ir import Graph, parse_tflite
+from . import toolchain
 
 
 @dataclass
@@ -102,9 +104,8 @@ def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
 
 def build_runtime_lib(work: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
     """The runtime kernels as one static library, to link many generated models quickly."""
-    from .codegen.render import FIRMWARE
 
-    kernels = FIRMWARE / "kernels"  # the portable kernels and the DSP ones (portable C on the host)
+    kernels = KERNELS  # the portable kernels and the DSP ones (portable C on the host)
     return toolchain.compile_host_lib(sorted(kernels.glob("*.c")) + sorted((kernels / "dsp").glob("*.c")),
                                       [kernels, kernels / "dsp"], work / "libek.a",
                                       opt=opt, sanitize=sanitize)
@@ -177,7 +178,6 @@ def validate_host(model_path: Path, samples: int = 10, inputs_file: Path | None 
                   opt: str = "-O2") -> ValidationReport:
     model = Path(model_path).read_bytes() if Path(model_path).is_file() else None
     if model is None:
-        from .errors import ModelFormatError
         raise ModelFormatError(f"{model_path}: no such model file")
     graph = parse_tflite(model, name=Path(model_path).stem, where=str(model_path))
     data = random_inputs(graph, samples, seed)

@@ -10,9 +10,11 @@ wait is bounded; ``stop()`` (and leaving the ``with`` block) always ends the pro
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import threading
@@ -20,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ToolchainError
 from .boards import Board, load_board
-from .errors import ToolchainError
 
 SERIAL_KINDS = ("pty", "tcp")
 SETTLE_S = 0.2  # after the serial port appears, how long QEMU must stay up to count as started
@@ -82,8 +84,6 @@ def _die_with_parent() -> None:
     """In the child before exec: on Linux, QEMU gets SIGTERM when edgekit dies, so a killed
     run never leaves an emulator spinning."""
     try:
-        import ctypes
-        import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import EdgekitError
 
 # BatchNormalization momentum: Keras's 0.99 needs thousands of steps before the moving
 # statistics used at inference settle; the short trainings of edgekit fit/compress have hundreds.
@@ -50,7 +51,6 @@ def _repeats(n: int, depth: float) -> int:
 
 
 def _conv_bn(x, filters, kernel, strides=1, act=True, groups=1, relu_max=6.0, name=""):
-    import keras
     from keras import layers
 
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
@@ -307,7 +307,6 @@ def names() -> list[str]:
 def build(name: str, resolution=32, channels=1, num_classes=10, width=None, depth=1.0, seed=None,
           **kwargs):
     """Build zoo network ``name``; ``width`` defaults to the family's middle grid value."""
-    from .errors import EdgekitError
 
     if name not in FAMILIES:
         raise EdgekitError(f"no zoo network {name!r}; choose from {', '.join(FAMILIES)}")

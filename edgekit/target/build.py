@@ -31,18 +31,19 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import __version__
-from .boards import SUPPORT_DIR, Board, load_board
-from .codegen import GeneratedModel, generate
-from .codegen.target import Target, target_for_cpu
-from .codegen.render import FIRMWARE, environment
-from .errors import EdgekitError, ToolchainError
-from .ir import DType, read_tflite
+from .. import __version__
+from ..codegen import GeneratedModel, generate
+from ..codegen.core import Target, target_for_cpu
+from ..codegen.render import environment
+from ..errors import EdgekitError, ToolchainError
+from ..files import BOARD_SUPPORT, FIRMWARE
+from ..ir import DType, read_tflite
+from .boards import Board, load_board
 from .toolchain import C_WARNINGS, find_tool
 
 HARNESS_DIR = FIRMWARE / "harness"
 BOARD_API_DIR = FIRMWARE / "board"
-COMMON_SUPPORT = SUPPORT_DIR / "common"
+COMMON_SUPPORT = BOARD_SUPPORT / "common"
 HARNESS_SOURCES = ("ek_frame.c", "ek_harness.c", "ek_main.c")
 COMMON_SOURCES = ("startup_cortexm.c", "ek_memory.c")
 BUILD_JSON = "build.json"
@@ -269,7 +270,7 @@ def build_boot_stage(board: Board, work: Path) -> Path:
     cc = find_tool("arm-none-eabi-gcc", _ARM_HINT)
     objcopy = find_tool("arm-none-eabi-objcopy", _ARM_HINT)
     work.mkdir(parents=True, exist_ok=True)
-    src = SUPPORT_DIR / stage.source
+    src = BOARD_SUPPORT / stage.source
     elf, raw = work / "boot_stage.elf", work / "boot_stage.bin"
     _run([cc, *board.cpu_flags, "-nostdlib", "-nostartfiles", *[f"-D{k}={v}" for k, v in stage.defines],
           f"-Wl,-Ttext=0x{stage.load_origin:08X}", "-Wl,--entry=ek_boot2_entry",
@@ -408,7 +409,7 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     if len(hot) < len(kernel_sources):
         kernel_objs += compile_objects([k for k in kernel_sources if k not in hot], size_flags,
                                        [gen.out_dir / "ek"], f"portable kernels for {board.name}")
-    boot_src = SUPPORT_DIR / board.boot_stage.source if board.boot_stage else None
+    boot_src = BOARD_SUPPORT / board.boot_stage.source if board.boot_stage else None
     support_sources = [p for p in sorted(board.support_dir.glob("*.c")) if p != boot_src]
     runtime_objs = compile_objects(
         [*(HARNESS_DIR / s for s in HARNESS_SOURCES), *(COMMON_SUPPORT / s for s in COMMON_SOURCES),

@@ -23,8 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import zoo
-from .errors import EdgekitError
+from ..codegen import schedule_for
+from ..codegen.core import target_for_cpu
+from ..codegen.lowering import lower_graph
+from ..errors import EdgekitError
+from ..ir import parse_tflite
+from ..target.boards import load_board
+from ..target.build import build_firmware
+from . import cluster, costmodel, measure, prune, zoo
 
 Log = Callable[[str], None]
 
@@ -110,16 +116,12 @@ def grid(families=None, widths=None, resolutions=(16, 32), depths=None) -> list[
 
 
 def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, seed: int = 0) -> Candidate:
-    from .codegen import schedule_for
-    from .codegen.lowering import lower_graph
-    from .compress import deploy
-    from .ir import parse_tflite
 
     ds = data.resized(c.resolution)
     model = c.build(ds.input_shape[-1], data.num_classes, seed)
-    deploy.refresh_batchnorm(model, ds.x_train, passes=5)
-    tfl = deploy.to_int8(model, ds, calib_samples=16)
-    stats = deploy.deploy_stats(tfl, c.family, target)
+    measure.refresh_batchnorm(model, ds.x_train, passes=5)
+    tfl = measure.to_int8(model, ds, calib_samples=16)
+    stats = measure.deploy_stats(tfl, c.family, target)
     graph = parse_tflite(tfl)
     g2, calls, _ = schedule_for(graph, lower_graph(graph, target), target)
     c.macs, c.params = stats.macs, int(model.count_params())
@@ -142,10 +144,6 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
            epochs: int = 4, max_trials: int = 4, seed: int = 0, out_dir: Path | None = None,
            build_winner: bool = True, log: Log = print) -> FitResult:
     """Screen, train, pick and save; see the module docstring."""
-    from . import costmodel
-    from .boards import load_board
-    from .codegen.target import target_for_cpu
-    from .compress import deploy
 
     board = load_board(board_name)
     target = target_for_cpu(board.cpu)
@@ -172,10 +170,10 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         t = time.time()
         ds = data.resized(c.resolution)
         model = c.build(ds.input_shape[-1], data.num_classes, seed)
-        deploy.train(model, ds, epochs=epochs, batch_size=64, seed=seed)
-        tfl = deploy.to_int8(model, ds)
-        c.float_accuracy = deploy.float_accuracy(model, ds.x_test, ds.y_test)
-        c.int8_accuracy = deploy.int8_accuracy(tfl, ds.x_test, ds.y_test)
+        measure.train(model, ds, epochs=epochs, batch_size=64, seed=seed)
+        tfl = measure.to_int8(model, ds)
+        c.float_accuracy = measure.float_accuracy(model, ds.x_test, ds.y_test)
+        c.int8_accuracy = measure.int8_accuracy(tfl, ds.x_test, ds.y_test)
         c.trained, c.train_s = True, time.time() - t
         log(f"[train {i}/{len(trials)}] {c.label}: float {c.float_accuracy * 100:.1f}%, "
             f"int8 {c.int8_accuracy * 100:.1f}% ({c.train_s:.0f} s)")
@@ -192,7 +190,6 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         model.save(result.keras_path)
         result.tflite_path.write_bytes(tfl)
         if build_winner:
-            from .build import build_firmware
 
             try:
                 fw = build_firmware(result.tflite_path, board, out_dir / "firmware")
@@ -209,7 +206,6 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
 def calibration_models(data, seed: int = 0) -> list[tuple[str, bytes]]:
     """Zoo networks of varied shapes (untrained, BatchNormalization statistics set on
     ``data``), plus a clustered and a pruned one so the compressed kernels get measured."""
-    from .compress import cluster, deploy, prune
 
     specs = [("mobilenet_v1", 0.25, 16, 0.5), ("mobilenet_v2", 0.35, 24, 0.34),
              ("shufflenet_v2", 0.25, 32, 0.25), ("efficientnet_lite", 0.25, 16, 0.34),
@@ -219,16 +215,16 @@ def calibration_models(data, seed: int = 0) -> list[tuple[str, bytes]]:
         ds = data.resized(r)
         m = zoo.build(fam, resolution=r, channels=ds.input_shape[-1], num_classes=data.num_classes,
                       width=w, depth=d, seed=seed)
-        deploy.refresh_batchnorm(m, ds.x_train, passes=5)
-        out.append((f"{fam}_w{w}_r{r}", deploy.to_int8(m, ds, calib_samples=16)))
+        measure.refresh_batchnorm(m, ds.x_train, passes=5)
+        out.append((f"{fam}_w{w}_r{r}", measure.to_int8(m, ds, calib_samples=16)))
     ds = data.resized(16)
     m = zoo.build("mobilenet_v2", resolution=16, channels=1, num_classes=data.num_classes, width=0.5,
                   depth=0.34, seed=seed)
-    deploy.refresh_batchnorm(m, ds.x_train, passes=5)
-    c = deploy.copy_model(m)
+    measure.refresh_batchnorm(m, ds.x_train, passes=5)
+    c = measure.copy_model(m)
     cluster.cluster_weights(c, 16)
-    out.append(("mobilenet_v2_cluster16", deploy.to_int8(c, ds, calib_samples=16)))
+    out.append(("mobilenet_v2_cluster16", measure.to_int8(c, ds, calib_samples=16)))
     for layer in prune.prunable_layers(m):
         layer.kernel.assign(layer.kernel.numpy() * prune.magnitude_mask(layer.kernel.numpy(), 0.8))
-    out.append(("mobilenet_v2_sparse80", deploy.to_int8(m, ds, calib_samples=16)))
+    out.append(("mobilenet_v2_sparse80", measure.to_int8(m, ds, calib_samples=16)))
     return out

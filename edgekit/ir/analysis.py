@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Graph, Op, OpKind
+from . import Graph, Op, OpKind
 
 
 def op_macs(graph: Graph, op: Op) -> int:

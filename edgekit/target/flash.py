@@ -9,10 +9,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EdgekitError, ToolchainError
 from . import emulator
 from .boards import Board, FlashTool, load_board
 from .build import read_build_info
-from .errors import EdgekitError, ToolchainError
 
 
 class FlashError(ToolchainError):
@@ -68,7 +68,7 @@ def flash(build_dir: str | Path, board: Board | str | None = None, timeout_s: fl
     build_dir = Path(build_dir)
     board, info = board_for_build(build_dir, board)
     if board.emulated:
-        raise FlashError(f"{board.name} is emulated: start it with edgekit.flash.start_emulated()")
+        raise FlashError(f"{board.name} is emulated: start it with edgekit.target.flash.start_emulated()")
     tool = next((t for t in board.flash_tools if shutil.which(t.tool)), None)
     if tool is None:
         names = ", ".join(t.tool for t in board.flash_tools)

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .ir import Activation, Tensor
+from ..errors import UnsupportedModelError
+from ..ir import Activation, Tensor
 
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -66,7 +67,6 @@ def activation_range(act: Activation, scale: float, zero_point: int,
         return max(qmin, q(0.0)), min(qmax, q(6.0))
     if act == Activation.RELU_N1_TO_1:
         return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    from .errors import UnsupportedModelError
 
     raise UnsupportedModelError(f"fused activation {act.name} is not supported")
 

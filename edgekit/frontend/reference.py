@@ -9,10 +9,15 @@ from __future__ import annotations
 import atexit
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
+import re
+import sys
+import tempfile
 
 import numpy as np
 
-from .errors import ReferenceUnavailable
+from ..errors import ReferenceUnavailable
+from ..ir import parse_tflite
 
 _pool: cf.ProcessPoolExecutor | None = None
 
@@ -40,7 +45,6 @@ def _executor() -> cf.ProcessPoolExecutor:
 
 def run_tflm(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
     """Outputs of the ``tflite-micro`` interpreter for each sample (a list of input arrays)."""
-    from .ir import parse_tflite
 
     global _pool
     n_out = len(parse_tflite(model).outputs)
@@ -66,10 +70,6 @@ def tflm_arena_bytes(model: bytes) -> int:
 
 
 def _tflm_arena_worker(model: bytes) -> int:
-    import os
-    import re
-    import sys
-    import tempfile
 
     from tflite_micro.python.tflite_micro import runtime
 

@@ -9,10 +9,20 @@ counted packed), the dense int8 weight bytes, the planned arena and the MACs.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..codegen import generate, plan_for, schedule_for
+from ..codegen.lowering import lower_graph
+from ..codegen.ops.palette import packing
+from ..frontend import reference
+from ..frontend.quantize import dynamic_range_tflite, int8_tflite
+from ..ir import parse_tflite
+from ..ir.analysis import totals
+from ..target.host import build_host_runner, compare, random_inputs, run_host
 from .data import Dataset
 
 
@@ -69,7 +79,6 @@ def batch1_function(model):
 
 def to_int8(model, data: Dataset, per_tensor: bool = False, calib_samples: int = 100) -> bytes:
     """Full-integer post-training quantization (int8 in and out), calibrated on training data."""
-    from ..quantize import int8_tflite
 
     return int8_tflite(batch1_function(model), data.calibration(calib_samples), per_tensor=per_tensor)
 
@@ -77,13 +86,11 @@ def to_int8(model, data: Dataset, per_tensor: bool = False, calib_samples: int =
 def to_dynamic_range(model) -> bytes:
     """Dynamic-range quantization: int8 weights, float activations. edgekit does not generate
     code for it (its kernels are integer-only); it is for comparison on the desktop."""
-    from ..quantize import dynamic_range_tflite
 
     return dynamic_range_tflite(batch1_function(model))
 
 
 def quantize_inputs(tflite: bytes, x: np.ndarray) -> list[list[np.ndarray]]:
-    from ..ir import parse_tflite
 
     g = parse_tflite(tflite)
     t = g.tensors[g.inputs[0]]
@@ -95,7 +102,6 @@ def quantize_inputs(tflite: bytes, x: np.ndarray) -> list[list[np.ndarray]]:
 
 def int8_outputs(tflite: bytes, x: np.ndarray) -> np.ndarray:
     """Raw outputs of the ``tflite-micro`` interpreter for each sample of ``x``."""
-    from .. import reference
 
     outs = reference.run_tflm(tflite, quantize_inputs(tflite, x))
     return np.stack([o[0].reshape(-1) for o in outs])
@@ -129,11 +135,6 @@ def _weight_bytes(calls) -> int:
 def deploy_stats(tflite: bytes, name: str = "model", target=None) -> DeployStats:
     """Lower, reorder and plan exactly as ``edgekit generate`` does (for ``target``, default
     the host), without writing files."""
-    from ..analysis import totals
-    from ..codegen import plan_for, schedule_for
-    from ..codegen.lowering import lower_graph
-    from ..codegen.ops.palette import packing
-    from ..ir import parse_tflite
 
     graph = parse_tflite(tflite, name=name)
     calls = lower_graph(graph, target)
@@ -149,13 +150,8 @@ def deploy_stats(tflite: bytes, name: str = "model", target=None) -> DeployStats
 def validate_bit_exact(tflite: bytes, samples: int = 5, seed: int = 0, x: np.ndarray | None = None,
                        sanitize: bool = False):
     """Generate C, compile it on the host, compare with tflite-micro; returns the
-    :class:`~edgekit.validate.ValidationReport` (``.passed`` is bit-exactness)."""
-    import tempfile
-    from pathlib import Path
+    :class:`~edgekit.target.host.ValidationReport` (``.passed`` is bit-exactness)."""
 
-    from ..codegen import generate
-    from ..ir import parse_tflite
-    from ..validate import build_host_runner, compare, random_inputs, run_host
 
     graph = parse_tflite(tflite, name="model")
     data = random_inputs(graph, samples, seed)

@@ -1,7 +1,7 @@
 """``edgekit deploy`` and ``edgekit profile``: a model onto a board, run there, checked.
 
 deploy: convert (a Keras model; calibration data required, random data only when asked) ->
-plan, generate, build the firmware (edgekit.build) -> start QEMU (emulated boards) or flash the
+plan, generate, build the firmware (edgekit.target.build) -> start QEMU (emulated boards) or flash the
 board -> profile on the device (edgekit.harness.profile): latency, RAM, flash, and every output
 compared with tflite-micro bit for bit. Progress goes to ``log`` one line per step; the result
 has a short summary and a JSON form.
@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import EdgekitError
+from ..errors import CalibrationDataError, EdgekitError, ModelFormatError
+from ..frontend.convert import convert_model
+from ..target import cycles, emulator
+from ..target.boards import load_board
+from ..target.build import build_firmware, read_build_info
+from ..target.flash import flash
+from . import Device, open_transport
+from .profile import profile
 
 Log = Callable[[str], None]
 DEPLOY_JSON = "deploy.json"  # in a build folder: which .tflite it was built from
@@ -36,14 +43,12 @@ def _nolog(_msg: str) -> None:
 @contextlib.contextmanager
 def connect(board, port: str | None, elf: Path | None, log: Log) -> Iterator:
     """A :class:`Device` on ``port``, or on a QEMU started here for an emulated board."""
-    from .harness import Device, open_transport
 
     if port is None:
         if not board.emulated:
             raise EdgekitError(f"{board.name} is a real board: give its serial port, e.g. --port /dev/ttyACM0")
         if elf is None:
             raise EdgekitError(f"to start {board.name} in QEMU edgekit needs a firmware: give --model or --build")
-        from . import emulator
 
         with emulator.start(board, elf) as emu:
             log(f"started {board.emulator.program} -M {board.emulator.machine}, serial on {emu.port_url}")
@@ -99,14 +104,11 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
                    build_dir: Path | None = None, inputs: Path | None = None, samples: int = 10,
                    seed: int = 0, report_path: Path | None = None, log: Log = _nolog):
     """``edgekit profile``. Returns the :class:`ProfileReport`."""
-    from .boards import load_board
-    from .harness.profile import profile
 
     board = load_board(board_name)
     elf, flash, num_ops = None, None, 0
     with contextlib.ExitStack() as stack:
         if build_dir is not None:
-            from .build import read_build_info
 
             info = read_build_info(build_dir)
             if info.get("board") != board.name:
@@ -116,7 +118,6 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
             num_ops = int(info.get("num_ops", 0))
             model = model or _model_of_build(Path(build_dir), info)
         elif port is None and board.emulated:
-            from .build import build_firmware
 
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-fw-")))
             log(f"building the firmware for {board.name} ...")
@@ -137,8 +138,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
 @contextlib.contextmanager
 def with_cycle_plugin(board, port: str | None, elf: Path | None, num_ops: int) -> Iterator:
     """(board to start, file the cycle plugin writes): an emulated board whose core has a cycle
-    model runs with the QEMU cycle plugin (edgekit.cycles); otherwise (board, None)."""
-    from . import cycles
+    model runs with the QEMU cycle plugin (edgekit.target.cycles); otherwise (board, None)."""
 
     if port is not None or elf is None or not num_ops or not board.emulated or not cycles.has_model(board.cpu):
         yield board, None
@@ -151,7 +151,6 @@ def attach_cycles(report, cycle_file: Path | None, log: Log) -> None:
     """Add the cycle plugin's estimate (median invoke) to the report, if it ran."""
     if cycle_file is None:
         return
-    from . import cycles
 
     try:
         report.cycles = cycles.read(cycle_file).to_json()
@@ -206,19 +205,15 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, log: Log = _nolog) -> DeployResult:
-    from .boards import load_board
 
     model = Path(model)
     board = load_board(board_name)  # a wrong board name fails before any work
     if not model.exists():
-        from .errors import ModelFormatError
         raise ModelFormatError(f"{model}: no such model file or folder")
     keras = _is_keras(model)
     if not keras and model.suffix.lower() != ".tflite":
-        from .errors import ModelFormatError
         raise ModelFormatError(f"{model}: expected .keras, .h5, a SavedModel folder or .tflite")
     if keras and calib is None and not synthetic_calib:
-        from .errors import CalibrationDataError
         raise CalibrationDataError(f"{model.name} is a Keras model: give calibration data with --calib DATA "
                                    "(.npy, .npz or a folder of images), or --synthetic-calib to calibrate "
                                    "on random data (accuracy unknown)")
@@ -236,7 +231,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         result.steps.append((name, time.monotonic() - t0))
 
     if keras:
-        from .convert import convert_model
 
         tflite = out_dir / f"{stem}.tflite"
         cal = "synthetic random data (accuracy unknown)" if synthetic_calib else str(calib)
@@ -254,7 +248,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         tflite = model
         log(f"[1/4] {model.name}: already .tflite, no conversion")
 
-    from .build import build_firmware
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
@@ -267,7 +260,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
         f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack")
 
-    from .harness.profile import profile
 
     report_path = report_path or out_dir / "profile.json"
     with contextlib.ExitStack() as stack:
@@ -295,7 +287,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
 
 
 def _flash(fw, log: Log) -> None:
-    from .flash import flash
 
     result = flash(fw.out_dir, fw.board)
     log(f"      flashed with {result.tool}")

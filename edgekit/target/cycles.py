@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .errors import EdgekitError, ToolchainError
+from ..errors import EdgekitError, ToolchainError
+from ..files import QEMU_PLUGIN
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_DIR = ROOT / "firmware" / "qemu_plugin"
 PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c")
 HOOK_SYMBOL = "ek_harness_op_hook"
 
@@ -50,7 +49,7 @@ def timing_file(cpu: str) -> Path:
     if name is None:
         raise CycleModelError(f"no cycle model for {cpu} (edgekit has: {', '.join(TIMING_FILES)}); "
                               "instructions are still counted")
-    return PLUGIN_DIR / name
+    return QEMU_PLUGIN / name
 
 
 def has_model(cpu: str) -> bool:
@@ -62,8 +61,8 @@ _plugin_cache: dict[str, Path] = {}
 
 def plugin_path() -> Path:
     """The plugin shared object, built with the host gcc on first use (cached by source hash)."""
-    srcs = [PLUGIN_DIR / s for s in PLUGIN_SOURCES]
-    headers = sorted(PLUGIN_DIR.glob("*.h"))
+    srcs = [QEMU_PLUGIN / s for s in PLUGIN_SOURCES]
+    headers = sorted(QEMU_PLUGIN.glob("*.h"))
     h = hashlib.sha256()
     for p in [*srcs, *headers]:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
@@ -78,7 +77,7 @@ def plugin_path() -> Path:
         os.close(fd)
         tmp = Path(tmp_name)
         cmd = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-shared",
-               f"-I{PLUGIN_DIR}", *map(str, srcs), "-o", str(tmp)]
+               f"-I{QEMU_PLUGIN}", *map(str, srcs), "-o", str(tmp)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True)
         except FileNotFoundError:

@@ -19,16 +19,24 @@ a lower bound on a Cortex-M4; set it from a cycle-model run or a real board).
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .analysis import op_macs
-from .errors import EdgekitError
-from .ir import Graph
+from ..codegen import schedule_for
+from ..codegen.core import target_for_cpu
+from ..codegen.lowering import lower_graph
+from ..errors import EdgekitError
+from ..files import DATA
+from ..harness.deploy import profile_target
+from ..ir import Graph, parse_tflite
+from ..ir.analysis import op_macs
+from ..target.boards import load_board
+from ..target.build import build_firmware
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "costmodel.json"
+DATA_FILE = DATA / "costmodel.json"
 TERMS = ("per_call", "per_mac", "per_output", "per_input")
 
 
@@ -159,9 +167,6 @@ def measured_samples(tflite: bytes, report, target=None) -> list[tuple[OpFeature
     """Pair the features of each operator with the instructions a profile measured for it
     (``report``: an ``edgekit profile`` report on an emulated board, operators in the firmware's
     order, which is the generated, possibly reordered, order)."""
-    from .codegen import schedule_for
-    from .codegen.lowering import lower_graph
-    from .ir import parse_tflite
 
     graph = parse_tflite(tflite)
     calls = lower_graph(graph, target)
@@ -176,12 +181,7 @@ def measured_samples(tflite: bytes, report, target=None) -> list[tuple[OpFeature
 def calibrate(models: list[tuple[str, bytes]], board_name: str = "qemu-mps2-an386",
               samples: int = 2, log=print, save_to: Path | None = None) -> CostModel:
     """Profile each ``(name, tflite)`` on the emulated board, fit, save under the board's core."""
-    import tempfile
 
-    from .boards import load_board
-    from .build import build_firmware
-    from .codegen.target import target_for_cpu
-    from .deploy import profile_target
 
     board = load_board(board_name)
     if not board.emulated:

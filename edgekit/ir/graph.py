@@ -7,15 +7,17 @@ here parses bytes by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tflite
 
-from .errors import ModelFormatError, UnsupportedModelError
-
+from ..errors import ModelFormatError, UnsupportedModelError
 
 # ---------------------------------------------------------------------------- types
 
@@ -320,7 +322,6 @@ def read_tflite(path: str | Path) -> Graph:
 
 def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> Graph:
     """Parse flatbuffer bytes; ``where`` names the source in error messages."""
-    import tflite  # the flatbuffer schema package
 
     where = where or name
     if len(buf) < 8 or buf[4:8] != b"TFL3":
@@ -339,8 +340,6 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
         raise ModelFormatError(
             f"{where}: truncated or corrupt TFLite file ({type(exc).__name__})"
         ) from None
-    import dataclasses
-    import hashlib
 
     return dataclasses.replace(graph, digest=hashlib.sha256(buf).hexdigest()).validate()
 

@@ -1,0 +1,304 @@
+"""Keras model to ``.tflite``: full-integer (or dynamic-range) quantization, measured.
+
+The front end's entry point; the steps live beside it: ``keras_model`` (reading the model),
+``calib`` (the data), ``quantize`` (TensorFlow's converter), ``agreement`` (float vs int8),
+``tf_quiet`` (TensorFlow's noise). Only the front end and ``edgekit.compress`` import
+TensorFlow, and only inside functions, so every other command starts without it.
+
+``convert_model`` reads the model (``.keras``, Keras 2 or 3 ``.h5``, SavedModel folder), reads
+calibration data (``.npy``, ``.npz``, a folder of images, or synthetic random data when asked),
+re-exports the model with batch 1 and fixed shapes (no SHAPE/PACK operators left for a dynamic
+batch), quantizes with TensorFlow's converter, writes the ``.tflite`` atomically, and measures
+the quantized model against the float one on samples held out from calibration: top-1
+agreement for classifier outputs (those computed by SOFTMAX), SQNR in dB for every output.
+Both models run in LiteRT; the float reference is the same SavedModel converted without
+quantization, so inputs and outputs are matched by signature name, never by position.
+
+Data conventions:
+
+* ``.npy``: one array ``(N, *input_shape)`` (or a single sample of the input shape) for a
+  single-input model; values are used as they are (cast to float32, no scaling).
+* ``.npz``: one array per input, keyed by input name, or in input order (Keras: the model's
+  input order; SavedModel: the signature's input names sorted). Keys ``labels``, ``label`` and
+  ``y`` are ignored when matching by order.
+* a folder of images (searched recursively): each image is converted to the model's channel
+  count (1: grayscale, 3: RGB, 4: RGBA), resized bilinearly to the input's height and width
+  (whole image, aspect ratio not kept), then scaled by ``image_range``: ``"unit"`` (x / 255,
+  in [0, 1], the default), ``"symmetric"`` (x / 127.5 - 1, in [-1, 1]) or ``"raw"`` (unscaled,
+  in [0, 255]). Synthetic data for image-shaped inputs is uniform over the same range.
+
+Samples are shuffled with a fixed seed; at least a fifth of them (at most ``MAX_HELD_OUT``) is
+held out from calibration to measure agreement, calibration takes up to ``calib_samples`` of
+the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import CalibrationDataError, EdgekitError, UnsupportedModelError
+from ..ir import DType, parse_tflite
+from . import quantize
+from .agreement import OutputAgreement, TensorInfo, measure_agreement
+from .calib import (
+    IMAGE_RANGES,
+    SEED,
+    fit_arrays,
+    image_geometry,
+    image_shaped,
+    read_data,
+    read_images,
+    shapes_text,
+    synthetic_data,
+)
+from .keras_model import load_model, model_format
+from .tf_quiet import one_line, quiet
+
+MAX_HELD_OUT = 500  # held-out samples at most (agreement is measured one sample at a time)
+SYNTHETIC_HELD_OUT = 32
+MODES = ("int8", "dynamic")
+
+
+@dataclass
+class ConvertReport:
+    model: str
+    output: str
+    source_format: str  # "keras", "h5" or "savedmodel"
+    mode: str  # "int8" or "dynamic"
+    per_tensor: bool
+    calibration_source: str  # a path, or "synthetic"
+    synthetic: bool
+    calibration_samples: int
+    held_out_samples: int
+    size_bytes: int
+    inputs: list[TensorInfo]
+    outputs: list[OutputAgreement]
+    operators: dict[str, int]
+    image_range: str | None = None  # set when images or synthetic images were scaled
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    reference = "float32 TFLite model of the same SavedModel, run by LiteRT"
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model, "output": self.output, "source_format": self.source_format,
+            "mode": self.mode, "per_tensor": self.per_tensor,
+            "calibration": {"source": self.calibration_source, "synthetic": self.synthetic,
+                            "samples": self.calibration_samples, "image_range": self.image_range},
+            "held_out_samples": self.held_out_samples, "reference": self.reference,
+            "size_bytes": self.size_bytes, "operators": dict(self.operators),
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [o.to_json() for o in self.outputs],
+            "warnings": list(self.warnings), "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        kind = ("full int8 (int8 operators, int8 input and output)" if self.mode == "int8"
+                else "dynamic range (int8 weights, float activations)")
+        weights = "per-tensor" if self.per_tensor else "per-channel"
+        n_ops = sum(self.operators.values())
+        lines = [f"{self.output}: {kind}, {weights} weights, {self.size_bytes:,} bytes, "
+                 f"{n_ops} operators ({', '.join(f'{k} {v}' for k, v in sorted(self.operators.items()))})"]
+        if self.mode == "int8":
+            cal = "synthetic random data" if self.synthetic else self.calibration_source
+            scaled = f" (pixels scaled {self.image_range})" if self.image_range else ""
+            lines.append(f"calibrated on {self.calibration_samples} samples of {cal}{scaled}")
+        for t in self.inputs:
+            lines.append(f"  input  {t.describe()}")
+        for o in self.outputs:
+            lines.append(f"  output {o.tensor.describe()}")
+        if self.held_out_samples:
+            data = "synthetic" if self.synthetic else "held-out"
+            lines.append(f"quantized vs float on {self.held_out_samples} {data} samples:")
+            for o in self.outputs:
+                parts = []
+                if o.top1_agreement is not None:
+                    agree = round(o.top1_agreement * self.held_out_samples)
+                    parts.append(f"top-1 agreement {100 * o.top1_agreement:.1f}% "
+                                 f"({agree}/{self.held_out_samples})")
+                sqnr = ("exact" if o.exact else "n/a (float output is all zeros)"
+                        if o.sqnr_db is None else f"{o.sqnr_db:.1f} dB")
+                parts.append(f"SQNR {sqnr}")
+                parts.append(f"max |error| {o.max_abs_error:.4g}")
+                lines.append(f"  {o.tensor.name}: " + ", ".join(parts))
+        else:
+            lines.append("agreement not measured: no samples held out")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def convert_model(model: Path, output: Path, calib: Path | None = None, calib_samples: int = 200,
+                  synthetic: bool = False, mode: str = "int8", per_tensor: bool = False,
+                  image_range: str = "unit",
+                  log: Callable[[str], None] | None = None) -> ConvertReport:
+    """Convert ``model`` to ``output`` and measure the result; see the module docstring.
+
+    Raises an :class:`EdgekitError` subclass for anything the user can fix; ``output`` is only
+    replaced once the new model is complete.
+    """
+    started = time.monotonic()
+    log = log or (lambda _msg: None)
+    model, output = Path(model), Path(output)
+    calib = Path(calib) if calib is not None else None
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        log(f"warning: {msg}")
+
+    # everything checkable without TensorFlow first: a refusal should be instant
+    if mode not in MODES:
+        raise EdgekitError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if image_range not in IMAGE_RANGES:
+        raise EdgekitError(f"unknown image range {image_range!r}: choose one of {', '.join(IMAGE_RANGES)}")
+    source_format = model_format(model)
+    if calib is None and not synthetic:
+        raise CalibrationDataError(
+            "no calibration data: give --calib DATA (.npy, .npz or a folder of images), or "
+            "--synthetic-calib to calibrate on random data (accuracy unknown)")
+    if calib is not None and synthetic:
+        raise CalibrationDataError("give either --calib or --synthetic-calib, not both")
+    if calib_samples < 1:
+        raise CalibrationDataError(f"--calib-samples must be at least 1, not {calib_samples}")
+    if output.is_dir():
+        raise EdgekitError(f"{output}: is a folder; give the .tflite file to write")
+    if output.resolve() == model.resolve():
+        raise EdgekitError(f"{output}: would overwrite the model being converted")
+    raw = read_data(calib) if calib is not None else None
+
+    # no progress line before the model and the data are read: a user's mistake there gets
+    # exactly one line on stderr
+    loaded = load_model(model, source_format)
+
+    # data, fitted to the model's inputs, then split
+    calibrate = mode == "int8"
+    if raw is None:
+        n_hold = SYNTHETIC_HELD_OUT
+        n_cal = calib_samples if calibrate else 0
+        data = synthetic_data(loaded.inputs, n_cal + n_hold, image_range)
+    else:
+        if raw.images is not None:
+            image_geometry(loaded.inputs, raw.path)  # before reading any image
+            fitted, n_total = None, len(raw.images)
+        else:
+            fitted = fit_arrays(raw, loaded.inputs)
+            n_total = len(next(iter(fitted.values())))
+        n_cal, n_hold = _split(n_total, calib_samples, calibrate)
+        order = np.random.default_rng(SEED).permutation(n_total)[:n_cal + n_hold]
+        if fitted is None:
+            data = read_images([raw.images[i] for i in order], loaded.inputs, raw.path, image_range)
+        else:
+            data = {k: v[order] for k, v in fitted.items()}
+    cal = {k: v[:n_cal] for k, v in data.items()}
+    held = {k: v[n_cal:] for k, v in data.items()}
+    shapes = {k: v.shape[1:] for k, v in data.items()}
+    log(f"read {model} ({source_format}, inputs {shapes_text(shapes)}); {n_cal} calibration and "
+        f"{n_hold} held-out samples from {'synthetic data' if raw is None else calib}")
+    if raw is None:
+        warn(("calibrating" if calibrate else "measuring") +
+             " on synthetic random data: the quantized model's accuracy is unknown")
+    if calibrate and n_cal < 20:
+        warn(f"only {n_cal} calibration samples: activation ranges may be too narrow")
+    if n_hold == 0:
+        warn("no samples held out from calibration: agreement not measured")
+    scaled_images = raw.images is not None if raw is not None else any(map(image_shaped, loaded.inputs))
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-convert-") as tmp:
+        saved = str(Path(tmp) / "saved_model")
+        log("exporting with batch 1 and fixed shapes")
+        with quiet() as noise:
+            try:
+                loaded.export(saved, shapes)
+            except Exception as exc:
+                raise UnsupportedModelError(
+                    f"{model}: cannot trace the model with inputs {shapes_text(shapes)}: "
+                    f"{one_line(exc, noise)}") from None
+        what = "full int8" if calibrate else "dynamic range"
+        log(f"quantizing ({what}" + (f", {n_cal} calibration samples)" if calibrate else ")"))
+        with quiet() as noise:
+            try:
+                if calibrate:
+                    samples = [{k: v[i:i + 1] for k, v in cal.items()} for i in range(n_cal)]
+                    qbuf = quantize.int8_tflite(saved, samples, per_tensor=per_tensor)
+                else:
+                    qbuf = quantize.dynamic_range_tflite(saved, per_tensor=per_tensor)
+                fbuf = quantize.float_tflite(saved) if n_hold else None
+            except Exception as exc:
+                raise UnsupportedModelError(
+                    f"{model}: TensorFlow's converter failed: {one_line(exc, noise)}") from None
+
+    operators = _check_quantized(qbuf, mode, model)
+    _write_atomic(output, qbuf)
+    log(f"wrote {output} ({len(qbuf):,} bytes)")
+
+    if n_hold:
+        log(f"measuring agreement on {n_hold} held-out samples")
+    inputs, outputs = measure_agreement(qbuf, fbuf, held)
+
+    return ConvertReport(
+        model=str(model), output=str(output), source_format=source_format, mode=mode,
+        per_tensor=per_tensor, calibration_source="synthetic" if raw is None else str(calib),
+        synthetic=raw is None, calibration_samples=n_cal, held_out_samples=n_hold,
+        size_bytes=len(qbuf), inputs=inputs, outputs=outputs, operators=operators,
+        image_range=image_range if scaled_images else None,
+        warnings=warnings, seconds=time.monotonic() - started)
+
+
+def _split(n: int, calib_samples: int, calibrate: bool) -> tuple[int, int]:
+    """(calibration, held-out) sample counts out of ``n``."""
+    if not calibrate:
+        return 0, min(n, MAX_HELD_OUT)
+    if n == 1:
+        return 1, 0
+    n_cal = min(calib_samples, n - max(1, n // 5))
+    return n_cal, min(n - n_cal, MAX_HELD_OUT)
+
+
+def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
+    """Operator counts; for int8, proof that no float tensor is left between operators."""
+    graph = parse_tflite(buf, name=Path(model).stem)
+    if mode == "int8":
+        for i in (*graph.inputs, *graph.outputs):
+            t = graph.tensors[i]
+            if t.dtype != DType.INT8:
+                raise UnsupportedModelError(f"{model}: converted model keeps {t.dtype.np_name} tensor {t.name!r} at its boundary")
+        for op in graph.ops:
+            for t in (*graph.op_inputs(op), *graph.op_outputs(op)):
+                if t is not None and not t.is_constant and t.dtype in (DType.FLOAT32, DType.FLOAT16):
+                    raise UnsupportedModelError(
+                        f"{model}: operator {op.index} ({op.type_name}) stayed float after int8 conversion")
+    return dict(Counter(op.type_name for op in graph.ops))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise EdgekitError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise EdgekitError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
