@@ -43,7 +43,7 @@ def row(name, model, tfl, data, note="", per_tensor=False, validate=True):
     from edgekit.compress import costmodel
     from edgekit.target.boards import load_board
     from edgekit.codegen import schedule_for
-    from edgekit.codegen.lowering import lower_graph
+    from edgekit.codegen.lower import lower_graph
     from edgekit.codegen.core import target_for_cpu
     from edgekit.compress import measure as deploy
     from edgekit.ir import parse_tflite

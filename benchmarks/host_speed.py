@@ -17,6 +17,7 @@ median rounds is shown beside it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import subprocess
 import sys
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgekit.codegen import generate  # noqa: E402
-from edgekit.codegen.ops.palette import packing  # noqa: E402
+from edgekit.codegen.core import HOST  # noqa: E402
 from edgekit.codegen.render import environment  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 from edgekit.target import toolchain  # noqa: E402
@@ -55,8 +56,8 @@ for _ in range(runs):
 
 def build_bench(path: Path, work: Path) -> tuple[Path, np.ndarray]:
     graph = read_tflite(path)
-    with packing(False):  # dense int8 weights, as the interpreter has them (no flash to save here)
-        gen = generate(graph, work / "gen")
+    # dense int8 weights, as the interpreter has them (no flash to save here)
+    gen = generate(graph, work / "gen", target=dataclasses.replace(HOST, weight_packing=False))
     main_c = work / "bench_main.c"
     main_c.write_text(environment().get_template("host_bench.c.j2").render(
         prefix=gen.prefix, PREFIX=gen.prefix.upper(), inputs=gen.inputs, outputs=gen.outputs))

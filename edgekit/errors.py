@@ -1,10 +1,36 @@
-"""Errors a user can cause. Each carries a one-line message; the CLI turns it into an exit code."""
+"""Errors a user can cause, and the exit codes of the ``edgekit`` command.
+
+Each error carries a one-line message; the CLI prints it as ``edgekit: error: ...`` and exits
+with the error's ``exit_code``.
+"""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What ``edgekit`` exits with (listed in ``edgekit --help``)."""
+
+    OK = 0
+    MISMATCH = 1
+    ERROR = 2
+    UNSUPPORTED_OPERATORS = 3
+    NOTHING_FITS = 4
+    INTERRUPTED = 130
+
+    @property
+    def meaning(self) -> str:
+        return {ExitCode.OK: "success",
+                ExitCode.MISMATCH: "an output differs from the reference (validate, profile, deploy)",
+                ExitCode.ERROR: "an error: bad input, unsupported model, tool missing or failed, bad arguments",
+                ExitCode.UNSUPPORTED_OPERATORS: "inspect: some operators cannot run",
+                ExitCode.NOTHING_FITS: "fit: no candidate met the budgets",
+                ExitCode.INTERRUPTED: "interrupted"}[self]
 
 
 class EdgekitError(Exception):
     """Base class: a problem with the user's input or environment, not a bug in edgekit."""
 
-    exit_code = 2
+    exit_code = ExitCode.ERROR
 
 
 class ModelFormatError(EdgekitError):
@@ -30,7 +56,7 @@ class PlanError(EdgekitError):
 class ValidationMismatch(EdgekitError):
     """Generated code's outputs differ from the reference interpreter."""
 
-    exit_code = 1
+    exit_code = ExitCode.MISMATCH
 
 
 class ReferenceUnavailable(EdgekitError):

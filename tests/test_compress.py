@@ -12,16 +12,20 @@ and every resulting int8 model validated bit-exact on the host.
 
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 
-from edgekit.codegen.lowering import lower_graph
+from edgekit.codegen.lower import lower_graph
+from edgekit.codegen.core import HOST
 from edgekit.codegen.ops import palette
 from edgekit.ir import parse_tflite
 from edgekit.frontend.quantize import int8_tflite
 from opmodels import assert_bit_exact
 
 # ---------------------------------------------------------------------------- encodings
+
+DENSE = dataclasses.replace(HOST, weight_packing=False)  # every weight tensor dense int8
 
 
 @pytest.mark.parametrize("values,rows,k", [(2, 3, 17), (4, 5, 9), (16, 7, 33), (3, 1, 1), (16, 64, 64)])
@@ -113,8 +117,7 @@ def _weight_bytes(calls):
 def _flash_saved(model_bytes):
     g = parse_tflite(model_bytes)
     packed = _weight_bytes(lower_graph(g))
-    with palette.packing(False):
-        dense = _weight_bytes(lower_graph(g))
+    dense = _weight_bytes(lower_graph(g, DENSE))
     return dense - packed
 
 
@@ -175,8 +178,7 @@ def test_packing_off_gives_dense_kernels():
     import keras
 
     model = _model_with_kernel(keras.layers.Dense(8), (64,), 0, lambda w, r: _shared_values(w, 4, r), True)
-    with palette.packing(False):
-        calls = lower_graph(parse_tflite(model))
+    calls = lower_graph(parse_tflite(model), DENSE)
     assert [c.function for c in calls] == ["ek_fully_connected_s8"]
 
 

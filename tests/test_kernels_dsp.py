@@ -14,6 +14,7 @@ portable ones and stay bit-exact with tflite-micro:
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import test_kernels_conv as conv_cases
 import test_kernels_depthwise as dw_cases
 from opmodels import keras_op
 
-from edgekit.codegen.core import Target
+from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
@@ -39,7 +40,7 @@ def dsp_runtime_lib(runtime_lib):
 
 
 def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, expect_dsp: bool = True,
-                         samples: int = 3):
+                         samples: int = 3, target: Target = DSP):
     """Generate for a DSP target, build for the host, compare with tflite-micro."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
@@ -47,7 +48,7 @@ def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, 
     from edgekit.target.host import build_host_runner, random_inputs, run_host
 
     graph = parse_tflite(model, name="case")
-    gen = generate(graph, tmp_path / "model", target=DSP)
+    gen = generate(graph, tmp_path / "model", target=target)
     functions = {c.op.type_name: c.function for c in gen.calls}
     assert op_type in functions, f"converter did not produce {op_type}: {list(functions)}"
     if expect_dsp:
@@ -142,7 +143,7 @@ def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
 
 
 def test_depthwise_rows_blocks_and_groups():
-    from edgekit.codegen.ops.dsp import rows_blocks, rows_group
+    from edgekit.codegen.ops.dsp_depthwise import rows_blocks, rows_group
 
     assert [rows_blocks(w) for w in (1, 2, 3, 5, 6, 7, 48)] == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (2, 0),
                                                                  (12, 0)]
@@ -217,9 +218,9 @@ def test_conv2d_dead_channels_host(dsp_runtime_lib, tmp_path):
 @pytest.fixture
 def dsp_fc_for_any_size(monkeypatch):
     """The DSP fully connected kernel even for layers below SMALL_FC_MACS (the cases are small)."""
-    from edgekit.codegen.ops import dsp
+    from edgekit.codegen.ops import dsp_fully_connected
 
-    monkeypatch.setattr(dsp, "SMALL_FC_MACS", 0)
+    monkeypatch.setattr(dsp_fully_connected, "SMALL_FC_MACS", 0)
 
 
 def test_small_fully_connected_takes_the_portable_kernel(dsp_runtime_lib, tmp_path):
@@ -227,7 +228,7 @@ def test_small_fully_connected_takes_the_portable_kernel(dsp_runtime_lib, tmp_pa
     (smaller code, a few thousand cycles either way), bit-exact like the rest."""
     import keras
 
-    from edgekit.codegen.ops.dsp import SMALL_FC_MACS
+    from edgekit.codegen.ops.dsp_fully_connected import SMALL_FC_MACS
 
     model = keras_op(keras.layers.Dense(2), (256,), seed=8)
     assert 256 * 2 < SMALL_FC_MACS
@@ -288,7 +289,7 @@ def test_requant2_equals_tflite_arithmetic():
     """ek_requant2 (SMMLAR, sign fix, shift, offset folded in c) == MultiplyByQuantizedMultiplier
     + offset, for multipliers and shifts as quantize_multiplier makes them and accumulators
     within the bound the generator enforces."""
-    from edgekit.codegen.ops.dsp import requant_table
+    from edgekit.codegen.ops.dsp_common import requant_table
     from edgekit.codegen.arith import multiply_by_quantized_multiplier, quantize_multiplier
 
     rng = np.random.default_rng(5)
@@ -314,7 +315,7 @@ def test_requant2_clamped_equals_tflite_where_the_clamp_starts_at_the_zero_point
     can differ from TFLite's, but never after a clamp whose act_min is at or above the output
     offset: the values it changes are the offset or below. Ties are made likely (small shifts,
     accumulators on the rounding boundary) so that the sign term matters before the clamp."""
-    from edgekit.codegen.ops.dsp import requant_table
+    from edgekit.codegen.ops.dsp_common import requant_table
     from edgekit.codegen.arith import multiply_by_quantized_multiplier, quantize_multiplier
 
     rng = np.random.default_rng(6)
@@ -375,7 +376,7 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
 
 
 def test_requant_table_refuses_what_it_cannot_do():
-    from edgekit.codegen.ops.dsp import requant_table
+    from edgekit.codegen.ops.dsp_common import requant_table
 
     one = np.array([0])
     assert requant_table(one, np.array([1 << 30]), np.array([1]), 0, np.array([100])) is None  # left shift
@@ -391,7 +392,8 @@ needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shut
                                  reason="needs qemu-system-arm and arm-none-eabi-gcc")
 
 
-def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3):
+def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3,
+                              winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS):
     """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
     the serial harness, compare every output with tflite-micro."""
     from edgekit.target.boards import load_board
@@ -402,7 +404,8 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
     path = tmp_path / "case.tflite"
     path.write_bytes(model)
     board = load_board(board_name)
-    fw = build_firmware(path, board, tmp_path / "fw")
+    target = dataclasses.replace(target_for_cpu(board.cpu), winograd_min_pixels=winograd_min_pixels)
+    fw = build_firmware(path, board, tmp_path / "fw", target=target)
     functions = {c.op.type_name: c.function for c in fw.generated.calls}
     assert functions.get(op_type) in DSP_FUNCTIONS[op_type], functions
     with connect(board, None, fw.elf, log=lambda m: None) as dev:

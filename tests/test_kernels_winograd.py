@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import namedtuple
 
 import numpy as np
@@ -21,7 +22,10 @@ import pytest
 from opmodels import keras_op
 from test_kernels_dsp import DSP, assert_bit_exact_on_board, assert_dsp_bit_exact, needs_board
 
-from edgekit.codegen.ops.winograd import OUTPUT_SUPPORT, transformed_filters, winograd, winograd_overlap
+ALWAYS = dataclasses.replace(DSP, winograd_min_pixels=0)  # every convolution Winograd can take
+NEVER = dataclasses.replace(DSP, winograd_min_pixels=None)  # --no-winograd
+
+from edgekit.codegen.ops.winograd import OUTPUT_SUPPORT, transformed_filters, winograd_overlap
 
 WINO = "ek_conv3x3_wino_dsp_s8"
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.int64)
@@ -106,8 +110,7 @@ def build(c: Case) -> bytes:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.hw[0]}x{c.hw[1]}x{c.c_in}-{c.c_out}-{c.padding}" for c in CASES])
 def test_host_bit_exact(case, runtime_lib, tmp_path):
-    with winograd(0):
-        gen = assert_dsp_bit_exact(build(case), runtime_lib, tmp_path, "CONV_2D")
+    gen = assert_dsp_bit_exact(build(case), runtime_lib, tmp_path, "CONV_2D", target=ALWAYS)
     assert [c.function for c in gen.calls] == [WINO]
 
 
@@ -116,8 +119,7 @@ def test_narrow_activation_range(runtime_lib, tmp_path):
     import test_kernels_conv as conv_cases
 
     case = conv_cases.Case((8, 8), 8, 4, (3, 3), (1, 1), "same", (1, 1), 1, "n1to1", False, True, 77)
-    with winograd(0):
-        gen = assert_dsp_bit_exact(conv_cases.build_conv(case), runtime_lib, tmp_path, "CONV_2D")
+    gen = assert_dsp_bit_exact(conv_cases.build_conv(case), runtime_lib, tmp_path, "CONV_2D", target=ALWAYS)
     call = gen.calls[0]
     assert call.function == WINO and not call.params.act_full
 
@@ -125,8 +127,7 @@ def test_narrow_activation_range(runtime_lib, tmp_path):
 def test_output_overlaps_input_in_the_plan(runtime_lib, tmp_path):
     """The planner uses the declared lead: with the model input dying at the convolution, the
     output starts inside the input, and the outputs are still exact."""
-    with winograd(0):
-        gen = assert_dsp_bit_exact(build(CASES[0]), runtime_lib, tmp_path, "CONV_2D")
+    gen = assert_dsp_bit_exact(build(CASES[0]), runtime_lib, tmp_path, "CONV_2D", target=ALWAYS)
     xt, yt = gen.inputs[0].tensor, gen.outputs[0].tensor
     x, y = gen.plan.offset_of_tensor(xt.index), gen.plan.offset_of_tensor(yt.index)
     assert y < x < y + yt.nbytes, (x, y)
@@ -142,17 +143,15 @@ def test_policy(tmp_path):
     stride2 = keras_op(keras.layers.Conv2D(8, 3, strides=2, padding="same"), (16, 16, 8), seed=7)
     odd_c = keras_op(keras.layers.Conv2D(8, 3, padding="same"), (16, 16, 12), seed=8)
 
-    def function(model, name):
-        gen = generate(parse_tflite(model, name=name), tmp_path / name, target=DSP)
+    def function(model, name, target=DSP):
+        gen = generate(parse_tflite(model, name=name), tmp_path / name, target=target)
         return gen.calls[0].function
 
     assert function(small, "small") != WINO  # 64 output pixels: below the flash-for-speed threshold
-    with winograd(0):
-        assert function(small, "forced") == WINO
-        assert function(stride2, "stride2") != WINO
-        assert function(odd_c, "odd_c") != WINO
-    with winograd(None):
-        assert function(build(CASES[5]), "off") != WINO
+    assert function(small, "forced", ALWAYS) == WINO
+    assert function(stride2, "stride2", ALWAYS) != WINO
+    assert function(odd_c, "odd_c", ALWAYS) != WINO
+    assert function(build(CASES[5]), "off", NEVER) != WINO
     assert function(build(CASES[5]), "large") == WINO  # 256 output pixels: taken by default
 
 
@@ -163,8 +162,7 @@ def test_on_emulated_cortex_m4(tmp_path):
 
 @needs_board
 def test_on_emulated_cortex_m4_partial_block(tmp_path):
-    with winograd(0):
-        assert_bit_exact_on_board(build(CASES[3]), tmp_path, "qemu-mps2-an386", "CONV_2D")
+    assert_bit_exact_on_board(build(CASES[3]), tmp_path, "qemu-mps2-an386", "CONV_2D", winograd_min_pixels=0)
 
 
 def test_cli_no_winograd(shared_models, tmp_path):

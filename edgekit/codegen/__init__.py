@@ -21,19 +21,10 @@ from .. import __version__
 from ..errors import EdgekitError, UnsupportedModelError
 from ..files import KERNELS
 from ..ir import DType, Graph, Tensor
-from ..plan import OpMemory, Plan, Schedule, plan_graph, reorder
+from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder
 from .core import HOST, Target
-from .lowering import (
-    CArray,
-    KernelCall,
-    LowerCtx,
-    ScratchRef,
-    TensorRef,
-    lower_graph,
-    lowering_for,
-    shape_str,
-    short_name,
-)
+from .lower import lower_graph, lowering_for
+from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
 from .render import c_comment, environment
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -131,11 +122,11 @@ def op_memory(calls: list[KernelCall]) -> dict[int, OpMemory]:
     return {c.op.index: OpMemory(c.alias_input, c.scratch_bytes, tuple(c.overlaps)) for c in calls}
 
 
-def memory_facts(graph: Graph) -> tuple[dict[int, OpMemory], list[str]]:
-    """Planner facts of every operator edgekit can lower, and a note for each it cannot (those
-    are planned with no scratch and no overlap): lets ``edgekit plan`` run on any model."""
-
-    ctx = LowerCtx(graph)
+def memory_facts(graph: Graph, target: Target | None = None) -> tuple[dict[int, OpMemory], list[str]]:
+    """Planner facts of every operator edgekit can lower for ``target`` (default: the host), and a
+    note for each it cannot (those are planned with no scratch and no overlap): lets ``edgekit
+    plan`` run on any model."""
+    ctx = LowerCtx(graph, target)
     facts: dict[int, OpMemory] = {}
     notes: list[str] = []
     for op in graph.ops:
@@ -165,6 +156,28 @@ def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None
              schedule: Schedule | None = None) -> Plan:
     """The verified memory plan of ``graph`` in its current operator order."""
     return plan_graph(graph, op_memory(calls), ram_limit=ram_limit, schedule=schedule)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What ``edgekit plan`` shows: the plan of a model in its planned operator order."""
+
+    graph: Graph  # operators in the planned order
+    plan: Plan
+    file_order_bound: int  # peak bytes without overlaps in the file's operator order
+    notes: tuple[str, ...]  # operators planned without kernel facts (no kernel, or an error)
+
+
+def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
+               reorder_ops: bool = True) -> MemoryPlan:
+    """Plan ``graph`` for ``target``'s kernels (their scratch and overlaps) as ``generate`` would,
+    tolerating operators edgekit cannot lower (each gets a note and no kernel facts)."""
+    facts, notes = memory_facts(graph, target)
+    file_bound = max(no_overlap_requirements(buffers_for(graph, facts)[0], len(graph.ops) + 1))
+    schedule = reorder(graph, facts) if reorder_ops else None
+    planned = schedule.graph if schedule else graph
+    plan = plan_graph(planned, schedule.remap(facts) if schedule else facts, ram_limit=ram_limit, schedule=schedule)
+    return MemoryPlan(planned, plan, file_bound, tuple(notes))
 
 
 def check_generatable(graph: Graph) -> None:

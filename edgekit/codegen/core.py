@@ -1,12 +1,16 @@
-"""What the generated code runs on, as far as the lowerings care.
+"""What the generated code runs on, and the generation options that go with it.
 
-A lowering may choose a kernel variant, a weight layout and parameters by target: on a core
-with the Arm DSP extension (Cortex-M4, M7, M33, M55) convolutions and fully connected layers
-use the SIMD kernels in ``firmware/kernels/dsp/`` (dual 16-bit MACs, weights stored in the
+A lowering may choose a kernel variant, a weight layout and parameters by target (the kernel
+tables, ``edgekit.codegen.lowering.Candidate``): on a core with the Arm DSP extension
+(Cortex-M4, M7, M33, M55) convolutions, depthwise convolutions, fully connected layers and
+ADD use the SIMD kernels in ``firmware/kernels/dsp/`` (dual 16-bit MACs, weights stored in the
 order their inner loops read them); everywhere else (Cortex-M0+, M3, the host) the portable C
 kernels. Both produce the same bits. The DSP kernels also build for the host, with a portable
 C version of every DSP instruction they use, so the host tests can run them
 (``Target("host-dsp", dsp=True)``).
+
+The options a user can change are fields here, passed down with the target: nothing in the
+code generator reads global state.
 """
 
 from __future__ import annotations
@@ -16,11 +20,21 @@ from dataclasses import dataclass
 #: cores with the ARMv7E-M / ARMv8-M DSP extension (SMLAD, SXTB16, ...)
 DSP_CPUS = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"})
 
+#: Winograd F(2x2, 3x3) stores a 3x3 filter as 32 bytes per channel pair instead of 9, so it is
+#: taken only for output maps of at least this many pixels (16x16): there it saves >= 55
+#: multiplications per extra flash byte.
+WINOGRAD_MIN_PIXELS = 256
+
 
 @dataclass(frozen=True)
 class Target:
     name: str  # "host", or the core: "cortex-m4", ...
     dsp: bool = False  # use the DSP-extension kernels
+    #: Winograd for 3x3 stride-1 convolutions on maps of at least this many output pixels
+    #: (DSP cores); 0: every convolution it can take; None: never (``--no-winograd``)
+    winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS
+    #: palettized / sparse weight storage when it saves flash; False: dense int8 everywhere
+    weight_packing: bool = True
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:
@@ -31,6 +45,7 @@ class Target:
 HOST = Target("host")
 
 
-def target_for_cpu(cpu: str) -> Target:
-    """The target of a board's core (a board file's ``cpu``)."""
-    return Target(cpu, dsp=cpu in DSP_CPUS)
+def target_for_cpu(cpu: str, *, winograd: bool = True) -> Target:
+    """The target of a board's core (a board file's ``cpu``); ``winograd=False`` keeps 3x3
+    convolutions direct (``--no-winograd``)."""
+    return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None)

@@ -6,23 +6,26 @@ folded zero-point terms, lookup tables -- and returns a :class:`KernelCall`. It 
 where tensors live: it names them symbolically (``ctx.ptr``) and the renderer resolves the
 names from the memory plan. A parameter struct is a frozen dataclass subclassing
 :class:`CStruct` whose fields mirror the C struct one for one.
+
+An operator with several kernels (portable C, the DSP family, compressed weights, Winograd)
+lists them in one table of :class:`Candidate` rows in its lowering module, in the order they
+are tried; the portable kernel is the last row. The lowering builds the portable call (every
+constant exactly as TFLM computes it) and :func:`choose` walks the table.
+``edgekit.codegen.lower`` drives it all: every operator through its lowering.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import DType, Graph, Op, OpKind, Tensor
 from ..plan import Overlap
-from .core import HOST
-
-if TYPE_CHECKING:
-    from .core import Target
+from .core import HOST, Target
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,8 +110,7 @@ class KernelCall:
 class LowerCtx:
     """What a lowering function may ask of the code generator."""
 
-    def __init__(self, graph: Graph, target: "Target | None" = None):
-
+    def __init__(self, graph: Graph, target: Target | None = None):
         self.graph = graph
         self.target = target or HOST  # which kernel variants and weight layouts to use
 
@@ -153,7 +155,7 @@ def short_name(name: str, limit: int = 48) -> str:
 
 
 Lowering = Callable[[LowerCtx, Op], KernelCall]
-_LOWERINGS: dict[OpKind, Lowering] = {}
+LOWERINGS: dict[OpKind, Lowering] = {}
 
 
 def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
@@ -161,24 +163,12 @@ def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
 
     def register(fn: Lowering) -> Lowering:
         for k in kinds:
-            if k in _LOWERINGS:
+            if k in LOWERINGS:
                 raise AssertionError(f"two lowerings for {k.name}")
-            _LOWERINGS[k] = fn
+            LOWERINGS[k] = fn
         return fn
 
     return register
-
-
-def lowering_for(kind: OpKind) -> Lowering | None:
-    from . import ops  # noqa: F401  (registers every lowering)
-
-    return _LOWERINGS.get(kind)
-
-
-def supported_kinds() -> set[OpKind]:
-    from . import ops  # noqa: F401
-
-    return set(_LOWERINGS)
 
 
 def require_int8(t: Tensor, what: str, op: Op) -> None:
@@ -189,12 +179,42 @@ def require_int8(t: Tensor, what: str, op: Op) -> None:
         )
 
 
-def lower_graph(graph: Graph, target: "Target | None" = None) -> list[KernelCall]:
-    """Lower every operator for ``target`` (default: the host); raise on the first one edgekit
-    cannot run."""
-    unsupported = [op for op in graph.ops if op.kind is None or lowering_for(op.kind) is None]
-    if unsupported:
-        names = ", ".join(f"{op.index}:{op.type_name}" for op in unsupported[:8])
-        raise UnsupportedModelError(f"{len(unsupported)} operator(s) edgekit cannot run: {names}")
-    ctx = LowerCtx(graph, target)
-    return [lowering_for(op.kind)(ctx, op) for op in graph.ops]
+# ---------------------------------------------------------------------------- kernel tables
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row of an operator's kernel table (as CMSIS-NN's ``arm_convolve_wrapper_s8`` picks a
+    variant in one place): a kernel, the cheap test on the target and the portable call's
+    parameters that says whether it may take the operator, and the lowering to it, which
+    returns None when the operator's data rules the kernel out (bounds proved from the actual
+    weights, a compression that saves too little)."""
+
+    kernel: str  # the C function, for reading and for `edgekit inspect`
+    applies: Callable[[LowerCtx, KernelCall], bool]
+    lower: Callable[[LowerCtx, KernelCall], "KernelCall | None"]
+
+
+def _always(ctx: LowerCtx, call: KernelCall) -> bool:
+    return True
+
+
+def _keep(ctx: LowerCtx, call: KernelCall) -> KernelCall:
+    return call
+
+
+def portable(kernel: str, applies: Callable[[LowerCtx, KernelCall], bool] = _always) -> Candidate:
+    """The portable C kernel the lowering built: the last row of every table (always possible),
+    or an earlier row where it wins on ``applies``."""
+    return Candidate(kernel, applies, _keep)
+
+
+def choose(table: tuple[Candidate, ...], ctx: LowerCtx, call: KernelCall) -> KernelCall:
+    """The first candidate, in table order, that applies and lowers ``call`` (the portable
+    kernel's call, whose constants every variant starts from)."""
+    for cand in table:
+        if cand.applies(ctx, call):
+            chosen = cand.lower(ctx, call)
+            if chosen is not None:
+                return chosen
+    raise AssertionError(f"op {call.op.index}: no kernel in its table takes it (the last row must be portable)")

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
-from ..codegen.lowering import lower_graph
+from ..codegen.lower import lower_graph
 from ..errors import EdgekitError
 from ..files import DATA
 from ..harness.deploy import profile_target

@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
-from ..codegen.lowering import lower_graph
+from ..codegen.lower import lower_graph
 from ..errors import EdgekitError
 from ..ir import parse_tflite
 from ..target.boards import load_board

@@ -9,6 +9,7 @@ counted packed), the dense int8 weight bytes, the planned arena and the MACs.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..codegen import generate, plan_for, schedule_for
-from ..codegen.lowering import lower_graph
-from ..codegen.ops.palette import packing
+from ..codegen.core import HOST
+from ..codegen.lower import lower_graph
 from ..frontend import reference
 from ..frontend.quantize import dynamic_range_tflite, int8_tflite
 from ..ir import parse_tflite
@@ -137,9 +138,9 @@ def deploy_stats(tflite: bytes, name: str = "model", target=None) -> DeployStats
     the host), without writing files."""
 
     graph = parse_tflite(tflite, name=name)
+    target = target or HOST
     calls = lower_graph(graph, target)
-    with packing(False):
-        dense = lower_graph(graph, target)
+    dense = lower_graph(graph, dataclasses.replace(target, weight_packing=False))
     g2, calls2, schedule = schedule_for(graph, calls, target)
     plan = plan_for(g2, calls2, schedule=schedule)
     packed = sum(1 for c in calls if c.function.endswith("_pal_s8"))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..codegen.core import target_for_cpu
 from ..errors import CalibrationDataError, EdgekitError, ModelFormatError
 from ..frontend.convert import convert_model
 from ..target import cycles, emulator
@@ -204,8 +205,9 @@ def _is_keras(path: Path) -> bool:
 
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
-           report_path: Path | None = None, log: Log = _nolog) -> DeployResult:
-
+           report_path: Path | None = None, winograd: bool = True, log: Log = _nolog) -> DeployResult:
+    """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
+    and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct."""
     model = Path(model)
     board = load_board(board_name)  # a wrong board name fails before any work
     if not model.exists():
@@ -251,7 +253,7 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
-        fw = build_firmware(tflite, board, out_dir)
+        fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd))
     (out_dir / DEPLOY_JSON).write_text(json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                    "source": str(model.resolve())}, indent=2) + "\n")
     result.build_summary, result.build_json = fw.summary(), fw.to_json()

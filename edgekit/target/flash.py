@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import EdgekitError, ToolchainError
 from . import emulator
@@ -92,3 +93,19 @@ def start_emulated(build_dir: str | Path, board: Board | str | None = None,
     """Start QEMU with the firmware in ``build_dir``; the caller stops it (or uses ``with``)."""
     board, info = board_for_build(build_dir, board)
     return emulator.start(board, Path(build_dir) / info["elf"], serial=serial)
+
+
+def serve_emulated(build_dir: str | Path, board: Board | str | None = None, serial: str = "pty",
+                   seconds: float | None = None,
+                   announce: Callable[[Board, emulator.Emulator], None] = lambda board, emu: None) -> None:
+    """Run the firmware of ``build_dir`` in QEMU for ``seconds`` (None: until interrupted);
+    ``announce`` is told the board and the running emulator (its serial port). QEMU stopping by
+    itself is an error."""
+    board, _ = board_for_build(build_dir, board)
+    with start_emulated(build_dir, board, serial=serial) as emu:
+        announce(board, emu)
+        try:
+            code = emu.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return
+        raise emulator.EmulatorError(f"{board.emulator.program} stopped by itself (exit {code})")

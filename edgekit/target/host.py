@@ -55,6 +55,17 @@ class ValidationReport:
                 "tflm_error": self.tflm_error, "arena_bytes": self.arena_bytes,
                 "weight_bytes": self.weight_bytes, "outputs": [o.to_json() for o in self.outputs]}
 
+    def summary(self) -> str:
+        lines = [f"{self.model}: {self.samples} inputs, arena {self.arena_bytes:,} bytes"]
+        if not self.tflm_available:
+            lines.append(f"note: {self.tflm_error}; compared with LiteRT's reference kernels instead")
+        for o in self.outputs:
+            t = "n/a" if o.max_abs_diff_tflm is None else o.max_abs_diff_tflm
+            lt = "n/a" if o.max_abs_diff_litert is None else o.max_abs_diff_litert
+            lines.append(f"  {o.name}: max |diff| vs tflite-micro {t}, vs LiteRT reference {lt}")
+        lines.append(("PASS: bit-exact with " if self.passed else "FAIL: differs from ") + self.reference_name)
+        return "\n".join(lines)
+
 
 def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[list[np.ndarray]]:
     rng = np.random.default_rng(seed)

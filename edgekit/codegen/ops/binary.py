@@ -14,8 +14,8 @@ from ...errors import UnsupportedModelError
 from ...ir import ElementwiseOptions, Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
-from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
-from .dsp import dsp_add
+from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from .dsp_add import add_dsp_applies, lower_add_dsp
 
 MAX_DIMS = 6  # EK_BINARY_MAX_DIMS; TFLM broadcasts up to 6-D
 ADD_LEFT_SHIFT = 20  # TFLM's int8 ADD/SUB headroom
@@ -172,6 +172,10 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
                        output_shift=so, **common)
     function = "ek_add_s8" if op.kind == OpKind.ADD else "ek_sub_s8"
     call = KernelCall(op, function, "ek_binary.h", params, args, overlaps=overlaps)
-    if ctx.target.dsp:  # SMMLAR kernel for equal shapes, same in-place order (ek_add_dsp.h)
-        return dsp_add(ctx, call)
-    return call
+    return choose(ADD_SUB_KERNELS, ctx, call)
+
+
+ADD_SUB_KERNELS = (
+    Candidate("ek_add_dsp_s8", add_dsp_applies, lower_add_dsp),  # same in-place order (ek_add_dsp.h)
+    portable("ek_add_s8 / ek_sub_s8"),
+)

@@ -24,10 +24,13 @@ from ...errors import UnsupportedModelError
 from ...ir import Conv2DOptions, DepthwiseConv2DOptions, Op, OpKind, Padding, Tensor
 from ...plan import Overlap
 from ..arith import INT32_MAX, INT32_MIN, quantize_multiplier, tensor_activation_range
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from ..overlap import sliding_window_lead
-from .dsp import dsp_conv2d, dsp_depthwise
-from .palette import packed_conv2d
+from .dsp_common import prefer_packed
+from .dsp_conv import conv2d_dsp_applies, live_channels, lower_conv2d_dsp
+from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
+from .palette import lower_packed_conv2d, packing_applies
+from .winograd import lower_winograd, winograd_applies
 
 
 @dataclass(frozen=True)
@@ -204,12 +207,7 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     )
     call = KernelCall(op, "ek_conv2d_s8", "ek_conv2d.h", params, (ctx.ptr(x), ctx.ptr(y)),
                       overlaps=conv_overlap(params))
-    if ctx.target.dsp:  # SIMD kernel, or compressed weights when they are much smaller (dsp.py)
-        return dsp_conv2d(ctx, call, w)
-    packed = packed_conv2d(ctx, call, w)  # palettized/sparse weights when smaller (same loop order)
-    if packed is not call:  # compressed storage wins over the SIMD kernel: flash is the budget asked for
-        return packed
-    return call
+    return choose(CONV_2D_KERNELS, ctx, call)
 
 
 @lowers(OpKind.DEPTHWISE_CONV_2D)
@@ -244,6 +242,32 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     )
     call = KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
                       (ctx.ptr(x), ctx.ptr(y)), overlaps=conv_overlap(params))
-    if ctx.target.dsp:  # SIMD kernel, same loop order (ek_depthwise_dsp.h)
-        return dsp_depthwise(ctx, call, w)
-    return call
+    return choose(DEPTHWISE_CONV_2D_KERNELS, ctx, call)
+
+
+# ---------------------------------------------------------------------------- kernel tables
+
+
+def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
+    """On a DSP core, compressed weights (several times slower) only when much smaller than what
+    the DSP kernel stores (its live channels' weights): ``dsp_common.prefer_packed``."""
+    if not ctx.target.dsp:
+        return False
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.reshape(w.shape[0], -1).astype(np.int64)
+    return prefer_packed(ctx.target, w_rows, live_channels(w_rows).size * w_rows.shape[1])
+
+
+CONV_2D_KERNELS = (
+    Candidate("ek_conv2d_pal_s8", packed_beats_dsp, lower_packed_conv2d),  # clustered or heavily pruned
+    Candidate("ek_conv3x3_wino_dsp_s8", winograd_applies, lower_winograd),
+    Candidate("ek_conv2d_dsp_s8", conv2d_dsp_applies, lower_conv2d_dsp),
+    Candidate("ek_conv2d_pal_s8", packing_applies, lower_packed_conv2d),  # when it saves flash
+    portable("ek_conv2d_s8"),
+)
+
+DEPTHWISE_CONV_2D_KERNELS = (
+    Candidate("ek_depthwise_rows_dsp_s8", depthwise_rows_applies, lower_depthwise_rows),
+    Candidate("ek_depthwise_dsp_s8", depthwise_dsp_applies, lower_depthwise_dsp),
+    portable("ek_depthwise_conv2d_s8"),
+)

@@ -9,9 +9,10 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import FullyConnectedOptions, Op, OpKind
 from ..arith import quantize_multiplier, tensor_activation_range
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
-from .dsp import dsp_fully_connected
-from .palette import packed_fully_connected
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from .dsp_common import prefer_packed
+from .dsp_fully_connected import fully_connected_dsp_applies, lower_fully_connected_dsp, small_fc
+from .palette import lower_packed_fully_connected, packing_applies
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,21 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     )
     call = KernelCall(op, "ek_fully_connected_s8", "ek_fully_connected.h", params,
                       (ctx.ptr(x), ctx.ptr(y)))
-    if ctx.target.dsp:  # SIMD kernel, or compressed weights when they are much smaller (dsp.py)
-        return dsp_fully_connected(ctx, call, w)
-    packed = packed_fully_connected(ctx, call, w)  # palettized/sparse weights when smaller
-    if packed is not call:  # compressed storage wins over the SIMD kernel: flash is the budget asked for
-        return packed
-    return call
+    return choose(FULLY_CONNECTED_KERNELS, ctx, call)
+
+
+# ---------------------------------------------------------------------------- kernel table
+
+
+def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
+    """On a DSP core, compressed weights only when much smaller (``dsp_common.prefer_packed``)."""
+    return ctx.target.dsp and prefer_packed(ctx.target, ctx.tensor(call.op.inputs[1]).data.astype(np.int64))
+
+
+FULLY_CONNECTED_KERNELS = (
+    portable("ek_fully_connected_s8", applies=small_fc),  # a classifier head on a DSP core: code size wins
+    Candidate("ek_fully_connected_pal_s8", packed_beats_dsp, lower_packed_fully_connected),
+    Candidate("ek_fully_connected_dsp_s8", fully_connected_dsp_applies, lower_fully_connected_dsp),
+    Candidate("ek_fully_connected_pal_s8", packing_applies, lower_packed_fully_connected),
+    portable("ek_fully_connected_s8"),
+)

@@ -16,13 +16,12 @@ dense kernels' loop order, so results stay bit-exact and no scratch RAM is neede
   position of row r's first nonzero among them.
 
 An encoding is used only when it takes at most ``MAX_RATIO`` of the dense bytes, counting
-every array it adds. :func:`packing` turns the selection off (to measure the dense size).
+every array it adds; ``Target.weight_packing = False`` turns the selection off (to measure the
+dense size).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 from dataclasses import dataclass
 
@@ -35,19 +34,6 @@ MAX_RATIO = 0.95  # an encoding must save at least 5% of the tensor's bytes
 
 ENCODING_PALETTE = 1
 ENCODING_SPARSE = 2
-
-_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("edgekit_weight_packing", default=True)
-
-
-@contextlib.contextmanager
-def packing(enabled: bool):
-    """``with packing(False): generate(...)`` stores every weight tensor dense int8."""
-    token = _enabled.set(enabled)
-    try:
-        yield
-    finally:
-        _enabled.reset(token)
-
 
 # ---------------------------------------------------------------------------- encodings
 
@@ -198,25 +184,30 @@ def _struct_for(base: CStruct, c_type: str) -> type:
     return _STRUCTS[c_type]
 
 
-def packed_conv2d(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
-    """``call`` (an ``ek_conv2d_s8`` call) with compressed weights when that saves flash."""
-    if not _enabled.get():
-        return call
+def packing_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """Compressed storage is allowed for this target (``Target.weight_packing``)."""
+    return ctx.target.weight_packing
+
+
+def lower_packed_conv2d(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """``call`` (an ``ek_conv2d_s8`` call) with compressed weights, None when no encoding saves
+    enough flash."""
+    w = ctx.tensor(call.op.inputs[1])
     enc = choose_encoding(w.data.reshape(w.shape[0], -1))
     if enc is None:
-        return call
+        return None
     cls = _struct_for(call.params, "ek_conv2d_pal_params")
     params = _packed_params(cls, call.params, enc, _arrays(ctx, call.op, enc, w))
     return dataclasses.replace(call, function="ek_conv2d_pal_s8", header="ek_conv2d_pal.h", params=params)
 
 
-def packed_fully_connected(ctx: LowerCtx, call: KernelCall, w: Tensor) -> KernelCall:
-    """``call`` (an ``ek_fully_connected_s8`` call) with compressed weights when that saves flash."""
-    if not _enabled.get():
-        return call
+def lower_packed_fully_connected(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """``call`` (an ``ek_fully_connected_s8`` call) with compressed weights, None when no encoding
+    saves enough flash."""
+    w = ctx.tensor(call.op.inputs[1])
     enc = choose_encoding(w.data.reshape(w.shape[0], -1))
     if enc is None:
-        return call
+        return None
     cls = _struct_for(call.params, "ek_fully_connected_pal_params")
     params = _packed_params(cls, call.params, enc, _arrays(ctx, call.op, enc, w))
     return dataclasses.replace(call, function="ek_fully_connected_pal_s8",

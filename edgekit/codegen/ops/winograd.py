@@ -9,14 +9,12 @@ no intermediate sum leaves int32.
 
 The price is flash: the transformed filter U is 16 int16 per (input, output) channel pair
 instead of 9 int8, 32 bytes instead of 9. The generator takes it only for output maps of at
-least ``MIN_PIXELS`` pixels, where the multiplications saved per extra flash byte are many
-(``with winograd(min_pixels=...)`` changes the threshold; ``None`` turns the kernel off).
+least ``Target.winograd_min_pixels`` pixels (``edgekit.codegen.core``), where the
+multiplications saved per extra flash byte are many; ``--no-winograd`` sets it to None.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 from dataclasses import dataclass
 
@@ -25,9 +23,9 @@ import numpy as np
 from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
+from .dsp_common import activation_fields, fits_int16, max_abs_acc, pair_order, requant_table
 
 INT32_LIMIT = 2**31
-MIN_PIXELS = 256  # a 16x16 output map: >= 55 multiplications saved per extra flash byte
 V_MAX = 4 * 128  # |B^T d B| for int8 d: every entry is a sum of four +-d
 
 # 2 x the textbook G of F(2, 3), so that U is an integer matrix
@@ -35,20 +33,6 @@ G = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], np.int64)
 # which of the 16 positions (row-major 4x4) each of the 2x2 outputs sums (A^T M A, A^T = [1 1 1 0; 0 1 -1 -1])
 _ROWS = ((0, 1, 2), (1, 2, 3))
 OUTPUT_SUPPORT = [[4 * r + c for r in _ROWS[dy] for c in _ROWS[dx]] for dy in (0, 1) for dx in (0, 1)]
-
-_min_pixels: contextvars.ContextVar[int | None] = contextvars.ContextVar("edgekit_winograd", default=MIN_PIXELS)
-
-
-@contextlib.contextmanager
-def winograd(min_pixels: int | None):
-    """``with winograd(0): generate(...)`` uses the kernel for every convolution it can take;
-    ``winograd(None)`` for none."""
-    token = _min_pixels.set(min_pixels)
-    try:
-        yield
-    finally:
-        _min_pixels.reset(token)
-
 
 @dataclass(frozen=True)
 class Conv3x3WinoParams(CStruct):
@@ -90,8 +74,6 @@ def weight_stream(u: np.ndarray) -> np.ndarray:
     """U as ek_conv3x3_wino_dsp_s8's channel loop reads it, int32 words: per output channel pair,
     per position, per pair of input channels (SXTB16's order: c0,c2 then c1,c3 of each four) the
     words {U[n][ca], U[n][cb]} and {U[n+1][ca], U[n+1][cb]} (int16, low half first)."""
-    from .dsp import pair_order
-
     n, _, c = u.shape
     ca, cb = pair_order(c).T
     lo = u[:, :, ca] & 0xFFFF
@@ -125,18 +107,27 @@ def winograd_overlap(ih: int, iw: int, ic: int, oh: int, ow: int, oc: int, pad_t
     return (Overlap(input=0, lead=events_lead(events)),)
 
 
-def winograd_conv2d(ctx: LowerCtx, call: KernelCall, w_data: np.ndarray, table: np.ndarray) -> KernelCall | None:
-    """ek_conv3x3_wino_dsp_s8 for a CONV_2D it takes (3x3, stride 1, dilation 1, groups 1, input
-    channels a multiple of 8, output channels even, a large enough map), else None. ``table``:
-    every output channel's ``requant_table`` row."""
-    from .dsp import _activation, _fits_int16  # dsp.py imports this module
-
+def winograd_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core with Winograd on, and a CONV_2D it takes: 3x3, stride 1, no dilation, no groups,
+    input channels a multiple of 8, output channels even, an output map of at least the target's
+    ``winograd_min_pixels``."""
     p = call.params
-    min_pixels = _min_pixels.get()
-    if (min_pixels is None or p.groups != 1 or (p.filter_h, p.filter_w) != (3, 3)
-            or (p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) != (1, 1, 1, 1)
-            or p.input_c % 8 or p.output_c % 2 or p.output_h * p.output_w < min_pixels
-            or len(table) != p.output_c):
+    min_pixels = ctx.target.winograd_min_pixels
+    return (ctx.target.dsp and min_pixels is not None and p.groups == 1 and (p.filter_h, p.filter_w) == (3, 3)
+            and (p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) == (1, 1, 1, 1)
+            and p.input_c % 8 == 0 and p.output_c % 2 == 0 and p.output_h * p.output_w >= min_pixels)
+
+
+def lower_winograd(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_conv3x3_wino_dsp_s8 for ``call`` (an ek_conv2d_s8 call), None when a sum could leave
+    int32, or the requantization or sizes are outside the kernel's bounds."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_data = w.data
+    w_rows = w_data.reshape(w.shape[0], -1).astype(np.int64)
+    table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
+                          max_abs_acc(p.bias.values, w_rows))
+    if table is None:
         return None
     u = transformed_filters(w_data)
     if not fits_int32(u):
@@ -146,14 +137,14 @@ def winograd_conv2d(ctx: LowerCtx, call: KernelCall, w_data: np.ndarray, table: 
         input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h, output_w=p.output_w,
         output_c=p.output_c, pad_top=p.pad_top, pad_left=p.pad_left, tiles_w=-(-p.output_w // 2),
         tiles_h=-(-p.output_h // 2), pad_value=p.input_zero_point,
-        **_activation(p),
+        **activation_fields(p),
         weights=ctx.array(op, "winograd", "int32_t", weight_stream(u),
                           "U = G g G^T (int16 pairs): per output channel pair, per 4x4 position, per "
                           "input channel pair, the order the kernel reads them"),
         requant=ctx.array(op, "requant", "int32_t", np.asarray(table, np.int64).reshape(-1),
                           "per output channel: 2 * folded bias, multiplier, rounding + offset, right shift"),
     )
-    if not _fits_int16(params):
+    if not fits_int16(params):
         return None
     x_arg, y_arg = call.args
     scratch = 128 * p.input_c + 512 + -(-p.input_c // 4) * 4

@@ -1,0 +1,41 @@
+"""The ``edgekit`` command: one module per command (its arguments beside its handler), each a
+thin layer over the library. Errors a user can cause are ``EdgekitError`` subclasses: one line
+on stderr and the error's exit code (``edgekit.errors.ExitCode``, listed in ``--help``).
+TensorFlow is imported only by the commands that convert or train, and only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import EdgekitError, ExitCode
+from ..frontend import reference
+from . import boards, build, compress, convert, deploy, fit, flash, generate, inspect, plan, profile, validate
+
+#: in the order ``edgekit --help`` lists them: the pipeline, then the target, then compression
+COMMANDS = (convert, inspect, generate, validate, plan, profile, deploy, boards, build, flash, compress, fit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {int(c):>3}  {c.meaning}" for c in ExitCode)
+    p = argparse.ArgumentParser(prog="edgekit", description="Keras to microcontroller, measured.",
+                                epilog=f"exit codes:\n{codes}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except EdgekitError as exc:
+        print(f"edgekit: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("edgekit: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    finally:
+        reference.shutdown()

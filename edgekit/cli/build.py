@@ -1,0 +1,31 @@
+"""``edgekit build``: firmware for a board -- model, kernels, harness, board support."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..codegen.core import target_for_cpu
+from ..errors import ExitCode
+from ..target.boards import DEFAULT_BOARD, load_board
+from ..target.build import build_firmware
+from .output import add_no_winograd, report
+
+
+def add_parser(sub) -> None:
+    bu = sub.add_parser("build", help="firmware for a board: model, kernels, harness, board support")
+    bu.add_argument("model", help="int8 .tflite")
+    bu.add_argument("--board", default=DEFAULT_BOARD, help="board name (edgekit boards) or a board .yaml")
+    bu.add_argument("-o", "--output", required=True, help="build folder")
+    bu.add_argument("--ram-limit", type=int, metavar="BYTES",
+                    help="fail unless .data + .bss + stack fit in this many bytes (try a smaller part)")
+    bu.add_argument("--json", action="store_true")
+    add_no_winograd(bu)
+    bu.set_defaults(run=run)
+
+
+def run(args) -> ExitCode:
+    board = load_board(args.board)
+    fw = build_firmware(Path(args.model), board, Path(args.output), ram_limit=args.ram_limit,
+                        target=target_for_cpu(board.cpu, winograd=not args.no_winograd))
+    report(fw, args)
+    return ExitCode.OK

@@ -1,0 +1,65 @@
+"""``edgekit prune``, ``cluster``, ``distill``: compress a Keras model, fine-tune it, convert it to int8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compress.commands import run_cluster, run_distill, run_prune
+from ..errors import ExitCode
+from .output import log, report
+
+DATA_HELP = "'digits' (scikit-learn, no download) or .npz with x_train, y_train"
+
+
+def add_parser(sub) -> None:
+    pn = sub.add_parser("prune", help="magnitude (unstructured) or structured pruning of a Keras model")
+    pn.add_argument("model", help=".keras or .h5")
+    pn.add_argument("--data", required=True, help=DATA_HELP)
+    pn.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
+    pn.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights (or channels) to remove")
+    pn.add_argument("--structured", action="store_true", help="remove whole channels: a smaller dense model")
+    pn.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs")
+    pn.add_argument("--seed", type=int, default=0)
+    pn.add_argument("--json", action="store_true")
+    pn.set_defaults(run=prune)
+
+    cl = sub.add_parser("cluster", help="k-means weight sharing, stored palettized in flash")
+    cl.add_argument("model", help=".keras or .h5")
+    cl.add_argument("--data", required=True, help=DATA_HELP)
+    cl.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
+    cl.add_argument("--clusters", type=int, default=16, help="shared values per kernel (16: 4-bit indices)")
+    cl.add_argument("--per-channel", action="store_true", help="k-means per output channel")
+    cl.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs of the shared values")
+    cl.add_argument("--seed", type=int, default=0)
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(run=cluster)
+
+    di = sub.add_parser("distill", help="train a student from a teacher's softened outputs and the labels")
+    di.add_argument("student", help=".keras or .h5 (its architecture and starting weights)")
+    di.add_argument("--teacher", required=True, help=".keras or .h5")
+    di.add_argument("--data", required=True, help=DATA_HELP)
+    di.add_argument("-o", "--output", required=True)
+    di.add_argument("--temperature", type=float, default=4.0)
+    di.add_argument("--alpha", type=float, default=0.3, help="weight of the label loss (1 - alpha: teacher)")
+    di.add_argument("--epochs", type=int, default=10)
+    di.add_argument("--seed", type=int, default=0)
+    di.add_argument("--json", action="store_true")
+    di.set_defaults(run=distill)
+
+
+def prune(args) -> ExitCode:
+    report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity, args.structured, args.epochs,
+                     args.seed, log=log), args)
+    return ExitCode.OK
+
+
+def cluster(args) -> ExitCode:
+    report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters, args.per_channel, args.epochs,
+                       args.seed, log=log), args)
+    return ExitCode.OK
+
+
+def distill(args) -> ExitCode:
+    report(run_distill(Path(args.student), Path(args.teacher), args.data, Path(args.output), args.temperature,
+                       args.alpha, args.epochs, args.seed, log=log), args)
+    return ExitCode.OK

@@ -1,0 +1,34 @@
+"""``edgekit convert``: Keras (.keras, .h5, SavedModel) to full-int8 .tflite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ExitCode
+from ..frontend.calib import IMAGE_RANGES
+from ..frontend.convert import MODES, convert_model
+from .output import log, report
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser("convert", help="Keras (.keras, .h5, SavedModel) to full-int8 .tflite")
+    c.add_argument("model")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--calib", help=".npy, .npz or a folder of images")
+    c.add_argument("--calib-samples", type=int, default=200)
+    c.add_argument("--synthetic-calib", action="store_true", help="calibrate on random data (accuracy unknown)")
+    c.add_argument("--mode", choices=MODES, default="int8")
+    c.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weights")
+    c.add_argument("--image-range", choices=list(IMAGE_RANGES), default="unit",
+                   help="pixels of a --calib image folder (and synthetic images) scaled to "
+                        "[0, 1] (unit: x/255, the default), [-1, 1] (symmetric) or [0, 255] (raw)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(run=run)
+
+
+def run(args) -> ExitCode:
+    result = convert_model(Path(args.model), Path(args.output), calib=Path(args.calib) if args.calib else None,
+                           calib_samples=args.calib_samples, synthetic=args.synthetic_calib, mode=args.mode,
+                           per_tensor=args.per_tensor, image_range=args.image_range, log=log)
+    report(result, args)
+    return ExitCode.OK

@@ -1,0 +1,35 @@
+"""``edgekit deploy``: Keras or .tflite to a board -- convert, plan, generate, build, run, check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ExitCode
+from ..harness.deploy import deploy
+from .output import add_no_winograd, log, report
+
+
+def add_parser(sub) -> None:
+    d = sub.add_parser("deploy", help="Keras or .tflite to a board: convert, plan, generate, build, run, check")
+    d.add_argument("model", help=".keras, .h5, SavedModel folder or int8 .tflite")
+    d.add_argument("--board", required=True)
+    d.add_argument("--calib", help="calibration data for a Keras model (.npy, .npz or a folder of images)")
+    d.add_argument("--synthetic-calib", action="store_true",
+                   help="calibrate a Keras model on random data (accuracy unknown)")
+    d.add_argument("--samples", type=int, default=10, help="random inputs to check on the device")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("-o", "--output", help="build folder (default: out/<model>-<board>)")
+    d.add_argument("--port", help="pyserial URL of a real board (QEMU boards need none)")
+    d.add_argument("--report", help="write the JSON profile report here as results arrive")
+    d.add_argument("--json", action="store_true")
+    add_no_winograd(d)
+    d.set_defaults(run=run)
+
+
+def run(args) -> ExitCode:
+    result = deploy(Path(args.model), args.board, calib=Path(args.calib) if args.calib else None,
+                    synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
+                    out_dir=Path(args.output) if args.output else None, port=args.port,
+                    report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd, log=log)
+    report(result, args)
+    return ExitCode.OK if result.passed else ExitCode.MISMATCH

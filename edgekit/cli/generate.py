@@ -1,0 +1,36 @@
+"""``edgekit generate``: C source for an int8 .tflite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..codegen import generate
+from ..codegen.core import HOST, target_for_cpu
+from ..errors import ExitCode
+from ..ir import read_tflite
+from ..target.boards import load_board
+from .output import add_no_winograd
+
+
+def add_parser(sub) -> None:
+    g = sub.add_parser("generate", help="C source for an int8 .tflite")
+    g.add_argument("model")
+    g.add_argument("-o", "--output", required=True)
+    g.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
+                   "default: the host (portable C)")
+    g.add_argument("--prefix", default="model")
+    g.add_argument("--ram-limit", type=int, metavar="BYTES",
+                   help="fail with an error if no memory plan fits in this many arena bytes")
+    add_no_winograd(g)
+    g.set_defaults(run=run)
+
+
+def run(args) -> ExitCode:
+    # the board's core picks the kernels; the host gets the portable ones
+    target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu,
+                                                             winograd=not args.no_winograd)
+    gen = generate(read_tflite(args.model), Path(args.output), prefix=args.prefix, source=Path(args.model).name,
+                   ram_limit=args.ram_limit, target=target)
+    print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
+          f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes")
+    return ExitCode.OK

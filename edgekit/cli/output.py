@@ -1,0 +1,29 @@
+"""How the commands print: JSON on stdout when asked, progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def print_json(obj) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def report(result, args: argparse.Namespace) -> None:
+    """A result with ``to_json()`` and ``summary()``: JSON with ``--json``, else the summary."""
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(result.summary())
+
+
+def add_no_winograd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-winograd", action="store_true",
+                        help="keep 3x3 stride-1 convolutions direct on DSP cores: Winograd stores their "
+                             "weights 3.6x larger (32 B per channel pair instead of 9) to run them about 2x faster")

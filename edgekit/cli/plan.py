@@ -1,0 +1,45 @@
+"""``edgekit plan``: the memory plan -- schedule, lifetimes, offsets, arena against its lower bound."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..codegen import plan_model
+from ..codegen.core import HOST, target_for_cpu
+from ..errors import ExitCode
+from ..ir import read_tflite
+from ..plan.report import plan_json, plan_text, plot_timeline
+from ..target.boards import load_board
+from .output import print_json
+
+
+def add_parser(sub) -> None:
+    pl = sub.add_parser("plan", help="memory plan: schedule, lifetimes, offsets, arena vs lower bound")
+    pl.add_argument("model")
+    pl.add_argument("--board", default="host", help="plan for the kernels of this board's core "
+                    "(their scratch and overlaps); default: the host (portable C)")
+    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--plot", help="write a memory timeline to this .png or .svg")
+    pl.add_argument("--ram-limit", type=int, metavar="BYTES",
+                    help="fail with an error if no plan fits in this many arena bytes")
+    pl.add_argument("--no-reorder", action="store_true", help="keep the file's operator order")
+    pl.set_defaults(run=run)
+
+
+def run(args) -> ExitCode:
+    target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu)
+    mp = plan_model(read_tflite(args.model), target, ram_limit=args.ram_limit, reorder_ops=not args.no_reorder)
+    if args.plot:
+        plot_timeline(mp.plan, mp.graph, Path(args.plot))
+    if args.json:
+        doc = plan_json(mp.plan, mp.graph, mp.file_order_bound)
+        doc["unplanned_kernels"] = list(mp.notes)
+        print_json(doc)
+    else:
+        print(plan_text(mp.plan, mp.graph, mp.file_order_bound))
+        if args.plot:
+            print(f"timeline written to {args.plot}")
+    for note in mp.notes:
+        print(f"edgekit: note: planned without kernel facts (no scratch, no overlap): {note}", file=sys.stderr)
+    return ExitCode.OK

@@ -1,0 +1,157 @@
+"""CONV_2D on the DSP kernel ``ek_conv2d_dsp_s8`` (firmware/kernels/dsp/ek_conv2d_dsp.h): columns
+of four pixels against pairs of output channels, 2x4 SMLAD, one word stream per channel pair."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arith import multiply_by_quantized_multiplier
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from .dsp_common import (
+    activation_fields,
+    as_int32,
+    fits_int16,
+    gemm_weights,
+    max_abs_acc,
+    requant_features,
+    requant_table,
+    round_up,
+)
+
+LAST_PAIR = 1 << 31  # EK_LAST_PAIR of ek_conv2d_dsp.c
+
+
+@dataclass(frozen=True)
+class Conv2DDspParams(CStruct):
+    C_TYPE = "ek_conv2d_dsp_params"
+    input_h: int
+    input_w: int
+    input_c: int
+    output_h: int
+    output_w: int
+    output_c: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    k_pad: int
+    pad_value: int
+    act_full: int
+    act_min: int
+    act_max: int
+    live_c: int
+    stream: CArray
+    dead_row: CArray | str
+
+
+def constant_outputs(bias, multiplier, shift, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
+    """The outputs of channels whose weights are all zero: requantized folded bias, exactly as
+    TFLM computes it (the accumulator is the bias alone, whatever the input)."""
+    v = multiply_by_quantized_multiplier(np.asarray(bias, np.int64), np.asarray(multiplier, np.int64),
+                                         np.asarray(shift, np.int64)) + output_offset
+    return np.clip(v, act_min, act_max)
+
+
+def column_order(filter_h: int, row: int) -> np.ndarray:
+    """The k (index into a filter's (ky, kx, c) taps) at each position of the column
+    ek_conv2d_dsp_s8 builds, -1 for a position it fills with a don't-care byte: every filter
+    row's whole words (``row // 4 * 4`` taps), then the last ``row % 4`` taps of every row,
+    gathered into words; when they fit one word (and a row has a whole word) they sit at its
+    top, else they start the first word and the last one is padded."""
+    full, rem = row // 4 * 4, row % 4
+    order = [ky * row + b for ky in range(filter_h) for b in range(full)]
+    tail = [ky * row + full + b for ky in range(filter_h) for b in range(rem)]
+    pad = [-1] * (-len(tail) % 4)
+    quick = row >= 4 and len(tail) <= 4
+    order += pad + tail if quick else tail + pad
+    return np.asarray(order, np.int64)
+
+
+def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int) -> np.ndarray:
+    """What ek_conv2d_dsp_s8's channel loop reads, as int32 words in reading order: per pair of
+    live channels, the two doubled folded biases (its columns are doubled), the weights
+    (``gemm_weights``, four int8 per word, little-endian), then per channel the multiplier, c
+    and right | channel << 8, with ``LAST_PAIR`` set in the last pair's last word (the kernel's
+    loop ends there). An odd last channel is paired with a copy of itself (same output, stored
+    twice)."""
+    n = w_live.shape[0]
+    if n == 0:
+        return np.zeros(1, np.int64)  # no pair is read
+    if n % 2:
+        w_live = np.concatenate([w_live, w_live[-1:]])
+        table = np.concatenate([table, table[-1:]])
+        channels = np.concatenate([channels, channels[-1:]])
+    pairs = w_live.shape[0] // 2
+    wb = gemm_weights(w_live, k_pad, 2).astype(np.int8)
+    words = wb.view("<i4").astype(np.int64).reshape(pairs, k_pad // 2)
+    table = np.asarray(table, np.int64)
+    terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
+    terms[-1, 2] |= LAST_PAIR
+    out = np.concatenate([table[:, 0].reshape(pairs, 2), words, terms.reshape(pairs, 6)], axis=1)
+    return as_int32(out).reshape(-1)
+
+
+def conv2d_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and a CONV_2D without groups or horizontal dilation."""
+    p = call.params
+    return ctx.target.dsp and p.groups == 1 and p.dilation_w == 1
+
+
+def live_channels(w_rows: np.ndarray) -> np.ndarray:
+    """The output channels with a nonzero weight (the others' outputs are constants)."""
+    return np.flatnonzero(np.abs(w_rows).sum(axis=1) > 0)
+
+
+def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_conv2d_dsp_s8 for ``call`` (an ek_conv2d_s8 call), None when its requantization or sizes
+    are outside the kernel's bounds."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.reshape(w.shape[0], -1).astype(np.int64)
+    live = live_channels(w_rows)
+    bias, mult, shift = p.bias.values, p.multiplier.values, p.shift.values
+    table = requant_table(bias[live], mult[live], shift[live], p.output_offset, max_abs_acc(bias[live], w_rows[live]))
+    if table is None:
+        return None
+    op = call.op
+    run = p.filter_w * p.input_c  # a window row's taps
+    order = column_order(p.filter_h, run)
+    k_pad = round_up(order.size, 4)  # already whole words
+    w_cols = np.where(order >= 0, w_rows[:, np.maximum(order, 0)], 0)  # the weights in column order
+    n_live = live.size
+    if n_live < p.output_c:
+        dead = np.setdiff1d(np.arange(p.output_c), live)
+        row = np.zeros(p.output_c, np.int64)
+        row[dead] = constant_outputs(bias[dead], mult[dead], shift[dead], p.output_offset, p.act_min, p.act_max)
+        dead_row = ctx.array(op, "dead_row", "int8_t", row,
+                             f"outputs of the {dead.size} channels whose weights are all zero")
+    else:
+        dead_row = "NULL"
+    params = Conv2DDspParams(
+        input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h,
+        output_w=p.output_w, output_c=p.output_c, filter_h=p.filter_h, filter_w=p.filter_w,
+        stride_h=p.stride_h, stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w,
+        pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **activation_fields(p),
+        live_c=n_live,
+        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_cols[live], table, live, k_pad),
+                         f"{w.name}: per channel pair the doubled folded biases, the weights per k pair in "
+                         "the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
+                         "right shift | output channel << 8"
+                         + (f" ({n_live} of {p.output_c} channels; the rest are all zero)"
+                            if n_live < p.output_c else "")),
+        dead_row=dead_row,
+    )
+    if not fits_int16(params):
+        return None
+    scratch = 9 * k_pad + round_up(p.output_c, 4)
+    x_arg, y_arg = call.args
+    return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
+                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+                               features=requant_features(p.act_min, p.output_offset))

@@ -1,0 +1,226 @@
+"""DEPTHWISE_CONV_2D on the DSP kernels: ``ek_depthwise_rows_dsp_s8`` (3x3 filters, a ring of
+widened input rows, ek_depthwise_rows_dsp.h) and ``ek_depthwise_dsp_s8`` (any filter, channels in
+groups of four, ek_depthwise_dsp.h). Both take depth multiplier 1."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...plan import Overlap
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from ..overlap import events_lead
+from .dsp_common import activation_fields, as_int32, fits_int16, max_abs_acc, requant_features, requant_table, round_up
+
+# depthwise rows kernel, stride 2: a ring of widened rows larger than this goes in channel groups
+# (each input row is then widened 1.5 times, not once; at stride 1 it would be 3 times: never),
+# when the ring could raise the arena: the input and the ring exceed the largest activation
+DW_RING_BYTES_S2 = 4096
+
+
+def depthwise_table(ctx: LowerCtx, call: KernelCall) -> tuple[np.ndarray, np.ndarray | None]:
+    """The filter as taps x channels, and every channel's ``requant_table`` row (None when some
+    channel is outside the folded form's bounds)."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_taps = w.data.reshape(p.filter_h * p.filter_w, p.output_c).astype(np.int64)
+    return w_taps, requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
+                                 max_abs_acc(p.bias.values, w_taps.T))
+
+
+@dataclass(frozen=True)
+class DepthwiseDspParams(CStruct):
+    C_TYPE = "ek_depthwise_dsp_params"
+    input_h: int
+    input_w: int
+    input_c: int
+    output_h: int
+    output_w: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    pad_value: int
+    act_full: int
+    act_min: int
+    act_max: int
+    weights: CArray
+    requant: CArray
+
+
+def depthwise_weights(w_taps: np.ndarray) -> np.ndarray:
+    """Weights [taps][c] (c a multiple of 4) as the DSP depthwise kernel reads them: per group
+    of four channels, per tap, the doubled int16 pairs (w[c], w[c+2]), (w[c+1], w[c+3])."""
+    taps, ch = w_taps.shape
+    g = 2 * np.asarray(w_taps, np.int64).reshape(taps, ch // 4, 4)  # [tap][group][4]
+    return g[:, :, [0, 2, 1, 3]].transpose(1, 0, 2).reshape(-1)
+
+
+@dataclass(frozen=True)
+class DepthwiseRowsParams(CStruct):
+    C_TYPE = "ek_depthwise_rows_params"
+    input_h: int
+    input_w: int
+    channels: int
+    output_h: int
+    output_w: int
+    stride_h: int
+    stride_w: int
+    pad_top: int
+    pad_left: int
+    row_len: int
+    group: int
+    blocks: int
+    half: int
+    direct: int
+    pad_value: int
+    act_min: int
+    act_max: int
+    weights: CArray
+
+
+def depthwise_rows_weights(w: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Weights [3][3][c] and requantization rows [c][4] as ek_depthwise_rows_dsp_s8 reads them:
+    per channel ten int32 words, the doubled int16 pairs (w0, w1), (w1, w2) of each filter row
+    (low half first), then 2 * bias, multiplier, c, right."""
+    w = 2 * np.asarray(w, np.int64)  # [kh][3][c]
+    lo = np.stack([w[:, 0], w[:, 1]], axis=-1)  # [kh][c][2]: (w0, w1) and (w1, w2) low halves
+    hi = np.stack([w[:, 1], w[:, 2]], axis=-1)
+    words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)  # as unsigned 32-bit
+    words = as_int32(words)
+    per_channel = words.transpose(1, 0, 2).reshape(w.shape[2], 6)
+    return np.concatenate([per_channel, np.asarray(table, np.int64)], axis=1).reshape(-1)
+
+
+def rows_blocks(output_w: int) -> tuple[int, int]:
+    """(blocks of four, 1 if a block of two follows) covering ``output_w`` outputs: a remainder
+    of 3 takes a block of four, of 1 or 2 a block of two; there is at least one block of four."""
+    blocks, rem = divmod(output_w, 4)
+    if rem == 3 or blocks == 0:
+        return blocks + 1, 0
+    return blocks, int(rem > 0)
+
+
+def rows_group(channels: int, row_len: int, budget: int | None) -> int:
+    """Channels per group of ek_depthwise_rows_dsp_s8: all of them (a ring of 3 plane rows, each
+    input row widened once) when the ring fits in ``budget`` bytes, else the largest multiple
+    of 4 dividing ``channels`` whose 3 rows fit (the rows widened again for each output row)."""
+    if budget is None or 6 * row_len * channels <= budget or channels % 4:
+        return channels
+    fits = [g for g in range(4, channels, 4) if channels % g == 0 and 6 * row_len * g <= budget]
+    return max(fits) if fits else 4
+
+
+def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
+    """How far ek_depthwise_rows_dsp_s8's output may overlap its input, derived from its loop
+    order (ek_depthwise_rows_dsp.h): the events of the kernel in order, input rows read
+    (channels of the group) and output rows written; the lead is the largest distance from the
+    end of a write to the lowest input byte read after it (``edgekit.codegen.overlap``)."""
+    c, iw, ow, g = p.channels, p.input_w, p.output_w, p.group
+    events = []  # (is_write, start, end) in kernel order
+    next_iy = 0
+    for oy in range(p.output_h):
+        iy0 = oy * p.stride_h - p.pad_top
+        for c0 in range(0, c, g):
+            for iy in range(iy0, iy0 + 3):
+                if not 0 <= iy < p.input_h:
+                    continue
+                todo = [iy]
+                if g == c:  # the ring: rows not read before, from the window's top
+                    todo = list(range(max(next_iy, iy0, 0), iy + 1))
+                    next_iy = max(next_iy, iy + 1)
+                events += [(False, iy * iw * c + c0, ((iy + 1) * iw - 1) * c + c0 + g) for iy in todo]
+            if p.direct:
+                events.append((True, oy * ow * c + c0, ((oy + 1) * ow - 1) * c + c0 + g))
+        if not p.direct or clamps:
+            events.append((True, oy * ow * c, (oy + 1) * ow * c))
+    return (Overlap(input=0, lead=events_lead(events)),)
+
+
+def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core, a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2."""
+    p = call.params
+    return (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
+            and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2))
+
+
+def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_depthwise_rows_dsp_s8 for ``call`` (an ek_depthwise_conv2d_s8 call), None when its
+    requantization or sizes are outside the kernel's bounds."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    _, table = depthwise_table(ctx, call)
+    if table is None:
+        return None
+    c, s = p.input_c, p.stride_w
+    blocks, half = rows_blocks(p.output_w)
+    n_out = 4 * blocks + 2 * half
+    # one past the last int16 a plane row is read at: block b starts at tap 4 * s * b and reads
+    # 2 * s + 1 words (a block of two: s + 1)
+    last = 4 * s * blocks + 2
+    if half:
+        last = 4 * s * blocks + 2 * s + 2
+    row_len = round_up(max(p.pad_left + p.input_w, last), 2)
+    x = ctx.tensor(call.op.inputs[0])
+    largest = max(t.nbytes for t in ctx.graph.tensors if not t.is_constant)
+    may_raise_arena = x.nbytes + 6 * row_len * c > largest
+    group = rows_group(c, row_len, DW_RING_BYTES_S2 if s == 2 and may_raise_arena else None)
+    op = call.op
+    params = DepthwiseRowsParams(
+        input_h=p.input_h, input_w=p.input_w, channels=c, output_h=p.output_h, output_w=p.output_w,
+        stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
+        row_len=row_len, group=group, blocks=blocks, half=half, direct=int(n_out == p.output_w),
+        pad_value=p.input_zero_point, act_min=p.act_min, act_max=p.act_max,
+        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(w.data.reshape(3, 3, p.output_c), table),
+                          f"{w.name}: per channel, per filter row the doubled int16 pairs (w0,w1), (w1,w2), "
+                          "then 2 * folded bias, multiplier, rounding + offset, right shift"),
+    )
+    if not fits_int16(params):
+        return None
+    slots = 6 * row_len * group
+    x_arg, y_arg = call.args
+    return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
+                               params=params, args=(x_arg, y_arg, ctx.scratch(op)),
+                               scratch_bytes=slots + (0 if params.direct else n_out * c),
+                               features=requant_features(p.act_min, p.output_offset),
+                               overlaps=rows_overlap(params, clamps=(p.act_min, p.act_max) != (-128, 127)))
+
+
+def depthwise_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core, depth multiplier 1, channels a multiple of four."""
+    p = call.params
+    return ctx.target.dsp and p.depth_multiplier == 1 and p.input_c % 4 == 0
+
+
+def lower_depthwise_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_depthwise_dsp_s8 for ``call`` (an ek_depthwise_conv2d_s8 call), None when its
+    requantization or sizes are outside the kernel's bounds."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_taps, table = depthwise_table(ctx, call)
+    if table is None:
+        return None
+    op = call.op
+    params = DepthwiseDspParams(
+        input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h,
+        output_w=p.output_w, filter_h=p.filter_h, filter_w=p.filter_w, stride_h=p.stride_h,
+        stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w, pad_top=p.pad_top,
+        pad_left=p.pad_left, pad_value=p.input_zero_point, **activation_fields(p),
+        weights=ctx.array(op, "weights", "int16_t", depthwise_weights(w_taps),
+                          f"{w.name}: doubled int16 pairs per group of 4 channels and tap"),
+        requant=ctx.array(op, "requant", "int32_t", table.reshape(-1),
+                          "per channel: 2 * folded bias, multiplier, rounding + offset, right shift"),
+    )
+    if not fits_int16(params):
+        return None
+    # a row of the zero point, and one tap pointer per filter tap (8 bytes covers 64-bit hosts)
+    scratch = round_up(p.input_c, 8) + 8 * p.filter_h * p.filter_w
+    x_arg, y_arg = call.args
+    return dataclasses.replace(call, function="ek_depthwise_dsp_s8", header="ek_depthwise_dsp.h", params=params,
+                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)

@@ -1,0 +1,71 @@
+"""FULLY_CONNECTED on the DSP kernel ``ek_fully_connected_dsp_s8`` (ek_fully_connected_dsp.h): each
+input row widened once, four output rows at a time against it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx
+from .dsp_common import activation_fields, gemm_weights, max_abs_acc, requant_table, round_up
+
+# a fully connected layer this small (a classifier head) takes the portable kernel on DSP cores:
+# a few thousand cycles either way, and the portable kernel (compiled for size there,
+# build.DSP_LIGHT_KERNELS) is half the code of the DSP one
+SMALL_FC_MACS = 1024
+
+
+@dataclass(frozen=True)
+class FullyConnectedDspParams(CStruct):
+    C_TYPE = "ek_fully_connected_dsp_params"
+    batches: int
+    in_features: int
+    out_features: int
+    k_pad: int
+    act_full: int
+    act_min: int
+    act_max: int
+    weights: CArray
+    requant: CArray
+
+
+def small_fc(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and a layer of fewer than SMALL_FC_MACS multiply-accumulates, where the portable
+    kernel's smaller code matters more than its speed."""
+    p = call.params
+    return ctx.target.dsp and p.batches * p.in_features * p.out_features < SMALL_FC_MACS
+
+
+def fully_connected_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    return ctx.target.dsp
+
+
+def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_fully_connected_dsp_s8 for ``call`` (an ek_fully_connected_s8 call), None when its
+    requantization is outside the kernel's bounds."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.astype(np.int64)
+    table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
+                          max_abs_acc(p.bias.values, w_rows))
+    if table is None:
+        return None
+    op = call.op
+    k_pad = round_up(p.in_features, 4)
+    n_pad = round_up(p.out_features, 4)
+    rq = np.zeros((n_pad, 4), np.int64)
+    rq[:p.out_features] = table
+    params = FullyConnectedDspParams(
+        batches=p.batches, in_features=p.in_features, out_features=p.out_features, k_pad=k_pad,
+        **activation_fields(p),
+        weights=ctx.array(op, "weights", "int8_t", gemm_weights(w_rows, k_pad, 4),
+                          f"{w.name}: per 4 rows and k pair, the order the DSP kernel reads"),
+        requant=ctx.array(op, "requant", "int32_t", rq.reshape(-1),
+                          "per row: 2 * folded bias, multiplier, rounding + offset, right shift"),
+    )
+    x_arg, y_arg = call.args
+    return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
+                               params=params, args=(x_arg, y_arg, ctx.scratch(op)),
+                               scratch_bytes=2 * k_pad + (k_pad if k_pad != p.in_features else 0))
