@@ -46,6 +46,12 @@ void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output
     }
 }
 
+/* Scratch: one int32 sum per channel. */
+int32_t ek_avg_pool_s8_scratch_bytes(int32_t channels)
+{
+    return 4 * channels;
+}
+
 void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
     const int32_t c_n = p->channels;

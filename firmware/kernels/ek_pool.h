@@ -33,7 +33,8 @@ typedef struct {
 
 void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output);
 
-/* scratch: channels * sizeof(int32_t) bytes, 4-byte aligned */
+/* The scratch ek_avg_pool_s8 needs, 4-byte aligned (the generator calls this at generation time). */
+int32_t ek_avg_pool_s8_scratch_bytes(int32_t channels);
 void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* EK_POOL_H */

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import kernel_facts
 from ..arith import multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import (
@@ -150,7 +151,7 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     )
     if not fits_int16(params):
         return None
-    scratch = 9 * k_pad + round_up(p.output_c, 4)
+    scratch = kernel_facts.scratch_bytes("ek_conv2d_dsp_s8", k_pad, p.output_c)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,

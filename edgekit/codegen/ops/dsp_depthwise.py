@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...plan import Overlap
+from .. import kernel_facts
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
 from .dsp_common import activation_fields, as_int32, fits_int16, max_abs_acc, requant_features, requant_table, round_up
@@ -87,15 +88,19 @@ class DepthwiseRowsParams(CStruct):
 
 def depthwise_rows_weights(w: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Weights [3][3][c] and requantization rows [c][4] as ek_depthwise_rows_dsp_s8 reads them:
-    per channel ten int32 words, the doubled int16 pairs (w0, w1), (w1, w2) of each filter row
-    (low half first), then 2 * bias, multiplier, c, right."""
+    per channel one record laid out as its header says (``kernel_facts.depthwise_rows_record``):
+    the doubled int16 pairs (w0, w1), (w1, w2) of each filter row (low half first), and the
+    terms 2 * bias, multiplier, c, right."""
     w = 2 * np.asarray(w, np.int64)  # [kh][3][c]
     lo = np.stack([w[:, 0], w[:, 1]], axis=-1)  # [kh][c][2]: (w0, w1) and (w1, w2) low halves
     hi = np.stack([w[:, 1], w[:, 2]], axis=-1)
     words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)  # as unsigned 32-bit
     words = as_int32(words)
-    per_channel = words.transpose(1, 0, 2).reshape(w.shape[2], 6)
-    return np.concatenate([per_channel, np.asarray(table, np.int64)], axis=1).reshape(-1)
+    pairs_at, requant_at, record = kernel_facts.depthwise_rows_record()
+    records = np.zeros((w.shape[2], record), np.int64)
+    records[:, pairs_at:pairs_at + 6] = words.transpose(1, 0, 2).reshape(w.shape[2], 6)
+    records[:, requant_at:requant_at + 4] = np.asarray(table, np.int64)
+    return records.reshape(-1)
 
 
 def rows_blocks(output_w: int) -> tuple[int, int]:
@@ -183,11 +188,11 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     )
     if not fits_int16(params):
         return None
-    slots = 6 * row_len * group
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=slots + (0 if params.direct else n_out * c),
+                               scratch_bytes=kernel_facts.scratch_bytes("ek_depthwise_rows_dsp_s8", row_len, group, c,
+                                                                        blocks, half, params.direct),
                                features=requant_features(p.act_min, p.output_offset),
                                overlaps=rows_overlap(params, clamps=(p.act_min, p.act_max) != (-128, 127)))
 
@@ -219,8 +224,7 @@ def lower_depthwise_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     )
     if not fits_int16(params):
         return None
-    # a row of the zero point, and one tap pointer per filter tap (8 bytes covers 64-bit hosts)
-    scratch = round_up(p.input_c, 8) + 8 * p.filter_h * p.filter_w
+    scratch = kernel_facts.scratch_bytes("ek_depthwise_dsp_s8", p.input_c, p.filter_h, p.filter_w)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_depthwise_dsp_s8", header="ek_depthwise_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)

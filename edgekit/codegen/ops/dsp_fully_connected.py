@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import kernel_facts
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, gemm_weights, max_abs_acc, requant_table, round_up
 
@@ -68,4 +69,4 @@ def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | N
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=2 * k_pad + (k_pad if k_pad != p.in_features else 0))
+                               scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", p.in_features, k_pad))

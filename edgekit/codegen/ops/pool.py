@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind, Padding, Pool2DOptions
 from ...plan import Overlap
+from .. import kernel_facts
 from ..arith import tensor_activation_range
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
 from ..overlap import sliding_window_lead
@@ -88,5 +89,5 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
         return KernelCall(op, "ek_max_pool_s8", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
                           overlaps=pool_overlap(params))
     return KernelCall(op, "ek_avg_pool_s8", "ek_pool.h", params,
-                      (ctx.ptr(x), ctx.ptr(y), ctx.scratch(op)), scratch_bytes=4 * c,
+                      (ctx.ptr(x), ctx.ptr(y), ctx.scratch(op)), scratch_bytes=kernel_facts.scratch_bytes("ek_avg_pool_s8", c),
                       overlaps=pool_overlap(params))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...plan import Overlap
+from .. import kernel_facts
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
 from .dsp_common import activation_fields, fits_int16, max_abs_acc, pair_order, requant_table
@@ -147,7 +148,7 @@ def lower_winograd(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     if not fits_int16(params):
         return None
     x_arg, y_arg = call.args
-    scratch = 128 * p.input_c + 512 + -(-p.input_c // 4) * 4
+    scratch = kernel_facts.scratch_bytes("ek_conv3x3_wino_dsp_s8", p.input_c)
     return dataclasses.replace(
         call, function="ek_conv3x3_wino_dsp_s8", header="ek_conv3x3_wino_dsp.h", params=params,
         args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,

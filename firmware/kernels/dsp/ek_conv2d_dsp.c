@@ -347,6 +347,13 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
         }                                                     \
     } while (0)
 
+/* Scratch: the int16 columns of four pixels (8 * k_pad bytes), one border window being gathered
+ * (k_pad bytes), one throw-away output row for a last block of fewer than four pixels. */
+int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
+{
+    return 9 * k_pad + ((output_c + 3) & ~3);
+}
+
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;

@@ -71,8 +71,8 @@ typedef struct {
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
 
-/* Scratch bytes: 9 * k_pad + output_c rounded up to 4 (int16 columns of four pixels, one border
- * window being gathered (k bytes), one throw-away output row for a last block of < 4 pixels). */
+/* The scratch ek_conv2d_dsp_s8 needs (the generator calls this at generation time). */
+int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */

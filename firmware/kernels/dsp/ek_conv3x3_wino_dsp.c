@@ -242,6 +242,13 @@ static void output_tiles(const ek_conv3x3_wino_params *p, const int32_t *m, cons
 
 /* ---------------------------------------------------------------------------- the kernel */
 
+/* Scratch: the four tiles' V (128 * input_c bytes), the accumulators of one channel pair (512),
+ * a pixel of zero points (input_c rounded up to 4). */
+int32_t ek_conv3x3_wino_dsp_s8_scratch_bytes(int32_t input_c)
+{
+    return 128 * input_c + 512 + ((input_c + 3) & ~3);
+}
+
 void ek_conv3x3_wino_dsp_s8(const ek_conv3x3_wino_params *p, const int8_t *input, int8_t *output,
                             int8_t *scratch)
 {

@@ -58,8 +58,8 @@ typedef struct {
     const int32_t *requant;    /* [output_c][4]: 2 * folded bias, multiplier, c, right */
 } ek_conv3x3_wino_params;
 
-/* Scratch bytes: 128 * input_c + 512 + input_c rounded up to 4 (the four tiles' V, the
- * accumulators of one channel pair, a pixel of zero points). */
+/* The scratch ek_conv3x3_wino_dsp_s8 needs (the generator calls this at generation time). */
+int32_t ek_conv3x3_wino_dsp_s8_scratch_bytes(int32_t input_c);
 void ek_conv3x3_wino_dsp_s8(const ek_conv3x3_wino_params *p, const int8_t *input, int8_t *output,
                             int8_t *scratch);
 

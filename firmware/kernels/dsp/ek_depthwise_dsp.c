@@ -99,6 +99,13 @@ static void pixel_any(const ek_depthwise_dsp_params *p, const int8_t *const *tap
     }
 }
 
+/* Scratch: a row of the zero point (input_c rounded up to 8), then one tap pointer per filter tap,
+ * 8 bytes each so that the same arena serves 32-bit cores and 64-bit hosts. */
+int32_t ek_depthwise_dsp_s8_scratch_bytes(int32_t input_c, int32_t filter_h, int32_t filter_w)
+{
+    return ((input_c + 7) & ~7) + 8 * filter_h * filter_w;
+}
+
 void ek_depthwise_dsp_s8(const ek_depthwise_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     const int32_t ch = p->input_c;

@@ -43,8 +43,8 @@ typedef struct {
     const int32_t *requant;    /* [input_c][4]: 2 * folded bias, multiplier, c, right */
 } ek_depthwise_dsp_params;
 
-/* Scratch bytes: input_c rounded up to 8 (a row of the zero point) + 8 * filter_h * filter_w (tap
- * pointers, room for 64-bit hosts). */
+/* The scratch ek_depthwise_dsp_s8 needs (the generator calls this at generation time). */
+int32_t ek_depthwise_dsp_s8_scratch_bytes(int32_t input_c, int32_t filter_h, int32_t filter_w);
 void ek_depthwise_dsp_s8(const ek_depthwise_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_DEPTHWISE_DSP_H */

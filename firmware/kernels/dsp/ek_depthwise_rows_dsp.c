@@ -120,68 +120,71 @@ typedef struct {
     uintptr_t w_end; /* the weights after the group's last channel */
 } ek_dw_row;
 
-/* One channel's words: 3 filter rows x (w0, w1), (w1, w2) doubled int16 pairs, then 2 * bias,
- * multiplier, c, right (ek_depthwise_rows_params.weights). */
-#define EK_DW_WORDS 10
 
 #if EK_HAVE_DSP
+/* The byte offsets of a channel record's parts (ek_depthwise_rows_dsp.h), as immediates of the
+ * assembly loops, which address the record through them, never through numbers of their own:
+ * filter row k's pairs at o_w + 8k and o_w + 8k + 4, the four requantization terms from o_rq. */
+#define EK_DWR_OFFSETS                                                                              \
+    [o_w] "i"(4 * EK_DWR_PAIRS), [o_rq] "i"(4 * EK_DWR_REQUANT), [o_next] "i"(4 * EK_DWR_WORDS)
+
 /* One filter row of a stride-1 block of four: words X01 X23 (then X45 into x01's register) and
  * the row's weight pairs; eight halfword/dual MACs. I0..I3: what each accumulator adds to (the
  * first row: a3, loaded with 2 * bias, for all four; a3's own first MAC comes last). */
-#define EK_ASM_ROW_S1(R, W01, W12, I0, I1, I2, I3)          \
-    "ldr    %[x01], [%[" R "]], #8\n\t"                     \
-    "ldr    %[x23], [%[" R "], #-4]\n\t"                    \
-    "ldr    %[w01], [%[w], #" W01 "]\n\t"                   \
-    "ldr    %[w12], [%[w], #" W12 "]\n\t"                   \
-    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"           \
-    "smlatb %[a1], %[x01], %[w01], %[" I1 "]\n\t"           \
-    "ldr    %[x01], [%[" R "]]\n\t"                         \
-    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"               \
-    "smlad  %[a1], %[x23], %[w12], %[a1]\n\t"               \
-    "smlad  %[a2], %[x23], %[w01], %[" I2 "]\n\t"           \
-    "smlatb %[a3], %[x23], %[w01], %[" I3 "]\n\t"           \
-    "smlabt %[a2], %[x01], %[w12], %[a2]\n\t"               \
+#define EK_ASM_ROW_S1(R, W01, W12, I0, I1, I2, I3)                                                  \
+    "ldr    %[x01], [%[" R "]], #8\n\t"                                                             \
+    "ldr    %[x23], [%[" R "], #-4]\n\t"                                                            \
+    "ldr    %[w01], [%[w], #" W01 "]\n\t"                                                           \
+    "ldr    %[w12], [%[w], #" W12 "]\n\t"                                                           \
+    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"                                                   \
+    "smlatb %[a1], %[x01], %[w01], %[" I1 "]\n\t"                                                   \
+    "ldr    %[x01], [%[" R "]]\n\t"                                                                 \
+    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"                                                       \
+    "smlad  %[a1], %[x23], %[w12], %[a1]\n\t"                                                       \
+    "smlad  %[a2], %[x23], %[w01], %[" I2 "]\n\t"                                                   \
+    "smlatb %[a3], %[x23], %[w01], %[" I3 "]\n\t"                                                   \
+    "smlabt %[a2], %[x01], %[w12], %[a2]\n\t"                                                       \
     "smlad  %[a3], %[x01], %[w12], %[a3]\n\t"
 
 /* The same for stride 2: output j reads words j (two taps) and j + 1 (its low tap). */
-#define EK_ASM_ROW_S2(R, W01, W12, I0, I1, I2, I3)          \
-    "ldr    %[x01], [%[" R "]], #16\n\t"                    \
-    "ldr    %[x23], [%[" R "], #-12]\n\t"                   \
-    "ldr    %[w01], [%[w], #" W01 "]\n\t"                   \
-    "ldr    %[w12], [%[w], #" W12 "]\n\t"                   \
-    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"           \
-    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"               \
-    "smlad  %[a1], %[x23], %[w01], %[" I1 "]\n\t"           \
-    "ldr    %[x01], [%[" R "], #-8]\n\t"                    \
-    "smlabt %[a1], %[x01], %[w12], %[a1]\n\t"               \
-    "smlad  %[a2], %[x01], %[w01], %[" I2 "]\n\t"           \
-    "ldr    %[x23], [%[" R "], #-4]\n\t"                    \
-    "smlabt %[a2], %[x23], %[w12], %[a2]\n\t"               \
-    "smlad  %[a3], %[x23], %[w01], %[" I3 "]\n\t"           \
-    "ldr    %[x01], [%[" R "]]\n\t"                         \
+#define EK_ASM_ROW_S2(R, W01, W12, I0, I1, I2, I3)                                                  \
+    "ldr    %[x01], [%[" R "]], #16\n\t"                                                            \
+    "ldr    %[x23], [%[" R "], #-12]\n\t"                                                           \
+    "ldr    %[w01], [%[w], #" W01 "]\n\t"                                                           \
+    "ldr    %[w12], [%[w], #" W12 "]\n\t"                                                           \
+    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"                                                   \
+    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"                                                       \
+    "smlad  %[a1], %[x23], %[w01], %[" I1 "]\n\t"                                                   \
+    "ldr    %[x01], [%[" R "], #-8]\n\t"                                                            \
+    "smlabt %[a1], %[x01], %[w12], %[a1]\n\t"                                                       \
+    "smlad  %[a2], %[x01], %[w01], %[" I2 "]\n\t"                                                   \
+    "ldr    %[x23], [%[" R "], #-4]\n\t"                                                            \
+    "smlabt %[a2], %[x23], %[w12], %[a2]\n\t"                                                       \
+    "smlad  %[a3], %[x23], %[w01], %[" I3 "]\n\t"                                                   \
+    "ldr    %[x01], [%[" R "]]\n\t"                                                                 \
     "smlabt %[a3], %[x01], %[w12], %[a3]\n\t"
 
 /* A block of two, stride 1: words X01 X23. */
-#define EK_ASM_HALF_S1(R, W01, W12, I0, I1)                 \
-    "ldr    %[x01], [%[" R "]], #4\n\t"                     \
-    "ldr    %[x23], [%[" R "]]\n\t"                         \
-    "ldr    %[w01], [%[w], #" W01 "]\n\t"                   \
-    "ldr    %[w12], [%[w], #" W12 "]\n\t"                   \
-    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"           \
-    "smlatb %[a1], %[x01], %[w01], %[" I1 "]\n\t"           \
-    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"               \
+#define EK_ASM_HALF_S1(R, W01, W12, I0, I1)                                                         \
+    "ldr    %[x01], [%[" R "]], #4\n\t"                                                             \
+    "ldr    %[x23], [%[" R "]]\n\t"                                                                 \
+    "ldr    %[w01], [%[w], #" W01 "]\n\t"                                                           \
+    "ldr    %[w12], [%[w], #" W12 "]\n\t"                                                           \
+    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"                                                   \
+    "smlatb %[a1], %[x01], %[w01], %[" I1 "]\n\t"                                                   \
+    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"                                                       \
     "smlad  %[a1], %[x23], %[w12], %[a1]\n\t"
 
 /* A block of two, stride 2: words X01 X23 X45. */
-#define EK_ASM_HALF_S2(R, W01, W12, I0, I1)                 \
-    "ldr    %[x01], [%[" R "]], #8\n\t"                     \
-    "ldr    %[x23], [%[" R "], #-4]\n\t"                    \
-    "ldr    %[w01], [%[w], #" W01 "]\n\t"                   \
-    "ldr    %[w12], [%[w], #" W12 "]\n\t"                   \
-    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"           \
-    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"               \
-    "ldr    %[x01], [%[" R "]]\n\t"                         \
-    "smlad  %[a1], %[x23], %[w01], %[" I1 "]\n\t"           \
+#define EK_ASM_HALF_S2(R, W01, W12, I0, I1)                                                         \
+    "ldr    %[x01], [%[" R "]], #8\n\t"                                                             \
+    "ldr    %[x23], [%[" R "], #-4]\n\t"                                                            \
+    "ldr    %[w01], [%[w], #" W01 "]\n\t"                                                           \
+    "ldr    %[w12], [%[w], #" W12 "]\n\t"                                                           \
+    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"                                                   \
+    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"                                                       \
+    "ldr    %[x01], [%[" R "]]\n\t"                                                                 \
+    "smlad  %[a1], %[x23], %[w01], %[" I1 "]\n\t"                                                   \
     "smlabt %[a1], %[x01], %[w12], %[a1]\n\t"
 
 #if EK_REQUANT_BELOW_ZERO_POINT
@@ -192,18 +195,18 @@ typedef struct {
 
 /* Requantize accumulator A (ek_requant2_clamped: SMMLAR, the sign term if kept, shift),
  * saturate, store, step. */
-#define EK_ASM_OUT(A)                                       \
-    "smmlar %[x01], %[" A "], %[w01], %[w12]\n\t"           \
-    EK_ASM_SIGN_TERM(A)                                     \
-    "asr    %[x01], %[x01], %[x23]\n\t"                     \
-    "ssat   %[x01], #8, %[x01]\n\t"                         \
-    "strb   %[x01], [%[out]]\n\t"                           \
+#define EK_ASM_OUT(A)                                                                               \
+    "smmlar %[x01], %[" A "], %[w01], %[w12]\n\t"                                                   \
+    EK_ASM_SIGN_TERM(A)                                                                             \
+    "asr    %[x01], %[x01], %[x23]\n\t"                                                             \
+    "ssat   %[x01], #8, %[x01]\n\t"                                                                 \
+    "strb   %[x01], [%[out]]\n\t"                                                                   \
     "uxtah  %[out], %[out], %[chn]\n\t"
 
-#define EK_ASM_RQ                                           \
-    "ldr    %[w01], [%[w], #28]\n\t"                        \
-    "ldr    %[w12], [%[w], #32]\n\t"                        \
-    "ldr    %[x23], [%[w], #36]\n\t"
+#define EK_ASM_RQ                                                                                   \
+    "ldr    %[w01], [%[w], #%c[o_rq]+4]\n\t"                                                        \
+    "ldr    %[w12], [%[w], #%c[o_rq]+8]\n\t"                                                        \
+    "ldr    %[x23], [%[w], #%c[o_rq]+12]\n\t"
 
 /* Every channel's blocks of one output row (saturated to int8). The loops use every
  * allocatable register, so they are written out; outputs_c is the same computation in C.
@@ -214,10 +217,10 @@ typedef struct {
                      "ldr    %[x01], %[blocks]\n\t"                                                 \
                      "add    %[chn], %[chn], %[x01]\n\t"                                            \
                      "1:\n\t"                                                                       \
-                     "ldr    %[a3], [%[w], #24]\n\t"                                                \
-                     ROW("r0", "0", "4", "a3", "a3", "a3", "a3")                                    \
-                     ROW("r1", "8", "12", "a0", "a1", "a2", "a3")                                   \
-                     ROW("r2", "16", "20", "a0", "a1", "a2", "a3")                                  \
+                     "ldr    %[a3], [%[w], #%c[o_rq]]\n\t"                                          \
+                     ROW("r0", "%c[o_w]", "%c[o_w]+4", "a3", "a3", "a3", "a3")                      \
+                     ROW("r1", "%c[o_w]+8", "%c[o_w]+12", "a0", "a1", "a2", "a3")                   \
+                     ROW("r2", "%c[o_w]+16", "%c[o_w]+20", "a0", "a1", "a2", "a3")                  \
                      EK_ASM_RQ                                                                      \
                      EK_ASM_OUT("a0") EK_ASM_OUT("a1") EK_ASM_OUT("a2") EK_ASM_OUT("a3")            \
                      "adds   %[chn], %[chn], #65536\n\t"                                            \
@@ -225,10 +228,10 @@ typedef struct {
                      "ldr    %[x01], %[half]\n\t"                                                   \
                      "cmp    %[x01], #0\n\t"                                                        \
                      "beq    3f\n\t"                                                                \
-                     "ldr    %[a3], [%[w], #24]\n\t"                                                \
-                     HALF("r0", "0", "4", "a3", "a3")                                               \
-                     HALF("r1", "8", "12", "a0", "a1")                                              \
-                     HALF("r2", "16", "20", "a0", "a1")                                             \
+                     "ldr    %[a3], [%[w], #%c[o_rq]]\n\t"                                          \
+                     HALF("r0", "%c[o_w]", "%c[o_w]+4", "a3", "a3")                                 \
+                     HALF("r1", "%c[o_w]+8", "%c[o_w]+12", "a0", "a1")                              \
+                     HALF("r2", "%c[o_w]+16", "%c[o_w]+20", "a0", "a1")                             \
                      EK_ASM_RQ                                                                      \
                      EK_ASM_OUT("a0") EK_ASM_OUT("a1")                                              \
                      "3:\n\t"                                                                       \
@@ -238,16 +241,17 @@ typedef struct {
                      "add    %[r2], %[r2], %[x01]\n\t"                                              \
                      "ldr    %[x01], %[out_adv]\n\t"                                                \
                      "add    %[out], %[out], %[x01]\n\t"                                            \
-                     "add    %[w], %[w], #40\n\t"                                                   \
+                     "add    %[w], %[w], #%c[o_next]\n\t"                                           \
                      "ldr    %[x01], %[w_end]\n\t"                                                  \
                      "cmp    %[w], %[x01]\n\t"                                                      \
                      "bne    2b\n\t"                                                                \
-                     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [w] "+r"(w),     \
+                     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [w] "+r"(w),   \
                        [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),              \
                        [x01] "=&r"(x01), [x23] "=&r"(x23), [w01] "=&r"(w01), [w12] "=&r"(w12),      \
                        [chn] "+r"(chn)                                                              \
                      : [blocks] "m"(row->blocks), [half] "m"(row->half),                            \
-                       [adv] "m"(row->adv), [out_adv] "m"(row->out_adv), [w_end] "m"(row->w_end)    \
+                       [adv] "m"(row->adv), [out_adv] "m"(row->out_adv), [w_end] "m"(row->w_end),   \
+                       EK_DWR_OFFSETS                                                               \
                      : "cc", "memory")
 
 static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, const uint32_t *w, ek_dw_row *row,
@@ -269,12 +273,12 @@ static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, 
 static void outputs_c(const ek_depthwise_rows_params *p, const uint32_t *const r[3], const uint32_t *w,
                       int8_t *out, int32_t ch, int32_t n)
 {
-    const int32_t *rq = (const int32_t *)(const void *)(w + 6);
+    const int32_t *rq = (const int32_t *)(const void *)(w + EK_DWR_REQUANT);
     for (int32_t j = 0; j < n; ++j) {
         int32_t a = rq[0];
         for (int32_t k = 0; k < 3; ++k) {
             const int16_t *h = (const int16_t *)(const void *)r[k] + p->stride_w * j; /* taps h[0..2] */
-            const uint32_t w01 = w[2 * k], w12 = w[2 * k + 1];
+            const uint32_t w01 = w[EK_DWR_PAIRS + 2 * k], w12 = w[EK_DWR_PAIRS + 2 * k + 1];
             a += h[0] * ek_lo16(w01) + h[1] * ek_hi16(w01) + h[2] * ek_hi16(w12);
         }
         out[j * ch] = (int8_t)ek_ssat8(ek_requant2_clamped(a, rq[1], rq[2], rq[3]));
@@ -296,6 +300,21 @@ static void fill_slot_zp(int16_t *slot, int32_t g, int32_t len, int32_t zp)
     for (int32_t c = 0; c < g; ++c) {
         fill_zp(slot + c * 3 * len, len, zp);
     }
+}
+
+/* Scratch: the ring of plane rows (3 rows of row_len int16 per channel of the group:
+ * 6 * row_len * group bytes), plus without `direct` one output row computed
+ * before it is stored ((4 * blocks + 2 * half) * channels bytes). */
+int32_t ek_depthwise_rows_dsp_s8_record(int32_t field)
+{
+    static const int32_t words[EK_DWR_RECORD_FIELDS] = {EK_DWR_PAIRS, EK_DWR_REQUANT, EK_DWR_WORDS};
+    return (field >= 0 && field < EK_DWR_RECORD_FIELDS) ? words[field] : -1;
+}
+
+int32_t ek_depthwise_rows_dsp_s8_scratch_bytes(int32_t row_len, int32_t group, int32_t channels, int32_t blocks,
+                                               int32_t half, int32_t direct)
+{
+    return 6 * row_len * group + (direct ? 0 : (4 * blocks + 2 * half) * channels);
 }
 
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
@@ -333,7 +352,7 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
                     }
                 }
             }
-            const uint32_t *w = (const uint32_t *)(const void *)p->weights + EK_DW_WORDS * c0;
+            const uint32_t *w = (const uint32_t *)(const void *)p->weights + EK_DWR_WORDS * c0;
             const uint32_t *r[3];
             for (int32_t k = 0; k < 3; ++k) {
                 r[k] = (const uint32_t *)(const void *)(slots + slot_of[k] * len);
@@ -341,10 +360,10 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
 #if EK_HAVE_DSP
             const int32_t s = p->stride_w;
             ek_dw_row row = {6 * len - p->blocks * 8 * s - p->half * 4 * s, 1 - n_out * ch,
-                             (uint32_t)-p->blocks << 16, p->half, (uintptr_t)(w + EK_DW_WORDS * g)};
+                             (uint32_t)-p->blocks << 16, p->half, (uintptr_t)(w + EK_DWR_WORDS * g)};
             row_asm(r[0], r[1], r[2], w, &row, dst + c0, ch, s);
 #else
-            for (int32_t c = 0; c < g; ++c, w += EK_DW_WORDS) {
+            for (int32_t c = 0; c < g; ++c, w += EK_DWR_WORDS) {
                 outputs_c(p, r, w, dst + c0 + c, ch, n_out);
                 for (int32_t k = 0; k < 3; ++k) {
                     r[k] += 3 * len / 2;

@@ -54,12 +54,26 @@ typedef struct {
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_min;           /* -128 and 127: saturation alone clamps */
     int16_t act_max;
-    const int32_t *weights;    /* [channels][10]: per filter row the doubled int16 pairs (w0, w1), (w1, w2)
-                                * as words, then 2 * folded bias, multiplier, c, right */
+    const int32_t *weights;    /* [channels][EK_DWR_WORDS]: one record per channel, below */
 } ek_depthwise_rows_params;
 
-/* Scratch bytes: 6 * row_len * group (the plane rows), plus without `direct`
- * (4 * blocks + 2 * half) * channels (one output row). */
+/* One channel's record in `weights`, in int32 words: filter row k's doubled int16 pairs (w0, w1)
+ * at EK_DWR_PAIRS + 2k and (w1, w2) at EK_DWR_PAIRS + 2k + 1 (low half first); from
+ * EK_DWR_REQUANT the four terms of ek_requant2_clamped: 2 * folded bias, multiplier, c (rounding
+ * + offset), right shift. The C and assembly loops read the record through these names; the
+ * generator lays it out from them (ek_depthwise_rows_dsp_s8_record, called at generation time). */
+#define EK_DWR_PAIRS 0
+#define EK_DWR_REQUANT 6
+#define EK_DWR_WORDS 10
+
+/* The record's layout for the generator: field 0, 1, 2 = EK_DWR_PAIRS, EK_DWR_REQUANT,
+ * EK_DWR_WORDS; -1 for any other field. */
+#define EK_DWR_RECORD_FIELDS 3
+int32_t ek_depthwise_rows_dsp_s8_record(int32_t field);
+
+/* The scratch ek_depthwise_rows_dsp_s8 needs (the generator calls this at generation time). */
+int32_t ek_depthwise_rows_dsp_s8_scratch_bytes(int32_t row_len, int32_t group, int32_t channels, int32_t blocks,
+                                               int32_t half, int32_t direct);
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch);
 

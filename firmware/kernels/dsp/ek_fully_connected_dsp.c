@@ -90,6 +90,13 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
 }
 #endif
 
+/* Scratch: the input row widened to doubled int16 pairs (2 * k_pad bytes), plus the row padded to
+ * k_pad when in_features is not a multiple of 4. */
+int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad)
+{
+    return 2 * k_pad + (k_pad != in_features ? k_pad : 0);
+}
+
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch)
 {

@@ -24,8 +24,8 @@ typedef struct {
     const int32_t *requant;    /* [4 * ceil(out_features / 4)][4]: 2 * folded bias, multiplier, c, right */
 } ek_fully_connected_dsp_params;
 
-/* Scratch bytes: 2 * k_pad (the widened row), plus k_pad when k_pad > in_features (the row
- * padded to k_pad). */
+/* The scratch ek_fully_connected_dsp_s8 needs (the generator calls this at generation time). */
+int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad);
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch);
 
