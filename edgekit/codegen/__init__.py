@@ -23,7 +23,7 @@ from ..files import KERNELS
 from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder
 from .core import HOST, Target
-from .lower import lower_graph, lowering_for
+from .lower import lower_graph, lowering_for, supported_kinds
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
 from .render import c_comment, environment
 
@@ -182,7 +182,8 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
 
 def check_generatable(graph: Graph) -> None:
     """A float model cannot be generated: every operator's tensors must be integer."""
-    float_ops = [op for op in graph.ops if op.kind is not None and op.type_name not in ("DEQUANTIZE", "QUANTIZE")
+    runnable = supported_kinds()  # an operator with no kernel is reported as such, float or not
+    float_ops = [op for op in graph.ops if op.kind in runnable and op.type_name not in ("DEQUANTIZE", "QUANTIZE")
                  and any(t is not None and t.dtype == DType.FLOAT32 and not t.is_constant
                          for t in (*graph.op_inputs(op), *graph.op_outputs(op)))]
     if float_ops:

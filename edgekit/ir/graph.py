@@ -68,35 +68,11 @@ class Activation(enum.Enum):
     SIGN_BIT = 5
 
 
-class OpKind(enum.Enum):
-    """Operators edgekit can run. The value is the TFLite builtin name."""
-
-    CONV_2D = "CONV_2D"
-    DEPTHWISE_CONV_2D = "DEPTHWISE_CONV_2D"
-    FULLY_CONNECTED = "FULLY_CONNECTED"
-    AVERAGE_POOL_2D = "AVERAGE_POOL_2D"
-    MAX_POOL_2D = "MAX_POOL_2D"
-    ADD = "ADD"
-    SUB = "SUB"
-    MUL = "MUL"
-    SOFTMAX = "SOFTMAX"
-    RESHAPE = "RESHAPE"
-    SQUEEZE = "SQUEEZE"
-    EXPAND_DIMS = "EXPAND_DIMS"
-    PAD = "PAD"
-    PADV2 = "PADV2"
-    CONCATENATION = "CONCATENATION"
-    MEAN = "MEAN"
-    QUANTIZE = "QUANTIZE"
-    DEQUANTIZE = "DEQUANTIZE"
-    LOGISTIC = "LOGISTIC"
-    TANH = "TANH"
-    RELU = "RELU"
-    RELU6 = "RELU6"
-    LEAKY_RELU = "LEAKY_RELU"
-    HARD_SWISH = "HARD_SWISH"
-    TRANSPOSE = "TRANSPOSE"
-    STRIDED_SLICE = "STRIDED_SLICE"
+#: Every TFLite builtin operator, named as the schema names it (``OpKind.CONV_2D``, ...). The IR
+#: reads any of them; which ones edgekit can run is decided by the code generator (an operator runs
+#: when a lowering is registered for it: ``edgekit.codegen.lower.supported_kinds``), so adding an
+#: operator does not touch the IR unless it has options to read (``_read_options``).
+OpKind = enum.Enum("OpKind", {name: name for name in sorted(tflite.BUILTIN_OPCODE2NAME.values())})
 
 
 # ---------------------------------------------------------------------------- options
@@ -241,15 +217,11 @@ class Tensor:
 @dataclass(frozen=True)
 class Op:
     index: int
-    kind: OpKind | None  # None: an operator edgekit cannot run; see ``type_name``
+    kind: OpKind | None  # None: a custom or unknown operator; see ``type_name``
     type_name: str
     inputs: tuple[int, ...]  # tensor indices; -1 marks an omitted optional input
     outputs: tuple[int, ...]
     options: object = NoOptions()
-
-    @property
-    def supported(self) -> bool:
-        return self.kind is not None
 
 
 @dataclass(frozen=True)
@@ -279,10 +251,6 @@ class Graph:
                 if i >= 0 and not self.tensors[i].is_constant:
                     used[i] = None
         return [self.tensors[i] for i in used]
-
-    @property
-    def unsupported_ops(self) -> list[Op]:
-        return [op for op in self.ops if not op.supported]
 
     def validate(self) -> "Graph":
         """Check the structural invariants every pass relies on; return self."""
