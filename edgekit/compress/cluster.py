@@ -141,7 +141,6 @@ def cluster_weights(model, clusters: int = 16, data=None, epochs: int = 2, lr: f
         l.kernel.assign(snapped.astype("float32"))
         labels[l.name] = lab
     if data is not None and epochs:
-
         cb = cluster_snap_callback(layers, labels)
         train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
               verbose=verbose)

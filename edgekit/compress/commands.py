@@ -72,7 +72,6 @@ def load_keras(path: Path):
 
 
 def data_for(model, spec: str, seed: int = 0):
-
     shape = model.inputs[0].shape
     ds = load(spec, resolution=(int(shape[1]), int(shape[2])), seed=seed)
     if ds.input_shape != tuple(int(d) for d in shape[1:]):
@@ -81,7 +80,6 @@ def data_for(model, spec: str, seed: int = 0):
 
 
 def measure(model, data, per_tensor: bool = False) -> tuple[Measured, bytes]:
-
     tfl = to_int8(model, data, per_tensor=per_tensor)
     s = deploy_stats(tfl)
     return Measured(float_accuracy(model, data.x_test, data.y_test),

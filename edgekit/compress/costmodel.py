@@ -182,7 +182,6 @@ def calibrate(models: list[tuple[str, bytes]], board_name: str = "qemu-mps2-an38
               samples: int = 2, log=print, save_to: Path | None = None) -> CostModel:
     """Profile each ``(name, tflite)`` on the emulated board, fit, save under the board's core."""
 
-
     board = load_board(board_name)
     if not board.emulated:
         raise EdgekitError(f"{board.name} is not an emulated board; calibrate on one")

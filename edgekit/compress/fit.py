@@ -116,7 +116,6 @@ def grid(families=None, widths=None, resolutions=(16, 32), depths=None) -> list[
 
 
 def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, seed: int = 0) -> Candidate:
-
     ds = data.resized(c.resolution)
     model = c.build(ds.input_shape[-1], data.num_classes, seed)
     measure.refresh_batchnorm(model, ds.x_train, passes=5)
@@ -190,7 +189,6 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         model.save(result.keras_path)
         result.tflite_path.write_bytes(tfl)
         if build_winner:
-
             try:
                 fw = build_firmware(result.tflite_path, board, out_dir / "firmware")
                 result.firmware_sizes = fw.sizes.to_json()

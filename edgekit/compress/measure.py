@@ -92,7 +92,6 @@ def to_dynamic_range(model) -> bytes:
 
 
 def quantize_inputs(tflite: bytes, x: np.ndarray) -> list[list[np.ndarray]]:
-
     g = parse_tflite(tflite)
     t = g.tensors[g.inputs[0]]
     if t.dtype.np_name == "float32":
@@ -152,7 +151,6 @@ def validate_bit_exact(tflite: bytes, samples: int = 5, seed: int = 0, x: np.nda
                        sanitize: bool = False):
     """Generate C, compile it on the host, compare with tflite-micro; returns the
     :class:`~edgekit.target.host.ValidationReport` (``.passed`` is bit-exactness)."""
-
 
     graph = parse_tflite(tflite, name="model")
     data = random_inputs(graph, samples, seed)

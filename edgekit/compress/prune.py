@@ -356,6 +356,5 @@ def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, 
     report = PruneReport("structured", ratio, removed_channels=removed,
                          params_before=int(model.count_params()), params_after=int(new.count_params()))
     if data is not None and fine_tune_epochs:
-
         train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
     return new, report

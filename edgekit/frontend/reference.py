@@ -70,7 +70,6 @@ def tflm_arena_bytes(model: bytes) -> int:
 
 
 def _tflm_arena_worker(model: bytes) -> int:
-
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(model)

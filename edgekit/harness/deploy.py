@@ -110,7 +110,6 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
     elf, flash, num_ops = None, None, 0
     with contextlib.ExitStack() as stack:
         if build_dir is not None:
-
             info = read_build_info(build_dir)
             if info.get("board") != board.name:
                 raise EdgekitError(f"{build_dir} was built for {info.get('board')}, not {board.name}")
@@ -119,7 +118,6 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
             num_ops = int(info.get("num_ops", 0))
             model = model or _model_of_build(Path(build_dir), info)
         elif port is None and board.emulated:
-
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-fw-")))
             log(f"building the firmware for {board.name} ...")
             fw = build_firmware(model, board, tmp)
@@ -233,7 +231,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         result.steps.append((name, time.monotonic() - t0))
 
     if keras:
-
         tflite = out_dir / f"{stem}.tflite"
         cal = "synthetic random data (accuracy unknown)" if synthetic_calib else str(calib)
         log(f"[1/4] convert {model.name} to full int8, calibrated on {cal}")
@@ -250,7 +247,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         tflite = model
         log(f"[1/4] {model.name}: already .tflite, no conversion")
 
-
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
         fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd))
@@ -261,7 +257,6 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     log(f"      {len(fw.generated.calls)} operators, arena {s.ram_arena_bytes:,} bytes "
         f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
         f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack")
-
 
     report_path = report_path or out_dir / "profile.json"
     with contextlib.ExitStack() as stack:
@@ -289,6 +284,5 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
 
 
 def _flash(fw, log: Log) -> None:
-
     result = flash(fw.out_dir, fw.board)
     log(f"      flashed with {result.tool}")

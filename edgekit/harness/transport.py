@@ -69,7 +69,6 @@ class SerialTransport(Transport):
     """Any pyserial URL. ``baudrate`` matters for real UARTs only."""
 
     def __init__(self, url: str, baudrate: int = 115200, open_timeout_s: float = 2.0):
-
         self.url = url
         self._serial_exc = serial.SerialException
         self._timeout_exc = serial.SerialTimeoutException

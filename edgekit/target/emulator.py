@@ -84,7 +84,6 @@ def _die_with_parent() -> None:
     """In the child before exec: on Linux, QEMU gets SIGTERM when edgekit dies, so a killed
     run never leaves an emulator spinning."""
     try:
-
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
