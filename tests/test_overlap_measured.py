@@ -1,0 +1,270 @@
+"""Declared overlap leads against the leads the compiled C needs, measured (tests/memtrace.py).
+
+Every kernel function that declares ``KernelCall.overlaps`` runs on cases of its conformance
+tests (their case lists and builders), the portable family for ``HOST`` and the DSP family
+for ``Target("host-dsp", dsp=True)``; the lead the planner is given must be at least the one
+measured from the C's own reads and writes. A larger declaration is allowed (it only wastes
+arena) and is printed with its slack. Shapes are the conformance tests' small ones: lackey
+runs the model some fifty times slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+import test_compress as compress_tests
+import test_kernels_binary as binary_tests
+import test_kernels_conv as conv_tests
+import test_kernels_depthwise as dw_tests
+import test_kernels_dsp as dsp_tests
+import test_kernels_mean as mean_tests
+import test_kernels_pool as pool_tests
+import test_kernels_softmax as softmax_tests
+import test_kernels_unary as unary_tests
+import test_kernels_winograd as wino_tests
+from memtrace import OPT, generate_apart, measure, measure_generated
+from opmodels import fn_op, keras_graph, keras_op
+
+from edgekit.codegen.ops import palette
+from edgekit.codegen.ops.winograd import winograd
+from edgekit.codegen.overlap import sliding_window_lead
+from edgekit.codegen.target import HOST, Target
+from edgekit.ir import parse_tflite
+from edgekit.validate import build_runtime_lib
+
+DSP = Target("host-dsp", dsp=True)
+
+
+@pytest.fixture(scope="module")
+def traced_lib(tmp_path_factory):
+    """The runtime kernels as the traced runs link them: at memtrace.OPT, no sanitizers."""
+    return build_runtime_lib(tmp_path_factory.mktemp("traced-runtime"), sanitize=False, opt=OPT)
+
+
+class Case(NamedTuple):
+    function: str  # the kernel the case must lower to
+    target: Target
+    id: str
+    build: Callable[[], bytes]  # the .tflite model
+    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext  # around lowering
+
+
+def params(test_fn) -> list[tuple]:
+    """The argument tuples of a conformance test's ``pytest.mark.parametrize``."""
+    (mark,) = [m for m in test_fn.pytestmark if m.name == "parametrize"]
+    return list(mark.args[1])
+
+
+# ---------------------------------------------------------------------------- the cases
+
+
+def _conv(c, function, target):
+    # dense weights: a small random filter may be smaller palettized (ek_conv2d_pal_s8, its own cases)
+    return Case(function, target, c.id, lambda: conv_tests.build_conv(c), lambda: palette.packing(False))
+
+
+def _dw(c, function, target):
+    return Case(function, target, c.id, lambda: dw_tests.build_depthwise(c))
+
+
+def _dw_dsp_function(c) -> str | None:
+    """The DSP kernel a depthwise case lowers to (None: the portable one)."""
+    if c.depth_multiplier != 1:
+        return None
+    if c.kernel == (3, 3) and c.dilation == (1, 1) and c.strides[1] in (1, 2):
+        return "ek_depthwise_rows_dsp_s8"
+    return "ek_depthwise_dsp_s8" if c.cin % 4 == 0 else None
+
+
+def _pool(kind, shape, pool, strides, padding, seed):
+    import keras
+
+    cls = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+    return keras_op(cls(pool_size=pool, strides=strides, padding=padding), shape, seed=seed,
+                    calib_scale=0.5 + seed % 4)
+
+
+def _global_average(layer, shape, keepdims, calib, seed):
+    import keras
+
+    return keras_op(getattr(keras.layers, layer)(keepdims=keepdims), shape, seed=seed, calib_scale=calib)
+
+
+def _reduce_mean(shape, axes, keepdims, calib, seed):
+    import tensorflow as tf
+
+    return fn_op(lambda x: tf.reduce_mean(x, axis=axes, keepdims=keepdims), [shape], seed=seed, calib_scale=calib)
+
+
+def _softmax(shape, calib, seed):
+    import keras
+
+    return keras_op(keras.layers.Softmax(), shape, seed=seed, calib_scale=calib)
+
+
+def _binary_equal(kind, shape, seed):
+    import keras
+
+    layer = getattr(keras.layers, binary_tests.KERAS_LAYERS[kind])()
+    return keras_graph(lambda a, b: layer([a, b]), [shape, shape], seed=seed, calib_scale=1.0 + seed)
+
+
+def _binary_broadcast(kind, sa, sb, seed):
+    import tensorflow as tf
+
+    fn = {"ADD": tf.add, "SUB": tf.subtract, "MUL": tf.multiply}[kind]
+    return fn_op(lambda a, b: fn(a, b), [sa, sb], seed=seed, calib_scale=0.5 + (seed % 3))
+
+
+def _packed_conv(shape, filters, k, s, pad, dil, groups, make, per_tensor):
+    import keras
+
+    layer = keras.layers.Conv2D(filters, k, strides=s, padding=pad, dilation_rate=dil, groups=groups,
+                                activation="relu6")
+    return compress_tests._model_with_kernel(layer, shape, sum(shape) + filters, make, per_tensor)
+
+
+def _float_io_sigmoid(calib_scale, seed):
+    import keras
+
+    return unary_tests._float_io_model(lambda x: keras.layers.Activation("sigmoid")(x), unary_tests.SHAPE,
+                                       seed, calib_scale)
+
+
+LUT_OPS = sorted({c[0] for c in unary_tests.CASES})
+_lut_cases = [next(c for c in unary_tests.CASES if c[0] == op) for op in LUT_OPS]  # one per operator
+
+# a 5x5 window of 16 channels (400 bytes) takes ek_conv2d_s8's other path: no column, the window
+# read again for every output channel (the conformance windows all fit the 256-byte column)
+WIDE_WINDOW = conv_tests.Case((6, 7), 16, 6, (5, 5), (1, 1), "same", (1, 1), 1, "relu", False, True, 90)
+
+# Lackey runs some fifty times slower and every case converts its model: the conv and depthwise
+# conformance lists alternate between the two families (each case is measured once), the
+# palettized and Winograd lists leave out their largest cases.
+CASES = [
+    *[_conv(c, "ek_conv2d_s8", HOST) for c in (*conv_tests.CASES[::2], WIDE_WINDOW)],
+    *[Case("ek_conv2d_pal_s8", HOST, f"packed{i}", lambda a=compress_tests.CONV_CASES[i]: _packed_conv(*a))
+      for i in (1, 2, 5)],  # palettes of 4 and 2 values, sparse
+    *[_dw(c, "ek_depthwise_conv2d_s8", HOST) for c in dw_tests.CASES[::2]],
+    *[Case(f"ek_{kind}_pool_s8", HOST, f"{kind}-{'x'.join(map(str, shape))}-p{pool[0]}{pool[1]}-s{st[0]}{st[1]}-"
+           f"{pad}", lambda a=(kind, shape, pool, st, pad, seed): _pool(*a))
+      for kind, shape, pool, st, pad, seed in pool_tests.CASES],
+    *[Case("ek_mean_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}", lambda a=a: _global_average(*a))
+      for a in params(mean_tests.test_keras_global_average)],
+    *[Case("ek_mean_s8", HOST, f"{'x'.join(map(str, a[0]))}-axes{''.join(map(str, a[1]))}", lambda a=a: _reduce_mean(*a))
+      for a in params(mean_tests.test_reduce_mean)],
+    *[Case("ek_softmax_s8", HOST, f"{'x'.join(map(str, a[0]))}-x{a[1]}", lambda a=a: _softmax(*a))
+      for a in softmax_tests.CASES[::2]],
+    *[Case("ek_lut_s8", HOST, f"{op}-x{scale}", lambda a=(kind, arg, scale, seed): keras_op(
+        unary_tests.layer(a[0], a[1]), unary_tests.SHAPE, seed=a[3], calib_scale=a[2]))
+      for op, kind, arg, scale, seed in _lut_cases],
+    *[Case(f"ek_lut_{'u8s8' if a[0] == 'uint8' else 's8u8'}", HOST, f"{a[0]}-{a[1]}-zp{a[2]}-{a[3]}",
+           lambda a=a: unary_tests._quantize_model(0.02, a[2], a[4], a[3], a[0], a[1]))
+      for a in params(unary_tests.test_requantize_uint8_handbuilt)],
+    *[Case("ek_quantize_f32_s8", HOST, f"float-io-x{a[0]}", lambda a=a: _float_io_sigmoid(*a))
+      for a in params(unary_tests.test_float_io_quantize_dequantize)],
+    *[Case({"ADD": "ek_add_s8", "SUB": "ek_sub_s8", "MUL": "ek_mul_s8"}[a[0]], HOST,
+           f"{a[0]}-{'x'.join(map(str, a[1]))}", lambda a=a: _binary_equal(*a))
+      for a in params(binary_tests.test_keras_equal_shapes)],
+    *[Case({"ADD": "ek_add_s8", "SUB": "ek_sub_s8", "MUL": "ek_mul_s8"}[a[0]], HOST,
+           f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}", lambda a=a: _binary_broadcast(*a))
+      for a in binary_tests.BROADCASTS if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],  # one input full size
+    # the DSP family, on the host with the C twins of the DSP instructions
+    *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
+    *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
+    Case("ek_conv2d_dsp_s8", DSP, "dead-channels", lambda: dsp_tests.conv_with_dead_channels(31)),
+    *[Case(wino_tests.WINO, DSP, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}",
+           lambda c=c: wino_tests.build(c), lambda: winograd(0)) for c in wino_tests.CASES[:5]],
+    *[_dw(c, _dw_dsp_function(c), DSP) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)
+      if _dw_dsp_function(c)],
+    *[Case("ek_add_dsp_s8", DSP, f"ADD-{'x'.join(map(str, a[0]))}", lambda a=a: dsp_tests.add_model(*a))
+      for a in params(dsp_tests.test_add_host)],
+]
+
+
+KERNELS = Path(__file__).resolve().parents[1] / "firmware" / "kernels"
+# kernels whose lowerings declare no overlap: their outputs never share bytes with an input
+NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected_s8", "ek_fully_connected_pal_s8",
+              "ek_fully_connected_dsp_s8", "ek_pad_s8", "ek_strided_slice_s8", "ek_transpose_s8"}
+
+
+def test_every_kernel_is_measured_or_declares_no_overlap():
+    """A new kernel lands on one side: measured here, or listed as declaring no overlap."""
+    functions = {f for h in KERNELS.rglob("*.h") for f in re.findall(r"^void (ek_\w+)\(", h.read_text(), re.M)}
+    assert len(functions) > 20
+    assert functions == {c.function for c in CASES} | NO_OVERLAP
+
+
+def _slack_note(m) -> str:
+    slack = m.declared - m.lead
+    return f" (declared {slack} bytes more than measured)" if slack > max(m.lead, 64) else ""
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.function}-{c.id}" for c in CASES])
+def test_declared_lead_covers_the_measured_one(case, traced_lib, tmp_path):
+    graph = parse_tflite(case.build(), name="case")
+    with case.context():
+        found = measure(graph, tmp_path, traced_lib, case.target)
+    assert case.function in {m.function for m in found}, f"no declaration of {case.function}: {found}"
+    for m in found:
+        where = f"{m.function} (op {m.op_index}, input {m.input})"
+        print(f"{where}: declared {m.declared}, measured {m.lead}{_slack_note(m)}")
+        assert m.reads and m.writes, f"{where}: {m.reads} reads, {m.writes} writes recorded"
+        assert m.unwritten_output_bytes() == 0, f"{where}: stores missed output bytes"
+        assert m.input_writes == 0, f"{where}: {m.input_writes} stores to its input"
+    short = [(m.function, m.input, m.declared, m.lead) for m in found if m.declared < m.lead]
+    assert not short, f"declared lead below the measured one (function, input, declared, measured): {short}"
+
+
+# ---------------------------------------------------------------------------- the measurement itself
+
+
+def test_measured_lead_follows_the_c_order(traced_lib, tmp_path):
+    """A 1x1 convolution from 4 to 16 channels over 25 pixels: ek_conv2d_s8 reads a pixel's 4
+    bytes, then writes its 16, so after pixel p's writes (ending at 16 (p + 1)) input pixel
+    p + 1 (from 4 (p + 1)) is still read: the output must start 12 * 24 bytes below the input.
+    A declared lead of 0 would be caught."""
+    import keras
+
+    graph = parse_tflite(keras_op(keras.layers.Conv2D(16, 1), (5, 5, 4), seed=3), name="case")
+    (m,) = measure(graph, tmp_path, traced_lib, HOST)
+    assert m.function == "ek_conv2d_s8"
+    assert (m.reads, m.writes) == (25 * 4, 25 * 16)  # byte loads of the gathered column, byte stores
+    assert m.lead == 12 * 24 > 0
+    assert m.declared == sliding_window_lead((5, 5, 4), (5, 5, 16), (1, 1), (0, 0), (1, 1)) >= m.lead
+
+
+def test_in_place_kernel_measures_zero(traced_lib, tmp_path):
+    """ek_lut_s8 reads element i before writing it, in ascending order: lead 0 measured."""
+    import keras
+
+    graph = parse_tflite(keras_op(keras.layers.ReLU(), (7, 9), seed=4), name="case")
+    (m,) = measure(graph, tmp_path, traced_lib, HOST)
+    assert (m.function, m.declared, m.lead) == ("ek_lut_s8", 0, 0)
+    assert m.reads == m.writes == 63
+
+
+def test_a_loop_turned_around_is_caught(tmp_path):
+    """The failure the measurement exists for: ek_lut_s8's loop turned to walk downwards while
+    its declaration still allows the output anywhere at or below the input (lead 0). An output
+    1 to 62 bytes below the input would then overwrite input bytes still to be read; the
+    measurement sees that the output must stay a whole tensor (63 bytes) below, and the check
+    rejects the declaration."""
+    import keras
+
+    gen = generate_apart(parse_tflite(keras_op(keras.layers.ReLU(), (7, 9), seed=4), name="case"),
+                         tmp_path / "model")
+    lut = gen.out_dir / "ek" / "ek_lut.c"
+    forward = "for (int32_t i = 0; i < p->size; ++i) {\n        output[i] = table[(uint8_t)input[i]];"
+    assert forward in lut.read_text(), "ek_lut_s8's loop is not the one this test turns around"
+    lut.write_text(lut.read_text().replace(forward, forward.replace(
+        "int32_t i = 0; i < p->size; ++i", "int32_t i = p->size - 1; i >= 0; --i"), 1))
+    (m,) = measure_generated(gen, tmp_path, runtime_lib=None)  # the kernels of gen.out_dir/ek
+    assert (m.function, m.declared) == ("ek_lut_s8", 0)
+    assert m.lead == 63 > m.declared
