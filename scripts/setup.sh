@@ -9,6 +9,7 @@ command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi)
 [ -e /usr/lib/arm-none-eabi/newlib ] || [ -e /usr/lib/arm-none-eabi/lib/libc.a ] || need_apt+=(libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
 command -v gcc >/dev/null || need_apt+=(gcc)
+command -v valgrind >/dev/null || need_apt+=(valgrind)  # the overlap tests record every load and store
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -20,7 +21,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util as u, sys
 mods = ["edgekit", "tensorflow", "ai_edge_litert", "tflite_micro", "tflite", "jinja2", "serial",
-        "yaml", "pytest", "xdist", "hypothesis", "sklearn", "matplotlib", "PIL"]
+        "yaml", "pytest", "xdist", "hypothesis", "sklearn", "matplotlib", "PIL", "importlinter"]
 missing = [m for m in mods if u.find_spec(m) is None]
 sys.exit(1 if missing else 0)
 PYEOF

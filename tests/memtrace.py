@@ -41,7 +41,7 @@ import edgekit.codegen as codegen_module
 from edgekit.codegen import GeneratedModel, generate
 from edgekit.codegen.overlap import events_lead
 from edgekit.ir import Graph
-from edgekit.validate import random_inputs
+from edgekit.target.host import random_inputs
 
 VALGRIND = shutil.which("valgrind") or "/usr/bin/valgrind"
 OPT = "-O1"  # no vectorizer: every access where the C loop makes it

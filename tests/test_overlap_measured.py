@@ -10,7 +10,7 @@ runs the model some fifty times slower.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import re
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -24,6 +24,7 @@ import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
 import test_kernels_dsp as dsp_tests
 import test_kernels_mean as mean_tests
+import test_kernels_minmax as minmax_tests
 import test_kernels_pool as pool_tests
 import test_kernels_softmax as softmax_tests
 import test_kernels_unary as unary_tests
@@ -31,12 +32,10 @@ import test_kernels_winograd as wino_tests
 from memtrace import OPT, generate_apart, measure, measure_generated
 from opmodels import fn_op, keras_graph, keras_op
 
-from edgekit.codegen.ops import palette
-from edgekit.codegen.ops.winograd import winograd
 from edgekit.codegen.overlap import sliding_window_lead
-from edgekit.codegen.target import HOST, Target
+from edgekit.codegen.core import HOST, Target
 from edgekit.ir import parse_tflite
-from edgekit.validate import build_runtime_lib
+from edgekit.target.host import build_runtime_lib
 
 DSP = Target("host-dsp", dsp=True)
 
@@ -52,7 +51,6 @@ class Case(NamedTuple):
     target: Target
     id: str
     build: Callable[[], bytes]  # the .tflite model
-    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext  # around lowering
 
 
 def params(test_fn) -> list[tuple]:
@@ -66,7 +64,7 @@ def params(test_fn) -> list[tuple]:
 
 def _conv(c, function, target):
     # dense weights: a small random filter may be smaller palettized (ek_conv2d_pal_s8, its own cases)
-    return Case(function, target, c.id, lambda: conv_tests.build_conv(c), lambda: palette.packing(False))
+    return Case(function, dataclasses.replace(target, weight_packing=False), c.id, lambda: conv_tests.build_conv(c))
 
 
 def _dw(c, function, target):
@@ -119,6 +117,11 @@ def _binary_broadcast(kind, sa, sb, seed):
     import tensorflow as tf
 
     fn = {"ADD": tf.add, "SUB": tf.subtract, "MUL": tf.multiply}[kind]
+    return fn_op(lambda a, b: fn(a, b), [sa, sb], seed=seed, calib_scale=0.5 + (seed % 3))
+
+
+def _minmax(kind, sa, sb, seed):
+    fn = minmax_tests._op(kind)
     return fn_op(lambda a, b: fn(a, b), [sa, sb], seed=seed, calib_scale=0.5 + (seed % 3))
 
 
@@ -175,12 +178,14 @@ CASES = [
     *[Case({"ADD": "ek_add_s8", "SUB": "ek_sub_s8", "MUL": "ek_mul_s8"}[a[0]], HOST,
            f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}", lambda a=a: _binary_broadcast(*a))
       for a in binary_tests.BROADCASTS if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],  # one input full size
+    *[Case(f"ek_{a[0].lower()}_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}",
+           lambda a=a: _minmax(*a)) for a in params(minmax_tests.test_broadcast)],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
     Case("ek_conv2d_dsp_s8", DSP, "dead-channels", lambda: dsp_tests.conv_with_dead_channels(31)),
-    *[Case(wino_tests.WINO, DSP, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}",
-           lambda c=c: wino_tests.build(c), lambda: winograd(0)) for c in wino_tests.CASES[:5]],
+    *[Case(wino_tests.WINO, wino_tests.ALWAYS, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}",
+           lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5]],
     *[_dw(c, _dw_dsp_function(c), DSP) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)
       if _dw_dsp_function(c)],
     *[Case("ek_add_dsp_s8", DSP, f"ADD-{'x'.join(map(str, a[0]))}", lambda a=a: dsp_tests.add_model(*a))
@@ -209,8 +214,7 @@ def _slack_note(m) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.function}-{c.id}" for c in CASES])
 def test_declared_lead_covers_the_measured_one(case, traced_lib, tmp_path):
     graph = parse_tflite(case.build(), name="case")
-    with case.context():
-        found = measure(graph, tmp_path, traced_lib, case.target)
+    found = measure(graph, tmp_path, traced_lib, case.target)
     assert case.function in {m.function for m in found}, f"no declaration of {case.function}: {found}"
     for m in found:
         where = f"{m.function} (op {m.op_index}, input {m.input})"
