@@ -25,7 +25,7 @@
  * start `lead` bytes or more below the input, lead = max over output pixels P of
  * (P + 1) * output_c - q_min(P) * input_c, q_min(P) the lowest input pixel read at or after P
  * (proof: edgekit/codegen/overlap.py). It relies on the loop order above: change one, change
- * both; tests/test_plan_overlap.py mirrors this loop nest and checks the lead against it.
+ * both; tests/test_overlap_measured.py records this kernel's loads and stores and checks the lead.
  */
 #ifndef EK_CONV2D_H
 #define EK_CONV2D_H

@@ -19,8 +19,8 @@
  *
  * Overlap (declared once, in conv_overlap() in edgekit/codegen/ops/conv.py, as for
  * ek_conv2d.h): the output may start `lead` bytes or more below the input; the proof in
- * edgekit/codegen/overlap.py relies on the loop order above (tests/test_plan_overlap.py
- * mirrors it).
+ * edgekit/codegen/overlap.py relies on the loop order above (tests/test_overlap_measured.py
+ * records the kernel's loads and stores and checks the lead).
  */
 #ifndef EK_DEPTHWISE_CONV2D_H
 #define EK_DEPTHWISE_CONV2D_H
