@@ -88,3 +88,19 @@ def test_operators_without_a_kernel_are_planned_without_facts():
     facts, notes = memory_facts(Graph(t, ops, (0,), (2,)).validate())
     assert notes == ["op 0 CUSTOM:mystery: no kernel"]
     assert 0 not in facts and facts[1].alias_input == 0
+
+
+def test_plan_for_a_board_is_the_plan_its_build_gets(shared_models, capsys, tmp_path):
+    """--board plans for the kernels of the board's core (the DSP family's scratch and overlaps on a
+    Cortex-M4), exactly as generate does for that board; the host plan differs."""
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.target.boards import load_board
+
+    model = shared_models / "kws_ref_model.tflite"
+    assert main(["plan", str(model), "--board", "qemu-mps2-an386", "--json"]) == 0
+    board_plan = json.loads(capsys.readouterr().out)
+    assert main(["plan", str(model), "--json"]) == 0
+    host_plan = json.loads(capsys.readouterr().out)
+    gen = generate(read_tflite(model), tmp_path / "gen", target=target_for_cpu(load_board("qemu-mps2-an386").cpu))
+    assert board_plan["arena_bytes"] == gen.arena_bytes
+    assert host_plan["arena_bytes"] != board_plan["arena_bytes"]
