@@ -8,8 +8,10 @@ import pytest
 
 from edgekit.cli import main
 from edgekit.codegen import generate
+from edgekit.codegen.core import target_for_cpu
 from edgekit.errors import PlanError
 from edgekit.ir import read_tflite
+from edgekit.target.boards import load_board
 
 AD01 = "ad01_int8.tflite"
 
@@ -93,9 +95,6 @@ def test_operators_without_a_kernel_are_planned_without_facts():
 def test_plan_for_a_board_is_the_plan_its_build_gets(shared_models, capsys, tmp_path):
     """--board plans for the kernels of the board's core (the DSP family's scratch and overlaps on a
     Cortex-M4), exactly as generate does for that board; the host plan differs."""
-    from edgekit.codegen.core import target_for_cpu
-    from edgekit.target.boards import load_board
-
     model = shared_models / "kws_ref_model.tflite"
     assert main(["plan", str(model), "--board", "qemu-mps2-an386", "--json"]) == 0
     board_plan = json.loads(capsys.readouterr().out)
