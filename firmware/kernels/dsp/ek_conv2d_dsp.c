@@ -182,7 +182,7 @@ typedef struct {
 #define EK_STR_(v) #v
 #define EK_STR(v) EK_STR_(v)
 
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* One pair of k: a word of weights (both channels) and the four pixels' int16 pairs, loaded
  * back to back so the loads pipeline, then eight dual MACs. The first pair of an iteration
  * advances x (pre-index); the others address it with offsets. Every instruction is 32-bit
@@ -302,7 +302,8 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      : "cc", "memory");
 }
 #else
-/* The same computation in C, for cores without the DSP extension and the host. */
+/* The same computation in C: cores without the DSP extension, builds without EK_DSP_ASM
+ * (ek_dsp.h: -O0, -Og) and the host. */
 static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     const uint32_t *cols = g->cols;

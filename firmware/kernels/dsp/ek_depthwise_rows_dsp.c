@@ -124,7 +124,7 @@ typedef struct {
  * multiplier, c, right (ek_depthwise_rows_params.weights). */
 #define EK_DW_WORDS 10
 
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* One filter row of a stride-1 block of four: words X01 X23 (then X45 into x01's register) and
  * the row's weight pairs; eight halfword/dual MACs. I0..I3: what each accumulator adds to (the
  * first row: a3, loaded with 2 * bias, for all four; a3's own first MAC comes last). */
@@ -250,8 +250,10 @@ typedef struct {
                        [adv] "m"(row->adv), [out_adv] "m"(row->out_adv), [w_end] "m"(row->w_end)    \
                      : "cc", "memory")
 
-static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, const uint32_t *w, ek_dw_row *row,
-                    int8_t *out, int32_t ch, int32_t stride)
+/* Inlined, so that row is on the stack (sp-relative operands): its address would take a
+ * fifteenth register. -O1 and above inline it anyway (one call); -Og only when told to. */
+EK_INLINE void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, const uint32_t *w,
+                       ek_dw_row *row, int8_t *out, int32_t ch, int32_t stride)
 {
     int32_t a0, a1, a2, a3;
     uint32_t x01, x23, w01, w12, chn = (uint32_t)ch;
@@ -263,9 +265,10 @@ static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, 
 }
 #endif
 
-#if !EK_HAVE_DSP
+#if !EK_DSP_ASM
 /* One channel's n outputs (stride ch between them): the computation of the assembly loops in C,
- * for cores without the DSP extension and the host. */
+ * for cores without the DSP extension, builds without EK_DSP_ASM (ek_dsp.h: -O0, -Og) and the
+ * host. */
 static void outputs_c(const ek_depthwise_rows_params *p, const uint32_t *const r[3], const uint32_t *w,
                       int8_t *out, int32_t ch, int32_t n)
 {
@@ -338,7 +341,7 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
             for (int32_t k = 0; k < 3; ++k) {
                 r[k] = (const uint32_t *)(const void *)(slots + slot_of[k] * len);
             }
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
             const int32_t s = p->stride_w;
             ek_dw_row row = {6 * len - p->blocks * 8 * s - p->half * 4 * s, 1 - n_out * ch,
                              (uint32_t)-p->blocks << 16, p->half, (uintptr_t)(w + EK_DW_WORDS * g)};
