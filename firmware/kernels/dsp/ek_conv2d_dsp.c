@@ -348,7 +348,12 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
         }                                                     \
     } while (0)
 
-void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
+/* Word-aligned: the channel loop (inlined here) takes its entry's address with ADR, which adds to the
+ * word-aligned PC and which the assembler resolves within the section as if the section started on
+ * a word. -O2 and -O3 align functions so; -O1, -Og, -Os and -Oz only to 2 bytes, and in a link that
+ * placed the function at 2 mod 4 the loop was entered 2 bytes off (a hang). */
+EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                    int8_t *scratch)
 {
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;
     const int32_t pixels = p->output_h * ow;
