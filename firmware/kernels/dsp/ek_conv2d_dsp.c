@@ -302,8 +302,8 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      : "cc", "memory");
 }
 #else
-/* The same computation in C: cores without the DSP extension, builds without EK_DSP_ASM
- * (ek_dsp.h: -O0, -Og) and the host. */
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     const uint32_t *cols = g->cols;

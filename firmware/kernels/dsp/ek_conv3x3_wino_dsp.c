@@ -147,8 +147,8 @@ EK_INLINE const int32_t *pair_positions(const int32_t *s, const uint32_t *x, ek_
     return s;
 }
 #else
-/* The same computation in C: cores without the DSP extension, builds without EK_DSP_ASM
- * (ek_dsp.h: -O0, -Og) and the host. */
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static const int32_t *pair_positions(const int32_t *s, const uint32_t *x, ek_wino_ctx *g)
 {
     const int32_t pairs = (int32_t)(g->stride / 16u); /* input channel pairs */

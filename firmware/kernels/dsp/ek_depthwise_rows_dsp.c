@@ -267,8 +267,8 @@ EK_INLINE void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r
 
 #if !EK_DSP_ASM
 /* One channel's n outputs (stride ch between them): the computation of the assembly loops in C,
- * for cores without the DSP extension, builds without EK_DSP_ASM (ek_dsp.h: -O0, -Og) and the
- * host. */
+ * for cores without the DSP extension, builds where EK_DSP_ASM is 0 (ek_dsp.h: -O0,
+ * EK_DSP_NO_ASM) and the host. */
 static void outputs_c(const ek_depthwise_rows_params *p, const uint32_t *const r[3], const uint32_t *w,
                       int8_t *out, int32_t ch, int32_t n)
 {

@@ -75,8 +75,8 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
     *r3 = a3;
 }
 #else
-/* The same computation in C: cores without the DSP extension, builds without EK_DSP_ASM
- * (ek_dsp.h: -O0, -Og) and the host. */
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
                  int32_t *r3)
 {
