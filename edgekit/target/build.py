@@ -196,8 +196,11 @@ DSP_LIGHT_KERNELS = LIGHT_KERNELS | {"ek_fully_connected"}
 
 
 def compile_flags(board: Board) -> list[str]:
+    # -Og is for debugging: the DSP kernels' C twins instead of their assembly loops (gcc tells -Og
+    # from -O1 by no macro; at -O0 the kernels leave the assembly out by themselves; ek_dsp.h)
+    debug = ["-DEK_DSP_NO_ASM"] if board.opt == "-Og" else []
     return [*board.cpu_flags, *C_WARNINGS, board.opt, "-g", "-ffunction-sections", "-fdata-sections",
-            *[f"-D{d}" for d in board.c_defines]]
+            *[f"-D{d}" for d in board.c_defines], *debug]
 
 
 # ---------------------------------------------------------------------------- rendering

@@ -182,7 +182,7 @@ typedef struct {
 #define EK_STR_(v) #v
 #define EK_STR(v) EK_STR_(v)
 
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* One pair of k: a word of weights (both channels) and the four pixels' int16 pairs, loaded
  * back to back so the loads pipeline, then eight dual MACs. The first pair of an iteration
  * advances x (pre-index); the others address it with offsets. Every instruction is 32-bit
@@ -302,7 +302,8 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      : "cc", "memory");
 }
 #else
-/* The same computation in C, for cores without the DSP extension and the host. */
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
     const uint32_t *cols = g->cols;
@@ -354,7 +355,12 @@ int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
     return 9 * k_pad + ((output_c + 3) & ~3);
 }
 
-void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
+/* Word-aligned: the channel loop (inlined here) takes its entry's address with ADR, which adds to the
+ * word-aligned PC and which the assembler resolves within the section as if the section started on
+ * a word. -O2 and -O3 align functions so; -O1, -Og, -Os and -Oz only to 2 bytes, and in a link that
+ * placed the function at 2 mod 4 the loop was entered 2 bytes off (a hang). */
+EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                    int8_t *scratch)
 {
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;
     const int32_t pixels = p->output_h * ow;

@@ -75,7 +75,7 @@ typedef struct {
     int32_t *m_end;     /* after the last position's */
 } ek_wino_ctx;
 
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* One pair of input channels: both output channels' U words, the four tiles' V words, eight
  * dual MACs (2 output channels x 4 tiles). */
 #define EK_WQ(X0, X1, X2, X3)                             \
@@ -147,7 +147,8 @@ EK_INLINE const int32_t *pair_positions(const int32_t *s, const uint32_t *x, ek_
     return s;
 }
 #else
-/* The same computation in C, for cores without the DSP extension and the host. */
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static const int32_t *pair_positions(const int32_t *s, const uint32_t *x, ek_wino_ctx *g)
 {
     const int32_t pairs = (int32_t)(g->stride / 16u); /* input channel pairs */

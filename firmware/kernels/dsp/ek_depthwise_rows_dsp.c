@@ -120,8 +120,7 @@ typedef struct {
     uintptr_t w_end; /* the weights after the group's last channel */
 } ek_dw_row;
 
-
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* The byte offsets of a channel record's parts (ek_depthwise_rows_dsp.h), as immediates of the
  * assembly loops, which address the record through them, never through numbers of their own:
  * filter row k's pairs at o_w + 8k and o_w + 8k + 4, the four requantization terms from o_rq. */
@@ -254,8 +253,10 @@ typedef struct {
                        EK_DWR_OFFSETS                                                               \
                      : "cc", "memory")
 
-static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, const uint32_t *w, ek_dw_row *row,
-                    int8_t *out, int32_t ch, int32_t stride)
+/* Inlined, so that row is on the stack (sp-relative operands): its address would take a
+ * fifteenth register. -O1 and above inline it anyway (one call); -Og only when told to. */
+EK_INLINE void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, const uint32_t *w,
+                       ek_dw_row *row, int8_t *out, int32_t ch, int32_t stride)
 {
     int32_t a0, a1, a2, a3;
     uint32_t x01, x23, w01, w12, chn = (uint32_t)ch;
@@ -267,9 +268,10 @@ static void row_asm(const uint32_t *r0, const uint32_t *r1, const uint32_t *r2, 
 }
 #endif
 
-#if !EK_HAVE_DSP
+#if !EK_DSP_ASM
 /* One channel's n outputs (stride ch between them): the computation of the assembly loops in C,
- * for cores without the DSP extension and the host. */
+ * for cores without the DSP extension, builds where EK_DSP_ASM is 0 (ek_dsp.h: -O0,
+ * EK_DSP_NO_ASM) and the host. */
 static void outputs_c(const ek_depthwise_rows_params *p, const uint32_t *const r[3], const uint32_t *w,
                       int8_t *out, int32_t ch, int32_t n)
 {
@@ -357,7 +359,7 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
             for (int32_t k = 0; k < 3; ++k) {
                 r[k] = (const uint32_t *)(const void *)(slots + slot_of[k] * len);
             }
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
             const int32_t s = p->stride_w;
             ek_dw_row row = {6 * len - p->blocks * 8 * s - p->half * 4 * s, 1 - n_out * ch,
                              (uint32_t)-p->blocks << 16, p->half, (uintptr_t)(w + EK_DWR_WORDS * g)};

@@ -3,7 +3,8 @@
  *
  * On a core with the DSP extension (__ARM_FEATURE_DSP) these are ACLE intrinsics (arm_acle.h)
  * and single instructions; elsewhere they are plain C with the same results, so the host
- * tests (with sanitizers) run exactly the C the microcontroller runs.
+ * tests (with sanitizers) run exactly the C the microcontroller runs. Which of the kernels'
+ * assembly loops are used is EK_DSP_ASM's choice (below).
  *
  *   ek_sxtb16(x)        bytes 0 and 2 of x, sign-extended to two halfwords (SXTB16)
  *   ek_sxtb16_ror8(x)   bytes 1 and 3 (SXTB16 x, ROR #8; ACLE has no rotated form: one
@@ -51,6 +52,23 @@
 #define EK_HAVE_DSP 1
 #else
 #define EK_HAVE_DSP 0
+#endif
+
+/* EK_DSP_ASM 1: the kernels' inner loops written in inline assembly (conv2d, winograd 3x3,
+ * depthwise rows, fully connected); 0: their C twins, the same computation in C (the one the
+ * host tests run), with the instructions of this file as intrinsics. The assembly is used on a
+ * core with the DSP extension in an optimising build only:
+ *   -O0  never (no __OPTIMIZE__): the loops need all fourteen allocatable registers, which gcc
+ *        does not find without optimisation ("'asm' operand has impossible constraints"), and
+ *        a debugger single-steps the C twins line by line. No define needed.
+ *   -Og  gcc defines __OPTIMIZE__ as at -O1 (no macro tells them apart), so a debug build at
+ *        -Og passes -DEK_DSP_NO_ASM to get the C twins; edgekit's build does for a board whose
+ *        opt is -Og. Without it the assembly is used (it compiles at -Og too).
+ *   -O1 and above (-Os, -O2, -O3, -Oz): the assembly, unless EK_DSP_NO_ASM is defined. */
+#if EK_HAVE_DSP && defined(__OPTIMIZE__) && !defined(EK_DSP_NO_ASM)
+#define EK_DSP_ASM 1
+#else
+#define EK_DSP_ASM 0
 #endif
 
 EK_INLINE uint32_t ek_read32(const void *p)

@@ -40,7 +40,7 @@ EK_INLINE int8_t clamp_out(const ek_fully_connected_dsp_params *p, int32_t acc2,
     "sxtb16 %[t], %[wb1], ror #8\n\t"                 \
     "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
 
-#if EK_HAVE_DSP
+#if EK_DSP_ASM
 /* Four rows over k_pairs pairs of k (an even number), two pairs per step and two steps per
  * iteration (an odd number of steps enters at the second): per step the six words (two of x,
  * four of weights) load back to back, then 8 SXTB16 and 8 SMLAD. Written out: the loop uses
@@ -75,6 +75,8 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
     *r3 = a3;
 }
 #else
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
                  int32_t *r3)
 {
