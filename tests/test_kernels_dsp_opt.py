@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import functools
 import re
 import subprocess
@@ -28,7 +28,7 @@ import test_kernels_winograd as wino_cases
 from opmodels import keras_op
 from test_kernels_dsp import CONV_DSP_CASES, DW_DSP_CASES, add_model, dsp_fc_for_any_size, needs_board  # noqa: F401
 
-from edgekit.codegen.ops.winograd import winograd
+from edgekit.codegen.core import target_for_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "firmware" / "kernels"
@@ -158,9 +158,10 @@ def _local_functions(elf: Path) -> set[str]:
     return {p[2] for p in (ln.split() for ln in out.splitlines()) if len(p) == 3 and p[1] == "t"}
 
 
-def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str):
-    """Build for the default board at ``opt``, run in QEMU through the harness, compare every
-    output with tflite-micro. Returns the firmware build."""
+def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str, winograd_min_pixels: int | None = None):
+    """Build for the default board at ``opt`` (Winograd from ``winograd_min_pixels`` output pixels,
+    the board's default when None), run in QEMU through the harness, compare every output with
+    tflite-micro. Returns the firmware build."""
     from edgekit.target.boards import load_board
     from edgekit.target.build import build_firmware
     from edgekit.harness.deploy import connect
@@ -170,7 +171,10 @@ def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str):
     path.write_bytes(model)
     board = load_board(board_at(opt, tmp_path))
     assert board.opt == opt
-    fw = build_firmware(path, board, tmp_path / "fw")
+    target = target_for_cpu(board.cpu)
+    if winograd_min_pixels is not None:
+        target = dataclasses.replace(target, winograd_min_pixels=winograd_min_pixels)
+    fw = build_firmware(path, board, tmp_path / "fw", target=target)
     with connect(board, None, fw.elf, log=lambda m: None) as dev:
         dev.invoke_timeout_s = 20.0  # one inference takes well under a second: a hang fails sooner
         rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift, samples=3,
@@ -184,8 +188,8 @@ def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str):
 @pytest.mark.parametrize("name,op_type,function,twin,opt", RUNS, ids=[f"{r[0]}{r[4]}" for r in RUNS])
 @pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_bit_exact_on_emulated_cortex_m4(name, op_type, function, twin, opt, tmp_path):
-    with winograd(0) if function == "ek_conv3x3_wino_dsp_s8" else contextlib.nullcontext():
-        fw = assert_bit_exact_at(_model(name), tmp_path, opt)
+    fw = assert_bit_exact_at(_model(name), tmp_path, opt,
+                             winograd_min_pixels=0 if function == "ek_conv3x3_wino_dsp_s8" else None)
     assert [c.function for c in fw.generated.calls if c.op.type_name == op_type] == [function]
     if twin is not None:
         assert (twin in _local_functions(fw.elf)) == (opt in DEBUG_LEVELS), f"{twin} at {opt}"
