@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edgekit.cli import main
+from edgekit.errors import ExitCode
 
 
 def run_cli(args, capsys):
@@ -111,7 +112,7 @@ def test_inspect_lists_unsupported_ops(tmp_path, capsys):
     p = tmp_path / "exp.tflite"
     p.write_bytes(conv.convert())
     code, out, err = run_cli(["inspect", p], capsys)
-    assert code != 0
+    assert code == ExitCode.UNSUPPORTED_OPERATORS
     assert "EXP" in out and "unsupported" in out
     assert "unsupported: op" in err and "EXP" in err
     code, out, _ = run_cli(["inspect", p, "--json"], capsys)
@@ -137,3 +138,19 @@ def test_bad_prefix(shared_models, tmp_path, capsys):
     code, _, err = run_cli(["generate", shared_models / "ad01_int8.tflite", "-o", tmp_path,
                             "--prefix", "9lives"], capsys)
     assert_one_line_error(code, err, "C identifier")
+
+
+def test_help_lists_every_exit_code(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for code in ExitCode:
+        assert f"{int(code):>3}  {code.meaning}" in out
+
+
+def test_bad_arguments_exit_with_the_error_code(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["generate"])  # no model, no -o
+    assert done.value.code == ExitCode.ERROR
+    assert "usage:" in capsys.readouterr().err
