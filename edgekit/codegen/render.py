@@ -45,9 +45,21 @@ def c_array_body(values: np.ndarray, per_line: int = 16, indent: str = "    ") -
     return ",\n".join(indent + ln for ln in lines)
 
 
+#: characters a C comment keeps as they are: printable ASCII but the backslash (a line splice); the
+#: rest (control characters, newlines, anything beyond ASCII) becomes '_'
+COMMENT_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"\\"}
+#: sequences that would end or open a comment, or form a trigraph (``??/`` is a backslash in C99)
+COMMENT_BREAKS = (("*/", "*_"), ("/*", "_*"), ("??", "?_"))
+
+
 def c_comment(text: str) -> str:
-    """Text safe inside a C block comment."""
-    return str(text).replace("*/", "* /").replace("/*", "/ *")
+    """Text safe inside a C block comment: every name from a model (tensors, the model file) reaches
+    generated C through here, and whatever it holds stays inside the comment."""
+    out = "".join(ch if ch in COMMENT_CHARS else "_" for ch in str(text))
+    while any(seq in out for seq, _ in COMMENT_BREAKS):
+        for seq, safe in COMMENT_BREAKS:
+            out = out.replace(seq, safe)
+    return out
 
 
 def environment() -> jinja2.Environment:
