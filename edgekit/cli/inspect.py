@@ -23,8 +23,8 @@ def run(args) -> ExitCode:
         print_json(result.to_json())
     else:
         print(result.table())
-        for r in result.unsupported:
-            print(f"unsupported: op {r.index} {r.type}", file=sys.stderr)
+        for r in result.unsupported:  # a lowering's reason names its operator already
+            print(f"unsupported: {f'op {r.index} {r.type}' if r.reason == 'no kernel' else r.reason}", file=sys.stderr)
     if result.unsupported:
         print(f"edgekit: {len(result.unsupported)} operator(s) edgekit cannot run", file=sys.stderr)
         return ExitCode.UNSUPPORTED_OPERATORS

@@ -1,13 +1,16 @@
 """``edgekit inspect``: a model's operators as edgekit sees them -- shapes, weights, MACs, and
-whether edgekit has a kernel for each."""
+whether edgekit can run each: it has a kernel for the operator, and the operator's lowering
+accepts this one (its shapes, types and quantization)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Graph
+from ..errors import EdgekitError
+from ..ir import Graph, Op
 from ..ir.analysis import GraphTotals, op_macs, totals
-from .lower import supported_kinds
+from .lower import lowering_for, supported_kinds
+from .lowering import LowerCtx
 
 
 @dataclass(frozen=True)
@@ -20,11 +23,13 @@ class OpRow:
     dtype: str  # the first output's
     macs: int
     supported: bool
+    reason: str = ""  # why not, when not supported
 
     def to_json(self) -> dict:
         return {"index": self.index, "type": self.type, "inputs": [list(s) for s in self.inputs],
                 "weights": [list(s) for s in self.weights], "outputs": [list(s) for s in self.outputs],
-                "dtype": self.dtype, "macs": self.macs, "supported": self.supported}
+                "dtype": self.dtype, "macs": self.macs, "supported": self.supported,
+                **({"reason": self.reason} if self.reason else {})}
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Inspection:
         return {"model": self.model, "ops": [r.to_json() for r in self.ops],
                 "totals": {"macs": self.totals.macs, "weight_bytes": self.totals.weight_bytes,
                            "activation_bytes": self.totals.activation_bytes},
-                "unsupported": [{"index": r.index, "type": r.type} for r in self.unsupported]}
+                "unsupported": [{"index": r.index, "type": r.type, "reason": r.reason} for r in self.unsupported]}
 
     def table(self) -> str:
         def shp(ss):
@@ -58,17 +63,30 @@ class Inspection:
         return "\n".join(lines)
 
 
+def _why_not(ctx: LowerCtx, op: Op, kinds: set) -> str:
+    """Empty if edgekit can run ``op``, else the reason."""
+    if op.kind is None or op.kind not in kinds:
+        return "no kernel"
+    try:
+        lowering_for(op.kind)(ctx, op)
+    except EdgekitError as exc:
+        return str(exc)
+    return ""
+
+
 def inspect_graph(graph: Graph) -> Inspection:
     kinds = supported_kinds()
+    ctx = LowerCtx(graph)
     rows = []
     for op in graph.ops:
         ins = [graph.tensors[i] for i in op.inputs if i >= 0]
         outs = graph.op_outputs(op)
+        reason = _why_not(ctx, op, kinds)
         rows.append(OpRow(
             index=op.index, type=op.type_name,
             inputs=tuple(tuple(t.shape) for t in ins if not t.is_constant),
             weights=tuple(tuple(t.shape) for t in ins if t.is_constant),
             outputs=tuple(tuple(t.shape) for t in outs),
             dtype=outs[0].dtype.np_name if outs else "", macs=op_macs(graph, op),
-            supported=op.kind is not None and op.kind in kinds))
+            supported=not reason, reason=reason))
     return Inspection(graph.name, tuple(rows), totals(graph))

@@ -137,7 +137,8 @@ class LowerCtx:
         if vals.size and np.issubdtype(np_type, np.integer):
             info = np.iinfo(np_type)
             if vals.min() < info.min or vals.max() > info.max:
-                raise AssertionError(f"op{op.index}_{suffix}: values outside the range of {c_type}")
+                raise UnsupportedModelError(f"op {op.index} ({op.type_name}): its {suffix.replace('_', ' ')} "
+                                            f"values leave the range of {c_type}")
         return CArray(f"op{op.index}_{suffix}", c_type, vals.astype(np_type).reshape(-1), comment)
 
     def scratch(self, op: Op) -> ScratchRef:

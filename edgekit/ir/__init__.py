@@ -1,34 +1,15 @@
 """The graph IR, the bottom layer: what every later stage reads.
 
-``graph``: the model as frozen dataclasses read from a ``.tflite`` flatbuffer; ``analysis``:
-what a graph costs (MACs, weight and activation bytes). Nothing here imports another edgekit
+``graph``: the model as frozen dataclasses; ``read``: a ``.tflite`` flatbuffer into a graph,
+checked against the invariants every later stage relies on (``checks``); ``analysis``: what a
+graph costs (MACs, weight and activation bytes). Nothing here imports another edgekit
 package.
 """
 
-from .graph import (
-                    Activation,
-                    ConcatenationOptions,
-                    Conv2DOptions,
-                    DepthwiseConv2DOptions,
-                    DType,
-                    ElementwiseOptions,
-                    FullyConnectedOptions,
-                    Graph,
-                    LeakyReluOptions,
-                    NoOptions,
-                    Op,
-                    OpKind,
-                    Padding,
-                    Pool2DOptions,
-                    Quantization,
-                    ReducerOptions,
-                    SoftmaxOptions,
-                    SqueezeOptions,
-                    StridedSliceOptions,
-                    Tensor,
-                    parse_tflite,
-                    read_tflite,
-)
+from .graph import (Activation, ConcatenationOptions, Conv2DOptions, DepthwiseConv2DOptions, DType, ElementwiseOptions,
+                    FullyConnectedOptions, Graph, LeakyReluOptions, NoOptions, Op, OpKind, Padding, Pool2DOptions,
+                    Quantization, ReducerOptions, SoftmaxOptions, SqueezeOptions, StridedSliceOptions, Tensor)
+from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
            "ElementwiseOptions", "FullyConnectedOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",

@@ -46,15 +46,25 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     y = ctx.graph.op_outputs(op)[0]
     require_int8(x, "input", op)
     require_int8(y, "output", op)
-    if not w.is_constant or w.dtype.name != "INT8":
-        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant int8")
+    if w is None or not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant quantized int8")
+    if len(w.shape) != 2:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights of shape {list(w.shape)}, not 2-D")
     out_f, in_f = w.shape
     batches = x.num_elements // in_f
+    if x.num_elements != batches * in_f or y.num_elements != batches * out_f:
+        raise UnsupportedModelError(
+            f"op {op.index} FULLY_CONNECTED: input {list(x.shape)} and output {list(y.shape)} do not fit "
+            f"weights of {out_f}x{in_f}")
     weights = w.data.astype(np.int64)
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: asymmetric weights")
-    bias = b.data.astype(np.int64) if b is not None else np.zeros(out_f, np.int64)
+    if b is not None and (not b.is_constant or b.num_elements != out_f):
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: bias must be constant, {out_f} values")
+    bias = b.data.astype(np.int64).reshape(-1) if b is not None else np.zeros(out_f, np.int64)
     folded = bias + (-x.zero_point) * weights.sum(axis=1)
+    if (np.abs(folded) + 128 * np.abs(weights).sum(axis=1)).max(initial=0) >= 2**31:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: its accumulator could overflow int32")
 
     per_channel = w.quant.per_channel
     reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)

@@ -1,0 +1,107 @@
+"""The invariants every later stage relies on, checked once when a model is read.
+
+A ``.tflite`` file is data from outside: its indices, shapes, quantization parameters and
+options can hold anything. What the planner, the lowerings and the generated C assume is
+checked here, and a model that breaks it is refused in one line naming the operator (or
+tensor) and the check -- the checks TFLM's Prepare functions make, and the ones its C++ leaves
+to luck. Operator-specific checks (a convolution's output size, a bias's length) stay with the
+operator's lowering.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ModelFormatError, UnsupportedModelError
+from .graph import DType, Graph, Op, OpKind, Tensor
+
+#: the largest tensor edgekit generates code for (its byte offsets and sizes are int32 in C)
+MAX_TENSOR_BYTES = 2**31 - 1
+
+#: zero points a quantized tensor of this type may have
+ZERO_POINT_RANGE = {DType.INT8: (-128, 127), DType.UINT8: (0, 255), DType.INT16: (-32768, 32767),
+                    DType.INT32: (-(2**31), 2**31 - 1)}
+
+#: operators whose output has the input's shape
+SAME_SHAPE = frozenset({OpKind.LOGISTIC, OpKind.TANH, OpKind.RELU, OpKind.RELU6, OpKind.RELU_N1_TO_1,
+                        OpKind.LEAKY_RELU, OpKind.HARD_SWISH, OpKind.ELU, OpKind.GELU, OpKind.PRELU,
+                        OpKind.QUANTIZE, OpKind.DEQUANTIZE, OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.ABS,
+                        OpKind.NEG, OpKind.EXP, OpKind.SQRT, OpKind.RSQRT})
+#: operators that keep the elements and change only the shape
+SAME_SIZE = frozenset({OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS})
+
+
+def check_graph(graph: Graph, where: str) -> None:
+    """Refuse ``graph`` (read from ``where``) if it breaks an invariant; see the module docstring."""
+    n = len(graph.tensors)
+    if not graph.inputs or not graph.outputs:
+        raise UnsupportedModelError(f"{where}: the model has no {'inputs' if not graph.inputs else 'outputs'}")
+    for what, indices in (("input", graph.inputs), ("output", graph.outputs)):
+        for i in indices:
+            if not 0 <= i < n:
+                raise ModelFormatError(f"{where}: graph {what} is tensor {i}; the model has {n} tensors")
+            if graph.tensors[i].is_constant:
+                raise UnsupportedModelError(f"{where}: graph {what} tensor {i} is a constant")
+    for t in graph.tensors:
+        _check_tensor(t, where)
+    for op in graph.ops:
+        _check_op(graph, op, n)
+
+
+def _check_tensor(t: Tensor, where: str) -> None:
+    what = f"{where}: tensor {t.index} ({t.name[:40]!r})"
+    if any(d < 0 for d in t.shape):
+        raise ModelFormatError(f"{what}: negative dimension in shape {list(t.shape)}")
+    if not t.is_constant and any(d == 0 for d in t.shape):
+        raise UnsupportedModelError(f"{what}: empty shape {list(t.shape)} (a zero dimension)")
+    if math.prod(t.shape) * t.dtype.itemsize > MAX_TENSOR_BYTES:
+        raise UnsupportedModelError(f"{what}: {list(t.shape)} is larger than 2 GiB")
+    q = t.quant
+    if q is None:
+        return
+    if not all(math.isfinite(s) and s >= 0 for s in q.scale):
+        raise ModelFormatError(f"{what}: quantization scale {_first_bad(q.scale)} is not a finite number >= 0")
+    if not t.is_constant and any(s == 0 for s in q.scale):
+        raise ModelFormatError(f"{what}: quantization scale 0 on an activation")
+    if len(q.zero_point) not in (1, len(q.scale)):
+        raise ModelFormatError(f"{what}: {len(q.scale)} scales but {len(q.zero_point)} zero points")
+    low, high = ZERO_POINT_RANGE.get(t.dtype, (-(2**31), 2**31 - 1))
+    if not all(low <= z <= high for z in q.zero_point):
+        raise ModelFormatError(f"{what}: zero point outside the range of {t.dtype.name} ({low}..{high})")
+    if q.per_channel and not (0 <= q.axis < len(t.shape) and t.shape[q.axis] == len(q.scale)):
+        raise ModelFormatError(f"{what}: {len(q.scale)} per-channel scales along axis {q.axis} of shape "
+                               f"{list(t.shape)}")
+
+
+def _first_bad(scales) -> float:
+    return next(s for s in scales if not (math.isfinite(s) and s >= 0))
+
+
+def _check_op(graph: Graph, op: Op, n: int) -> None:
+    what = f"op {op.index} ({op.type_name})"
+    if not op.outputs:
+        raise ModelFormatError(f"{what}: no outputs")
+    if not any(i >= 0 for i in op.inputs) and op.kind is not None:
+        raise ModelFormatError(f"{what}: no inputs")
+    for i in op.inputs:
+        if not -1 <= i < n:  # -1 marks an omitted optional input
+            raise ModelFormatError(f"{what}: input tensor {i}; the model has {n} tensors")
+    for i in op.outputs:
+        if not 0 <= i < n:
+            raise ModelFormatError(f"{what}: output tensor {i}; the model has {n} tensors")
+        if graph.tensors[i].is_constant:
+            raise ModelFormatError(f"{what}: writes constant tensor {i}")
+    for name in ("stride_h", "stride_w", "dilation_h", "dilation_w", "filter_h", "filter_w", "depth_multiplier"):
+        value = getattr(op.options, name, 1)
+        if not isinstance(value, int) or value < 1:
+            raise ModelFormatError(f"{what}: {name} {value} (options of another operator, or corrupt)")
+    for name in ("beta", "alpha"):
+        value = getattr(op.options, name, 0.0)
+        if not math.isfinite(value):
+            raise ModelFormatError(f"{what}: {name} {value} is not finite")
+    first = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
+    out = graph.tensors[op.outputs[0]]
+    if first is not None and op.kind in SAME_SHAPE and tuple(first.shape) != tuple(out.shape):
+        raise UnsupportedModelError(f"{what}: output shape {list(out.shape)}, the input's is {list(first.shape)}")
+    if first is not None and op.kind in SAME_SIZE and first.num_elements != out.num_elements:
+        raise UnsupportedModelError(f"{what}: {first.num_elements} elements in, {out.num_elements} out")

@@ -1,0 +1,126 @@
+"""Hostile models, built by editing real ones at the flatbuffer level (TensorFlow's schema object
+API): each is refused by ``edgekit inspect`` and ``edgekit generate`` in one line naming what is
+wrong, with exit code 2, and never reaches the code generator (issue 12's classes 2-4 and 6)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+from edgekit.cli import main
+from edgekit.errors import ExitCode
+
+SNAPSHOTS = ROOT / "tests" / "snapshots"
+
+
+def edited(model: str, edit) -> bytes:
+    """``tests/snapshots/<model>.tflite`` with ``edit(model_object, subgraph)`` applied."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    buf = (SNAPSHOTS / f"{model}.tflite").read_bytes()
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    edit(m, m.subgraphs[0])
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def tensor_of(sg, name_part: str):
+    return next(t for t in sg.tensors if name_part in t.name.decode())
+
+
+def op_inputs_of(sg, k: int) -> list[int]:
+    return list(sg.operators[k].inputs)
+
+
+def _set(obj, field, value):
+    setattr(obj, field, value)
+
+
+CASES = {
+    # a graph input four times as long as the first FULLY_CONNECTED's weights take (the arena overflow)
+    "input-grown": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.inputs[0]], "shape", np.array([1, 32], np.int32)),
+                    "do not fit weights"),
+    # SOFTMAX's output shrunk (it wrote 12 bytes into 3)
+    "softmax-output-shrunk": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.outputs[0]], "shape",
+                                                               np.array([1, 1], np.int32)), "output shape"),
+    # an operator input index of -2 (read as a Python negative index)
+    "input-index-minus-2": ("tiny_dense", lambda m, sg: _set(sg.operators[1], "inputs",
+                                                             np.array([-2, *op_inputs_of(sg, 1)[1:]], np.int32)),
+                            "input tensor -2"),
+    "input-index-past-the-end": ("tiny_dense", lambda m, sg: _set(sg.operators[0], "inputs",
+                                                                  np.array([999, *op_inputs_of(sg, 0)[1:]], np.int32)),
+                                 "input tensor 999"),
+    "operator-without-inputs": ("tiny_dense", lambda m, sg: _set(sg.operators[2], "inputs", np.array([], np.int32)),
+                                "no inputs"),
+    "operator-without-outputs": ("tiny_dense", lambda m, sg: _set(sg.operators[2], "outputs", np.array([], np.int32)),
+                                 "no outputs"),
+    "model-without-outputs": ("tiny_dense", lambda m, sg: _set(sg, "outputs", np.array([], np.int32)), "no outputs"),
+    # a bias of 5 values for 6 output channels
+    "bias-length": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[2]], "shape",
+                                                     np.array([5], np.int32)), "buffer"),
+    "zero-point-int32-max": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.inputs[0]].quantization, "zeroPoint",
+                                                              np.array([2**31 - 1], np.int64)), "zero point"),
+    "scale-inf": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.inputs[0]].quantization, "scale",
+                                                   np.array([math.inf], np.float32)), "scale"),
+    "scale-nan": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.outputs[0]].quantization, "scale",
+                                                   np.array([math.nan], np.float32)), "scale"),
+    "scale-zero": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.inputs[0]].quantization, "scale",
+                                                    np.array([0.0], np.float32)), "scale 0"),
+    "per-channel-scales-miscounted": ("tiny_residual", lambda m, sg: _set(
+        sg.tensors[op_inputs_of(sg, 0)[1]].quantization, "scale", np.array([0.1, 0.2, 0.3], np.float32)),
+        "scales"),
+    # the hang: a graph input with a zero dimension (reading 0 bytes always "succeeded")
+    "zero-dimension-input": ("tiny_residual", lambda m, sg: _set(sg.tensors[sg.inputs[0]], "shape",
+                                                                 np.array([1, 0, 6, 2], np.int32)), "zero dimension"),
+    # the softmax UBSan report: a negative dimension
+    "negative-dimension": ("tiny_dense", lambda m, sg: _set(sg.tensors[sg.outputs[0]], "shape",
+                                                            np.array([1, -3], np.int32)), "negative dimension"),
+    # options of the wrong kind: a convolution's stride of 0 (the ZeroDivisionError)
+    "stride-zero": ("tiny_residual", lambda m, sg: _set(sg.operators[0].builtinOptions, "strideH", 0), "stride_h 0"),
+    "dilation-negative": ("tiny_residual", lambda m, sg: _set(sg.operators[1].builtinOptions, "dilationWFactor", -1),
+                          "dilation_w -1"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_model_is_refused_in_one_line(name, tmp_path, capsys):
+    model, edit, says = CASES[name]
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(edited(model, edit))
+    code = main(["generate", str(path), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == ExitCode.ERROR, err
+    assert len(err) == 1 and err[0].startswith("edgekit: error: ") and says in err[0], err
+    assert not (tmp_path / "out" / "model.c").exists()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_inspect_says_what_generate_would_refuse(name, tmp_path, capsys):
+    """A model the reader refuses is one error line (exit 2); one an operator's lowering refuses is
+    listed as unsupported with the reason (exit 3), as generate would fail on it."""
+    model, edit, says = CASES[name]
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(edited(model, edit))
+    code = main(["inspect", str(path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code in (ExitCode.ERROR, ExitCode.UNSUPPORTED_OPERATORS), err
+    if code == ExitCode.ERROR:
+        assert len(err) == 1 and err[0].startswith("edgekit: error: ") and says in err[0], err
+    else:
+        assert any(ln.startswith("unsupported: ") and says in ln for ln in err), err
+
+
+def test_the_unedited_models_pass(tmp_path, capsys):
+    """The same edit machinery with no edit: both models generate (so a refusal above is the edit's)."""
+    for model in ("tiny_dense", "tiny_residual"):
+        path = tmp_path / f"{model}.tflite"
+        path.write_bytes(edited(model, lambda m, sg: None))
+        assert main(["generate", str(path), "-o", str(tmp_path / model)]) == ExitCode.OK
+        assert (tmp_path / model / "model.c").exists()
