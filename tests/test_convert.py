@@ -5,11 +5,12 @@ Bad input gets one line and exit code 2, and never costs an existing output file
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from edgekit.cli import main
 from edgekit.ir import DType, read_tflite
 
@@ -335,3 +336,12 @@ def test_shared_keras2_h5(name, shared_models, tmp_path, capfd):
     assert_full_int8(out)
     result = validate_host(out, samples=3)
     assert result.passed, result.to_json()
+
+
+def test_refuses_to_overwrite_the_calibration_data(digits, tmp_path, capfd):
+    calib = tmp_path / "calib.npy"
+    calib.write_bytes(Path(digits["npy"]).read_bytes())
+    before = calib.read_bytes()
+    code, _, err = run_cli(["convert", digits["keras"], "-o", calib, "--calib", calib], capfd)
+    assert code == 2 and "would overwrite the calibration data" in err and len(err.strip().splitlines()) == 1
+    assert calib.read_bytes() == before

@@ -174,6 +174,8 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         raise EdgekitError(f"{output}: is a folder; give the .tflite file to write")
     if output.resolve() == model.resolve():
         raise EdgekitError(f"{output}: would overwrite the model being converted")
+    if calib is not None and output.resolve() == calib.resolve():
+        raise EdgekitError(f"{output}: would overwrite the calibration data")
     raw = read_data(calib) if calib is not None else None
 
     # no progress line before the model and the data are read: a user's mistake there gets
