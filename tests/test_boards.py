@@ -172,3 +172,28 @@ def test_cli_reports_a_bad_board_as_an_error(tmp_path, capsys):
     code = main(["build", str(tmp_path / "missing.tflite"), "--board", str(path), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "clock_hz: expected an integer" in err
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    """Nested aliases (a few hundred bytes expanding to gigabytes) are not YAML a board file needs."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size < 1000
+    with pytest.raises(BoardError) as e:
+        load_board(path)
+    assert "aliases" in str(e.value) and len(str(e.value)) < 200
+
+
+@pytest.mark.parametrize("content, says", [
+    (bytes(range(256)) * 4, "not UTF-8"),
+    (b"name: x\n" + b"# padding\n" * 10_000, "at most"),
+])
+def test_binary_or_huge_board_file_is_one_line(tmp_path, content, says):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(content)
+    with pytest.raises(BoardError) as e:
+        load_board(path)
+    assert says in str(e.value) and "\n" not in str(e.value)

@@ -386,15 +386,36 @@ def board_names() -> list[str]:
     return sorted(p.stem for p in BOARDS.glob("*.yaml"))
 
 
+#: a board file is a page of facts; anything much larger is not one
+MAX_BOARD_FILE_BYTES = 64 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a board file needs none, and a few hundred bytes of
+    nested aliases expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_board_file(path: str | Path) -> Board:
     path = Path(path)
     source = path.name
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise BoardError(f"{source}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_BOARD_FILE_BYTES:
+        raise BoardError(f"{source}: {len(raw):,} bytes; a board file is at most {MAX_BOARD_FILE_BYTES:,}")
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BoardError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
