@@ -154,3 +154,27 @@ def test_bad_arguments_exit_with_the_error_code(capsys):
         main(["generate"])  # no model, no -o
     assert done.value.code == ExitCode.ERROR
     assert "usage:" in capsys.readouterr().err
+
+
+def test_generate_touches_only_files_it_wrote(tmp_path, capsys):
+    """A folder edgekit generated into can be generated into again (the DSP kernels of a board run
+    are removed by a host run); a file the user put in ek/, or a model.c edgekit did not write,
+    makes generate refuse the folder and stay away from it."""
+    model = str(Path(__file__).parent / "snapshots" / "tiny_dense.tflite")
+    out = tmp_path / "gen"
+    assert main(["generate", model, "-o", str(out), "--board", "qemu-mps2-an386"]) == 0
+    assert (out / "ek" / "ek_conv2d_dsp.c").exists()
+    assert main(["generate", model, "-o", str(out)]) == 0
+    assert not (out / "ek" / "ek_conv2d_dsp.c").exists() and (out / "ek" / "ek_conv2d.c").exists()
+    mine = out / "ek" / "my_notes.txt"
+    mine.write_text("keep me")
+    capsys.readouterr()
+    code, _, err = run_cli(["generate", model, "-o", out], capsys)
+    assert_one_line_error(code, err, "my_notes.txt", "did not write")
+    assert mine.read_text() == "keep me"
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "model.c").write_text("int main(void) { return 0; }\n")
+    code, _, err = run_cli(["generate", model, "-o", theirs], capsys)
+    assert_one_line_error(code, err, "model.c", "did not write")
+    assert (theirs / "model.c").read_text() == "int main(void) { return 0; }\n"

@@ -259,27 +259,60 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "needed_switches": [name for name, on, _ in switches if on],
     }
     env = environment()
+    files: dict[str, str | Path] = {}  # what this run writes: relative path -> text, or the kernel file to copy
     for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
                            ("weights.h.j2", f"{prefix}_weights.h"),
                            ("weights.c.j2", f"{prefix}_weights.c")):
-        (out_dir / name).write_text(env.get_template(template).render(ctx))
-
-    runtime = out_dir / "ek"
-    if runtime.exists():
-        shutil.rmtree(runtime)
-    runtime.mkdir()
+        files[name] = env.get_template(template).render(ctx)
     for folder in ("", *target.kernel_dirs):
         for src in sorted((KERNELS / folder).iterdir()):
             if src.suffix in (".c", ".h"):
-                shutil.copy2(src, runtime / src.name)
-
-    (runtime / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(
-        version=__version__, source=ctx["source"], switches=switches))
+                files[f"ek/{src.name}"] = src
+    files["ek/ek_config.h"] = env.get_template("ek_config.h.j2").render(
+        version=__version__, source=ctx["source"], switches=switches)
+    files["metadata.json"] = ""  # written last, from the GeneratedModel
+    written = claim_folder(out_dir, files)
+    for rel, content in files.items():
+        if isinstance(content, Path):
+            shutil.copy2(content, out_dir / rel)
+        elif rel != "metadata.json":
+            (out_dir / rel).write_text(content)
 
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
                          ctx["weight_bytes"])
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
+    (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen
+
+
+#: in a generated folder: every file edgekit wrote there (so it touches no file it did not write)
+MANIFEST = ".edgekit-files.json"
+
+
+def claim_folder(out_dir: Path, files: dict) -> set[str]:
+    """Make ``out_dir`` ready for ``files``: refuse it if it holds, where edgekit writes, files
+    edgekit did not write (``ek/`` is edgekit's alone; a top-level file is overwritten only if
+    edgekit wrote it); remove the runtime files of an earlier run that this one does not write.
+    Returns what earlier runs wrote and is still there."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        earlier = set(json.loads((out_dir / MANIFEST).read_text())["files"])
+    except FileNotFoundError:
+        earlier = set()
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EdgekitError(f"{out_dir / MANIFEST}: unreadable; remove {out_dir} or choose another folder") from None
+    runtime = out_dir / "ek"
+    present = {f"ek/{p.name}" for p in runtime.iterdir()} if runtime.is_dir() else set()
+    foreign = sorted((present - earlier) | {f for f in files if (out_dir / f).exists() and f not in earlier
+                                            and not f.startswith("ek/")})
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise EdgekitError(f"{out_dir}: holds {', '.join(foreign[:3])}{more}, which edgekit did not write; "
+                           "move them or choose another folder")
+    for stale in sorted(present - files.keys()):
+        (out_dir / stale).unlink()
+    runtime.mkdir(exist_ok=True)
+    return {f for f in earlier if (out_dir / f).exists()}
 
 
 # the build switches of ek_config.h (firmware/kernels/dsp/ek_dsp.h), and what each one keeps
