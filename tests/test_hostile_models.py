@@ -5,6 +5,7 @@ wrong, with exit code 2, and never reaches the code generator (issue 12's classe
 from __future__ import annotations
 
 import math
+import subprocess
 from pathlib import Path
 
 import flatbuffers
@@ -15,6 +16,8 @@ from conftest import ROOT
 
 from edgekit.cli import main
 from edgekit.errors import ExitCode
+from edgekit.target.host import failure_reason
+from edgekit.target.toolchain import compile_host
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 
@@ -124,3 +127,14 @@ def test_the_unedited_models_pass(tmp_path, capsys):
         path.write_bytes(edited(model, lambda m, sg: None))
         assert main(["generate", str(path), "-o", str(tmp_path / model)]) == ExitCode.OK
         assert (tmp_path / model / "model.c").exists()
+
+
+def test_a_sanitizer_report_is_the_line_shown(tmp_path):
+    """validate --sanitize names what the sanitizer found, not its banner of '=' signs."""
+    src = tmp_path / "overflow.c"
+    src.write_text("#include <stdio.h>\nstatic char buf[4];\nint main(void) {\n    char *volatile p = buf;\n"
+                   "    p[getchar() + 4] = 1;\n    return buf[0];\n}\n")
+    exe = compile_host([src], [], tmp_path / "overflow", opt="-O0", sanitize=True)
+    proc = subprocess.run([str(exe)], input=b"\x00", capture_output=True)
+    assert proc.returncode != 0 and proc.stderr.lstrip().startswith(b"=")
+    assert failure_reason(proc.stderr).startswith("AddressSanitizer: global-buffer-overflow")

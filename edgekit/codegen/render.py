@@ -7,6 +7,7 @@ import math
 import jinja2
 import numpy as np
 
+from ..errors import UnsupportedModelError
 from ..files import TEMPLATES
 from .lowering import CArray
 
@@ -25,7 +26,7 @@ def c_literal(value) -> str:
     if isinstance(value, (float, np.floating)):
         f = float(value)
         if math.isinf(f) or math.isnan(f):
-            raise ValueError("non-finite float constant")
+            raise UnsupportedModelError(f"a constant of the model is not a finite number ({f})")
         return f"{f!r}f"
     if isinstance(value, (tuple, list)):
         return "{" + ", ".join(c_literal(v) for v in value) + "}"
@@ -38,6 +39,8 @@ def c_array_body(values: np.ndarray, per_line: int = 16, indent: str = "    ") -
     """The values of a constant array, ``per_line`` to a line."""
     flat = np.asarray(values).reshape(-1)
     if flat.dtype.kind == "f":
+        if not np.isfinite(flat).all():
+            raise UnsupportedModelError(f"a constant array of the model holds {flat[~np.isfinite(flat)][0]}")
         items = [f"{float(v)!r}f" for v in flat]
     else:
         items = [str(int(v)) if int(v) != -(2**31) else "INT32_MIN" for v in flat.tolist()]

@@ -16,6 +16,7 @@ import tempfile
 
 import numpy as np
 
+from ..children import die_with_parent
 from ..errors import ReferenceUnavailable
 from ..ir import parse_tflite
 
@@ -38,7 +39,7 @@ def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
 def _executor() -> cf.ProcessPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=die_with_parent)
         atexit.register(shutdown)
     return _pool
 
@@ -95,14 +96,10 @@ def _tflm_arena_worker(model: bytes) -> int:
     return int(m.group(1))
 
 
-def run_litert(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    """Outputs of LiteRT with its reference (not optimized) kernels."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    except ImportError:
-        raise ReferenceUnavailable("the ai-edge-litert package is not installed") from None
-    interp = Interpreter(model_content=model,
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+def _litert_worker(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interp.allocate_tensors()
     ins = interp.get_input_details()
     outs = interp.get_output_details()
@@ -113,6 +110,21 @@ def run_litert(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.nda
         interp.invoke()
         results.append([np.array(interp.get_tensor(d["index"])) for d in outs])
     return results
+
+
+def run_litert(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
+    """Outputs of LiteRT with its reference (not optimized) kernels, run in the worker process
+    (a model that crashes LiteRT must not take edgekit down with it)."""
+    global _pool
+    try:
+        return _executor().submit(_litert_worker, model, inputs).result(timeout=timeout_s)
+    except cf.process.BrokenProcessPool:
+        _pool = None
+        raise ReferenceUnavailable("LiteRT crashed on this model (aborted while loading or running it)") from None
+    except ImportError:
+        raise ReferenceUnavailable("the ai-edge-litert package is not installed") from None
+    except Exception as exc:
+        raise ReferenceUnavailable(f"LiteRT failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def shutdown() -> None:

@@ -6,9 +6,28 @@ graph costs (MACs, weight and activation bytes). Nothing here imports another ed
 package.
 """
 
-from .graph import (Activation, ConcatenationOptions, Conv2DOptions, DepthwiseConv2DOptions, DType, ElementwiseOptions,
-                    FullyConnectedOptions, Graph, LeakyReluOptions, NoOptions, Op, OpKind, Padding, Pool2DOptions,
-                    Quantization, ReducerOptions, SoftmaxOptions, SqueezeOptions, StridedSliceOptions, Tensor)
+from .graph import (
+                    Activation,
+                    ConcatenationOptions,
+                    Conv2DOptions,
+                    DepthwiseConv2DOptions,
+                    DType,
+                    ElementwiseOptions,
+                    FullyConnectedOptions,
+                    Graph,
+                    LeakyReluOptions,
+                    NoOptions,
+                    Op,
+                    OpKind,
+                    Padding,
+                    Pool2DOptions,
+                    Quantization,
+                    ReducerOptions,
+                    SoftmaxOptions,
+                    SqueezeOptions,
+                    StridedSliceOptions,
+                    Tensor,
+)
 from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",

@@ -10,11 +10,9 @@ wait is bounded; ``stop()`` (and leaving the ``with`` block) always ends the pro
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import threading
@@ -22,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..children import die_with_parent
 from ..errors import ToolchainError
 from .boards import Board, load_board
 
@@ -78,15 +77,6 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, QEMU gets SIGTERM when edgekit dies, so a killed
-    run never leaves an emulator spinning."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _free_port() -> int:
@@ -151,7 +141,7 @@ def start(board: Board | str, elf: str | Path, serial: str = "pty",
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
     except FileNotFoundError:
         raise EmulatorError(f"{board.emulator.program} not found on PATH (apt-get install qemu-system-arm)") from None
     lines: list[str] = []

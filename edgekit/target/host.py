@@ -143,8 +143,7 @@ def run_host(exe: Path, ios: tuple[IOTensor, ...], outs: tuple[IOTensor, ...],
                      for sample in samples for io, x in zip(ios, sample))
     proc = subprocess.run([str(exe)], input=stdin, capture_output=True, timeout=timeout_s)
     if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolchainError(f"generated code exited with {proc.returncode}: {msg[0] if msg else ''}")
+        raise ToolchainError(f"generated code exited with {proc.returncode}: {failure_reason(proc.stderr)}")
     per_sample = sum(o.nbytes for o in outs)
     if len(proc.stdout) != per_sample * len(samples):
         raise ToolchainError(f"generated code wrote {len(proc.stdout)} bytes, expected {per_sample * len(samples)}")
@@ -156,6 +155,16 @@ def run_host(exe: Path, ios: tuple[IOTensor, ...], outs: tuple[IOTensor, ...],
             pos += o.nbytes
         results.append(row)
     return results
+
+
+def failure_reason(stderr: bytes) -> str:
+    """The line of a failed run's stderr that says what happened: a sanitizer's report line
+    (``ERROR: AddressSanitizer: ...``, ``... runtime error: ...``), else the first line with words."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for ln in lines:
+        if "ERROR: " in ln and "Sanitizer" in ln or "runtime error:" in ln:
+            return ln.split("ERROR: ", 1)[-1] if "ERROR: " in ln else ln
+    return next((ln for ln in lines if any(ch.isalnum() for ch in ln)), "")
 
 
 def _max_diff(a: list[list[np.ndarray]], b: list[list[np.ndarray]], k: int) -> tuple[int, int]:
