@@ -5,7 +5,11 @@ wrong, with exit code 2, and never reaches the code generator (issue 12's classe
 from __future__ import annotations
 
 import math
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import flatbuffers
@@ -138,3 +142,29 @@ def test_a_sanitizer_report_is_the_line_shown(tmp_path):
     proc = subprocess.run([str(exe)], input=b"\x00", capture_output=True)
     assert proc.returncode != 0 and proc.stderr.lstrip().startswith(b"=")
     assert failure_reason(proc.stderr).startswith("AddressSanitizer: global-buffer-overflow")
+
+
+def test_reference_worker_dies_with_edgekit(tmp_path):
+    """SIGKILL of a process that has run tflite-micro leaves no worker behind (holding its stdout)."""
+    script = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from edgekit.frontend import reference\n"
+        f"model = open({str(SNAPSHOTS / 'tiny_dense.tflite')!r}, 'rb').read()\n"
+        "reference.run_tflm(model, [[np.zeros((1, 8), np.int8)]])\n"
+        "print(*reference._pool._processes, flush=True)\n"
+        "import time; time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert workers and all(os.path.exists(f"/proc/{p}") for p in workers)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+            time.sleep(0.1)
+        left = [p for p in workers if os.path.exists(f"/proc/{p}")
+                and "Z" not in open(f"/proc/{p}/stat").read().split(")")[1].split()[0]]
+        assert not left, f"workers still running: {left}"
+    finally:
+        proc.kill()
