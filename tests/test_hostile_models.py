@@ -10,12 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import flatbuffers
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 from edgekit.cli import main
