@@ -106,3 +106,15 @@ def test_deploy_keras_with_synthetic_calibration(shared_models, tmp_path):
                     out_dir=tmp_path / "build")
     assert result.converted and (tmp_path / "build" / "ad01.tflite").is_file()
     _check(result)
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"board": 3}', '{"board": "qemu-mps2-an386", "elf": "../x",'
+                                     ' "num_ops": 1, "sizes": {}}', '\u00ff\u00fe'.encode("latin-1").decode("latin-1")])
+def test_cli_profile_corrupt_build_json_is_one_line(content, tmp_path, capsys):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "build.json").write_text(content, encoding="latin-1")
+    (out / "firmware.elf").write_bytes(b"\x7fELF")
+    rc = cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out), "--samples", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("edgekit: error:") and "build.json" in err[0], err

@@ -473,8 +473,31 @@ def read_build_info(out_dir: str | Path) -> dict:
     except FileNotFoundError:
         raise EdgekitError(f"{out_dir}: no {BUILD_JSON}; build it first: edgekit build MODEL.tflite "
                            f"--board BOARD -o {out_dir}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EdgekitError(f"{path}: unreadable ({type(exc).__name__})") from None
-    if not (Path(out_dir) / info.get("elf", "firmware.elf")).is_file():
-        raise EdgekitError(f"{out_dir}: {info.get('elf', 'firmware.elf')} is missing; build again")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EdgekitError(f"{path}: unreadable ({type(exc).__name__}); build again") from None
+    wrong = _build_info_problem(info)
+    if wrong:
+        raise EdgekitError(f"{path}: {wrong}; build again")
+    if not (Path(out_dir) / info["elf"]).is_file():
+        raise EdgekitError(f"{out_dir}: {info['elf']} is missing; build again")
     return info
+
+
+#: what readers of build.json rely on: key -> the type its value must have
+BUILD_INFO_TYPES = {"board": str, "elf": str, "num_ops": int, "sizes": dict}
+#: the sizes a profile report takes from build.json
+BUILD_INFO_SIZES = ("flash_bytes", "flash_weights_bytes", "flash_code_bytes", "flash_data_bytes", "flash_limit_bytes")
+
+
+def _build_info_problem(info) -> str:
+    """What is wrong with a read build.json, or ''."""
+    if not isinstance(info, dict):
+        return "not a JSON object"
+    for key, kind in BUILD_INFO_TYPES.items():
+        if not isinstance(info.get(key), kind) or isinstance(info.get(key), bool):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    if Path(info["elf"]).name != info["elf"]:
+        return "'elf' is not a file name in the build folder"
+    if not all(isinstance(info["sizes"].get(k), int) for k in BUILD_INFO_SIZES):
+        return "'sizes' lacks the flash sizes"
+    return ""
