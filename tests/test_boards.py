@@ -125,6 +125,15 @@ MALFORMED = [
     ("emulator shift", _set("emulator", {"program": "qemu-system-arm", "machine": "m", "icount_shift": 20}),
      "icount_shift must be in 0..10"),
     ("not a mapping", lambda d: d.clear() or d.update({"name": ["x"]}), "name: expected a string"),
+    ("tiny stack", _set("stack_bytes", 8), "stack_bytes 8 is too small"),
+    ("bogus timer", _set("timer", "rtc"), "timer: 'rtc' is not one of"),
+    ("timer faster than the core", _set("timer_hz", 128_000_000), "a timer counts at most the core clock"),
+    ("clock of a PC", _set("clock_hz", 3_500_000_000), "is not a Cortex-M clock"),
+    ("dwt on an m0+", _set("cpu", "cortex-m0plus"), "has no DWT cycle counter"),
+    ("emulator of another core", _set("emulator", {"program": "qemu-system-arm", "machine": "mps2-an500",
+                                                   "icount_shift": 0}), "emulates a cortex-m7, not the board's cortex-m4"),
+    ("unknown machine", _set("emulator", {"program": "qemu-system-arm", "machine": "virt", "icount_shift": 0}),
+     "is not one edgekit knows the core of"),
 ]
 
 

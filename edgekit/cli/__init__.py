@@ -7,6 +7,7 @@ TensorFlow is imported only by the commands that convert or train, and only when
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import EdgekitError, ExitCode
@@ -37,5 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgekit: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # the reader went away (``edgekit boards | head``): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
     finally:
         reference.shutdown()

@@ -46,6 +46,17 @@ FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16")
 FLOAT_ABIS = ("soft", "softfp", "hard")
 OPT_LEVELS = ("-O0", "-Og", "-O1", "-O2", "-O3", "-Os", "-Oz")
 MEMORY_KINDS = ("flash", "ram")
+#: what ek_timer_ticks() can read (boards/support/*)
+TIMERS = ("dwt-cyccnt", "systick", "cmsdk-timer0")
+#: Cortex-M parts run from a few MHz to about 1 GHz
+CLOCK_HZ_RANGE = (1_000_000, 1_000_000_000)
+#: the harness and a model's deepest kernel call peak near 500 bytes of stack (measured 252-492)
+MIN_STACK_BYTES = 1024
+#: the core each QEMU machine emulates (a board's cpu must be its machine's)
+QEMU_MACHINE_CPUS = {"mps2-an385": "cortex-m3", "mps2-an386": "cortex-m4", "mps2-an500": "cortex-m7",
+                     "mps2-an505": "cortex-m33", "mps2-an521": "cortex-m33", "mps3-an524": "cortex-m33",
+                     "mps3-an547": "cortex-m55", "lm3s6965evb": "cortex-m3", "netduinoplus2": "cortex-m4",
+                     "microbit": "cortex-m0"}
 CHECKSUMS = ("crc32-mpeg2",)  # boot-stage checksums edgekit can compute
 FLASH_PLACEHOLDERS = ("elf", "hex", "bin", "uf2")
 
@@ -297,12 +308,22 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
         raise BoardError(f"{source}: float_abi {float_abi} needs an fpu (fpu is none)")
     irq_count = f.positive("irq_count", limit=496)
     clock_hz = f.positive("clock_hz")
-    timer = f.get("timer", str)
+    if not CLOCK_HZ_RANGE[0] <= clock_hz <= CLOCK_HZ_RANGE[1]:
+        raise BoardError(f"{source}: clock_hz {clock_hz:,} is not a Cortex-M clock "
+                         f"({CLOCK_HZ_RANGE[0]:,}..{CLOCK_HZ_RANGE[1]:,})")
+    timer = f.choice("timer", TIMERS)
     timer_hz = f.positive("timer_hz")
+    if timer_hz > clock_hz or (timer == "dwt-cyccnt" and timer_hz != clock_hz):
+        raise BoardError(f"{source}: timer_hz {timer_hz:,} with clock_hz {clock_hz:,}: a timer counts at most "
+                         "the core clock, and dwt-cyccnt exactly it")
+    if timer == "dwt-cyccnt" and cpu in ("cortex-m0", "cortex-m0plus"):
+        raise BoardError(f"{source}: {cpu} has no DWT cycle counter; use systick")
     memory = _memory(f.get("memory", list), source)
     stack_bytes = f.positive("stack_bytes")
     if stack_bytes % 8:
         raise BoardError(f"{source}: stack_bytes must be a multiple of 8, got {stack_bytes}")
+    if stack_bytes < MIN_STACK_BYTES:
+        raise BoardError(f"{source}: stack_bytes {stack_bytes:,} is too small (at least {MIN_STACK_BYTES:,})")
     support = f.get("support", str)
     if not _NAME.match(support) or not (BOARD_SUPPORT / support).is_dir():
         raise BoardError(f"{source}: support {support!r}: no directory boards/support/{support}/")
@@ -347,6 +368,11 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
         shift = e.get("icount_shift", int)
         if not 0 <= shift <= 10:
             raise BoardError(f"{source}: emulator.icount_shift must be in 0..10, got {shift}")
+        if QEMU_MACHINE_CPUS.get(machine) != cpu:
+            emulated = QEMU_MACHINE_CPUS.get(machine)
+            raise BoardError(f"{source}: emulator.machine {machine} " + (
+                f"emulates a {emulated}, not the board's {cpu}" if emulated else
+                f"is not one edgekit knows the core of ({', '.join(sorted(QEMU_MACHINE_CPUS))})"))
         extra = e.get("extra_args", list, required=False, default=[])
         if not all(isinstance(a, str) for a in extra):
             raise BoardError(f"{source}: emulator.extra_args must be strings")
