@@ -15,6 +15,7 @@ import flatbuffers
 import numpy as np
 import pytest
 from conftest import ROOT
+from tensorflow.lite.python import schema_py_generated as schema
 
 from edgekit.cli import main
 from edgekit.errors import ExitCode
@@ -26,8 +27,6 @@ SNAPSHOTS = ROOT / "tests" / "snapshots"
 
 def edited(model: str, edit) -> bytes:
     """``tests/snapshots/<model>.tflite`` with ``edit(model_object, subgraph)`` applied."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
     buf = (SNAPSHOTS / f"{model}.tflite").read_bytes()
     m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     edit(m, m.subgraphs[0])
@@ -166,3 +165,32 @@ def test_reference_worker_dies_with_edgekit(tmp_path):
         assert not left, f"workers still running: {left}"
     finally:
         proc.kill()
+
+
+def _stateful(m, sg):
+    """SOFTMAX turned into an SVDF reading a variable (state) tensor, as stateful models do."""
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SVDF
+    m.operatorCodes.append(code)
+    state = schema.TensorT()
+    state.shape, state.type, state.name, state.isVariable = np.array([1, 3], np.int32), schema.TensorType.INT8, b"state", True
+    state.buffer = 0
+    sg.tensors.append(state)
+    op = sg.operators[2]
+    op.opcodeIndex = len(m.operatorCodes) - 1
+    op.builtinOptionsType, op.builtinOptions = 0, None
+    op.inputs = np.array([op.inputs[0], len(sg.tensors) - 1], np.int32)
+
+
+def test_stateful_operator_is_listed_as_unsupported(tmp_path, capsys):
+    """A model with a state tensor is read; inspect lists its stateful operator as one edgekit
+    cannot run (exit 3), and generate says so, rather than 'reads tensor N before it is written'."""
+    path = tmp_path / "stateful.tflite"
+    path.write_bytes(edited("tiny_dense", _stateful))
+    assert main(["inspect", str(path)]) == ExitCode.UNSUPPORTED_OPERATORS
+    err = capsys.readouterr().err
+    assert "unsupported: op 2 SVDF" in err and "before it is written" not in err
+    assert main(["generate", str(path), "-o", str(tmp_path / "out")]) == ExitCode.ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot run: 2:SVDF" in err[0], err
+    assert main(["plan", str(path)]) == ExitCode.OK

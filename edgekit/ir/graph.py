@@ -177,6 +177,7 @@ class Tensor:
     dtype: DType
     quant: Quantization | None = None
     data: np.ndarray | None = field(default=None, repr=False)  # constant tensors only
+    variable: bool = False  # state a stateful operator keeps across invokes (LSTM, SVDF)
 
     @property
     def is_constant(self) -> bool:
@@ -244,7 +245,7 @@ class Graph:
 
     def validate(self) -> "Graph":
         """Check the structural invariants every pass relies on; return self."""
-        produced = set(self.inputs) | {t.index for t in self.tensors if t.is_constant}
+        produced = set(self.inputs) | {t.index for t in self.tensors if t.is_constant or t.variable}
         for pos, op in enumerate(self.ops):
             if op.index != pos:
                 raise AssertionError(f"op {op.index} sits at schedule position {pos}")

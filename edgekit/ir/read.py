@@ -98,7 +98,7 @@ def _read_subgraph(tflite, model, buf: bytes, name: str) -> Graph:
             quant = Quantization(scales, zps, int(q.QuantizedDimension()))
         data = _buffer_data(model, buf, t.Buffer(), dtype, shape, name)
         tname = t.Name().decode("utf-8", "replace") if t.Name() else f"t{ti}"
-        tensors.append(Tensor(ti, tname, shape, dtype, quant, data))
+        tensors.append(Tensor(ti, tname, shape, dtype, quant, data, variable=bool(t.IsVariable())))
 
     ops = []
     for oi in range(sg.OperatorsLength()):
