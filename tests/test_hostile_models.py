@@ -88,6 +88,19 @@ CASES = {
                                                             np.array([1, -3], np.int32)), "negative dimension"),
     # options of the wrong kind: a convolution's stride of 0 (the ZeroDivisionError)
     "stride-zero": ("tiny_residual", lambda m, sg: _set(sg.operators[0].builtinOptions, "strideH", 0), "stride_h 0"),
+    # the options table is another operator's, or missing: TFLM goes by the type, never the bytes
+    "options-missing": ("tiny_residual", lambda m, sg: (_set(sg.operators[0], "builtinOptionsType", 0),
+                                                        _set(sg.operators[0], "builtinOptions", None)),
+                        "options are missing or another operator's"),
+    "options-of-another-operator": ("tiny_residual", lambda m, sg: (
+        _set(sg.operators[0], "builtinOptionsType", schema.BuiltinOptions.FullyConnectedOptions),
+        _set(sg.operators[0], "builtinOptions", schema.FullyConnectedOptionsT())),
+        "options are missing or another operator's"),
+    # a filter scale so large that the requantized accumulator leaves int32 (UBSan's overflow)
+    "conv-scale-huge": ("tiny_residual", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[1]].quantization, "scale",
+                                                            np.full(4, 1e30, np.float32)), "could overflow int32"),
+    "fc-scale-huge": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[1]].quantization, "scale",
+                                                       np.full(6, 1e30, np.float32)), "could overflow int32"),
     "dilation-negative": ("tiny_residual", lambda m, sg: _set(sg.operators[1].builtinOptions, "dilationWFactor", -1),
                           "dilation_w -1"),
 }

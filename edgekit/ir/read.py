@@ -72,7 +72,7 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
             raise UnsupportedModelError(
                 f"{where}: model has {n_subgraphs} subgraphs; edgekit runs single-subgraph models"
             )
-        graph = _read_subgraph(tflite, model, buf, name)
+        graph = _read_subgraph(tflite, model, buf, name, where)
     except (UnsupportedModelError, ModelFormatError):
         raise
     except Exception as exc:  # the flatbuffer accessors fail in many ways on bad bytes
@@ -83,7 +83,7 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
     return dataclasses.replace(graph, digest=hashlib.sha256(buf).hexdigest()).validate()
 
 
-def _read_subgraph(tflite, model, buf: bytes, name: str) -> Graph:
+def _read_subgraph(tflite, model, buf: bytes, name: str, where: str) -> Graph:
     sg = model.Subgraphs(0)
     tensors = []
     for ti in range(sg.TensorsLength()):
@@ -112,7 +112,11 @@ def _read_subgraph(tflite, model, buf: bytes, name: str) -> Graph:
         kind = OpKind.__members__.get(type_name)
         inputs = tuple(int(i) for i in o.InputsAsNumpy()) if o.InputsLength() else ()
         outputs = tuple(int(i) for i in o.OutputsAsNumpy()) if o.OutputsLength() else ()
-        options = _read_options(tflite, kind, o) if kind is not None else NoOptions()
+        try:
+            options = _read_options(tflite, kind, o) if kind is not None else NoOptions()
+        except (_OptionsOfAnotherKind, AttributeError):  # AttributeError: options needed, none given
+            raise ModelFormatError(f"{where}: op {oi} ({type_name}): its options are missing or "
+                                   "another operator's") from None
         ops.append(Op(oi, kind, type_name, inputs, outputs, options))
 
     inputs = tuple(int(i) for i in sg.InputsAsNumpy()) if sg.InputsLength() else ()
@@ -145,7 +149,19 @@ def _buffer_data(model, buf: bytes, index: int, dtype: DType, shape, name: str):
     return arr.reshape(shape).copy()
 
 
+class _OptionsOfAnotherKind(Exception):
+    """An operator's options table is of another operator's type (read as its own, its bytes would
+    mean something else than what TFLM, which goes by the type, computes)."""
+
+
 def _table(tflite, op, cls):
+    """The operator's options as ``cls``; None when it has none. Options of another type refuse
+    the model (``_read_subgraph`` names the operator)."""
+    kind = op.BuiltinOptionsType()
+    if kind == tflite.BuiltinOptions.NONE:
+        return None
+    if kind != getattr(tflite.BuiltinOptions, cls.__name__):
+        raise _OptionsOfAnotherKind()
     table = op.BuiltinOptions()
     if table is None:
         return None

@@ -69,6 +69,10 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
 
     per_channel = w.quant.per_channel
     reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
+    # the requantized accumulator must stay in int32 (TFLM's arithmetic overflows there too)
+    if ((np.abs(folded) + 128 * np.abs(weights).sum(axis=1)) * max(reals)).max(initial=0) + 256 >= 2**31:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: its requantized outputs could overflow int32 "
+                                    f"(a scale ratio of {max(reals):.3g})")
     qs = [quantize_multiplier(r) for r in reals]
     if not per_channel:
         qs = qs * out_f
