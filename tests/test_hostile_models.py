@@ -101,6 +101,13 @@ CASES = {
                                                             np.full(4, 1e30, np.float32)), "could overflow int32"),
     "fc-scale-huge": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[1]].quantization, "scale",
                                                        np.full(6, 1e30, np.float32)), "could overflow int32"),
+    # an operator missing an input its lowering unpacks (MEAN's axes), or a depthwise filter of rank 1
+    "mean-without-axes": ("tiny_residual", lambda m, sg: _set(sg.operators[3], "inputs",
+                                                              np.array(op_inputs_of(sg, 3)[:1], np.int32)),
+                          "it takes 2 and 1"),
+    "conv-without-filter": ("tiny_residual", lambda m, sg: _set(sg.operators[0], "inputs",
+                                                                np.array([op_inputs_of(sg, 0)[0], -1, -1], np.int32)),
+                            "it takes 2 to 3 and 1"),
     "dilation-negative": ("tiny_residual", lambda m, sg: _set(sg.operators[1].builtinOptions, "dilationWFactor", -1),
                           "dilation_w -1"),
 }

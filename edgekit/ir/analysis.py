@@ -8,19 +8,18 @@ from . import Graph, Op, OpKind
 
 
 def op_macs(graph: Graph, op: Op) -> int:
-    """Multiply-accumulates of one operator (convolutions and matrix products; 0 otherwise)."""
-    if op.kind == OpKind.CONV_2D:
-        w = graph.tensors[op.inputs[1]]
-        y = graph.tensors[op.outputs[0]]
+    """Multiply-accumulates of one operator (convolutions and matrix products; 0 otherwise, and 0
+    for one whose weights are not of the shape its kind has)."""
+    if op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED) or len(op.inputs) < 2:
+        return 0
+    w = graph.tensors[op.inputs[1]]
+    y = graph.tensors[op.outputs[0]]
+    if op.kind == OpKind.CONV_2D and len(w.shape) == 4:
         _, kh, kw, cin = w.shape
         return y.num_elements * kh * kw * cin
-    if op.kind == OpKind.DEPTHWISE_CONV_2D:
-        w = graph.tensors[op.inputs[1]]
-        y = graph.tensors[op.outputs[0]]
+    if op.kind == OpKind.DEPTHWISE_CONV_2D and len(w.shape) == 4:
         return y.num_elements * w.shape[1] * w.shape[2]
-    if op.kind == OpKind.FULLY_CONNECTED:
-        w = graph.tensors[op.inputs[1]]
-        y = graph.tensors[op.outputs[0]]
+    if op.kind == OpKind.FULLY_CONNECTED and len(w.shape) >= 1:
         return y.num_elements * w.shape[-1]
     return 0
 

@@ -30,6 +30,19 @@ SAME_SHAPE = frozenset({OpKind.LOGISTIC, OpKind.TANH, OpKind.RELU, OpKind.RELU6,
 #: operators that keep the elements and change only the shape
 SAME_SIZE = frozenset({OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS})
 
+#: (fewest, most) input slots of the operators edgekit runs, as TFLM's Prepare functions check
+#: them; the fewest must be present (not -1), and each has one output
+ARITY = {
+    OpKind.CONV_2D: (2, 3), OpKind.DEPTHWISE_CONV_2D: (2, 3), OpKind.FULLY_CONNECTED: (2, 3),
+    OpKind.AVERAGE_POOL_2D: (1, 1), OpKind.MAX_POOL_2D: (1, 1), OpKind.ADD: (2, 2), OpKind.SUB: (2, 2),
+    OpKind.MUL: (2, 2), OpKind.MAXIMUM: (2, 2), OpKind.MINIMUM: (2, 2), OpKind.SOFTMAX: (1, 1),
+    OpKind.RESHAPE: (1, 2), OpKind.SQUEEZE: (1, 1), OpKind.EXPAND_DIMS: (2, 2), OpKind.PAD: (2, 2),
+    OpKind.PADV2: (2, 3), OpKind.CONCATENATION: (1, 1 << 16), OpKind.MEAN: (2, 2), OpKind.QUANTIZE: (1, 1),
+    OpKind.DEQUANTIZE: (1, 1), OpKind.LOGISTIC: (1, 1), OpKind.TANH: (1, 1), OpKind.RELU: (1, 1),
+    OpKind.RELU6: (1, 1), OpKind.LEAKY_RELU: (1, 1), OpKind.HARD_SWISH: (1, 1), OpKind.TRANSPOSE: (2, 2),
+    OpKind.STRIDED_SLICE: (4, 4),
+}
+
 
 def check_graph(graph: Graph, where: str) -> None:
     """Refuse ``graph`` (read from ``where``) if it breaks an invariant; see the module docstring."""
@@ -86,6 +99,12 @@ def _check_op(graph: Graph, op: Op, n: int) -> None:
     for i in op.inputs:
         if not -1 <= i < n:  # -1 marks an omitted optional input
             raise ModelFormatError(f"{what}: input tensor {i}; the model has {n} tensors")
+    arity = ARITY.get(op.kind)
+    if arity is not None:
+        fewest, most = arity
+        if not fewest <= len(op.inputs) <= most or any(i < 0 for i in op.inputs[:fewest]) or len(op.outputs) != 1:
+            raise ModelFormatError(f"{what}: {len(op.inputs)} inputs and {len(op.outputs)} outputs "
+                                   f"(it takes {fewest}" + (f" to {most}" if most != fewest else "") + " and 1)")
     for i in op.outputs:
         if not 0 <= i < n:
             raise ModelFormatError(f"{what}: output tensor {i}; the model has {n} tensors")
