@@ -1,21 +1,43 @@
 """Child processes that die with edgekit: QEMU, the reference interpreters' workers.
 
-On Linux a child asks the kernel for SIGTERM when its parent dies (PR_SET_PDEATHSIG), so a
-killed ``edgekit deploy`` or ``validate`` leaves no emulator spinning and no worker holding the
-caller's stdout open. Elsewhere this does nothing.
+A killed ``edgekit deploy`` or ``validate`` must leave no emulator spinning and no worker holding
+the caller's stdout open. Two ways, for two kinds of child:
+
+* ``die_with_parent`` (a ``preexec_fn``): on Linux the kernel sends SIGTERM when the parent
+  *thread* ends (PR_SET_PDEATHSIG) -- right for QEMU, which lives no longer than the call that
+  started it;
+* ``exit_when_orphaned`` (a pool's ``initializer``): a worker outlives the thread that happened to
+  start it, so it watches its parent process instead and exits once it is gone.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
+import threading
+import time
 
 PR_SET_PDEATHSIG = 1
+ORPHAN_POLL_S = 0.5
 
 
 def die_with_parent() -> None:
-    """Call in the child (``preexec_fn``, a pool's ``initializer``)."""
+    """Call in the child before exec (``preexec_fn``). Elsewhere than Linux it does nothing."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
     except (OSError, AttributeError):
         pass
+
+
+def exit_when_orphaned() -> None:
+    """Call in a worker process (a pool's ``initializer``): it exits within ORPHAN_POLL_S of its
+    parent's death."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="edgekit-orphan-watch", daemon=True).start()

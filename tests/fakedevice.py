@@ -49,7 +49,7 @@ class FakeDevice:
                  invoke_delay_s: float = 0.0, board: str = "fake-board", version: int = 1,
                  timer_hz: int = 25_000_000, clock_hz: int = 25_000_000, silent: bool = False,
                  model_fn=None, inputs=((9, (1, 40)),), outputs=((9, (1, 10)),), num_ops: int = 3,
-                 die_after_invokes: int | None = None):
+                 die_after_invokes: int | None = None, lose_invoke_answers: int = 0):
         self.sha = model_sha256
         self.invoke_delay_s = invoke_delay_s
         self.board = board
@@ -62,6 +62,7 @@ class FakeDevice:
         self.outputs = [(c, tuple(s), int(np.prod(s)) * itemsize[c]) for c, s in outputs]
         self.NUM_OPS = num_ops
         self.die_after_invokes = die_after_invokes  # stop answering after this many INVOKEs
+        self.lose_invoke_answers = lose_invoke_answers  # run the first INVOKEs but send no answer
         self.input = bytearray(sum(n for _, _, n in self.inputs))
         self.output: bytes | None = None
         self.invokes = 0
@@ -178,6 +179,11 @@ class FakeDevice:
                 time.sleep(self.invoke_delay_s)
             self.output = self.model_fn(bytes(self.input))
             self.invokes += 1
+            # the firmware's input lives in the model's arena, which the inference overwrites
+            self.input[:] = bytes((0x5A + i) & 0xFF for i in range(len(self.input)))
+            if self.lose_invoke_answers > 0:
+                self.lose_invoke_answers -= 1
+                return b""
             return frame(0x84, seq, struct.pack("<IIII", 0, 1234, 512, 2))
         if t == 0x04:
             if len(p) != 6:

@@ -160,6 +160,20 @@ def test_fake_device_end_to_end():
             dev.transport.close()
 
 
+def test_lost_invoke_answer_reruns_from_the_input():
+    """The model overwrites its input (it lives in the arena): an INVOKE whose answer was lost is
+    retried after the input is written again, so the output is the one of the input sent."""
+    with FakeDevice(lose_invoke_answers=2) as fake:
+        dev = _device(fake.url, invoke_timeout_s=0.3, retries=3, resync_s=0.05)
+        try:
+            x = np.random.default_rng(1).integers(-128, 128, (1, 40), dtype=np.int8)
+            out, _, _ = dev.run(x.tobytes())
+            np.testing.assert_array_equal(np.frombuffer(out, np.int8).reshape(1, 10), fake_model(x))
+            assert fake.invokes == 3 and dev.stats.retries >= 2
+        finally:
+            dev.transport.close()
+
+
 def test_device_stuck_inside_a_frame_is_flushed():
     """A corrupted length left the device waiting for 1000 payload bytes: the HELLO after it is
     swallowed; after the timeout the host's run of zeros completes that frame, and the retry works."""

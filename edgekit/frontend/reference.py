@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from ..children import die_with_parent
+from ..children import exit_when_orphaned
 from ..errors import ReferenceUnavailable
 from ..ir import parse_tflite
 
@@ -39,7 +39,8 @@ def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
 def _executor() -> cf.ProcessPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=die_with_parent)
+        _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                       initializer=exit_when_orphaned)
         atexit.register(shutdown)
     return _pool
 

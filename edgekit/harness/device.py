@@ -27,6 +27,10 @@ class DeviceError(EdgekitError):
     """The device reported an error, or did not answer correctly after every retry."""
 
 
+class NoAnswer(DeviceError):
+    """No valid answer to a request after every attempt."""
+
+
 @dataclass
 class LinkStats:
     requests: int = 0
@@ -73,13 +77,16 @@ class Device:
         self._seq = (self._seq + 1) & 0xFF
         return self._seq
 
-    def request(self, msg_type: P.MsgType, payload: bytes = b"", timeout_s: float | None = None) -> P.Frame:
-        """Send one request and return its answer frame (never an ERROR frame)."""
+    def request(self, msg_type: P.MsgType, payload: bytes = b"", timeout_s: float | None = None,
+                attempts: int | None = None) -> P.Frame:
+        """Send one request and return its answer frame (never an ERROR frame); ``attempts``
+        (default retries + 1) bounds how often it is sent."""
         expect = P.ANSWER[msg_type]
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        attempts = self.retries + 1 if attempts is None else attempts
         frame_problem = ""
         self.stats.requests += 1
-        for attempt in range(self.retries + 1):
+        for attempt in range(attempts):
             if attempt:
                 self.stats.retries += 1
                 self.log(f"retrying {msg_type.name} ({frame_problem})")
@@ -107,8 +114,8 @@ class Device:
                 self._resync(flush_device=False)
                 continue
             return frame
-        raise DeviceError(f"{msg_type.name}: no valid answer after {self.retries + 1} attempts "
-                          f"(last: {frame_problem}); is the harness firmware running on this port?")
+        raise NoAnswer(f"{msg_type.name}: no valid answer after {attempts} attempts "
+                       f"(last: {frame_problem}); is the harness firmware running on this port?")
 
     def _await(self, seq: int, expect: int, timeout_s: float) -> P.Frame:
         deadline = time.monotonic() + timeout_s
@@ -157,12 +164,33 @@ class Device:
             if req != P.MsgType.INPUT_CHUNK or end != off + len(part):
                 raise DeviceError(f"device acknowledged input bytes up to {end}, expected {off + len(part)}")
 
-    def invoke(self) -> P.InvokeDone:
-        frame = self.request(P.MsgType.INVOKE, timeout_s=self.invoke_timeout_s)
+    def invoke(self, attempts: int | None = None) -> P.InvokeDone:
+        frame = self.request(P.MsgType.INVOKE, timeout_s=self.invoke_timeout_s, attempts=attempts)
         done = P.parse_invoke_done(frame.payload)
         if done.status != 0:
             raise DeviceError(f"inference failed on the device: status {done.status}")
         return done
+
+    def invoke_on(self, input_bytes: bytes) -> P.InvokeDone:
+        """Write the input and INVOKE; an INVOKE whose answer is lost is retried only after the
+        input is written again: the model runs in the arena that holds its input, so a second run
+        on what the first left there would give other outputs."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                self.log("retrying INVOKE from the input")
+            try:
+                self.write_input(input_bytes)
+            except NoAnswer as exc:
+                if not attempt:
+                    raise
+                raise NoAnswer(f"INVOKE: no answer ({last}); sending its input again then failed: {exc}") from None
+            try:
+                return self.invoke(attempts=1)
+            except NoAnswer as exc:
+                last = exc
+        raise NoAnswer(f"INVOKE: no valid answer after {self.retries + 1} attempts, each from a fresh input "
+                       f"({last})")
 
     def read_output(self, nbytes: int) -> bytes:
         out = bytearray()
@@ -193,8 +221,7 @@ class Device:
         info = self.info or self.hello()
         if len(input_bytes) != info.input_bytes:
             raise ValueError(f"input of {len(input_bytes)} bytes, the model takes {info.input_bytes}")
-        self.write_input(input_bytes)
-        done = self.invoke()
+        done = self.invoke_on(input_bytes)
         out = self.read_output(info.output_bytes)
         ticks = self.read_profile(info.num_ops) if profile and info.num_ops else None
         return out, done, ticks
