@@ -289,28 +289,38 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
 MANIFEST = ".edgekit-files.json"
 
 
+def _generated_before(out_dir: Path) -> bool:
+    """A folder an edgekit older than the manifest generated (its metadata.json says so)."""
+    try:
+        return "edgekit_version" in json.loads((out_dir / "metadata.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def claim_folder(out_dir: Path, files: dict) -> set[str]:
     """Make ``out_dir`` ready for ``files``: refuse it if it holds, where edgekit writes, files
     edgekit did not write (``ek/`` is edgekit's alone; a top-level file is overwritten only if
     edgekit wrote it); remove the runtime files of an earlier run that this one does not write.
     Returns what earlier runs wrote and is still there."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    runtime = out_dir / "ek"
+    present = {f"ek/{p.name}" for p in runtime.iterdir()} if runtime.is_dir() else set()
     try:
         earlier = set(json.loads((out_dir / MANIFEST).read_text())["files"])
     except FileNotFoundError:
-        earlier = set()
+        earlier = ({f for f in present | files.keys() if (out_dir / f).is_file()} if _generated_before(out_dir)
+                   else set())
     except (OSError, ValueError, KeyError, TypeError):
         raise EdgekitError(f"{out_dir / MANIFEST}: unreadable; remove {out_dir} or choose another folder") from None
-    runtime = out_dir / "ek"
-    present = {f"ek/{p.name}" for p in runtime.iterdir()} if runtime.is_dir() else set()
     foreign = sorted((present - earlier) | {f for f in files if (out_dir / f).exists() and f not in earlier
                                             and not f.startswith("ek/")})
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         raise EdgekitError(f"{out_dir}: holds {', '.join(foreign[:3])}{more}, which edgekit did not write; "
                            "move them or choose another folder")
-    for stale in sorted(present - files.keys()):
-        (out_dir / stale).unlink()
+    for stale in sorted(present - files.keys()):  # an earlier run's kernels this one does not need
+        if (out_dir / stale).is_file():
+            (out_dir / stale).unlink()
     runtime.mkdir(exist_ok=True)
     return {f for f in earlier if (out_dir / f).exists()}
 
