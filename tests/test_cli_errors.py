@@ -166,6 +166,8 @@ def test_generate_touches_only_files_it_wrote(tmp_path, capsys):
     assert (out / "ek" / "ek_conv2d_dsp.c").exists()
     assert main(["generate", model, "-o", str(out)]) == 0
     assert not (out / "ek" / "ek_conv2d_dsp.c").exists() and (out / "ek" / "ek_conv2d.c").exists()
+    (out / ".edgekit-files.json").unlink()  # as an edgekit from before the manifest left it
+    assert main(["generate", model, "-o", str(out)]) == 0 and (out / ".edgekit-files.json").exists()
     mine = out / "ek" / "my_notes.txt"
     mine.write_text("keep me")
     capsys.readouterr()
