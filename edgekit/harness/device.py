@@ -175,6 +175,7 @@ class Device:
         """Write the input and INVOKE; an INVOKE whose answer is lost is retried only after the
         input is written again: the model runs in the arena that holds its input, so a second run
         on what the first left there would give other outputs."""
+        last: NoAnswer | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
