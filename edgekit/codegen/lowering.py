@@ -191,7 +191,7 @@ class Candidate:
     returns None when the operator's data rules the kernel out (bounds proved from the actual
     weights, a compression that saves too little)."""
 
-    kernel: str  # the C function, for reading and for `edgekit inspect`
+    kernel: str  # the C function the row lowers to (for the reader of the table)
     applies: Callable[[LowerCtx, KernelCall], bool]
     lower: Callable[[LowerCtx, KernelCall], "KernelCall | None"]
 
