@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_MODELS = Path(os.environ.get("EDGEKIT_MODELS", ROOT.parent / "shared" / "models"))
+#: the MLPerf Tiny models, stored with the tests (tests/models/README.md: source and license)
+MLPERF_MODELS = ROOT / "tests" / "models"
 REAL_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,7 +25,5 @@ def runtime_lib(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def shared_models():
-    if not SHARED_MODELS.is_dir():
-        pytest.fail(f"the real models are missing: {SHARED_MODELS}")
-    return SHARED_MODELS
+def mlperf_models():
+    return MLPERF_MODELS

@@ -1,4 +1,4 @@
-"""Firmware builds: every board builds ad01 (and the shared models), sizes add up, a firmware
+"""Firmware builds: every board builds ad01 (and the other MLPerf Tiny models), sizes add up, a firmware
 that does not fit fails with one line naming the limit, and the emulated board answers HELLO
 and runs the model like the host build does (raw pyserial, no edgekit.harness)."""
 
@@ -26,14 +26,14 @@ REAL_BOARDS = ["nucleo-l4r5zi", "stm32f746g-disco", "nrf52840-dk", "rpi-pico"]
 
 
 @pytest.fixture(scope="session")
-def firmware(tmp_path_factory, shared_models):
+def firmware(tmp_path_factory, mlperf_models):
     """``firmware(model_name, board_name)``: built once per session."""
     built = {}
 
     def get(model: str, board: str):
         if (model, board) not in built:
             out = tmp_path_factory.mktemp(f"fw-{model}-{board}")
-            built[model, board] = build_firmware(shared_models / f"{model}.tflite", board, out)
+            built[model, board] = build_firmware(mlperf_models / f"{model}.tflite", board, out)
         return built[model, board]
 
     return get
@@ -128,16 +128,16 @@ def test_shared_models_build_on_real_boards(firmware, model, board_name):
 # ---------------------------------------------------------------------------- does not fit
 
 
-def test_ram_limit_failure_names_the_limit_and_the_excess(firmware, shared_models, tmp_path):
+def test_ram_limit_failure_names_the_limit_and_the_excess(firmware, mlperf_models, tmp_path):
     need = firmware("ad01_int8", "nrf52840-dk").sizes.ram_bytes
     limit = need - 1234
     with pytest.raises(FirmwareTooLarge) as e:
-        build_firmware(shared_models / "ad01_int8.tflite", "nrf52840-dk", tmp_path, ram_limit=limit)
+        build_firmware(mlperf_models / "ad01_int8.tflite", "nrf52840-dk", tmp_path, ram_limit=limit)
     assert str(e.value) == (f"ad01_int8 does not fit nrf52840-dk: RAM needs {need:,} bytes, "
                             f"limit is {limit:,} (over by 1,234)")
 
 
-def test_board_too_small_fails_with_both_limits(firmware, shared_models, tmp_path):
+def test_board_too_small_fails_with_both_limits(firmware, mlperf_models, tmp_path):
     """A part with 128 KiB flash and 5 KiB RAM: the link overflows; the message still says by how
     much, with the sizes the same code has on the full-size part."""
     data = yaml.safe_load((BOARDS / "nrf52840-dk.yaml").read_text())
@@ -150,7 +150,7 @@ def test_board_too_small_fails_with_both_limits(firmware, shared_models, tmp_pat
     path.write_text(yaml.safe_dump(data))
     full = firmware("ad01_int8", "nrf52840-dk").sizes
     with pytest.raises(FirmwareTooLarge) as e:
-        build_firmware(shared_models / "ad01_int8.tflite", load_board(path), tmp_path / "out")
+        build_firmware(mlperf_models / "ad01_int8.tflite", load_board(path), tmp_path / "out")
     m = re.fullmatch(r"ad01_int8 does not fit tiny-m4: RAM needs ([\d,]+) bytes, board has 5,120 "
                      r"\(over by ([\d,]+)\); flash needs ([\d,]+) bytes, board has 131,072 \(over by ([\d,]+)\)",
                      str(e.value))
@@ -163,8 +163,8 @@ def test_board_too_small_fails_with_both_limits(firmware, shared_models, tmp_pat
     assert not (tmp_path / "out" / "firmware.elf").exists()
 
 
-def test_cli_build_too_large_is_one_line_and_exit_2(shared_models, tmp_path, capsys):
-    code = main(["build", str(shared_models / "ad01_int8.tflite"), "--board", "rpi-pico",
+def test_cli_build_too_large_is_one_line_and_exit_2(mlperf_models, tmp_path, capsys):
+    code = main(["build", str(mlperf_models / "ad01_int8.tflite"), "--board", "rpi-pico",
                  "-o", str(tmp_path), "--ram-limit", "4096"])
     err = capsys.readouterr().err
     assert code == 2
@@ -172,8 +172,8 @@ def test_cli_build_too_large_is_one_line_and_exit_2(shared_models, tmp_path, cap
                         r"limit is 4,096 \(over by [\d,]+\)\n", err)
 
 
-def test_cli_build_prints_the_sizes(shared_models, tmp_path, capsys):
-    assert main(["build", str(shared_models / "ad01_int8.tflite"), "-o", str(tmp_path)]) == 0
+def test_cli_build_prints_the_sizes(mlperf_models, tmp_path, capsys):
+    assert main(["build", str(mlperf_models / "ad01_int8.tflite"), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ad01_int8 on qemu-mps2-an386" in out
     assert re.search(r"flash [\d,]+ of [\d,]+ bytes: weights [\d,]+, code [\d,]+, data [\d,]+", out)
@@ -234,7 +234,7 @@ def _parse_hello(p: bytes) -> dict:
 
 
 @pytest.mark.parametrize("board_name, serial_kind", [("qemu-mps2-an386", "pty"), ("qemu-mps2-an500", "tcp")])
-def test_emulated_board_answers_hello(firmware, shared_models, board_name, serial_kind):
+def test_emulated_board_answers_hello(firmware, mlperf_models, board_name, serial_kind):
     import serial
 
     from edgekit.target import emulator
@@ -252,7 +252,7 @@ def test_emulated_board_answers_hello(firmware, shared_models, board_name, seria
     h = _parse_hello(payload)
     board = fw.board
     assert h["version"] == 1 and h["reserved"] == 0
-    assert h["sha256"] == hashlib.sha256((shared_models / "ad01_int8.tflite").read_bytes()).hexdigest()
+    assert h["sha256"] == hashlib.sha256((mlperf_models / "ad01_int8.tflite").read_bytes()).hexdigest()
     assert (h["clock_hz"], h["timer_hz"], h["stack"]) == (board.clock_hz, board.timer_hz, board.stack_bytes)
     assert h["arena"] == meta["arena_bytes"] and h["num_ops"] == len(meta["ops"])
     assert h["static_ram"] == fw.sizes.static_ram_bytes  # linker symbols agree with objdump

@@ -53,8 +53,8 @@ def while_model() -> bytes:
 
 
 @pytest.mark.parametrize("command", ["inspect", "generate", "validate"])
-def test_truncated_model(command, shared_models, tmp_path, capsys):
-    data = (shared_models / "kws_ref_model.tflite").read_bytes()
+def test_truncated_model(command, mlperf_models, tmp_path, capsys):
+    data = (mlperf_models / "kws_ref_model.tflite").read_bytes()
     bad = tmp_path / "truncated.tflite"
     bad.write_bytes(data[: len(data) // 3])
     extra = ["-o", tmp_path / "out"] if command == "generate" else []
@@ -122,9 +122,9 @@ def test_inspect_lists_unsupported_ops(tmp_path, capsys):
     assert {u["type"] for u in report["unsupported"]} >= {"EXP", "SQRT"}
 
 
-def test_generate_keeps_existing_output_on_error(shared_models, tmp_path, capsys):
+def test_generate_keeps_existing_output_on_error(mlperf_models, tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, _ = run_cli(["generate", shared_models / "ad01_int8.tflite", "-o", out], capsys)
+    code, _, _ = run_cli(["generate", mlperf_models / "ad01_int8.tflite", "-o", out], capsys)
     assert code == 0
     before = (out / "model.c").read_text()
     bad = tmp_path / "bad.tflite"
@@ -134,8 +134,8 @@ def test_generate_keeps_existing_output_on_error(shared_models, tmp_path, capsys
     assert (out / "model.c").read_text() == before
 
 
-def test_bad_prefix(shared_models, tmp_path, capsys):
-    code, _, err = run_cli(["generate", shared_models / "ad01_int8.tflite", "-o", tmp_path,
+def test_bad_prefix(mlperf_models, tmp_path, capsys):
+    code, _, err = run_cli(["generate", mlperf_models / "ad01_int8.tflite", "-o", tmp_path,
                             "--prefix", "9lives"], capsys)
     assert_one_line_error(code, err, "C identifier")
 

@@ -315,17 +315,17 @@ def test_several_inputs_by_order(two_inputs, tmp_path, capfd):
     assert_one_line_error(code, err, "2 inputs")
 
 
-# ---------------------------------------------------------------------------- the shared Keras 2 files
+# ---------------------------------------------------------------------------- the MLPerf Tiny Keras 2 files
 
 
 @pytest.mark.parametrize("name", ["vww_96", "pretrainedResnet", "ad01"])
-def test_shared_keras2_h5(name, shared_models, tmp_path, capfd):
+def test_shared_keras2_h5(name, mlperf_models, tmp_path, capfd):
     """Keras 2 .h5 sources (vww's DepthwiseConv2D carries a 'groups' Keras 3 refuses) convert,
     and the generated C for the result is bit-exact with tflite-micro."""
     from edgekit.target.host import validate_host
 
     out = tmp_path / f"{name}.tflite"
-    code, stdout, err = run_cli(["convert", shared_models / f"{name}.h5", "-o", out, "--synthetic-calib",
+    code, stdout, err = run_cli(["convert", mlperf_models / f"{name}.h5", "-o", out, "--synthetic-calib",
                                  "--calib-samples", "32", "--json"], capfd)
     assert code == 0, err
     assert "accuracy is unknown" in err

@@ -368,7 +368,7 @@ def test_taken_branches_are_counted(m4_regions):
 # ---------------------------------------------------------------------------- 4. on a model
 
 
-def test_plugin_counts_the_instructions_qemu_counts(tmp_path, shared_models):
+def test_plugin_counts_the_instructions_qemu_counts(tmp_path, mlperf_models):
     """Per operator, the plugin's instructions equal TIMER0 ticks x 40 (under -icount shift=0,
     one instruction per ns), up to the timer's 40-instruction resolution and the hook itself."""
     from edgekit.target.boards import load_board
@@ -376,7 +376,7 @@ def test_plugin_counts_the_instructions_qemu_counts(tmp_path, shared_models):
     from edgekit.harness.deploy import connect
     from edgekit.harness.profile import profile
 
-    model = shared_models / "ad01_int8.tflite"
+    model = mlperf_models / "ad01_int8.tflite"
     board = load_board("qemu-mps2-an386")
     fw = build_firmware(model, board, tmp_path / "fw")
     n_ops = len(fw.generated.calls)

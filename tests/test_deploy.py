@@ -43,8 +43,8 @@ def _check(result):
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_deploy_real_model_m4(name, shared_models, tmp_path):
-    result = deploy(shared_models / f"{name}.tflite", "qemu-mps2-an386", samples=SAMPLES, seed=1,
+def test_deploy_real_model_m4(name, mlperf_models, tmp_path):
+    result = deploy(mlperf_models / f"{name}.tflite", "qemu-mps2-an386", samples=SAMPLES, seed=1,
                     out_dir=tmp_path / "build")
     _check(result)
     # the report on disk is the one returned
@@ -53,16 +53,16 @@ def test_deploy_real_model_m4(name, shared_models, tmp_path):
     assert len(j["operators"]) == result.build_json["num_ops"]
 
 
-def test_deploy_m7(shared_models, tmp_path):
-    result = deploy(shared_models / "kws_ref_model.tflite", "qemu-mps2-an500", samples=SAMPLES, seed=2,
+def test_deploy_m7(mlperf_models, tmp_path):
+    result = deploy(mlperf_models / "kws_ref_model.tflite", "qemu-mps2-an500", samples=SAMPLES, seed=2,
                     out_dir=tmp_path / "build")
     _check(result)
     assert result.profile.device["board"] == "qemu-mps2-an500"
 
 
-def test_cli_deploy_then_profile_build_dir(shared_models, tmp_path, capsys):
+def test_cli_deploy_then_profile_build_dir(mlperf_models, tmp_path, capsys):
     out = tmp_path / "b"
-    assert cli(["deploy", str(shared_models / "ad01_int8.tflite"), "--board", "qemu-mps2-an386",
+    assert cli(["deploy", str(mlperf_models / "ad01_int8.tflite"), "--board", "qemu-mps2-an386",
                 "--samples", "5", "-o", str(out), "--json"]) == 0
     j = json.loads(capsys.readouterr().out)
     assert j["passed"] and j["profile"]["samples_equal"] == 5
@@ -74,35 +74,35 @@ def test_cli_deploy_then_profile_build_dir(shared_models, tmp_path, capsys):
     assert json.loads((tmp_path / "p.json").read_text())["status"] == "complete"
 
 
-def test_cli_profile_wrong_model_is_one_line(shared_models, tmp_path, capsys):
+def test_cli_profile_wrong_model_is_one_line(mlperf_models, tmp_path, capsys):
     out = tmp_path / "b"
     from edgekit.target.build import build_firmware
 
-    build_firmware(shared_models / "ad01_int8.tflite", "qemu-mps2-an386", out)
+    build_firmware(mlperf_models / "ad01_int8.tflite", "qemu-mps2-an386", out)
     rc = cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out),
-              "--model", str(shared_models / "kws_ref_model.tflite"), "--samples", "1"])
+              "--model", str(mlperf_models / "kws_ref_model.tflite"), "--samples", "1"])
     err = capsys.readouterr().err
     assert rc != 0
     line = [ln for ln in err.splitlines() if ln.startswith("edgekit: error:")]
     assert len(line) == 1 and "another model" in line[0] and "kws_ref_model.tflite" in line[0]
 
 
-def test_cli_deploy_keras_without_calibration_refuses_fast(shared_models, tmp_path, capsys):
-    rc = cli(["deploy", str(shared_models / "ad01.h5"), "--board", "qemu-mps2-an386", "-o", str(tmp_path)])
+def test_cli_deploy_keras_without_calibration_refuses_fast(mlperf_models, tmp_path, capsys):
+    rc = cli(["deploy", str(mlperf_models / "ad01.h5"), "--board", "qemu-mps2-an386", "-o", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "--synthetic-calib" in err and "--calib" in err
 
 
-def test_cli_real_board_needs_a_port(shared_models, tmp_path, capsys):
-    rc = cli(["profile", "--board", "nucleo-l4r5zi", "--model", str(shared_models / "ad01_int8.tflite")])
+def test_cli_real_board_needs_a_port(mlperf_models, tmp_path, capsys):
+    rc = cli(["profile", "--board", "nucleo-l4r5zi", "--model", str(mlperf_models / "ad01_int8.tflite")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "--port" in err and err.count("\n") == 0
 
 
 @pytest.mark.slow
-def test_deploy_keras_with_synthetic_calibration(shared_models, tmp_path):
+def test_deploy_keras_with_synthetic_calibration(mlperf_models, tmp_path):
     """The whole way from Keras: ad01.h5, calibrated on random data because we ask for it."""
-    result = deploy(shared_models / "ad01.h5", "qemu-mps2-an386", synthetic_calib=True, samples=SAMPLES,
+    result = deploy(mlperf_models / "ad01.h5", "qemu-mps2-an386", synthetic_calib=True, samples=SAMPLES,
                     out_dir=tmp_path / "build")
     assert result.converted and (tmp_path / "build" / "ad01.tflite").is_file()
     _check(result)

@@ -111,7 +111,7 @@ def test_device_gone_midway_fails_clearly():
 
 
 @pytest.fixture(scope="module")
-def qemu_ad01(shared_models, tmp_path_factory):
+def qemu_ad01(mlperf_models, tmp_path_factory):
     """The real harness firmware for ad01_int8 on qemu-mps2-an386, serving on a TCP port."""
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("needs qemu-system-arm")
@@ -120,7 +120,7 @@ def qemu_ad01(shared_models, tmp_path_factory):
     from edgekit.target.build import build_firmware
 
     board = load_board("qemu-mps2-an386")
-    model = shared_models / "ad01_int8.tflite"
+    model = mlperf_models / "ad01_int8.tflite"
     fw = build_firmware(model, board, tmp_path_factory.mktemp("fw-ad01"))
     with emulator.start(board, fw.elf, serial="tcp") as emu:
         yield model, emu

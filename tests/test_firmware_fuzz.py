@@ -225,10 +225,10 @@ def test_parser_edge_cases(parser_exe):
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory, shared_models, runtime_lib):
+def harness(tmp_path_factory, mlperf_models, runtime_lib):
     """The harness with ad01 on the host board, and what the model looks like."""
     work = tmp_path_factory.mktemp("harness-fuzz")
-    gen = generate(read_tflite(shared_models / "ad01_int8.tflite"), work / "model", prefix="model")
+    gen = generate(read_tflite(mlperf_models / "ad01_int8.tflite"), work / "model", prefix="model")
     glue = render_glue(gen, work / "ek_model_glue.c", "host-fuzz", 1000, 1000, 0)
     sources = [gen.out_dir / "model.c", gen.out_dir / "model_weights.c", glue,
                *(HARNESS_DIR / s for s in ("ek_frame.c", "ek_harness.c", "ek_main.c")),

@@ -31,8 +31,8 @@ def _stop_reference_pool():
 
 
 @pytest.fixture(scope="module")
-def ad01(shared_models):
-    path = shared_models / "ad01_int8.tflite"
+def ad01(mlperf_models):
+    path = mlperf_models / "ad01_int8.tflite"
     model = path.read_bytes()
     graph = parse_tflite(model)
     data = random_inputs(graph, SAMPLES, SEED)  # what profile() will send, in order

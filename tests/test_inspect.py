@@ -25,8 +25,8 @@ def independent_macs(graph):
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_inspect_json(name, shared_models, capsys):
-    path = shared_models / f"{name}.tflite"
+def test_inspect_json(name, mlperf_models, capsys):
+    path = mlperf_models / f"{name}.tflite"
     assert main(["inspect", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     graph = read_tflite(path)
@@ -37,7 +37,7 @@ def test_inspect_json(name, shared_models, capsys):
     assert all(r["dtype"] == "int8" for r in report["ops"])
 
 
-def test_inspect_table(shared_models, capsys):
-    assert main(["inspect", str(shared_models / "kws_ref_model.tflite")]) == 0
+def test_inspect_table(mlperf_models, capsys):
+    assert main(["inspect", str(mlperf_models / "kws_ref_model.tflite")]) == 0
     out = capsys.readouterr().out
     assert "DEPTHWISE_CONV_2D" in out and "total:" in out

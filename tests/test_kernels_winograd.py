@@ -165,12 +165,12 @@ def test_on_emulated_cortex_m4_partial_block(tmp_path):
     assert_bit_exact_on_board(build(CASES[3]), tmp_path, "qemu-mps2-an386", "CONV_2D", winograd_min_pixels=0)
 
 
-def test_cli_no_winograd(shared_models, tmp_path):
+def test_cli_no_winograd(mlperf_models, tmp_path):
     """The real ResNet's 32x32 and 16x16 3x3 convolutions take Winograd on a Cortex-M4 unless
     --no-winograd asks for direct ones, whose weights are then 3.6x smaller."""
     from edgekit.cli import main
 
-    model = str(shared_models / "pretrainedResnet_quant.tflite")
+    model = str(mlperf_models / "pretrainedResnet_quant.tflite")
     assert main(["generate", model, "--board", "qemu-mps2-an386", "-o", str(tmp_path / "w")]) == 0
     assert main(["generate", model, "--board", "qemu-mps2-an386", "--no-winograd", "-o", str(tmp_path / "d")]) == 0
     with_w, without = (tmp_path / "w" / "model.c").read_text(), (tmp_path / "d" / "model.c").read_text()

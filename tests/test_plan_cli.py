@@ -16,8 +16,8 @@ from edgekit.target.boards import load_board
 AD01 = "ad01_int8.tflite"
 
 
-def test_text_report(shared_models, capsys):
-    assert main(["plan", str(shared_models / AD01)]) == 0
+def test_text_report(mlperf_models, capsys):
+    assert main(["plan", str(mlperf_models / AD01)]) == 0
     out = capsys.readouterr().out
     assert "arena 768 bytes" in out
     assert "lower bound 768 bytes" in out
@@ -26,8 +26,8 @@ def test_text_report(shared_models, capsys):
     assert "FULLY_CONNECTED" in out
 
 
-def test_json_report(shared_models, capsys, tmp_path):
-    assert main(["plan", str(shared_models / AD01), "--json"]) == 0
+def test_json_report(mlperf_models, capsys, tmp_path):
+    assert main(["plan", str(mlperf_models / AD01), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["arena_bytes"] == 768 and doc["lower_bound_bytes"] == 768
     assert doc["file_order_no_overlap_bound_bytes"] == 768
@@ -36,46 +36,46 @@ def test_json_report(shared_models, capsys, tmp_path):
     for b in doc["buffers"]:
         assert b["offset"] % 16 == 0 and b["offset"] + b["size_bytes"] <= doc["arena_bytes"]
         assert 0 <= b["first_step"] <= b["last_step"] <= 10
-    gen = generate(read_tflite(shared_models / AD01), tmp_path / "gen")
+    gen = generate(read_tflite(mlperf_models / AD01), tmp_path / "gen")
     assert gen.arena_bytes == doc["arena_bytes"]
     assert f"#define MODEL_ARENA_BYTES {doc['arena_bytes']}\n" in (tmp_path / "gen" / "model.h").read_text()
 
 
 @pytest.mark.parametrize("ext,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
-def test_plot(shared_models, tmp_path, capsys, ext, magic):
+def test_plot(mlperf_models, tmp_path, capsys, ext, magic):
     out = tmp_path / f"timeline{ext}"
-    assert main(["plan", str(shared_models / "kws_ref_model.tflite"), "--plot", str(out)]) == 0
+    assert main(["plan", str(mlperf_models / "kws_ref_model.tflite"), "--plot", str(out)]) == 0
     assert out.read_bytes().startswith(magic)
     if ext == ".svg":
         assert "<svg" in out.read_text()
 
 
-def test_plot_needs_a_known_format(shared_models, tmp_path, capsys):
-    assert main(["plan", str(shared_models / AD01), "--plot", str(tmp_path / "x.gif")]) == 2
+def test_plot_needs_a_known_format(mlperf_models, tmp_path, capsys):
+    assert main(["plan", str(mlperf_models / AD01), "--plot", str(tmp_path / "x.gif")]) == 2
     assert "give a .png, .svg or .pdf file" in capsys.readouterr().err
 
 
-def test_ram_limit_too_small_is_a_one_line_error(shared_models, capsys):
-    assert main(["plan", str(shared_models / AD01), "--ram-limit", "700"]) == 2
+def test_ram_limit_too_small_is_a_one_line_error(mlperf_models, capsys):
+    assert main(["plan", str(mlperf_models / AD01), "--ram-limit", "700"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["edgekit: error: no memory plan fits in 700 bytes: the best plan found needs "
                    "768 bytes (lower bound 768)"]
 
 
-def test_ram_limit_that_fits(shared_models, capsys):
-    assert main(["plan", str(shared_models / AD01), "--ram-limit", "768"]) == 0
+def test_ram_limit_that_fits(mlperf_models, capsys):
+    assert main(["plan", str(mlperf_models / AD01), "--ram-limit", "768"]) == 0
 
 
-def test_generate_honours_the_ram_limit(shared_models, tmp_path, capsys):
+def test_generate_honours_the_ram_limit(mlperf_models, tmp_path, capsys):
     with pytest.raises(PlanError, match="best plan found needs 768 bytes"):
-        generate(read_tflite(shared_models / AD01), tmp_path / "gen", ram_limit=767)
-    assert main(["generate", str(shared_models / AD01), "-o", str(tmp_path / "g"),
+        generate(read_tflite(mlperf_models / AD01), tmp_path / "gen", ram_limit=767)
+    assert main(["generate", str(mlperf_models / AD01), "-o", str(tmp_path / "g"),
                  "--ram-limit", "767"]) == 2
     assert not (tmp_path / "g" / "model.h").exists()
 
 
-def test_no_reorder_keeps_the_file_order(shared_models, capsys):
-    assert main(["plan", str(shared_models / "pretrainedResnet_quant.tflite"), "--json",
+def test_no_reorder_keeps_the_file_order(mlperf_models, capsys):
+    assert main(["plan", str(mlperf_models / "pretrainedResnet_quant.tflite"), "--json",
                  "--no-reorder"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schedule"]["order"] == list(range(16)) and not doc["schedule"]["changed"]
@@ -92,10 +92,10 @@ def test_operators_without_a_kernel_are_planned_without_facts():
     assert 0 not in facts and facts[1].alias_input == 0
 
 
-def test_plan_for_a_board_is_the_plan_its_build_gets(shared_models, capsys, tmp_path):
+def test_plan_for_a_board_is_the_plan_its_build_gets(mlperf_models, capsys, tmp_path):
     """--board plans for the kernels of the board's core (the DSP family's scratch and overlaps on a
     Cortex-M4), exactly as generate does for that board; the host plan differs."""
-    model = shared_models / "kws_ref_model.tflite"
+    model = mlperf_models / "kws_ref_model.tflite"
     assert main(["plan", str(model), "--board", "qemu-mps2-an386", "--json"]) == 0
     board_plan = json.loads(capsys.readouterr().out)
     assert main(["plan", str(model), "--json"]) == 0

@@ -96,8 +96,8 @@ def _no_overlap(calls):
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_every_operator_output_equals_the_no_overlap_build(name, shared_models, tmp_path, monkeypatch):
-    path = shared_models / f"{name}.tflite"
+def test_every_operator_output_equals_the_no_overlap_build(name, mlperf_models, tmp_path, monkeypatch):
+    path = mlperf_models / f"{name}.tflite"
     graph = read_tflite(path)
     samples = random_inputs(graph, 2, seed=11)
 
@@ -127,8 +127,8 @@ TFLM_RATIO = 0.60
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_arena_is_at_most_060_of_tflm(name, shared_models, tmp_path, capsys):
-    path = shared_models / f"{name}.tflite"
+def test_arena_is_at_most_060_of_tflm(name, mlperf_models, tmp_path, capsys):
+    path = mlperf_models / f"{name}.tflite"
     gen = generate(read_tflite(path), tmp_path / "gen")
     tflm = reference.tflm_arena_bytes(path.read_bytes())
     assert gen.arena_bytes <= TFLM_RATIO * tflm, (gen.arena_bytes, tflm)

@@ -15,8 +15,8 @@ from conftest import REAL_MODELS
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_validate_bit_exact(name, shared_models):
-    report = validate_host(shared_models / f"{name}.tflite", samples=20, seed=1)
+def test_validate_bit_exact(name, mlperf_models):
+    report = validate_host(mlperf_models / f"{name}.tflite", samples=20, seed=1)
     assert report.tflm_available, report.tflm_error
     assert report.samples == 20
     for o in report.outputs:
@@ -24,23 +24,23 @@ def test_validate_bit_exact(name, shared_models):
     assert report.passed
 
 
-def test_fully_connected_multiplier_in_double(shared_models):
+def test_fully_connected_multiplier_in_double(mlperf_models):
     """ad01 on 200 inputs, one of which (seed 5) met the multiplier TFLM computes in double for a
     per-tensor FULLY_CONNECTED: a float32 product of the scales gave an output one off."""
-    report = validate_host(shared_models / "ad01_int8.tflite", samples=200, seed=5)
+    report = validate_host(mlperf_models / "ad01_int8.tflite", samples=200, seed=5)
     assert report.tflm_available and report.passed, report.to_json()
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_validate_under_sanitizers(name, shared_models):
-    report = validate_host(shared_models / f"{name}.tflite", samples=3, seed=2, sanitize=True,
+def test_validate_under_sanitizers(name, mlperf_models):
+    report = validate_host(mlperf_models / f"{name}.tflite", samples=3, seed=2, sanitize=True,
                            opt="-O1")
     assert report.passed, report.to_json()
 
 
 @pytest.mark.parametrize("name", REAL_MODELS)
-def test_cortex_m4_build_is_clean_and_weights_are_in_flash(name, shared_models, tmp_path):
-    gen = generate(read_tflite(shared_models / f"{name}.tflite"), tmp_path / "gen")
+def test_cortex_m4_build_is_clean_and_weights_are_in_flash(name, mlperf_models, tmp_path):
+    gen = generate(read_tflite(mlperf_models / f"{name}.tflite"), tmp_path / "gen")
     objs = compile_arm_objects(gen.sources, gen.include_dirs, tmp_path / "obj")
     sizes = {}
     for obj in objs:
@@ -60,16 +60,16 @@ def test_cortex_m4_build_is_clean_and_weights_are_in_flash(name, shared_models, 
     assert f"#define MODEL_ARENA_BYTES {gen.arena_bytes}" in header
 
 
-def test_generation_is_reproducible(shared_models, tmp_path):
-    graph = read_tflite(shared_models / "kws_ref_model.tflite")
+def test_generation_is_reproducible(mlperf_models, tmp_path):
+    graph = read_tflite(mlperf_models / "kws_ref_model.tflite")
     a = generate(graph, tmp_path / "a")
     b = generate(graph, tmp_path / "b")
     for f in ("model.h", "model.c", "model_weights.c", "model_weights.h", "metadata.json"):
         assert (a.out_dir / f).read_text() == (b.out_dir / f).read_text(), f
 
 
-def test_no_malloc_or_stdio_in_generated_model(shared_models, tmp_path):
-    gen = generate(read_tflite(shared_models / "kws_ref_model.tflite"), tmp_path / "gen")
+def test_no_malloc_or_stdio_in_generated_model(mlperf_models, tmp_path):
+    gen = generate(read_tflite(mlperf_models / "kws_ref_model.tflite"), tmp_path / "gen")
     for src in gen.sources:
         text = src.read_text()
         assert not re.search(r"\b(malloc|calloc|free|printf|fopen)\s*\(", text), src
