@@ -1,5 +1,5 @@
 """The hostile-model campaign of tests/test_model_fuzz.py, longer: byte mutations of the stored
-models and of the MLPerf Tiny models in ../shared/models, counted by outcome.
+models and of the MLPerf Tiny models (tests/models), counted by outcome.
 
     python benchmarks/fuzz.py                      # 10,000 mutants, every 5th that generates compiled and run
     python benchmarks/fuzz.py --mutants 500 --compile-every 1 --seed 3
@@ -27,8 +27,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--compile-every", type=int, default=5, help="compile and run every k-th mutant that generates")
     args = ap.parse_args()
-    models = sorted((ROOT / "tests" / "snapshots").glob("*.tflite"))
-    models += sorted((ROOT.parent / "shared" / "models").glob("*.tflite"))
+    models = sorted((ROOT / "tests" / "snapshots").glob("*.tflite")) + sorted((ROOT / "tests" / "models").glob("*.tflite"))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgekit-fuzz-") as tmp:
         lib = build_runtime_lib(Path(tmp), sanitize=True, opt="-O1")
