@@ -215,3 +215,21 @@ def tanh_q4(a):
     e = exp_on_negative_values(negative, 5)  # exp(2x): the same raw value read as Q5.26
     t = saturating_rounding_multiply_by_pot(_newton_inverse(_rounding_half_sum(e, INT32_MAX)) - (1 << 29), 2)
     return np.where(a == 0, 0, np.where(a < 0, -t, t))
+
+
+def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
+    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point), per
+    row of ``w_rows`` (one output channel's weights)."""
+    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
+
+
+def check_accumulator(where: str, bound: np.ndarray, reals) -> None:
+    """Refuse a layer whose int32 accumulator (``bound``: ``max_abs_acc`` per channel), or that
+    accumulator requantized by its real multiplier (``reals``), could leave int32: TFLM's integer
+    arithmetic overflows there too, so no output is defined."""
+    if bound.max(initial=0) > INT32_MAX:
+        raise UnsupportedModelError(f"{where}: its accumulator could overflow int32")
+    reals = np.asarray(reals, np.float64)
+    if (bound * reals).max(initial=0) + 256 >= INT32_MAX:
+        raise UnsupportedModelError(f"{where}: its requantized outputs could overflow int32 "
+                                    f"(a scale ratio of {reals.max():.3g})")

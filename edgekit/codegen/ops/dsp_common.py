@@ -78,11 +78,6 @@ def requant_features(act_min: int, output_offset: int) -> frozenset[str]:
     return frozenset() if act_min >= output_offset else frozenset({"EK_REQUANT_BELOW_ZERO_POINT"})
 
 
-def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
-    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point)."""
-    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
-
-
 def fits_int16(params: CStruct) -> bool:
     """The DSP parameter structs store sizes and offsets as int16_t (ek_*_dsp.h)."""
     return all(-(2**15) <= v < 2**15 for _, v in params.c_fields() if isinstance(v, int))

@@ -9,18 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import kernel_facts
-from ..arith import multiply_by_quantized_multiplier
+from ..arith import max_abs_acc, multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
-from .dsp_common import (
-    activation_fields,
-    as_int32,
-    fits_int16,
-    gemm_weights,
-    max_abs_acc,
-    requant_features,
-    requant_table,
-    round_up,
-)
+from .dsp_common import activation_fields, as_int32, fits_int16, gemm_weights, requant_features, requant_table, round_up
 
 LAST_PAIR = 1 << 31  # EK_LAST_PAIR of ek_conv2d_dsp.c
 

@@ -11,9 +11,10 @@ import numpy as np
 
 from ...plan import Overlap
 from .. import kernel_facts
+from ..arith import max_abs_acc
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
-from .dsp_common import activation_fields, as_int32, fits_int16, max_abs_acc, requant_features, requant_table, round_up
+from .dsp_common import activation_fields, as_int32, fits_int16, requant_features, requant_table, round_up
 
 # depthwise rows kernel, stride 2: a ring of widened rows larger than this goes in channel groups
 # (each input row is then widened 1.5 times, not once; at stride 1 it would be 3 times: never),

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import kernel_facts
+from ..arith import max_abs_acc
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
-from .dsp_common import activation_fields, gemm_weights, max_abs_acc, requant_table, round_up
+from .dsp_common import activation_fields, gemm_weights, requant_table, round_up
 
 # a fully connected layer this small (a classifier head) takes the portable kernel on DSP cores:
 # a few thousand cycles either way, and the portable kernel (compiled for size there,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import FullyConnectedOptions, Op, OpKind
-from ..arith import quantize_multiplier, tensor_activation_range
+from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
 from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from .dsp_common import prefer_packed
 from .dsp_fully_connected import fully_connected_dsp_applies, lower_fully_connected_dsp, small_fc
@@ -64,15 +64,10 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: bias must be constant, {out_f} values")
     bias = b.data.astype(np.int64).reshape(-1) if b is not None else np.zeros(out_f, np.int64)
     folded = bias + (-x.zero_point) * weights.sum(axis=1)
-    if (np.abs(folded) + 128 * np.abs(weights).sum(axis=1)).max(initial=0) >= 2**31:
-        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: its accumulator could overflow int32")
 
     per_channel = w.quant.per_channel
     reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
-    # the requantized accumulator must stay in int32 (TFLM's arithmetic overflows there too)
-    if ((np.abs(folded) + 128 * np.abs(weights).sum(axis=1)) * max(reals)).max(initial=0) + 256 >= 2**31:
-        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: its requantized outputs could overflow int32 "
-                                    f"(a scale ratio of {max(reals):.3g})")
+    check_accumulator(f"op {op.index} FULLY_CONNECTED", max_abs_acc(folded, weights), reals)
     qs = [quantize_multiplier(r) for r in reals]
     if not per_channel:
         qs = qs * out_f

@@ -22,9 +22,10 @@ import numpy as np
 
 from ...plan import Overlap
 from .. import kernel_facts
+from ..arith import max_abs_acc
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from ..overlap import events_lead
-from .dsp_common import activation_fields, fits_int16, max_abs_acc, pair_order, requant_table
+from .dsp_common import activation_fields, fits_int16, pair_order, requant_table
 
 INT32_LIMIT = 2**31
 V_MAX = 4 * 128  # |B^T d B| for int8 d: every entry is a sum of four +-d
