@@ -49,7 +49,8 @@ class FakeDevice:
                  invoke_delay_s: float = 0.0, board: str = "fake-board", version: int = 1,
                  timer_hz: int = 25_000_000, clock_hz: int = 25_000_000, silent: bool = False,
                  model_fn=None, inputs=((9, (1, 40)),), outputs=((9, (1, 10)),), num_ops: int = 3,
-                 die_after_invokes: int | None = None, lose_invoke_answers: int = 0):
+                 die_after_invokes: int | None = None, lose_invoke_answers: int = 0,
+                 op_ticks_each: int | None = None):
         self.sha = model_sha256
         self.invoke_delay_s = invoke_delay_s
         self.board = board
@@ -61,6 +62,10 @@ class FakeDevice:
         self.inputs = [(c, tuple(s), int(np.prod(s)) * itemsize[c]) for c, s in inputs]
         self.outputs = [(c, tuple(s), int(np.prod(s)) * itemsize[c]) for c, s in outputs]
         self.NUM_OPS = num_ops
+        # operator k takes 100 (k + 1) ticks, the whole inference a little more than all of them
+        # (what the firmware's timer reads give); op_ticks_each replaces each with a fixed value
+        self.op_ticks_each = op_ticks_each
+        self.total_ticks = max(1234, 50 * num_ops * (num_ops + 1) + 34)
         self.die_after_invokes = die_after_invokes  # stop answering after this many INVOKEs
         self.lose_invoke_answers = lose_invoke_answers  # run the first INVOKEs but send no answer
         self.input = bytearray(sum(n for _, _, n in self.inputs))
@@ -184,7 +189,7 @@ class FakeDevice:
             if self.lose_invoke_answers > 0:
                 self.lose_invoke_answers -= 1
                 return b""
-            return frame(0x84, seq, struct.pack("<IIII", 0, 1234, 512, 2))
+            return frame(0x84, seq, struct.pack("<IIII", 0, self.total_ticks, 512, 2))
         if t == 0x04:
             if len(p) != 6:
                 return err(6, "malformed")
@@ -200,7 +205,8 @@ class FakeDevice:
             first, count = struct.unpack("<HH", p)
             if count > 250 or first + count > self.NUM_OPS:
                 return err(4, "op out of range")
-            ticks = [100 * (first + i + 1) for i in range(count)]
+            ticks = [self.op_ticks_each if self.op_ticks_each is not None else 100 * (first + i + 1)
+                     for i in range(count)]
             return frame(0x85, seq, struct.pack(f"<HH{count}I", first, count, *ticks))
         return err(3, "unknown type")
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import numpy as np
 import pytest
 
 from edgekit.frontend import reference
 from edgekit.harness.device import Device, DeviceError
-from edgekit.harness.profile import ModelMismatch, profile
+from edgekit.harness.profile import ModelMismatch, invoke_timeout_s, profile
 from edgekit.harness.transport import SerialTransport
 from edgekit.ir import parse_tflite
 from edgekit.target.host import random_inputs
@@ -74,8 +75,8 @@ def test_profile_passes_and_reports(ad01, tmp_path):
     assert rep.passed and rep.reference == "tflite-micro"
     j = json.loads((tmp_path / "r.json").read_text())
     assert j["status"] == "complete" and j["passed"] and j["samples_equal"] == SAMPLES
-    # 25 MHz timer under -icount shift=0: 40 instructions per tick (the fake reports 1234 ticks)
-    assert j["latency"]["unit"] == "instructions" and j["latency"]["median"] == 1234 * 40
+    # 25 MHz timer under -icount shift=0: 40 instructions per tick
+    assert j["latency"]["unit"] == "instructions" and j["latency"]["median"] == fake.total_ticks * 40
     assert len(j["operators"]) == 10 and j["operators"][0]["type"] == "FULLY_CONNECTED"
     assert j["ram"]["stack_peak_bytes"] == 512 and j["ram"]["total_bytes"] == 4096 + 512
     assert "PASS: 4/4" in rep.summary()
@@ -89,8 +90,8 @@ def test_real_board_units_are_cycles_and_ms(ad01):
         finally:
             dev.transport.close()
     lat = rep.latency()
-    assert lat["unit"] == "cycles" and lat["median"] == 1234
-    assert lat["ms_median"] == pytest.approx(1234 / 120e3)
+    assert lat["unit"] == "cycles" and lat["median"] == fake.total_ticks
+    assert lat["ms_median"] == pytest.approx(fake.total_ticks / 120e3)
 
 
 def test_wrong_output_fails(ad01):
@@ -132,6 +133,36 @@ def test_failure_midway_keeps_gathered_results(ad01, tmp_path):
     j = json.loads((tmp_path / "r.json").read_text())
     assert j["status"] == "failed" and "INVOKE" in j["error"]
     assert j["samples_run"] == 2 and j["samples_equal"] == 2 and j["latency"] is not None
+
+
+def test_deadline_ends_the_run_and_keeps_what_was_measured(ad01, tmp_path):
+    with _fake(ad01, die_after_invokes=2) as fake:
+        dev = _device(fake, timeout_s=0.5, resync_s=0.1)  # INVOKE's timeout from the model: seconds
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(DeviceError, match="deadline of 3 s passed"):
+                profile(dev, ad01[0], "fake-board", emulated=True, samples=SAMPLES, seed=SEED,
+                        report_path=tmp_path / "r.json", deadline_s=3)
+        finally:
+            dev.transport.close()
+    assert time.monotonic() - t0 < 8
+    j = json.loads((tmp_path / "r.json").read_text())
+    assert j["status"] == "failed" and j["samples_run"] == 2 and j["samples_equal"] == 2
+
+
+def test_invoke_timeout_grows_with_the_model(ad01, mlperf_models):
+    with _fake(ad01) as fake:
+        dev = _device(fake)
+        try:
+            info = dev.hello()
+        finally:
+            dev.transport.close()
+    small = invoke_timeout_s(ad01[2], info, emulated=True)
+    big = invoke_timeout_s(parse_tflite((mlperf_models / "vww_96_int8.tflite").read_bytes()), info, emulated=True)
+    # ad01 (0.26 M MACs) runs in well under a second even with the cycle plugin; vww has 30x the MACs
+    assert 5 < small < 15 and big > 3 * small
+    # a real board at 25 MHz may take 1/4 instruction per cycle: slower than the emulator's floor
+    assert invoke_timeout_s(ad01[2], info, emulated=False) > 5
 
 
 def test_inputs_file_first(ad01, tmp_path):

@@ -347,3 +347,92 @@ def test_chunking_of_long_transfers():
     sizes = [len(f.payload) for f in t.sent]
     assert max(sizes) <= P.MAX_PAYLOAD
     assert [f.type for f in t.sent].count(P.MsgType.READ_PROFILE) == 3
+
+
+# ---------------------------------------------------------------------------- hostile or broken devices
+
+
+def test_device_text_is_escaped():
+    hostile = "brd\n\x1b[2J\\x"
+    with FakeDevice(board=hostile) as fake:
+        dev = _device(fake.url)
+        try:
+            name = dev.hello().board
+        finally:
+            dev.transport.close()
+    assert name == "brd\\x0a\\x1b[2J\\x5cx"
+    assert all(0x20 <= ord(c) < 0x7F for c in name)
+    err = P.parse_error(P.encode_error(4, 2, "bad\r\nline\x07" + "y" * 500))
+    assert "\r" not in err.message and "\n" not in err.message and "\x07" not in err.message
+    assert err.message.startswith("bad\\x0d\\x0aline\\x07") and err.message.endswith("(310 more bytes)")
+
+
+def test_deadline_bounds_a_device_that_stops_answering():
+    with FakeDevice(die_after_invokes=1) as fake:
+        # each INVOKE may take 30 s, retried 4 times: without a deadline this would wait 150 s
+        dev = _device(fake.url, invoke_timeout_s=30.0, retries=4, resync_s=0.1)
+        try:
+            x = bytes(40)
+            dev.run(x)
+            dev.set_deadline(2.0)
+            t0 = time.monotonic()
+            with pytest.raises(DeviceError, match="deadline of 2 s passed"):
+                dev.run(x)
+        finally:
+            dev.transport.close()
+    assert time.monotonic() - t0 < 5
+
+
+def test_operator_times_beyond_the_total_are_refused():
+    with FakeDevice(op_ticks_each=4_000_000_000) as fake:
+        dev = _device(fake.url)
+        try:
+            with pytest.raises(DeviceError, match="inconsistent: its operators took 12,000,000,000 ticks"):
+                dev.run(bytes(40))
+        finally:
+            dev.transport.close()
+
+
+class _LongFramesDamaged(Transport):
+    """A line on which every frame longer than ``limit`` bytes arrives with a flipped bit (the
+    limit of a noisy UART: the chance a frame gets through falls with its length)."""
+
+    def __init__(self, inner: Transport, limit: int):
+        self.inner, self.limit, self.damaged = inner, limit, 0
+
+    def read(self, n, timeout_s):
+        return self.inner.read(n, timeout_s)
+
+    def write(self, data, timeout_s):
+        if len(data) > self.limit and data[:2] == P.SYNC:
+            data = bytearray(data)
+            data[len(data) // 2] ^= 0x10
+            self.damaged += 1
+        self.inner.write(bytes(data), timeout_s)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_chunks_shrink_until_they_get_through(monkeypatch):
+    n = 654
+    with FakeDevice(inputs=((9, (1, n)),), model_fn=lambda b: b[:10]) as fake:
+        line = _LongFramesDamaged(SerialTransport(fake.url, open_timeout_s=5), limit=200)
+        dev = Device(line, timeout_s=0.5, retries=3, resync_s=0.05)
+        x = bytes(np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8).view(np.uint8))
+        try:
+            out, _done, _ticks = dev.run(x)
+        finally:
+            dev.transport.close()
+    assert out == x[:10] and line.damaged > 0
+    # the control: the same line with chunks that never shrink does not get the input through
+    import edgekit.harness.device as device_module
+    monkeypatch.setattr(device_module, "SMALLEST_CHUNK", P.MAX_INPUT_CHUNK)
+    with FakeDevice(inputs=((9, (1, n)),), model_fn=lambda b: b[:10]) as fake:
+        dev = Device(_LongFramesDamaged(SerialTransport(fake.url, open_timeout_s=5), limit=200), timeout_s=0.5,
+                     retries=3, resync_s=0.05)
+        try:
+            with pytest.raises(DeviceError, match="INPUT_CHUNK: no valid answer after 4 attempts"):
+                dev.run(x)
+        finally:
+            dev.transport.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ExitCode
 from ..harness.deploy import deploy
-from .output import add_no_winograd, log, report
+from .output import add_deadline, add_no_winograd, log, report
 
 
 def add_parser(sub) -> None:
@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     d.add_argument("--port", help="pyserial URL of a real board (QEMU boards need none)")
     d.add_argument("--report", help="write the JSON profile report here as results arrive")
     d.add_argument("--json", action="store_true")
+    add_deadline(d)
     add_no_winograd(d)
     d.set_defaults(run=run)
 
@@ -30,6 +31,7 @@ def run(args) -> ExitCode:
     result = deploy(Path(args.model), args.board, calib=Path(args.calib) if args.calib else None,
                     synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
                     out_dir=Path(args.output) if args.output else None, port=args.port,
-                    report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd, log=log)
+                    report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
+                    deadline_s=args.deadline, log=log)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

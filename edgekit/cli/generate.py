@@ -7,6 +7,7 @@ from pathlib import Path
 from ..codegen import generate
 from ..codegen.core import HOST, target_for_cpu
 from ..errors import ExitCode
+from ..folders import locked
 from ..ir import read_tflite
 from ..target.boards import load_board
 from .output import add_no_winograd
@@ -29,8 +30,10 @@ def run(args) -> ExitCode:
     # the board's core picks the kernels; the host gets the portable ones
     target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu,
                                                              winograd=not args.no_winograd)
-    gen = generate(read_tflite(args.model), Path(args.output), prefix=args.prefix, source=Path(args.model).name,
-                   ram_limit=args.ram_limit, target=target)
+    graph = read_tflite(args.model)
+    with locked(args.output):  # one run at a time per folder
+        gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,
+                       ram_limit=args.ram_limit, target=target)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes")
     return ExitCode.OK

@@ -23,6 +23,23 @@ def report(result, args: argparse.Namespace) -> None:
         print(result.summary())
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 10,000,000 seconds: {text}")
+    return value
+
+
+def add_deadline(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deadline", type=positive_seconds, metavar="SECONDS",
+                        help="give up on the device this long after the first input is sent (default: "
+                             "from the model's size and the number of inputs; a device that stops answering "
+                             "fails within it)")
+
+
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-winograd", action="store_true",
                         help="keep 3x3 stride-1 convolutions direct on DSP cores: Winograd stores their "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import EdgekitError, ExitCode
 from ..harness.deploy import profile_target
-from .output import log, report
+from .output import add_deadline, log, report
 
 
 def add_parser(sub) -> None:
@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--report", help="write the JSON report here (updated after every inference)")
     pr.add_argument("--json", action="store_true")
+    add_deadline(pr)
     pr.set_defaults(run=run)
 
 
@@ -29,6 +30,7 @@ def run(args) -> ExitCode:
     result = profile_target(args.board, port=args.port, model=Path(args.model) if args.model else None,
                             build_dir=Path(args.build) if args.build else None,
                             inputs=Path(args.inputs) if args.inputs else None, samples=args.samples,
-                            seed=args.seed, report_path=Path(args.report) if args.report else None, log=log)
+                            seed=args.seed, report_path=Path(args.report) if args.report else None,
+                            deadline_s=args.deadline, log=log)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import EdgekitError, UnsupportedModelError
 from ..files import KERNELS
+from ..folders import LOCK_NAME
 from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder
 from .core import HOST, Target
@@ -295,6 +296,16 @@ def _generated_before(out_dir: Path) -> bool:
         return "edgekit_version" in json.loads((out_dir / "metadata.json").read_text())
     except (OSError, ValueError, TypeError):
         return False
+
+
+def foreign_files(out_dir: Path) -> list[str]:
+    """Files under ``out_dir`` that its manifest does not list (all of them if it has none)."""
+    try:
+        listed = set(json.loads((out_dir / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = set()
+    return sorted(rel for p in out_dir.rglob("*") if p.is_file()
+                  and (rel := p.relative_to(out_dir).as_posix()) not in listed | {MANIFEST, LOCK_NAME})
 
 
 def claim_folder(out_dir: Path, files: dict) -> set[str]:

@@ -34,8 +34,6 @@ the rest.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 import time
 from collections import Counter
@@ -46,6 +44,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import CalibrationDataError, EdgekitError, UnsupportedModelError
+from ..folders import write_atomic
 from ..ir import DType, parse_tflite
 from . import quantize
 from .agreement import OutputAgreement, TensorInfo, measure_agreement
@@ -240,7 +239,7 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                     f"{model}: TensorFlow's converter failed: {one_line(exc, noise)}") from None
 
     operators = _check_quantized(qbuf, mode, model)
-    _write_atomic(output, qbuf)
+    write_atomic(output, qbuf)
     log(f"wrote {output} ({len(qbuf):,} bytes)")
 
     if n_hold:
@@ -280,27 +279,3 @@ def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
                     raise UnsupportedModelError(
                         f"{model}: operator {op.index} ({op.type_name}) stayed float after int8 conversion")
     return dict(Counter(op.type_name for op in graph.ops))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise EdgekitError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise EdgekitError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 from ..codegen.core import target_for_cpu
 from ..errors import CalibrationDataError, EdgekitError, ModelFormatError
+from ..folders import locked, write_atomic
 from ..frontend.convert import convert_model
 from ..target import cycles, emulator
 from ..target.boards import load_board
@@ -103,7 +104,8 @@ def _model_of_build(build_dir: Path, info: dict) -> Path:
 
 def profile_target(board_name: str, port: str | None = None, model: Path | None = None,
                    build_dir: Path | None = None, inputs: Path | None = None, samples: int = 10,
-                   seed: int = 0, report_path: Path | None = None, log: Log = _nolog):
+                   seed: int = 0, report_path: Path | None = None, deadline_s: float | None = None,
+                   log: Log = _nolog):
     """``edgekit profile``. Returns the :class:`ProfileReport`."""
 
     board = load_board(board_name)
@@ -129,7 +131,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
         report = profile(dev, model, board.name, emulated=board.emulated,
                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
                          samples=samples, seed=seed, inputs_file=inputs, report_path=report_path,
-                         flash=flash, log=log)
+                         flash=flash, deadline_s=deadline_s, log=log)
         attach_cycles(report, cycle_file, log)
         return report
 
@@ -203,7 +205,8 @@ def _is_keras(path: Path) -> bool:
 
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
-           report_path: Path | None = None, winograd: bool = True, log: Log = _nolog) -> DeployResult:
+           report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
+           log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
     and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct."""
     model = Path(model)
@@ -221,7 +224,14 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
         raise EdgekitError(f"{board.name} is a real board: give its serial port, e.g. --port /dev/ttyACM0")
     stem = model.stem if model.is_file() else model.name
     out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked(out_dir):  # one deploy at a time per folder
+        return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
+                            report_path, winograd, deadline_s, log)
+
+
+def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
+                 synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
+                 winograd: bool, deadline_s: float | None, log: Log) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -250,8 +260,8 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
         fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd))
-    (out_dir / DEPLOY_JSON).write_text(json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
-                                                   "source": str(model.resolve())}, indent=2) + "\n")
+    write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
+                                                    "source": str(model.resolve())}, indent=2) + "\n")
     result.build_summary, result.build_json = fw.summary(), fw.to_json()
     s = fw.sizes
     log(f"      {len(fw.generated.calls)} operators, arena {s.ram_arena_bytes:,} bytes "
@@ -275,7 +285,8 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
                 result.profile = profile(dev, tflite, board.name, emulated=board.emulated,
                                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
                                          samples=samples, seed=seed, report_path=report_path,
-                                         flash=flash_facts(fw.sizes), log=lambda m: log(f"      {m}"))
+                                         flash=flash_facts(fw.sizes), deadline_s=deadline_s,
+                                         log=lambda m: log(f"      {m}"))
             except EdgekitError:
                 log(f"      what was measured before the failure: {report_path}")
                 raise

@@ -23,6 +23,10 @@ from . import protocol as P
 from .transport import Transport, TransportTimeout
 
 
+DEFAULT_INVOKE_TIMEOUT_S = 120.0  # one inference, when nothing is known of the model
+SMALLEST_CHUNK = 64  # bytes: the chunk size retries shrink to (a frame of 78 bytes)
+
+
 class DeviceError(EdgekitError):
     """The device reported an error, or did not answer correctly after every retry."""
 
@@ -51,13 +55,18 @@ class Device:
     ``timeout_s`` bounds each ordinary answer, ``invoke_timeout_s`` the answer to INVOKE (one
     inference), ``hello_timeout_s`` the first HELLO (a board or QEMU may still be booting),
     ``resync_s`` each of the two waits for the line to go quiet before a retry. A request takes
-    at most (retries + 1) x (its timeout + 2 x resync_s + the time to send a frame twice).
+    at most (retries + 1) x (its timeout + 2 x resync_s + the time to send a frame twice), and
+    nothing waits past :meth:`set_deadline`'s deadline. ``invoke_timeout_s=None`` means
+    :data:`DEFAULT_INVOKE_TIMEOUT_S` until the caller sets one from the model
+    (:func:`edgekit.harness.profile.invoke_timeout_s`).
     """
 
-    def __init__(self, transport: Transport, timeout_s: float = 2.0, invoke_timeout_s: float = 120.0,
+    def __init__(self, transport: Transport, timeout_s: float = 2.0, invoke_timeout_s: float | None = None,
                  hello_timeout_s: float = 10.0, retries: int = 4, resync_s: float = 1.0,
                  log: Callable[[str], None] | None = None, first_seq: int | None = None):
         self.transport = transport
+        self.deadline: float | None = None  # time.monotonic() after which nothing more is waited for
+        self._deadline_s = 0.0
         self.resync_s = resync_s
         self.timeout_s = timeout_s
         self.invoke_timeout_s = invoke_timeout_s
@@ -72,6 +81,20 @@ class Device:
         self._seq = os.urandom(1)[0] if first_seq is None else (first_seq - 1) & 0xFF
 
     # ------------------------------------------------------------------------ requests
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Give up on any request still unanswered ``seconds`` from now (None: no deadline)."""
+        self._deadline_s = seconds or 0.0
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def _time_left(self, what: str) -> float:
+        if self.deadline is None:
+            return float("inf")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise NoAnswer(f"{what}: gave up, the run's deadline of {self._deadline_s:.0f} s passed "
+                           "(--deadline SECONDS gives it longer)")
+        return left
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFF
@@ -90,19 +113,20 @@ class Device:
             if attempt:
                 self.stats.retries += 1
                 self.log(f"retrying {msg_type.name} ({frame_problem})")
+            wait = min(timeout_s, self._time_left(msg_type.name))
             seq = self._next_seq()
             try:
-                self.transport.write(P.encode_frame(msg_type, seq, payload), self.timeout_s)
+                self.transport.write(P.encode_frame(msg_type, seq, payload), min(self.timeout_s, wait))
             except TransportTimeout as exc:
                 self.stats.timeouts += 1
                 frame_problem = str(exc)
                 self._resync(flush_device=False)
                 continue
             try:
-                frame = self._await(seq, expect, timeout_s)
+                frame = self._await(seq, expect, wait)
             except TransportTimeout:
                 self.stats.timeouts += 1
-                frame_problem = f"no answer in {timeout_s:.3g} s"
+                frame_problem = f"no answer in {wait:.3g} s"
                 self._resync(flush_device=True)
                 continue
             if frame.type == P.MsgType.ERROR:
@@ -137,14 +161,16 @@ class Device:
         self.stats.resyncs += 1
         self._frames.clear()
         quiet = min(0.05, self.resync_s / 4)
-        self.transport.drain(quiet_s=quiet, max_s=self.resync_s)
+        resync_s = (self.resync_s if self.deadline is None
+                    else max(0.0, min(self.resync_s, self.deadline - time.monotonic())))
+        self.transport.drain(quiet_s=quiet, max_s=resync_s)
         if flush_device:
             # zeros contain no sync byte: they only complete a frame the device is stuck inside
             try:
                 self.transport.write(bytes(P.MAX_FRAME), self.timeout_s)
             except TransportTimeout:
                 pass
-            self.transport.drain(quiet_s=2 * quiet, max_s=self.resync_s)
+            self.transport.drain(quiet_s=2 * quiet, max_s=resync_s)
         self._decoder.reset()
 
     # ------------------------------------------------------------------------ operations
@@ -155,17 +181,38 @@ class Device:
         self.info = P.parse_hello_reply(frame.payload)
         return self.info
 
+    def _chunked(self, msg_type: P.MsgType, total: int, largest: int, payload: Callable[[int, int], bytes],
+                 accept: Callable[[P.Frame, int, int], None]) -> None:
+        """Move ``total`` bytes in chunks of at most ``largest``. A chunk that gets no valid answer
+        in two attempts is halved (down to :data:`SMALLEST_CHUNK`, then given every retry): on a
+        noisy line a short frame gets through where a long one almost never does."""
+        size, off = max(1, min(largest, total)), 0
+        while off < total:
+            n = min(size, total - off)
+            small = size <= SMALLEST_CHUNK
+            try:
+                frame = self.request(msg_type, payload(off, n), attempts=None if small else 2)
+            except NoAnswer as exc:
+                if small:
+                    raise
+                size = max(SMALLEST_CHUNK, size // 2)
+                self.log(f"{msg_type.name}: chunks of {size} bytes from now on ({exc})")
+                continue
+            accept(frame, off, n)
+            off += n
+
     def write_input(self, data: bytes, chunk_bytes: int = P.MAX_INPUT_CHUNK) -> None:
-        chunk_bytes = max(1, min(chunk_bytes, P.MAX_INPUT_CHUNK))
-        for off in range(0, len(data), chunk_bytes):
-            part = data[off:off + chunk_bytes]
-            frame = self.request(P.MsgType.INPUT_CHUNK, P.input_chunk(off, part))
+        def accept(frame: P.Frame, off: int, n: int) -> None:
             req, end = P.parse_ack(frame.payload)
-            if req != P.MsgType.INPUT_CHUNK or end != off + len(part):
-                raise DeviceError(f"device acknowledged input bytes up to {end}, expected {off + len(part)}")
+            if req != P.MsgType.INPUT_CHUNK or end != off + n:
+                raise DeviceError(f"device acknowledged input bytes up to {end}, expected {off + n}")
+
+        self._chunked(P.MsgType.INPUT_CHUNK, len(data), min(chunk_bytes, P.MAX_INPUT_CHUNK),
+                      lambda off, n: P.input_chunk(off, data[off:off + n]), accept)
 
     def invoke(self, attempts: int | None = None) -> P.InvokeDone:
-        frame = self.request(P.MsgType.INVOKE, timeout_s=self.invoke_timeout_s, attempts=attempts)
+        frame = self.request(P.MsgType.INVOKE, timeout_s=self.invoke_timeout_s or DEFAULT_INVOKE_TIMEOUT_S,
+                             attempts=attempts)
         done = P.parse_invoke_done(frame.payload)
         if done.status != 0:
             raise DeviceError(f"inference failed on the device: status {done.status}")
@@ -195,14 +242,15 @@ class Device:
 
     def read_output(self, nbytes: int) -> bytes:
         out = bytearray()
-        while len(out) < nbytes:
-            n = min(P.MAX_OUTPUT_CHUNK, nbytes - len(out))
-            frame = self.request(P.MsgType.READ_OUTPUT, P.read_output(len(out), n))
+
+        def accept(frame: P.Frame, want_off: int, n: int) -> None:
             off, data = P.parse_output_data(frame.payload)
-            if off != len(out) or len(data) != n:
+            if off != want_off or len(data) != n:
                 raise DeviceError(f"device sent {len(data)} output bytes at offset {off}, "
-                                  f"asked for {n} at {len(out)}")
-            out += data
+                                  f"asked for {n} at {want_off}")
+            out.extend(data)
+
+        self._chunked(P.MsgType.READ_OUTPUT, nbytes, P.MAX_OUTPUT_CHUNK, P.read_output, accept)
         return bytes(out)
 
     def read_profile(self, num_ops: int) -> list[int]:
@@ -225,4 +273,17 @@ class Device:
         done = self.invoke_on(input_bytes)
         out = self.read_output(info.output_bytes)
         ticks = self.read_profile(info.num_ops) if profile and info.num_ops else None
+        check_timing(done, ticks)
         return out, done, ticks
+
+
+def check_timing(done: P.InvokeDone, op_ticks: list[int] | None) -> None:
+    """The firmware times each operator between two reads of the timer that lie inside the
+    inference's own two reads: the operators' ticks cannot add up to more than the total."""
+    if done.timer_overhead_ticks > done.ticks:
+        raise DeviceError(f"device report is inconsistent: reading the timer took {done.timer_overhead_ticks:,} "
+                          f"ticks, the whole inference {done.ticks:,}")
+    if op_ticks and sum(op_ticks) > done.ticks:
+        worst = max(range(len(op_ticks)), key=op_ticks.__getitem__)
+        raise DeviceError(f"device report is inconsistent: its operators took {sum(op_ticks):,} ticks "
+                          f"(operator {worst}: {op_ticks[worst]:,}), the whole inference {done.ticks:,}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,10 @@ from typing import Callable
 import numpy as np
 
 from ..errors import EdgekitError, ModelFormatError, ReferenceUnavailable
+from ..folders import write_atomic
 from ..frontend import reference
 from ..ir import Graph, parse_tflite
+from ..ir.analysis import totals
 from ..target.host import load_inputs, random_inputs
 from . import protocol as P
 from .device import Device
@@ -159,10 +160,7 @@ class ProfileReport:
     def write(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self.to_json(), indent=2) + "\n")
 
     # ------------------------------------------------------------------ text
 
@@ -304,11 +302,37 @@ def collect_samples(graph: Graph, samples: int, seed: int,
     return data, labels, desc
 
 
+#: the slowest kernels take about 22 instructions a multiply-accumulate (palettized weights):
+#: an inference is allowed this many, plus a fixed two million for everything else
+INSTRUCTIONS_PER_MAC_BOUND = 30
+#: QEMU with the cycle plugin runs at tens of millions of instructions a second on this kind of
+#: machine; a timeout counts on a tenth of the slowest seen
+EMULATED_INSTRUCTIONS_PER_S = 5e6
+
+
+def invoke_timeout_s(graph: Graph, info: P.HelloReply, emulated: bool) -> float:
+    """How long one INVOKE may go unanswered before it counts as lost, from the model's size."""
+    instructions = INSTRUCTIONS_PER_MAC_BOUND * totals(graph).macs + 2_000_000
+    rate = EMULATED_INSTRUCTIONS_PER_S if emulated else info.clock_hz / 4  # >= 1 instruction per 4 cycles
+    return 5.0 + instructions / max(rate, 1.0)
+
+
+def default_deadline_s(invoke_s: float, info: P.HelloReply, runs: int, baud: int = 115_200) -> float:
+    """The whole run's deadline when none is given: each inference may take its timeout and
+    move its input and output twice over the slowest UART edgekit supports, and then a minute."""
+    transfer_s = 2 * 10 * (info.input_bytes + info.output_bytes + 16 * info.num_ops) / baud
+    return 60.0 + runs * (invoke_s + transfer_s + 2.0)
+
+
 def profile(device: Device, model_path: str | Path, board_name: str, emulated: bool, icount_shift: int = 0,
             samples: int = 10, seed: int = 0, inputs_file: str | Path | None = None,
             report_path: str | Path | None = None, flash: dict | None = None,
-            log: Log = lambda m: None) -> ProfileReport:
+            deadline_s: float | None = None, log: Log = lambda m: None) -> ProfileReport:
     """Run the model's inputs on ``device`` and compare with the reference on the host.
+
+    ``deadline_s`` bounds the inferences on the device, from the first input sent to the last
+    answer (default: :func:`default_deadline_s`); a device that stops answering fails within it,
+    with what was measured so far kept.
 
     Raises :class:`ModelMismatch` if the device runs another model. Transport and device errors
     propagate after the report (with everything gathered so far) has been written.
@@ -340,6 +364,10 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
         if not data:
             raise EdgekitError("nothing to run: --samples 0 and no --inputs")
         expected, report.reference, report.reference_note = reference_outputs(model, data, log)
+        if device.invoke_timeout_s is None:
+            device.invoke_timeout_s = invoke_timeout_s(graph, info, emulated)
+        # from here on (the handshake has its own bounded retries)
+        device.set_deadline(deadline_s or default_deadline_s(device.invoke_timeout_s, info, len(data)))
         report.status = "running"
         report.write()
         for k, (sample, label) in enumerate(zip(data, labels)):

@@ -236,6 +236,13 @@ class HelloReply:
                 "outputs": [t.to_json() for t in self.outputs]}
 
 
+def device_text(raw: bytes, limit: int = 200) -> str:
+    """Text the device sent, safe to print: printable ASCII as is, every other byte (newlines,
+    escape sequences, backslashes) as ``\\xNN``, at most ``limit`` bytes of it."""
+    out = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in raw[:limit])
+    return out + (f"... ({len(raw) - limit} more bytes)" if len(raw) > limit else "")
+
+
 class _Reader:
     """Bounds-checked little-endian reads from a payload; short payloads raise ProtocolError."""
 
@@ -285,7 +292,7 @@ def parse_hello_reply(payload: bytes) -> HelloReply:
 
     inputs = tuple(tensor() for _ in range(n_in))
     outputs = tuple(tensor() for _ in range(n_out))
-    name = r.bytes(r.take("B")).decode("ascii", "replace")
+    name = device_text(r.bytes(r.take("B")))
     r.end()
     if timer_hz == 0:
         raise ProtocolError("HELLO_REPLY: timer frequency 0")
@@ -372,7 +379,7 @@ class DeviceErrorInfo:
 def parse_error(payload: bytes) -> DeviceErrorInfo:
     r = _Reader(payload, "ERROR")
     code, req = r.take("BB")
-    msg = r.rest().decode("ascii", "replace").strip("\x00").strip()
+    msg = device_text(r.rest().strip(b"\x00").strip())
     return DeviceErrorInfo(code, req, msg)
 
 

@@ -18,8 +18,10 @@ per board and process, keyed by their flags and source contents.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import struct
@@ -32,11 +34,12 @@ import jinja2
 import numpy as np
 
 from .. import __version__
-from ..codegen import GeneratedModel, generate
+from ..codegen import GeneratedModel, foreign_files, generate
 from ..codegen.core import Target, target_for_cpu
 from ..codegen.render import environment
 from ..errors import EdgekitError, ToolchainError
 from ..files import BOARD_SUPPORT, FIRMWARE
+from ..folders import locked
 from ..ir import DType, read_tflite
 from .boards import Board, load_board
 from .toolchain import C_WARNINGS, find_tool
@@ -119,6 +122,14 @@ class FirmwareBuild:
             "clock_hz": self.board.clock_hz, "timer_hz": self.board.timer_hz,
             "sizes": self.sizes.to_json(),
         }
+
+    def moved_to(self, out_dir: Path) -> "FirmwareBuild":
+        """The same build after its folder's contents moved to ``out_dir``."""
+        def at(p: Path | None) -> Path | None:
+            return None if p is None else out_dir / p.relative_to(self.out_dir)
+        gen = dataclasses.replace(self.generated, out_dir=at(self.generated.out_dir))
+        return dataclasses.replace(self, out_dir=out_dir, elf=at(self.elf), bin=at(self.bin), hex=at(self.hex),
+                                   uf2=at(self.uf2), generated=gen)
 
     def summary(self) -> str:
         s = self.sizes
@@ -394,7 +405,50 @@ def build_firmware(model_tflite: str | Path, board: Board | str, out_dir: str | 
     how much) if the firmware does not fit."""
     board = load_board(board) if isinstance(board, str) else board
     model_tflite, out_dir = Path(model_tflite), Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked(out_dir):
+        stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
+        try:
+            built = _build_into(stage, model_tflite, board, ram_limit, target)
+            _swap_in(stage, out_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return built.moved_to(out_dir)
+
+
+#: what a build writes into its folder; an earlier build's products not written again are removed
+BUILD_DIRS = ("model", "harness", "boot_stage")
+BUILD_FILES = ("link.ld", "firmware.elf", "firmware.map", "firmware.bin", "firmware.hex", "firmware.uf2")
+
+
+def _swap_in(stage: Path, out_dir: Path) -> None:
+    """Replace the build in ``out_dir`` with the one in ``stage``. A failed build never gets here,
+    so the folder keeps the last good build whole; ``build.json`` goes first and comes back last,
+    so a run killed half-way leaves a folder that says it holds no build."""
+    old_model = out_dir / "model"
+    if old_model.is_dir():
+        foreign = foreign_files(old_model)
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise EdgekitError(f"{old_model}: holds {', '.join(foreign[:3])}{more}, which edgekit did not write; "
+                               "move them or choose another folder")
+    (out_dir / BUILD_JSON).unlink(missing_ok=True)
+    trash = stage / ".replaced"
+    trash.mkdir()
+    for name in BUILD_DIRS:
+        if (out_dir / name).exists():
+            os.replace(out_dir / name, trash / name)
+        if (stage / name).exists():
+            os.replace(stage / name, out_dir / name)
+    for name in BUILD_FILES:
+        if (stage / name).exists():
+            os.replace(stage / name, out_dir / name)
+        else:
+            (out_dir / name).unlink(missing_ok=True)
+    os.replace(stage / BUILD_JSON, out_dir / BUILD_JSON)
+
+
+def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int | None,
+                target: Target | None) -> FirmwareBuild:
     graph = read_tflite(model_tflite)
     # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
     target = target or target_for_cpu(board.cpu)
