@@ -30,10 +30,11 @@ def die_with_parent() -> None:
         pass
 
 
-def exit_when_orphaned() -> None:
-    """Call in a worker process (a pool's ``initializer``): it exits within ORPHAN_POLL_S of its
-    parent's death."""
-    parent = os.getppid()
+def exit_when_orphaned(parent: int) -> None:
+    """Call in a worker process (a pool's ``initializer``, with ``initargs=(os.getpid(),)``): it
+    exits within ORPHAN_POLL_S of the death of ``parent``. The parent's pid comes from the parent,
+    not from ``os.getppid()`` in the worker: a worker still starting up when its parent is killed
+    would otherwise take the adoptive parent for its own, and never exit."""
 
     def watch() -> None:
         while os.getppid() == parent:

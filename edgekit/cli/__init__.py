@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from ..errors import EdgekitError, ExitCode
 from ..frontend import reference
@@ -28,18 +30,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminated(signum, _frame) -> None:
+    # SIGTERM / SIGHUP unwind like Ctrl-C: QEMU is stopped, a build's staging folder removed and
+    # the output folder's lock released on the way out, instead of dying where the signal landed
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return int(args.run(args))
     except EdgekitError as exc:
         print(f"edgekit: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("edgekit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"edgekit: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:  # the reader went away (``edgekit boards | head``): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.OK)
     finally:
         reference.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -40,7 +40,7 @@ def _executor() -> cf.ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
-                                       initializer=exit_when_orphaned)
+                                       initializer=exit_when_orphaned, initargs=(os.getpid(),))
         atexit.register(shutdown)
     return _pool
 
