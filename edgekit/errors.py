@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     ERROR = 2
     UNSUPPORTED_OPERATORS = 3
     NOTHING_FITS = 4
+    NO_REFERENCE = 5
     INTERRUPTED = 130
 
     @property
@@ -24,6 +25,8 @@ class ExitCode(IntEnum):
                 ExitCode.ERROR: "an error: bad input, unsupported model, tool missing or failed, bad arguments",
                 ExitCode.UNSUPPORTED_OPERATORS: "inspect: some operators cannot run",
                 ExitCode.NOTHING_FITS: "fit: no candidate met the budgets",
+                ExitCode.NO_REFERENCE: "no reference interpreter could run the model: nothing to compare with "
+                                       "(validate, profile, deploy)",
                 ExitCode.INTERRUPTED: "interrupted"}[self]
 
 
@@ -61,3 +64,5 @@ class ValidationMismatch(EdgekitError):
 
 class ReferenceUnavailable(EdgekitError):
     """The reference interpreter could not run the model."""
+
+    exit_code = ExitCode.NO_REFERENCE

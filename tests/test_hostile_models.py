@@ -214,3 +214,24 @@ def test_stateful_operator_is_listed_as_unsupported(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot run: 2:SVDF" in err[0], err
     assert main(["plan", str(path)]) == ExitCode.OK
+
+
+def test_no_reference_is_its_own_exit_code_in_one_line(mlperf_models, tmp_path):
+    """A bias scale 1,000 times what input x weight scales give: edgekit's arithmetic ignores it (as
+    TFLM's would), but both references refuse the model in Prepare. validate says so in one line,
+    with their reason, exit 5; nothing the interpreters print reaches the terminal."""
+    buf = (mlperf_models / "ad01_int8.tflite").read_bytes()
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    sg = m.subgraphs[0]
+    bias = sg.tensors[sg.operators[0].inputs[2]]
+    bias.quantization.scale = np.asarray(bias.quantization.scale) * 1000
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    path = tmp_path / "badbias.tflite"
+    path.write_bytes(bytes(b.Output()))
+    proc = subprocess.run([sys.executable, "-m", "edgekit.cli", "validate", str(path), "--samples", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == ExitCode.NO_REFERENCE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: neither reference could run badbias"), lines
+    assert "scale_diff / output_scale <= 0.02 was not true" in lines[0] and proc.stdout == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
+import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -23,7 +24,58 @@ from ..ir import parse_tflite
 _pool: cf.ProcessPoolExecutor | None = None
 
 
+@contextlib.contextmanager
+def _captured_output():
+    """File descriptors 1 and 2 into a temporary file while the block runs (the interpreters'
+    C++ code prints there); yields a function returning what was printed so far."""
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+
+        def text() -> str:
+            tmp.flush()
+            tmp.seek(0)
+            return tmp.read().decode("utf-8", "replace")
+
+        try:
+            yield text
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _reason(text: str) -> str:
+    """What an interpreter printed before failing, in one line: the first line (the check that
+    failed) and the last (what it stopped), at most 300 characters."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    said = "; ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else ""
+    return said[:300]
+
+
+def _quietly(run, *args):
+    """``run(*args)`` with the interpreter's own printing kept off the terminal; if it fails, the
+    last line it printed (TFLM's reason) joins the exception's message."""
+    with _captured_output() as printed:
+        try:
+            return run(*args)
+        except ImportError:
+            raise
+        except Exception as exc:
+            said = _reason(printed())
+            first = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RuntimeError(f"{first}{f' ({said})' if said and said not in first else ''}") from None
+
+
 def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
+    return _quietly(_tflm_run, model, inputs, n_out)
+
+
+def _tflm_run(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(model)
@@ -75,22 +127,9 @@ def _tflm_arena_worker(model: bytes) -> int:
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(model)
-    # print_allocations writes through the C runtime: capture fds 1 and 2
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            interp.print_allocations()
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-        tmp.seek(0)
-        text = tmp.read().decode("utf-8", "replace")
+    with _captured_output() as printed:  # print_allocations writes through the C runtime
+        interp.print_allocations()
+        text = printed()
     m = re.search(r"Arena allocation total (\d+) bytes", text)
     if not m:
         raise RuntimeError("could not read TFLM's arena size:\n" + text[:500])
@@ -98,6 +137,10 @@ def _tflm_arena_worker(model: bytes) -> int:
 
 
 def _litert_worker(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    return _quietly(_litert_run, model, inputs)
+
+
+def _litert_run(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)

@@ -253,13 +253,15 @@ def reference_outputs(model: bytes, samples: list[list[np.ndarray]], log: Log) -
     try:
         return reference.run_tflm(model, samples), "tflite-micro", ""
     except ReferenceUnavailable as exc:
-        note = (f"tflite-micro could not run this model ({exc}); outputs are compared with LiteRT's "
-                "reference kernels instead, which round FULLY_CONNECTED and SOFTMAX differently in places")
-        log(f"note: {note}")
+        tflm_error = str(exc)
     try:
-        return reference.run_litert(model, samples), "LiteRT reference kernels", note
-    except Exception as exc:  # noqa: BLE001 -- any failure of the fallback is reported, not raised
-        raise ReferenceUnavailable(f"neither tflite-micro nor LiteRT could run this model: {exc}") from None
+        outputs = reference.run_litert(model, samples)
+    except ReferenceUnavailable as exc:
+        raise ReferenceUnavailable(f"neither reference could run this model: {tflm_error}; {exc}") from None
+    note = (f"tflite-micro could not run this model ({tflm_error}); outputs are compared with LiteRT's "
+            "reference kernels instead, which round FULLY_CONNECTED and SOFTMAX differently in places")
+    log(f"note: {note}")
+    return outputs, "LiteRT reference kernels", note
 
 
 def _split_outputs(raw: bytes, graph: Graph) -> list[np.ndarray]:

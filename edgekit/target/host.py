@@ -184,7 +184,10 @@ def compare(gen: GeneratedModel, model: bytes, samples, ours) -> ValidationRepor
         report.tflm_error = str(exc)
     try:
         litert = reference.run_litert(model, samples)
-    except Exception:  # LiteRT is only reported alongside
+    except ReferenceUnavailable as exc:  # reported alongside, unless it was the only reference left
+        if tflm is None:
+            raise ReferenceUnavailable(f"neither reference could run {gen.graph.name}: {report.tflm_error}; "
+                                       f"{exc}") from None
         litert = None
     for k, o in enumerate(gen.outputs):
         d_tflm, n_tflm = _max_diff(ours, tflm, k) if tflm is not None else (None, None)
