@@ -4,6 +4,7 @@ Bad input gets one line and exit code 2, and never costs an existing output file
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 from edgekit.cli import main
+from edgekit.errors import ExitCode
 from edgekit.ir import DType, read_tflite
 
 
@@ -345,3 +347,52 @@ def test_refuses_to_overwrite_the_calibration_data(digits, tmp_path, capfd):
     code, _, err = run_cli(["convert", digits["keras"], "-o", calib, "--calib", calib], capfd)
     assert code == 2 and "would overwrite the calibration data" in err and len(err.strip().splitlines()) == 1
     assert calib.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_sequential_converts_or_fails_in_one_line(kind, tmp_path, monkeypatch):
+    """A Keras Sequential starting with an LSTM or GRU, written as a new user would. Keras 3.15 says
+    such a loaded model 'has never been called'; edgekit reads its inputs anyway. TensorFlow 2.21's
+    converter then dies by SIGSEGV on it: edgekit, whose converter runs in a child process, reports
+    that in one line, leaves no temporary folder and writes no output. (A later TensorFlow that
+    converts it must give a valid int8 model.)"""
+    import keras
+
+    model = keras.Sequential([keras.Input((12, 4)), getattr(keras.layers, kind)(8),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.save(tmp_path / "rnn.keras")
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).random((30, 12, 4), dtype=np.float32))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    out = tmp_path / "rnn.tflite"
+    proc = subprocess.run([sys.executable, "-m", "edgekit.cli", "convert", str(tmp_path / "rnn.keras"), "-o", str(out),
+                           "--calib", str(tmp_path / "calib.npy")], capture_output=True, text=True, timeout=900)
+    assert "no defined inputs" not in proc.stderr
+    if proc.returncode == 0:
+        assert_full_int8(out)
+    else:
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == ExitCode.ERROR and len([ln for ln in lines if "edgekit: error" in ln]) == 1
+        assert lines[-1].startswith("edgekit: error: ") and "Traceback" not in proc.stderr, proc.stderr
+        assert "converter crashed (killed by SIGSEGV)" in lines[-1] or "converter failed" in lines[-1], lines[-1]
+        assert not out.exists()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("edgekit-convert-")] == []
+
+
+def test_isolated_call_survives_a_real_crash():
+    """The mechanism under the converter: a segmentation fault in the child is ChildDied naming
+    SIGSEGV; the next call gets a new child; an exception comes back as its type and message."""
+    import ctypes
+    import math
+    import os
+
+    from edgekit.children import ChildDied, ChildFailed, run_isolated
+
+    first = run_isolated(os.getpid)
+    assert run_isolated(os.getpid) == first and first != os.getpid()  # one child, kept
+    with pytest.raises(ChildDied, match="killed by SIGSEGV"):
+        run_isolated(ctypes.string_at, 0)
+    assert run_isolated(os.getpid) != first
+    with pytest.raises(ChildFailed, match="ValueError: math domain error"):
+        run_isolated(math.sqrt, -1)

@@ -43,6 +43,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..children import ChildDied, ChildFailed, run_isolated
 from ..errors import CalibrationDataError, EdgekitError, UnsupportedModelError
 from ..folders import write_atomic
 from ..ir import DType, parse_tflite
@@ -226,17 +227,15 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                     f"{one_line(exc, noise)}") from None
         what = "full int8" if calibrate else "dynamic range"
         log(f"quantizing ({what}" + (f", {n_cal} calibration samples)" if calibrate else ")"))
-        with quiet() as noise:
-            try:
-                if calibrate:
-                    samples = [{k: v[i:i + 1] for k, v in cal.items()} for i in range(n_cal)]
-                    qbuf = quantize.int8_tflite(saved, samples, per_tensor=per_tensor)
-                else:
-                    qbuf = quantize.dynamic_range_tflite(saved, per_tensor=per_tensor)
-                fbuf = quantize.float_tflite(saved) if n_hold else None
-            except Exception as exc:
-                raise UnsupportedModelError(
-                    f"{model}: TensorFlow's converter failed: {one_line(exc, noise)}") from None
+        samples = [{k: v[i:i + 1] for k, v in cal.items()} for i in range(n_cal)] if calibrate else None
+        try:  # in a child process: the converter crashes outright on some models (Keras LSTM/GRU)
+            qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, bool(n_hold))
+        except ChildFailed as exc:
+            raise UnsupportedModelError(f"{model}: TensorFlow's converter failed: {exc.message}") from None
+        except ChildDied as exc:
+            raise UnsupportedModelError(
+                f"{model}: TensorFlow's converter crashed ({exc}) on this model; it is known to crash on "
+                "some Keras LSTM and GRU layers, which often convert with unroll=True") from None
 
     operators = _check_quantized(qbuf, mode, model)
     write_atomic(output, qbuf)

@@ -143,7 +143,12 @@ def _keras_source(model, path: Path) -> LoadedModel:
     try:
         struct = model.input
     except (AttributeError, ValueError):
-        raise UnsupportedModelError(f"{path}: the model has no defined inputs (build it with keras.Input)") from None
+        # a loaded Sequential whose first layer is recurrent (LSTM, GRU) says it "has never been
+        # called", yet knows its inputs (Keras 3.15)
+        struct = list(getattr(model, "inputs", None) or [])
+        if not struct:
+            raise UnsupportedModelError(f"{path}: the model has no defined inputs (build it with keras.Input)") from None
+        struct = struct[0] if len(struct) == 1 else struct
     tensors = keras.tree.flatten(struct)
     inputs = []
     for t in tensors:

@@ -67,3 +67,23 @@ def float_tflite(source) -> bytes:
     import tensorflow as tf
 
     return _converter(tf, source).convert()
+
+
+def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool, want_float: bool,
+                        ) -> tuple[bytes, bytes | None]:
+    """(quantized, float or None) from a SavedModel folder: full int8 when ``samples`` (the
+    calibration samples) are given, else dynamic range. Meant for a child process
+    (``edgekit.children.run_isolated``): TensorFlow's converter crashes on some models, and its
+    noise stays in the child; a failure is a RuntimeError with the converter's reason in one line."""
+    from .tf_quiet import one_line, quiet
+
+    with quiet() as noise:
+        try:
+            if samples is not None:
+                qbuf = int8_tflite(saved, samples, per_tensor=per_tensor)
+            else:
+                qbuf = dynamic_range_tflite(saved, per_tensor=per_tensor)
+            fbuf = float_tflite(saved) if want_float else None
+        except Exception as exc:
+            raise RuntimeError(one_line(exc, noise)) from None
+    return qbuf, fbuf
