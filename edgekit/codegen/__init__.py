@@ -26,7 +26,7 @@ from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirement
 from .core import HOST, Target
 from .lower import lower_graph, lowering_for, supported_kinds
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
-from .render import c_comment, environment
+from .render import array_symbol, c_comment, environment
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
@@ -223,7 +223,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         if isinstance(a, ScratchRef):
             return f"S{a.op_index}"
         if isinstance(a, CArray):
-            return a.name
+            return array_symbol(prefix, a)
         return str(a)
 
     tensor_slots = []

@@ -12,10 +12,16 @@ from ..files import TEMPLATES
 from .lowering import CArray
 
 
-def c_literal(value) -> str:
-    """A Python value as a C initializer."""
+def array_symbol(prefix: str, array: CArray) -> str:
+    """The C name of a constant array of the model generated with ``prefix``: prefixed, so that
+    several models link into one program."""
+    return f"{prefix}_{array.name}"
+
+
+def c_literal(value, prefix: str = "") -> str:
+    """A Python value as a C initializer (constant arrays by their name in model ``prefix``)."""
     if isinstance(value, CArray):
-        return value.name
+        return array_symbol(prefix, value) if prefix else value.name
     if isinstance(value, (bool, np.bool_)):
         return "1" if value else "0"
     if isinstance(value, (int, np.integer)):
@@ -29,7 +35,7 @@ def c_literal(value) -> str:
             raise UnsupportedModelError(f"a constant of the model is not a finite number ({f})")
         return f"{f!r}f"
     if isinstance(value, (tuple, list)):
-        return "{" + ", ".join(c_literal(v) for v in value) + "}"
+        return "{" + ", ".join(c_literal(v, prefix) for v in value) + "}"
     if isinstance(value, str):
         return value
     raise TypeError(f"no C literal for {type(value).__name__}")
@@ -73,7 +79,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["c"] = c_literal
+    env.filters["c"] = jinja2.pass_context(lambda ctx, value: c_literal(value, ctx.get("prefix", "")))
     env.filters["c_array_body"] = c_array_body
     env.filters["cc"] = c_comment
     return env
