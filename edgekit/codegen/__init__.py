@@ -49,6 +49,14 @@ class IOTensor:
         return self.tensor.dtype.c_type
 
     @property
+    def quantized_range(self) -> tuple[int, int] | None:
+        """(lowest, highest) integer of a quantized int8 / uint8 / int16 tensor: the API then has
+        float helpers for it; None for any other."""
+        ranges = {DType.INT8: (-128, 127), DType.UINT8: (0, 255), DType.INT16: (-32768, 32767)}
+        q = self.tensor.quant
+        return ranges.get(self.tensor.dtype) if q is not None and q.scale and len(q.scale) == 1 else None
+
+    @property
     def shape(self) -> tuple[int, ...]:
         return self.tensor.shape
 

@@ -1,0 +1,101 @@
+"""The generated API a firmware engineer calls: float helpers that quantize as TFLite's QUANTIZE
+and dequantize as its DEQUANTIZE, invoke's status, and the arena and weights placed in sections
+of the user's choosing."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from edgekit.codegen import generate
+from edgekit.ir import read_tflite
+from edgekit.target.toolchain import compile_host, find_tool, run
+
+MAIN = r"""
+#include <stdio.h>
+#include "ad.h"
+
+int main(void)
+{
+    static float x[AD_INPUT_SIZE], y[AD_OUTPUT_SIZE];
+    static int8_t q[AD_INPUT_SIZE], out[AD_OUTPUT_SIZE];
+    if (fread(x, sizeof x, 1, stdin) != 1 || fread(out, sizeof out, 1, stdin) != 1) return 2;
+    ad_quantize_input(x, q);
+    ad_dequantize_output(out, y);
+    fwrite(q, sizeof q, 1, stdout);
+    fwrite(y, sizeof y, 1, stdout);
+    /* the status of a call with a missing buffer, and of a good one */
+    const int bad = ad_invoke(NULL, out), good = ad_invoke(q, out);
+    fwrite(&bad, sizeof bad, 1, stdout);
+    fwrite(&good, sizeof good, 1, stdout);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def ad(mlperf_models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("api")
+    gen = generate(read_tflite(mlperf_models / "ad01_int8.tflite"), out / "gen", prefix="ad")
+    return gen, out
+
+
+def _tflite_quantize(x: np.ndarray, scale: np.float32, zero_point: int) -> np.ndarray:
+    """reference_ops::AffineQuantize: static_cast<int32>(TfLiteRound(val / scale)) + zero_point,
+    clamped; the division in float, TfLiteRound = std::round (half away from zero). NaN, which
+    TFLite leaves undefined, is documented to go to the lowest value."""
+    v = (x.astype(np.float32) / np.float32(scale)).astype(np.float64)
+    v = np.nan_to_num(v, nan=-1e9, posinf=1e9, neginf=-1e9)
+    r = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))
+    return np.clip(r + zero_point, -128, 127).astype(np.int8)
+
+
+def test_float_helpers_and_status(ad, tmp_path):
+    gen, _ = ad
+    src = tmp_path / "main.c"
+    src.write_text(MAIN)
+    exe = compile_host([src, gen.out_dir / "ad.c", gen.out_dir / "ad_weights.c",
+                        *sorted((gen.out_dir / "ek").glob("*.c"))], [gen.out_dir, gen.out_dir / "ek"], tmp_path / "api")
+    io_in, io_out = gen.inputs[0], gen.outputs[0]
+    scale = np.float32(io_in.scale)
+    rng = np.random.default_rng(5)
+    n = io_in.size
+    # ties (k + 0.5) * scale and their neighbours, large, tiny, infinite and NaN values
+    ties = ((rng.integers(-200, 200, n) + 0.5) * np.float64(scale)).astype(np.float32)
+    x = np.where(rng.random(n) < 0.5, ties, rng.normal(0, 40 * scale, n).astype(np.float32))
+    x[:6] = [np.inf, -np.inf, np.nan, 1e30, -1e30, -0.0]
+    x[6:12] = np.nextafter(ties[6:12], np.float32(np.inf))
+    out = rng.integers(-128, 128, io_out.size, dtype=np.int8)
+    proc = subprocess.run([str(exe)], input=x.tobytes() + out.tobytes(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    raw = proc.stdout
+    q = np.frombuffer(raw[:n], np.int8)
+    y = np.frombuffer(raw[n:n + 4 * io_out.size], np.float32)
+    bad, good = np.frombuffer(raw[n + 4 * io_out.size:], np.int32)
+    np.testing.assert_array_equal(q, _tflite_quantize(x, scale, io_in.zero_point))
+    # reference_ops::Dequantize: static_cast<float>(scale * (val - zero_point)), scale a double
+    want = (np.float64(np.float32(io_out.scale)) * (out.astype(np.float64) - io_out.zero_point)).astype(np.float32)
+    np.testing.assert_array_equal(y, want)
+    assert (bad, good) == (1, 0)  # AD_ERROR_NULL_ARGUMENT, AD_OK as model.h defines them
+    header = (gen.out_dir / "ad.h").read_text()
+    assert "#define AD_OK 0" in header and "#define AD_ERROR_NULL_ARGUMENT 1" in header
+
+
+def test_arena_and_weights_in_chosen_sections(ad, tmp_path):
+    gen, _ = ad
+    cc = find_tool("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi")
+    objdump = find_tool("arm-none-eabi-objdump", "apt-get install binutils-arm-none-eabi")
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2",
+             f"-I{gen.out_dir}", f"-I{gen.out_dir / 'ek'}"]
+    run([cc, *flags, "-DAD_ARENA_SECTION=__attribute__((section(\".sram2\")))", "-c", str(gen.out_dir / "ad.c"),
+         "-o", str(tmp_path / "ad.o")], "compile ad.c")
+    run([cc, *flags, "-DEK_WEIGHTS_SECTION=__attribute__((section(\".qspi\")))", "-c",
+         str(gen.out_dir / "ad_weights.c"), "-o", str(tmp_path / "w.o")], "compile ad_weights.c")
+    symbols = run([objdump, "-t", str(tmp_path / "ad.o"), str(tmp_path / "w.o")], "objdump").stdout
+    where = {ln.split()[-1]: ln.split()[-3] for ln in symbols.splitlines() if ln.split()[-1:] and
+             ln.split()[-1].startswith("ad_") and len(ln.split()) >= 5}
+    assert where["ad_arena"] == ".sram2"
+    weights = [s for s in where if s.startswith("ad_op")]
+    assert weights and all(where[s] == ".qspi" for s in weights), where
