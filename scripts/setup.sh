@@ -21,7 +21,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util as u, sys
 mods = ["edgekit", "tensorflow", "ai_edge_litert", "tflite_micro", "tflite", "jinja2", "serial",
-        "yaml", "pytest", "xdist", "hypothesis", "sklearn", "matplotlib", "PIL", "importlinter", "hatchling"]
+        "yaml", "pytest", "xdist", "hypothesis", "sklearn", "matplotlib", "PIL", "importlinter", "hatchling", "cmake"]
 missing = [m for m in mods if u.find_spec(m) is None]
 sys.exit(1 if missing else 0)
 PYEOF

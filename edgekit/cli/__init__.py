@@ -14,10 +14,10 @@ import threading
 
 from ..errors import EdgekitError, ExitCode
 from ..frontend import reference
-from . import boards, build, compress, convert, deploy, fit, flash, generate, inspect, plan, profile, validate
+from . import boards, build, compress, convert, deploy, export, fit, flash, generate, inspect, plan, profile, validate
 
 #: in the order ``edgekit --help`` lists them: the pipeline, then the target, then compression
-COMMANDS = (convert, inspect, generate, validate, plan, profile, deploy, boards, build, flash, compress, fit)
+COMMANDS = (convert, inspect, generate, export, validate, plan, profile, deploy, boards, build, flash, compress, fit)
 
 
 def build_parser() -> argparse.ArgumentParser:

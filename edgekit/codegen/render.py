@@ -71,9 +71,10 @@ def c_comment(text: str) -> str:
     return out
 
 
-def environment() -> jinja2.Environment:
+def environment(subdir: str = "") -> jinja2.Environment:
+    """The templates in ``templates/`` (or its ``subdir``), with the C filters."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES / subdir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
