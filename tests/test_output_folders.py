@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from edgekit.errors import ExitCode
 from edgekit.folders import LOCK_NAME, FolderBusy, locked, write_atomic
@@ -23,8 +24,9 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgekit.cli", *args], cwd=cwd, capture_output=True, text=True,
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    # from the repository's root: ``-m`` runs this checkout's edgekit, whatever is installed
+    return subprocess.run([sys.executable, "-m", "edgekit.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
 
 
@@ -88,7 +90,7 @@ def test_lock_is_exclusive_between_processes_and_reentrant_within_one(tmp_path):
 def test_second_run_on_a_busy_folder_is_one_line(mlperf_models, tmp_path):
     out = tmp_path / "gen"
     with locked(out):
-        proc = _cli("generate", str(mlperf_models / "ad01_int8.tflite"), "-o", str(out), cwd=tmp_path)
+        proc = _cli("generate", str(mlperf_models / "ad01_int8.tflite"), "-o", str(out))
         assert [p.name for p in out.iterdir()] == [LOCK_NAME]
     assert proc.returncode == ExitCode.ERROR, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -100,7 +102,7 @@ def test_concurrent_builds_into_one_folder(mlperf_models, tmp_path):
     out = tmp_path / "fw"
     models = [mlperf_models / "ad01_int8.tflite", mlperf_models / "kws_ref_model.tflite"]
     procs = [subprocess.Popen([sys.executable, "-m", "edgekit.cli", "build", str(m), "--board", BOARD, "-o", str(out)],
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in models]
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in models]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     for rc, err in results:
         assert rc == 0 or (rc == ExitCode.ERROR and err.strip().count("\n") == 0 and "another edgekit run" in err), err
@@ -114,7 +116,7 @@ def test_concurrent_builds_into_one_folder(mlperf_models, tmp_path):
 def test_failed_generate_into_a_new_folder_leaves_nothing(mlperf_models, tmp_path):
     # the model reads, then no plan fits 100 bytes: the run fails after taking the folder
     proc = _cli("generate", str(mlperf_models / "ad01_int8.tflite"), "-o", str(tmp_path / "new"),
-                "--ram-limit", "100", cwd=tmp_path)
+                "--arena-limit", "100")
     assert proc.returncode == ExitCode.ERROR and proc.stderr.startswith("edgekit: error:"), proc.stderr
     assert not (tmp_path / "new").exists()
 

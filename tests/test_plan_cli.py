@@ -1,4 +1,4 @@
-"""``edgekit plan``: text, JSON, the timeline plot, --ram-limit; generate uses the same plan."""
+"""``edgekit plan``: text, JSON, the timeline plot, --arena-limit; generate uses the same plan."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import edgekit
 from edgekit.cli import main
 from edgekit.codegen import generate
 from edgekit.codegen.core import target_for_cpu
@@ -56,21 +57,21 @@ def test_plot_needs_a_known_format(mlperf_models, tmp_path, capsys):
 
 
 def test_ram_limit_too_small_is_a_one_line_error(mlperf_models, capsys):
-    assert main(["plan", str(mlperf_models / AD01), "--ram-limit", "700"]) == 2
+    assert main(["plan", str(mlperf_models / AD01), "--arena-limit", "700"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["edgekit: error: no memory plan fits in 700 bytes: the best plan found needs "
                    "768 bytes (lower bound 768)"]
 
 
 def test_ram_limit_that_fits(mlperf_models, capsys):
-    assert main(["plan", str(mlperf_models / AD01), "--ram-limit", "768"]) == 0
+    assert main(["plan", str(mlperf_models / AD01), "--arena-limit", "768"]) == 0
 
 
 def test_generate_honours_the_ram_limit(mlperf_models, tmp_path, capsys):
     with pytest.raises(PlanError, match="best plan found needs 768 bytes"):
         generate(read_tflite(mlperf_models / AD01), tmp_path / "gen", ram_limit=767)
     assert main(["generate", str(mlperf_models / AD01), "-o", str(tmp_path / "g"),
-                 "--ram-limit", "767"]) == 2
+                 "--arena-limit", "767"]) == 2
     assert not (tmp_path / "g" / "model.h").exists()
 
 
@@ -103,3 +104,21 @@ def test_plan_for_a_board_is_the_plan_its_build_gets(mlperf_models, capsys, tmp_
     gen = generate(read_tflite(model), tmp_path / "gen", target=target_for_cpu(load_board("qemu-mps2-an386").cpu))
     assert board_plan["arena_bytes"] == gen.arena_bytes
     assert host_plan["arena_bytes"] != board_plan["arena_bytes"]
+
+
+@pytest.mark.parametrize("command", ["plan", "generate", "export"])
+def test_ram_limit_means_all_ram_so_planning_commands_refuse_it(command, mlperf_models, tmp_path, capsys):
+    """One meaning across commands: --ram-limit is the firmware's whole RAM (build, deploy);
+    the commands that only plan take --arena-limit, and say so."""
+    args = [command, str(mlperf_models / AD01), "--ram-limit", "768"]
+    args += {"plan": [], "generate": ["-o", str(tmp_path / "g")], "export": ["--format", "cmake", "-o", str(tmp_path / "e")]}[command]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "for the activation arena give --arena-limit 768" in err[0], err
+    assert not (tmp_path / "g").exists() and not (tmp_path / "e").exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"edgekit {edgekit.__version__}"

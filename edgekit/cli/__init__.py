@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from .. import __version__
 from ..errors import EdgekitError, ExitCode
 from ..frontend import reference
 from . import boards, build, compress, convert, deploy, export, fit, flash, generate, inspect, plan, profile, validate
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {int(c):>3}  {c.meaning}" for c in ExitCode)
     p = argparse.ArgumentParser(prog="edgekit", description="Keras to microcontroller, measured.",
                                 epilog=f"exit codes:\n{codes}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"edgekit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -10,7 +10,7 @@ from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
 from ..target.boards import load_board
-from .output import add_no_winograd
+from .output import add_arena_limit, add_no_winograd, arena_limit
 
 
 def add_parser(sub) -> None:
@@ -21,8 +21,7 @@ def add_parser(sub) -> None:
     e.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
                    "default: portable C")
     e.add_argument("--prefix", default="model", help="the C prefix, and the library's name")
-    e.add_argument("--ram-limit", type=int, metavar="BYTES",
-                   help="fail with an error if no memory plan fits in this many arena bytes")
+    add_arena_limit(e)
     add_no_winograd(e)
     e.set_defaults(run=run)
 
@@ -33,7 +32,7 @@ def run(args) -> ExitCode:
     graph = read_tflite(args.model)
     with locked(args.output):
         gen, files = export(graph, Path(args.output), args.format, prefix=args.prefix,
-                            source=Path(args.model).name, ram_limit=args.ram_limit, target=target)
+                            source=Path(args.model).name, ram_limit=arena_limit(args), target=target)
     print(f"exported {gen.prefix} for {args.format} in {args.output}: {', '.join(str(f.relative_to(args.output)) for f in files[:4])}"
           f"{' ...' if len(files) > 4 else ''}; {len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes")
     return ExitCode.OK

@@ -10,7 +10,7 @@ from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
 from ..target.boards import load_board
-from .output import add_no_winograd
+from .output import add_arena_limit, add_no_winograd, arena_limit
 
 
 def add_parser(sub) -> None:
@@ -20,8 +20,7 @@ def add_parser(sub) -> None:
     g.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
                    "default: the host (portable C)")
     g.add_argument("--prefix", default="model")
-    g.add_argument("--ram-limit", type=int, metavar="BYTES",
-                   help="fail with an error if no memory plan fits in this many arena bytes")
+    add_arena_limit(g)
     add_no_winograd(g)
     g.set_defaults(run=run)
 
@@ -33,7 +32,7 @@ def run(args) -> ExitCode:
     graph = read_tflite(args.model)
     with locked(args.output):  # one run at a time per folder
         gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,
-                       ram_limit=args.ram_limit, target=target)
+                       ram_limit=arena_limit(args), target=target)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes")
     return ExitCode.OK

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..errors import EdgekitError
+
 
 def print_json(obj) -> None:
     print(json.dumps(obj, indent=2))
@@ -38,6 +40,21 @@ def add_deadline(parser: argparse.ArgumentParser) -> None:
                         help="give up on the device this long after the first input is sent (default: "
                              "from the model's size and the number of inputs; a device that stops answering "
                              "fails within it)")
+
+
+def add_arena_limit(parser: argparse.ArgumentParser) -> None:
+    """``--arena-limit`` (the activation arena) for the commands that plan but build no firmware;
+    ``--ram-limit`` means the firmware's whole RAM (build, deploy), so here it is refused."""
+    parser.add_argument("--arena-limit", type=int, metavar="BYTES",
+                        help="fail with an error if no memory plan fits the arena in this many bytes")
+    parser.add_argument("--ram-limit", type=int, help=argparse.SUPPRESS)
+
+
+def arena_limit(args) -> int | None:
+    if args.ram_limit is not None:
+        raise EdgekitError("--ram-limit is the firmware's whole RAM (edgekit build, deploy); "
+                           f"for the activation arena give --arena-limit {args.ram_limit}")
+    return args.arena_limit
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

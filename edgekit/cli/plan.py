@@ -11,7 +11,7 @@ from ..errors import ExitCode
 from ..ir import read_tflite
 from ..plan.report import plan_json, plan_text, plot_timeline
 from ..target.boards import load_board
-from .output import print_json
+from .output import add_arena_limit, arena_limit, print_json
 
 
 def add_parser(sub) -> None:
@@ -21,15 +21,14 @@ def add_parser(sub) -> None:
                     "(their scratch and overlaps); default: the host (portable C)")
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--plot", help="write a memory timeline to this .png or .svg")
-    pl.add_argument("--ram-limit", type=int, metavar="BYTES",
-                    help="fail with an error if no plan fits in this many arena bytes")
+    add_arena_limit(pl)
     pl.add_argument("--no-reorder", action="store_true", help="keep the file's operator order")
     pl.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
     target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu)
-    mp = plan_model(read_tflite(args.model), target, ram_limit=args.ram_limit, reorder_ops=not args.no_reorder)
+    mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
         plot_timeline(mp.plan, mp.graph, Path(args.plot))
     if args.json:
