@@ -36,7 +36,7 @@ import numpy as np
 from .. import __version__
 from ..codegen import GeneratedModel, foreign_files, generate
 from ..codegen.core import Target, target_for_cpu
-from ..codegen.render import environment
+from ..codegen.render import array_symbol, environment
 from ..errors import EdgekitError, ToolchainError
 from ..files import BOARD_SUPPORT, FIRMWARE
 from ..folders import locked
@@ -349,7 +349,7 @@ def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None 
                      if "LOAD" in s.flags and flash.contains(s.lma) and ram.contains(s.vma))
     ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram.contains(s.vma))
     stack = sum(s.size for s in secs if s.name == ".stack")
-    weight_names = {a.name for c in gen.calls for a in c.arrays}
+    weight_names = {array_symbol(gen.prefix, a) for c in gen.calls for a in c.arrays}
     syms = _symbol_sizes(elf)
     weights = sum(syms.get(n, 0) for n in weight_names)
     return FirmwareSizes(

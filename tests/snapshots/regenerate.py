@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE.parents[1])]  # opmodels, and this checkout's edgekit
 
 FILES = ("model.h", "model.c", "model_weights.h", "model_weights.c", "metadata.json")
 

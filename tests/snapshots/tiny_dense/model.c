@@ -15,8 +15,16 @@
 #define EK_OP_HOOK(op_index) ((void)0)
 #endif
 
+#ifndef MODEL_ARENA_SECTION
+#ifdef EK_ARENA_SECTION
+#define MODEL_ARENA_SECTION EK_ARENA_SECTION
+#else
+#define MODEL_ARENA_SECTION
+#endif
+#endif
+
 /* Every activation lives in this one arena, at offsets fixed by the planner. */
-int8_t model_arena[MODEL_ARENA_BYTES] EK_ALIGNED(16);
+int8_t model_arena[MODEL_ARENA_BYTES] EK_ALIGNED(16) MODEL_ARENA_SECTION;
 
 /* Tensors in the arena */
 #define T0 (model_arena + 0) /* serving_default_in00:0 1x8 int8, 8 bytes */
@@ -30,10 +38,10 @@ static const ek_fully_connected_params op0_params = {
     .batches = 1,
     .in_features = 8,
     .out_features = 6,
-    .weights = tensor4,
-    .bias = op0_bias,
-    .multiplier = op0_multiplier,
-    .shift = op0_shift,
+    .weights = model_tensor4,
+    .bias = model_op0_bias,
+    .multiplier = model_op0_multiplier,
+    .shift = model_op0_shift,
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
@@ -43,10 +51,10 @@ static const ek_fully_connected_params op1_params = {
     .batches = 1,
     .in_features = 6,
     .out_features = 3,
-    .weights = tensor2,
-    .bias = op1_bias,
-    .multiplier = op1_multiplier,
-    .shift = op1_shift,
+    .weights = model_tensor2,
+    .bias = model_op1_bias,
+    .multiplier = model_op1_multiplier,
+    .shift = model_op1_shift,
     .output_offset = -55,
     .act_min = -128,
     .act_max = 127,
@@ -56,7 +64,7 @@ static const ek_softmax_params op2_params = {
     .rows = 1,
     .depth = 3,
     .table_len = 256,
-    .exp_table = op2_exp,
+    .exp_table = model_op2_exp,
 };
 
 int model_run(void)
@@ -65,13 +73,35 @@ int model_run(void)
     EK_OP_HOOK(1); ek_fully_connected_s8(&op1_params, T5, T6); /* 1: FULLY_CONNECTED -> 1x3 (functional_1/dense_1_2/MatMul) */
     EK_OP_HOOK(2); ek_softmax_s8(&op2_params, T6, T7); /* 2: SOFTMAX -> 1x3 (StatefulPartitionedCall_1:0) */
     EK_OP_HOOK(MODEL_NUM_OPS);
-    return 0;
+    return MODEL_OK;
 }
 
 int model_invoke(const int8_t *input, int8_t *output)
 {
+    if (input == NULL || output == NULL) {
+        return MODEL_ERROR_NULL_ARGUMENT;
+    }
     memcpy(T0, input, MODEL_INPUT_BYTES);
     const int status = model_run();
     memcpy(output, T7, MODEL_OUTPUT_BYTES);
     return status;
+}
+
+void model_quantize_input(const float *x, int8_t *q)
+{
+    for (int32_t i = 0; i < MODEL_INPUT_SIZE; i++) {
+        float v = x[i] / MODEL_INPUT_SCALE;
+        v = v > -1e6f ? (v < 1e6f ? v : 1e6f) : -1e6f; /* NaN goes low; the saturation below decides */
+        int32_t r = (int32_t)v;                        /* toward zero, then away from it on .5 and above */
+        const float frac = v - (float)r;
+        r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
+        q[i] = (int8_t)ek_clamp_i32(r + MODEL_INPUT_ZERO_POINT, -128, 127);
+    }
+}
+
+void model_dequantize_output(const int8_t *q, float *x)
+{
+    for (int32_t i = 0; i < MODEL_OUTPUT_SIZE; i++) {
+        x[i] = (float)((int32_t)q[i] - MODEL_OUTPUT_ZERO_POINT) * MODEL_OUTPUT_SCALE;
+    }
 }

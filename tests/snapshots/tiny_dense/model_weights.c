@@ -4,51 +4,59 @@
 #include "model_weights.h"
 #include "ek_common.h"
 
+#ifndef MODEL_WEIGHTS_SECTION
+#ifdef EK_WEIGHTS_SECTION
+#define MODEL_WEIGHTS_SECTION EK_WEIGHTS_SECTION
+#else
+#define MODEL_WEIGHTS_SECTION
+#endif
+#endif
+
 /* functional_1/dense_1/MatMul 6x8 */
-const int8_t tensor4[48] EK_ALIGNED(16) = {
+const int8_t model_tensor4[48] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     127, 12, -24, 89, -25, -34, -115, -101, -16, -81, -6, -127, -8, 6, 60, -106,
     -118, -34, 127, -32, 104, -19, 48, -15, 83, 45, 71, -41, -42, -29, 127, 34,
     -127, 9, 113, 36, 109, -72, 62, -20, -22, 127, -16, 70, -108, -113, 100, -14
 };
 
 /* bias with the input offset folded in */
-const int32_t op0_bias[6] EK_ALIGNED(16) = {
+const int32_t model_op0_bias[6] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     4257, -555, 4795, 806, 1149, -1423
 };
 
 /*  */
-const int32_t op0_multiplier[6] EK_ALIGNED(16) = {
+const int32_t model_op0_multiplier[6] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     1193608034, 1345591456, 1507696244, 1188428293, 1946061677, 1355997275
 };
 
 /*  */
-const int32_t op0_shift[6] EK_ALIGNED(16) = {
+const int32_t model_op0_shift[6] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -7, -7, -7, -6, -7, -6
 };
 
 /* functional_1/dense_1_2/MatMul 3x6 */
-const int8_t tensor2[18] EK_ALIGNED(16) = {
+const int8_t model_tensor2[18] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     111, -84, -49, -62, -127, 81, 21, 85, 127, 112, 28, -46, 55, -127, 3, -18,
     22, -22
 };
 
 /* bias with the input offset folded in */
-const int32_t op1_bias[3] EK_ALIGNED(16) = {
+const int32_t model_op1_bias[3] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -19515, 44129, -12213
 };
 
 /*  */
-const int32_t op1_multiplier[3] EK_ALIGNED(16) = {
+const int32_t model_op1_multiplier[3] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     1787949364, 1348047476, 1809072315
 };
 
 /*  */
-const int32_t op1_shift[3] EK_ALIGNED(16) = {
+const int32_t model_op1_shift[3] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -9, -7, -7
 };
 
 /* exp(-beta * scale * d) in Q0.31, beta 1, scale 0.0249227 */
-const int32_t op2_exp[256] EK_ALIGNED(16) = {
+const int32_t model_op2_exp[256] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     2147483647, 2094623838, 2043065466, 1992776070, 1943724534, 1895880353, 1849213841, 1803696042, 1759298651, 1715994171, 1673755839, 1632556277, 1592371525, 1553175817, 1514944877, 1477654996,
     1441282973, 1405806240, 1371202795, 1337451146, 1304530454, 1272419395, 1241099260, 1210550024, 1180752711, 1151688845, 1123340396, 1095689720, 1068719688, 1042413546, 1016755036, 991727599,
     967316592, 943506409, 920282306, 897629839, 875534971, 853983948, 832963408, 812460332, 792462006, 772955536, 753929534, 735371805, 717270867, 699615466, 682394646, 665597723,

@@ -6,14 +6,14 @@
 
 #include <stdint.h>
 
-extern const int8_t tensor4[48];
-extern const int32_t op0_bias[6];
-extern const int32_t op0_multiplier[6];
-extern const int32_t op0_shift[6];
-extern const int8_t tensor2[18];
-extern const int32_t op1_bias[3];
-extern const int32_t op1_multiplier[3];
-extern const int32_t op1_shift[3];
-extern const int32_t op2_exp[256];
+extern const int8_t model_tensor4[48];
+extern const int32_t model_op0_bias[6];
+extern const int32_t model_op0_multiplier[6];
+extern const int32_t model_op0_shift[6];
+extern const int8_t model_tensor2[18];
+extern const int32_t model_op1_bias[3];
+extern const int32_t model_op1_multiplier[3];
+extern const int32_t model_op1_shift[3];
+extern const int32_t model_op2_exp[256];
 
 #endif /* MODEL_WEIGHTS_H */

@@ -17,8 +17,16 @@
 #define EK_OP_HOOK(op_index) ((void)0)
 #endif
 
+#ifndef MODEL_ARENA_SECTION
+#ifdef EK_ARENA_SECTION
+#define MODEL_ARENA_SECTION EK_ARENA_SECTION
+#else
+#define MODEL_ARENA_SECTION
+#endif
+#endif
+
 /* Every activation lives in this one arena, at offsets fixed by the planner. */
-int8_t model_arena[MODEL_ARENA_BYTES] EK_ALIGNED(16);
+int8_t model_arena[MODEL_ARENA_BYTES] EK_ALIGNED(16) MODEL_ARENA_SECTION;
 
 /* Tensors in the arena */
 #define T0 (model_arena + 96) /* serving_default_in00:0 1x6x6x2 int8, 72 bytes */
@@ -50,10 +58,10 @@ static const ek_conv2d_params op0_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .weights = tensor5,
-    .bias = op0_bias,
-    .multiplier = op0_multiplier,
-    .shift = op0_shift,
+    .weights = model_tensor5,
+    .bias = model_op0_bias,
+    .multiplier = model_op0_multiplier,
+    .shift = model_op0_shift,
 };
 
 static const ek_depthwise_conv2d_params op1_params = {
@@ -76,10 +84,10 @@ static const ek_depthwise_conv2d_params op1_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .weights = tensor3,
-    .bias = op1_bias,
-    .multiplier = op1_multiplier,
-    .shift = op1_shift,
+    .weights = model_tensor3,
+    .bias = model_op1_bias,
+    .multiplier = model_op1_multiplier,
+    .shift = model_op1_shift,
 };
 
 static const ek_add_params op2_params = {
@@ -120,13 +128,35 @@ int model_run(void)
     EK_OP_HOOK(2); ek_add_s8(&op2_params, T6, T7, T8); /* 2: ADD -> 1x6x6x4 (functional_1_1/add_1/Add) */
     EK_OP_HOOK(3); ek_mean_s8(&op3_params, T8, T9); /* 3: MEAN -> 1x4 (StatefulPartitionedCall_1:0) */
     EK_OP_HOOK(MODEL_NUM_OPS);
-    return 0;
+    return MODEL_OK;
 }
 
 int model_invoke(const int8_t *input, int8_t *output)
 {
+    if (input == NULL || output == NULL) {
+        return MODEL_ERROR_NULL_ARGUMENT;
+    }
     memcpy(T0, input, MODEL_INPUT_BYTES);
     const int status = model_run();
     memcpy(output, T9, MODEL_OUTPUT_BYTES);
     return status;
+}
+
+void model_quantize_input(const float *x, int8_t *q)
+{
+    for (int32_t i = 0; i < MODEL_INPUT_SIZE; i++) {
+        float v = x[i] / MODEL_INPUT_SCALE;
+        v = v > -1e6f ? (v < 1e6f ? v : 1e6f) : -1e6f; /* NaN goes low; the saturation below decides */
+        int32_t r = (int32_t)v;                        /* toward zero, then away from it on .5 and above */
+        const float frac = v - (float)r;
+        r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
+        q[i] = (int8_t)ek_clamp_i32(r + MODEL_INPUT_ZERO_POINT, -128, 127);
+    }
+}
+
+void model_dequantize_output(const int8_t *q, float *x)
+{
+    for (int32_t i = 0; i < MODEL_OUTPUT_SIZE; i++) {
+        x[i] = (float)((int32_t)q[i] - MODEL_OUTPUT_ZERO_POINT) * MODEL_OUTPUT_SCALE;
+    }
 }

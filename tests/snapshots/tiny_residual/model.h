@@ -6,9 +6,10 @@
  *
  *     int8_t input[MODEL_INPUT_SIZE];   quantized: q = x / scale + zero_point
  *     int8_t output[MODEL_OUTPUT_SIZE];
- *     ... fill the input(s) ...
- *     model_invoke(input, output);
- *     real value of output element i: (output[i] - MODEL_OUTPUT_ZERO_POINT) * MODEL_OUTPUT_SCALE
+ *     ... fill the input(s), e.g. from floats: model_quantize_input(features, input) ...
+ *     if (model_invoke(input, output) != MODEL_OK) { ... }
+ *     real value of output element i: (output[i] - MODEL_OUTPUT_ZERO_POINT) * MODEL_OUTPUT_SCALE,
+ *     or all of them at once: model_dequantize_output(output, scores)
  *
  * Zero-copy (no input/output buffers of your own): write the input straight into the arena at
  * model_arena + MODEL_INPUT_ARENA_OFFSET, call model_run(), read the output at
@@ -16,7 +17,12 @@
  *
  * RAM: one static arena of MODEL_ARENA_BYTES bytes (model_arena), plus the caller's buffers if any.
  * Flash: 204 bytes of constant weights and parameters in model_weights.c.
- * No malloc, no stdio, no floating point at run time. Not reentrant: one inference at a time.
+ * No malloc, no stdio; no floating point but in the float helpers. Not reentrant: one inference at a time.
+ *
+ * Memory sections: the arena and the weights go where the linker puts .bss and .rodata, unless
+ * MODEL_ARENA_SECTION / MODEL_WEIGHTS_SECTION (this model) or EK_ARENA_SECTION /
+ * EK_WEIGHTS_SECTION (every model) are defined when compiling model.c and model_weights.c, e.g.
+ *     -DMODEL_ARENA_SECTION='__attribute__((section(".sram2")))'
  */
 #ifndef MODEL_H
 #define MODEL_H
@@ -56,8 +62,19 @@ extern int8_t model_arena[MODEL_ARENA_BYTES];
 /* Run one inference on the input(s) already in the arena, leaving the output(s) there. */
 int model_run(void);
 
-/* Run one inference. Returns 0. Inputs are copied into the arena, outputs out of it. */
+/* What model_run and model_invoke return. */
+#define MODEL_OK 0
+#define MODEL_ERROR_NULL_ARGUMENT 1 /* an input or output pointer was NULL: nothing ran */
+
+/* Run one inference. Inputs are copied into the arena, outputs out of it. */
 int model_invoke(const int8_t *input, int8_t *output);
+
+/* MODEL_INPUT_SIZE floats -> input, as TFLite's QUANTIZE computes it:
+ * x / scale rounded half away from zero, plus the zero point, saturated to -128..127. */
+void model_quantize_input(const float *x, int8_t *q);
+
+/* output -> MODEL_OUTPUT_SIZE floats, as TFLite's DEQUANTIZE computes it: (q - zero point) * scale. */
+void model_dequantize_output(const int8_t *q, float *x);
 
 #ifdef __cplusplus
 }

@@ -4,8 +4,16 @@
 #include "model_weights.h"
 #include "ek_common.h"
 
+#ifndef MODEL_WEIGHTS_SECTION
+#ifdef EK_WEIGHTS_SECTION
+#define MODEL_WEIGHTS_SECTION EK_WEIGHTS_SECTION
+#else
+#define MODEL_WEIGHTS_SECTION
+#endif
+#endif
+
 /* functional_1_1/conv2d_1/convolution 4x3x3x2 */
-const int8_t tensor5[72] EK_ALIGNED(16) = {
+const int8_t model_tensor5[72] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     10, -109, 102, -68, -4, -4, -95, 11, -127, -79, 97, 23, 25, -61, -34, -2,
     41, -20, -118, 84, -44, -107, -59, -3, -120, 127, 10, -54, -18, -75, -11, -114,
     28, 93, 22, -51, 65, 48, -48, -30, 10, -127, -9, 57, -19, -31, 36, 8,
@@ -14,38 +22,38 @@ const int8_t tensor5[72] EK_ALIGNED(16) = {
 };
 
 /* bias with the input offset folded in */
-const int32_t op0_bias[4] EK_ALIGNED(16) = {
+const int32_t model_op0_bias[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -3618, -3450, -1660, 1530
 };
 
 /*  */
-const int32_t op0_multiplier[4] EK_ALIGNED(16) = {
+const int32_t model_op0_multiplier[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     1454049274, 1849671540, 1366702745, 1816620570
 };
 
 /*  */
-const int32_t op0_shift[4] EK_ALIGNED(16) = {
+const int32_t model_op0_shift[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -7, -7, -6, -7
 };
 
 /* functional_1_1/depthwise_conv2d_1/depthwise 1x3x3x4 */
-const int8_t tensor3[36] EK_ALIGNED(16) = {
+const int8_t model_tensor3[36] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     68, 127, 29, 33, 37, 103, 12, 79, 53, -85, -69, -19, -16, 28, 99, -21,
     127, -102, 12, -112, -36, 31, 70, 73, -51, 18, 127, -127, -75, 2, -30, -31,
     -36, 67, 14, -27
 };
 
 /* bias with the input offset folded in */
-const int32_t op1_bias[4] EK_ALIGNED(16) = {
+const int32_t model_op1_bias[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     10678, 17619, 34702, -20586
 };
 
 /*  */
-const int32_t op1_multiplier[4] EK_ALIGNED(16) = {
+const int32_t model_op1_multiplier[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     1546553505, 1536504359, 1268396226, 2109791651
 };
 
 /*  */
-const int32_t op1_shift[4] EK_ALIGNED(16) = {
+const int32_t model_op1_shift[4] EK_ALIGNED(16) MODEL_WEIGHTS_SECTION = {
     -7, -8, -7, -8
 };

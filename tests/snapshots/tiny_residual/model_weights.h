@@ -6,13 +6,13 @@
 
 #include <stdint.h>
 
-extern const int8_t tensor5[72];
-extern const int32_t op0_bias[4];
-extern const int32_t op0_multiplier[4];
-extern const int32_t op0_shift[4];
-extern const int8_t tensor3[36];
-extern const int32_t op1_bias[4];
-extern const int32_t op1_multiplier[4];
-extern const int32_t op1_shift[4];
+extern const int8_t model_tensor5[72];
+extern const int32_t model_op0_bias[4];
+extern const int32_t model_op0_multiplier[4];
+extern const int32_t model_op0_shift[4];
+extern const int8_t model_tensor3[36];
+extern const int32_t model_op1_bias[4];
+extern const int32_t model_op1_multiplier[4];
+extern const int32_t model_op1_shift[4];
 
 #endif /* MODEL_WEIGHTS_H */
