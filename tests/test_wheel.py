@@ -66,3 +66,34 @@ def test_validate_and_deploy_from_the_wheel(installed, mlperf_models, tmp_path):
     out = _run([edgekit, "deploy", model, "--board", BOARD, "--samples", "3", "-o", tmp_path / "fw"], cwd=tmp_path).stdout
     assert "PASS: 3/3 outputs equal to tflite-micro" in out
     assert (tmp_path / "fw" / "firmware.elf").is_file()
+
+
+def test_two_models_exported_from_the_wheel_build_with_cmake_and_run(installed, mlperf_models, tmp_path):
+    """The issue's test of a package: from the wheel, outside the checkout, two models exported
+    for CMake link into one program with one runtime, and both give tflite-micro's outputs."""
+    cmake = pytest.importorskip("cmake", reason="setup.sh installs CMake from PyPI")
+    import numpy as np
+    from test_two_models import MODELS, _expected_from, _main_c
+
+    from edgekit.ir import read_tflite
+
+    edgekit, _python = installed
+    models = {}
+    for k, (prefix, name) in enumerate(MODELS.items()):
+        _run([edgekit, "export", mlperf_models / name, "--format", "cmake", "-o", tmp_path / "libs" / prefix,
+              "--prefix", prefix], cwd=tmp_path)
+        graph = read_tflite(mlperf_models / name)
+        x = np.random.default_rng(k).integers(-128, 128, graph.tensors[graph.inputs[0]].shape, dtype=np.int8)
+        models[prefix] = (graph.tensors[graph.outputs[0]].nbytes, tmp_path / "libs" / prefix, x)
+    app = tmp_path / "app"
+    app.mkdir()
+    _main_c(models, app / "main.c", board=False)
+    (app / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
+        + "".join(f"add_subdirectory(../libs/{p} {p})\n" for p in models)
+        + f"add_executable(app main.c)\ntarget_link_libraries(app PRIVATE {' '.join(models)})\n")
+    bin_cmake = Path(cmake.CMAKE_BIN_DIR) / "cmake"
+    _run([bin_cmake, "-S", app, "-B", tmp_path / "build", "-DCMAKE_C_COMPILER=gcc"], cwd=tmp_path)
+    _run([bin_cmake, "--build", tmp_path / "build"], cwd=tmp_path)
+    got = _run([tmp_path / "build" / "app"], cwd=tmp_path).stdout.split()
+    assert got[:-1] == _expected_from(mlperf_models, models) and got[-1] == "END"
