@@ -86,31 +86,56 @@ def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[list[np.ndarray]]
 
 
 def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
-    """Samples from a ``.npy`` file: (N, *shape) or one sample of the input shape.
+    """Samples from a file: ``.npy`` for a single-input model, ``.npz`` with one array per input
+    for any model (keyed by the input tensor's name, by ``input0``, ``input1``, ... or by
+    position, ``arr_0``, ...). Each array is (N, *shape) or one sample of the input shape.
 
-    Float data for an integer input is quantized with the input's scale and zero point.
-    Only single-input models take an input file.
+    Float data for an integer input is quantized as TFLite's QUANTIZE does (and the generated
+    ``P_quantize_input``): x / scale in float, rounded half away from zero, plus the zero point.
     """
-    if len(graph.inputs) != 1:
-        raise CalibrationDataError("--inputs takes single-input models only")
-    t = graph.tensors[graph.inputs[0]]
+    path = Path(path)
     try:
-        data = np.load(path, allow_pickle=False)
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                stored = {k: z[k] for k in z.files}
+        else:
+            stored = {"arr_0": np.load(path, allow_pickle=False)}
     except Exception as exc:
-        raise CalibrationDataError(f"{path}: cannot read as .npy ({type(exc).__name__})") from None
+        raise CalibrationDataError(f"{path}: cannot read as .npy or .npz ({type(exc).__name__})") from None
+    tensors = [graph.tensors[i] for i in graph.inputs]
+    if len(tensors) > 1 and path.suffix.lower() != ".npz":
+        names = ", ".join(t.name for t in tensors)
+        raise CalibrationDataError(f"{path}: the model has {len(tensors)} inputs ({names}): give a .npz "
+                                   "with one array per input")
+    per_input = []
+    for k, t in enumerate(tensors):
+        key = next((c for c in (t.name, f"input{k}", f"arr_{k}") if c in stored), None)
+        if key is None:
+            raise CalibrationDataError(f"{path}: no array for input {k} ({t.name}); it holds "
+                                       f"{', '.join(sorted(stored)) or 'nothing'}")
+        per_input.append(_samples_for(t, stored[key], f"{path}[{key}]"))
+    counts = {len(x) for x in per_input}
+    if len(counts) != 1:
+        raise CalibrationDataError(f"{path}: the inputs have different numbers of samples ({sorted(counts)})")
+    return [list(sample) for sample in zip(*per_input)]
+
+
+def _samples_for(t, data: np.ndarray, where: str) -> np.ndarray:
     if data.shape == t.shape:
         data = data[None]
     elif data.shape[1:] != t.shape:
         if data.ndim >= 1 and int(np.prod(data.shape[1:])) == t.num_elements:
             data = data.reshape((data.shape[0], *t.shape))
         else:
-            raise CalibrationDataError(f"{path}: shape {data.shape} does not fit input shape {t.shape}")
+            raise CalibrationDataError(f"{where}: shape {data.shape} does not fit input shape {t.shape}")
     dt = t.dtype.numpy
     if np.issubdtype(data.dtype, np.floating) and np.issubdtype(dt, np.integer):
         info = np.iinfo(dt)
-        q = np.round(data / t.scale) + t.zero_point
-        data = np.clip(q, info.min, info.max)
-    return [[np.asarray(x, dtype=dt)] for x in data]
+        v = (data.astype(np.float32) / np.float32(t.scale)).astype(np.float64)
+        v = np.nan_to_num(v, nan=float(info.min) - 1e6, posinf=1e9, neginf=-1e9)
+        r = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))
+        data = np.clip(r + t.zero_point, info.min, info.max)
+    return np.asarray(data, dtype=dt)
 
 
 def build_runtime_lib(work: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
