@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from conftest import REAL_MODELS
+from conftest import REAL_MODELS, ROOT
 from edgekit.frontend import reference
 from edgekit.cli import main as cli
 from edgekit.harness.deploy import deploy
@@ -118,3 +119,31 @@ def test_cli_profile_corrupt_build_json_is_one_line(content, tmp_path, capsys):
     rc = cli(["profile", "--board", "qemu-mps2-an386", "--build", str(out), "--samples", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("edgekit: error:") and "build.json" in err[0], err
+
+
+def test_deploy_reports_accuracy_on_labelled_inputs(tmp_path, capsys):
+    """The digits example (examples/digits.py), trained here: deploy runs its 30 first test images
+    with their labels on the emulated M4 and reports top-1 on the device, of tflite-micro and of the
+    float Keras model; device and tflite-micro agree exactly (the outputs are bit-exact)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("digits_example", ROOT / "examples" / "digits.py")
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example
+    spec.loader.exec_module(example)
+    trained = example.train(tmp_path, epochs=15)
+    x, y = np.load(trained.calib_path), np.load(trained.labels_path)
+    np.save(tmp_path / "x30.npy", x[:30])
+    np.save(tmp_path / "y30.npy", y[:30])
+    code = cli(["deploy", str(trained.model_path), "--board", "qemu-mps2-an386", "--calib", str(trained.calib_path),
+                 "--inputs", str(tmp_path / "x30.npy"), "--labels", str(tmp_path / "y30.npy"), "--samples", "0",
+                 "-o", str(tmp_path / "fw"), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(out)["profile"]
+    acc = report["accuracy"]
+    assert acc["labelled"] == 30 and report["samples_run"] == 30
+    assert acc["device_top1"] == acc["reference_top1"] and acc["device_top1"] > 0.8
+    assert acc["float_top1"] is not None and acc["float_top1"] > 0.8
+    assert abs(acc["device_top1"] - acc["float_top1"]) <= 0.1  # int8 close to float on the same inputs

@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     d.add_argument("-o", "--output", help="build folder (default: out/<model>-<board>)")
     d.add_argument("--port", help="pyserial URL of a real board (QEMU boards need none)")
     d.add_argument("--report", help="write the JSON profile report here as results arrive")
+    d.add_argument("--inputs", help=".npy (or .npz, one array per input) of inputs to run besides the random ones")
+    d.add_argument("--labels", help=".npy of the class of each --inputs sample: reports top-1 accuracy on the device, "
+                   "of tflite-micro and of the float Keras model")
     d.add_argument("--json", action="store_true")
     add_deadline(d)
     add_no_winograd(d)
@@ -32,6 +35,7 @@ def run(args) -> ExitCode:
                     synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
                     out_dir=Path(args.output) if args.output else None, port=args.port,
                     report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
-                    deadline_s=args.deadline, log=log)
+                    deadline_s=args.deadline, inputs=Path(args.inputs) if args.inputs else None,
+                    labels=Path(args.labels) if args.labels else None, log=log)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

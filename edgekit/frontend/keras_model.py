@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from ..errors import ModelFormatError, UnsupportedModelError
 from .tf_quiet import one_line, quiet
 
@@ -27,6 +29,8 @@ class ModelInput:
 class LoadedModel:
     inputs: list[ModelInput]
     export: Callable[[str, dict[str, tuple[int, ...]]], None]  # batch-1 SavedModel writer
+    # float outputs (first output) for float inputs in input order, one sample per row; Keras files only
+    predict: Callable[[list[np.ndarray]], np.ndarray] | None = None
 
 
 def model_format(path: Path) -> str:
@@ -180,7 +184,13 @@ def _keras_source(model, path: Path) -> LoadedModel:
         archive.add_endpoint("serving_default", serve, input_signature=specs)
         archive.write_out(dirname, verbose=False)
 
-    return LoadedModel(inputs, export)
+    def predict(arrays: list[np.ndarray]) -> np.ndarray:
+        by_name = dict(zip(names, arrays))
+        with quiet():
+            y = model(keras.tree.map_structure(lambda t: by_name[t.name], struct), training=False)
+        return np.asarray(keras.tree.flatten(y)[0])
+
+    return LoadedModel(inputs, export, predict)
 
 
 def _load_saved_model(path: Path) -> LoadedModel:
@@ -224,3 +234,14 @@ def _load_saved_model(path: Path) -> LoadedModel:
         tf.saved_model.save(holder, dirname, signatures={"serving_default": serve.get_concrete_function()})
 
     return LoadedModel(inputs, export)
+
+
+def float_top1(path: Path, inputs: list[list[np.ndarray]]) -> np.ndarray | None:
+    """The Keras model's predicted class (argmax of its first output) for each float sample,
+    or None where the model is not a Keras file (a SavedModel has no predict here)."""
+    fmt = model_format(Path(path))
+    if fmt == "savedmodel":
+        return None
+    loaded = load_model(Path(path), fmt)
+    return np.array([int(np.argmax(loaded.predict([x.astype(np.float32) for x in sample])))
+                     for sample in inputs])

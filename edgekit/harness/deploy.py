@@ -24,6 +24,7 @@ from ..codegen.core import target_for_cpu
 from ..errors import CalibrationDataError, EdgekitError, ModelFormatError
 from ..folders import locked, write_atomic
 from ..frontend.convert import convert_model
+from ..frontend.keras_model import float_top1
 from ..target import cycles, emulator
 from ..target.boards import load_board
 from ..target.build import build_firmware, read_build_info
@@ -105,7 +106,7 @@ def _model_of_build(build_dir: Path, info: dict) -> Path:
 def profile_target(board_name: str, port: str | None = None, model: Path | None = None,
                    build_dir: Path | None = None, inputs: Path | None = None, samples: int = 10,
                    seed: int = 0, report_path: Path | None = None, deadline_s: float | None = None,
-                   log: Log = _nolog):
+                   labels: Path | None = None, log: Log = _nolog):
     """``edgekit profile``. Returns the :class:`ProfileReport`."""
 
     board = load_board(board_name)
@@ -131,7 +132,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
         report = profile(dev, model, board.name, emulated=board.emulated,
                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
                          samples=samples, seed=seed, inputs_file=inputs, report_path=report_path,
-                         flash=flash, deadline_s=deadline_s, log=log)
+                         flash=flash, deadline_s=deadline_s, labels=labels, log=log)
         attach_cycles(report, cycle_file, log)
         return report
 
@@ -206,7 +207,7 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
-           log: Log = _nolog) -> DeployResult:
+           inputs: Path | None = None, labels: Path | None = None, log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
     and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct."""
     model = Path(model)
@@ -226,12 +227,13 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
-                            report_path, winograd, deadline_s, log)
+                            report_path, winograd, deadline_s, inputs, labels, log)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
-                 winograd: bool, deadline_s: float | None, log: Log) -> DeployResult:
+                 winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
+                 log: Log) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -279,13 +281,16 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
         run_board, cycle_file = stack.enter_context(
             with_cycle_plugin(board, port, fw.elf, len(fw.generated.calls)))
         dev = stack.enter_context(connect(run_board, port, fw.elf, lambda m: log(f"      {m}")))
-        log(f"[4/4] run {samples} random input(s) on the device, compare with tflite-micro")
+        given = f"the inputs of {inputs.name} and " if inputs is not None else ""
+        log(f"[4/4] run {given}{samples} random input(s) on the device, compare with tflite-micro")
         with step("run"):
             try:
                 result.profile = profile(dev, tflite, board.name, emulated=board.emulated,
                                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
                                          samples=samples, seed=seed, report_path=report_path,
                                          flash=flash_facts(fw.sizes), deadline_s=deadline_s,
+                                         inputs_file=inputs, labels=labels,
+                                         float_top1=(lambda xs: float_top1(model, xs)) if keras else None,
                                          log=lambda m: log(f"      {m}"))
             except EdgekitError:
                 log(f"      what was measured before the failure: {report_path}")

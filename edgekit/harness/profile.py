@@ -97,6 +97,7 @@ class ProfileReport:
     link: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     cycles: dict | None = None  # emulated boards: the cycle plugin's estimate (edgekit.target.cycles)
+    accuracy: dict | None = None  # with --labels: top-1 on the device, of the reference, of the float model
 
     # ------------------------------------------------------------------ summaries
 
@@ -154,7 +155,7 @@ class ProfileReport:
             "latency": self.latency(), "operators": self.operators(), "ram": self.ram(),
             "flash": self.flash, "samples_run": len(self.samples), "samples_equal": self.equal_count,
             "samples": self.samples, "link": self.link, "notes": self.notes,
-            "estimated_cycles": self.cycles,
+            "estimated_cycles": self.cycles, "accuracy": self.accuracy,
         }
 
     def write(self) -> None:
@@ -196,6 +197,12 @@ class ProfileReport:
                        if o["index"] < len(est_ops) else "")
                 lines.append(f"    {o['index']:>3} {o['type']:<18} {o[self.timing.unit]:>14,.0f} "
                              f"{100 * o['share']:5.1f}%{cyc}")
+        acc = self.accuracy
+        if acc:
+            fl = "n/a" if acc["float_top1"] is None else f"{100 * acc['float_top1']:.1f} %"
+            lines.append(f"  accuracy on {acc['labelled']} labelled inputs (top-1): device "
+                         f"{100 * acc['device_top1']:.1f} %, {self.reference} {100 * acc['reference_top1']:.1f} %, "
+                         f"float model {fl}")
         ram = self.ram()
         if ram["static_ram_bytes"] is not None:
             peak = ram["stack_peak_bytes"]
@@ -283,6 +290,39 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> int | float:
 # ---------------------------------------------------------------------------- profile
 
 
+def load_labels(path: Path, count: int) -> np.ndarray:
+    """A class per labelled input: a .npy of integers (N,) or of scores / one-hot rows (N, C)."""
+    if count == 0:
+        raise EdgekitError("--labels needs --inputs: the labels belong to its samples")
+    try:
+        y = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is one line
+        raise EdgekitError(f"{path}: cannot read as .npy ({type(exc).__name__})") from None
+    if y.ndim == 2:
+        y = np.argmax(y, axis=1)
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise EdgekitError(f"{path}: labels must be (N,) classes or (N, C) scores, not {y.shape} {y.dtype}")
+    if len(y) != count:
+        raise EdgekitError(f"{path}: {len(y)} labels for {count} inputs")
+    return y.astype(np.int64)
+
+
+def accuracy(classes: np.ndarray, device_top1: list[int], expected: list, data: list, graph: Graph,
+             float_top1) -> dict:
+    """Top-1 accuracy over the labelled (first) samples."""
+    n = len(classes)
+    ref = np.array([int(np.argmax(e[0])) for e in expected[:n]])
+    fl = None
+    if float_top1 is not None:
+        tensors = [graph.tensors[i] for i in graph.inputs]
+        floats = [[((x.astype(np.float32) - t.zero_point) * np.float32(t.scale)) for x, t in zip(s, tensors)]
+                  for s in data[:n]]
+        got = float_top1(floats)
+        fl = None if got is None else float(np.mean(np.asarray(got) == classes))
+    return {"labelled": n, "device_top1": float(np.mean(np.array(device_top1[:n]) == classes)),
+            "reference_top1": float(np.mean(ref == classes)), "float_top1": fl}
+
+
 def collect_samples(graph: Graph, samples: int, seed: int,
                     inputs_file: Path | None) -> tuple[list, list[str], str]:
     """(samples, a label per sample, a description) -- the user's inputs first, then random ones."""
@@ -329,12 +369,16 @@ def default_deadline_s(invoke_s: float, info: P.HelloReply, runs: int, baud: int
 def profile(device: Device, model_path: str | Path, board_name: str, emulated: bool, icount_shift: int = 0,
             samples: int = 10, seed: int = 0, inputs_file: str | Path | None = None,
             report_path: str | Path | None = None, flash: dict | None = None,
-            deadline_s: float | None = None, log: Log = lambda m: None) -> ProfileReport:
+            deadline_s: float | None = None, labels: str | Path | None = None,
+            float_top1: Callable[[list[list[np.ndarray]]], np.ndarray | None] | None = None,
+            log: Log = lambda m: None) -> ProfileReport:
     """Run the model's inputs on ``device`` and compare with the reference on the host.
 
     ``deadline_s`` bounds the inferences on the device, from the first input sent to the last
     answer (default: :func:`default_deadline_s`); a device that stops answering fails within it,
-    with what was measured so far kept.
+    with what was measured so far kept. ``labels`` (a class per input of ``inputs_file``) adds
+    top-1 accuracy on the device, of the reference and, given ``float_top1`` (the float model's
+    classes for dequantized inputs), of the float model.
 
     Raises :class:`ModelMismatch` if the device runs another model. Transport and device errors
     propagate after the report (with everything gathered so far) has been written.
@@ -362,9 +406,11 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
         log(f"device: {info.board}, model {sha[:12]} matches, arena {info.arena_bytes:,} bytes, "
             f"{info.num_ops} operators")
 
-        data, labels, report.inputs_description = collect_samples(graph, samples, seed, inputs_file)
+        data, names, report.inputs_description = collect_samples(graph, samples, seed, inputs_file)
         if not data:
             raise EdgekitError("nothing to run: --samples 0 and no --inputs")
+        given = sum(1 for n in names if not n.startswith("random"))
+        classes = load_labels(Path(labels), given) if labels is not None else None
         expected, report.reference, report.reference_note = reference_outputs(model, data, log)
         if device.invoke_timeout_s is None:
             device.invoke_timeout_s = invoke_timeout_s(graph, info, emulated)
@@ -372,11 +418,13 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
         device.set_deadline(deadline_s or default_deadline_s(device.invoke_timeout_s, info, len(data)))
         report.status = "running"
         report.write()
-        for k, (sample, label) in enumerate(zip(data, labels)):
+        device_top1 = []
+        for k, (sample, label) in enumerate(zip(data, names)):
             raw_in = b"".join(np.ascontiguousarray(x, dtype=graph.tensors[i].dtype.numpy).tobytes()
                               for i, x in zip(graph.inputs, sample))
             raw_out, done, op_ticks = device.run(raw_in)
             outs = _split_outputs(raw_out, graph)
+            device_top1.append(int(np.argmax(outs[0])))
             diffs = [_max_abs_diff(o, e) for o, e in zip(outs, expected[k])]
             report.samples.append({
                 "index": k, "input": label, "equal": all(d == 0 for d in diffs), "max_abs_diff": diffs,
@@ -388,6 +436,8 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
             report.write()
             if (k + 1) % 5 == 0 or k + 1 == len(data):
                 log(f"{k + 1}/{len(data)} inferences, {report.equal_count} equal to {report.reference}")
+        if classes is not None:
+            report.accuracy = accuracy(classes, device_top1, expected, data, graph, float_top1)
         report.status = "complete"
     except EdgekitError as exc:
         report.status, report.error = "failed", str(exc)
