@@ -1,0 +1,101 @@
+"""``edgekit report``: the HTML page of the digits example (trained here), parsed: one row per
+operator with its kernel, measured time from a real profile on the emulated M4, per-layer SQNR
+against the float Keras model, flash and RAM equal to what ``edgekit build`` measures, and the
+timeline as an embedded PNG."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import sys
+from html.parser import HTMLParser
+
+import pytest
+from conftest import ROOT
+
+from edgekit.cli import main
+
+BOARD = "qemu-mps2-an386"
+
+
+class _Page(HTMLParser):
+    """The operator table's cells and the images' sources."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.images, self._table, self._cell = [], [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("id") == "operators":
+            self._table = True
+        elif tag == "tr" and self._table:
+            self.rows.append([])
+        elif tag == "td" and self._table:
+            self._cell = ""
+        elif tag == "img":
+            self.images.append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append(self._cell.strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("digits_example", ROOT / "examples" / "digits.py")
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example
+    spec.loader.exec_module(example)
+    d = tmp_path_factory.mktemp("digits")
+    trained = example.train(d, epochs=10)
+    assert main(["convert", str(trained.model_path), "-o", str(d / "digits.tflite"), "--calib",
+                 str(trained.calib_path)]) == 0
+    return trained, d / "digits.tflite"
+
+
+def test_report_of_the_digits_model(digits, tmp_path, capsys):
+    trained, tflite = digits
+    assert main(["deploy", str(tflite), "--board", BOARD, "--samples", "3", "-o", str(tmp_path / "fw")]) == 0
+    assert main(["report", str(tflite), "-o", str(tmp_path / "r.html"), "--board", BOARD, "--keras",
+                 str(trained.model_path), "--inputs", str(trained.calib_path),
+                 "--profile", str(tmp_path / "fw" / "profile.json")]) == 0
+    capsys.readouterr()
+    text = (tmp_path / "r.html").read_text()
+    page = _Page()
+    page.feed(text)
+    rows = [r for r in page.rows if r]
+    profile = json.loads((tmp_path / "fw" / "profile.json").read_text())
+    assert len(rows) == len(profile["operators"]) == 8
+    types = [r[1] for r in rows]
+    assert types == [o["type"] for o in profile["operators"]]  # the order the firmware runs them in
+    for r, o in zip(rows, profile["operators"]):
+        assert r[8] == f"{o['instructions']:,}"  # measured on the emulated M4, per operator
+    kernels = [r[6] for r in rows]
+    assert any(k.endswith("_dsp_s8") for k in kernels)  # the board's DSP kernels
+    sqnr = [float(r[10]) for r in rows]
+    assert all(15 < v < 80 for v in sqnr), sqnr  # int8 tracks the float model, not perfectly
+    build = json.loads((tmp_path / "fw" / "build.json").read_text())["sizes"]
+    assert f"<th>flash</th><td>{build['flash_bytes']:,} of {build['flash_limit_bytes']:,} bytes" in text
+    assert f"<th>RAM</th><td>{build['ram_bytes']:,} of {build['ram_limit_bytes']:,} bytes" in text
+    (img,) = [i for i in page.images if i.get("id") == "timeline"]
+    png = base64.b64decode(img["src"].split(",", 1)[1])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+    assert "<script" not in text and "http" not in text.replace("http-equiv", "")  # self-contained
+
+
+def test_report_refuses_another_models_profile(digits, mlperf_models, tmp_path, capsys):
+    _trained, tflite = digits
+    other = tmp_path / "p.json"
+    other.write_text(json.dumps({"model_sha256": "00" * 32}))
+    assert main(["report", str(tflite), "-o", str(tmp_path / "r.html"), "--profile", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "profiled another model" in err[0] and not (tmp_path / "r.html").exists()
