@@ -99,3 +99,50 @@ def test_arena_and_weights_in_chosen_sections(ad, tmp_path):
     assert where["ad_arena"] == ".sram2"
     weights = [s for s in where if s.startswith("ad_op")]
     assert weights and all(where[s] == ".qspi" for s in weights), where
+
+
+LABELS_MAIN = r"""
+#include <stdio.h>
+#include "model.h"
+
+int main(void)
+{
+    for (int i = 0; i < MODEL_NUM_LABELS; i++) {
+        fputs(model_labels[i], stdout);
+        fputc(0, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def test_labels_from_convert_reach_the_c_api_byte_for_byte(tmp_path, capsys):
+    """convert --labels stores the class names in the model; generate gives them to C as
+    model_labels[]. Names that would break a C string (quotes, backslashes, trigraphs, UTF-8)
+    come out exactly as they went in."""
+    import keras
+
+    names = ['zero', 'un "one"', "two\\back", "three??/", "quatre \u00e9", "%s%n", "", "*/ x /*", "8", "\u4e5d"]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(10, activation="softmax")])
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((40, 8), dtype=np.float32))
+    (tmp_path / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    from edgekit.cli import main
+
+    assert main(["convert", str(tmp_path / "m.keras"), "-o", str(tmp_path / "m.tflite"), "--calib",
+                 str(tmp_path / "x.npy"), "--labels", str(tmp_path / "labels.txt")]) == 0
+    gen = generate(read_tflite(tmp_path / "m.tflite"), tmp_path / "gen")
+    src = tmp_path / "main.c"
+    src.write_text(LABELS_MAIN)
+    exe = compile_host([src, gen.out_dir / "model.c", gen.out_dir / "model_weights.c",
+                        *sorted((gen.out_dir / "ek").glob("*.c"))], [gen.out_dir, gen.out_dir / "ek"], tmp_path / "labels")
+    out = subprocess.run([str(exe)], capture_output=True, timeout=60).stdout
+    assert out.split(b"\0")[:-1] == [n.encode() for n in names]
+    # a labels file of the wrong length is one line, and writes nothing
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    capsys.readouterr()
+    assert main(["convert", str(tmp_path / "m.keras"), "-o", str(tmp_path / "n.tflite"), "--calib",
+                 str(tmp_path / "x.npy"), "--labels", str(tmp_path / "three.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("3 labels for an output of 10 classes") and not (tmp_path / "n.tflite").exists()

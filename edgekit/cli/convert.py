@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
     c.add_argument("--image-range", choices=list(IMAGE_RANGES), default="unit",
                    help="pixels of a --calib image folder (and synthetic images) scaled to "
                         "[0, 1] (unit: x/255, the default), [-1, 1] (symmetric) or [0, 255] (raw)")
+    c.add_argument("--labels", help="a text file of class names, one per line, for the first output: "
+                   "generated C gets them as P_labels[]")
     c.add_argument("--json", action="store_true")
     c.set_defaults(run=run)
 
@@ -29,6 +31,7 @@ def add_parser(sub) -> None:
 def run(args) -> ExitCode:
     result = convert_model(Path(args.model), Path(args.output), calib=Path(args.calib) if args.calib else None,
                            calib_samples=args.calib_samples, synthetic=args.synthetic_calib, mode=args.mode,
-                           per_tensor=args.per_tensor, image_range=args.image_range, log=log)
+                           per_tensor=args.per_tensor, image_range=args.image_range,
+                           labels=Path(args.labels) if args.labels else None, log=log)
     report(result, args)
     return ExitCode.OK

@@ -265,7 +265,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "headers": sorted({c.header for c in calls if c.header}), "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
-        "needed_switches": [name for name, on, _ in switches if on],
+        "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),
     }
     env = environment()
     files: dict[str, str | Path] = {}  # what this run writes: relative path -> text, or the kernel file to copy

@@ -41,6 +41,16 @@ def c_literal(value, prefix: str = "") -> str:
     raise TypeError(f"no C literal for {type(value).__name__}")
 
 
+#: characters a C string literal keeps as they are; every other byte of the UTF-8 text becomes an
+#: octal escape (three digits, so a following digit cannot extend it); '?' too, against trigraphs
+STRING_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"\\", '"', "?"}
+
+
+def c_string(text: str) -> str:
+    """A C string literal holding ``text`` (UTF-8) byte for byte, whatever it contains."""
+    return '"' + "".join(chr(b) if chr(b) in STRING_CHARS else f"\\{b:03o}" for b in str(text).encode()) + '"'
+
+
 def c_array_body(values: np.ndarray, per_line: int = 16, indent: str = "    ") -> str:
     """The values of a constant array, ``per_line`` to a line."""
     flat = np.asarray(values).reshape(-1)
@@ -83,4 +93,5 @@ def environment(subdir: str = "") -> jinja2.Environment:
     env.filters["c"] = jinja2.pass_context(lambda ctx, value: c_literal(value, ctx.get("prefix", "")))
     env.filters["c_array_body"] = c_array_body
     env.filters["cc"] = c_comment
+    env.filters["cstr"] = c_string
     return env

@@ -139,7 +139,7 @@ class ConvertReport:
 
 def convert_model(model: Path, output: Path, calib: Path | None = None, calib_samples: int = 200,
                   synthetic: bool = False, mode: str = "int8", per_tensor: bool = False,
-                  image_range: str = "unit",
+                  image_range: str = "unit", labels: Path | None = None,
                   log: Callable[[str], None] | None = None) -> ConvertReport:
     """Convert ``model`` to ``output`` and measure the result; see the module docstring.
 
@@ -177,6 +177,7 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
     if calib is not None and output.resolve() == calib.resolve():
         raise EdgekitError(f"{output}: would overwrite the calibration data")
     raw = read_data(calib) if calib is not None else None
+    names = read_labels(Path(labels)) if labels is not None else None
 
     # no progress line before the model and the data are read: a user's mistake there gets
     # exactly one line on stderr
@@ -238,6 +239,9 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                 "some Keras LSTM and GRU layers, which often convert with unroll=True") from None
 
     operators = _check_quantized(qbuf, mode, model)
+    if names is not None:
+        qbuf = quantize.with_labels(qbuf, names)
+        parse_tflite(qbuf, name=output.stem, where=f"{model} with {labels}")  # the count against the output
     write_atomic(output, qbuf)
     log(f"wrote {output} ({len(qbuf):,} bytes)")
 
@@ -252,6 +256,20 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         size_bytes=len(qbuf), inputs=inputs, outputs=outputs, operators=operators,
         image_range=image_range if scaled_images else None,
         warnings=warnings, seconds=time.monotonic() - started)
+
+
+def read_labels(path: Path) -> list[str]:
+    """Class names, one per line of a UTF-8 text file (trailing blank lines ignored)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise CalibrationDataError(f"{path}: cannot read labels ({why})") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise CalibrationDataError(f"{path}: no labels (one class name per line)")
+    return [ln.rstrip("\r") for ln in lines]
 
 
 def _split(n: int, calib_samples: int, calibrate: bool) -> tuple[int, int]:

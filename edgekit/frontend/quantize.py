@@ -6,9 +6,12 @@ data, reports) and the tests build on it.
 
 from __future__ import annotations
 
+import json
 from typing import Callable, Iterable
 
 import numpy as np
+
+from ..ir.read import LABELS_METADATA
 
 
 def _converter(tf, source):
@@ -87,3 +90,22 @@ def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool
         except Exception as exc:
             raise RuntimeError(one_line(exc, noise)) from None
     return qbuf, fbuf
+
+
+def with_labels(model: bytes, labels: list[str]) -> bytes:
+    """``model`` with the class names of its first output in its metadata (``edgekit_labels``:
+    a JSON list), where ``edgekit generate`` finds them."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    m.metadata = [e for e in (m.metadata or []) if e.name != LABELS_METADATA.encode()]
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(json.dumps(labels, ensure_ascii=False).encode("utf-8"), np.uint8)
+    m.buffers.append(buf)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = LABELS_METADATA.encode(), len(m.buffers) - 1
+    m.metadata.append(entry)
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

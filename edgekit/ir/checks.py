@@ -59,6 +59,11 @@ def check_graph(graph: Graph, where: str) -> None:
         _check_tensor(t, where)
     for op in graph.ops:
         _check_op(graph, op, n)
+    if graph.labels:
+        out = graph.tensors[graph.outputs[0]]
+        classes = out.shape[-1] if out.shape else 1
+        if len(graph.labels) != classes:
+            raise ModelFormatError(f"{where}: {len(graph.labels)} labels for an output of {classes} classes")
 
 
 def _check_tensor(t: Tensor, where: str) -> None:

@@ -223,6 +223,7 @@ class Graph:
     outputs: tuple[int, ...]
     name: str = "model"
     digest: str = ""  # sha256 of the .tflite file the graph was read from
+    labels: tuple[str, ...] = ()  # class names of the first output (edgekit convert --labels)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
                 f"{where}: model has {n_subgraphs} subgraphs; edgekit runs single-subgraph models"
             )
         graph = _read_subgraph(tflite, model, buf, name, where)
+        graph = dataclasses.replace(graph, labels=_labels(model, where))
     except (UnsupportedModelError, ModelFormatError):
         raise
     except Exception as exc:  # the flatbuffer accessors fail in many ways on bad bytes
@@ -81,6 +83,29 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
         ) from None
     check_graph(graph, where)
     return dataclasses.replace(graph, digest=hashlib.sha256(buf).hexdigest()).validate()
+
+
+#: the model metadata entry ``edgekit convert --labels`` writes: a JSON list of the class names
+LABELS_METADATA = "edgekit_labels"
+MAX_LABELS, MAX_LABEL_CHARS = 100_000, 200
+
+
+def _labels(model, where: str) -> tuple[str, ...]:
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() != LABELS_METADATA.encode():
+            continue
+        data = model.Buffers(entry.Buffer()).DataAsNumpy()
+        try:
+            labels = json.loads(bytes(data).decode("utf-8")) if not isinstance(data, int) else None
+        except (UnicodeDecodeError, ValueError):
+            labels = None
+        if (not isinstance(labels, list) or len(labels) > MAX_LABELS
+                or not all(isinstance(x, str) and len(x) <= MAX_LABEL_CHARS for x in labels)):
+            raise ModelFormatError(f"{where}: metadata {LABELS_METADATA} is not a list of at most {MAX_LABELS:,} "
+                                   f"names of at most {MAX_LABEL_CHARS} characters")
+        return tuple(labels)
+    return ()
 
 
 def _read_subgraph(tflite, model, buf: bytes, name: str, where: str) -> Graph:
