@@ -36,16 +36,21 @@ def _export(mlperf_models: Path, out: Path, fmt: str, *extra: str) -> dict:
     return models
 
 
-def test_cmake_export_builds_and_runs_on_the_host(mlperf_models, tmp_path):
-    models = _export(mlperf_models, tmp_path / "libs", "cmake")
-    app = tmp_path / "app"
+def cmake_app(models: dict, app: Path) -> Path:
+    """A CMake project that links every model's library (exported into ../libs/<prefix>) into a
+    program printing their outputs (test_two_models._main_c)."""
     app.mkdir()
     _main_c(models, app / "main.c", board=False)
     (app / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
         + "".join(f"add_subdirectory(../libs/{p} {p})\n" for p in models)
-        + "add_executable(app main.c)\n"
-        + f"target_link_libraries(app PRIVATE {' '.join(models)})\n")
+        + f"add_executable(app main.c)\ntarget_link_libraries(app PRIVATE {' '.join(models)})\n")
+    return app
+
+
+def test_cmake_export_builds_and_runs_on_the_host(mlperf_models, tmp_path):
+    models = _export(mlperf_models, tmp_path / "libs", "cmake")
+    app = cmake_app(models, tmp_path / "app")
     run([CMAKE, "-S", str(app), "-B", str(tmp_path / "build"), "-DCMAKE_C_COMPILER=gcc",
          "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror"], "cmake configure")
     run([CMAKE, "--build", str(tmp_path / "build")], "cmake build")

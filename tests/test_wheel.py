@@ -73,7 +73,8 @@ def test_two_models_exported_from_the_wheel_build_with_cmake_and_run(installed, 
     for CMake link into one program with one runtime, and both give tflite-micro's outputs."""
     cmake = pytest.importorskip("cmake", reason="setup.sh installs CMake from PyPI")
     import numpy as np
-    from test_two_models import MODELS, _expected_from, _main_c
+    from test_export import cmake_app
+    from test_two_models import MODELS, _expected_from
 
     from edgekit.ir import read_tflite
 
@@ -85,13 +86,7 @@ def test_two_models_exported_from_the_wheel_build_with_cmake_and_run(installed, 
         graph = read_tflite(mlperf_models / name)
         x = np.random.default_rng(k).integers(-128, 128, graph.tensors[graph.inputs[0]].shape, dtype=np.int8)
         models[prefix] = (graph.tensors[graph.outputs[0]].nbytes, tmp_path / "libs" / prefix, x)
-    app = tmp_path / "app"
-    app.mkdir()
-    _main_c(models, app / "main.c", board=False)
-    (app / "CMakeLists.txt").write_text(
-        "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
-        + "".join(f"add_subdirectory(../libs/{p} {p})\n" for p in models)
-        + f"add_executable(app main.c)\ntarget_link_libraries(app PRIVATE {' '.join(models)})\n")
+    app = cmake_app(models, tmp_path / "app")
     bin_cmake = Path(cmake.CMAKE_BIN_DIR) / "cmake"
     _run([bin_cmake, "-S", app, "-B", tmp_path / "build", "-DCMAKE_C_COMPILER=gcc"], cwd=tmp_path)
     _run([bin_cmake, "--build", tmp_path / "build"], cwd=tmp_path)

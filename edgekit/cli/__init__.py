@@ -15,8 +15,22 @@ import threading
 from .. import __version__
 from ..errors import EdgekitError, ExitCode
 from ..frontend import reference
-from . import (boards, build, compress, convert, deploy, export, fit, flash, generate, inspect, plan, profile,
-               report, validate)
+from . import (
+    boards,
+    build,
+    compress,
+    convert,
+    deploy,
+    export,
+    fit,
+    flash,
+    generate,
+    inspect,
+    plan,
+    profile,
+    report,
+    validate,
+)
 
 #: in the order ``edgekit --help`` lists them: the pipeline, then the target, then compression
 COMMANDS = (convert, inspect, generate, export, validate, plan, profile, deploy, report, boards, build, flash, compress, fit)

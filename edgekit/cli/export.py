@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..codegen.core import HOST, target_for_cpu
 from ..codegen.export import FORMATS, export
 from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
-from ..target.boards import load_board
-from .output import add_arena_limit, add_no_winograd, arena_limit
+from .output import add_arena_limit, add_board_target, arena_limit, target_of
 
 
 def add_parser(sub) -> None:
@@ -18,17 +16,14 @@ def add_parser(sub) -> None:
     e.add_argument("model")
     e.add_argument("--format", required=True, choices=FORMATS)
     e.add_argument("-o", "--output", required=True, help="the library folder")
-    e.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
-                   "default: portable C")
     e.add_argument("--prefix", default="model", help="the C prefix, and the library's name")
     add_arena_limit(e)
-    add_no_winograd(e)
+    add_board_target(e)
     e.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
-    target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu,
-                                                             winograd=not args.no_winograd)
+    target = target_of(args)
     graph = read_tflite(args.model)
     with locked(args.output):
         gen, files = export(graph, Path(args.output), args.format, prefix=args.prefix,

@@ -5,30 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..codegen import generate
-from ..codegen.core import HOST, target_for_cpu
 from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
-from ..target.boards import load_board
-from .output import add_arena_limit, add_no_winograd, arena_limit
+from .output import add_arena_limit, add_board_target, arena_limit, target_of
 
 
 def add_parser(sub) -> None:
     g = sub.add_parser("generate", help="C source for an int8 .tflite")
     g.add_argument("model")
     g.add_argument("-o", "--output", required=True)
-    g.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
-                   "default: the host (portable C)")
     g.add_argument("--prefix", default="model")
     add_arena_limit(g)
-    add_no_winograd(g)
+    add_board_target(g)
     g.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
-    # the board's core picks the kernels; the host gets the portable ones
-    target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu,
-                                                             winograd=not args.no_winograd)
+    target = target_of(args)
     graph = read_tflite(args.model)
     with locked(args.output):  # one run at a time per folder
         gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,

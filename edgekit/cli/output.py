@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from ..codegen.core import HOST, target_for_cpu
 from ..errors import EdgekitError
+from ..target.boards import load_board
 
 
 def print_json(obj) -> None:
@@ -55,6 +57,19 @@ def arena_limit(args) -> int | None:
         raise EdgekitError("--ram-limit is the firmware's whole RAM (edgekit build, deploy); "
                            f"for the activation arena give --arena-limit {args.ram_limit}")
     return args.arena_limit
+
+
+def add_board_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board", default="host", help="a board (edgekit boards) whose core picks the kernels; "
+                        "default: the host (portable C)")
+    add_no_winograd(parser)
+
+
+def target_of(args):
+    """The kernels for ``--board``: its core's (DSP where it has them), or portable C for the host."""
+    if args.board == "host":
+        return HOST
+    return target_for_cpu(load_board(args.board).cpu, winograd=not args.no_winograd)
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:
