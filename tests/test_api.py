@@ -146,3 +146,31 @@ def test_labels_from_convert_reach_the_c_api_byte_for_byte(tmp_path, capsys):
                  str(tmp_path / "x.npy"), "--labels", str(tmp_path / "three.txt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("3 labels for an output of 10 classes") and not (tmp_path / "n.tflite").exists()
+
+
+def test_several_inputs_take_their_keras_names(tmp_path):
+    """A two-input Keras model (inputs named in00 and in01): the C API calls them so, in the
+    order of its arguments; --inputs .npz files may use the same names."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(a, b):
+        return keras.layers.Concatenate()([keras.layers.Dense(6)(a), keras.layers.Dense(3)(b)])
+
+    path = tmp_path / "two.tflite"
+    path.write_bytes(keras_graph(build, [(4, 8), (4, 8)], seed=3))
+    graph = read_tflite(path)
+    gen = generate(graph, tmp_path / "gen")
+    # each input under its own Keras name, in the model's input order (the converter's, not Keras's)
+    names = [io.c_name for io in gen.inputs]
+    assert sorted(names) == ["in00", "in01"] and [io.c_name for io in gen.outputs] == ["output"]
+    assert [dict(graph.io_names)[i] for i in graph.inputs] == names
+    header = (gen.out_dir / "model.h").read_text()
+    assert f"int model_invoke(const int8_t *{names[0]}, const int8_t *{names[1]}, int8_t *output);" in header
+    assert "#define MODEL_IN01_SIZE 32" in header
+    from edgekit.target.host import load_inputs
+
+    x = np.zeros((2, 1, 4, 8), np.int8)
+    np.savez(tmp_path / "x.npz", in00=x, in01=x + 1)
+    samples = load_inputs(graph, tmp_path / "x.npz")
+    assert len(samples) == 2 and samples[0][names.index("in01")].max() == 1

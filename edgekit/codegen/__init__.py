@@ -41,7 +41,7 @@ IO_TYPES = {DType.INT8, DType.UINT8, DType.INT16, DType.INT32, DType.FLOAT32}
 class IOTensor:
     """A model input or output as the generated API exposes it."""
 
-    c_name: str  # "input", "output", or "input0", "input1", ...
+    c_name: str  # "input", "output"; with several, the Keras names, or "input0", "input1", ...
     tensor: Tensor
 
     @property
@@ -114,6 +114,11 @@ def check_prefix(prefix: str) -> str:
 
 
 def io_tensors(graph: Graph) -> tuple[tuple[IOTensor, ...], tuple[IOTensor, ...]]:
+    """The model's inputs and outputs as the C API names them: ``input`` and ``output`` for a
+    model with one of each; otherwise the names the Keras model gave them (its signature), where
+    they make distinct C identifiers, else ``input0``, ``input1``, ..."""
+    signature = dict(graph.io_names)
+
     def named(indices, base):
         ts = [graph.tensors[i] for i in indices]
         for t in ts:
@@ -121,9 +126,17 @@ def io_tensors(graph: Graph) -> tuple[tuple[IOTensor, ...], tuple[IOTensor, ...]
                 raise UnsupportedModelError(f"model {base} {t.name!r} has type {t.dtype.name}")
         if len(ts) == 1:
             return (IOTensor(base, ts[0]),)
+        keras = [signature.get(i, "") for i in indices]
+        if (all(_C_IDENT.match(n) and n not in _C_KEYWORDS for n in keras) and len(set(keras)) == len(keras)
+                and not set(keras) & {"input", "output", "arena"}):
+            return tuple(IOTensor(n, t) for n, t in zip(keras, ts))
         return tuple(IOTensor(f"{base}{k}", t) for k, t in enumerate(ts))
 
-    return named(graph.inputs, "input"), named(graph.outputs, "output")
+    ins, outs = named(graph.inputs, "input"), named(graph.outputs, "output")
+    if {io.c_name for io in ins} & {io.c_name for io in outs}:  # an input and an output of one name
+        ins = tuple(IOTensor(f"input{k}", io.tensor) for k, io in enumerate(ins)) if len(ins) > 1 else ins
+        outs = tuple(IOTensor(f"output{k}", io.tensor) for k, io in enumerate(outs)) if len(outs) > 1 else outs
+    return ins, outs
 
 
 def op_memory(calls: list[KernelCall]) -> dict[int, OpMemory]:

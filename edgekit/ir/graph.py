@@ -224,6 +224,7 @@ class Graph:
     name: str = "model"
     digest: str = ""  # sha256 of the .tflite file the graph was read from
     labels: tuple[str, ...] = ()  # class names of the first output (edgekit convert --labels)
+    io_names: tuple[tuple[int, str], ...] = ()  # (tensor, name) of the signature's inputs and outputs
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -74,7 +74,7 @@ def parse_tflite(buf: bytes, name: str = "model", where: str | None = None) -> G
                 f"{where}: model has {n_subgraphs} subgraphs; edgekit runs single-subgraph models"
             )
         graph = _read_subgraph(tflite, model, buf, name, where)
-        graph = dataclasses.replace(graph, labels=_labels(model, where))
+        graph = dataclasses.replace(graph, labels=_labels(model, where), io_names=_signature_names(model))
     except (UnsupportedModelError, ModelFormatError):
         raise
     except Exception as exc:  # the flatbuffer accessors fail in many ways on bad bytes
@@ -106,6 +106,16 @@ def _labels(model, where: str) -> tuple[str, ...]:
                                    f"names of at most {MAX_LABEL_CHARS} characters")
         return tuple(labels)
     return ()
+
+
+def _signature_names(model) -> tuple[tuple[int, str], ...]:
+    """The names the model's (first) signature gives its inputs and outputs: the Keras names."""
+    if model.SignatureDefsLength() < 1:
+        return ()
+    sig = model.SignatureDefs(0)
+    pairs = [(sig.Inputs(i).TensorIndex(), sig.Inputs(i).Name()) for i in range(sig.InputsLength())]
+    pairs += [(sig.Outputs(i).TensorIndex(), sig.Outputs(i).Name()) for i in range(sig.OutputsLength())]
+    return tuple((int(t), n.decode("utf-8", "replace")) for t, n in pairs if n)
 
 
 def _read_subgraph(tflite, model, buf: bytes, name: str, where: str) -> Graph:

@@ -87,8 +87,8 @@ def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[list[np.ndarray]]
 
 def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
     """Samples from a file: ``.npy`` for a single-input model, ``.npz`` with one array per input
-    for any model (keyed by the input tensor's name, by ``input0``, ``input1``, ... or by
-    position, ``arr_0``, ...). Each array is (N, *shape) or one sample of the input shape.
+    for any model (keyed by the input tensor's name, its Keras name, ``input0``, ``input1``, ...
+    or by position, ``arr_0``, ...). Each array is (N, *shape) or one sample of the input shape.
 
     Float data for an integer input is quantized as TFLite's QUANTIZE does (and the generated
     ``P_quantize_input``): x / scale in float, rounded half away from zero, plus the zero point.
@@ -103,13 +103,14 @@ def load_inputs(graph: Graph, path: Path) -> list[list[np.ndarray]]:
     except Exception as exc:
         raise CalibrationDataError(f"{path}: cannot read as .npy or .npz ({type(exc).__name__})") from None
     tensors = [graph.tensors[i] for i in graph.inputs]
+    keras_names = dict(graph.io_names)
     if len(tensors) > 1 and path.suffix.lower() != ".npz":
         names = ", ".join(t.name for t in tensors)
         raise CalibrationDataError(f"{path}: the model has {len(tensors)} inputs ({names}): give a .npz "
                                    "with one array per input")
     per_input = []
     for k, t in enumerate(tensors):
-        key = next((c for c in (t.name, f"input{k}", f"arr_{k}") if c in stored), None)
+        key = next((c for c in (t.name, keras_names.get(t.index), f"input{k}", f"arr_{k}") if c in stored), None)
         if key is None:
             raise CalibrationDataError(f"{path}: no array for input {k} ({t.name}); it holds "
                                        f"{', '.join(sorted(stored)) or 'nothing'}")
