@@ -174,3 +174,22 @@ def test_several_inputs_take_their_keras_names(tmp_path):
     np.savez(tmp_path / "x.npz", in00=x, in01=x + 1)
     samples = load_inputs(graph, tmp_path / "x.npz")
     assert len(samples) == 2 and samples[0][names.index("in01")].max() == 1
+
+
+def test_a_model_refuses_another_runtime(mlperf_models, tmp_path):
+    """A model compiled against an ek/ of other kernels (here: generated for the portable runtime,
+    against the Cortex-M4's, which holds every header it includes and the DSP kernels besides) is a
+    compile error naming the mismatch, never a program whose kernels may read their parameters
+    differently."""
+    from edgekit.codegen.core import HOST, target_for_cpu
+    from edgekit.errors import ToolchainError
+
+    graph = read_tflite(mlperf_models / "ad01_int8.tflite")
+    host = generate(graph, tmp_path / "host", prefix="a", target=HOST)
+    m4 = generate(graph, tmp_path / "m4", prefix="b", target=target_for_cpu("cortex-m4"))
+    gcc = find_tool("gcc", "install gcc")
+    run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{host.out_dir}", f"-I{host.out_dir / 'ek'}", "-c",
+         str(host.out_dir / "a.c"), "-o", str(tmp_path / "ok.o")], "the model against its own runtime")
+    with pytest.raises(ToolchainError, match="ek/ holds another edgekit runtime than a.c was generated for"):
+        run([gcc, "-std=c99", f"-I{host.out_dir}", f"-I{m4.out_dir / 'ek'}", "-c", str(host.out_dir / "a.c"),
+             "-o", str(tmp_path / "x.o")], "the model against another runtime")

@@ -11,6 +11,7 @@ Output files in DIR (prefix ``model`` by default):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -282,16 +283,17 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     }
     env = environment()
     files: dict[str, str | Path] = {}  # what this run writes: relative path -> text, or the kernel file to copy
-    for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
-                           ("weights.h.j2", f"{prefix}_weights.h"),
-                           ("weights.c.j2", f"{prefix}_weights.c")):
-        files[name] = env.get_template(template).render(ctx)
     for folder in ("", *target.kernel_dirs):
         for src in sorted((KERNELS / folder).iterdir()):
             if src.suffix in (".c", ".h"):
                 files[f"ek/{src.name}"] = src
+    ctx["runtime_id"] = runtime_id([p for rel, p in files.items() if rel.endswith(".h")])
+    for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
+                           ("weights.h.j2", f"{prefix}_weights.h"),
+                           ("weights.c.j2", f"{prefix}_weights.c")):
+        files[name] = env.get_template(template).render(ctx)
     files["ek/ek_config.h"] = env.get_template("ek_config.h.j2").render(
-        version=__version__, source=ctx["source"], switches=switches)
+        version=__version__, source=ctx["source"], switches=switches, runtime_id=ctx["runtime_id"])
     files["metadata.json"] = ""  # written last, from the GeneratedModel
     written = claim_folder(out_dir, files)
     for rel, content in files.items():
@@ -362,6 +364,15 @@ CONFIG_SWITCHES = {
     "EK_REQUANT_BELOW_ZERO_POINT": "the requantization's sign term, for ek_conv2d_dsp_s8 and "
                                    "ek_depthwise_rows_dsp_s8 outputs not clamped at their zero point",
 }
+
+
+def runtime_id(headers: list[Path]) -> int:
+    """32 bits of the SHA-256 of the runtime's headers (names and contents): the interface every
+    kernel call of a generated model relies on. ek/ek_config.h states it, the model checks it."""
+    h = hashlib.sha256()
+    for p in sorted(headers, key=lambda p: p.name):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return int.from_bytes(h.digest()[:4], "big")
 
 
 def config_switches(calls: list[KernelCall]) -> list[tuple[str, int, str]]:
