@@ -101,6 +101,9 @@ CASES = {
                                                             np.full(4, 1e30, np.float32)), "could overflow int32"),
     "fc-scale-huge": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[1]].quantization, "scale",
                                                        np.full(6, 1e30, np.float32)), "could overflow int32"),
+    # a bias whose quantization has a non-zero zero point (a corrupt file the fuzz campaign found)
+    "bias-zero-point": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[2]].quantization, "zeroPoint",
+                                                         np.array([0, 0, 0, 0, 5, 0], np.int64)), "zero point 5"),
     # a bias of INT32_MAX: bias + accumulator overflows int32 (UBSan's report in ek_fully_connected.c)
     "fc-bias-int32-max": ("tiny_dense", lambda m, sg: _set(m.buffers[sg.tensors[op_inputs_of(sg, 0)[2]].buffer], "data",
                                                            np.full(6, 2**31 - 1, np.int32).view(np.uint8)),

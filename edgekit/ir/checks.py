@@ -95,6 +95,10 @@ def _first_bad(scales) -> float:
     return next(s for s in scales if not (math.isfinite(s) and s >= 0))
 
 
+#: operators whose third input is an int32 bias (zero point 0 in TFLite's quantization)
+BIASED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
+
+
 def _check_op(graph: Graph, op: Op, n: int) -> None:
     what = f"op {op.index} ({op.type_name})"
     if not op.outputs:
@@ -129,3 +133,11 @@ def _check_op(graph: Graph, op: Op, n: int) -> None:
         raise UnsupportedModelError(f"{what}: output shape {list(out.shape)}, the input's is {list(first.shape)}")
     if first is not None and op.kind in SAME_SIZE and first.num_elements != out.num_elements:
         raise UnsupportedModelError(f"{what}: {first.num_elements} elements in, {out.num_elements} out")
+    if op.kind in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        bias = graph.tensors[op.inputs[2]]
+        if bias.quant is not None and any(z != 0 for z in bias.quant.zero_point):
+            # TFLite's quantization puts biases at zero point 0 and its kernels never read it; a
+            # file that says otherwise is corrupt (found by the fuzz campaign: tflite-micro, which
+            # does not verify the flatbuffer, computed other outputs from it than edgekit)
+            z = next(z for z in bias.quant.zero_point if z != 0)
+            raise ModelFormatError(f"{what}: bias tensor {bias.index} has zero point {z}; biases have zero point 0")
