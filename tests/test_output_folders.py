@@ -129,3 +129,13 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path):
     with pytest.raises(Exception, match="cannot write"):
         write_atomic(tmp_path / "r.json" / "x", "under a file")
     assert target.read_text() == "v4"
+
+
+def test_build_replaces_a_build_of_an_edgekit_without_manifests(mlperf_models, tmp_path):
+    """A build folder written before generate kept a manifest (its model/ says in metadata.json that
+    edgekit wrote it) is replaced, not refused."""
+    out = tmp_path / "fw"
+    build_firmware(mlperf_models / "ad01_int8.tflite", BOARD, out)
+    (out / "model" / ".edgekit-files.json").unlink()
+    build_firmware(mlperf_models / "ad01_int8.tflite", BOARD, out)
+    assert (out / "model" / ".edgekit-files.json").is_file() and read_build_info(out)["model"] == "ad01_int8"

@@ -326,6 +326,8 @@ def foreign_files(out_dir: Path) -> list[str]:
     try:
         listed = set(json.loads((out_dir / MANIFEST).read_text())["files"])
     except (OSError, ValueError, KeyError, TypeError):
+        if _generated_before(out_dir):  # by an edgekit older than the manifest: all of it
+            return []
         listed = set()
     return sorted(rel for p in out_dir.rglob("*") if p.is_file()
                   and (rel := p.relative_to(out_dir).as_posix()) not in listed | {MANIFEST, LOCK_NAME})
