@@ -84,10 +84,6 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise EdgekitError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
-    except BaseException:  # Ctrl-C half-way: no temporary file left behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)

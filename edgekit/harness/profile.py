@@ -409,7 +409,7 @@ def profile(device: Device, model_path: str | Path, board_name: str, emulated: b
         data, names, report.inputs_description = collect_samples(graph, samples, seed, inputs_file)
         if not data:
             raise EdgekitError("nothing to run: --samples 0 and no --inputs")
-        given = sum(1 for n in names if not n.startswith("random"))
+        given = len(data) - max(0, samples)  # the inputs file's samples come first, then the random ones
         classes = load_labels(Path(labels), given) if labels is not None else None
         expected, report.reference, report.reference_note = reference_outputs(model, data, log)
         if device.invoke_timeout_s is None:
