@@ -104,6 +104,9 @@ CASES = {
     # a bias whose quantization has a non-zero zero point (a corrupt file the fuzz campaign found)
     "bias-zero-point": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 0)[2]].quantization, "zeroPoint",
                                                          np.array([0, 0, 0, 0, 5, 0], np.int64)), "zero point 5"),
+    # a bias of a type no TFLite version has (its 12 bytes were read as 12 values: a traceback)
+    "bias-type-unknown": ("tiny_dense", lambda m, sg: _set(sg.tensors[op_inputs_of(sg, 1)[2]], "type", 99),
+                          "is OTHER, not int32"),
     # a bias of INT32_MAX: bias + accumulator overflows int32 (UBSan's report in ek_fully_connected.c)
     "fc-bias-int32-max": ("tiny_dense", lambda m, sg: _set(m.buffers[sg.tensors[op_inputs_of(sg, 0)[2]].buffer], "data",
                                                            np.full(6, 2**31 - 1, np.int32).view(np.uint8)),

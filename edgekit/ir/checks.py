@@ -135,6 +135,8 @@ def _check_op(graph: Graph, op: Op, n: int) -> None:
         raise UnsupportedModelError(f"{what}: {first.num_elements} elements in, {out.num_elements} out")
     if op.kind in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0:
         bias = graph.tensors[op.inputs[2]]
+        if bias.dtype not in (DType.INT32, DType.INT64, DType.FLOAT32):
+            raise ModelFormatError(f"{what}: bias tensor {bias.index} is {bias.dtype.name}, not int32")
         if bias.quant is not None and any(z != 0 for z in bias.quant.zero_point):
             # TFLite's quantization puts biases at zero point 0 and its kernels never read it; a
             # file that says otherwise is corrupt (found by the fuzz campaign: tflite-micro, which
