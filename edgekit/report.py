@@ -27,7 +27,7 @@ from .codegen.inspection import inspect_graph
 from .codegen.lower import lower_graph
 from .errors import EdgekitError
 from .frontend.layer_error import layer_sqnr
-from .ir import read_tflite
+from .ir import dequantize_values, read_tflite
 from .plan.report import plan_json, plot_timeline
 from .target.boards import load_board
 from .target.build import build_firmware
@@ -47,9 +47,6 @@ class Report:
     profile_note: str = ""
     sqnr_note: str = ""
 
-    def to_json(self) -> dict:
-        return {"model": self.model, "sha256": self.sha256, "target": self.target, "operators": self.rows,
-                "arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound_bytes, "sizes": self.sizes}
 
 
 def build_report(model: Path, board: str | None = None, keras: Path | None = None, inputs: Path | None = None,
@@ -89,8 +86,9 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
     if keras is not None:
         if inputs is None:
             raise EdgekitError("--keras needs --inputs: the per-layer error is measured on your data")
-        samples = [[_dequantized(x, graph.tensors[i]) for x, i in zip(s, graph.inputs)]
-                   for s in load_inputs(graph, Path(inputs))]
+        tensors = [graph.tensors[i] for i in graph.inputs]
+        samples = [[dequantize_values(x, t.scale, t.zero_point) if t.quant else x.astype(np.float32)
+                    for x, t in zip(s, tensors)] for s in load_inputs(graph, Path(inputs))]
         sqnr = layer_sqnr(Path(keras), Path(model).read_bytes(), samples)
         for row in rep.rows:
             row["sqnr_db"] = sqnr.get(row["output_name"])
@@ -98,10 +96,6 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
         rep.sqnr_note = (f"SQNR of each operator's int8 output against the float Keras model's, on the {len(samples)} "
                          f"inputs of {Path(inputs).name}; {found} of {len(rep.rows)} operators have a float twin")
     return rep
-
-
-def _dequantized(x: np.ndarray, t) -> np.ndarray:
-    return ((x.astype(np.float32) - t.zero_point) * np.float32(t.scale)) if t.quant else x.astype(np.float32)
 
 
 def _attach_profile(rep: Report, path: Path, sha: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..children import ChildDied, ChildFailed, run_isolated
 from ..errors import EdgekitError
+from ..ir import quantize_values
 from . import quantize
 from .keras_model import load_model, model_format
 from .tf_quiet import quiet
@@ -70,10 +71,7 @@ def _compare(float_model: bytes, int8_model: bytes, samples: list[list[np.ndarra
             f.set_tensor(det["index"], x.astype(np.float32).reshape(det["shape"]))
         for det, x in zip(q_inputs, sample):
             scale, zero = det["quantization"]
-            info = np.iinfo(det["dtype"])
-            v = (x.astype(np.float32) / np.float32(scale)).astype(np.float64)
-            r = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5)) + zero
-            q.set_tensor(det["index"], np.clip(r, info.min, info.max).astype(det["dtype"]).reshape(det["shape"]))
+            q.set_tensor(det["index"], quantize_values(x, scale, zero, det["dtype"]).reshape(det["shape"]))
         with quiet():
             f.invoke()
             q.invoke()

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import EdgekitError, ModelFormatError, ReferenceUnavailable
 from ..folders import write_atomic
 from ..frontend import reference
-from ..ir import Graph, parse_tflite
+from ..ir import Graph, dequantize_values, parse_tflite
 from ..ir.analysis import totals
 from ..target.host import load_inputs, random_inputs
 from . import protocol as P
@@ -315,8 +315,7 @@ def accuracy(classes: np.ndarray, device_top1: list[int], expected: list, data: 
     fl = None
     if float_top1 is not None:
         tensors = [graph.tensors[i] for i in graph.inputs]
-        floats = [[((x.astype(np.float32) - t.zero_point) * np.float32(t.scale)) for x, t in zip(s, tensors)]
-                  for s in data[:n]]
+        floats = [[dequantize_values(x, t.scale, t.zero_point) for x, t in zip(s, tensors)] for s in data[:n]]
         got = float_top1(floats)
         fl = None if got is None else float(np.mean(np.asarray(got) == classes))
     return {"labelled": n, "device_top1": float(np.mean(np.array(device_top1[:n]) == classes)),

@@ -27,10 +27,13 @@ from .graph import (
                     SqueezeOptions,
                     StridedSliceOptions,
                     Tensor,
+                    dequantize_values,
+                    quantize_values,
 )
 from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
            "ElementwiseOptions", "FullyConnectedOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",
            "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions",
-           "SqueezeOptions", "StridedSliceOptions", "Tensor", "parse_tflite", "read_tflite"]
+           "SqueezeOptions", "StridedSliceOptions", "Tensor", "dequantize_values", "parse_tflite", "quantize_values",
+           "read_tflite"]

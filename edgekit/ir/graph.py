@@ -156,6 +156,22 @@ class StridedSliceOptions:
 # ---------------------------------------------------------------------------- graph
 
 
+def quantize_values(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
+    """Float values as TFLite's QUANTIZE (and the generated ``P_quantize_<input>``) turn them into
+    ``dtype`` integers: x / scale in float32, rounded half away from zero, plus the zero point,
+    saturated; NaN goes to the lowest value."""
+    info = np.iinfo(dtype)
+    v = (np.asarray(x).astype(np.float32) / np.float32(scale)).astype(np.float64)
+    v = np.nan_to_num(v, nan=float(info.min) - 1e6, posinf=1e9, neginf=-1e9)
+    r = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))
+    return np.clip(r + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize_values(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Integers back to float32 as TFLite's DEQUANTIZE: (q - zero point) * scale."""
+    return (np.asarray(q).astype(np.float32) - zero_point) * np.float32(scale)
+
+
 @dataclass(frozen=True)
 class Quantization:
     """Affine quantization: real = scale * (q - zero_point), per tensor or along ``axis``."""

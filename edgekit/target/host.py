@@ -14,7 +14,7 @@ from ..codegen.render import environment
 from ..errors import CalibrationDataError, ModelFormatError, ReferenceUnavailable, ToolchainError
 from ..files import KERNELS
 from ..frontend import reference
-from ..ir import Graph, parse_tflite
+from ..ir import Graph, parse_tflite, quantize_values
 from . import toolchain
 
 
@@ -131,11 +131,7 @@ def _samples_for(t, data: np.ndarray, where: str) -> np.ndarray:
             raise CalibrationDataError(f"{where}: shape {data.shape} does not fit input shape {t.shape}")
     dt = t.dtype.numpy
     if np.issubdtype(data.dtype, np.floating) and np.issubdtype(dt, np.integer):
-        info = np.iinfo(dt)
-        v = (data.astype(np.float32) / np.float32(t.scale)).astype(np.float64)
-        v = np.nan_to_num(v, nan=float(info.min) - 1e6, posinf=1e9, neginf=-1e9)
-        r = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))
-        data = np.clip(r + t.zero_point, info.min, info.max)
+        return quantize_values(data, t.scale, t.zero_point, dt)
     return np.asarray(data, dtype=dt)
 
 
