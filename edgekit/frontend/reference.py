@@ -8,45 +8,18 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
-import contextlib
 import multiprocessing as mp
 import os
 import re
-import sys
-import tempfile
 
 import numpy as np
 
 from ..children import exit_when_orphaned
 from ..errors import ReferenceUnavailable
 from ..ir import parse_tflite
+from .tf_quiet import quiet
 
 _pool: cf.ProcessPoolExecutor | None = None
-
-
-@contextlib.contextmanager
-def _captured_output():
-    """File descriptors 1 and 2 into a temporary file while the block runs (the interpreters'
-    C++ code prints there); yields a function returning what was printed so far."""
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-
-        def text() -> str:
-            tmp.flush()
-            tmp.seek(0)
-            return tmp.read().decode("utf-8", "replace")
-
-        try:
-            yield text
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def _reason(text: str) -> str:
@@ -60,7 +33,7 @@ def _reason(text: str) -> str:
 def _quietly(run, *args):
     """``run(*args)`` with the interpreter's own printing kept off the terminal; if it fails, the
     last line it printed (TFLM's reason) joins the exception's message."""
-    with _captured_output() as printed:
+    with quiet() as printed:  # the interpreters' C++ prints to fds 1 and 2
         try:
             return run(*args)
         except ImportError:
@@ -127,7 +100,7 @@ def _tflm_arena_worker(model: bytes) -> int:
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(model)
-    with _captured_output() as printed:  # print_allocations writes through the C runtime
+    with quiet() as printed:  # print_allocations writes through the C runtime
         interp.print_allocations()
         text = printed()
     m = re.search(r"Arena allocation total (\d+) bytes", text)
