@@ -22,7 +22,6 @@ from ..errors import EdgekitError
 from . import protocol as P
 from .transport import Transport, TransportTimeout
 
-
 DEFAULT_INVOKE_TIMEOUT_S = 120.0  # one inference, when nothing is known of the model
 SMALLEST_CHUNK = 64  # bytes: the chunk size retries shrink to (a frame of 78 bytes)
 
@@ -33,6 +32,10 @@ class DeviceError(EdgekitError):
 
 class NoAnswer(DeviceError):
     """No valid answer to a request after every attempt."""
+
+
+class DeadlinePassed(NoAnswer):
+    """The run's deadline passed: no retry, no smaller chunk, no fresh input can help."""
 
 
 @dataclass
@@ -92,7 +95,7 @@ class Device:
             return float("inf")
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise NoAnswer(f"{what}: gave up, the run's deadline of {self._deadline_s:.0f} s passed "
+            raise DeadlinePassed(f"{what}: gave up, the run's deadline of {self._deadline_s:.0f} s passed "
                            "(--deadline SECONDS gives it longer)")
         return left
 
@@ -192,6 +195,8 @@ class Device:
             small = size <= SMALLEST_CHUNK
             try:
                 frame = self.request(msg_type, payload(off, n), attempts=None if small else 2)
+            except DeadlinePassed:
+                raise
             except NoAnswer as exc:
                 if small:
                     raise
@@ -230,11 +235,13 @@ class Device:
             try:
                 self.write_input(input_bytes)
             except NoAnswer as exc:
-                if not attempt:
+                if not attempt or isinstance(exc, DeadlinePassed):
                     raise
                 raise NoAnswer(f"INVOKE: no answer ({last}); sending its input again then failed: {exc}") from None
             try:
                 return self.invoke(attempts=1)
+            except DeadlinePassed:
+                raise
             except NoAnswer as exc:
                 last = exc
         raise NoAnswer(f"INVOKE: no valid answer after {self.retries + 1} attempts, each from a fresh input "
