@@ -176,6 +176,35 @@ def test_several_inputs_take_their_keras_names(tmp_path):
     assert len(samples) == 2 and samples[0][names.index("in01")].max() == 1
 
 
+def test_convert_lists_inputs_and_outputs_in_the_c_api_order(tmp_path, capsys):
+    """Three inputs and two outputs whose names sort in another order than the model's: convert
+    reports them in the order of the generated invoke's arguments, numbered."""
+    import json
+
+    import keras
+
+    from edgekit.cli import main
+
+    keras.utils.set_random_seed(1)
+    ins = [keras.Input((n,), name=name) for n, name in ((8, "zz_first"), (4, "aa_second"), (2, "mm_third"))]
+    y = keras.layers.Concatenate()([keras.layers.Dense(3)(x) for x in ins])
+    keras.Model(ins, [keras.layers.Dense(2, name="z_out")(y), keras.layers.Dense(1, name="b_out")(y)]).save(
+        tmp_path / "m.keras")
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "x.npz", **{x.name: rng.random((30, x.shape[1]), dtype=np.float32) for x in ins})
+    args = ["convert", str(tmp_path / "m.keras"), "-o", str(tmp_path / "m.tflite"), "--calib", str(tmp_path / "x.npz")]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    gen = generate(read_tflite(tmp_path / "m.tflite"), tmp_path / "gen")
+    assert [t["name"] for t in report["inputs"]] == [io.c_name for io in gen.inputs]
+    assert [t["name"] for t in report["outputs"]] == [io.c_name for io in gen.outputs]
+    assert [io.c_name for io in gen.inputs] != sorted(io.c_name for io in gen.inputs)  # not by name
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert [line.split()[2] for line in text.splitlines() if line.startswith("  input ")] == [
+        io.c_name for io in gen.inputs]
+
+
 def test_a_model_refuses_another_runtime(mlperf_models, tmp_path):
     """A model compiled against an ek/ of other kernels (here: generated for the portable runtime,
     against the Cortex-M4's, which holds every header it includes and the DSP kernels besides) is a

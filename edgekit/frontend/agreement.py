@@ -88,8 +88,14 @@ class Runner:
             return TensorInfo(name, tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name,
                               float(scale) if quantized else None, int(zp) if quantized else None)
 
-        return ([info(n, d) for n, d in self.inputs.items()],
-                [info(n, d) for n, d in self.outputs.items()])
+        # in the model's own order of inputs and outputs: the order of the generated C API's
+        # arguments (the signature's order is by name)
+        def ordered(signature, details):
+            position = {int(d["index"]): k for k, d in enumerate(details)}
+            return [info(n, d) for n, d in sorted(signature.items(), key=lambda nd: position[int(nd[1]["index"])])]
+
+        return (ordered(self.inputs, self.interp.get_input_details()),
+                ordered(self.outputs, self.interp.get_output_details()))
 
 
 def _softmax_outputs(buf: bytes, runner: Runner) -> set[str]:

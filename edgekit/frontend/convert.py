@@ -113,10 +113,11 @@ class ConvertReport:
             cal = "synthetic random data" if self.synthetic else self.calibration_source
             scaled = f" (pixels scaled {self.image_range})" if self.image_range else ""
             lines.append(f"calibrated on {self.calibration_samples} samples of {cal}{scaled}")
-        for t in self.inputs:
-            lines.append(f"  input  {t.describe()}")
-        for o in self.outputs:
-            lines.append(f"  output {o.tensor.describe()}")
+        # numbered in the order of the generated C API's arguments
+        for k, t in enumerate(self.inputs):
+            lines.append(f"  input {k}  {t.describe()}")
+        for k, o in enumerate(self.outputs):
+            lines.append(f"  output {k} {o.tensor.describe()}")
         if self.held_out_samples:
             data = "synthetic" if self.synthetic else "held-out"
             lines.append(f"quantized vs float on {self.held_out_samples} {data} samples:")
