@@ -8,7 +8,7 @@ from ..codegen.export import FORMATS, export
 from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
-from .output import add_arena_limit, add_board_target, arena_limit, target_of
+from .output import add_arena_limit, add_board_target, arena_limit, stack_of, target_of
 
 
 def add_parser(sub) -> None:
@@ -27,7 +27,9 @@ def run(args) -> ExitCode:
     graph = read_tflite(args.model)
     with locked(args.output):
         gen, files = export(graph, Path(args.output), args.format, prefix=args.prefix,
-                            source=Path(args.model).name, ram_limit=arena_limit(args), target=target)
+                            source=Path(args.model).name, ram_limit=arena_limit(args), target=target,
+                            stack=stack_of(args, target))
     print(f"exported {gen.prefix} for {args.format} in {args.output}: {', '.join(str(f.relative_to(args.output)) for f in files[:4])}"
-          f"{' ...' if len(files) > 4 else ''}; {len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes")
+          f"{' ...' if len(files) > 4 else ''}; {len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes"
+          + (f"; {gen.invoke_stack.text()}" if gen.invoke_stack else ""))
     return ExitCode.OK

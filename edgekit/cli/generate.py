@@ -8,7 +8,7 @@ from ..codegen import generate
 from ..errors import ExitCode
 from ..folders import locked
 from ..ir import read_tflite
-from .output import add_arena_limit, add_board_target, arena_limit, target_of
+from .output import add_arena_limit, add_board_target, arena_limit, stack_of, target_of
 
 
 def add_parser(sub) -> None:
@@ -24,9 +24,12 @@ def add_parser(sub) -> None:
 def run(args) -> ExitCode:
     target = target_of(args)
     graph = read_tflite(args.model)
+    stack = stack_of(args, target)
     with locked(args.output):  # one run at a time per folder
         gen = generate(graph, Path(args.output), prefix=args.prefix, source=Path(args.model).name,
-                       ram_limit=arena_limit(args), target=target)
+                       ram_limit=arena_limit(args), target=target, stack=stack)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
-          f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes")
+          f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes"
+          + (f"; {gen.invoke_stack.text()}" if gen.invoke_stack else ""))
     return ExitCode.OK
+

@@ -9,6 +9,7 @@ import sys
 from ..codegen.core import HOST, target_for_cpu
 from ..errors import EdgekitError
 from ..target.boards import load_board
+from ..target.build import invoke_stack
 
 
 def print_json(obj) -> None:
@@ -70,6 +71,13 @@ def target_of(args):
     if args.board == "host":
         return HOST
     return target_for_cpu(load_board(args.board).cpu, winograd=not args.no_winograd)
+
+
+def stack_of(args, target):
+    """For ``generate(stack=...)``: the board's stack figure of the generated invoke (none for the host)."""
+    if args.board == "host":
+        return None
+    return invoke_stack(load_board(args.board), target)
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

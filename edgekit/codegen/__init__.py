@@ -93,6 +93,7 @@ class GeneratedModel:
     inputs: tuple[IOTensor, ...]
     outputs: tuple[IOTensor, ...]
     weight_bytes: int
+    invoke_stack: object = None  # the target's StackUse of P_invoke, when generate was given a measure
 
     @property
     def arena_bytes(self) -> int:
@@ -218,10 +219,13 @@ def check_generatable(graph: Graph) -> None:
 
 def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
              ram_limit: int | None = None, source: str = "", reorder_ops: bool = True,
-             target: Target | None = None) -> GeneratedModel:
+             target: Target | None = None, stack=None) -> GeneratedModel:
     """Lower for ``target`` (default: the host, portable kernels), reorder (unless
     ``reorder_ops`` is False), plan and render ``graph`` into ``out_dir``. The generated
-    model's graph is the reordered one."""
+    model's graph is the reordered one.
+
+    ``stack(out_dir, prefix)``, if given, compiles the written C and returns the worst-case stack
+    of ``P_invoke`` (``target.build.invoke_stack``); the header then states it."""
     check_prefix(prefix)
     check_generatable(graph)
     target = target or HOST
@@ -288,6 +292,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             if src.suffix in (".c", ".h"):
                 files[f"ek/{src.name}"] = src
     ctx["runtime_id"] = runtime_id([p for rel, p in files.items() if rel.endswith(".h")])
+    ctx["stack"] = None
     for template, name in (("model.h.j2", f"{prefix}.h"), ("model.c.j2", f"{prefix}.c"),
                            ("weights.h.j2", f"{prefix}_weights.h"),
                            ("weights.c.j2", f"{prefix}_weights.c")):
@@ -302,8 +307,12 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         elif rel != "metadata.json":
             (out_dir / rel).write_text(content)
 
+    invoke_stack = None
+    if stack is not None:  # compiles what was just written; the header then says what it needs
+        ctx["stack"] = invoke_stack = stack(out_dir, prefix)
+        (out_dir / f"{prefix}.h").write_text(env.get_template("model.h.j2").render(ctx))
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
-                         ctx["weight_bytes"])
+                         ctx["weight_bytes"], invoke_stack)
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen
@@ -401,6 +410,7 @@ def metadata(gen: GeneratedModel) -> dict:
         "arena_bytes": gen.arena_bytes,
         "weight_bytes": gen.weight_bytes,
         "plan_algorithm": gen.plan.algorithm,
+        "invoke_stack_bytes": getattr(gen.invoke_stack, "bytes", None),
         "inputs": [io.to_json() for io in gen.inputs],
         "outputs": [io.to_json() for io in gen.outputs],
         "ops": [{"index": c.op.index, "type": c.op.type_name, "function": c.function or None,

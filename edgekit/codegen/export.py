@@ -55,9 +55,10 @@ def _check_ours(path: Path) -> None:
 
 
 def export(graph: Graph, out_dir: str | Path, fmt: str, prefix: str = "model", source: str = "",
-           ram_limit: int | None = None, target: Target | None = None) -> tuple[GeneratedModel, list[Path]]:
-    """Generate ``graph`` into ``out_dir`` as a library for ``fmt``; returns the generated model and
-    the build-system files written."""
+           ram_limit: int | None = None, target: Target | None = None,
+           stack=None) -> tuple[GeneratedModel, list[Path]]:
+    """Generate ``graph`` into ``out_dir`` as a library for ``fmt`` (``stack``: as for ``generate``);
+    returns the generated model and the build-system files written."""
     if fmt not in FORMATS:
         raise EdgekitError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
@@ -65,7 +66,8 @@ def export(graph: Graph, out_dir: str | Path, fmt: str, prefix: str = "model", s
     for rel in files:  # before anything is written
         _check_ours(out_dir / rel)
     code_dir = out_dir / "src" if fmt == "arduino" else out_dir
-    gen = generate(graph, code_dir, prefix=prefix, ram_limit=ram_limit, source=source, target=target)
+    gen = generate(graph, code_dir, prefix=prefix, ram_limit=ram_limit, source=source, target=target,
+                   stack=stack)
     kernels = sorted(p.name for p in (code_dir / "ek").glob("*.c"))
     ctx = {"version": __version__, "source": c_comment(source or graph.name), "prefix": prefix,
            "PREFIX": prefix.upper(), "folder": out_dir.name, "kernels": kernels, "num_ops": len(gen.calls),

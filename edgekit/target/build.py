@@ -42,6 +42,7 @@ from ..files import BOARD_SUPPORT, FIRMWARE
 from ..folders import locked
 from ..ir import DType, read_tflite
 from .boards import Board, load_board
+from .stack import StackUse, library_frames, read_call_graph, worst_case
 from .toolchain import C_WARNINGS, find_tool
 
 HARNESS_DIR = FIRMWARE / "harness"
@@ -121,6 +122,7 @@ class FirmwareBuild:
             "icount_shift": self.board.emulator.icount_shift if self.board.emulator else None,
             "clock_hz": self.board.clock_hz, "timer_hz": self.board.timer_hz,
             "sizes": self.sizes.to_json(),
+            "invoke_stack_bytes": getattr(self.generated.invoke_stack, "bytes", None),
         }
 
     def moved_to(self, out_dir: Path) -> "FirmwareBuild":
@@ -137,7 +139,9 @@ class FirmwareBuild:
                 f"  flash {s.flash_bytes:,} of {s.flash_limit_bytes:,} bytes: weights "
                 f"{s.flash_weights_bytes:,}, code {s.flash_code_bytes:,}, data {s.flash_data_bytes:,}\n"
                 f"  RAM   {s.ram_bytes:,} of {s.ram_limit_bytes:,} bytes: arena {s.ram_arena_bytes:,}, "
-                f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}")
+                f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}"
+                + (f"\n  {self.generated.invoke_stack.text()}" if self.generated.invoke_stack else ""))
+
 
 
 # ---------------------------------------------------------------------------- compiling
@@ -208,10 +212,60 @@ DSP_LIGHT_KERNELS = LIGHT_KERNELS | {"ek_fully_connected"}
 
 def compile_flags(board: Board) -> list[str]:
     # -Og is for debugging: the DSP kernels' C twins instead of their assembly loops (gcc tells -Og
-    # from -O1 by no macro; at -O0 the kernels leave the assembly out by themselves; ek_dsp.h)
+    # from -O1 by no macro; at -O0 the kernels leave the assembly out by themselves; ek_dsp.h).
+    # -fcallgraph-info=su: each object's frames and calls, beside it, for the stack figure (stack.py)
     debug = ["-DEK_DSP_NO_ASM"] if board.opt == "-Og" else []
     return [*board.cpu_flags, *C_WARNINGS, board.opt, "-g", "-ffunction-sections", "-fdata-sections",
-            *[f"-D{d}" for d in board.c_defines], *debug]
+            "-fcallgraph-info=su", *[f"-D{d}" for d in board.c_defines], *debug]
+
+
+def _size_flags(board: Board) -> list[str]:
+    """For code that takes little of the time: the harness and board support, and the kernels
+    that move data or reduce it once (pooling, softmax, ...)."""
+    return [f for f in compile_flags(board) if f != board.opt] + ["-Os"]
+
+
+def compile_kernels(ek_dir: Path, board: Board, target: Target) -> list[Path]:
+    """The runtime's kernels in ``ek_dir``, each with the flags it is built with for ``board``."""
+    kernel_sources = sorted(ek_dir.glob("*.c"))
+    light = DSP_LIGHT_KERNELS if target.dsp else LIGHT_KERNELS
+    hot = [k for k in kernel_sources if k.stem not in light]
+    objs = compile_objects(hot, compile_flags(board), [ek_dir], f"kernels for {board.name}")
+    if len(hot) < len(kernel_sources):
+        objs += compile_objects([k for k in kernel_sources if k not in hot], _size_flags(board),
+                                [ek_dir], f"portable kernels for {board.name}")
+    return objs
+
+
+def invoke_stack(board: Board, target: Target):
+    """For ``generate(stack=...)``: the worst-case stack of a generated model's ``P_invoke``,
+    compiled as a build for ``board`` compiles it, C library calls included."""
+    def measure(out_dir: Path, prefix: str) -> StackUse:
+        if shutil.which("arm-none-eabi-gcc") is None:
+            return StackUse(f"{prefix}_invoke", None, reason=f"arm-none-eabi-gcc, which computes it for "
+                            f"{board.name}, is not installed ({_ARM_HINT})")
+        objs = compile_kernels(out_dir / "ek", board, target)
+        objs += compile_objects([out_dir / f"{prefix}.c"], compile_flags(board), [out_dir, out_dir / "ek"],
+                                f"{prefix} for its stack figure")
+        funcs = read_call_graph([o.with_suffix(".ci") for o in objs])
+        cc = find_tool("arm-none-eabi-gcc", _ARM_HINT)
+        objdump = find_tool("arm-none-eabi-objdump", _ARM_HINT)
+        unknown = {n for f in funcs.values() for n in f.calls if n in funcs and funcs[n].frame is None}
+        library: dict[str, int] = {}
+        for lib in ("libc.a", "libgcc.a"):
+            path = Path(subprocess.run([cc, *board.cpu_flags, f"-print-file-name={lib}"], capture_output=True,
+                                       text=True).stdout.strip())
+            if path.is_file():
+                library.update(library_frames(objdump, path, unknown - library.keys()))
+        use = worst_case(funcs, f"{prefix}_invoke", library)
+        return dataclasses.replace(use, how=f"edgekit build compiles it for {board.name} ({Path(cc).name} "
+                                            f"{_compiler_version(cc)}, {board.opt}, {board.cpu})")
+    return measure
+
+
+def _compiler_version(cc: str) -> str:
+    out = subprocess.run([cc, "-dumpversion"], capture_output=True, text=True).stdout.strip()
+    return out or "(unknown version)"
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -452,20 +506,13 @@ def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int 
     graph = read_tflite(model_tflite)
     # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
     target = target or target_for_cpu(board.cpu)
-    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name, target=target)
+    gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name, target=target,
+                   stack=invoke_stack(board, target))
 
     flags = compile_flags(board)
-    # code that takes little of the time is compiled for size: the harness and board support, and
-    # the kernels that move data or reduce it once (pooling, softmax, ...)
-    size_flags = [f for f in flags if f != board.opt] + ["-Os"]
+    size_flags = _size_flags(board)
     harness_inc = [BOARD_API_DIR, HARNESS_DIR, COMMON_SUPPORT, board.support_dir]
-    kernel_sources = sorted((gen.out_dir / "ek").glob("*.c"))
-    light = DSP_LIGHT_KERNELS if target.dsp else LIGHT_KERNELS
-    hot = [k for k in kernel_sources if k.stem not in light]
-    kernel_objs = compile_objects(hot, flags, [gen.out_dir / "ek"], f"kernels for {board.name}")
-    if len(hot) < len(kernel_sources):
-        kernel_objs += compile_objects([k for k in kernel_sources if k not in hot], size_flags,
-                                       [gen.out_dir / "ek"], f"portable kernels for {board.name}")
+    kernel_objs = compile_kernels(gen.out_dir / "ek", board, target)
     boot_src = BOARD_SUPPORT / board.boot_stage.source if board.boot_stage else None
     support_sources = [p for p in sorted(board.support_dir.glob("*.c")) if p != boot_src]
     runtime_objs = compile_objects(

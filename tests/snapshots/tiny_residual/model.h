@@ -18,6 +18,8 @@
  * RAM: one static arena of MODEL_ARENA_BYTES bytes (model_arena), plus the caller's buffers if any.
  * Flash: 204 bytes of constant weights and parameters in model_weights.c.
  * No malloc, no stdio; no floating point but in the float helpers. Not reentrant: one inference at a time.
+ * Stack: not computed (model.c was generated without a board: edgekit generate --board B states
+ * what model_invoke needs with B's compiler and flags).
  *
  * Memory sections: the arena and the weights go where the linker puts .bss and .rodata, unless
  * MODEL_ARENA_SECTION / MODEL_WEIGHTS_SECTION (this model) or EK_ARENA_SECTION /
