@@ -1,15 +1,20 @@
 """``edgekit report``: the HTML page of the digits example (trained here), parsed: one row per
 operator with its kernel, measured time from a real profile on the emulated M4, per-layer SQNR
 against the float Keras model, flash and RAM equal to what ``edgekit build`` measures, and the
-timeline as an embedded PNG."""
+timeline as an embedded PNG; then rendered by a real browser (Debian's Chromium, headless)."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
 import json
+import re
+import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 from conftest import ROOT
@@ -90,6 +95,38 @@ def test_report_of_the_digits_model(digits, tmp_path, capsys):
     png = base64.b64decode(img["src"].split(",", 1)[1])
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
     assert "<script" not in text and "http" not in text.replace("http-equiv", "")  # self-contained
+    _renders_in_a_browser(tmp_path / "r.html", len(rows))
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                          capture_output=True, timeout=120, check=True)
+
+
+def _colour_pixels(png: Path) -> int:
+    """Pixels whose channels differ by more than 60: colour, not the page's black, grey and white."""
+    from PIL import Image
+
+    px = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    return int(np.sum(px.max(axis=2) - px.min(axis=2) > 60))
+
+
+def _renders_in_a_browser(page: Path, n_ops: int) -> None:
+    """Debian's Chromium, headless: the DOM it builds has the operator table whole, and the
+    screenshot shows the timeline. The control is the same page with the picture's data removed:
+    the colour the timeline brings must be gone from it."""
+    dom = _chromium("--dump-dom", page.as_uri()).stdout.decode()
+    parsed = _Page()
+    parsed.feed(dom)
+    assert len([r for r in parsed.rows if r]) == n_ops
+    window = "--window-size=1400,3000"
+    _chromium(window, f"--screenshot={page.with_suffix('.png')}", page.as_uri())
+    text = page.read_text()
+    blank = page.with_name("no-picture.html")
+    blank.write_text(re.sub(r'src="data:image/png;base64,[^"]*"', 'src=""', text))
+    _chromium(window, f"--screenshot={blank.with_suffix('.png')}", blank.as_uri())
+    with_picture, without = _colour_pixels(page.with_suffix(".png")), _colour_pixels(blank.with_suffix(".png"))
+    assert with_picture > 20_000 and without < with_picture / 4, (with_picture, without)
 
 
 def test_report_refuses_another_models_profile(digits, mlperf_models, tmp_path, capsys):
