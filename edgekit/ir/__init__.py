@@ -27,6 +27,7 @@ from .graph import (
                     SqueezeOptions,
                     StridedSliceOptions,
                     Tensor,
+                    TransposeConvOptions,
                     dequantize_values,
                     quantize_values,
 )
@@ -35,5 +36,5 @@ from .read import parse_tflite, read_tflite
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
            "ElementwiseOptions", "FullyConnectedOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",
            "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions",
-           "SqueezeOptions", "StridedSliceOptions", "Tensor", "dequantize_values", "parse_tflite", "quantize_values",
+           "SqueezeOptions", "StridedSliceOptions", "Tensor", "TransposeConvOptions", "dequantize_values", "parse_tflite", "quantize_values",
            "read_tflite"]

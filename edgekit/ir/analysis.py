@@ -10,10 +10,15 @@ from . import Graph, Op, OpKind
 def op_macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one operator (convolutions and matrix products; 0 otherwise, and 0
     for one whose weights are not of the shape its kind has)."""
-    if op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED) or len(op.inputs) < 2:
+    if op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED,
+                       OpKind.TRANSPOSE_CONV) or len(op.inputs) < 2:
         return 0
     w = graph.tensors[op.inputs[1]]
     y = graph.tensors[op.outputs[0]]
+    if op.kind == OpKind.TRANSPOSE_CONV and len(op.inputs) >= 3 and op.inputs[2] >= 0 and len(w.shape) == 4:
+        # every input value meets every tap of every filter: taps that land in the padding count too
+        x = graph.tensors[op.inputs[2]]
+        return x.num_elements * w.shape[0] * w.shape[1] * w.shape[2]
     if op.kind == OpKind.CONV_2D and len(w.shape) == 4:
         _, kh, kw, cin = w.shape
         return y.num_elements * kh * kw * cin

@@ -95,6 +95,14 @@ class DepthwiseConv2DOptions:
 
 
 @dataclass(frozen=True)
+class TransposeConvOptions:
+    padding: Padding
+    stride_h: int
+    stride_w: int
+    activation: Activation
+
+
+@dataclass(frozen=True)
 class FullyConnectedOptions:
     activation: Activation
     keep_num_dims: bool

@@ -23,6 +23,7 @@ from .graph import (
     ConcatenationOptions,
     Conv2DOptions,
     DepthwiseConv2DOptions,
+    TransposeConvOptions,
     DType,
     ElementwiseOptions,
     FullyConnectedOptions,
@@ -217,6 +218,12 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         return DepthwiseConv2DOptions(Padding(o.Padding()), o.StrideH(), o.StrideW(),
                                       o.DilationHFactor(), o.DilationWFactor(),
                                       o.DepthMultiplier(), Activation(o.FusedActivationFunction()))
+    if kind == K.TRANSPOSE_CONV:
+        o = _table(tflite, op, tflite.TransposeConvOptions)
+        if o is None:
+            return NoOptions()  # the lowering refuses it: no padding or strides
+        return TransposeConvOptions(Padding(o.Padding()), o.StrideH(), o.StrideW(),
+                                    Activation(o.FusedActivationFunction()))
     if kind == K.FULLY_CONNECTED:
         o = _table(tflite, op, tflite.FullyConnectedOptions)
         if o is None:

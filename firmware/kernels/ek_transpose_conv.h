@@ -1,0 +1,53 @@
+/* TRANSPOSE_CONV, int8, batch 1, NHWC, per-channel or per-tensor int8 weights.
+ *
+ * TFLM scatters: every input pixel (iy, ix) adds (x + input_offset) * w[oc][ky][kx][ic] to output
+ * pixel (iy*stride_h - pad_top + ky, ix*stride_w - pad_left + kx) of a whole-output int32 buffer,
+ * then requantizes it. This kernel gathers the same products instead: for each output pixel it
+ * walks the taps that reach it,
+ *
+ *   ky with (oy + pad_top - ky) a multiple of stride_h, iy = (oy + pad_top - ky) / stride_h in the
+ *   input (likewise kx, ix),
+ *
+ * and sums them in int32. Integer addition does not depend on order, and the generator refuses a
+ * layer whose sum could leave int32 (any partial sum is below that bound), so the result is TFLM's
+ * bit for bit -- without its int32 buffer of output_h * output_w * output_c * 4 bytes: no scratch.
+ *
+ *   y[oy][ox][oc] = clamp(requantize(bias[oc] + sum (x + input_offset) * w) + output_offset,
+ *                         act_min, act_max)
+ *
+ * Loop order: output pixels in row-major order, channels in order; the output is not written
+ * over its input (no overlap is declared: an output pixel reads input rows up to
+ * (oy + pad_top) / stride_h, which for stride 1 is below later output rows only by the padding).
+ */
+#ifndef EK_TRANSPOSE_CONV_H
+#define EK_TRANSPOSE_CONV_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t input_h;
+    int32_t input_w;
+    int32_t input_c;
+    int32_t output_h;
+    int32_t output_w;
+    int32_t output_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;           /* leading padding of the equivalent forward convolution */
+    int32_t pad_left;
+    int32_t input_offset;      /* -input zero point */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+    const int8_t *weights;     /* [output_c][filter_h][filter_w][input_c] */
+    const int32_t *bias;       /* [output_c] (zeros when the model has none) */
+    const int32_t *multiplier; /* [output_c] */
+    const int32_t *shift;      /* [output_c], > 0 shifts left */
+} ek_transpose_conv_params;
+
+/* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
+void ek_transpose_conv_s8(const ek_transpose_conv_params *p, const int8_t *input, int8_t *output);
+
+#endif /* EK_TRANSPOSE_CONV_H */
