@@ -1,4 +1,9 @@
-"""MEAN, int8, over the axes of a constant axis tensor (keep_dims either way)."""
+"""MEAN and SUM, int8, over the axes of a constant axis tensor (keep_dims either way).
+
+Both are TFLM's QuantizedMeanOrSum: the int32 sum of the reduced elements, less the input zero
+point times their count, requantized by s_in / s_out (MEAN folds 1 / count into that multiplier).
+``plan_reduction`` is the walk every reduction kernel shares (``reduce.py``: REDUCE_MAX, REDUCE_MIN).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind
+from ...ir import Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
@@ -78,11 +83,26 @@ def _pad(group, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(d for d, _ in group), tuple(s for _, s in group)
 
 
-@lowers(OpKind.MEAN)
-def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
+@dataclass(frozen=True)
+class Reduction:
+    """An int8 reduction over a constant axis tensor, as the kernels walk it: kept and reduced
+    groups of (dim, element stride), each padded to MAX_DIMS, outermost first."""
+
+    x: Tensor
+    y: Tensor
+    count: int  # input elements per output element
+    kept_dims: tuple[int, ...]
+    kept_strides: tuple[int, ...]
+    reduced_dims: tuple[int, ...]
+    reduced_strides: tuple[int, ...]
+
+
+def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
+    """The checked walk of MEAN, SUM, REDUCE_MAX and REDUCE_MIN (keep_dims changes only the
+    output's shape, not its element order)."""
     x, axis_t = ctx.graph.op_inputs(op)[:2]
     y = ctx.graph.op_outputs(op)[0]
-    where = f"op {op.index} MEAN"
+    where = f"op {op.index} {op.type_name}"
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     if axis_t is None or not axis_t.is_constant:
@@ -96,10 +116,20 @@ def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
     kept, reduced = _groups(x.shape, axes)
     kept_dims, kept_strides = _pad(kept, where)
     reduced_dims, reduced_strides = _pad(reduced, where)
-    multiplier, shift = mean_multiplier(x.scale, y.scale, count)
-    params = MeanParams(kept_dims=kept_dims, kept_strides=kept_strides,
-                        reduced_dims=reduced_dims, reduced_strides=reduced_strides,
-                        bias=wrap_i32(-x.zero_point * count), multiplier=multiplier, shift=shift,
+    return Reduction(x, y, count, kept_dims, kept_strides, reduced_dims, reduced_strides)
+
+
+@lowers(OpKind.MEAN, OpKind.SUM)
+def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
+    r = plan_reduction(ctx, op)
+    x, y = r.x, r.y
+    if op.kind == OpKind.MEAN:
+        multiplier, shift = mean_multiplier(x.scale, y.scale, r.count)
+    else:  # SUM: TFLM's QuantizedMeanOrSum with compute_sum, no 1 / count folded in
+        multiplier, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
+    params = MeanParams(kept_dims=r.kept_dims, kept_strides=r.kept_strides,
+                        reduced_dims=r.reduced_dims, reduced_strides=r.reduced_strides,
+                        bias=wrap_i32(-x.zero_point * r.count), multiplier=multiplier, shift=shift,
                         output_offset=y.zero_point)
     # in place: output o is written after all its inputs are read, and every input of a later
     # output lies at an offset >= that output's index
