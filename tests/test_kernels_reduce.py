@@ -57,3 +57,27 @@ def test_sum_of_relu(runtime_lib, tmp_path):
 
     model = fn_op(lambda x: tf.reduce_sum(tf.nn.relu(x), axis=[1, 2]), [(8, 8, 4)], seed=30)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["SUM"])
+
+
+def test_max_requantizing_rejected(tmp_path):
+    """TFLM's int8 REDUCE_MAX requires the output quantized as the input; edgekit refuses the
+    model in one line rather than compute something TFLM would not."""
+    import numpy as np
+    import tflite
+
+    from edgekit.codegen import generate
+    from edgekit.errors import UnsupportedModelError
+    from edgekit.ir import parse_tflite
+    from test_kernels_reshape import OpSpec, TensorSpec, build_model
+
+    def options(b):
+        tflite.ReducerOptionsStart(b)
+        tflite.ReducerOptionsAddKeepDims(b, False)
+        return tflite.ReducerOptionsEnd(b)
+
+    tensors = [TensorSpec("x", (1, 4, 4, 3), scale=0.1, zero_point=3),
+               TensorSpec("axes", (2,), "int32", data=np.array([1, 2], np.int32)),
+               TensorSpec("y", (1, 3), scale=0.2, zero_point=3)]
+    op = OpSpec(tflite.BuiltinOperator.REDUCE_MAX, [0, 1], [2], tflite.BuiltinOptions.ReducerOptions, options)
+    with pytest.raises(UnsupportedModelError, match="unlike the input"):
+        generate(parse_tflite(build_model(tensors, [op], [0], [2])), tmp_path / "model")

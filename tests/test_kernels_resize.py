@@ -62,3 +62,44 @@ def test_keras_layers(layer, shape, kind, seed, runtime_lib, tmp_path):
     name, kwargs = layer
     model = keras_op(getattr(keras.layers, name)(**kwargs), shape, seed=seed, calib_scale=1.0 + seed % 3)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=[kind])
+
+
+def _handbuilt(kind, in_shape, size, align, half):
+    """One resize in a hand-built model (any batch, any option pair)."""
+    import numpy as np
+    import tflite
+
+    from test_kernels_reshape import OpSpec, TensorSpec, build_model
+
+    name = "ResizeBilinearOptions" if kind == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
+
+    def options(b):
+        getattr(tflite, f"{name}Start")(b)
+        getattr(tflite, f"{name}AddAlignCorners")(b, align)
+        getattr(tflite, f"{name}AddHalfPixelCenters")(b, half)
+        return getattr(tflite, f"{name}End")(b)
+
+    out_shape = (in_shape[0], *size, in_shape[3])
+    tensors = [TensorSpec("x", in_shape, scale=0.05, zero_point=-7),
+               TensorSpec("size", (2,), "int32", data=np.array(size, np.int32)),
+               TensorSpec("y", out_shape, scale=0.05, zero_point=-7)]
+    op = OpSpec(getattr(tflite.BuiltinOperator, kind), [0, 1], [2], getattr(tflite.BuiltinOptions, name), options)
+    return build_model(tensors, [op], [0], [2])
+
+
+@pytest.mark.parametrize("kind", ["RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"])
+def test_batch_of_three(kind, runtime_lib, tmp_path):
+    """Each batch resized on its own (the converter's models have a batch of one)."""
+    assert_bit_exact(_handbuilt(kind, (3, 4, 5, 2), (7, 3), False, True), runtime_lib, tmp_path,
+                     expect_ops=[kind])
+
+
+def test_bilinear_align_corners_with_half_pixel_rejected(tmp_path):
+    """TFLM's RESIZE_BILINEAR refuses the pair; so does edgekit, in one line."""
+    from edgekit.codegen import generate
+    from edgekit.errors import UnsupportedModelError
+    from edgekit.ir import parse_tflite
+
+    model = _handbuilt("RESIZE_BILINEAR", (1, 4, 5, 2), (8, 10), True, True)
+    with pytest.raises(UnsupportedModelError, match="align_corners with half_pixel_centers"):
+        generate(parse_tflite(model), tmp_path / "model")

@@ -50,3 +50,20 @@ def test_upsampling_nearest(size, shape, seed, runtime_lib, tmp_path):
     want_repeat = lambda m, data: [[np.repeat(np.repeat(s[0], sy, axis=1), sx, axis=2)] for s in data]
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["TILE"], want=want_repeat)
     assert_bit_exact(model, runtime_lib, tmp_path / "litert", expect_ops=["TILE"], want=reference.run_litert)
+
+
+def test_six_dimensions_rejected(tmp_path):
+    import numpy as np
+    import tflite
+
+    from edgekit.codegen import generate
+    from edgekit.errors import UnsupportedModelError
+    from edgekit.ir import parse_tflite
+    from test_kernels_reshape import OpSpec, TensorSpec, build_model
+
+    tensors = [TensorSpec("x", (1, 2, 2, 2, 2, 2), scale=0.1),
+               TensorSpec("multiples", (6,), "int32", data=np.full(6, 2, np.int32)),
+               TensorSpec("y", (2, 4, 4, 4, 4, 4), scale=0.1)]
+    op = OpSpec(tflite.BuiltinOperator.TILE, [0, 1], [2])
+    with pytest.raises(UnsupportedModelError, match="1-D to 5-D"):
+        generate(parse_tflite(build_model(tensors, [op], [0], [2])), tmp_path / "model")
