@@ -17,6 +17,7 @@ from ...ir import Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
+from .movement import _const_ints
 
 MAX_DIMS = 4  # EK_MEAN_MAX_DIMS per group (kept / reduced)
 
@@ -105,9 +106,7 @@ def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
     where = f"op {op.index} {op.type_name}"
     require_int8(x, "input", op)
     require_int8(y, "output", op)
-    if axis_t is None or not axis_t.is_constant:
-        raise UnsupportedModelError(f"{where}: the axes must be a constant tensor")
-    axes = resolve_axes(axis_t.data, len(x.shape), where)
+    axes = resolve_axes(_const_ints(axis_t, op, "the axes"), len(x.shape), where)
     count = math.prod(x.shape[a] for a in axes)
     if count == 0 or x.num_elements == 0:
         raise UnsupportedModelError(f"{where}: empty reduction")
