@@ -49,12 +49,12 @@ def test_nearest_no_half_pixel_clamp(runtime_lib, tmp_path):
 
 
 @pytest.mark.parametrize("layer,shape,kind,seed", [
-    (("UpSampling2D", dict(size=2, interpolation="bilinear")), (4, 5, 3), "RESIZE_BILINEAR", 30),
-    (("UpSampling2D", dict(size=(3, 2), interpolation="bilinear")), (3, 4, 2), "RESIZE_BILINEAR", 31),
-    (("Resizing", dict(height=7, width=9, interpolation="nearest")), (4, 5, 3), "RESIZE_NEAREST_NEIGHBOR", 32),
-    (("Resizing", dict(height=3, width=2, interpolation="nearest")), (8, 5, 3), "RESIZE_NEAREST_NEIGHBOR", 33),
-    (("Resizing", dict(height=11, width=6, interpolation="bilinear")), (4, 5, 3), "RESIZE_BILINEAR", 34),
-    (("Resizing", dict(height=3, width=2, interpolation="bilinear")), (7, 5, 4), "RESIZE_BILINEAR", 35),
+    (("UpSampling2D", {"size": 2, "interpolation": "bilinear"}), (4, 5, 3), "RESIZE_BILINEAR", 30),
+    (("UpSampling2D", {"size": (3, 2), "interpolation": "bilinear"}), (3, 4, 2), "RESIZE_BILINEAR", 31),
+    (("Resizing", {"height": 7, "width": 9, "interpolation": "nearest"}), (4, 5, 3), "RESIZE_NEAREST_NEIGHBOR", 32),
+    (("Resizing", {"height": 3, "width": 2, "interpolation": "nearest"}), (8, 5, 3), "RESIZE_NEAREST_NEIGHBOR", 33),
+    (("Resizing", {"height": 11, "width": 6, "interpolation": "bilinear"}), (4, 5, 3), "RESIZE_BILINEAR", 34),
+    (("Resizing", {"height": 3, "width": 2, "interpolation": "bilinear"}), (7, 5, 4), "RESIZE_BILINEAR", 35),
 ])
 def test_keras_layers(layer, shape, kind, seed, runtime_lib, tmp_path):
     import keras

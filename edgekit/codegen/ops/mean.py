@@ -7,6 +7,7 @@ point times their count, requantized by s_in / s_out (MEAN folds 1 / count into 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,12 +24,20 @@ MAX_DIMS = 4  # EK_MEAN_MAX_DIMS per group (kept / reduced)
 
 
 @dataclass(frozen=True)
-class MeanParams(CStruct):
-    C_TYPE = "ek_mean_params"
+class ReductionWalk(CStruct):
+    """The fields every reduction kernel's parameters begin with (``ek_mean_params``,
+    ``ek_reduce_params``): kept and reduced groups of (dim, element stride), each padded to
+    MAX_DIMS, outermost first."""
+
     kept_dims: tuple[int, ...]
     kept_strides: tuple[int, ...]
     reduced_dims: tuple[int, ...]
     reduced_strides: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MeanParams(ReductionWalk):
+    C_TYPE = "ek_mean_params"
     bias: int
     multiplier: int
     shift: int
@@ -86,16 +95,12 @@ def _pad(group, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 @dataclass(frozen=True)
 class Reduction:
-    """An int8 reduction over a constant axis tensor, as the kernels walk it: kept and reduced
-    groups of (dim, element stride), each padded to MAX_DIMS, outermost first."""
+    """An int8 reduction over a constant axis tensor, as the kernels walk it."""
 
     x: Tensor
     y: Tensor
     count: int  # input elements per output element
-    kept_dims: tuple[int, ...]
-    kept_strides: tuple[int, ...]
-    reduced_dims: tuple[int, ...]
-    reduced_strides: tuple[int, ...]
+    walk: ReductionWalk
 
 
 def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
@@ -115,7 +120,7 @@ def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
     kept, reduced = _groups(x.shape, axes)
     kept_dims, kept_strides = _pad(kept, where)
     reduced_dims, reduced_strides = _pad(reduced, where)
-    return Reduction(x, y, count, kept_dims, kept_strides, reduced_dims, reduced_strides)
+    return Reduction(x, y, count, ReductionWalk(kept_dims, kept_strides, reduced_dims, reduced_strides))
 
 
 @lowers(OpKind.MEAN, OpKind.SUM)
@@ -126,10 +131,8 @@ def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
         multiplier, shift = mean_multiplier(x.scale, y.scale, r.count)
     else:  # SUM: TFLM's QuantizedMeanOrSum with compute_sum, no 1 / count folded in
         multiplier, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
-    params = MeanParams(kept_dims=r.kept_dims, kept_strides=r.kept_strides,
-                        reduced_dims=r.reduced_dims, reduced_strides=r.reduced_strides,
-                        bias=wrap_i32(-x.zero_point * r.count), multiplier=multiplier, shift=shift,
-                        output_offset=y.zero_point)
+    params = MeanParams(**dataclasses.asdict(r.walk), bias=wrap_i32(-x.zero_point * r.count),
+                        multiplier=multiplier, shift=shift, output_offset=y.zero_point)
     # in place: output o is written after all its inputs are read, and every input of a later
     # output lies at an offset >= that output's index
     return KernelCall(op, "ek_mean_s8", "ek_mean.h", params, (ctx.ptr(x), ctx.ptr(y)),

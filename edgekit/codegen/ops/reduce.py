@@ -7,22 +7,19 @@ TFLM's int8 path compares stored values and requires the output quantized exactl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind
 from ...plan import Overlap
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable
-from .mean import plan_reduction
+from ..lowering import KernelCall, LowerCtx, choose, lowers, portable
+from .mean import ReductionWalk, plan_reduction
 
 
 @dataclass(frozen=True)
-class ReduceParams(CStruct):
+class ReduceParams(ReductionWalk):
     C_TYPE = "ek_reduce_params"
-    kept_dims: tuple[int, ...]
-    kept_strides: tuple[int, ...]
-    reduced_dims: tuple[int, ...]
-    reduced_strides: tuple[int, ...]
 
 
 REDUCE_MAX_KERNELS = (portable("ek_reduce_max_s8"),)
@@ -37,8 +34,7 @@ def lower_reduce_extreme(ctx: LowerCtx, op: Op) -> KernelCall:
             f"op {op.index} {op.type_name}: output quantized (scale {r.y.scale:g}, zero point "
             f"{r.y.zero_point}) unlike the input ({r.x.scale:g}, {r.x.zero_point}); TFLM's int8 "
             "kernel requires them equal")
-    params = ReduceParams(kept_dims=r.kept_dims, kept_strides=r.kept_strides,
-                          reduced_dims=r.reduced_dims, reduced_strides=r.reduced_strides)
+    params = ReduceParams(**dataclasses.asdict(r.walk))
     maximum = op.kind == OpKind.REDUCE_MAX
     # in place as MEAN: output o is written after its inputs are read; later ones lie at >= o
     call = KernelCall(op, "ek_reduce_max_s8" if maximum else "ek_reduce_min_s8", "ek_reduce.h", params,
