@@ -26,6 +26,7 @@ import test_kernels_dsp as dsp_tests
 import test_kernels_mean as mean_tests
 import test_kernels_minmax as minmax_tests
 import test_kernels_pool as pool_tests
+import test_kernels_reduce as reduce_tests
 import test_kernels_softmax as softmax_tests
 import test_kernels_unary as unary_tests
 import test_kernels_winograd as wino_tests
@@ -100,6 +101,11 @@ def _reduce_mean(shape, axes, keepdims, calib, seed):
     return fn_op(lambda x: tf.reduce_mean(x, axis=axes, keepdims=keepdims), [shape], seed=seed, calib_scale=calib)
 
 
+def _reduce(kind, shape, axes, keepdims, calib, seed):
+    fn = reduce_tests._reduce(kind)
+    return fn_op(lambda x: fn(x, axis=axes, keepdims=keepdims), [shape], seed=seed, calib_scale=calib)
+
+
 def _softmax(shape, calib, seed):
     import keras
 
@@ -162,6 +168,9 @@ CASES = [
       for a in params(mean_tests.test_keras_global_average)],
     *[Case("ek_mean_s8", HOST, f"{'x'.join(map(str, a[0]))}-axes{''.join(map(str, a[1]))}", lambda a=a: _reduce_mean(*a))
       for a in params(mean_tests.test_reduce_mean)],
+    *[Case({"REDUCE_MAX": "ek_reduce_max_s8", "REDUCE_MIN": "ek_reduce_min_s8", "SUM": "ek_mean_s8"}[a[0]], HOST,
+           f"{a[0]}-{'x'.join(map(str, a[1]))}-axes{''.join(map(str, a[2]))}", lambda a=a: _reduce(*a))
+      for a in reduce_tests.CASES[::2]],
     *[Case("ek_softmax_s8", HOST, f"{'x'.join(map(str, a[0]))}-x{a[1]}", lambda a=a: _softmax(*a))
       for a in softmax_tests.CASES[::2]],
     *[Case("ek_lut_s8", HOST, f"{op}-x{scale}", lambda a=(kind, arg, scale, seed): keras_op(
@@ -197,6 +206,7 @@ KERNELS = Path(__file__).resolve().parents[1] / "firmware" / "kernels"
 # kernels whose lowerings declare no overlap: their outputs never share bytes with an input
 NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected_s8", "ek_fully_connected_pal_s8",
               "ek_fully_connected_dsp_s8", "ek_pad_s8", "ek_strided_slice_s8", "ek_transpose_s8",
+              "ek_resize_nearest_s8", "ek_resize_bilinear_s8",
               "ek_transpose_conv_s8"}
 
 

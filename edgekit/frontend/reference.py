@@ -116,7 +116,15 @@ def _litert_worker(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np
 def _litert_run(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    try:
+        interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    except ValueError as exc:
+        if "Didn't find op" not in str(exc):
+            raise
+        # the reference resolver lacks some operator versions (int8 TILE, which Keras 3's
+        # UpSampling2D(nearest) converts to): LiteRT's builtin kernels, without delegates, run them
+        interp = Interpreter(model_content=model,
+                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interp.allocate_tensors()
     ins = interp.get_input_details()
     outs = interp.get_output_details()
@@ -130,8 +138,9 @@ def _litert_run(model: bytes, inputs: list[list[np.ndarray]]) -> list[list[np.nd
 
 
 def run_litert(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
-    """Outputs of LiteRT with its reference (not optimized) kernels, run in the worker process
-    (a model that crashes LiteRT must not take edgekit down with it)."""
+    """Outputs of LiteRT with its reference (not optimized) kernels -- its builtin ones for a model
+    with an operator the reference resolver lacks -- run in the worker process (a model that
+    crashes LiteRT must not take edgekit down with it)."""
     global _pool
     try:
         return _executor().submit(_litert_worker, model, inputs).result(timeout=timeout_s)

@@ -23,6 +23,7 @@ from .graph import (
                     Pool2DOptions,
                     Quantization,
                     ReducerOptions,
+                    ResizeOptions,
                     SoftmaxOptions,
                     SqueezeOptions,
                     StridedSliceOptions,
@@ -35,6 +36,7 @@ from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
            "ElementwiseOptions", "FullyConnectedOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",
-           "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions",
-           "SqueezeOptions", "StridedSliceOptions", "Tensor", "TransposeConvOptions", "dequantize_values", "parse_tflite", "quantize_values",
+           "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "ResizeOptions", "SoftmaxOptions",
+           "SqueezeOptions", "StridedSliceOptions", "Tensor", "TransposeConvOptions", "dequantize_values", "parse_tflite",
+           "quantize_values",
            "read_tflite"]

@@ -40,7 +40,8 @@ ARITY = {
     OpKind.PADV2: (2, 3), OpKind.CONCATENATION: (1, 1 << 16), OpKind.MEAN: (2, 2), OpKind.QUANTIZE: (1, 1),
     OpKind.DEQUANTIZE: (1, 1), OpKind.LOGISTIC: (1, 1), OpKind.TANH: (1, 1), OpKind.RELU: (1, 1),
     OpKind.RELU6: (1, 1), OpKind.LEAKY_RELU: (1, 1), OpKind.HARD_SWISH: (1, 1), OpKind.TRANSPOSE: (2, 2),
-    OpKind.STRIDED_SLICE: (4, 4),
+    OpKind.STRIDED_SLICE: (4, 4), OpKind.SUM: (2, 2), OpKind.REDUCE_MAX: (2, 2), OpKind.REDUCE_MIN: (2, 2),
+    OpKind.RESIZE_BILINEAR: (2, 2), OpKind.RESIZE_NEAREST_NEIGHBOR: (2, 2), OpKind.TILE: (2, 2),
 }
 
 

@@ -142,6 +142,14 @@ class ReducerOptions:
 
 
 @dataclass(frozen=True)
+class ResizeOptions:
+    """RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR."""
+
+    align_corners: bool
+    half_pixel_centers: bool
+
+
+@dataclass(frozen=True)
 class LeakyReluOptions:
     alpha: float
 

@@ -36,6 +36,7 @@ from .graph import (
     Pool2DOptions,
     Quantization,
     ReducerOptions,
+    ResizeOptions,
     SoftmaxOptions,
     SqueezeOptions,
     StridedSliceOptions,
@@ -245,9 +246,16 @@ def _read_options(tflite, kind: OpKind, op) -> object:
     if kind == K.CONCATENATION:
         o = _table(tflite, op, tflite.ConcatenationOptions)
         return ConcatenationOptions(o.Axis(), Activation(o.FusedActivationFunction()))
-    if kind == K.MEAN:
+    if kind in (K.MEAN, K.SUM, K.REDUCE_MAX, K.REDUCE_MIN):
         o = _table(tflite, op, tflite.ReducerOptions)
         return ReducerOptions(bool(o.KeepDims()) if o is not None else False)
+    if kind in (K.RESIZE_BILINEAR, K.RESIZE_NEAREST_NEIGHBOR):
+        cls = (tflite.ResizeBilinearOptions if kind == K.RESIZE_BILINEAR
+               else tflite.ResizeNearestNeighborOptions)
+        o = _table(tflite, op, cls)
+        if o is None:
+            return ResizeOptions(False, False)
+        return ResizeOptions(bool(o.AlignCorners()), bool(o.HalfPixelCenters()))
     if kind == K.LEAKY_RELU:
         o = _table(tflite, op, tflite.LeakyReluOptions)
         return LeakyReluOptions(float(o.Alpha()) if o is not None else 0.2)

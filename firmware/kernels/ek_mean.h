@@ -1,10 +1,10 @@
-/* MEAN, int8, over any set of axes.
+/* MEAN and SUM, int8, over any set of axes.
  *
  * The input is seen as kept dimensions (which index the output, in order) and reduced
  * dimensions, each group of up to EK_MEAN_MAX_DIMS collapsed dimensions with element
  * strides, outermost first. Each output is TFLM's QuantizedMeanOrSum:
- * requantize(sum + bias) + output_offset, where bias = -input_zero_point * count and the
- * multiplier already includes 1 / count. */
+ * requantize(sum + bias) + output_offset, where bias = -input_zero_point * count and, for MEAN,
+ * the multiplier already includes 1 / count (SUM: it does not). */
 #ifndef EK_MEAN_H
 #define EK_MEAN_H
 

@@ -1,13 +1,15 @@
-/* TRANSPOSE, int8: the output written in order while the input is read along permuted strides.
+/* TRANSPOSE and TILE, int8: the output written in order while the input is read along permuted
+ * strides (TILE: a step of 0 for each repetition of an axis).
  *
  * Output element (i[0], ..., i[rank-1]) comes from input index sum(i[d] * step[d]). Dimensions
- * were merged at generation time: when the innermost step is 1 whole rows are copied. */
+ * were merged at generation time: when the innermost step is 1 whole rows are copied.
+ * EK_TRANSPOSE_MAX_DIMS is 10: a 5-D TILE walks a (multiple, size) pair of dimensions per axis. */
 #ifndef EK_TRANSPOSE_H
 #define EK_TRANSPOSE_H
 
 #include <stdint.h>
 
-#define EK_TRANSPOSE_MAX_DIMS 6
+#define EK_TRANSPOSE_MAX_DIMS 10
 
 typedef struct {
     int32_t rank;                          /* walk dimensions, 1..EK_TRANSPOSE_MAX_DIMS */

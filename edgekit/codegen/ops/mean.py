@@ -1,28 +1,43 @@
-"""MEAN, int8, over the axes of a constant axis tensor (keep_dims either way)."""
+"""MEAN and SUM, int8, over the axes of a constant axis tensor (keep_dims either way).
+
+Both are TFLM's QuantizedMeanOrSum: the int32 sum of the reduced elements, less the input zero
+point times their count, requantized by s_in / s_out (MEAN folds 1 / count into that multiplier).
+``plan_reduction`` is the walk every reduction kernel shares (``reduce.py``: REDUCE_MAX, REDUCE_MIN).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind
+from ...ir import Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier
 from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
+from .movement import _const_ints
 
 MAX_DIMS = 4  # EK_MEAN_MAX_DIMS per group (kept / reduced)
 
 
 @dataclass(frozen=True)
-class MeanParams(CStruct):
-    C_TYPE = "ek_mean_params"
+class ReductionWalk(CStruct):
+    """The fields every reduction kernel's parameters begin with (``ek_mean_params``,
+    ``ek_reduce_params``): kept and reduced groups of (dim, element stride), each padded to
+    MAX_DIMS, outermost first."""
+
     kept_dims: tuple[int, ...]
     kept_strides: tuple[int, ...]
     reduced_dims: tuple[int, ...]
     reduced_strides: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MeanParams(ReductionWalk):
+    C_TYPE = "ek_mean_params"
     bias: int
     multiplier: int
     shift: int
@@ -78,16 +93,25 @@ def _pad(group, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(d for d, _ in group), tuple(s for _, s in group)
 
 
-@lowers(OpKind.MEAN)
-def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
+@dataclass(frozen=True)
+class Reduction:
+    """An int8 reduction over a constant axis tensor, as the kernels walk it."""
+
+    x: Tensor
+    y: Tensor
+    count: int  # input elements per output element
+    walk: ReductionWalk
+
+
+def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
+    """The checked walk of MEAN, SUM, REDUCE_MAX and REDUCE_MIN (keep_dims changes only the
+    output's shape, not its element order)."""
     x, axis_t = ctx.graph.op_inputs(op)[:2]
     y = ctx.graph.op_outputs(op)[0]
-    where = f"op {op.index} MEAN"
+    where = f"op {op.index} {op.type_name}"
     require_int8(x, "input", op)
     require_int8(y, "output", op)
-    if axis_t is None or not axis_t.is_constant:
-        raise UnsupportedModelError(f"{where}: the axes must be a constant tensor")
-    axes = resolve_axes(axis_t.data, len(x.shape), where)
+    axes = resolve_axes(_const_ints(axis_t, op, "the axes"), len(x.shape), where)
     count = math.prod(x.shape[a] for a in axes)
     if count == 0 or x.num_elements == 0:
         raise UnsupportedModelError(f"{where}: empty reduction")
@@ -96,11 +120,19 @@ def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
     kept, reduced = _groups(x.shape, axes)
     kept_dims, kept_strides = _pad(kept, where)
     reduced_dims, reduced_strides = _pad(reduced, where)
-    multiplier, shift = mean_multiplier(x.scale, y.scale, count)
-    params = MeanParams(kept_dims=kept_dims, kept_strides=kept_strides,
-                        reduced_dims=reduced_dims, reduced_strides=reduced_strides,
-                        bias=wrap_i32(-x.zero_point * count), multiplier=multiplier, shift=shift,
-                        output_offset=y.zero_point)
+    return Reduction(x, y, count, ReductionWalk(kept_dims, kept_strides, reduced_dims, reduced_strides))
+
+
+@lowers(OpKind.MEAN, OpKind.SUM)
+def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
+    r = plan_reduction(ctx, op)
+    x, y = r.x, r.y
+    if op.kind == OpKind.MEAN:
+        multiplier, shift = mean_multiplier(x.scale, y.scale, r.count)
+    else:  # SUM: TFLM's QuantizedMeanOrSum with compute_sum, no 1 / count folded in
+        multiplier, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
+    params = MeanParams(**dataclasses.asdict(r.walk), bias=wrap_i32(-x.zero_point * r.count),
+                        multiplier=multiplier, shift=shift, output_offset=y.zero_point)
     # in place: output o is written after all its inputs are read, and every input of a later
     # output lies at an offset >= that output's index
     return KernelCall(op, "ek_mean_s8", "ek_mean.h", params, (ctx.ptr(x), ctx.ptr(y)),

@@ -1,10 +1,11 @@
-"""Data movement: PAD, PADV2, CONCATENATION, TRANSPOSE, STRIDED_SLICE.
+"""Data movement: PAD, PADV2, CONCATENATION, TRANSPOSE, STRIDED_SLICE, TILE.
 
 No arithmetic: TFLM copies int8 bytes for all of them, without requantizing (CONCATENATION
 requires every input quantized like the output; PAD, TRANSPOSE and STRIDED_SLICE do not check and
 copy the bytes regardless, as these kernels do). The index arithmetic -- begin/end/stride
 resolution with every mask, permuted strides, padding offsets -- is done here; the kernels walk
-an N-D loop of (count, step) pairs.
+an N-D loop of (count, step) pairs. TILE is a TRANSPOSE walk (``ek_transpose_s8``): each input axis
+becomes a (multiple, step 0) and a (size, stride) dimension.
 Adjacent dimensions that the walk can treat as one are merged first, so a transpose that keeps
 the innermost dimensions together copies whole rows with ``memcpy``.
 """
@@ -20,7 +21,9 @@ from ...errors import UnsupportedModelError
 from ...ir import Activation, ConcatenationOptions, DType, Op, OpKind, StridedSliceOptions, Tensor
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
 
-MAX_DIMS = 6  # EK_*_MAX_DIMS in the kernel headers
+MAX_DIMS = 6  # EK_PAD_MAX_DIMS, EK_STRIDED_SLICE_MAX_DIMS in the kernel headers
+TRANSPOSE_MAX_DIMS = 10  # EK_TRANSPOSE_MAX_DIMS: two walk dimensions per axis of a 5-D TILE
+MAX_TILE_RANK = 5
 MAX_CONCAT_INPUTS = 10  # EK_CONCAT_MAX_INPUTS; TFLM's limit as well
 
 
@@ -108,11 +111,11 @@ def _const_ints(t: Tensor | None, op: Op, what: str) -> list[int]:
     return [int(v) for v in np.asarray(t.data).reshape(-1)]
 
 
-def _check_walk(op: Op, count) -> None:
-    if len(count) > MAX_DIMS:
+def _check_walk(op: Op, count, limit: int = MAX_DIMS) -> None:
+    if len(count) > limit:
         raise UnsupportedModelError(
             f"op {op.index} {op.type_name}: {len(count)} dimensions after merging; "
-            f"edgekit handles {MAX_DIMS}")
+            f"edgekit handles {limit}")
 
 
 def _int8_io(ctx: LowerCtx, op: Op) -> tuple[Tensor, Tensor]:
@@ -182,7 +185,36 @@ def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
         raise UnsupportedModelError(f"op {op.index} TRANSPOSE: output shape {y.shape}, expected {out_shape}")
     in_strides = strides_of(x.shape)
     count, step = collapse(out_shape or (1,), [in_strides[p] for p in perm] or [1])
-    _check_walk(op, count)
+    _check_walk(op, count, TRANSPOSE_MAX_DIMS)
+    params = TransposeParams(rank=len(count), count=count, step=step)
+    return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
+# ---------------------------------------------------------------------------- TILE
+
+
+@lowers(OpKind.TILE)
+def lower_tile(ctx: LowerCtx, op: Op) -> KernelCall:
+    """Output index (j[0], ..., j[r-1]) reads input (j[0] mod d[0], ...): output axis k seen as
+    (multiples[k], d[k]) walks the input with steps (0, stride[k]). TFLite copies the bytes,
+    without requantizing, and so does the walk."""
+    ins = ctx.graph.op_inputs(op)
+    x, y = _int8_io(ctx, op)
+    rank = len(x.shape)
+    multiples = _const_ints(ins[1], op, "multiples")
+    if not 1 <= rank <= MAX_TILE_RANK or len(multiples) != rank:
+        raise UnsupportedModelError(
+            f"op {op.index} TILE: a {rank}-D input with {len(multiples)} multiples "
+            f"(edgekit tiles 1-D to {MAX_TILE_RANK}-D inputs, one multiple per axis)")
+    if any(m < 1 for m in multiples):
+        raise UnsupportedModelError(f"op {op.index} TILE: multiples {multiples} below 1")
+    if tuple(d * m for d, m in zip(x.shape, multiples)) != y.shape:
+        raise UnsupportedModelError(f"op {op.index} TILE: output shape {y.shape} does not match "
+                                    f"{x.shape} tiled {multiples} times")
+    in_strides = strides_of(x.shape)
+    count, step = collapse([v for d, m in zip(x.shape, multiples) for v in (m, d)],
+                           [v for s in in_strides for v in (0, s)])
+    _check_walk(op, count, TRANSPOSE_MAX_DIMS)
     params = TransposeParams(rank=len(count), count=count, step=step)
     return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
