@@ -62,8 +62,11 @@ def _randomize_weights(model, seed):
                                if w.dtype.kind == "f" else w for w in ws])
 
 
-def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None):
-    """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph."""
+def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None, data=None,
+                     against="tflm"):
+    """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph.
+    ``data``: the input samples (default: ``samples`` seeded random ones); ``against="litert"``
+    compares with LiteRT instead, for a model tflite-micro refuses (int64 outputs or indices)."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.target.host import build_host_runner, random_inputs, run_host
@@ -73,11 +76,12 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
         kinds = [op.type_name for op in graph.ops]
         for k in expect_ops:
             assert k in kinds, f"converter did not produce {k}: {kinds}"
-    data = random_inputs(graph, samples, seed)
+    if data is None:
+        data = random_inputs(graph, samples, seed)
     gen = generate(graph, tmp_path / "model")
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
     ours = run_host(exe, gen.inputs, gen.outputs, data)
-    want = reference.run_tflm(model, data)
+    want = (reference.run_litert if against == "litert" else reference.run_tflm)(model, data)
     for s, (o, w) in enumerate(zip(ours, want)):
         for k, (a, b) in enumerate(zip(o, w)):
             np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
