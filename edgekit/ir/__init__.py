@@ -37,7 +37,7 @@ from .graph import (
 from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "BlockOptions", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
-           "ElementwiseOptions", "FullyConnectedOptions", "GatherOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",
-           "OpKind", "PackOptions", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions", "SplitOptions",
-           "SqueezeOptions", "StridedSliceOptions", "Tensor", "dequantize_values", "parse_tflite", "quantize_values",
-           "read_tflite"]
+           "ElementwiseOptions", "FullyConnectedOptions", "GatherOptions", "Graph", "LeakyReluOptions", "NoOptions",
+           "Op", "OpKind", "PackOptions", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions",
+           "SoftmaxOptions", "SplitOptions", "SqueezeOptions", "StridedSliceOptions", "Tensor", "dequantize_values",
+           "parse_tflite", "quantize_values", "read_tflite"]

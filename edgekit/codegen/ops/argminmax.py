@@ -32,7 +32,7 @@ ARG_MIN_KERNELS = (portable("ek_arg_min_s8"),)
 @lowers(OpKind.ARG_MAX, OpKind.ARG_MIN)
 def lower_arg_min_max(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    if len(ins) != 2:
+    if len(ins) != 2 or None in ins:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs, it takes 2")
     x, axis_tensor = ins
     y = ctx.graph.op_outputs(op)[0]

@@ -15,8 +15,7 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import DType, GatherOptions, Op, OpKind
-from ..lowering import (CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8,
-                        short_name)
+from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, short_name
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ GATHER_KERNELS = (portable("ek_gather_s8"),)
 @lowers(OpKind.GATHER)
 def lower_gather(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    if len(ins) != 2:
+    if len(ins) != 2 or None in ins:
         raise UnsupportedModelError(f"op {op.index} GATHER: {len(ins)} inputs, it takes 2")
     x, idx = ins
     y = ctx.graph.op_outputs(op)[0]

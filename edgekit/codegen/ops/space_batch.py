@@ -46,7 +46,7 @@ def _as_4d(shape) -> tuple[int, int, int, int]:
 @lowers(OpKind.SPACE_TO_BATCH_ND, OpKind.BATCH_TO_SPACE_ND)
 def lower_space_batch(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    if len(ins) != 3:
+    if len(ins) != 3 or None in ins:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs, it takes 3")
     x, y = _int8_io(ctx, op)
     rank = len(x.shape)

@@ -25,6 +25,8 @@ SPACE_TO_DEPTH_KERNELS = (portable("ek_transpose_s8"),)
 
 @lowers(OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH)
 def lower_space_depth(ctx: LowerCtx, op: Op) -> KernelCall:
+    if len(op.inputs) != 1 or op.inputs[0] < 0:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(op.inputs)} inputs, it takes 1")
     x, y = _int8_io(ctx, op)
     opts: BlockOptions = op.options
     b = opts.block_size

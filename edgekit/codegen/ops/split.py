@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, PackOptions, SplitOptions, Tensor
+from ...ir import Op, OpKind, PackOptions, Tensor
 from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from .movement import MAX_CONCAT_INPUTS, ConcatenationCall, ConcatenationParams, _const_ints, _pointer
 
@@ -51,11 +51,11 @@ def lower_split(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
     ys = ctx.graph.op_outputs(op)
     if op.kind == OpKind.SPLIT:  # (axis, input); SPLIT_V: (input, size_splits, axis); UNPACK: (input)
-        if len(ins) != 2:
+        if len(ins) != 2 or None in ins:
             raise UnsupportedModelError(f"op {op.index} SPLIT: {len(ins)} inputs, it takes 2")
         axis_tensor, x = ins
     else:
-        if len(ins) != (3 if op.kind == OpKind.SPLIT_V else 1):
+        if len(ins) != (3 if op.kind == OpKind.SPLIT_V else 1) or ins[0] is None or ins[-1] is None:
             raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs")
         x, axis_tensor = ins[0], ins[-1] if op.kind == OpKind.SPLIT_V else None
     require_int8(x, "input", op)
@@ -105,7 +105,7 @@ def lower_pack(ctx: LowerCtx, op: Op) -> KernelCall:
     require_int8(y, "output", op)
     for x in xs:
         require_int8(x, "input", op)
-    if not 1 <= len(xs) <= MAX_CONCAT_INPUTS or opts.count != len(xs):
+    if not 1 <= len(xs) <= MAX_CONCAT_INPUTS or opts.count != len(xs) or None in xs:
         raise UnsupportedModelError(
             f"op {op.index} PACK: {len(xs)} inputs (values_count {opts.count}); edgekit takes 1 to "
             f"{MAX_CONCAT_INPUTS}")
