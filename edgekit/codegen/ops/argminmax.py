@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
 from ...ir import DType, Op, OpKind
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable, require_int8
 from .movement import _const_ints
 
 
@@ -31,10 +31,7 @@ ARG_MIN_KERNELS = (portable("ek_arg_min_s8"),)
 
 @lowers(OpKind.ARG_MAX, OpKind.ARG_MIN)
 def lower_arg_min_max(ctx: LowerCtx, op: Op) -> KernelCall:
-    ins = ctx.graph.op_inputs(op)
-    if len(ins) != 2 or None in ins:
-        raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs, it takes 2")
-    x, axis_tensor = ins
+    x, axis_tensor = exact_inputs(ctx, op, 2)
     y = ctx.graph.op_outputs(op)[0]
     require_int8(x, "input", op)
     if x.is_constant:

@@ -15,7 +15,8 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import DType, GatherOptions, Op, OpKind
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, short_name
+from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable, short_name
+from .movement import _int8_io
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,8 @@ GATHER_KERNELS = (portable("ek_gather_s8"),)
 
 @lowers(OpKind.GATHER)
 def lower_gather(ctx: LowerCtx, op: Op) -> KernelCall:
-    ins = ctx.graph.op_inputs(op)
-    if len(ins) != 2 or None in ins:
-        raise UnsupportedModelError(f"op {op.index} GATHER: {len(ins)} inputs, it takes 2")
-    x, idx = ins
-    y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
-    if x.is_constant:
-        raise UnsupportedModelError(f"op {op.index} GATHER: constant input (not folded by the converter)")
+    idx = exact_inputs(ctx, op, 2)[1]
+    x, y = _int8_io(ctx, op)
     opts: GatherOptions = op.options
     rank = len(x.shape)
     axis = opts.axis + rank if opts.axis < 0 else opts.axis

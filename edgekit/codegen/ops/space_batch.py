@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable
+from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable
 from .movement import _const_ints, _int8_io
 
 
@@ -45,9 +45,7 @@ def _as_4d(shape) -> tuple[int, int, int, int]:
 
 @lowers(OpKind.SPACE_TO_BATCH_ND, OpKind.BATCH_TO_SPACE_ND)
 def lower_space_batch(ctx: LowerCtx, op: Op) -> KernelCall:
-    ins = ctx.graph.op_inputs(op)
-    if len(ins) != 3 or None in ins:
-        raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs, it takes 3")
+    ins = exact_inputs(ctx, op, 3)
     x, y = _int8_io(ctx, op)
     rank = len(x.shape)
     if rank not in (3, 4) or len(y.shape) != rank:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ...errors import UnsupportedModelError
 from ...ir import BlockOptions, Op, OpKind
-from ..lowering import KernelCall, LowerCtx, choose, lowers, portable
+from ..lowering import KernelCall, LowerCtx, choose, exact_inputs, lowers, portable
 from .movement import TransposeParams, _check_walk, _int8_io, collapse
 
 DEPTH_TO_SPACE_KERNELS = (portable("ek_transpose_s8"),)
@@ -25,8 +25,7 @@ SPACE_TO_DEPTH_KERNELS = (portable("ek_transpose_s8"),)
 
 @lowers(OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH)
 def lower_space_depth(ctx: LowerCtx, op: Op) -> KernelCall:
-    if len(op.inputs) != 1 or op.inputs[0] < 0:
-        raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(op.inputs)} inputs, it takes 1")
+    exact_inputs(ctx, op, 1)
     x, y = _int8_io(ctx, op)
     opts: BlockOptions = op.options
     b = opts.block_size

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind, PackOptions, Tensor
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable, require_int8
 from .movement import MAX_CONCAT_INPUTS, ConcatenationCall, ConcatenationParams, _const_ints, _pointer
 
 MAX_SPLIT_OUTPUTS = 32  # EK_SPLIT_MAX_OUTPUTS
@@ -48,16 +48,10 @@ def _without(shape, axis: int) -> tuple[int, ...]:
 
 @lowers(OpKind.SPLIT, OpKind.SPLIT_V, OpKind.UNPACK)
 def lower_split(ctx: LowerCtx, op: Op) -> KernelCall:
-    ins = ctx.graph.op_inputs(op)
     ys = ctx.graph.op_outputs(op)
-    if op.kind == OpKind.SPLIT:  # (axis, input); SPLIT_V: (input, size_splits, axis); UNPACK: (input)
-        if len(ins) != 2 or None in ins:
-            raise UnsupportedModelError(f"op {op.index} SPLIT: {len(ins)} inputs, it takes 2")
-        axis_tensor, x = ins
-    else:
-        if len(ins) != (3 if op.kind == OpKind.SPLIT_V else 1) or ins[0] is None or ins[-1] is None:
-            raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs")
-        x, axis_tensor = ins[0], ins[-1] if op.kind == OpKind.SPLIT_V else None
+    # SPLIT: (axis, input); SPLIT_V: (input, size_splits, axis); UNPACK: (input)
+    ins = exact_inputs(ctx, op, {OpKind.SPLIT: 2, OpKind.SPLIT_V: 3, OpKind.UNPACK: 1}[op.kind])
+    x, axis_tensor = (ins[1], ins[0]) if op.kind == OpKind.SPLIT else (ins[0], ins[-1])
     require_int8(x, "input", op)
     if x.is_constant:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: constant input (not folded by the converter)")
