@@ -89,3 +89,19 @@ def test_keras_row_pick(runtime_lib, tmp_path):
         return keras.layers.Dense(3)(keras.layers.Flatten()(picked))
 
     assert_bit_exact(keras_graph(build, [(8, 4)], seed=7), runtime_lib, tmp_path, expect_ops=["GATHER"])
+
+
+def test_out_of_range_runtime_index_gives_zero_point(runtime_lib, tmp_path):
+    """TFLM's result is undefined there (a debug-only check); edgekit writes the real 0.0."""
+    from edgekit.codegen import generate
+    from edgekit.ir import parse_tflite
+    from edgekit.target.host import build_host_runner, run_host
+
+    shape, num = (6, 3), 4
+    graph = parse_tflite(_int32_indices_model(shape, num, 1, seed=11))
+    gen = generate(graph, tmp_path / "model")
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
+    x = np.arange(18, dtype=np.int8).reshape(1, *shape)
+    (out,), = run_host(exe, gen.inputs, gen.outputs, [[x, np.array([2, -1, 6, 5], dtype=np.int32)]])
+    zero = graph.tensors[graph.outputs[0]].zero_point
+    np.testing.assert_array_equal(out.reshape(1, num, 3), [[x[0, 2], [zero] * 3, [zero] * 3, x[0, 5]]])
