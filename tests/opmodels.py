@@ -66,7 +66,7 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
                      against="tflm"):
     """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph.
     ``data``: the input samples (default: ``samples`` seeded random ones); ``against="litert"``
-    compares with LiteRT instead, for a model tflite-micro refuses (int64 outputs or indices)."""
+    compares with LiteRT instead, where tflite-micro refuses the model or leaves the result undefined."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.target.host import build_host_runner, random_inputs, run_host
