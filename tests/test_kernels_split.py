@@ -108,13 +108,3 @@ def test_keras_time_steps(runtime_lib, tmp_path):
 
     assert_bit_exact(keras_graph(build, [(5, 4)], seed=6), runtime_lib, tmp_path, expect_ops=["UNPACK", "PACK"])
 
-
-def test_split_with_an_unused_output(runtime_lib, tmp_path):
-    """An output nothing reads is still written (its own arena slot, dead after the split)."""
-    import tensorflow as tf
-
-    def fn(x):
-        a, _, c = tf.split(x, 3, axis=-1)
-        return a + c
-
-    assert_bit_exact(fn_op(fn, [(4, 6)], seed=12), runtime_lib, tmp_path, expect_ops=["SPLIT"])
