@@ -62,9 +62,12 @@ def _randomize_weights(model, seed):
                                if w.dtype.kind == "f" else w for w in ws])
 
 
-def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None, want=None):
-    """Generate, compile (ASan+UBSan), run and compare with tflite-micro (or ``want(model,
-    samples)``, for operators TFLM has no kernel for); return the graph."""
+def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None, extra=(),
+                     data=None, want=None):
+    """Generate, compile (ASan+UBSan), run and compare; return the graph. ``data``: the input
+    samples (default: the ``extra`` ones, then ``samples`` seeded random ones); ``want(model,
+    data)``: the expected outputs (default: tflite-micro's; ``reference.run_litert`` or a numpy
+    function where tflite-micro has no kernel or leaves the result undefined)."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
     from edgekit.target.host import build_host_runner, random_inputs, run_host
@@ -74,7 +77,8 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
         kinds = [op.type_name for op in graph.ops]
         for k in expect_ops:
             assert k in kinds, f"converter did not produce {k}: {kinds}"
-    data = random_inputs(graph, samples, seed)
+    if data is None:
+        data = [list(x) for x in extra] + random_inputs(graph, samples, seed)
     gen = generate(graph, tmp_path / "model")
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
     ours = run_host(exe, gen.inputs, gen.outputs, data)

@@ -180,6 +180,14 @@ def require_int8(t: Tensor, what: str, op: Op) -> None:
         )
 
 
+def exact_inputs(ctx: LowerCtx, op: Op, count: int) -> list[Tensor]:
+    """The operator's input tensors, refused in one line unless there are ``count``, all present."""
+    ins = ctx.graph.op_inputs(op)
+    if len(ins) != count or None in ins:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: {len(ins)} inputs, it takes {count}")
+    return ins
+
+
 # ---------------------------------------------------------------------------- kernel tables
 
 

@@ -32,6 +32,7 @@ SAME_SIZE = frozenset({OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS})
 
 #: (fewest, most) input slots of the operators edgekit runs, as TFLM's Prepare functions check
 #: them; the fewest must be present (not -1), and each has one output
+#: (SPLIT, SPLIT_V and UNPACK, with several outputs, are checked by their lowering)
 ARITY = {
     OpKind.CONV_2D: (2, 3), OpKind.DEPTHWISE_CONV_2D: (2, 3), OpKind.FULLY_CONNECTED: (2, 3),
     OpKind.AVERAGE_POOL_2D: (1, 1), OpKind.MAX_POOL_2D: (1, 1), OpKind.ADD: (2, 2), OpKind.SUB: (2, 2),
@@ -42,6 +43,9 @@ ARITY = {
     OpKind.RELU6: (1, 1), OpKind.LEAKY_RELU: (1, 1), OpKind.HARD_SWISH: (1, 1), OpKind.TRANSPOSE: (2, 2),
     OpKind.STRIDED_SLICE: (4, 4), OpKind.SUM: (2, 2), OpKind.REDUCE_MAX: (2, 2), OpKind.REDUCE_MIN: (2, 2),
     OpKind.RESIZE_BILINEAR: (2, 2), OpKind.RESIZE_NEAREST_NEIGHBOR: (2, 2), OpKind.TILE: (2, 2),
+    OpKind.STRIDED_SLICE: (4, 4), OpKind.GATHER: (2, 2), OpKind.ARG_MAX: (2, 2), OpKind.ARG_MIN: (2, 2),
+    OpKind.PACK: (1, 1 << 16), OpKind.DEPTH_TO_SPACE: (1, 1), OpKind.SPACE_TO_DEPTH: (1, 1),
+    OpKind.SPACE_TO_BATCH_ND: (3, 3), OpKind.BATCH_TO_SPACE_ND: (3, 3),
 }
 
 

@@ -169,6 +169,34 @@ class StridedSliceOptions:
     offset: bool
 
 
+@dataclass(frozen=True)
+class SplitOptions:
+    """SPLIT and SPLIT_V: how many outputs (the axis, and SPLIT_V's sizes, are input tensors)."""
+
+    num_splits: int
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    """PACK (``values_count`` inputs) and UNPACK (``num`` outputs) along ``axis``."""
+
+    count: int
+    axis: int
+
+
+@dataclass(frozen=True)
+class GatherOptions:
+    axis: int
+    batch_dims: int
+
+
+@dataclass(frozen=True)
+class BlockOptions:
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH: the side of the square block moved into channels."""
+
+    block_size: int
+
+
 # ---------------------------------------------------------------------------- graph
 
 

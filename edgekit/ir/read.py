@@ -20,6 +20,7 @@ from ..errors import ModelFormatError, UnsupportedModelError
 from .checks import check_graph
 from .graph import (
     Activation,
+    BlockOptions,
     ConcatenationOptions,
     Conv2DOptions,
     DepthwiseConv2DOptions,
@@ -27,17 +28,20 @@ from .graph import (
     DType,
     ElementwiseOptions,
     FullyConnectedOptions,
+    GatherOptions,
     Graph,
     LeakyReluOptions,
     NoOptions,
     Op,
     OpKind,
+    PackOptions,
     Padding,
     Pool2DOptions,
     Quantization,
     ReducerOptions,
     ResizeOptions,
     SoftmaxOptions,
+    SplitOptions,
     SqueezeOptions,
     StridedSliceOptions,
     Tensor,
@@ -269,4 +273,20 @@ def _read_options(tflite, kind: OpKind, op) -> object:
             return StridedSliceOptions(0, 0, 0, 0, 0, False)
         return StridedSliceOptions(o.BeginMask(), o.EndMask(), o.EllipsisMask(),
                                    o.NewAxisMask(), o.ShrinkAxisMask(), bool(o.Offset()))
+    if kind in (K.SPLIT, K.SPLIT_V):
+        o = _table(tflite, op, tflite.SplitOptions if kind == K.SPLIT else tflite.SplitVOptions)
+        return SplitOptions(o.NumSplits())
+    if kind == K.PACK:
+        o = _table(tflite, op, tflite.PackOptions)
+        return PackOptions(o.ValuesCount(), o.Axis())
+    if kind == K.UNPACK:
+        o = _table(tflite, op, tflite.UnpackOptions)
+        return PackOptions(o.Num(), o.Axis())
+    if kind == K.GATHER:
+        o = _table(tflite, op, tflite.GatherOptions)
+        return GatherOptions(o.Axis(), o.BatchDims()) if o is not None else GatherOptions(0, 0)
+    if kind in (K.DEPTH_TO_SPACE, K.SPACE_TO_DEPTH):
+        o = _table(tflite, op, tflite.DepthToSpaceOptions if kind == K.DEPTH_TO_SPACE
+                   else tflite.SpaceToDepthOptions)
+        return BlockOptions(o.BlockSize())
     return NoOptions()
