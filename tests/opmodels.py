@@ -62,9 +62,12 @@ def _randomize_weights(model, seed):
                                if w.dtype.kind == "f" else w for w in ws])
 
 
-def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None):
-    """Generate, compile (ASan+UBSan), run and compare with tflite-micro; return the graph."""
-    from edgekit.frontend import reference
+def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_ops=None,
+                     extra=(), reference="tflm"):
+    """Generate, compile (ASan+UBSan), run on the ``extra`` samples and seeded random ones and
+    compare with tflite-micro (``reference="litert"``: LiteRT, for an operator TFLM lacks);
+    return the graph."""
+    from edgekit.frontend import reference as references
     from edgekit.codegen import generate
     from edgekit.target.host import build_host_runner, random_inputs, run_host
 
@@ -73,11 +76,11 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
         kinds = [op.type_name for op in graph.ops]
         for k in expect_ops:
             assert k in kinds, f"converter did not produce {k}: {kinds}"
-    data = random_inputs(graph, samples, seed)
+    data = [list(s) for s in extra] + random_inputs(graph, samples, seed)
     gen = generate(graph, tmp_path / "model")
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
     ours = run_host(exe, gen.inputs, gen.outputs, data)
-    want = reference.run_tflm(model, data)
+    want = {"tflm": references.run_tflm, "litert": references.run_litert}[reference](model, data)
     for s, (o, w) in enumerate(zip(ours, want)):
         for k, (a, b) in enumerate(zip(o, w)):
             np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")

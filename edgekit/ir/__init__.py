@@ -14,6 +14,7 @@ from .graph import (
                     DType,
                     ElementwiseOptions,
                     FullyConnectedOptions,
+                    GeluOptions,
                     Graph,
                     LeakyReluOptions,
                     NoOptions,
@@ -33,7 +34,7 @@ from .graph import (
 from .read import parse_tflite, read_tflite
 
 __all__ = ["Activation", "ConcatenationOptions", "Conv2DOptions", "DepthwiseConv2DOptions", "DType",
-           "ElementwiseOptions", "FullyConnectedOptions", "Graph", "LeakyReluOptions", "NoOptions", "Op",
-           "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions",
+           "ElementwiseOptions", "FullyConnectedOptions", "GeluOptions", "Graph", "LeakyReluOptions", "NoOptions",
+           "Op", "OpKind", "Padding", "Pool2DOptions", "Quantization", "ReducerOptions", "SoftmaxOptions",
            "SqueezeOptions", "StridedSliceOptions", "Tensor", "dequantize_values", "parse_tflite", "quantize_values",
            "read_tflite"]

@@ -139,6 +139,13 @@ class LeakyReluOptions:
 
 
 @dataclass(frozen=True)
+class GeluOptions:
+    """GELU: the tanh approximation (``approximate``) or the exact erf form."""
+
+    approximate: bool
+
+
+@dataclass(frozen=True)
 class SqueezeOptions:
     squeeze_dims: tuple[int, ...]
 

@@ -27,6 +27,7 @@ from .graph import (
     ElementwiseOptions,
     FullyConnectedOptions,
     Graph,
+    GeluOptions,
     LeakyReluOptions,
     NoOptions,
     Op,
@@ -244,6 +245,9 @@ def _read_options(tflite, kind: OpKind, op) -> object:
     if kind == K.LEAKY_RELU:
         o = _table(tflite, op, tflite.LeakyReluOptions)
         return LeakyReluOptions(float(o.Alpha()) if o is not None else 0.2)
+    if kind == K.GELU:
+        o = _table(tflite, op, tflite.GeluOptions)
+        return GeluOptions(bool(o.Approximate()) if o is not None else False)
     if kind == K.SQUEEZE:
         o = _table(tflite, op, tflite.SqueezeOptions)
         dims = tuple(int(d) for d in o.SqueezeDimsAsNumpy()) if o is not None and o.SqueezeDimsLength() else ()
