@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from opmodels import assert_bit_exact, fn_op, keras_op
 
 from edgekit.frontend.quantize import int8_tflite
-from opmodels import assert_bit_exact, fn_op, keras_op
 
 SHAPE = (16, 16)  # 256 elements: one sample holds every int8 value
 

@@ -3,7 +3,6 @@ quantization and constant operands, bit-exact with tflite-micro."""
 
 import numpy as np
 import pytest
-
 from opmodels import assert_bit_exact, fn_op, keras_op
 
 PRELU_CASES = [
