@@ -112,7 +112,7 @@ class Pool2DOptions:
 
 @dataclass(frozen=True)
 class ElementwiseOptions:
-    """ADD, SUB, MUL: a fused activation."""
+    """ADD, SUB, MUL, L2_NORMALIZATION: a fused activation."""
 
     activation: Activation
 
