@@ -24,6 +24,7 @@ import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
 import test_kernels_dsp as dsp_tests
 import test_kernels_l2norm as l2norm_tests
+import test_kernels_log_softmax as log_softmax_tests
 import test_kernels_mean as mean_tests
 import test_kernels_minmax as minmax_tests
 import test_kernels_pairwise as pairwise_tests
@@ -184,6 +185,8 @@ CASES = [
            lambda a=a: _minmax(*a)) for a in params(minmax_tests.test_broadcast)],
     *[Case("ek_l2norm_s8", HOST, f"L2-{'x'.join(map(str, a[0]))}", lambda a=a: l2norm_tests.l2norm_model(*a))
       for a in l2norm_tests.CASES[::2]],
+    *[Case("ek_log_softmax_s8", HOST, f"LOG_SOFTMAX-{'x'.join(map(str, a[0]))}",
+           lambda a=a: log_softmax_tests.log_softmax_model(*a)) for a in log_softmax_tests.CASES[::2]],
     *[Case("ek_prelu_s8", HOST, f"PRELU-{'x'.join(map(str, a[0]))}-shared{a[1]}",
            lambda a=a: pairwise_tests.prelu_model(*a)) for a in pairwise_tests.PRELU_CASES[:3]],
     *[Case("ek_squared_difference_s8", HOST, f"SQD-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",

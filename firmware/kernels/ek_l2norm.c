@@ -1,15 +1,9 @@
 #include "ek_l2norm.h"
 
 #include "ek_common.h"
+#include "ek_fixedpoint.h"
 
 #define L2NORM_OUTPUT_SHIFT 7 /* outputs in 1/128 steps */
-
-/* x * 2^exponent, saturated to int32 (gemmlowp's SaturatingRoundingMultiplyByPOT, exponent > 0) */
-EK_INLINE int32_t shl_saturating(int32_t x, int32_t exponent)
-{
-    const int64_t v = (int64_t)x * ((int64_t)1 << exponent);
-    return v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
-}
 
 /* 1 / sqrt(x) as *multiplier * 2^(*shift - 31), x >= 0 (x <= 1 as 1): TFLite's
  * GetInvSqrtQuantizedMultiplierExp with a left shift out. */
@@ -33,8 +27,8 @@ static void inv_sqrt(int32_t x, int32_t *multiplier, int32_t *shift)
     const int32_t half_x = ek_rounding_divide_by_pot(x >> 1, 1);
     int32_t y = 1 << 28; /* one */
     for (int32_t i = 0; i < 5; ++i) {
-        const int32_t y3 = shl_saturating(ek_srdhm(ek_srdhm(y, y), y), 6);
-        y = shl_saturating(ek_srdhm(three_halves, y) - ek_srdhm(half_x, y3), 3);
+        const int32_t y3 = ek_saturating_shl(ek_srdhm(ek_srdhm(y, y), y), 6);
+        y = ek_saturating_shl(ek_srdhm(three_halves, y) - ek_srdhm(half_x, y3), 3);
     }
     y = ek_srdhm(y, 1518500250); /* times sqrt(2) / 2 */
     if (right < 0) {
