@@ -309,5 +309,5 @@ def _float_operator(graph, floating) -> str:
     if op.type_name in edges:
         return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} with a float "
                 "tensor: the model is not int8 throughout")
-    return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} in float32 between "
-            f"DEQUANTIZE and QUANTIZE (it has no int8 {op.type_name}): the model is not int8 throughout")
+    return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} in float32, having no "
+            f"int8 {op.type_name}: the model is not int8 throughout")
