@@ -396,3 +396,27 @@ def test_isolated_call_survives_a_real_crash():
     assert run_isolated(os.getpid) != first
     with pytest.raises(ChildFailed, match="ValueError: math domain error"):
         run_isolated(math.sqrt, -1)
+
+
+@pytest.mark.parametrize("layer,words", [
+    ("ELU", ["operator 2 ELU", "in float32", "no int8 ELU"]),
+    ("LayerNormalization", ["NEG", "TensorFlow name", "ln", "in float32"]),
+])
+def test_float_operator_named(layer, words, tmp_path, capfd):
+    """TensorFlow's converter leaves ELU (and LayerNormalization's NEG) in float32 between a
+    DEQUANTIZE and a QUANTIZE: the refusal names that operator, not the DEQUANTIZE before it."""
+    import keras
+
+    inp = keras.Input((6, 4))
+    lay = keras.layers.ELU() if layer == "ELU" else keras.layers.LayerNormalization(name="ln")
+    keras.Model(inp, lay(keras.layers.Dense(4)(inp))).save(tmp_path / "m.keras")
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((30, 6, 4)).astype(np.float32))
+    out = tmp_path / "m.tflite"
+    capfd.readouterr()  # TensorFlow's noise on import
+    code, _, err = run_cli(["convert", tmp_path / "m.keras", "-o", out, "--calib", tmp_path / "calib.npy"], capfd)
+    lines = err.strip().splitlines()  # progress lines, then the error
+    assert code == 2 and lines[-1].startswith("edgekit: error:") and "Traceback" not in err, err
+    assert [ln for ln in lines if "error" in ln] == lines[-1:], err
+    for w in words:
+        assert w in lines[-1], (w, lines[-1])
+    assert "DEQUANTIZE)" not in err and not out.exists()

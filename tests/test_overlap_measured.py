@@ -23,8 +23,11 @@ import test_kernels_binary as binary_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
 import test_kernels_dsp as dsp_tests
+import test_kernels_l2norm as l2norm_tests
+import test_kernels_log_softmax as log_softmax_tests
 import test_kernels_mean as mean_tests
 import test_kernels_minmax as minmax_tests
+import test_kernels_pairwise as pairwise_tests
 import test_kernels_pool as pool_tests
 import test_kernels_reduce as reduce_tests
 import test_kernels_softmax as softmax_tests
@@ -189,6 +192,15 @@ CASES = [
       for a in binary_tests.BROADCASTS if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],  # one input full size
     *[Case(f"ek_{a[0].lower()}_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}",
            lambda a=a: _minmax(*a)) for a in params(minmax_tests.test_broadcast)],
+    *[Case("ek_l2norm_s8", HOST, f"L2-{'x'.join(map(str, a[0]))}", lambda a=a: l2norm_tests.l2norm_model(*a))
+      for a in l2norm_tests.CASES[::2]],
+    *[Case("ek_log_softmax_s8", HOST, f"LOG_SOFTMAX-{'x'.join(map(str, a[0]))}",
+           lambda a=a: log_softmax_tests.log_softmax_model(*a)) for a in log_softmax_tests.CASES[::2]],
+    *[Case("ek_prelu_s8", HOST, f"PRELU-{'x'.join(map(str, a[0]))}-shared{a[1]}",
+           lambda a=a: pairwise_tests.prelu_model(*a)) for a in pairwise_tests.PRELU_CASES[:3]],
+    *[Case("ek_squared_difference_s8", HOST, f"SQD-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
+           lambda a=a: pairwise_tests.squared_difference_model(*a))
+      for a in pairwise_tests.SQUARED_DIFFERENCE_CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],

@@ -291,9 +291,24 @@ def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
             t = graph.tensors[i]
             if t.dtype != DType.INT8:
                 raise UnsupportedModelError(f"{model}: converted model keeps {t.dtype.np_name} tensor {t.name!r} at its boundary")
-        for op in graph.ops:
-            for t in (*graph.op_inputs(op), *graph.op_outputs(op)):
-                if t is not None and not t.is_constant and t.dtype in (DType.FLOAT32, DType.FLOAT16):
-                    raise UnsupportedModelError(
-                        f"{model}: operator {op.index} ({op.type_name}) stayed float after int8 conversion")
+        floating = [op for op in graph.ops
+                    if any(t is not None and not t.is_constant and t.dtype in (DType.FLOAT32, DType.FLOAT16)
+                           for t in (*graph.op_inputs(op), *graph.op_outputs(op)))]
+        if floating:
+            raise UnsupportedModelError(f"{model}: {_float_operator(graph, floating)}")
     return dict(Counter(op.type_name for op in graph.ops))
+
+
+def _float_operator(graph, floating) -> str:
+    """Which operator TensorFlow's converter left in float, in the user's terms: not the
+    DEQUANTIZE before it (an operator the user never wrote) but the float operator itself, with
+    the TensorFlow name of its result (which holds the Keras layer's name when it has one)."""
+    edges = ("DEQUANTIZE", "QUANTIZE")
+    op = next((o for o in floating if o.type_name not in edges), floating[0])
+    names = [t.name for t in graph.op_outputs(op) if t is not None]
+    where = f" (TensorFlow name {names[0]!r})" if names else ""
+    if op.type_name in edges:
+        return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} with a float "
+                "tensor: the model is not int8 throughout")
+    return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} in float32, having no "
+            f"int8 {op.type_name}: the model is not int8 throughout")

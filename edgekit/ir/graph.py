@@ -120,7 +120,7 @@ class Pool2DOptions:
 
 @dataclass(frozen=True)
 class ElementwiseOptions:
-    """ADD, SUB, MUL: a fused activation."""
+    """ADD, SUB, MUL, L2_NORMALIZATION: a fused activation."""
 
     activation: Activation
 
@@ -152,6 +152,13 @@ class ResizeOptions:
 @dataclass(frozen=True)
 class LeakyReluOptions:
     alpha: float
+
+
+@dataclass(frozen=True)
+class GeluOptions:
+    """GELU: the tanh approximation (``approximate``) or the exact erf form."""
+
+    approximate: bool
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from .graph import (
     ConcatenationOptions,
     Conv2DOptions,
     DepthwiseConv2DOptions,
-    TransposeConvOptions,
     DType,
     ElementwiseOptions,
     FullyConnectedOptions,
     GatherOptions,
+    GeluOptions,
     Graph,
     LeakyReluOptions,
     NoOptions,
@@ -45,6 +45,7 @@ from .graph import (
     SqueezeOptions,
     StridedSliceOptions,
     Tensor,
+    TransposeConvOptions,
 )
 
 # TensorType enum values of the TFLite schema
@@ -239,8 +240,9 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         return Pool2DOptions(Padding(o.Padding()), o.StrideH(), o.StrideW(),
                              o.FilterHeight(), o.FilterWidth(),
                              Activation(o.FusedActivationFunction()))
-    if kind in (K.ADD, K.SUB, K.MUL):
-        cls = {K.ADD: tflite.AddOptions, K.SUB: tflite.SubOptions, K.MUL: tflite.MulOptions}[kind]
+    if kind in (K.ADD, K.SUB, K.MUL, K.L2_NORMALIZATION):
+        cls = {K.ADD: tflite.AddOptions, K.SUB: tflite.SubOptions, K.MUL: tflite.MulOptions,
+               K.L2_NORMALIZATION: tflite.L2NormOptions}[kind]
         o = _table(tflite, op, cls)
         act = Activation(o.FusedActivationFunction()) if o is not None else Activation.NONE
         return ElementwiseOptions(act)
@@ -263,6 +265,9 @@ def _read_options(tflite, kind: OpKind, op) -> object:
     if kind == K.LEAKY_RELU:
         o = _table(tflite, op, tflite.LeakyReluOptions)
         return LeakyReluOptions(float(o.Alpha()) if o is not None else 0.2)
+    if kind == K.GELU:
+        o = _table(tflite, op, tflite.GeluOptions)
+        return GeluOptions(bool(o.Approximate()) if o is not None else False)
     if kind == K.SQUEEZE:
         o = _table(tflite, op, tflite.SqueezeOptions)
         dims = tuple(int(d) for d in o.SqueezeDimsAsNumpy()) if o is not None and o.SqueezeDimsLength() else ()

@@ -1,39 +1,7 @@
 #include "ek_binary.h"
 
+#include "ek_broadcast.h"
 #include "ek_common.h"
-
-/* One run of n output elements; a and b advance by sa and sb elements. */
-typedef void (*ek_binary_row_fn)(const void *params, const int8_t *a, int32_t sa,
-                                 const int8_t *b, int32_t sb, int8_t *out, int32_t n);
-
-static void walk(const int32_t *dims, const int32_t *s1, const int32_t *s2,
-                 const int8_t *a, const int8_t *b, int8_t *out,
-                 ek_binary_row_fn row, const void *params)
-{
-    const int32_t inner = dims[EK_BINARY_MAX_DIMS - 1];
-    const int32_t is1 = s1[EK_BINARY_MAX_DIMS - 1];
-    const int32_t is2 = s2[EK_BINARY_MAX_DIMS - 1];
-    for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
-        const int8_t *a0 = a + i0 * s1[0];
-        const int8_t *b0 = b + i0 * s2[0];
-        for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
-            const int8_t *a1 = a0 + i1 * s1[1];
-            const int8_t *b1 = b0 + i1 * s2[1];
-            for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
-                const int8_t *a2 = a1 + i2 * s1[2];
-                const int8_t *b2 = b1 + i2 * s2[2];
-                for (int32_t i3 = 0; i3 < dims[3]; ++i3) {
-                    const int8_t *a3 = a2 + i3 * s1[3];
-                    const int8_t *b3 = b2 + i3 * s2[3];
-                    for (int32_t i4 = 0; i4 < dims[4]; ++i4) {
-                        row(params, a3 + i4 * s1[4], is1, b3 + i4 * s2[4], is2, out, inner);
-                        out += inner;
-                    }
-                }
-            }
-        }
-    }
-}
 
 /* Both inputs on the common scale (twice the larger input scale, times 2^left_shift). */
 EK_INLINE int32_t add_scaled(const ek_add_params *p, int32_t x, int32_t offset,
@@ -109,7 +77,7 @@ void ek_add_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input
     } else if (!p->broadcast) {
         add_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, add_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, add_row, p);
     }
 }
 
@@ -120,7 +88,7 @@ void ek_sub_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input
     } else if (!p->broadcast) {
         sub_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, sub_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, sub_row, p);
     }
 }
 
@@ -129,6 +97,6 @@ void ek_mul_s8(const ek_mul_params *p, const int8_t *input1, const int8_t *input
     if (!p->broadcast) {
         mul_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, mul_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, mul_row, p);
     }
 }

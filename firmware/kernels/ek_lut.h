@@ -1,7 +1,8 @@
 /* Element-wise int8 operators as a 256-entry lookup table: y = table[(uint8_t)x].
  *
- * LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH and int8 -> int8 QUANTIZE all run here;
- * the table holds TFLM's integer result for every input byte, computed at generation time.
+ * LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH, ELU, GELU, RSQRT and int8 -> int8
+ * QUANTIZE all run here; the table holds TFLM's result for every input byte (TFLite's for GELU,
+ * which TFLM lacks), computed at generation time.
  * May run in place: element i is read before element i is written, in ascending order, so the
  * output may start at or below the input. */
 #ifndef EK_LUT_H
