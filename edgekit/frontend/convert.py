@@ -239,6 +239,11 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                 f"{model}: TensorFlow's converter crashed ({exc}) on this model; it is known to crash on "
                 "some Keras LSTM and GRU layers, which often convert with unroll=True") from None
 
+    if mode == "int8":
+        qbuf, islands = quantize.int8_islands(qbuf)
+        for kind in sorted(set(islands)):
+            log(f"{kind}: TensorFlow's converter left {islands.count(kind)} in float32 between a DEQUANTIZE "
+                f"and a QUANTIZE; made int8 {kind} with those quantizations, as TFLite runs it")
     operators = _check_quantized(qbuf, mode, model)
     if names is not None:
         qbuf = quantize.with_labels(qbuf, names)

@@ -92,6 +92,54 @@ def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool
     return qbuf, fbuf
 
 
+#: operators TensorFlow's converter leaves in float32 between a DEQUANTIZE and a QUANTIZE although
+#: TFLite and TFLM run them on int8 with those very quantizations (ELU: a lookup table built from
+#: the input's and output's scales); ``int8_islands`` makes each such chain one int8 operator
+INT8_CAPABLE = ("ELU",)
+
+
+def int8_islands(model: bytes, kinds=INT8_CAPABLE) -> tuple[bytes, list[str]]:
+    """``model`` with every DEQUANTIZE -> ``kind`` (float) -> QUANTIZE chain, each link read only
+    by the next, made one int8 ``kind`` between the int8 tensors (the float ones stay, unread);
+    and the kinds so rewritten, one entry per chain."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    B = schema.BuiltinOperator
+    names = {getattr(B, k): k for k in kinds}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    done = []
+    for g in m.subgraphs:
+        readers: dict[int, list] = {}
+        for o in g.operators:
+            for i in o.inputs:
+                readers.setdefault(int(i), []).append(o)
+        producer = {int(t): o for o in g.operators for t in o.outputs}
+        outputs = {int(t) for t in g.outputs}
+        drop = set()
+        for op in g.operators:
+            if codes[op.opcodeIndex] not in names or len(op.inputs) != 1 or len(op.outputs) != 1:
+                continue
+            deq = producer.get(int(op.inputs[0]))
+            after = readers.get(int(op.outputs[0]), [])
+            if (deq is None or codes[deq.opcodeIndex] != B.DEQUANTIZE or len(after) != 1
+                    or codes[after[0].opcodeIndex] != B.QUANTIZE or len(readers[int(op.inputs[0])]) != 1
+                    or {int(op.inputs[0]), int(op.outputs[0])} & outputs):
+                continue
+            quant = after[0]
+            op.inputs = np.array([deq.inputs[0]], np.int32)
+            op.outputs = np.array([quant.outputs[0]], np.int32)
+            drop |= {id(deq), id(quant)}
+            done.append(names[codes[op.opcodeIndex]])
+        g.operators = [o for o in g.operators if id(o) not in drop]
+    if not done:
+        return model, []
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output()), done
+
+
 def with_labels(model: bytes, labels: list[str]) -> bytes:
     """``model`` with the class names of its first output in its metadata (``edgekit_labels``:
     a JSON list), where ``edgekit generate`` finds them."""
