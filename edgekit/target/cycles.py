@@ -12,8 +12,14 @@ one JSON line per invoke.
         ... start QEMU for board_with_plugin, run invokes ...
     report = cycles.read(result_file)   # CycleReport: instructions, cycles, per operator
 
+With a board that has a ``memory_system`` (``memory_file``), the plugin also charges each
+instruction fetch and data access by region: flash wait states behind the board's flash
+accelerator (caches, prefetch), RAM wait states (``target/memory_model.py``, ``ek_memory.c``).
+Images that mark their own stretches with the hook (``ops=0``) get one segment per hook call
+(``read_segments``), which ``edgekit cycles`` reports.
+
 The plugin is compiled with the host's gcc on first use and cached per source contents.
-Instructions are exact; cycles are an estimate (zero wait-state memory, the model's choices).
+Instructions are exact; cycles are an estimate (the timing file's and the memory model's choices).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Iterator
 from ..errors import EdgekitError, ToolchainError
 from ..files import QEMU_PLUGIN
 
-PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c")
+PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c", "ek_memory.c")
 HOOK_SYMBOL = "ek_harness_op_hook"
 
 #: timing file per CPU (boards' ``cpu`` key)
@@ -107,14 +113,17 @@ def symbol_address(elf: Path, name: str) -> int:
 
 
 def plugin_args(cpu: str, out_file: Path, hook: int | None = None, num_ops: int = 0,
-                blocks_file: Path | None = None) -> list[str]:
+                blocks_file: Path | None = None, memory_file: Path | None = None) -> list[str]:
     """QEMU arguments that load the plugin (``-plugin path,arg=value,...``). ``blocks_file``:
-    the plugin also writes every executed block's counts there at exit (see ``hot_blocks``)."""
+    the plugin also writes every executed block's counts there at exit (see ``hot_blocks``).
+    ``memory_file``: a board's memory system placed on the image (``memory_model``)."""
     parts = [str(plugin_path()), f"model={timing_file(cpu)}", f"out={out_file}"]
     if hook is not None:
         parts += [f"hook=0x{hook:x}", f"ops={num_ops}"]
     if blocks_file is not None:
         parts.append(f"blocks={blocks_file}")
+    if memory_file is not None:
+        parts.append(f"mem={memory_file}")
     for p in parts:
         if "," in p:
             raise CycleModelError(f"QEMU plugin arguments cannot contain ',': {p}")
@@ -150,10 +159,11 @@ class Counts:
     cycles: int
     taken_branches: int
     classes: dict[str, int]
+    memory_cycles: int = 0  # what the memory system added (part of cycles)
 
     @classmethod
     def from_json(cls, d: dict, names: list[str]) -> "Counts":
-        return cls(d["insns"], d["cycles"], d["taken"], dict(zip(names, d["classes"])))
+        return cls(d["insns"], d["cycles"], d["taken"], dict(zip(names, d["classes"])), d.get("memory_cycles", 0))
 
     @property
     def cycles_per_instruction(self) -> float:
@@ -217,6 +227,22 @@ def read(path: Path) -> CycleReport:
     except (ValueError, KeyError) as exc:
         raise CycleModelError(f"{path}: not the cycle plugin's output ({exc})") from None
     return report
+
+
+def read_segments(path: Path) -> tuple[str, list[Counts]]:
+    """The core and the counts between consecutive hook calls of a run with ``ops=0``: the
+    i-th entry is what ran between the i-th and the (i+1)-th call (what ran before the first
+    call is left out)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+        head = json.loads(lines[0])
+        segments = [json.loads(ln) for ln in lines[1:] if ln.endswith("}") and ln.startswith('{"segment"')]
+        counts = [Counts.from_json(d["counts"], head["classes"]) for d in segments]
+    except (OSError, IndexError) as exc:
+        raise CycleModelError(f"{path}: the cycle plugin wrote nothing ({exc})") from None
+    except (ValueError, KeyError) as exc:
+        raise CycleModelError(f"{path}: not the cycle plugin's output ({exc})") from None
+    return head["core"], counts[1:]
 
 
 def hot_blocks(blocks_file: Path, elf: Path, top: int = 20) -> list[dict]:
