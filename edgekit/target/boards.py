@@ -526,3 +526,16 @@ def load_board(name_or_path: str | Path) -> Board:
 
 def all_boards() -> list[Board]:
     return [load_board_file(BOARDS / f"{n}.yaml") for n in board_names()]
+
+
+def emulated_twin(board: Board) -> Board:
+    """The emulated board with ``board``'s core, its FPU too if one has it (the board itself if
+    emulated): where a real board's kernels run when its cycles are estimated without the
+    hardware. The int8 kernels a core gets do not depend on its FPU."""
+    if board.emulated:
+        return board
+    same_core = [b for b in all_boards() if b.emulated and b.cpu == board.cpu]
+    if not same_core:
+        raise BoardError(f"no emulated board has {board.name}'s core ({board.cpu}): "
+                         "its cycles cannot be estimated without the hardware")
+    return next((b for b in same_core if b.fpu == board.fpu), same_core[0])

@@ -38,6 +38,7 @@ from typing import Iterator
 
 from ..errors import EdgekitError, ToolchainError
 from ..files import QEMU_PLUGIN
+from .memory_model import write_memory_file
 
 PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c", "ek_memory.c")
 HOOK_SYMBOL = "ek_harness_op_hook"
@@ -130,22 +131,36 @@ def plugin_args(cpu: str, out_file: Path, hook: int | None = None, num_ops: int 
     return ["-plugin", ",".join(parts)]
 
 
+MODELLED_SUFFIX = ".board.json"
+
+
 @contextlib.contextmanager
 def instrumented(board, elf: Path, num_ops: int, work: Path | None = None,
-                 blocks: bool = False) -> Iterator[tuple[object, Path]]:
+                 blocks: bool = False, memory_of=None) -> Iterator[tuple[object, Path]]:
     """``board`` with the cycle plugin added to its QEMU command line, and the file the plugin
     writes. Start the emulator with the returned board; read the file once QEMU has stopped
-    (or after the invokes: every invoke's line is flushed when it ends)."""
+    (or after the invokes: every invoke's line is flushed when it ends). ``memory_of``: the
+    board whose memory system and clock the estimate is for (default ``board``; a real board
+    with the same core, its firmware's kernels run on the emulated one)."""
     if board.emulator is None:
         raise CycleModelError(f"{board.name} is a real board: cycles are estimated only under QEMU")
     timing_file(board.cpu)  # fail early without a model
+    modelled = memory_of or board
+    if modelled.cpu != board.cpu:
+        raise CycleModelError(f"{modelled.name} has a {modelled.cpu}, the emulated {board.name} a {board.cpu}: "
+                              "cycles can be estimated only for the core that runs")
     with contextlib.ExitStack() as stack:
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-cycles-")))
         out_file = Path(work) / "cycles.jsonl"
         out_file.unlink(missing_ok=True)
+        memory_file = None
+        if modelled.memory_system is not None:
+            memory_file = write_memory_file(modelled, elf, Path(work) / "memory.txt")
+        Path(str(out_file) + MODELLED_SUFFIX).write_text(json.dumps(
+            {"board": modelled.name, "clock_hz": modelled.clock_hz, "memory_model": memory_file is not None}))
         args = plugin_args(board.cpu, out_file, symbol_address(Path(elf), HOOK_SYMBOL), num_ops,
-                           Path(work) / "blocks.txt" if blocks else None)
+                           Path(work) / "blocks.txt" if blocks else None, memory_file)
         emu = dataclasses.replace(board.emulator, extra_args=(*board.emulator.extra_args, *args))
         yield dataclasses.replace(board, emulator=emu), out_file
 
@@ -181,6 +196,9 @@ class CycleReport:
     core: str
     classes: list[str]
     invokes: list[tuple[Counts, list[Counts]]] = field(default_factory=list)  # (total, per op)
+    board: str | None = None  # the board the estimate is for (memory system, clock), if known
+    clock_hz: int | None = None
+    memory_model: bool = False  # False: zero wait-state memory
 
     def median_invoke(self) -> tuple[Counts, list[Counts]]:
         if not self.invokes:
@@ -197,13 +215,27 @@ class CycleReport:
     def operators(self) -> list[Counts]:
         return self.median_invoke()[1]
 
+    @property
+    def memory(self) -> str:
+        return f"{self.board}'s memory system" if self.memory_model else "zero wait states"
+
     def to_json(self) -> dict:
         total, ops = self.median_invoke()
+
+        def counts(c: Counts) -> dict:
+            d = c.to_json()
+            d["memory_cycles"] = c.memory_cycles
+            if self.clock_hz:
+                d["estimated_ms"] = round(c.cycles / self.clock_hz * 1e3, 4)
+            return d
+
         return {"core": self.core, "model": f"edgekit QEMU plugin, {TIMING_FILES.get(self.core, self.core)}",
+                "board": self.board, "clock_hz": self.clock_hz, "memory": self.memory,
                 "note": "instructions: exact (QEMU); cycles: estimated from instruction classes, "
-                        "zero wait-state memory",
-                "invokes": len(self.invokes), "total": total.to_json(),
-                "operators": [o.to_json() for o in ops]}
+                        + (f"with {self.board}'s flash wait states, caches and prefetch" if self.memory_model
+                           else "zero wait-state memory"),
+                "invokes": len(self.invokes), "total": counts(total),
+                "operators": [counts(o) for o in ops]}
 
 
 def read(path: Path) -> CycleReport:
@@ -217,6 +249,10 @@ def read(path: Path) -> CycleReport:
     try:
         head = json.loads(lines[0])
         report = CycleReport(head["core"], head["classes"])
+        modelled = Path(str(path) + MODELLED_SUFFIX)
+        if modelled.is_file():
+            m = json.loads(modelled.read_text())
+            report.board, report.clock_hz, report.memory_model = m["board"], m["clock_hz"], m["memory_model"]
         for line in lines[1:]:
             if not line.endswith("}"):
                 break  # a line still being written
