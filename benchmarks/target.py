@@ -12,14 +12,19 @@ minus the weight arrays. Under -icount every run of the same input is identical,
 inputs suffice; the median is reported.
 
 Cycles: the QEMU cycle plugin (edgekit.target.cycles) estimates cycles from the executed instructions'
-classes with the core's timings (Cortex-M4: ARM's TRM; Cortex-M7: an estimate), zero wait states.
-They are compared with the published MLPerf Tiny cycles on the NUCLEO-L4R5ZI (Cortex-M4 at
+classes with the core's timings (Cortex-M4: ARM's TRM; Cortex-M7: an estimate), plus the board's
+memory system when its file has one (flash wait states, caches, prefetch). ``--board`` may name a
+real board (``nucleo-l4r5zi``): the firmware then runs on the emulated board of its core and the
+cycles and ms are estimated for the real board's memory system and clock. In the same run and
+under the same model, the TFLM + CMSIS-NN and microTVM + CMSIS-NN images of tests/calibration/
+are timed (Cortex-M4 boards), so their ratios to edgekit are measured, not read from old figures.
+They are also compared with the published MLPerf Tiny cycles on the NUCLEO-L4R5ZI (Cortex-M4 at
 120 MHz, ANCHORS.md second table): ratio = theirs / ours, above 1 edgekit needs fewer cycles.
 ``--kernels plain`` builds with the portable C kernels instead of the DSP ones; ``--all`` runs
 the Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 plain C configurations.
 "Code" (flash beyond the weights) is broken down by what it is, from the linker map.
 
-    python benchmarks/target.py [--board qemu-mps2-an386] [--kernels dsp|plain] [--all] [--samples 3]
+    python benchmarks/target.py [--board qemu-mps2-an386|nucleo-l4r5zi] [--kernels dsp|plain] [--all] [--samples 3]
                                 [--json] [MODEL.tflite ...]
 """
 
@@ -37,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from edgekit.frontend import reference  # noqa: E402
 from edgekit.ir.analysis import totals  # noqa: E402
-from edgekit.target.boards import load_board  # noqa: E402
+from edgekit.target.boards import emulated_twin, load_board  # noqa: E402
+from edgekit.target import image_cycles  # noqa: E402
 from edgekit.target.build import build_firmware  # noqa: E402
 from edgekit.target import cycles  # noqa: E402
 from edgekit.codegen.core import Target, target_for_cpu  # noqa: E402
@@ -49,6 +55,10 @@ SHARED = ROOT.parent / "shared"
 MODELS = SHARED / "models"
 ANCHORS = SHARED / "ANCHORS.md"
 DEFAULT = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
+CALIBRATION = ROOT / "tests" / "calibration"
+#: the other engines' images of each model (tests/calibration/README.md), timed in the same run
+ENGINE_IMAGES = {"tflm_cmsisnn": "tflm_cmsisnn_{model}.elf", "utvm_cmsisnn": "utvm_cmsisnn_{bm}.elf"}
+MLPERF_BENCHMARK = {"kws_ref_model": "kws", "vww_96_int8": "vww", "pretrainedResnet_quant": "ic", "ad01_int8": "ad"}
 
 
 def _int(cell: str) -> int:
@@ -144,10 +154,27 @@ def code_breakdown(map_file: Path, flash_end: int) -> dict[str, int]:
     return out
 
 
-def measure(path: Path, board, samples: int, work: Path, target: Target | None = None) -> dict:
+def engines(model: str, modelled) -> dict:
+    """The other engines' images of ``model`` timed under ``modelled``'s model: {engine: cycles}."""
+    out = {}
+    if modelled.cpu != "cortex-m4":  # the images are Cortex-M4 (mps2-an386) builds
+        return out
+    for engine, pattern in ENGINE_IMAGES.items():
+        elf = CALIBRATION / pattern.format(model=model, bm=MLPERF_BENCHMARK.get(model, model))
+        if elf.is_file():
+            r = image_cycles.run(elf, modelled)
+            out[f"{engine}_cycles"] = r.cycles
+            out[f"{engine}_instructions"] = r.instructions
+    return out
+
+
+def measure(path: Path, board, samples: int, work: Path, target: Target | None = None, modelled=None) -> dict:
+    """``board``: where the firmware runs (emulated); ``modelled``: the board the cycles and ms are
+    estimated for (default ``board``)."""
+    modelled = modelled or board
     graph = read_tflite(path)
     fw = build_firmware(path, board, work, target=target)
-    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls)) as (run_board, cycle_file):
+    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls), modelled) as (run_board, cycle_file):
         with connect(run_board, None, fw.elf, log=lambda m: None) as dev:
             rep = profile(dev, path, board.name, emulated=board.emulated,
                           icount_shift=board.emulator.icount_shift if board.emulator else 0,
@@ -161,6 +188,9 @@ def measure(path: Path, board, samples: int, work: Path, target: Target | None =
     return {
         "core": board.cpu, "kernels": "dsp" if (target or target_for_cpu(board.cpu)).dsp else "plain",
         "estimated_cycles": est_total, "cycles_per_mac": est_total / macs if est_total and macs else None,
+        "estimated_ms": est_total / modelled.clock_hz * 1e3 if est_total else None, "clock_hz": modelled.clock_hz,
+        "memory": est.memory if est else None, "emulated_on": board.name,
+        **engines(path.stem, modelled),
         "kernel_functions": sorted({c.function for c in fw.generated.calls if c.function}),
         "code_breakdown": code_breakdown(work / "firmware.map", flash.origin + flash.size_bytes),
         "operator_cycles": [o.cycles for o in est.operators] if est else [],
@@ -185,9 +215,9 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
     if not rows or rows[0].get("estimated_cycles") is None:
         return
     r0 = rows[0]
-    print(f"\n{board} ({r0['core']}, {r0['kernels']} kernels): estimated cycles per inference "
-          f"(edgekit cycle model, zero wait states); published: MLPerf Tiny on the NUCLEO-L4R5ZI; "
-          f"ratio = published / edgekit")
+    print(f"\n{board} ({r0['core']}, {r0['kernels']} kernels, run on {r0['emulated_on']}): estimated cycles per "
+          f"inference (edgekit cycle model, {r0['memory']}) and ms at {r0['clock_hz'] / 1e6:g} MHz; published: "
+          f"MLPerf Tiny on the NUCLEO-L4R5ZI; ratio = published / edgekit")
     print(f"{'model':<24} {'MACs':>11} {'instructions':>13} {'est. cycles':>12} {'cyc/MAC':>8} "
           f"{'ST X-CUBE-AI':>13} {'ratio':>6} {'TFLM+CMSIS':>11} {'ratio':>6} {'code':>7}  exact")
     for r in rows:
@@ -198,6 +228,14 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
               f"{r['cycles_per_mac']:>8.2f} {'-' if st is None else format(st, ',.0f'):>13} {_ratio(st, cyc):>6} "
               f"{'-' if cm is None else format(cm, ',.0f'):>11} {_ratio(cm, cyc):>6} {r['flash_code_bytes']:>7,}  "
               f"{'yes' if r['exact'] else 'NO'}")
+    if any("tflm_cmsisnn_cycles" in r for r in rows):
+        print(f"\nsame run, same cycle model: {'model':<24} {'edgekit':>12} {'ms':>8} {'TFLM+CMSIS-NN':>14} "
+              f"{'ratio':>6} {'uTVM+CMSIS-NN':>14} {'ratio':>6}")
+        for r in rows:
+            tf, tv = r.get("tflm_cmsisnn_cycles"), r.get("utvm_cmsisnn_cycles")
+            print(f"{'':<27}{r['model']:<24} {r['estimated_cycles']:>12,} {r['estimated_ms']:>8.2f} "
+                  f"{'-' if tf is None else format(tf, ','):>14} {_ratio(tf, r['estimated_cycles']):>6} "
+                  f"{'-' if tv is None else format(tv, ','):>14} {_ratio(tv, r['estimated_cycles']):>6}")
     print("code = flash beyond the weights: " + "; ".join(
         f"{r['model']}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["code_breakdown"].items(), key=lambda kv: -kv[1]))
         for r in rows))
@@ -253,13 +291,12 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="edgekit-target-") as tmp:
             for k, (board_name, kernels) in enumerate(configs):
                 board = load_board(board_name)
-                if not board.emulated:
-                    ap.error(f"{board.name} is a real board; this benchmark starts QEMU")
+                run_on = emulated_twin(board)  # a real board's kernels run on the emulated core
                 target = None if kernels is None else Target(board.cpu, dsp=kernels == "dsp")
                 rows = []
                 for path in paths:
                     print(f"{board.name} {kernels or 'default'} kernels: {path.stem} ...", file=sys.stderr, flush=True)
-                    rows.append(measure(path, board, args.samples, Path(tmp) / f"{k}-{path.stem}", target))
+                    rows.append(measure(path, run_on, args.samples, Path(tmp) / f"{k}-{path.stem}", target, board))
                 results.append((board, rows))
     finally:
         reference.shutdown()

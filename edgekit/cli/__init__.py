@@ -20,6 +20,7 @@ from . import (
     build,
     compress,
     convert,
+    cycles,
     deploy,
     export,
     fit,
@@ -33,7 +34,8 @@ from . import (
 )
 
 #: in the order ``edgekit --help`` lists them: the pipeline, then the target, then compression
-COMMANDS = (convert, inspect, generate, export, validate, plan, profile, deploy, report, boards, build, flash, compress, fit)
+COMMANDS = (convert, inspect, generate, export, validate, plan, profile, deploy, cycles, report, boards, build, flash,
+            compress, fit)
 
 
 def build_parser() -> argparse.ArgumentParser:

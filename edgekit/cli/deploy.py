@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     d.add_argument("--inputs", help=".npy (or .npz, one array per input) of inputs to run besides the random ones")
     d.add_argument("--labels", help=".npy of the class of each --inputs sample: reports top-1 accuracy on the device, "
                    "of tflite-micro and of the float Keras model")
+    d.add_argument("--emulate", action="store_true",
+                   help="no hardware: run a real board's kernels on the emulated board of its core and estimate "
+                        "cycles and ms with the real board's memory system and clock")
     d.add_argument("--json", action="store_true")
     add_deadline(d)
     add_no_winograd(d)
@@ -36,6 +39,6 @@ def run(args) -> ExitCode:
                     out_dir=Path(args.output) if args.output else None, port=args.port,
                     report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
                     deadline_s=args.deadline, inputs=Path(args.inputs) if args.inputs else None,
-                    labels=Path(args.labels) if args.labels else None, log=log)
+                    labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

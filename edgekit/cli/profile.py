@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--report", help="write the JSON report here (updated after every inference)")
     pr.add_argument("--labels", help=".npy of the class of each --inputs sample: reports top-1 accuracy")
+    pr.add_argument("--emulate", action="store_true",
+                   help="no hardware: run a real board's kernels on the emulated board of its core and estimate "
+                        "cycles and ms with the real board's memory system and clock")
     pr.add_argument("--json", action="store_true")
     add_deadline(pr)
     pr.set_defaults(run=run)
@@ -32,6 +35,6 @@ def run(args) -> ExitCode:
                             build_dir=Path(args.build) if args.build else None,
                             inputs=Path(args.inputs) if args.inputs else None, samples=args.samples,
                             seed=args.seed, report_path=Path(args.report) if args.report else None,
-                            deadline_s=args.deadline, labels=Path(args.labels) if args.labels else None, log=log)
+                            deadline_s=args.deadline, labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

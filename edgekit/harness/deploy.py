@@ -26,7 +26,7 @@ from ..folders import locked, write_atomic
 from ..frontend.convert import convert_model
 from ..frontend.keras_model import float_top1
 from ..target import cycles, emulator
-from ..target.boards import load_board
+from ..target.boards import emulated_twin, load_board
 from ..target.build import build_firmware, read_build_info
 from ..target.flash import flash
 from . import Device, open_transport
@@ -106,10 +106,12 @@ def _model_of_build(build_dir: Path, info: dict) -> Path:
 def profile_target(board_name: str, port: str | None = None, model: Path | None = None,
                    build_dir: Path | None = None, inputs: Path | None = None, samples: int = 10,
                    seed: int = 0, report_path: Path | None = None, deadline_s: float | None = None,
-                   labels: Path | None = None, log: Log = _nolog):
-    """``edgekit profile``. Returns the :class:`ProfileReport`."""
+                   labels: Path | None = None, emulate: bool = False, log: Log = _nolog):
+    """``edgekit profile``. Returns the :class:`ProfileReport`. ``emulate``: a real board's
+    firmware kernels run on the emulated board of its core, and the cycles are estimated with
+    the real board's memory system and clock."""
 
-    board = load_board(board_name)
+    board, modelled = _run_where(board_name, emulate, port)
     elf, flash, num_ops = None, None, 0
     with contextlib.ExitStack() as stack:
         if build_dir is not None:
@@ -127,7 +129,7 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
             elf, flash, num_ops = fw.elf, flash_facts(fw.sizes), len(fw.generated.calls)
         elif port is not None and flash is None:
             log("note: flash size unknown without the build folder (--build DIR)")
-        run_board, cycle_file = stack.enter_context(with_cycle_plugin(board, port, elf, num_ops))
+        run_board, cycle_file = stack.enter_context(with_cycle_plugin(board, port, elf, num_ops, modelled))
         dev = stack.enter_context(connect(run_board, port, elf, log))
         report = profile(dev, model, board.name, emulated=board.emulated,
                          icount_shift=board.emulator.icount_shift if board.emulator else 0,
@@ -137,15 +139,26 @@ def profile_target(board_name: str, port: str | None = None, model: Path | None 
         return report
 
 
+def _run_where(board_name: str, emulate: bool, port: str | None):
+    """(the board the firmware runs on, the board the cycles are estimated for)."""
+    board = load_board(board_name)
+    if not emulate:
+        return board, board
+    if port is not None:
+        raise EdgekitError("--emulate runs without the hardware: drop --port")
+    return emulated_twin(board), board
+
+
 @contextlib.contextmanager
-def with_cycle_plugin(board, port: str | None, elf: Path | None, num_ops: int) -> Iterator:
+def with_cycle_plugin(board, port: str | None, elf: Path | None, num_ops: int, memory_of=None) -> Iterator:
     """(board to start, file the cycle plugin writes): an emulated board whose core has a cycle
-    model runs with the QEMU cycle plugin (edgekit.target.cycles); otherwise (board, None)."""
+    model runs with the QEMU cycle plugin (edgekit.target.cycles), estimating for ``memory_of``'s
+    memory system and clock (default: the board's own); otherwise (board, None)."""
 
     if port is not None or elf is None or not num_ops or not board.emulated or not cycles.has_model(board.cpu):
         yield board, None
         return
-    with cycles.instrumented(board, elf, num_ops) as (plugged, out):
+    with cycles.instrumented(board, elf, num_ops, memory_of=memory_of) as (plugged, out):
         yield plugged, out
 
 
@@ -207,11 +220,14 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
-           inputs: Path | None = None, labels: Path | None = None, log: Log = _nolog) -> DeployResult:
+           inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
+           log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
-    and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct."""
+    and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct.
+    ``emulate``: run a real board's kernels on the emulated board of its core, with cycles
+    estimated for the real board's memory system and clock."""
     model = Path(model)
-    board = load_board(board_name)  # a wrong board name fails before any work
+    board, modelled = _run_where(board_name, emulate, port)  # a wrong board name fails before any work
     if not model.exists():
         raise ModelFormatError(f"{model}: no such model file or folder")
     keras = _is_keras(model)
@@ -227,13 +243,13 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
-                            report_path, winograd, deadline_s, inputs, labels, log)
+                            report_path, winograd, deadline_s, inputs, labels, log, modelled)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
                  winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
-                 log: Log) -> DeployResult:
+                 log: Log, modelled=None) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -279,7 +295,7 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
             with step("flash"):
                 _flash(fw, log)
         run_board, cycle_file = stack.enter_context(
-            with_cycle_plugin(board, port, fw.elf, len(fw.generated.calls)))
+            with_cycle_plugin(board, port, fw.elf, len(fw.generated.calls), modelled))
         dev = stack.enter_context(connect(run_board, port, fw.elf, lambda m: log(f"      {m}")))
         given = f"the inputs of {inputs.name} and " if inputs is not None else ""
         log(f"[4/4] run {given}{samples} random input(s) on the device, compare with tflite-micro")

@@ -181,7 +181,9 @@ class ProfileReport:
         if est:
             lines.append(f"  estimated {self.cycles['core']} cycles: {est['estimated_cycles']:,.0f} per inference "
                          f"({est['estimated_cycles'] / max(est['instructions'], 1):.2f} per instruction; "
-                         f"{self.cycles['model']}, zero wait states)")
+                         f"{self.cycles['model']}, {self.cycles.get('memory', 'zero wait states')})"
+                         + (f", {est['estimated_ms']:.3f} ms at {self.cycles['clock_hz'] / 1e6:g} MHz"
+                            if est.get("estimated_ms") is not None and self.cycles.get("clock_hz") else ""))
         ops = self.operators()
         if ops:
             head = f"  per operator ({self.timing.unit}, timer overhead removed)"

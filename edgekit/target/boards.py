@@ -26,6 +26,13 @@ A board file, annotated (see ``boards/README.md`` for every key)::
     flash_tools:                        # tried in order; the first on PATH is used
       - {tool: openocd, args: [...], install_hint: ...}
     emulator: {program: qemu-system-arm, machine: mps2-an386, icount_shift: 0}
+    memory_system:                      # what the cycle model charges beyond the core's timings
+      flash_wait_states: 5              # at clock_hz
+      flash_read_bytes: 8               # one flash read (the array's width)
+      prefetch: true                    # sequential instruction reads fetched ahead
+      icache: {lines: 32, line_bytes: 32}   # the flash accelerator's caches (absent: none)
+      dcache: {lines: 8, line_bytes: 32}
+      sram_wait_states: 0
 """
 
 from __future__ import annotations
@@ -100,6 +107,25 @@ class EmulatorSpec:
 
 
 @dataclass(frozen=True)
+class Cache:
+    lines: int
+    line_bytes: int
+
+
+@dataclass(frozen=True)
+class MemorySystem:
+    """What the cycle model (``target/memory_model.py``, the plugin's ``ek_memory.c``) charges
+    beyond the core's zero wait-state timings: the flash behind its accelerator, and RAM."""
+
+    flash_wait_states: int  # at the board's clock_hz
+    flash_read_bytes: int  # bytes one flash read delivers
+    prefetch: bool
+    sram_wait_states: int
+    icache: Cache | None = None
+    dcache: Cache | None = None
+
+
+@dataclass(frozen=True)
 class BootStage:
     """A boot stage the ROM loads before the image (RP2040's boot2): assembled from ``source``,
     linked at ``load_origin``, padded to ``size_bytes`` with a checksum in the last 4 bytes."""
@@ -134,6 +160,7 @@ class Board:
     emulator: EmulatorSpec | None = None
     boot_stage: BootStage | None = None
     uf2_family_id: int | None = None
+    memory_system: MemorySystem | None = None
     notes: str = ""
     path: Path | None = field(default=None, compare=False)
 
@@ -292,6 +319,40 @@ def _memory(value, source: str) -> tuple[MemoryRegion, ...]:
     return tuple(regions)
 
 
+def _cache(value, where: str, source: str) -> Cache | None:
+    if value is None:
+        return None
+    f = _Fields(value, where, source)
+    lines = f.positive("lines", limit=1024)
+    line_bytes = f.positive("line_bytes", limit=4096)
+    f.done()
+    return Cache(lines, line_bytes)
+
+
+def _memory_system(value, source: str) -> MemorySystem | None:
+    if value is None:
+        return None
+    f = _Fields(value, "memory_system", source)
+    ws = f.get("flash_wait_states", int)
+    read_bytes = f.positive("flash_read_bytes", limit=64)
+    prefetch = f.get("prefetch", bool)
+    if not isinstance(prefetch, bool):
+        raise BoardError(f"{source}: memory_system.prefetch: expected true or false")
+    sram_ws = f.get("sram_wait_states", int)
+    icache = _cache(f.get("icache", dict, required=False), "memory_system.icache", source)
+    dcache = _cache(f.get("dcache", dict, required=False), "memory_system.dcache", source)
+    f.done()
+    if not 0 <= ws <= 15 or not 0 <= sram_ws <= 15:
+        raise BoardError(f"{source}: memory_system: wait states must be in 0..15")
+    if read_bytes & (read_bytes - 1):
+        raise BoardError(f"{source}: memory_system.flash_read_bytes must be a power of two, got {read_bytes}")
+    for name, c in (("icache", icache), ("dcache", dcache)):
+        if c is not None and (c.line_bytes % read_bytes or c.line_bytes // read_bytes > 32):
+            raise BoardError(f"{source}: memory_system.{name}.line_bytes must be 1..32 flash reads "
+                             f"of {read_bytes} bytes, got {c.line_bytes}")
+    return MemorySystem(ws, read_bytes, prefetch, sram_ws, icache, dcache)
+
+
 def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
     """Check one board file's contents and build the :class:`Board`."""
     f = _Fields(data, "", source)
@@ -395,6 +456,7 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
         b.done()
         boot_stage = BootStage(src, load_origin, size, checksum, bdefs)
     uf2 = f.get("uf2_family_id", int, required=False)
+    memory_system = _memory_system(f.get("memory_system", dict, required=False), source)
     notes = f.get("notes", str, required=False, default="")
     f.done()
     return Board(name=name, description=description, cpu=cpu, fpu=fpu, float_abi=float_abi,
@@ -402,7 +464,7 @@ def parse_board(data, source: str = "board", path: Path | None = None) -> Board:
                  memory=memory, stack_bytes=stack_bytes, support=support, uart_baud=uart_baud,
                  opt=opt, defines=defines, ram_limit_bytes=ram_limit, flash_limit_bytes=flash_limit,
                  flash_tools=tuple(tools), emulator=emulator, boot_stage=boot_stage,
-                 uf2_family_id=uf2, notes=notes.strip(), path=path)
+                 uf2_family_id=uf2, memory_system=memory_system, notes=notes.strip(), path=path)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -464,3 +526,16 @@ def load_board(name_or_path: str | Path) -> Board:
 
 def all_boards() -> list[Board]:
     return [load_board_file(BOARDS / f"{n}.yaml") for n in board_names()]
+
+
+def emulated_twin(board: Board) -> Board:
+    """The emulated board with ``board``'s core, its FPU too if one has it (the board itself if
+    emulated): where a real board's kernels run when its cycles are estimated without the
+    hardware. The int8 kernels a core gets do not depend on its FPU."""
+    if board.emulated:
+        return board
+    same_core = [b for b in all_boards() if b.emulated and b.cpu == board.cpu]
+    if not same_core:
+        raise BoardError(f"no emulated board has {board.name}'s core ({board.cpu}): "
+                         "its cycles cannot be estimated without the hardware")
+    return next((b for b in same_core if b.fpu == board.fpu), same_core[0])

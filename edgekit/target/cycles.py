@@ -12,8 +12,14 @@ one JSON line per invoke.
         ... start QEMU for board_with_plugin, run invokes ...
     report = cycles.read(result_file)   # CycleReport: instructions, cycles, per operator
 
+With a board that has a ``memory_system`` (``memory_file``), the plugin also charges each
+instruction fetch and data access by region: flash wait states behind the board's flash
+accelerator (caches, prefetch), RAM wait states (``target/memory_model.py``, ``ek_memory.c``).
+Images that mark their own stretches with the hook (``ops=0``) get one segment per hook call
+(``read_segments``), which ``edgekit cycles`` reports.
+
 The plugin is compiled with the host's gcc on first use and cached per source contents.
-Instructions are exact; cycles are an estimate (zero wait-state memory, the model's choices).
+Instructions are exact; cycles are an estimate (the timing file's and the memory model's choices).
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from typing import Iterator
 
 from ..errors import EdgekitError, ToolchainError
 from ..files import QEMU_PLUGIN
+from .memory_model import write_memory_file
 
-PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c")
+PLUGIN_SOURCES = ("ek_cycles.c", "ek_thumb.c", "ek_memory.c")
 HOOK_SYMBOL = "ek_harness_op_hook"
 
 #: timing file per CPU (boards' ``cpu`` key)
@@ -107,36 +114,53 @@ def symbol_address(elf: Path, name: str) -> int:
 
 
 def plugin_args(cpu: str, out_file: Path, hook: int | None = None, num_ops: int = 0,
-                blocks_file: Path | None = None) -> list[str]:
+                blocks_file: Path | None = None, memory_file: Path | None = None) -> list[str]:
     """QEMU arguments that load the plugin (``-plugin path,arg=value,...``). ``blocks_file``:
-    the plugin also writes every executed block's counts there at exit (see ``hot_blocks``)."""
+    the plugin also writes every executed block's counts there at exit (see ``hot_blocks``).
+    ``memory_file``: a board's memory system placed on the image (``memory_model``)."""
     parts = [str(plugin_path()), f"model={timing_file(cpu)}", f"out={out_file}"]
     if hook is not None:
         parts += [f"hook=0x{hook:x}", f"ops={num_ops}"]
     if blocks_file is not None:
         parts.append(f"blocks={blocks_file}")
+    if memory_file is not None:
+        parts.append(f"mem={memory_file}")
     for p in parts:
         if "," in p:
             raise CycleModelError(f"QEMU plugin arguments cannot contain ',': {p}")
     return ["-plugin", ",".join(parts)]
 
 
+MODELLED_SUFFIX = ".board.json"
+
+
 @contextlib.contextmanager
 def instrumented(board, elf: Path, num_ops: int, work: Path | None = None,
-                 blocks: bool = False) -> Iterator[tuple[object, Path]]:
+                 blocks: bool = False, memory_of=None) -> Iterator[tuple[object, Path]]:
     """``board`` with the cycle plugin added to its QEMU command line, and the file the plugin
     writes. Start the emulator with the returned board; read the file once QEMU has stopped
-    (or after the invokes: every invoke's line is flushed when it ends)."""
+    (or after the invokes: every invoke's line is flushed when it ends). ``memory_of``: the
+    board whose memory system and clock the estimate is for (default ``board``; a real board
+    with the same core, its firmware's kernels run on the emulated one)."""
     if board.emulator is None:
         raise CycleModelError(f"{board.name} is a real board: cycles are estimated only under QEMU")
     timing_file(board.cpu)  # fail early without a model
+    modelled = memory_of or board
+    if modelled.cpu != board.cpu:
+        raise CycleModelError(f"{modelled.name} has a {modelled.cpu}, the emulated {board.name} a {board.cpu}: "
+                              "cycles can be estimated only for the core that runs")
     with contextlib.ExitStack() as stack:
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-cycles-")))
         out_file = Path(work) / "cycles.jsonl"
         out_file.unlink(missing_ok=True)
+        memory_file = None
+        if modelled.memory_system is not None:
+            memory_file = write_memory_file(modelled, elf, Path(work) / "memory.txt")
+        Path(str(out_file) + MODELLED_SUFFIX).write_text(json.dumps(
+            {"board": modelled.name, "clock_hz": modelled.clock_hz, "memory_model": memory_file is not None}))
         args = plugin_args(board.cpu, out_file, symbol_address(Path(elf), HOOK_SYMBOL), num_ops,
-                           Path(work) / "blocks.txt" if blocks else None)
+                           Path(work) / "blocks.txt" if blocks else None, memory_file)
         emu = dataclasses.replace(board.emulator, extra_args=(*board.emulator.extra_args, *args))
         yield dataclasses.replace(board, emulator=emu), out_file
 
@@ -150,10 +174,11 @@ class Counts:
     cycles: int
     taken_branches: int
     classes: dict[str, int]
+    memory_cycles: int = 0  # what the memory system added (part of cycles)
 
     @classmethod
     def from_json(cls, d: dict, names: list[str]) -> "Counts":
-        return cls(d["insns"], d["cycles"], d["taken"], dict(zip(names, d["classes"])))
+        return cls(d["insns"], d["cycles"], d["taken"], dict(zip(names, d["classes"])), d.get("memory_cycles", 0))
 
     @property
     def cycles_per_instruction(self) -> float:
@@ -171,6 +196,9 @@ class CycleReport:
     core: str
     classes: list[str]
     invokes: list[tuple[Counts, list[Counts]]] = field(default_factory=list)  # (total, per op)
+    board: str | None = None  # the board the estimate is for (memory system, clock), if known
+    clock_hz: int | None = None
+    memory_model: bool = False  # False: zero wait-state memory
 
     def median_invoke(self) -> tuple[Counts, list[Counts]]:
         if not self.invokes:
@@ -187,13 +215,27 @@ class CycleReport:
     def operators(self) -> list[Counts]:
         return self.median_invoke()[1]
 
+    @property
+    def memory(self) -> str:
+        return f"{self.board}'s memory system" if self.memory_model else "zero wait states"
+
     def to_json(self) -> dict:
         total, ops = self.median_invoke()
+
+        def counts(c: Counts) -> dict:
+            d = c.to_json()
+            d["memory_cycles"] = c.memory_cycles
+            if self.clock_hz:
+                d["estimated_ms"] = round(c.cycles / self.clock_hz * 1e3, 4)
+            return d
+
         return {"core": self.core, "model": f"edgekit QEMU plugin, {TIMING_FILES.get(self.core, self.core)}",
+                "board": self.board, "clock_hz": self.clock_hz, "memory": self.memory,
                 "note": "instructions: exact (QEMU); cycles: estimated from instruction classes, "
-                        "zero wait-state memory",
-                "invokes": len(self.invokes), "total": total.to_json(),
-                "operators": [o.to_json() for o in ops]}
+                        + (f"with {self.board}'s flash wait states, caches and prefetch" if self.memory_model
+                           else "zero wait-state memory"),
+                "invokes": len(self.invokes), "total": counts(total),
+                "operators": [counts(o) for o in ops]}
 
 
 def read(path: Path) -> CycleReport:
@@ -207,6 +249,10 @@ def read(path: Path) -> CycleReport:
     try:
         head = json.loads(lines[0])
         report = CycleReport(head["core"], head["classes"])
+        modelled = Path(str(path) + MODELLED_SUFFIX)
+        if modelled.is_file():
+            m = json.loads(modelled.read_text())
+            report.board, report.clock_hz, report.memory_model = m["board"], m["clock_hz"], m["memory_model"]
         for line in lines[1:]:
             if not line.endswith("}"):
                 break  # a line still being written
@@ -217,6 +263,22 @@ def read(path: Path) -> CycleReport:
     except (ValueError, KeyError) as exc:
         raise CycleModelError(f"{path}: not the cycle plugin's output ({exc})") from None
     return report
+
+
+def read_segments(path: Path) -> tuple[str, list[Counts]]:
+    """The core and the counts between consecutive hook calls of a run with ``ops=0``: the
+    i-th entry is what ran between the i-th and the (i+1)-th call (what ran before the first
+    call is left out)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+        head = json.loads(lines[0])
+        segments = [json.loads(ln) for ln in lines[1:] if ln.endswith("}") and ln.startswith('{"segment"')]
+        counts = [Counts.from_json(d["counts"], head["classes"]) for d in segments]
+    except (OSError, IndexError) as exc:
+        raise CycleModelError(f"{path}: the cycle plugin wrote nothing ({exc})") from None
+    except (ValueError, KeyError) as exc:
+        raise CycleModelError(f"{path}: not the cycle plugin's output ({exc})") from None
+    return head["core"], counts[1:]
 
 
 def hot_blocks(blocks_file: Path, elf: Path, top: int = 20) -> list[dict]:

@@ -12,17 +12,22 @@
  * one operator; after the (ops+1)-th hook of an invoke one JSON line per invoke is written to
  * out=FILE. Without hook=, only the totals are written at exit.
  *
+ * With hook= and ops=0 (an image that marks its own stretches, e.g. one whole inference), every
+ * hook closes one segment: one JSON line per hook with the counts since the previous one.
+ *
  * Arguments: model=FILE (timing file, required), out=FILE (required), hook=ADDR (hex or
  * decimal, Thumb bit ignored), ops=N (operators per invoke), blocks=FILE (optional: at exit,
  * every executed block's address, instructions, static cycles, executions and taken exits,
- * for finding where the cycles go).
+ * for finding where the cycles go), mem=FILE (optional: the board's memory system, ek_memory.h;
+ * without it memory has no wait states).
  *
  * Cycle model of a block, single-issue cores (Cortex-M4, timings from ARM's Cortex-M4 TRM,
  * "Instruction set summary" and "Load/store timings"):
  *   - each instruction costs its class's cycles (LDM/STM: base + registers; LDRD/STRD: fixed);
  *   - a single load or store directly after a single load is pipelined (one cycle less, not
- *     below one) unless its address uses the register the first load loaded (a base the first
- *     load wrote back does not count);
+ *     below one) unless its address uses the register the first load loaded; whether a base
+ *     the first load wrote back counts is the switch wb_base_pipelined (1: it does not count;
+ *     the TRM names only "the destination of the first LDR");
  *   - a load or store whose address uses the result of the directly preceding data-processing
  *     instruction stalls (agu_stall cycles);
  *   - a store with a register offset costs store_reg_offset;
@@ -36,7 +41,9 @@
  * is no DSP instruction and the first is no branch; a load's result is ready load_latency cycles
  * after it issues; a conditional branch is predicted by a 2-bit counter per branch and costs
  * branch_mispredict when wrong, branch_refill when taken and predicted.
- * Memory is taken to have no wait states.
+ * Memory: with mem=FILE, every instruction fetch and data access is charged by region (flash
+ * wait states behind the accelerator's caches and prefetch, RAM wait states; ek_memory.c), on
+ * top of the static cost; without it memory is taken to have no wait states.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ek_memory.h"
 #include "ek_qemu_plugin_api.h"
 #include "ek_thumb.h"
 
@@ -68,6 +76,8 @@ typedef struct {
     int branch_mispredict;   /* dual-issue model: a wrongly predicted conditional branch */
     int branch_uncond;       /* dual-issue model: extra cycles of an unconditional branch */
     int load_latency;        /* dual-issue model: cycles until a loaded register can be read */
+    int wb_base_pipelined;   /* M4: a load after a load that wrote back its base is pipelined */
+    int unaligned_penalty;   /* M4: extra cycles of unaligned halfword/word accesses (1: the TRM's) */
 } ek_model;
 
 static const char *const class_keys[EK_CLS_COUNT] = {
@@ -87,7 +97,8 @@ static int set_key(ek_model *m, const char *key, const char *val)
         {"branch_refill", &m->branch_refill}, {"load_pc_refill", &m->load_pc_refill},
         {"branch_mispredict", &m->branch_mispredict},
         {"branch_uncond", &m->branch_uncond}, {"load_latency", &m->load_latency},
-        {"dual_issue", &m->dual_issue},
+        {"dual_issue", &m->dual_issue}, {"wb_base_pipelined", &m->wb_base_pipelined},
+        {"unaligned_penalty", &m->unaligned_penalty},
     };
     if (strcmp(key, "core") == 0) {
         snprintf(m->core, sizeof m->core, "%s", val);
@@ -122,6 +133,7 @@ static int load_model(const char *path, ek_model *m, char *err, size_t errn)
     }
     m->multi_regs_per_cycle = 1;
     m->load_pc_refill = -1;
+    m->wb_base_pipelined = 1;
     if (f == NULL) {
         snprintf(err, errn, "cannot open timing file %s: %s", path, strerror(errno));
         return -1;
@@ -170,6 +182,9 @@ typedef struct ek_block_s {
     uint8_t end;             /* END_*: how the last instruction changes the flow */
     uint8_t is_hook;
     uint8_t counter;         /* dual-issue model: 2-bit predictor of the ending branch */
+    uint32_t n_reads;        /* memory model: the flash reads (address / read bytes) the block's */
+    uint64_t *reads;         /* instructions come from, in order, and the static cycles of the */
+    uint32_t *read_cycles;   /* instructions that start in each */
     uint64_t executions;     /* for blocks=FILE */
     uint64_t taken_exits;
     struct ek_block_s *next; /* every block, for blocks=FILE */
@@ -180,10 +195,13 @@ typedef struct {
     uint64_t cycles;
     uint64_t taken;          /* taken branches */
     uint64_t mispredicts;
+    uint64_t memory;         /* cycles the memory system added (included in cycles) */
     uint64_t classes[EK_CLS_COUNT];
 } ek_counts;
 
 static ek_model model;
+static ek_memory memsys;
+static uint32_t last_read_cycles; /* static cycles spent in the last fetched flash read */
 static FILE *out;
 static char *blocks_path;
 static ek_block *all_blocks;
@@ -260,7 +278,7 @@ static int base_cost(const ek_insn *d, int conditional)
 }
 
 /* Static cycles of a decoded block: single-issue (M4) rules. */
-static uint32_t block_cycles_single(const ek_insn *ins, const uint8_t *cond, size_t n)
+static uint32_t block_cycles_single(const ek_insn *ins, const uint8_t *cond, size_t n, uint32_t *each)
 {
     uint32_t cycles = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -269,15 +287,18 @@ static uint32_t block_cycles_single(const ek_insn *ins, const uint8_t *cond, siz
         if (i > 0) {
             const ek_insn *p = &ins[i - 1];
             const int single = (d->cls == EK_CLS_LOAD || d->cls == EK_CLS_STORE) && !(d->flags & EK_F_PC_WRITE);
-            /* the first load's destination (its data, not a written-back base) */
-            if (single && p->cls == EK_CLS_LOAD && !((p->dst & ~p->wb) & d->addr) && c > 1) {
+            /* the first load's destination (its data; its written-back base unless
+             * wb_base_pipelined is 0) */
+            const uint32_t blocking = model.wb_base_pipelined ? (p->dst & ~p->wb) : p->dst;
+            if (single && p->cls == EK_CLS_LOAD && !(blocking & d->addr) && c > 1) {
                 c -= model.load_pipelined;
             }
             if (is_memory(d->cls) && is_data_processing(p->cls) && (p->dst & d->addr)) {
                 c += model.agu_stall;
             }
         }
-        cycles += (uint32_t)(c < 1 ? 1 : c);
+        each[i] = (uint32_t)(c < 1 ? 1 : c);
+        cycles += each[i];
     }
     return cycles;
 }
@@ -313,7 +334,7 @@ static int can_pair(const ek_insn *a, const ek_insn *b, int cost_a, int cost_b)
 }
 
 /* Static cycles of a decoded block: dual-issue (M7) rules with a register scoreboard. */
-static uint32_t block_cycles_dual(const ek_insn *ins, const uint8_t *cond, size_t n)
+static uint32_t block_cycles_dual(const ek_insn *ins, const uint8_t *cond, size_t n, uint32_t *each)
 {
     uint32_t ready[16] = {0}; /* cycle at which each register can be read */
     uint32_t now = 0;         /* cycle the next instruction could issue in */
@@ -345,6 +366,7 @@ static uint32_t block_cycles_dual(const ek_insn *ins, const uint8_t *cond, size_
                 ready[r] = issue + ((d->wb & (1u << r)) ? 1u : lat);
             }
         }
+        each[i] = now > end ? now - end : 0; /* cycles this instruction added */
         if (now > end) {
             end = now;
         }
@@ -354,6 +376,57 @@ static uint32_t block_cycles_dual(const ek_insn *ins, const uint8_t *cond, size_
 }
 
 static void on_block_exec(unsigned int vcpu, void *userdata);
+
+static void on_memory(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *userdata)
+{
+    (void)vcpu;
+    (void)userdata;
+    const uint64_t size = 1u << qemu_plugin_mem_size_shift(info);
+    const int store = qemu_plugin_mem_is_store(info);
+    uint32_t c = 0;
+    if (model.unaligned_penalty && (vaddr & (size - 1))) {
+        /* the M4 splits it: a byte-aligned halfword into two bytes, a halfword-aligned word
+         * into two halfwords, a byte-aligned word into byte, halfword, byte */
+        cur.cycles += (uint64_t)((size == 4 && (vaddr & 1)) ? 2 : 1);
+    }
+    if (memsys.active) {
+        c = store ? ek_memory_store_cost(&memsys, vaddr) : ek_memory_load_cost(&memsys, vaddr);
+        const uint64_t last = vaddr + size - 1;
+        if (!store && last / (uint64_t)memsys.flash_read_bytes != vaddr / (uint64_t)memsys.flash_read_bytes) {
+            c += ek_memory_load_cost(&memsys, last); /* it spans two flash reads */
+        }
+    }
+    cur.cycles += c;
+    cur.memory += c;
+}
+
+static int reads_memory(const ek_insn *d)
+{
+    return d->cls == EK_CLS_LOAD || d->cls == EK_CLS_LDRD || d->cls == EK_CLS_LDM || d->cls == EK_CLS_FP_LOAD ||
+           (d->cls == EK_CLS_BRANCH && (d->flags & EK_F_TABLE));
+}
+
+/* The flash reads a block's instructions come from, and the cycles spent in each. */
+static void block_reads(ek_block *b, struct qemu_plugin_tb *tb, size_t n, const uint32_t *each)
+{
+    const uint64_t rb = (uint64_t)memsys.flash_read_bytes;
+    const uint64_t first = b->vaddr / rb;
+    const uint64_t last = (b->fallthrough - 1) / rb;
+    b->n_reads = (uint32_t)(last - first + 1);
+    b->reads = calloc(b->n_reads, sizeof *b->reads);
+    b->read_cycles = calloc(b->n_reads, sizeof *b->read_cycles);
+    if (b->reads == NULL || b->read_cycles == NULL) {
+        b->n_reads = 0;
+        return;
+    }
+    for (uint32_t r = 0; r < b->n_reads; ++r) {
+        b->reads[r] = first + r;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const uint64_t r = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, i)) / rb - first;
+        b->read_cycles[r] += each[i];
+    }
+}
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
@@ -365,10 +438,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     ek_block *b = calloc(1, sizeof *b);
     ek_insn *ins = calloc(n, sizeof *ins);
     uint8_t *cond = calloc(n, 1);
-    if (b == NULL || ins == NULL || cond == NULL) {
+    uint32_t *each = calloc(n, sizeof *each);
+    if (b == NULL || ins == NULL || cond == NULL || each == NULL) {
         free(b);
         free(ins);
         free(cond);
+        free(each);
         return;
     }
     b->vaddr = qemu_plugin_tb_vaddr(tb);
@@ -389,6 +464,13 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if (ins[i].cls == EK_CLS_IT) {
             it_left = ins[i].it_count;
         }
+        const int stores = ins[i].cls == EK_CLS_STORE || ins[i].cls == EK_CLS_STRD || ins[i].cls == EK_CLS_STM ||
+                           ins[i].cls == EK_CLS_FP_STORE;
+        if ((memsys.active && (reads_memory(&ins[i]) || (stores && memsys.sram_wait_states > 0))) ||
+            (model.unaligned_penalty && (ins[i].cls == EK_CLS_LOAD || ins[i].cls == EK_CLS_STORE))) {
+            qemu_plugin_register_vcpu_mem_cb((struct qemu_plugin_insn *)qi, on_memory, QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW, NULL);
+        }
         b->classes[ins[i].cls]++;
         if ((ins[i].flags & EK_F_PC_WRITE) && !cond[i]) {
             b->taken_static++;
@@ -400,12 +482,16 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             }
         }
     }
-    b->cycles = model.dual_issue ? block_cycles_dual(ins, cond, n) : block_cycles_single(ins, cond, n);
+    b->cycles = model.dual_issue ? block_cycles_dual(ins, cond, n, each) : block_cycles_single(ins, cond, n, each);
+    if (memsys.active) {
+        block_reads(b, tb, n, each);
+    }
     b->is_hook = have_hook && (b->vaddr & ~(uint64_t)1) == hook_addr;
     b->next = all_blocks;
     all_blocks = b;
     free(ins);
     free(cond);
+    free(each);
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_block_exec, QEMU_PLUGIN_CB_NO_REGS, b);
 }
 
@@ -415,6 +501,7 @@ static void add_counts(ek_counts *to, const ek_counts *from)
     to->cycles += from->cycles;
     to->taken += from->taken;
     to->mispredicts += from->mispredicts;
+    to->memory += from->memory;
     for (int c = 0; c < EK_CLS_COUNT; ++c) {
         to->classes[c] += from->classes[c];
     }
@@ -423,8 +510,8 @@ static void add_counts(ek_counts *to, const ek_counts *from)
 static void write_counts(const ek_counts *c)
 {
     fprintf(out, "{\"insns\": %" PRIu64 ", \"cycles\": %" PRIu64 ", \"taken\": %" PRIu64
-                 ", \"mispredicts\": %" PRIu64 ", \"classes\": [",
-            c->insns, c->cycles, c->taken, c->mispredicts);
+                 ", \"mispredicts\": %" PRIu64 ", \"memory_cycles\": %" PRIu64 ", \"classes\": [",
+            c->insns, c->cycles, c->taken, c->mispredicts, c->memory);
     for (int k = 0; k < EK_CLS_COUNT; ++k) {
         fprintf(out, "%s%" PRIu64, k ? ", " : "", c->classes[k]);
     }
@@ -448,6 +535,17 @@ static void write_invoke(void)
     fputs("]}\n", out);
     fflush(out);
     ++invokes;
+}
+
+/* The hook ran in segment mode (ops=0): what was counted since the previous hook is one segment. */
+static void hook_segment(void)
+{
+    fprintf(out, "{\"segment\": %" PRIu64 ", \"counts\": ", hooks_seen);
+    write_counts(&cur);
+    fputs("}\n", out);
+    fflush(out);
+    memset(&cur, 0, sizeof cur);
+    ++hooks_seen;
 }
 
 /* The hook ran: what was counted since the previous hook belongs to one operator. */
@@ -492,8 +590,25 @@ static void on_block_exec(unsigned int vcpu, void *userdata)
         p->taken_exits += (uint64_t)taken;
     }
     b->executions++;
-    if (b->is_hook && num_ops > 0) {
-        hook_boundary();
+    if (b->is_hook) {
+        if (num_ops > 0) {
+            hook_boundary();
+        } else {
+            hook_segment();
+        }
+    }
+    if (memsys.active) {
+        uint32_t covered = last_read_cycles;
+        uint32_t c = 0;
+        for (uint32_t r = 0; r < b->n_reads; ++r) {
+            c += ek_memory_fetch_cost(&memsys, b->reads[r], covered);
+            covered = b->read_cycles[r];
+        }
+        if (b->n_reads) {
+            last_read_cycles = b->read_cycles[b->n_reads - 1];
+        }
+        cur.cycles += c;
+        cur.memory += c;
     }
     cur.insns += b->n_insns;
     cur.cycles += b->cycles;
@@ -516,6 +631,13 @@ static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
                  ", \"run_insns\": %" PRIu64 ", \"since_last_hook\": ",
             invokes, hooks_seen, total.insns);
     write_counts(&cur);
+    if (memsys.active) {
+        fprintf(out, ", \"memory\": {\"flash_data_reads\": %" PRIu64 ", \"flash_data_misses\": %" PRIu64
+                     ", \"fetch_misses\": %" PRIu64 ", \"icache_hits\": %" PRIu64 ", \"dcache_hits\": %" PRIu64
+                     ", \"stall_cycles\": %" PRIu64 "}",
+                memsys.flash_data_reads, memsys.flash_data_misses, memsys.fetch_misses, memsys.icache.hits,
+                memsys.dcache.hits, memsys.stall_cycles);
+    }
     fputs("}\n", out);
     fclose(out);
     out = NULL;
@@ -536,7 +658,7 @@ static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
 EK_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
                                               char **argv)
 {
-    const char *model_path = NULL, *out_path = NULL;
+    const char *model_path = NULL, *out_path = NULL, *mem_path = NULL;
     char err[512];
     (void)info;
     for (int i = 0; i < argc; ++i) {
@@ -555,6 +677,8 @@ EK_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_in
                 return -1;
             }
             memcpy(blocks_path, a + 7, len);
+        } else if (strncmp(a, "mem=", 4) == 0) {
+            mem_path = a + 4;
         } else if (strncmp(a, "ops=", 4) == 0) {
             num_ops = (uint32_t)strtoul(a + 4, NULL, 0);
         } else {
@@ -568,6 +692,12 @@ EK_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_in
         return -1;
     }
     if (load_model(model_path, &model, err, sizeof err) != 0) {
+        qemu_plugin_outs("edgekit cycles plugin: ");
+        qemu_plugin_outs(err);
+        qemu_plugin_outs("\n");
+        return -1;
+    }
+    if (mem_path != NULL && ek_memory_load(mem_path, &memsys, err, sizeof err) != 0) {
         qemu_plugin_outs("edgekit cycles plugin: ");
         qemu_plugin_outs(err);
         qemu_plugin_outs("\n");
