@@ -8,6 +8,7 @@ package.
 
 from .graph import (
     Activation,
+    BatchMatMulOptions,
     BlockOptions,
     ConcatenationOptions,
     Conv2DOptions,
@@ -42,6 +43,7 @@ from .read import parse_tflite, read_tflite
 # one name per line: branches that add options merge without conflicts
 __all__ = [
     "Activation",
+    "BatchMatMulOptions",
     "BlockOptions",
     "ConcatenationOptions",
     "Conv2DOptions",

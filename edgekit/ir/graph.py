@@ -103,6 +103,12 @@ class TransposeConvOptions:
 
 
 @dataclass(frozen=True)
+class BatchMatMulOptions:
+    adj_x: bool  # the left operand is read transposed (its last two axes swapped)
+    adj_y: bool
+
+
+@dataclass(frozen=True)
 class FullyConnectedOptions:
     activation: Activation
     keep_num_dims: bool

@@ -20,6 +20,7 @@ from ..errors import ModelFormatError, UnsupportedModelError
 from .checks import check_graph
 from .graph import (
     Activation,
+    BatchMatMulOptions,
     BlockOptions,
     ConcatenationOptions,
     Conv2DOptions,
@@ -230,6 +231,9 @@ def _read_options(tflite, kind: OpKind, op) -> object:
             return NoOptions()  # the lowering refuses it: no padding or strides
         return TransposeConvOptions(Padding(o.Padding()), o.StrideH(), o.StrideW(),
                                     Activation(o.FusedActivationFunction()))
+    if kind == K.BATCH_MATMUL:
+        o = _table(tflite, op, tflite.BatchMatMulOptions)
+        return BatchMatMulOptions(bool(o.AdjX()), bool(o.AdjY())) if o is not None else BatchMatMulOptions(False, False)
     if kind == K.FULLY_CONNECTED:
         o = _table(tflite, op, tflite.FullyConnectedOptions)
         if o is None:
