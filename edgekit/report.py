@@ -80,7 +80,8 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
             rep.sizes = {"flash_bytes": s.flash_bytes, "flash_weights_bytes": s.flash_weights_bytes,
                          "flash_code_bytes": s.flash_code_bytes, "flash_limit_bytes": s.flash_limit_bytes,
                          "ram_bytes": s.ram_bytes, "ram_arena_bytes": s.ram_arena_bytes,
-                         "ram_stack_bytes": s.ram_stack_bytes, "ram_limit_bytes": s.ram_limit_bytes}
+                         "ram_stack_bytes": s.ram_stack_bytes, "ram_limit_bytes": s.ram_limit_bytes,
+                         "invoke_stack": fw.generated.invoke_stack.text() if fw.generated.invoke_stack else None}
     if profile is not None:
         _attach_profile(rep, Path(profile), graph.digest)
     if keras is not None:
@@ -148,7 +149,9 @@ def render_html(rep: Report) -> str:
                  f"code {_n(s['flash_code_bytes'])}</td></tr>"
                  f"<tr><th>RAM</th><td>{_n(s['ram_bytes'])} of {_n(s['ram_limit_bytes'])} bytes "
                  f"({100 * s['ram_bytes'] / s['ram_limit_bytes']:.1f}%): arena {_n(s['ram_arena_bytes'])}, "
-                 f"stack reserve {_n(s['ram_stack_bytes'])}</td></tr></table>")
+                 f"stack reserve {_n(s['ram_stack_bytes'])}</td></tr>"
+                 + (f"<tr><th>stack</th><td>{e(s['invoke_stack'])}</td></tr>" if s.get("invoke_stack") else "")
+                 + "</table>")
     notes = "".join(f"<p class=\"note\">{e(n)}</p>" for n in (rep.profile_note, rep.sqnr_note) if n)
     png = base64.b64encode(rep.timeline_png).decode()
     return f"""<!DOCTYPE html>

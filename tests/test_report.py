@@ -88,7 +88,9 @@ def test_report_of_the_digits_model(digits, tmp_path, capsys):
     assert any(k.endswith("_dsp_s8") for k in kernels)  # the board's DSP kernels
     sqnr = [float(r[10]) for r in rows]
     assert all(15 < v < 80 for v in sqnr), sqnr  # int8 tracks the float model, not perfectly
-    build = json.loads((tmp_path / "fw" / "build.json").read_text())["sizes"]
+    build_info = json.loads((tmp_path / "fw" / "build.json").read_text())
+    build = build_info["sizes"]
+    assert f"<th>stack</th><td>model_invoke needs at most {build_info['invoke_stack_bytes']:,} bytes" in text
     assert f"<th>flash</th><td>{build['flash_bytes']:,} of {build['flash_limit_bytes']:,} bytes" in text
     assert f"<th>RAM</th><td>{build['ram_bytes']:,} of {build['ram_limit_bytes']:,} bytes" in text
     (img,) = [i for i in page.images if i.get("id") == "timeline"]
