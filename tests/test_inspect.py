@@ -41,3 +41,16 @@ def test_inspect_table(mlperf_models, capsys):
     assert main(["inspect", str(mlperf_models / "kws_ref_model.tflite")]) == 0
     out = capsys.readouterr().out
     assert "DEPTHWISE_CONV_2D" in out and "total:" in out
+
+
+def test_readme_lists_the_operators_edgekit_runs():
+    """The README's operator list is the set of registered lowerings: a new operator is listed."""
+    import re
+
+    from conftest import ROOT
+
+    from edgekit.codegen.lower import supported_kinds
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- operators:.*?-->\n(.*?)<!-- /operators -->", text, re.S).group(1)
+    assert re.findall(r"`(\w+)`", block) == sorted(k.name for k in supported_kinds())
