@@ -222,7 +222,7 @@ def test_stateful_operator_is_listed_as_unsupported(tmp_path, capsys):
     assert "unsupported: op 2 SVDF" in err and "before it is written" not in err
     assert main(["generate", str(path), "-o", str(tmp_path / "out")]) == ExitCode.ERROR
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot run: 2:SVDF" in err[0], err
+    assert len(err) == 1 and "cannot run: SVDF x1 (op 2)" in err[0], err
     assert main(["plan", str(path)]) == ExitCode.OK
 
 

@@ -54,3 +54,18 @@ def test_readme_lists_the_operators_edgekit_runs():
     text = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- operators:.*?-->\n(.*?)<!-- /operators -->", text, re.S).group(1)
     assert re.findall(r"`(\w+)`", block) == sorted(k.name for k in supported_kinds())
+
+
+def test_every_kind_edgekit_cannot_run_is_named():
+    """Nineteen unsupported operators of three kinds: the one line names each kind with its count,
+    and no kind is cut off by a length limit."""
+    from types import SimpleNamespace
+
+    from edgekit.codegen.lower import unsupported_text
+
+    ops = ([SimpleNamespace(index=i, type_name="SPLIT") for i in range(3, 30, 2)]
+           + [SimpleNamespace(index=1, type_name="UNPACK")]
+           + [SimpleNamespace(index=i, type_name="WHILE") for i in (40, 41, 42, 43)])
+    text = unsupported_text(ops)
+    assert text == ("19 operator(s) edgekit cannot run: SPLIT x14 (ops 3, 5, 7, 9, ...); UNPACK x1 (op 1); "
+                    "WHILE x4 (ops 40, 41, 42, 43)")
