@@ -197,6 +197,19 @@ class BlockOptions:
     block_size: int
 
 
+@dataclass(frozen=True)
+class SequenceLSTMOptions:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: the cell gate's activation, the cell clip (0: none), the
+    projection clip and whether the time dimension comes first."""
+
+    activation: Activation
+    cell_clip: float
+    proj_clip: float
+    time_major: bool
+    asymmetric_quantize_inputs: bool = False
+    diagonal_recurrent_tensors: bool = False
+
+
 # ---------------------------------------------------------------------------- graph
 
 

@@ -38,6 +38,7 @@ from .graph import (
     Padding,
     Pool2DOptions,
     Quantization,
+    SequenceLSTMOptions,
     ReducerOptions,
     ResizeOptions,
     SoftmaxOptions,
@@ -289,4 +290,11 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         o = _table(tflite, op, tflite.DepthToSpaceOptions if kind == K.DEPTH_TO_SPACE
                    else tflite.SpaceToDepthOptions)
         return BlockOptions(o.BlockSize())
+    if kind == K.UNIDIRECTIONAL_SEQUENCE_LSTM:
+        o = _table(tflite, op, tflite.UnidirectionalSequenceLSTMOptions)
+        if o is None:
+            return SequenceLSTMOptions(Activation.NONE, 0.0, 0.0, False)
+        return SequenceLSTMOptions(Activation(o.FusedActivationFunction()), float(o.CellClip()),
+                                   float(o.ProjClip()), bool(o.TimeMajor()),
+                                   bool(o.AsymmetricQuantizeInputs()), bool(o.DiagonalRecurrentTensors()))
     return NoOptions()
