@@ -52,41 +52,42 @@ static void fc_s16(const int8_t *x, const int8_t *w, const int32_t *bias, int32_
     }
 }
 
-/* The int16 logistic: Q3.12-ish input (rescaled by multiplier and shift), Q0.15 output. */
-static void sigmoid_s16(int16_t *v, int32_t n, int32_t multiplier, int32_t shift)
+/* The activations' input, rescaled: (v * multiplier + round) >> shift. */
+EK_INLINE int32_t act_input(int16_t v, int32_t multiplier, int32_t shift)
 {
     const int32_t round = shift > 0 ? 1 << (shift - 1) : 0;
+    return ((int32_t)v * multiplier + round) >> shift;
+}
+
+/* The table at |x| / 2^frac, interpolated linearly in the frac low bits; `saturated` beyond it. */
+EK_INLINE uint32_t table_at(int32_t x, int32_t frac, uint32_t saturated)
+{
+    const uint32_t ax = (uint32_t)(x < 0 ? -x : x);
+    const uint32_t hi = ax >> frac;
+    if (hi >= 255u) {
+        return saturated;
+    }
+    const uint32_t a = ek_sigmoid_q16[hi], b = ek_sigmoid_q16[hi + 1];
+    return (a << frac) + (ax & ((1u << frac) - 1u)) * (b - a);
+}
+
+/* The int16 logistic, in place: Q0.15 output. */
+static void sigmoid_s16(int16_t *v, int32_t n, int32_t multiplier, int32_t shift)
+{
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t x = ((int32_t)v[i] * multiplier + round) >> shift;
-        const uint32_t ax = (uint32_t)(x < 0 ? -x : x);
-        const uint32_t hi = ax >> 9;
-        uint32_t r;
-        if (hi >= 255u) {
-            r = 0x7FFFu << 10;
-        } else {
-            const uint32_t a = ek_sigmoid_q16[hi], b = ek_sigmoid_q16[hi + 1];
-            r = (a << 9) + (ax & 0x1FFu) * (b - a);
-        }
+        const int32_t x = act_input(v[i], multiplier, shift);
+        uint32_t r = table_at(x, 9, 0x7FFFu << 10);
         r = x >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;
         v[i] = (int16_t)(r >> 10);
     }
 }
 
-/* The int16 tanh: rescaled input as above, Q0.15 output. */
+/* The int16 tanh (2 sigmoid(2x) - 1 from the same table): Q0.15 output. */
 static void tanh_s16(const int16_t *in, int16_t *out, int32_t n, int32_t multiplier, int32_t shift)
 {
-    const int32_t round = shift > 0 ? 1 << (shift - 1) : 0;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t x = ((int32_t)in[i] * multiplier + round) >> shift;
-        const uint32_t ax = (uint32_t)(x < 0 ? -x : x);
-        const uint32_t hi = ax >> 8;
-        int32_t r;
-        if (hi >= 255u) {
-            r = (int32_t)(0xFFFFu << 8);
-        } else {
-            const uint32_t a = ek_sigmoid_q16[hi], b = ek_sigmoid_q16[hi + 1];
-            r = (int32_t)((a << 8) + (ax & 0xFFu) * (b - a));
-        }
+        const int32_t x = act_input(in[i], multiplier, shift);
+        int32_t r = (int32_t)table_at(x, 8, 0xFFFFu << 8);
         r = x >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
         out[i] = (int16_t)(r >> 8);
     }
