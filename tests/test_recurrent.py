@@ -13,7 +13,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from opmodels import _randomize_weights, assert_bit_exact
 
 from edgekit.ir import parse_tflite

@@ -285,7 +285,9 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
         "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),
         "state": [{"index": t, "size": graph.tensors[t].num_elements, "c_type": graph.tensors[t].dtype.c_type,
-                   "zero_point": graph.tensors[t].zero_point if graph.tensors[t].quant else 0,
+                   # as TFLM resets variable tensors: int8 ones to their zero point, others to 0
+                   "zero_point": graph.tensors[t].zero_point
+                   if graph.tensors[t].quant and graph.tensors[t].dtype == DType.INT8 else 0,
                    "desc": c_comment(short_name(graph.tensors[t].name))} for t in variables(graph)],
     }
     env = environment()

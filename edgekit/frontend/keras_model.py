@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedModelError
-from .tf_quiet import one_line, quiet
 from .recurrent import fusable_recurrent_layers
+from .tf_quiet import one_line, quiet
 
 
 @dataclass

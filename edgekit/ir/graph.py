@@ -210,6 +210,12 @@ class SequenceLSTMOptions:
     diagonal_recurrent_tensors: bool = False
 
 
+@dataclass(frozen=True)
+class SVDFOptions:
+    rank: int
+    activation: Activation
+
+
 # ---------------------------------------------------------------------------- graph
 
 

@@ -38,13 +38,14 @@ from .graph import (
     Padding,
     Pool2DOptions,
     Quantization,
-    SequenceLSTMOptions,
     ReducerOptions,
     ResizeOptions,
+    SequenceLSTMOptions,
     SoftmaxOptions,
     SplitOptions,
     SqueezeOptions,
     StridedSliceOptions,
+    SVDFOptions,
     Tensor,
 )
 
@@ -290,6 +291,11 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         o = _table(tflite, op, tflite.DepthToSpaceOptions if kind == K.DEPTH_TO_SPACE
                    else tflite.SpaceToDepthOptions)
         return BlockOptions(o.BlockSize())
+    if kind == K.SVDF:
+        o = _table(tflite, op, tflite.SVDFOptions)
+        if o is None:
+            return SVDFOptions(1, Activation.NONE)
+        return SVDFOptions(o.Rank(), Activation(o.FusedActivationFunction()))
     if kind == K.UNIDIRECTIONAL_SEQUENCE_LSTM:
         o = _table(tflite, op, tflite.UnidirectionalSequenceLSTMOptions)
         if o is None:

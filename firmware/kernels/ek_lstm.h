@@ -13,7 +13,8 @@
  * Every multiplier, shift and clip value is computed at generation time (codegen/ops/lstm.py).
  *
  * The output state h and the cell state c are variable tensors: they persist across invokes
- * and are read and written in place; the model's reset function sets them to their zero points.
+ * and are read and written in place; the model's reset function sets them as TFLM does
+ * (h to its zero point, c to 0).
  * The output never overlaps the input. Scratch: four int16 vectors of `units` (one row). */
 #ifndef EK_LSTM_H
 #define EK_LSTM_H

@@ -7,7 +7,8 @@ input), the gates' activations output Q0.15 (scale 2^-15), and the three element
 (forget x cell, input x cell gate, output x tanh(cell)) are requantized to the cell state's and
 the output state's scales. The output state (int8) and cell state (int16) are variable tensors:
 they persist across invokes (the planner keeps them alive over the whole invoke, so nothing else
-ever shares their bytes) and the generated ``P_reset_state`` sets them to their zero points.
+ever shares their bytes) and the generated ``P_reset_state`` sets them as TFLM resets them
+(the int8 output state to its zero point, the int16 cell state to 0).
 """
 
 from __future__ import annotations
