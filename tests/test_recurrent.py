@@ -9,6 +9,7 @@ layers an unrolled loop of operators edgekit runs.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import numpy as np
@@ -171,3 +172,19 @@ def test_gru(reset_after, runtime_lib, tmp_path):
     assert "WHILE" not in ops and "FULLY_CONNECTED" in ops, ops
     assert not any(t.variable for t in parse_tflite(model).tensors)  # stateless: each invoke starts at zero
     assert_bit_exact(model, runtime_lib, tmp_path, samples=3, seed=2)
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+@pytest.mark.parametrize("which", ["stacked_lstm", "svdf"])
+def test_state_on_emulated_cortex_m4(which, stacked, tmp_path):
+    """On the emulated Cortex-M4 (firmware build, QEMU, the serial harness) the outputs of
+    consecutive inferences, state carried, equal tflite-micro's."""
+    from test_kernels_svdf import svdf_model
+
+    from edgekit.harness.deploy import deploy
+
+    path = tmp_path / f"{which}.tflite"
+    path.write_bytes(stacked if which == "stacked_lstm" else svdf_model(1, 12, 5, 2, 6, seed=4, state_zero_point=3))
+    rep = deploy(path, "qemu-mps2-an386", samples=SAMPLES, seed=4, out_dir=tmp_path / "build").profile
+    assert rep is not None and rep.reference == "tflite-micro" and rep.passed, rep.summary() if rep else "no profile"
+    assert rep.equal_count == len(rep.samples) == SAMPLES
