@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import Activation, DType, Op, OpKind, SequenceLSTMOptions, Tensor
 from .. import kernel_facts
-from ..arith import quantize_multiplier
+from ..arith import quantize_multiplier, tfl_round
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from .fully_connected import output_scales
 
@@ -81,8 +81,7 @@ def activation_rescale(scale_power: int) -> tuple[int, int]:
 
 def checked_log2(x: float) -> int:
     """TFLite's CheckedLog2 result: log2 in float32, rounded half away from zero."""
-    v = float(np.float32(math.log(np.float32(x))) * np.float32(1.0 / np.float32(math.log(2.0))))
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return tfl_round(float(np.float32(math.log(np.float32(x))) * np.float32(1.0 / np.float32(math.log(2.0)))))
 
 
 def inter_gate_multiplier(scale1: float, scale2: float, out_scale: float) -> tuple[int, int]:
