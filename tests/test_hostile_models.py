@@ -198,9 +198,10 @@ def test_reference_worker_dies_with_edgekit(tmp_path):
 
 
 def _stateful(m, sg):
-    """SOFTMAX turned into an SVDF reading a variable (state) tensor, as stateful models do."""
+    """SOFTMAX turned into a UNIDIRECTIONAL_SEQUENCE_RNN (a stateful operator edgekit has no kernel
+    for) reading a variable (state) tensor, as stateful models do."""
     code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SVDF
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN
     m.operatorCodes.append(code)
     state = schema.TensorT()
     state.shape, state.type, state.name, state.isVariable = np.array([1, 3], np.int32), schema.TensorType.INT8, b"state", True
@@ -219,10 +220,10 @@ def test_stateful_operator_is_listed_as_unsupported(tmp_path, capsys):
     path.write_bytes(edited("tiny_dense", _stateful))
     assert main(["inspect", str(path)]) == ExitCode.UNSUPPORTED_OPERATORS
     err = capsys.readouterr().err
-    assert "unsupported: op 2 SVDF" in err and "before it is written" not in err
+    assert "unsupported: op 2 UNIDIRECTIONAL_SEQUENCE_RNN" in err and "before it is written" not in err
     assert main(["generate", str(path), "-o", str(tmp_path / "out")]) == ExitCode.ERROR
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot run: SVDF x1 (op 2)" in err[0], err
+    assert len(err) == 1 and "cannot run: UNIDIRECTIONAL_SEQUENCE_RNN x1 (op 2)" in err[0], err
     assert main(["plan", str(path)]) == ExitCode.OK
 
 

@@ -23,7 +23,7 @@ from ..errors import EdgekitError, UnsupportedModelError
 from ..files import KERNELS
 from ..folders import LOCK_NAME
 from ..ir import DType, Graph, Tensor
-from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder
+from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder, variables
 from .core import HOST, Target
 from .lower import lower_graph, lowering_for, supported_kinds
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
@@ -284,6 +284,11 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
         "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),
+        "state": [{"index": t, "size": graph.tensors[t].num_elements, "c_type": graph.tensors[t].dtype.c_type,
+                   # as TFLM resets variable tensors: int8 ones to their zero point, others to 0
+                   "zero_point": graph.tensors[t].zero_point
+                   if graph.tensors[t].quant and graph.tensors[t].dtype == DType.INT8 else 0,
+                   "desc": c_comment(short_name(graph.tensors[t].name))} for t in variables(graph)],
     }
     env = environment()
     files: dict[str, str | Path] = {}  # what this run writes: relative path -> text, or the kernel file to copy

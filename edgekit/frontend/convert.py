@@ -237,7 +237,8 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         except ChildDied as exc:
             raise UnsupportedModelError(
                 f"{model}: TensorFlow's converter crashed ({exc}) on this model; it is known to crash on "
-                "some Keras LSTM and GRU layers, which often convert with unroll=True") from None
+                "the loop of a recurrent layer edgekit does not rewrite (LSTM or GRU with a mask, an LSTM "
+                "running backwards or with activations other than tanh and sigmoid, other RNN layers)") from None
 
     if mode == "int8":
         qbuf, islands = quantize.int8_islands(qbuf)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedModelError
+from .recurrent import fusable_recurrent_layers
 from .tf_quiet import one_line, quiet
 
 
@@ -181,8 +182,9 @@ def _keras_source(model, path: Path) -> LoadedModel:
 
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", serve, input_signature=specs)
-        archive.write_out(dirname, verbose=False)
+        with fusable_recurrent_layers():  # LSTM -> one fused operator, GRU unrolled: no WHILE loops
+            archive.add_endpoint("serving_default", serve, input_signature=specs)
+            archive.write_out(dirname, verbose=False)
 
     def predict(arrays: list[np.ndarray]) -> np.ndarray:
         by_name = dict(zip(names, arrays))

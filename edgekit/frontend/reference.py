@@ -44,16 +44,18 @@ def _quietly(run, *args):
             raise RuntimeError(f"{first}{f' ({said})' if said and said not in first else ''}") from None
 
 
-def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
-    return _quietly(_tflm_run, model, inputs, n_out)
+def _tflm_worker(model: bytes, inputs: list[list[np.ndarray]], n_out: int, reset_before: tuple[int, ...] = ()):
+    return _quietly(_tflm_run, model, inputs, n_out, reset_before)
 
 
-def _tflm_run(model: bytes, inputs: list[list[np.ndarray]], n_out: int):
+def _tflm_run(model: bytes, inputs: list[list[np.ndarray]], n_out: int, reset_before: tuple[int, ...] = ()):
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(model)
     results = []
-    for sample in inputs:
+    for s, sample in enumerate(inputs):
+        if s in reset_before:
+            interp.reset()  # variable tensors back to their zero points
         for k, x in enumerate(sample):
             interp.set_input(x, k)
         interp.invoke()
@@ -70,13 +72,16 @@ def _executor() -> cf.ProcessPoolExecutor:
     return _pool
 
 
-def run_tflm(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600) -> list[list[np.ndarray]]:
-    """Outputs of the ``tflite-micro`` interpreter for each sample (a list of input arrays)."""
+def run_tflm(model: bytes, inputs: list[list[np.ndarray]], timeout_s: float = 600,
+             reset_before: tuple[int, ...] = ()) -> list[list[np.ndarray]]:
+    """Outputs of the ``tflite-micro`` interpreter for each sample (a list of input arrays). The
+    samples run one after the other on one interpreter, so a stateful model (LSTM) carries its
+    state from each to the next; ``reset_before``: the samples before which the state is reset."""
 
     global _pool
     n_out = len(parse_tflite(model).outputs)
     try:
-        return _executor().submit(_tflm_worker, model, inputs, n_out).result(timeout=timeout_s)
+        return _executor().submit(_tflm_worker, model, inputs, n_out, tuple(reset_before)).result(timeout=timeout_s)
     except cf.process.BrokenProcessPool:
         _pool = None
         raise ReferenceUnavailable("the tflite-micro interpreter crashed on this model (aborted while loading or running it)") from None

@@ -10,6 +10,11 @@ from . import Graph, Op, OpKind
 def op_macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one operator (convolutions and matrix products; 0 otherwise, and 0
     for one whose weights are not of the shape its kind has)."""
+    if op.kind == OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM and len(op.inputs) > 8 and min(op.inputs[1:9]) >= 0:
+        # every step: four gates, each a product with the input and one with the output state
+        x = graph.tensors[op.inputs[0]]
+        steps = x.num_elements // x.shape[-1] if x.shape and x.shape[-1] else 0
+        return steps * sum(graph.tensors[op.inputs[k]].num_elements for k in range(1, 9))
     if op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED,
                        OpKind.TRANSPOSE_CONV) or len(op.inputs) < 2:
         return 0

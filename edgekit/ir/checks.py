@@ -92,8 +92,10 @@ def check_graph(graph: Graph, where: str) -> None:
                 raise ModelFormatError(f"{where}: graph {what} is tensor {i}; the model has {n} tensors")
             if graph.tensors[i].is_constant:
                 raise UnsupportedModelError(f"{where}: graph {what} tensor {i} is a constant")
+    # tensors no operator reads or writes (an LSTM's empty "intermediate" tensors) may be empty
+    used = {i for op in graph.ops for i in (*op.inputs, *op.outputs)} | set(graph.inputs) | set(graph.outputs)
     for t in graph.tensors:
-        _check_tensor(t, where)
+        _check_tensor(t, where, t.index in used)
     for op in graph.ops:
         _check_op(graph, op, n)
     if graph.labels:
@@ -103,11 +105,11 @@ def check_graph(graph: Graph, where: str) -> None:
             raise ModelFormatError(f"{where}: {len(graph.labels)} labels for an output of {classes} classes")
 
 
-def _check_tensor(t: Tensor, where: str) -> None:
+def _check_tensor(t: Tensor, where: str, used: bool = True) -> None:
     what = f"{where}: tensor {t.index} ({t.name[:40]!r})"
     if any(d < 0 for d in t.shape):
         raise ModelFormatError(f"{what}: negative dimension in shape {list(t.shape)}")
-    if not t.is_constant and any(d == 0 for d in t.shape):
+    if used and not t.is_constant and any(d == 0 for d in t.shape):
         raise UnsupportedModelError(f"{what}: empty shape {list(t.shape)} (a zero dimension)")
     if math.prod(t.shape) * t.dtype.itemsize > MAX_TENSOR_BYTES:
         raise UnsupportedModelError(f"{what}: {list(t.shape)} is larger than 2 GiB")

@@ -210,6 +210,25 @@ class BlockOptions:
     block_size: int
 
 
+@dataclass(frozen=True)
+class SequenceLSTMOptions:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: the cell gate's activation, the cell clip (0: none), the
+    projection clip and whether the time dimension comes first."""
+
+    activation: Activation
+    cell_clip: float
+    proj_clip: float
+    time_major: bool
+    asymmetric_quantize_inputs: bool = False
+    diagonal_recurrent_tensors: bool = False
+
+
+@dataclass(frozen=True)
+class SVDFOptions:
+    rank: int
+    activation: Activation
+
+
 # ---------------------------------------------------------------------------- graph
 
 

@@ -41,10 +41,12 @@ from .graph import (
     Quantization,
     ReducerOptions,
     ResizeOptions,
+    SequenceLSTMOptions,
     SoftmaxOptions,
     SplitOptions,
     SqueezeOptions,
     StridedSliceOptions,
+    SVDFOptions,
     Tensor,
     TransposeConvOptions,
 )
@@ -298,4 +300,16 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         o = _table(tflite, op, tflite.DepthToSpaceOptions if kind == K.DEPTH_TO_SPACE
                    else tflite.SpaceToDepthOptions)
         return BlockOptions(o.BlockSize())
+    if kind == K.SVDF:
+        o = _table(tflite, op, tflite.SVDFOptions)
+        if o is None:
+            return SVDFOptions(1, Activation.NONE)
+        return SVDFOptions(o.Rank(), Activation(o.FusedActivationFunction()))
+    if kind == K.UNIDIRECTIONAL_SEQUENCE_LSTM:
+        o = _table(tflite, op, tflite.UnidirectionalSequenceLSTMOptions)
+        if o is None:
+            return SequenceLSTMOptions(Activation.NONE, 0.0, 0.0, False)
+        return SequenceLSTMOptions(Activation(o.FusedActivationFunction()), float(o.CellClip()),
+                                   float(o.ProjClip()), bool(o.TimeMajor()),
+                                   bool(o.AsymmetricQuantizeInputs()), bool(o.DiagonalRecurrentTensors()))
     return NoOptions()

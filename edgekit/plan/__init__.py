@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from ..ir import Graph
 from .bounds import no_overlap_requirements, pair_span, step_requirements
-from .buffers import ALIGNMENT, Buffer, OpMemory, Overlap, SharedBytes, align_up, buffers_for
+from .buffers import ALIGNMENT, Buffer, OpMemory, Overlap, SharedBytes, align_up, buffers_for, variables
 from .pack import Plan, plan_memory
 from .schedule import Schedule, apply_order, reorder
 from .verify import PlanViolation, verify
@@ -31,5 +31,5 @@ def plan_graph(graph: Graph, memory: Mapping[int, OpMemory] | None = None,
 
 
 __all__ = ["ALIGNMENT", "Buffer", "OpMemory", "Overlap", "Plan", "PlanViolation", "Schedule",
-           "SharedBytes", "align_up", "apply_order", "buffers_for", "no_overlap_requirements",
+           "SharedBytes", "align_up", "apply_order", "buffers_for", "no_overlap_requirements", "variables",
            "pair_span", "plan_graph", "plan_memory", "reorder", "step_requirements", "verify"]

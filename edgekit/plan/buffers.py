@@ -12,7 +12,8 @@ an :class:`OpMemory` per operator index (the code generator builds these from it
 Time is counted in schedule steps: operator ``k`` reads its inputs and writes its outputs at
 step ``k``. A buffer is alive over ``first..last`` (inclusive); graph inputs are alive from step
 0 (they are copied in before the first operator), graph outputs until step ``len(ops)`` (copied
-out after the last).
+out after the last). Variable tensors (state a stateful operator keeps across invokes) are alive
+from step 0 to step ``len(ops)``: nothing else is ever placed over them.
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ def alias_roots(graph: Graph, memory: Mapping[int, OpMemory]) -> dict[int, int]:
     return roots
 
 
+def variables(graph: Graph) -> list[int]:
+    """The variable tensors an operator uses (an LSTM's output and cell state): their values
+    persist from one invoke to the next, so their buffers live from step 0 to the end and no
+    other buffer ever shares their bytes."""
+    used = {t for op in graph.ops for t in op.inputs if t >= 0}
+    return [t.index for t in graph.tensors if t.variable and t.index in used]
+
+
 def _is_activation(graph: Graph, t: int) -> bool:
     return t >= 0 and not graph.tensors[t].is_constant
 
@@ -153,6 +162,9 @@ def buffers_for(graph: Graph, memory: Mapping[int, OpMemory] | None = None
         for t in (*op.inputs, *op.outputs):
             if _is_activation(graph, t):
                 touch(t, step)
+    for t in variables(graph):  # state kept across invokes: alive over all of every invoke
+        touch(t, 0)
+        touch(t, n)
     for t in graph.outputs:
         touch(t, n)
 
