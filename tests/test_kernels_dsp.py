@@ -276,10 +276,22 @@ def add_model(shape, seed: int, relu: bool = False, scales=(1.0, 3.0)) -> bytes:
 
 
 @pytest.mark.parametrize("shape,seed,relu,scales", [
-    ((8, 8, 16), 41, False, (1.0, 3.0)), ((5, 7, 3), 42, True, (2.0, 0.5)), ((33,), 43, False, (1.0, 1.0)),
+    ((8, 8, 16), 41, False, (1.0, 3.0)), ((9, 7, 5), 42, True, (2.0, 0.5)), ((333,), 43, False, (1.0, 1.0)),
 ])
 def test_add_host(shape, seed, relu, scales, dsp_runtime_lib, tmp_path):
     assert_dsp_bit_exact(add_model(shape, seed, relu, scales), dsp_runtime_lib, tmp_path, "ADD")
+
+
+def test_small_add_keeps_the_portable_kernel(dsp_runtime_lib, tmp_path):
+    """Below ADD_DSP_MIN_SIZE elements the DSP add's 2 KB of tables do not pay: portable, still exact."""
+    from edgekit.codegen.ops.dsp_add import ADD_DSP_MIN_SIZE
+
+    shape = (5, 7, 3)
+    assert np.prod(shape) < ADD_DSP_MIN_SIZE
+    gen = assert_dsp_bit_exact(add_model(shape, 44, True, (2.0, 0.5)), dsp_runtime_lib, tmp_path, "ADD",
+                               expect_dsp=False)
+    assert [c.function for c in gen.calls if c.op.type_name == "ADD"] == ["ek_add_s8"]
+    assert gen.weight_bytes < 1024
 
 
 # ---------------------------------------------------------------------------- requantization
@@ -447,7 +459,7 @@ BOARD_CASES = [
     ("dw-rows-clamp-direct", lambda: dw_cases.build_depthwise(DW_DSP_CASES[19]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-width-7", lambda: dw_cases.build_depthwise(DW_DSP_CASES[21]), "DEPTHWISE_CONV_2D"),
     ("add", lambda: add_model((8, 8, 16), 41), "ADD"),
-    ("add-relu", lambda: add_model((5, 7, 3), 42, True, (2.0, 0.5)), "ADD"),
+    ("add-relu", lambda: add_model((9, 7, 5), 42, True, (2.0, 0.5)), "ADD"),
 ]
 
 

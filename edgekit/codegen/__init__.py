@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import shutil
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def schedule_for(graph: Graph, calls: list[KernelCall],
     schedule = reorder(graph, op_memory(calls))
     if schedule.changed:
         graph = schedule.graph
-        calls = lower_graph(graph, target)
+        calls = share_identical_arrays(lower_graph(graph, target))
     return graph, calls, schedule
 
 
@@ -217,6 +218,25 @@ def check_generatable(graph: Graph) -> None:
             "quantization: edgekit convert MODEL -o OUT.tflite --calib DATA")
 
 
+def share_identical_arrays(calls: list[KernelCall]) -> list[KernelCall]:
+    """One flash array for each set of identical constants (the same C type and values): the steps
+    of an unrolled GRU, or layers that share a weight tensor, whose lowerings each lay out a copy."""
+    canon: dict[tuple, CArray] = {}
+
+    def one(a: CArray) -> CArray:
+        return canon.setdefault((a.c_type, a.values.dtype.str, a.values.shape, a.values.tobytes()), a)
+
+    out = []
+    for call in calls:
+        params = call.params
+        if params is not None:
+            shared = {name: one(v) for name, v in params.c_fields() if isinstance(v, CArray)}
+            params = dataclasses.replace(params, **{k: v for k, v in shared.items() if v is not getattr(params, k)})
+        args = tuple(one(a) if isinstance(a, CArray) else a for a in call.args)
+        out.append(dataclasses.replace(call, params=params, args=args))
+    return out
+
+
 def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
              ram_limit: int | None = None, source: str = "", reorder_ops: bool = True,
              target: Target | None = None, stack=None) -> GeneratedModel:
@@ -229,7 +249,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     check_prefix(prefix)
     check_generatable(graph)
     target = target or HOST
-    calls = lower_graph(graph, target)
+    calls = share_identical_arrays(lower_graph(graph, target))
     schedule = None
     if reorder_ops:
         graph, calls, schedule = schedule_for(graph, calls, target)

@@ -33,9 +33,16 @@ def add_input_table(offset: int, left_shift: int, multiplier: int, shift: int) -
     return multiply_by_quantized_multiplier((x + offset) * (1 << left_shift), multiplier, shift)
 
 
+#: the kernel's two 256-entry int32 tables take 2 KB of flash per ADD: below this many elements
+#: (8 bytes of table per element) the portable kernel's few hundred cycles more are the better buy
+#: (an unrolled GRU's 16-element ADDs took 2 KB each)
+ADD_DSP_MIN_SIZE = 256
+
+
 def add_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
-    """A DSP core and an ADD (not SUB) without broadcasting."""
-    return ctx.target.dsp and call.function == "ek_add_s8" and not call.params.broadcast
+    """A DSP core and an ADD (not SUB) without broadcasting, of at least ADD_DSP_MIN_SIZE elements."""
+    return (ctx.target.dsp and call.function == "ek_add_s8" and not call.params.broadcast
+            and call.params.size >= ADD_DSP_MIN_SIZE)
 
 
 def lower_add_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
