@@ -71,8 +71,22 @@ def activation_range(act: Activation, scale: float, zero_point: int,
     raise UnsupportedModelError(f"fused activation {act.name} is not supported")
 
 
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
 def tensor_activation_range(act: Activation, t: Tensor) -> tuple[int, int]:
+    """Clamp bounds for an int8 tensor, or an int16 one (the 16x8 scheme)."""
+    if t.dtype.name == "INT16":
+        return activation_range(act, t.scale, t.zero_point, INT16_MIN, INT16_MAX)
     return activation_range(act, t.scale, t.zero_point)
+
+
+def reduced_multiplier(multiplier: int, shift: int) -> tuple[int, int]:
+    """TFLM's MultiplyByQuantizedMultiplier for a 64-bit accumulator (the 16x8 kernels) as a
+    (16-bit multiplier, right shift) pair: the Q31 multiplier rounded to Q15, saturating at
+    0x7FFF, and the total right shift ``15 - shift`` (``ek_requantize_s64``)."""
+    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+    return reduced, 15 - shift
 
 
 # ---------------------------------------------------------------------------- integer helpers
@@ -217,18 +231,19 @@ def tanh_q4(a):
     return np.where(a == 0, 0, np.where(a < 0, -t, t))
 
 
-def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
-    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point), per
-    row of ``w_rows`` (one output channel's weights)."""
-    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
+def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray, input_bound: int = 128) -> np.ndarray:
+    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point), or
+    |x| <= ``input_bound`` (32768 for int16), per row of ``w_rows`` (one output channel's weights)."""
+    return np.abs(np.asarray(bias, np.int64)) + input_bound * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
 
 
-def check_accumulator(where: str, bound: np.ndarray, reals) -> None:
+def check_accumulator(where: str, bound: np.ndarray, reals, acc_bits: int = 32) -> None:
     """Refuse a layer whose int32 accumulator (``bound``: ``max_abs_acc`` per channel), or that
     accumulator requantized by its real multiplier (``reals``), could leave int32: TFLM's integer
-    arithmetic overflows there too, so no output is defined."""
-    if bound.max(initial=0) > INT32_MAX:
-        raise UnsupportedModelError(f"{where}: its accumulator could overflow int32")
+    arithmetic overflows there too, so no output is defined. ``acc_bits``: the accumulator's
+    range (48 for the 16x8 kernels' int64 one, whose product with the multiplier must fit)."""
+    if bound.max(initial=0) >= 1 << (acc_bits - 1):
+        raise UnsupportedModelError(f"{where}: its accumulator could overflow int{acc_bits}")
     reals = np.asarray(reals, np.float64)
     if (bound * reals).max(initial=0) + 256 >= INT32_MAX:
         raise UnsupportedModelError(f"{where}: its requantized outputs could overflow int32 "

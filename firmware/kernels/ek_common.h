@@ -54,6 +54,25 @@ EK_INLINE int32_t ek_requantize(int32_t x, int32_t multiplier, int32_t shift)
     return ek_rounding_divide_by_pot(ek_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* 16x8 requantization of a 64-bit accumulator: TFLM's MultiplyByQuantizedMultiplier(int64_t, ...),
+ * the same in its single- and double-rounding builds. The multiplier is reduced to 16 bits
+ * and the shift made a right shift at generation time (edgekit/codegen/arith.py,
+ * reduced_multiplier): (acc * reduced + 2^(right_shift - 1)) >> right_shift, arithmetic shift,
+ * truncated to int32 as TFLM does. |acc| < 2^47 and 8 <= right_shift <= 46. */
+EK_INLINE int32_t ek_requantize_s64(int64_t acc, int32_t reduced_multiplier, int32_t right_shift)
+{
+    const int64_t r = acc * (int64_t)reduced_multiplier + ((int64_t)1 << (right_shift - 1));
+    return (int32_t)(r >> right_shift);
+}
+
+/* A 16x8 accumulator requantized as TFLM does for its bias type: wide (int64 bias) with the
+ * 64-bit rule above; otherwise (int32 bias) the accumulator is an int32 (proved at generation
+ * time not to overflow) and takes the 32-bit ek_requantize. */
+EK_INLINE int32_t ek_requantize_acc(int64_t acc, int32_t multiplier, int32_t shift, int32_t wide)
+{
+    return wide ? ek_requantize_s64(acc, multiplier, shift) : ek_requantize((int32_t)acc, multiplier, shift);
+}
+
 /* sum of a[i] * b[i], i < n. Blocks of 16 with a fixed trip count, which compilers turn into
  * SIMD (SLP vectorization at -O2) on hosts that have it; a plain loop elsewhere. */
 EK_INLINE int32_t ek_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
@@ -68,6 +87,16 @@ EK_INLINE int32_t ek_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
         acc += s;
     }
     for (; i < n; ++i) {
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    }
+    return acc;
+}
+
+/* sum of a[i] * b[i], i < n, int16 by int8 into 64 bits (the 16x8 kernels' accumulator). */
+EK_INLINE int64_t ek_dot_s16_s8(const int16_t *a, const int8_t *b, int32_t n)
+{
+    int64_t acc = 0;
+    for (int32_t i = 0; i < n; ++i) {
         acc += (int32_t)a[i] * (int32_t)b[i];
     }
     return acc;
