@@ -66,3 +66,32 @@ def test_depthwise(shape, k, strides, padding, dm, act, per_tensor, seed, runtim
                                          activation=act)
     model = keras_op(layer, shape, seed=seed, per_tensor=per_tensor, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["DEPTHWISE_CONV_2D"])
+
+
+# ---------------------------------------------------------------------------- pooling
+
+
+@pytest.mark.parametrize("kind,shape,pool,strides,padding,seed", [
+    ("max", (9, 9, 3), 2, 2, "valid", 0),
+    ("max", (10, 7, 4), 3, 2, "same", 1),
+    ("avg", (9, 9, 3), 2, 2, "valid", 2),
+    ("avg", (10, 7, 4), 3, (2, 1), "same", 3),
+])
+def test_pool(kind, shape, pool, strides, padding, seed, runtime_lib, tmp_path):
+    import keras
+
+    cls = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+    model = keras_op(cls(pool, strides=strides, padding=padding), shape, seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path,
+                     expect_ops=["MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D"])
+
+
+# ---------------------------------------------------------------------------- SOFTMAX
+
+
+@pytest.mark.parametrize("shape,scale,seed", [((10,), 1.0, 0), ((3, 7), 4.0, 1), ((33,), 0.2, 2)])
+def test_softmax(shape, scale, seed, runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Softmax(), shape, seed=seed, calib_scale=scale, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, samples=5, expect_ops=["SOFTMAX"])

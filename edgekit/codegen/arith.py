@@ -8,6 +8,8 @@ that lookup tables and folded constants can be computed in Python with identical
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 
 import numpy as np
@@ -248,3 +250,71 @@ def check_accumulator(where: str, bound: np.ndarray, reals, acc_bits: int = 32) 
     if (bound * reals).max(initial=0) + 256 >= INT32_MAX:
         raise UnsupportedModelError(f"{where}: its requantized outputs could overflow int32 "
                                     f"(a scale ratio of {reals.max():.3g})")
+
+
+# ---------------------------------------------------------------------------- int16 lookup tables
+# TFLM's LUTPopulate<int16_t> (kernels/internal/common.h): 513 entries, the high 9 bits of an
+# int16 index the table and the low 7 interpolate (ek_lut_s16 in ek_common.h). Every step in
+# float32 as TFLM's float instantiation computes it; the transform's exp is the C library's
+# expf, the function TFLM calls.
+
+LUT16_SIZE = 513
+
+
+def _libm_expf():
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    fn = libm.expf
+    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+    return fn
+
+
+_EXPF = None
+
+
+def expf(x) -> np.float32:
+    """The C library's ``expf`` (numpy's float32 exp may differ from it in the last bit)."""
+    global _EXPF
+    if _EXPF is None:
+        _EXPF = _libm_expf()
+    return np.float32(_EXPF(float(x)))
+
+
+def one_over_one_plus(x) -> np.float32:
+    f32 = np.float32
+    return f32(f32(1.0) / f32(f32(1.0) + f32(x)))
+
+
+def lut_populate_int16(transform, input_scale, input_zero_point: int, output_scale,
+                       output_zero_point: int) -> np.ndarray:
+    """TFLM's ``LUTPopulateInt16<float>``: ``transform`` maps a float32 to a float32."""
+    f32 = np.float32
+    input_scale, output_scale = f32(input_scale), f32(output_scale)
+    input_min = f32(input_scale * f32(-32768 - input_zero_point))
+    input_max = f32(input_scale * f32(32767 - input_zero_point))
+    output_min = f32(output_scale * f32(-32768 - output_zero_point))
+    output_max = f32(output_scale * f32(32767 - output_zero_point))
+    steps = 512
+    step = f32(f32(input_max - input_min) / f32(steps))
+    half_step = f32(step / f32(2))
+    inv = f32(f32(65536) / f32(output_max - output_min))
+
+    def rnd(v) -> np.float32:  # TfLiteRound on a float: half away from zero
+        return f32(tfl_round(float(v)))
+
+    def clamp16(v) -> int:
+        return int(min(max(float(v), -32768.0), 32767.0))
+
+    lut = np.zeros(LUT16_SIZE, np.int64)
+    for i in range(steps):
+        at = f32(input_min + f32(f32(i) * step))
+        val = transform(at)
+        val_mid = transform(f32(at + half_step))
+        val_next = transform(f32(input_min + f32(f32(i + 1) * step)))
+        sample = rnd(f32(val * inv))
+        interp = rnd(f32(f32(f32(val_next * inv) + sample) / f32(2)))
+        mid = rnd(f32(val_mid * inv))
+        bias = rnd(f32(f32(interp - mid) / f32(2)))
+        lut[i] = clamp16(f32(sample - bias))
+    lut[steps] = clamp16(rnd(f32(transform(input_max) * inv)))
+    return lut
+

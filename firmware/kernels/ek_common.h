@@ -102,6 +102,35 @@ EK_INLINE int64_t ek_dot_s16_s8(const int16_t *a, const int8_t *b, int32_t n)
     return acc;
 }
 
+/* Element i of an int8 (size 1) or int16 (size 2) array: kernels that take either element type
+ * call their always-inlined body with a constant size, so each variant compiles to plain loads. */
+EK_INLINE int32_t ek_load(const void *a, int32_t i, int32_t size)
+{
+    return size == 2 ? (int32_t)((const int16_t *)a)[i] : (int32_t)((const int8_t *)a)[i];
+}
+
+/* Stores v (already in range) as element i of an int8 or int16 array. */
+EK_INLINE void ek_store(void *a, int32_t i, int32_t v, int32_t size)
+{
+    if (size == 2) {
+        ((int16_t *)a)[i] = (int16_t)v;
+    } else {
+        ((int8_t *)a)[i] = (int8_t)v;
+    }
+}
+
+/* TFLM's int16 table lookup (LUTLookup): lut has 513 entries (made at generation time as TFLM's
+ * LUTPopulate<int16_t>); the high 9 bits of v pick an entry, the low 7 interpolate towards the
+ * next, rounding half up. */
+EK_INLINE int16_t ek_lut_s16(int16_t v, const int16_t *lut)
+{
+    const int32_t index = 256 + ((int32_t)v >> 7);
+    const int32_t offset = (int32_t)v & 0x7f;
+    const int32_t base = lut[index];
+    const int32_t slope = (int32_t)lut[index + 1] - base;
+    return (int16_t)(base + ((slope * offset + 64) >> 7));
+}
+
 EK_INLINE int8_t ek_sat_s8(int32_t x)
 {
     return (int8_t)ek_clamp_i32(x, -128, 127);
