@@ -95,3 +95,85 @@ def test_softmax(shape, scale, seed, runtime_lib, tmp_path):
 
     model = keras_op(keras.layers.Softmax(), shape, seed=seed, calib_scale=scale, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, samples=5, expect_ops=["SOFTMAX"])
+
+
+# ---------------------------------------------------------------------------- a CNN classifier end to end
+
+
+@pytest.fixture(scope="module")
+def digits16(tmp_path_factory):
+    """examples/digits.py (Conv2D, DepthwiseConv2D, max and average pooling, Dense, softmax),
+    trained, then ``edgekit convert --mode int16x8`` on its held-out digits."""
+    import importlib.util
+    import json
+    import sys
+
+    from conftest import ROOT
+    from edgekit.cli import main
+
+    spec = importlib.util.spec_from_file_location("digits_example16", ROOT / "examples" / "digits.py")
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example  # its dataclass looks itself up there
+    spec.loader.exec_module(example)
+    d = tmp_path_factory.mktemp("digits16")
+    trained = example.train(d, epochs=15)
+    out = d / "digits16.tflite"
+    code = main(["convert", str(trained.model_path), "-o", str(out), "--calib", str(trained.calib_path),
+                 "--mode", "int16x8", "--json"])
+    assert code == 0
+    return out, trained
+
+
+def test_digits_convert_int16x8(digits16, capfd):
+    from edgekit.ir import DType, read_tflite
+
+    out, trained = digits16
+    graph = read_tflite(out)
+    kinds = {op.type_name for op in graph.ops}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED",
+            "SOFTMAX"} <= kinds, kinds
+    for i in (*graph.inputs, *graph.outputs):
+        assert graph.tensors[i].dtype == DType.INT16
+    for op in graph.ops:  # no float between operators; int8 weights, int64 bias
+        for t in (*graph.op_inputs(op), *graph.op_outputs(op)):
+            if t is not None and not t.is_constant:
+                assert t.dtype == DType.INT16, (op.type_name, t.name, t.dtype)
+            elif t is not None and op.type_name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                assert t.dtype in (DType.INT8, DType.INT64), (op.type_name, t.name, t.dtype)
+
+
+def test_digits_int16x8_agreement_report(digits16, tmp_path, capfd):
+    import json
+
+    from edgekit.cli import main
+
+    out, trained = digits16
+    code = main(["convert", str(trained.model_path), "-o", str(tmp_path / "d.tflite"), "--calib",
+                 str(trained.calib_path), "--mode", "int16x8", "--json"])
+    report = json.loads(capfd.readouterr().out)
+    assert code == 0 and report["mode"] == "int16x8"
+    assert report["inputs"][0]["dtype"] == "int16"
+    (o,) = report["outputs"]
+    assert o["dtype"] == "int16" and o["top1_agreement"] >= 0.95 and o["sqnr_db"] > 30
+
+
+def test_digits_int16x8_validates_on_host(digits16, capfd):
+    from edgekit.cli import main
+
+    out, _ = digits16
+    code = main(["validate", str(out), "--target", "host", "--samples", "20", "--sanitize"])
+    stdout = capfd.readouterr().out
+    assert code == 0, stdout
+    assert "PASS: bit-exact with tflite-micro" in stdout
+
+
+@pytest.mark.skipif(__import__("shutil").which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_digits_int16x8_deploys_on_qemu(digits16, tmp_path):
+    from edgekit.harness.deploy import deploy
+
+    out, _ = digits16
+    result = deploy(out, "qemu-mps2-an386", samples=5, seed=3, out_dir=tmp_path / "build")
+    rep = result.profile
+    assert rep is not None and rep.status == "complete", rep.summary() if rep else "no profile"
+    assert rep.reference == "tflite-micro" and rep.equal_count == len(rep.samples) >= 5
+    assert rep.passed
