@@ -177,3 +177,43 @@ def test_digits_int16x8_deploys_on_qemu(digits16, tmp_path):
     assert rep is not None and rep.status == "complete", rep.summary() if rep else "no profile"
     assert rep.reference == "tflite-micro" and rep.equal_count == len(rep.samples) >= 5
     assert rep.passed
+
+
+# ---------------------------------------------------------------------------- ADD, SUB, MUL
+
+
+def _binary(kind, sa, sb, seed, calib_scale=1.0):
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    fn = {"ADD": tf.add, "SUB": tf.subtract, "MUL": tf.multiply}[kind]
+    return fn_op(lambda a, b: fn(a, b), [sa, sb], seed=seed, calib_scale=calib_scale, **I16)
+
+
+BINARY = [
+    # (kind, shape a, shape b, seed, calibration scale): equal shapes and broadcasting
+    ("ADD", (6, 5, 3), (6, 5, 3), 0, 1.0),
+    ("ADD", (4, 4, 3), (1, 1, 3), 1, 3.0),
+    ("ADD", (2, 3, 4, 5), (2, 1, 4, 1), 2, 0.5),
+    ("SUB", (20,), (20,), 3, 2.0),
+    ("SUB", (1, 6, 1), (5, 6, 7), 4, 1.0),
+    ("MUL", (7, 9, 2), (7, 9, 2), 5, 1.0),
+    ("MUL", (4, 4, 3), (1, 1, 3), 6, 4.0),
+]
+
+
+@pytest.mark.parametrize("kind,sa,sb,seed,scale", BINARY)
+def test_binary(kind, sa, sb, seed, scale, runtime_lib, tmp_path):
+    assert_bit_exact(_binary(kind, sa, sb, seed, scale), runtime_lib, tmp_path, expect_ops=[kind])
+
+
+def test_add_of_two_scales(runtime_lib, tmp_path):
+    """A residual ADD whose inputs have different scales (a Dense branch and the input)."""
+    import keras
+
+    def build(x):
+        return keras.layers.Add()([x, keras.layers.Dense(12)(x)])
+
+    model = keras_graph(build, [(12,)], seed=7, calib_scale=2.0, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["ADD", "FULLY_CONNECTED"])

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import test_compress as compress_tests
+import test_int16x8 as int16x8_tests
 import test_kernels_binary as binary_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
@@ -189,6 +190,9 @@ CASES = [
       for a in binary_tests.BROADCASTS if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],  # one input full size
     *[Case(f"ek_{a[0].lower()}_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}",
            lambda a=a: _minmax(*a)) for a in params(minmax_tests.test_broadcast)],
+    *[Case({"ADD": "ek_add_s16", "SUB": "ek_sub_s16", "MUL": "ek_mul_s16"}[a[0]], HOST,
+           f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}", lambda a=a: int16x8_tests._binary(*a))
+      for a in int16x8_tests.BINARY if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
