@@ -217,3 +217,42 @@ def test_add_of_two_scales(runtime_lib, tmp_path):
 
     model = keras_graph(build, [(12,)], seed=7, calib_scale=2.0, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["ADD", "FULLY_CONNECTED"])
+
+
+# ---------------------------------------------------------------------------- QUANTIZE, DEQUANTIZE, movement
+
+
+@pytest.mark.parametrize("axis,seed", [(-1, 0), (1, 1)])
+def test_concatenation_requantizes(axis, seed, runtime_lib, tmp_path):
+    """Branches of different scales: the converter requantizes them (QUANTIZE int16 -> int16)
+    to the output's scale before CONCATENATION."""
+    import keras
+
+    def build(a, b):
+        return keras.layers.Concatenate(axis=axis)([keras.layers.Add()([a, b]), keras.layers.Multiply()([a, b]), a])
+
+    model = keras_graph(build, [(4, 5, 3), (4, 5, 3)], seed=seed, calib_scale=2.0, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["CONCATENATION", "QUANTIZE"])
+
+
+@pytest.mark.parametrize("pad,seed", [(1, 0), (((0, 2), (3, 1)), 1)])
+def test_pad(pad, seed, runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.ZeroPadding2D(pad), (5, 6, 3), seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["PAD"])
+
+
+@pytest.mark.parametrize("calib_scale,seed", [(1.0, 0), (20.0, 1)])
+def test_float_io(calib_scale, seed, runtime_lib, tmp_path):
+    """float32 input and output: QUANTIZE float32 -> int16 and DEQUANTIZE int16 -> float32."""
+    import keras
+
+    from edgekit.frontend.quantize import int8_tflite
+    from opmodels import _calib
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(10,), batch_size=1)
+    model = keras.Model(inp, keras.layers.Dense(6)(inp))
+    tfl = int8_tflite(model, _calib([(10,)], seed, calib_scale), io_type="float32", activations="int16")
+    assert_bit_exact(tfl, runtime_lib, tmp_path, samples=5, expect_ops=["QUANTIZE", "DEQUANTIZE"])

@@ -51,7 +51,7 @@ class LutParams(CStruct):
 class QuantizeParams(CStruct):
     C_TYPE = "ek_quantize_params"
     size: int
-    scale: float  # the output scale, float32 as TFLM divides by it
+    scale: float  # the output scale, float32 as TFLM divides by it (DEQUANTIZE: the input's)
     zero_point: int
 
 
@@ -278,9 +278,44 @@ def lower_hard_swish(ctx: LowerCtx, op: Op) -> KernelCall:
     return _lut_call(ctx, op, x, y, table, "hard swish")
 
 
+@dataclass(frozen=True)
+class RequantParams(CStruct):
+    C_TYPE = "ek_requant_params"
+    size: int
+    multiplier: int
+    shift: int
+    input_zero_point: int
+    output_zero_point: int
+
+
+#: QUANTIZE kernels touching int16 (16x8 models), by (input, output) type
+REQUANT_16 = {(DType.INT16, DType.INT16): "ek_requant_s16", (DType.INT16, DType.INT8): "ek_requant_s16_s8",
+              (DType.INT8, DType.INT16): "ek_requant_s8_s16"}
+
+
+def _lower_quantize_16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCall:
+    """QUANTIZE into or out of int16: float32 -> int16, or TFLM's Requantize between int16 and
+    int8 or int16 (the multiplier from the double quotient of the scales)."""
+    if y.quant is None or (x.dtype != DType.FLOAT32 and x.quant is None):
+        raise UnsupportedModelError(f"op {op.index} QUANTIZE: unquantized {x.dtype.name} -> {y.dtype.name}")
+    if x.dtype == DType.FLOAT32 and y.dtype == DType.INT16:
+        params = QuantizeParams(size=x.num_elements, scale=float(np.float32(y.scale)), zero_point=y.zero_point)
+        return KernelCall(op, "ek_quantize_f32_s16", "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    function = REQUANT_16.get((x.dtype, y.dtype))
+    if function is None:
+        raise UnsupportedModelError(f"op {op.index} QUANTIZE: {x.dtype.name} -> {y.dtype.name}; edgekit "
+                                    "requantizes int16 to int8 or int16, and int8 or float32 to int16")
+    m, s = quantize_multiplier(float(np.float64(np.float32(x.scale)) / np.float64(np.float32(y.scale))))
+    params = RequantParams(size=x.num_elements, multiplier=m, shift=s, input_zero_point=x.zero_point,
+                           output_zero_point=y.zero_point)
+    return KernelCall(op, function, "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
 @lowers(OpKind.QUANTIZE)
 def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if DType.INT16 in (x.dtype, y.dtype):
+        return _lower_quantize_16(ctx, op, x, y)
     if x.dtype == DType.INT8 and y.dtype == DType.UINT8 and x.quant and y.quant:
         table = requantize_table(x.scale, x.zero_point, y.scale, y.zero_point, out_range=(0, 255))
         return _lut_call(ctx, op, x, y, table.astype(np.uint8).view(np.int8), "requantize to uint8 "
@@ -305,10 +340,13 @@ def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.DEQUANTIZE)
 def lower_dequantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
-    require_int8(x, "input", op)
     if y.dtype != DType.FLOAT32:
         raise UnsupportedModelError(
-            f"op {op.index} DEQUANTIZE: output is {y.dtype.name}; edgekit dequantizes int8 to float32")
+            f"op {op.index} DEQUANTIZE: output is {y.dtype.name}; edgekit dequantizes int8 and int16 to float32")
+    if x.dtype == DType.INT16 and x.quant is not None:
+        params = QuantizeParams(size=x.num_elements, scale=float(np.float32(x.scale)), zero_point=x.zero_point)
+        return KernelCall(op, "ek_dequantize_s16_f32", "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    require_int8(x, "input", op)
     # TFLM: float(double(scale) * (q - zero_point)); the product is exact in double.
     table = (np.float64(np.float32(x.scale)) * (INT8_INPUTS - x.zero_point)).astype(np.float32)
     params = DequantizeParams(size=x.num_elements,
