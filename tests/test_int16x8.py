@@ -256,3 +256,18 @@ def test_float_io(calib_scale, seed, runtime_lib, tmp_path):
     model = keras.Model(inp, keras.layers.Dense(6)(inp))
     tfl = int8_tflite(model, _calib([(10,)], seed, calib_scale), io_type="float32", activations="int16")
     assert_bit_exact(tfl, runtime_lib, tmp_path, samples=5, expect_ops=["QUANTIZE", "DEQUANTIZE"])
+
+
+# ---------------------------------------------------------------------------- LOGISTIC, TANH
+
+
+@pytest.mark.parametrize("act,shape,scale,seed", [
+    ("sigmoid", (7, 9), 1.0, 0), ("sigmoid", (40,), 6.0, 1), ("sigmoid", (5, 5, 3), 0.1, 2),
+    ("tanh", (7, 9), 1.0, 3), ("tanh", (40,), 6.0, 4), ("tanh", (5, 5, 3), 0.1, 5),
+])
+def test_logistic_tanh(act, shape, scale, seed, runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Activation(act), shape, seed=seed, calib_scale=scale, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, samples=8,
+                     expect_ops=["LOGISTIC" if act == "sigmoid" else "TANH"])

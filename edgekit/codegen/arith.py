@@ -261,22 +261,30 @@ def check_accumulator(where: str, bound: np.ndarray, reals, acc_bits: int = 32) 
 LUT16_SIZE = 513
 
 
-def _libm_expf():
-    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-    fn = libm.expf
-    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
-    return fn
+_LIBM: dict[str, object] = {}
 
 
-_EXPF = None
+def _libm_f32(name: str, x) -> np.float32:
+    """The C library's float function ``name`` (``expf``, ``logf``) at ``x``: the function TFLM
+    calls (numpy's float32 versions may differ from it in the last bit)."""
+    if name not in _LIBM:
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6"), name)
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+        _LIBM[name] = fn
+    return np.float32(_LIBM[name](float(x)))
 
 
 def expf(x) -> np.float32:
-    """The C library's ``expf`` (numpy's float32 exp may differ from it in the last bit)."""
-    global _EXPF
-    if _EXPF is None:
-        _EXPF = _libm_expf()
-    return np.float32(_EXPF(float(x)))
+    return _libm_f32("expf", x)
+
+
+def checked_log2(x: float) -> tuple[int, bool]:
+    """TFLite's CheckedLog2, in float32: (log2 of x rounded, whether x is that power of two
+    within 1e-3 of an exponent)."""
+    f32 = np.float32
+    log2 = f32(_libm_f32("logf", f32(x)) * f32(f32(1.0) / _libm_f32("logf", f32(2.0))))
+    rounded = f32(tfl_round(float(log2)))
+    return int(rounded), bool(abs(float(f32(log2 - rounded))) < float(f32(1e-3)))
 
 
 def one_over_one_plus(x) -> np.float32:

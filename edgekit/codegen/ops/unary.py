@@ -26,10 +26,11 @@ from ..arith import (
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     rounding_divide_by_pot,
+    checked_log2,
     tanh_q4,
     tfl_round,
 )
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 
 # Element i is read before output element i is written, in ascending order, and an output
 # element is no wider than an input one: the output may start anywhere at or below the input.
@@ -223,9 +224,66 @@ def hard_swish_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int)
 # ---------------------------------------------------------------------------- lowerings
 
 
+# ---------------------------------------------------------------------------- LOGISTIC, TANH int16
+
+
+@dataclass(frozen=True)
+class SigmoidS16Params(CStruct):
+    C_TYPE = "ek_sigmoid_s16_params"
+    size: int
+    input_multiplier: int
+    input_shift: int
+    table: CArray  # [256] uint16
+
+
+def sigmoid_table_q16() -> np.ndarray:
+    """sigmoid(i / 24) in Q0.16 for i < 255, each entry lowered by half the error of linear
+    interpolation at the midpoint to the next (so the interpolation's error is centred), as the
+    table TFLM's int16 LOGISTIC and TANH read; the last entry is 1.0 saturated (65535)."""
+    i = np.arange(256, dtype=np.float64)
+    val, mid, nxt = (65536.0 / (1.0 + np.exp(-(i + d) / 24.0)) for d in (0.0, 0.5, 1.0))
+    table = np.array([tfl_round(v) for v in val - ((val + nxt) / 2 - mid) / 2], np.int64)
+    table[-1] = 65535
+    return np.minimum(table, 65535)
+
+
+def sigmoid_s16_scaling(op: Op, in_scale: float, out_scale: float, pot_shifts: tuple[int, ...]) -> tuple[int, int]:
+    """(input multiplier, right shift) of TFLM's int16 LOGISTIC / TANH Prepare: the input to the
+    table's fixed point (3 * 4096 per unit). A power-of-two input scale whose shift is one of
+    ``pot_shifts`` takes the multiplier 3 << shift and no shift (the Eval's power-of-two case)."""
+    where = f"op {op.index} {op.type_name}"
+    out_log2, out_pot = checked_log2(out_scale)
+    if not out_pot or out_log2 != -15:
+        raise UnsupportedModelError(f"{where}: int16 output scale {out_scale:g}, TFLM requires 2^-15")
+    log2, pot = checked_log2(in_scale)
+    shift = 12 + log2  # (15 - 3 input integer bits) + log2(scale)
+    if pot and shift in pot_shifts:
+        return 3 << shift, 0
+    multiplier, shift = float(np.float32(in_scale)) * 4096.0 * 3.0, 0
+    while multiplier <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        multiplier *= 2.0
+    if multiplier > 32767.0:
+        raise UnsupportedModelError(f"{where}: input scale {in_scale:g} too large for TFLM's int16 kernel")
+    return int(multiplier), shift
+
+
+def _sigmoid_s16_call(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor, function: str,
+                      pot_shifts: tuple[int, ...]) -> KernelCall:
+    require_int16(x, "input", op)
+    require_int16(y, "output", op)
+    multiplier, shift = sigmoid_s16_scaling(op, x.scale, y.scale, pot_shifts)
+    params = SigmoidS16Params(size=x.num_elements, input_multiplier=multiplier, input_shift=shift,
+                              table=ctx.array(op, "table", "uint16_t", sigmoid_table_q16(),
+                                              "sigmoid(i / 24) in Q0.16"))
+    return KernelCall(op, function, "ek_sigmoid_s16.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
 @lowers(OpKind.LOGISTIC)
 def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _sigmoid_s16_call(ctx, op, x, y, "ek_logistic_s16", pot_shifts=(0,))
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     if y.zero_point != INT8_MIN:
@@ -237,6 +295,8 @@ def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.TANH)
 def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _sigmoid_s16_call(ctx, op, x, y, "ek_tanh_s16", pot_shifts=(0, 1))
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, tanh_table(x.scale, x.zero_point), "tanh")
