@@ -271,3 +271,37 @@ def test_logistic_tanh(act, shape, scale, seed, runtime_lib, tmp_path):
     model = keras_op(keras.layers.Activation(act), shape, seed=seed, calib_scale=scale, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, samples=8,
                      expect_ops=["LOGISTIC" if act == "sigmoid" else "TANH"])
+
+
+# ---------------------------------------------------------------------------- MEAN, SUM
+
+
+def _reduction(kind, shape, axes, keepdims, seed, calib_scale=1.0):
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    fn = {"MEAN": tf.reduce_mean, "SUM": tf.reduce_sum}[kind]
+    return fn_op(lambda x: fn(x, axis=axes, keepdims=keepdims), [shape], seed=seed, calib_scale=calib_scale, **I16)
+
+
+REDUCTIONS = [
+    # (kind, shape, axes, keepdims, seed, calibration scale)
+    ("MEAN", (6, 7, 5), [1, 2], True, 0, 1.0),   # Keras GlobalAveragePooling2D's
+    ("MEAN", (6, 7, 5), [1, 2], False, 1, 3.0),
+    ("MEAN", (4, 9), [-1], False, 2, 0.5),
+    ("SUM", (5, 6, 3), [2], True, 3, 1.0),
+]
+
+
+@pytest.mark.parametrize("kind,shape,axes,keepdims,seed,scale", REDUCTIONS)
+def test_reduction(kind, shape, axes, keepdims, seed, scale, runtime_lib, tmp_path):
+    model = _reduction(kind, shape, axes, keepdims, seed, scale)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=[kind])
+
+
+def test_global_average_pooling(runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.GlobalAveragePooling2D(), (5, 6, 4), seed=4, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["MEAN"])

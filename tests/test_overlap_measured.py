@@ -193,6 +193,8 @@ CASES = [
     *[Case({"ADD": "ek_add_s16", "SUB": "ek_sub_s16", "MUL": "ek_mul_s16"}[a[0]], HOST,
            f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}", lambda a=a: int16x8_tests._binary(*a))
       for a in int16x8_tests.BINARY if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
+    *[Case("ek_mean_s16", HOST, f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-axes{''.join(map(str, a[2]))}",
+           lambda a=a: int16x8_tests._reduction(*a)) for a in int16x8_tests.REDUCTIONS],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
