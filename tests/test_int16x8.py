@@ -305,3 +305,35 @@ def test_global_average_pooling(runtime_lib, tmp_path):
 
     model = keras_op(keras.layers.GlobalAveragePooling2D(), (5, 6, 4), seed=4, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["MEAN"])
+
+
+# ---------------------------------------------------------------------------- inspect agrees with generate
+
+
+@pytest.mark.parametrize("case", ["supported", "leaky_relu", "global_max"])
+def test_inspect_agrees_with_generate(case, tmp_path, capsys):
+    """``edgekit inspect`` exits 3 on a 16x8 model exactly when ``generate`` refuses it, naming the
+    operator; 0 (and a generated model) otherwise."""
+    import json
+
+    import keras
+
+    from edgekit.cli import main
+
+    layer = {"supported": keras.layers.Conv2D(4, 3), "leaky_relu": keras.layers.LeakyReLU(0.1),
+             "global_max": keras.layers.GlobalMaxPooling2D()}[case]
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(keras_op(layer, (6, 6, 3), seed=0, **I16))
+    capsys.readouterr()  # the converter's noise
+    code = main(["inspect", str(path), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    gen = main(["generate", str(path), "-o", str(tmp_path / "gen")])
+    err = capsys.readouterr().err
+    if case == "supported":
+        assert code == 0 and gen == 0 and report["unsupported"] == [], err
+        assert {r["dtype"] for r in report["ops"]} == {"int16"}
+    else:
+        assert code == 3 and gen != 0
+        (row,) = report["unsupported"]
+        assert row["type"] in ("LEAKY_RELU", "REDUCE_MAX") and "INT16" in row["reason"]
+        assert row["type"] in err
