@@ -104,30 +104,27 @@ def test_softmax(shape, scale, seed, runtime_lib, tmp_path):
 def digits16(tmp_path_factory):
     """examples/digits.py (Conv2D, DepthwiseConv2D, max and average pooling, Dense, softmax),
     trained, then ``edgekit convert --mode int16x8`` on its held-out digits."""
-    import importlib.util
+    import contextlib
+    import io
     import json
-    import sys
 
-    from conftest import ROOT
+    from conftest import load_example
     from edgekit.cli import main
 
-    spec = importlib.util.spec_from_file_location("digits_example16", ROOT / "examples" / "digits.py")
-    example = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = example  # its dataclass looks itself up there
-    spec.loader.exec_module(example)
     d = tmp_path_factory.mktemp("digits16")
-    trained = example.train(d, epochs=15)
+    trained = load_example("digits").train(d, epochs=15)
     out = d / "digits16.tflite"
-    code = main(["convert", str(trained.model_path), "-o", str(out), "--calib", str(trained.calib_path),
-                 "--mode", "int16x8", "--json"])
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = main(["convert", str(trained.model_path), "-o", str(out), "--calib", str(trained.calib_path),
+                     "--mode", "int16x8", "--json"])
     assert code == 0
-    return out, trained
+    return out, json.loads(printed.getvalue())
 
 
-def test_digits_convert_int16x8(digits16, capfd):
+def test_digits_convert_int16x8(digits16):
     from edgekit.ir import DType, read_tflite
 
-    out, trained = digits16
+    out, _ = digits16
     graph = read_tflite(out)
     kinds = {op.type_name for op in graph.ops}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED",
@@ -142,16 +139,9 @@ def test_digits_convert_int16x8(digits16, capfd):
                 assert t.dtype in (DType.INT8, DType.INT64), (op.type_name, t.name, t.dtype)
 
 
-def test_digits_int16x8_agreement_report(digits16, tmp_path, capfd):
-    import json
-
-    from edgekit.cli import main
-
-    out, trained = digits16
-    code = main(["convert", str(trained.model_path), "-o", str(tmp_path / "d.tflite"), "--calib",
-                 str(trained.calib_path), "--mode", "int16x8", "--json"])
-    report = json.loads(capfd.readouterr().out)
-    assert code == 0 and report["mode"] == "int16x8"
+def test_digits_int16x8_agreement_report(digits16):
+    _, report = digits16
+    assert report["mode"] == "int16x8"
     assert report["inputs"][0]["dtype"] == "int16"
     (o,) = report["outputs"]
     assert o["dtype"] == "int16" and o["top1_agreement"] >= 0.95 and o["sqnr_db"] > 30
