@@ -327,3 +327,70 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
         (row,) = report["unsupported"]
         assert row["type"] in ("LEAKY_RELU", "REDUCE_MAX") and "INT16" in row["reason"]
         assert row["type"] in err
+
+
+# ---------------------------------------------------------------------------- RELU, RELU6, LEAKY_RELU
+
+
+@pytest.mark.parametrize("kind,shape,scale,seed", [
+    ("relu", (6, 7), 1.0, 0), ("relu6", (6, 7), 8.0, 1), ("relu6", (30,), 0.5, 2),
+    ("leaky", (6, 7), 1.0, 3), ("leaky", (5, 4, 3), 4.0, 4),
+])
+def test_relu_family(kind, shape, scale, seed, runtime_lib, tmp_path):
+    """Standalone activations (not fused into a convolution): RELU, RELU6, LEAKY_RELU."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    fn = {"relu": tf.nn.relu, "relu6": tf.nn.relu6, "leaky": lambda x: tf.nn.leaky_relu(x, 0.2)}[kind]
+    model = fn_op(fn, [shape], seed=seed, calib_scale=scale, **I16)
+    op = {"relu": "RELU", "relu6": "RELU6", "leaky": "LEAKY_RELU"}[kind]
+    assert_bit_exact(model, runtime_lib, tmp_path, samples=5, expect_ops=[op])
+
+
+# ---------------------------------------------------------------------------- QUANTIZE between int8 and int16
+
+
+def _quantize_model(in_type: str, out_type: str, in_q: tuple[float, int], out_q: tuple[float, int],
+                    shape=(1, 4, 9)) -> bytes:
+    """A one-operator QUANTIZE model written directly (the converter emits int8 <-> int16 QUANTIZE
+    only inside mixed models): input and output per-tensor quantized."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    types = {"int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16}
+
+    def tensor(name, kind, q, buffer):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), types[kind], buffer
+        t.quantization = schema.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [q[0]], [q[1]]
+        return t
+
+    model = schema.ModelT()
+    model.version, model.buffers = 3, [schema.BufferT() for _ in range(3)]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 1
+    model.operatorCodes = [code]
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    graph = schema.SubGraphT()
+    graph.tensors = [tensor("x", in_type, in_q, 1), tensor("y", out_type, out_q, 2)]
+    graph.inputs, graph.outputs, graph.operators = [0], [1], [op]
+    model.subgraphs = [graph]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("in_type,out_type,in_q,out_q", [
+    ("int16", "int8", (0.001, 0), (0.05, -3)),
+    ("int16", "int8", (0.0002, 0), (0.003, 10)),
+    ("int8", "int16", (0.05, 7), (0.0005, 0)),
+    ("int8", "int16", (0.1, -128), (0.00001, 0)),   # saturates
+    ("int16", "int16", (0.001, 0), (0.0007, 0)),
+])
+def test_quantize_between_int8_and_int16(in_type, out_type, in_q, out_q, runtime_lib, tmp_path):
+    assert_bit_exact(_quantize_model(in_type, out_type, in_q, out_q), runtime_lib, tmp_path, samples=4,
+                     expect_ops=["QUANTIZE"])

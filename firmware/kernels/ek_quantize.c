@@ -57,26 +57,27 @@ void ek_dequantize_s16_f32(const ek_quantize_params *p, const int16_t *input, fl
     }
 }
 
-EK_INLINE void requant(const ek_requant_params *p, const void *input, int32_t in_size, void *output, int32_t out_size,
-                       int32_t lo, int32_t hi)
+EK_INLINE void requant(const ek_requant_params *p, const void *input, int32_t in_size, void *output, int32_t out_size)
 {
     for (int32_t i = 0; i < p->size; ++i) {
-        const int32_t v = ek_requantize(ek_load(input, i, in_size) - p->input_zero_point, p->multiplier, p->shift);
-        ek_store(output, i, ek_clamp_i32(v + p->output_zero_point, lo, hi), out_size);
+        const int32_t v = ek_load(input, i, in_size) - p->input_zero_point;
+        const int32_t y = v >= 0 ? ek_requantize(v, p->multiplier, p->shift)
+                                 : ek_requantize(v, p->negative_multiplier, p->negative_shift);
+        ek_store(output, i, ek_clamp_i32(y + p->output_zero_point, p->act_min, p->act_max), out_size);
     }
 }
 
 void ek_requant_s16(const ek_requant_params *p, const int16_t *input, int16_t *output)
 {
-    requant(p, input, 2, output, 2, INT16_MIN, INT16_MAX);
+    requant(p, input, 2, output, 2);
 }
 
 void ek_requant_s16_s8(const ek_requant_params *p, const int16_t *input, int8_t *output)
 {
-    requant(p, input, 2, output, 1, INT8_MIN, INT8_MAX);
+    requant(p, input, 2, output, 1);
 }
 
 void ek_requant_s8_s16(const ek_requant_params *p, const int8_t *input, int16_t *output)
 {
-    requant(p, input, 1, output, 2, INT16_MIN, INT16_MAX);
+    requant(p, input, 1, output, 2);
 }

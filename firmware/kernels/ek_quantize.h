@@ -36,15 +36,24 @@ void ek_quantize_f32_s16(const ek_quantize_params *p, const float *input, int16_
  * product of the two exact operands rounds the same exact value once: the same float. */
 void ek_dequantize_s16_f32(const ek_quantize_params *p, const int16_t *input, float *output);
 
-/* QUANTIZE between integer types (TFLM's Requantize):
- * y = clamp(requantize(x - input_zero_point, multiplier, shift) + output_zero_point) to the
- * output type's range. No overlap declared. */
+/* QUANTIZE between integer types (TFLM's Requantize), and the int16 RELU, RELU6 and LEAKY_RELU
+ * (16x8 models), which TFLM computes the same way with two slopes and a clamp:
+ *   v = x - input_zero_point
+ *   y = clamp(requantize(v, v >= 0 ? (multiplier, shift) : (negative_multiplier, negative_shift))
+ *             + output_zero_point, act_min, act_max)
+ * QUANTIZE and RELU: one slope, clamped to the output type's range (RELU: from its zero);
+ * RELU6: the identity (2^30, shift 1: exact), clamped to [zero, six]; LEAKY_RELU: the identity
+ * and alpha slopes. Element i is read before output i is written; no overlap is declared. */
 typedef struct {
-    int32_t size;               /* elements */
-    int32_t multiplier;         /* input scale / output scale, as ek_requantize's pair */
+    int32_t size;                 /* elements */
+    int32_t multiplier;           /* for v >= 0, as ek_requantize's pair */
     int32_t shift;
+    int32_t negative_multiplier;  /* for v < 0 */
+    int32_t negative_shift;
     int32_t input_zero_point;
     int32_t output_zero_point;
+    int32_t act_min;
+    int32_t act_max;
 } ek_requant_params;
 
 void ek_requant_s16(const ek_requant_params *p, const int16_t *input, int16_t *output);

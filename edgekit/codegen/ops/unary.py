@@ -305,6 +305,8 @@ def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.RELU)
 def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, relu_table(x.scale, x.zero_point, y.scale, y.zero_point), "relu")
@@ -313,6 +315,8 @@ def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.RELU6)
 def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, relu6_table(x.scale, x.zero_point),
@@ -322,6 +326,8 @@ def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.LEAKY_RELU)
 def lower_leaky_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     opts: LeakyReluOptions = op.options
@@ -344,8 +350,29 @@ class RequantParams(CStruct):
     size: int
     multiplier: int
     shift: int
+    negative_multiplier: int
+    negative_shift: int
     input_zero_point: int
     output_zero_point: int
+    act_min: int
+    act_max: int
+
+
+TYPE_RANGE = {DType.INT8: (INT8_MIN, INT8_MAX), DType.INT16: (-32768, 32767)}
+IDENTITY = (1 << 30, 1)  # requantize() by this pair returns its input exactly
+
+
+def _requant_call(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor, function: str, slope: tuple[int, int],
+                  negative_slope: tuple[int, int] | None = None, act: tuple[int, int] | None = None) -> KernelCall:
+    """One of the ``ek_requant_*`` kernels: (multiplier, shift) for inputs at or above the zero
+    point, ``negative_slope`` below (default the same), clamped to ``act`` (default the output
+    type's range)."""
+    nm, ns = negative_slope or slope
+    lo, hi = act or TYPE_RANGE[y.dtype]
+    params = RequantParams(size=x.num_elements, multiplier=slope[0], shift=slope[1], negative_multiplier=nm,
+                           negative_shift=ns, input_zero_point=x.zero_point, output_zero_point=y.zero_point,
+                           act_min=lo, act_max=hi)
+    return KernelCall(op, function, "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 #: QUANTIZE kernels touching int16 (16x8 models), by (input, output) type
@@ -365,10 +392,31 @@ def _lower_quantize_16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCal
     if function is None:
         raise UnsupportedModelError(f"op {op.index} QUANTIZE: {x.dtype.name} -> {y.dtype.name}; edgekit "
                                     "requantizes int16 to int8 or int16, and int8 or float32 to int16")
-    m, s = quantize_multiplier(float(np.float64(np.float32(x.scale)) / np.float64(np.float32(y.scale))))
-    params = RequantParams(size=x.num_elements, multiplier=m, shift=s, input_zero_point=x.zero_point,
-                           output_zero_point=y.zero_point)
-    return KernelCall(op, function, "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    slope = quantize_multiplier(float(np.float64(np.float32(x.scale)) / np.float64(np.float32(y.scale))))
+    return _requant_call(ctx, op, x, y, function, slope)
+
+
+def _float32_quotient_slope(numerator, denominator) -> tuple[int, int]:
+    """QuantizeMultiplier of a quotient TFLM divides in float32 (its activations' Prepare)."""
+    return quantize_multiplier(float(np.float32(np.float32(numerator) / np.float32(denominator))))
+
+
+def _relu_s16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCall:
+    """RELU, RELU6, LEAKY_RELU on int16 (TFLM's ReluQuantized, Relu6Quantized, QuantizeLeakyRelu)."""
+    require_int16(x, "input", op)
+    require_int16(y, "output", op)
+    if op.kind == OpKind.RELU:
+        return _requant_call(ctx, op, x, y, "ek_requant_s16", _float32_quotient_slope(x.scale, y.scale),
+                             act=(0, 32767))
+    if op.kind == OpKind.RELU6:  # a clamp in the input's quantization, no rescale
+        six = min(tfl_round(float(np.float32(np.float32(6.0) / np.float32(x.scale)))), 32767)
+        return _requant_call(ctx, op, x, y, "ek_requant_s16", IDENTITY, act=(0, six))
+    alpha = op.options.alpha
+    if alpha < 0:
+        raise UnsupportedModelError(f"op {op.index} LEAKY_RELU: negative alpha {alpha:g} with int16 activations")
+    f32 = np.float32
+    return _requant_call(ctx, op, x, y, "ek_requant_s16", _float32_quotient_slope(x.scale, y.scale),
+                         negative_slope=_float32_quotient_slope(f32(x.scale) * f32(alpha), y.scale))
 
 
 @lowers(OpKind.QUANTIZE)
