@@ -394,3 +394,41 @@ def _quantize_model(in_type: str, out_type: str, in_q: tuple[float, int], out_q:
 def test_quantize_between_int8_and_int16(in_type, out_type, in_q, out_q, runtime_lib, tmp_path):
     assert_bit_exact(_quantize_model(in_type, out_type, in_q, out_q), runtime_lib, tmp_path, samples=4,
                      expect_ops=["QUANTIZE"])
+
+
+# ---------------------------------------------------------------------------- MAXIMUM, MINIMUM, TRANSPOSE, STRIDED_SLICE
+
+
+@pytest.mark.parametrize("kind,sa,sb,seed", [
+    ("MAXIMUM", (5, 6, 3), (5, 6, 3), 0), ("MINIMUM", (4, 4, 3), (1, 1, 3), 1), ("MAXIMUM", (1, 6, 1), (5, 6, 7), 2),
+])
+def test_minmax(kind, sa, sb, seed, runtime_lib, tmp_path):
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    fn = {"MAXIMUM": tf.maximum, "MINIMUM": tf.minimum}[kind]
+    model = fn_op(lambda a, b: fn(a, b), [sa, sb], seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=[kind])
+
+
+@pytest.mark.parametrize("shape,perm,seed", [((4, 5, 3), (0, 2, 1, 3), 0), ((3, 4, 5, 2), (0, 3, 1, 2, 4), 1)])
+def test_transpose(shape, perm, seed, runtime_lib, tmp_path):
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    model = fn_op(lambda x: tf.transpose(x, perm), [shape], seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["TRANSPOSE"])
+
+
+@pytest.mark.parametrize("shape,slicer,seed", [
+    ((6, 7, 4), lambda x: x[:, 1:5, ::2, :], 0),
+    ((6, 7, 4), lambda x: x[:, ::-1, 2, 1:3], 1),
+    ((9, 5), lambda x: x[:, 7:1:-2, :], 2),
+])
+def test_strided_slice(shape, slicer, seed, runtime_lib, tmp_path):
+    from opmodels import fn_op
+
+    model = fn_op(slicer, [shape], seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["STRIDED_SLICE"])

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define EK_INLINE static inline __attribute__((always_inline))
@@ -129,6 +130,48 @@ EK_INLINE int16_t ek_lut_s16(int16_t v, const int16_t *lut)
     const int32_t base = lut[index];
     const int32_t slope = (int32_t)lut[index + 1] - base;
     return (int16_t)(base + ((slope * offset + 64) >> 7));
+}
+
+/* The copy TRANSPOSE, TILE and STRIDED_SLICE share: output element (i[0], ..., i[rank-1]) of
+ * `size` bytes from input index start + sum(i[d] * step[d]), the output written in order, whole
+ * rows copied when the innermost step is 1. rank <= EK_WALK_MAX_DIMS. */
+#define EK_WALK_MAX_DIMS 10
+EK_INLINE void ek_walk_copy(int32_t rank, const int32_t *count, const int32_t *step, int32_t start,
+                            const char *input, char *output, int32_t size)
+{
+    const int32_t last = rank - 1;
+    const int32_t row = count[last];
+    const int32_t inner_step = step[last];
+    int32_t rows = 1;
+    int32_t idx[EK_WALK_MAX_DIMS];
+
+    for (int32_t d = 0; d < last; ++d) {
+        rows *= count[d];
+        idx[d] = 0;
+    }
+    if (row == 0) {
+        return;
+    }
+    int32_t src = start;
+    for (int32_t r = 0; r < rows; ++r) {
+        const char *s = input + src * size;
+        if (inner_step == 1) {
+            memcpy(output, s, (size_t)(row * size));
+        } else {
+            for (int32_t i = 0; i < row; ++i) {
+                ek_store(output, i, ek_load(s, i * inner_step, size), size);
+            }
+        }
+        output += row * size;
+        for (int32_t d = last - 1; d >= 0; --d) {  /* odometer over the outer dimensions */
+            src += step[d];
+            if (++idx[d] < count[d]) {
+                break;
+            }
+            src -= step[d] * count[d];
+            idx[d] = 0;
+        }
+    }
 }
 
 EK_INLINE int8_t ek_sat_s8(int32_t x)

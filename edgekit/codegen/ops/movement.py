@@ -1,7 +1,7 @@
 """Data movement: PAD, PADV2, CONCATENATION, TRANSPOSE, STRIDED_SLICE, TILE.
 
-No arithmetic: TFLM copies int8 bytes for all of them (PAD and CONCATENATION int16 elements too,
-in 16x8 models: ``ek_pad_s16``, ``ek_concatenation_s16``), without requantizing (CONCATENATION
+No arithmetic: TFLM copies int8 bytes for all of them (int16 elements too in 16x8 models, but for
+TILE, which TFLM lacks: the ``_s16`` kernels), without requantizing (CONCATENATION
 requires every input quantized like the output; PAD, TRANSPOSE and STRIDED_SLICE do not check and
 copy the bytes regardless, as these kernels do). The index arithmetic -- begin/end/stride
 resolution with every mask, permuted strides, padding offsets -- is done here; the kernels walk
@@ -186,7 +186,7 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.TRANSPOSE)
 def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    x, y = _int8_io(ctx, op)
+    x, y = _int8_io(ctx, op, int16=True)
     perm = _const_ints(ins[1], op, "perm")
     rank = len(x.shape)
     perm = [p + rank if p < 0 else p for p in perm]
@@ -199,7 +199,7 @@ def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
     count, step = collapse(out_shape or (1,), [in_strides[p] for p in perm] or [1])
     _check_walk(op, count, TRANSPOSE_MAX_DIMS)
     params = TransposeParams(rank=len(count), count=count, step=step)
-    return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_transpose_{_suffix(x)}", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- TILE
@@ -228,7 +228,7 @@ def lower_tile(ctx: LowerCtx, op: Op) -> KernelCall:
                            [v for s in in_strides for v in (0, s)])
     _check_walk(op, count, TRANSPOSE_MAX_DIMS)
     params = TransposeParams(rank=len(count), count=count, step=step)
-    return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_transpose_{_suffix(x)}", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- STRIDED_SLICE
@@ -274,7 +274,7 @@ def iterations(start: int, stop: int, stride: int) -> int:
 @lowers(OpKind.STRIDED_SLICE)
 def lower_strided_slice(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    x, y = _int8_io(ctx, op)
+    x, y = _int8_io(ctx, op, int16=True)
     opts: StridedSliceOptions = op.options
     if opts.ellipsis_mask or opts.new_axis_mask or opts.offset:
         raise UnsupportedModelError(
@@ -301,7 +301,8 @@ def lower_strided_slice(ctx: LowerCtx, op: Op) -> KernelCall:
     count, step = collapse(counts or [1], [r[2] * s for r, s in zip(ranges, in_strides)] or [1])
     _check_walk(op, count)
     params = StridedSliceParams(rank=len(count), start=start, count=count, step=step)
-    return KernelCall(op, "ek_strided_slice_s8", "ek_strided_slice.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_strided_slice_{_suffix(x)}", "ek_strided_slice.h", params,
+                      (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- CONCATENATION
