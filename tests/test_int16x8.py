@@ -432,3 +432,45 @@ def test_strided_slice(shape, slicer, seed, runtime_lib, tmp_path):
 
     model = fn_op(slicer, [shape], seed=seed, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["STRIDED_SLICE"])
+
+
+# ---------------------------------------------------------------------------- int32 bias
+
+
+def _int32_bias_model(layer, shape, seed):
+    """A 16x8 model converted with TFLite's experimental int32 bias (TFLM then accumulates in
+    int32 and requantizes with its 32-bit rule)."""
+    import keras
+    import tensorflow as tf
+
+    from opmodels import _calib, _randomize_weights
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=shape, batch_size=1)
+    model = keras.Model(inp, layer(inp))
+    _randomize_weights(model, seed)
+    samples = _calib([shape], seed)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(samples)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16
+    conv._experimental_full_integer_quantization_bias_type = tf.int32
+    return conv.convert()
+
+
+@pytest.mark.parametrize("kind,seed", [("dense", 0), ("conv", 1)])
+def test_int32_bias(kind, seed, runtime_lib, tmp_path):
+    import keras
+
+    from edgekit.ir import DType
+
+    layer = keras.layers.Dense(7) if kind == "dense" else keras.layers.Conv2D(4, 3, padding="same")
+    model = _int32_bias_model(layer, (12,) if kind == "dense" else (6, 6, 3), seed)
+    g = assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["FULLY_CONNECTED" if kind == "dense" else "CONV_2D"])
+    assert any(t.is_constant and t.dtype == DType.INT32 and len(t.shape) == 1 for t in g.tensors)
+    from edgekit.codegen.lower import lowering_for
+    from edgekit.codegen.lowering import LowerCtx
+
+    (op,) = [op for op in g.ops if op.type_name in ("FULLY_CONNECTED", "CONV_2D")]
+    assert lowering_for(op.kind)(LowerCtx(g), op).params.wide == 0  # the 32-bit accumulator
