@@ -474,3 +474,21 @@ def test_int32_bias(kind, seed, runtime_lib, tmp_path):
 
     (op,) = [op for op in g.ops if op.type_name in ("FULLY_CONNECTED", "CONV_2D")]
     assert lowering_for(op.kind)(LowerCtx(g), op).params.wide == 0  # the 32-bit accumulator
+
+
+# ---------------------------------------------------------------------------- RESIZE_NEAREST_NEIGHBOR
+
+
+@pytest.mark.parametrize("shape,size,align,half,seed", [
+    ((4, 5, 3), (8, 10), False, False, 0), ((6, 6, 2), (4, 9), False, True, 1), ((5, 4, 3), (9, 7), True, False, 2),
+])
+def test_resize_nearest(shape, size, align, half, seed, runtime_lib, tmp_path):
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    def fn(x):
+        return tf.compat.v1.image.resize_nearest_neighbor(x, size, align_corners=align, half_pixel_centers=half)
+
+    model = fn_op(fn, [shape], seed=seed, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["RESIZE_NEAREST_NEIGHBOR"])
