@@ -492,3 +492,12 @@ def test_resize_nearest(shape, size, align, half, seed, runtime_lib, tmp_path):
 
     model = fn_op(fn, [shape], seed=seed, **I16)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["RESIZE_NEAREST_NEIGHBOR"])
+
+
+def test_grouped_conv2d(runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Conv2D(6, 3, padding="same", groups=2), (7, 7, 4), seed=9, **I16)
+    g = assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["CONV_2D"])
+    (op,) = g.ops
+    assert g.tensors[op.inputs[1]].shape[3] == 2  # two input channels per filter
