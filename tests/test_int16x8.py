@@ -300,18 +300,20 @@ def test_global_average_pooling(runtime_lib, tmp_path):
 # ---------------------------------------------------------------------------- inspect agrees with generate
 
 
-@pytest.mark.parametrize("case", ["supported", "leaky_relu", "global_max"])
+@pytest.mark.parametrize("case", ["conv", "leaky_relu", "global_max", "transpose_conv"])
 def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     """``edgekit inspect`` exits 3 on a 16x8 model exactly when ``generate`` refuses it, naming the
-    operator; 0 (and a generated model) otherwise."""
+    operator (REDUCE_MAX and TRANSPOSE_CONV, which edgekit runs only on int8); 0 (and a generated
+    model) otherwise."""
     import json
 
     import keras
 
     from edgekit.cli import main
 
-    layer = {"supported": keras.layers.Conv2D(4, 3), "leaky_relu": keras.layers.LeakyReLU(0.1),
-             "global_max": keras.layers.GlobalMaxPooling2D()}[case]
+    layer = {"conv": keras.layers.Conv2D(4, 3), "leaky_relu": keras.layers.LeakyReLU(0.1),
+             "global_max": keras.layers.GlobalMaxPooling2D(),
+             "transpose_conv": keras.layers.Conv2DTranspose(3, 3, strides=2)}[case]
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(keras_op(layer, (6, 6, 3), seed=0, **I16))
     capsys.readouterr()  # the converter's noise
@@ -319,13 +321,13 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     gen = main(["generate", str(path), "-o", str(tmp_path / "gen")])
     err = capsys.readouterr().err
-    if case == "supported":
+    if case in ("conv", "leaky_relu"):
         assert code == 0 and gen == 0 and report["unsupported"] == [], err
         assert {r["dtype"] for r in report["ops"]} == {"int16"}
     else:
         assert code == 3 and gen != 0
         (row,) = report["unsupported"]
-        assert row["type"] in ("LEAKY_RELU", "REDUCE_MAX") and "INT16" in row["reason"]
+        assert row["type"] in ("REDUCE_MAX", "TRANSPOSE_CONV") and "INT16" in row["reason"]
         assert row["type"] in err
 
 
