@@ -2,7 +2,8 @@
 
 ``keras_op(layer, input_shape, seed)`` wraps one Keras layer; ``fn_op(fn, input_shapes, seed)``
 wraps a ``tf.function`` body (for operators Keras has no layer for). Both return int8
-``.tflite`` bytes calibrated on seeded random data. ``assert_bit_exact`` generates C for the model,
+``.tflite`` bytes calibrated on seeded random data (``activations="int16"``: the 16x8 scheme,
+int16 activations and int8 weights, int16 inputs and outputs). ``assert_bit_exact`` generates C for the model,
 runs it on seeded random inputs and compares with the tflite-micro interpreter.
 """
 
@@ -22,17 +23,18 @@ def _calib(shapes, seed, scale=1.0):
             for _ in range(CALIB_SAMPLES)]
 
 
-def keras_op(layer, input_shape, seed=0, per_tensor=False, calib_scale=1.0) -> bytes:
+def keras_op(layer, input_shape, seed=0, per_tensor=False, calib_scale=1.0, activations="int8") -> bytes:
     import keras
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape=input_shape, batch_size=1)
     model = keras.Model(inp, layer(inp))
     _randomize_weights(model, seed)
-    return int8_tflite(model, _calib([input_shape], seed, calib_scale), per_tensor=per_tensor)
+    return int8_tflite(model, _calib([input_shape], seed, calib_scale), per_tensor=per_tensor,
+                       activations=activations)
 
 
-def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0) -> bytes:
+def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0, activations="int8") -> bytes:
     """``build(*keras_inputs) -> output(s)``: a small multi-input Keras graph."""
     import keras
 
@@ -41,15 +43,16 @@ def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0) 
     inps = [keras.Input(shape=s, batch_size=1, name=f"in{k:02d}") for k, s in enumerate(input_shapes)]
     model = keras.Model(inps, build(*inps))
     _randomize_weights(model, seed)
-    return int8_tflite(model, _calib(input_shapes, seed, calib_scale), per_tensor=per_tensor)
+    return int8_tflite(model, _calib(input_shapes, seed, calib_scale), per_tensor=per_tensor,
+                       activations=activations)
 
 
-def fn_op(fn, input_shapes, seed=0, calib_scale=1.0) -> bytes:
+def fn_op(fn, input_shapes, seed=0, calib_scale=1.0, activations="int8") -> bytes:
     import tensorflow as tf
 
     spec = [tf.TensorSpec((1, *s), tf.float32) for s in input_shapes]
     tfn = tf.function(fn, input_signature=spec)
-    return int8_tflite(tfn, _calib(input_shapes, seed, calib_scale))
+    return int8_tflite(tfn, _calib(input_shapes, seed, calib_scale), activations=activations)
 
 
 def _randomize_weights(model, seed):

@@ -2,7 +2,6 @@
 .npy, .npz or a folder of images, measured against the float model on held-out samples.
 Bad input gets one line and exit code 2, and never costs an existing output file."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import load_example
 
 from edgekit.cli import main
 from edgekit.errors import ExitCode
@@ -55,10 +54,7 @@ def assert_full_int8(path):
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     """examples/digits.py trained once; the model in three formats, the data in three forms."""
-    spec = importlib.util.spec_from_file_location("digits_example", ROOT / "examples" / "digits.py")
-    example = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = example  # its dataclass looks itself up there
-    spec.loader.exec_module(example)
+    example = load_example("digits")
     import keras
     from PIL import Image
 

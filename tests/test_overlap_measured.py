@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import test_compress as compress_tests
+import test_int16x8 as int16x8_tests
 import test_kernels_binary as binary_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
@@ -201,6 +202,11 @@ CASES = [
     *[Case("ek_squared_difference_s8", HOST, f"SQD-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
            lambda a=a: pairwise_tests.squared_difference_model(*a))
       for a in pairwise_tests.SQUARED_DIFFERENCE_CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
+    *[Case({"ADD": "ek_add_s16", "SUB": "ek_sub_s16", "MUL": "ek_mul_s16"}[a[0]], HOST,
+           f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}", lambda a=a: int16x8_tests._binary(*a))
+      for a in int16x8_tests.BINARY if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
+    *[Case("ek_mean_s16", HOST, f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-axes{''.join(map(str, a[2]))}",
+           lambda a=a: int16x8_tests._reduction(*a)) for a in int16x8_tests.REDUCTIONS],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
@@ -222,7 +228,14 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_transpose_conv_s8", "ek_batch_matmul_s8",
               "ek_split_s8", "ek_gather_s8", "ek_arg_max_s8", "ek_arg_min_s8", "ek_space_to_batch_s8",
               "ek_batch_to_space_s8",
-              "ek_lstm_s8", "ek_svdf_s8"}
+              "ek_lstm_s8", "ek_svdf_s8",
+              # 16x8: the planner keeps output and input apart (no lead declared for 2-byte elements)
+              "ek_conv2d_s16", "ek_depthwise_conv2d_s16", "ek_fully_connected_s16", "ek_max_pool_s16",
+              "ek_avg_pool_s16", "ek_softmax_s16", "ek_quantize_f32_s16",
+              "ek_dequantize_s16_f32", "ek_requant_s16", "ek_requant_s16_s8", "ek_requant_s8_s16", "ek_pad_s16",
+              "ek_concatenation_s16", "ek_logistic_s16", "ek_tanh_s16", "ek_maximum_s16",
+              "ek_minimum_s16", "ek_transpose_s16", "ek_strided_slice_s16",
+              "ek_resize_nearest_s16"}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():

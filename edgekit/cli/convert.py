@@ -1,4 +1,4 @@
-"""``edgekit convert``: Keras (.keras, .h5, SavedModel) to full-int8 .tflite."""
+"""``edgekit convert``: Keras (.keras, .h5, SavedModel) to full-int8 (or int16x8) .tflite."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from .output import log, report
 
 
 def add_parser(sub) -> None:
-    c = sub.add_parser("convert", help="Keras (.keras, .h5, SavedModel) to full-int8 .tflite")
+    c = sub.add_parser("convert", help="Keras (.keras, .h5, SavedModel) to full-int8 (or int16x8) .tflite")
     c.add_argument("model")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--calib", help=".npy, .npz or a folder of images")
     c.add_argument("--calib-samples", type=int, default=200)
     c.add_argument("--synthetic-calib", action="store_true", help="calibrate on random data (accuracy unknown)")
-    c.add_argument("--mode", choices=MODES, default="int8")
+    c.add_argument("--mode", choices=MODES, default="int8",
+                   help="int8 (default); int16x8: int16 activations, int8 weights; dynamic: float activations")
     c.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weights")
     c.add_argument("--image-range", choices=list(IMAGE_RANGES), default="unit",
                    help="pixels of a --calib image folder (and synthetic images) scaled to "

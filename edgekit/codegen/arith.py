@@ -8,6 +8,8 @@ that lookup tables and folded constants can be computed in Python with identical
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 
 import numpy as np
@@ -71,8 +73,22 @@ def activation_range(act: Activation, scale: float, zero_point: int,
     raise UnsupportedModelError(f"fused activation {act.name} is not supported")
 
 
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
 def tensor_activation_range(act: Activation, t: Tensor) -> tuple[int, int]:
+    """Clamp bounds for an int8 tensor, or an int16 one (the 16x8 scheme)."""
+    if t.dtype.name == "INT16":
+        return activation_range(act, t.scale, t.zero_point, INT16_MIN, INT16_MAX)
     return activation_range(act, t.scale, t.zero_point)
+
+
+def reduced_multiplier(multiplier: int, shift: int) -> tuple[int, int]:
+    """TFLM's MultiplyByQuantizedMultiplier for a 64-bit accumulator (the 16x8 kernels) as a
+    (16-bit multiplier, right shift) pair: the Q31 multiplier rounded to Q15, saturating at
+    0x7FFF, and the total right shift ``15 - shift`` (``ek_requantize_s64``)."""
+    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+    return reduced, 15 - shift
 
 
 # ---------------------------------------------------------------------------- integer helpers
@@ -217,19 +233,96 @@ def tanh_q4(a):
     return np.where(a == 0, 0, np.where(a < 0, -t, t))
 
 
-def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
-    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point), per
-    row of ``w_rows`` (one output channel's weights)."""
-    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
+def max_abs_acc(bias: np.ndarray, w_rows: np.ndarray, input_bound: int = 128) -> np.ndarray:
+    """Bound of |bias' + sum_k x_k * w_k| for int8 x (padding taps read an int8 zero point), or
+    |x| <= ``input_bound`` (32768 for int16), per row of ``w_rows`` (one output channel's weights)."""
+    return np.abs(np.asarray(bias, np.int64)) + input_bound * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
 
 
-def check_accumulator(where: str, bound: np.ndarray, reals) -> None:
+def check_accumulator(where: str, bound: np.ndarray, reals, acc_bits: int = 32) -> None:
     """Refuse a layer whose int32 accumulator (``bound``: ``max_abs_acc`` per channel), or that
     accumulator requantized by its real multiplier (``reals``), could leave int32: TFLM's integer
-    arithmetic overflows there too, so no output is defined."""
-    if bound.max(initial=0) > INT32_MAX:
-        raise UnsupportedModelError(f"{where}: its accumulator could overflow int32")
+    arithmetic overflows there too, so no output is defined. ``acc_bits``: the accumulator's
+    range (48 for the 16x8 kernels' int64 one, whose product with the multiplier must fit)."""
+    if bound.max(initial=0) >= 1 << (acc_bits - 1):
+        raise UnsupportedModelError(f"{where}: its accumulator could overflow int{acc_bits}")
     reals = np.asarray(reals, np.float64)
     if (bound * reals).max(initial=0) + 256 >= INT32_MAX:
         raise UnsupportedModelError(f"{where}: its requantized outputs could overflow int32 "
                                     f"(a scale ratio of {reals.max():.3g})")
+
+
+# ---------------------------------------------------------------------------- int16 lookup tables
+# TFLM's LUTPopulate<int16_t> (kernels/internal/common.h): 513 entries, the high 9 bits of an
+# int16 index the table and the low 7 interpolate (ek_lut_s16 in ek_common.h). Every step in
+# float32 as TFLM's float instantiation computes it; the transform's exp is the C library's
+# expf, the function TFLM calls.
+
+LUT16_SIZE = 513
+
+
+_LIBM: dict[str, object] = {}
+
+
+def _libm_f32(name: str, x) -> np.float32:
+    """The C library's float function ``name`` (``expf``, ``logf``) at ``x``: the function TFLM
+    calls (numpy's float32 versions may differ from it in the last bit)."""
+    if name not in _LIBM:
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6"), name)
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+        _LIBM[name] = fn
+    return np.float32(_LIBM[name](float(x)))
+
+
+def expf(x) -> np.float32:
+    return _libm_f32("expf", x)
+
+
+def checked_log2(x: float) -> tuple[int, bool]:
+    """TFLite's CheckedLog2, in float32: (log2 of x rounded, whether x is that power of two
+    within 1e-3 of an exponent)."""
+    f32 = np.float32
+    log2 = f32(_libm_f32("logf", f32(x)) * f32(f32(1.0) / _libm_f32("logf", f32(2.0))))
+    rounded = f32(tfl_round(float(log2)))
+    return int(rounded), bool(abs(float(f32(log2 - rounded))) < float(f32(1e-3)))
+
+
+def one_over_one_plus(x) -> np.float32:
+    f32 = np.float32
+    return f32(f32(1.0) / f32(f32(1.0) + f32(x)))
+
+
+def lut_populate_int16(transform, input_scale, input_zero_point: int, output_scale,
+                       output_zero_point: int) -> np.ndarray:
+    """TFLM's ``LUTPopulateInt16<float>``: ``transform`` maps a float32 to a float32."""
+    f32 = np.float32
+    input_scale, output_scale = f32(input_scale), f32(output_scale)
+    input_min = f32(input_scale * f32(-32768 - input_zero_point))
+    input_max = f32(input_scale * f32(32767 - input_zero_point))
+    output_min = f32(output_scale * f32(-32768 - output_zero_point))
+    output_max = f32(output_scale * f32(32767 - output_zero_point))
+    steps = 512
+    step = f32(f32(input_max - input_min) / f32(steps))
+    half_step = f32(step / f32(2))
+    inv = f32(f32(65536) / f32(output_max - output_min))
+
+    def rnd(v) -> np.float32:  # TfLiteRound on a float: half away from zero
+        return f32(tfl_round(float(v)))
+
+    def clamp16(v) -> int:
+        return int(min(max(float(v), -32768.0), 32767.0))
+
+    lut = np.zeros(LUT16_SIZE, np.int64)
+    for i in range(steps):
+        at = f32(input_min + f32(f32(i) * step))
+        val = transform(at)
+        val_mid = transform(f32(at + half_step))
+        val_next = transform(f32(input_min + f32(f32(i + 1) * step)))
+        sample = rnd(f32(val * inv))
+        interp = rnd(f32(f32(f32(val_next * inv) + sample) / f32(2)))
+        mid = rnd(f32(val_mid * inv))
+        bias = rnd(f32(f32(interp - mid) / f32(2)))
+        lut[i] = clamp16(f32(sample - bias))
+    lut[steps] = clamp16(rnd(f32(transform(input_max) * inv)))
+    return lut
+

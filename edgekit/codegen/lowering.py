@@ -46,13 +46,25 @@ class CStruct:
     """Base of kernel parameter structs. Subclasses are frozen dataclasses with ``C_TYPE``.
 
     Field values may be ``int``, ``float``, ``bool``, a :class:`CArray` (rendered as its
-    name) or a tuple of ints (rendered as a brace list, for fixed-size array members).
+    name), a tuple of ints (rendered as a brace list, for fixed-size array members), a nested
+    ``CStruct`` (a member struct, rendered with designated initialisers) or a string (C text,
+    ``"NULL"``).
     """
 
     C_TYPE: ClassVar[str] = ""
 
     def c_fields(self) -> list[tuple[str, object]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+    def c_arrays(self) -> list[CArray]:
+        """The constant arrays the struct points to, nested structs' included."""
+        out: list[CArray] = []
+        for _, v in self.c_fields():
+            if isinstance(v, CArray):
+                out.append(v)
+            elif isinstance(v, CStruct):
+                out += v.c_arrays()
+        return out
 
 
 @dataclass(frozen=True)
@@ -98,11 +110,7 @@ class KernelCall:
 
     @property
     def arrays(self) -> list[CArray]:
-        out = []
-        if self.params is not None:
-            for _, v in self.params.c_fields():
-                if isinstance(v, CArray):
-                    out.append(v)
+        out = self.params.c_arrays() if self.params is not None else []
         out += [a for a in self.args if isinstance(a, CArray)]
         return out
 
@@ -131,7 +139,7 @@ class LowerCtx:
     def array(self, op: Op, suffix: str, c_type: str, values, comment: str = "") -> CArray:
         """A constant array that belongs to one operator (``op<N>_<suffix>``)."""
         np_type = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16,
-                   "uint16_t": np.uint16, "int32_t": np.int32, "uint32_t": np.uint32,
+                   "uint16_t": np.uint16, "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
                    "float": np.float32}[c_type]
         vals = np.asarray(values)
         if vals.size and np.issubdtype(np_type, np.integer):
@@ -170,6 +178,16 @@ def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
         return fn
 
     return register
+
+
+def require_int16(t: Tensor, what: str, op: Op) -> None:
+    """An int16 activation of the 16x8 scheme: quantized, zero point 0 (TFLM checks it)."""
+    if t.dtype != DType.INT16 or t.quant is None:
+        raise UnsupportedModelError(f"op {op.index} ({op.type_name}): {what} tensor {t.name!r} is {t.dtype.name}, "
+                                    "not int16 like the operator's input (16x8)")
+    if any(z != 0 for z in t.quant.zero_point):
+        raise UnsupportedModelError(f"op {op.index} ({op.type_name}): {what} tensor {t.name!r} has zero point "
+                                    f"{t.quant.zero_point[0]}; int16 activations take 0")
 
 
 def require_int8(t: Tensor, what: str, op: Op) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..files import TEMPLATES
-from .lowering import CArray
+from .lowering import CArray, CStruct
 
 
 def array_symbol(prefix: str, array: CArray) -> str:
@@ -34,6 +34,8 @@ def c_literal(value, prefix: str = "") -> str:
         if math.isinf(f) or math.isnan(f):
             raise UnsupportedModelError(f"a constant of the model is not a finite number ({f})")
         return f"{f!r}f"
+    if isinstance(value, CStruct):
+        return "{" + ", ".join(f".{n} = {c_literal(v, prefix)}" for n, v in value.c_fields()) + "}"
     if isinstance(value, (tuple, list)):
         return "{" + ", ".join(c_literal(v, prefix) for v in value) + "}"
     if isinstance(value, str):

@@ -65,7 +65,7 @@ from .tf_quiet import one_line, quiet
 
 MAX_HELD_OUT = 500  # held-out samples at most (agreement is measured one sample at a time)
 SYNTHETIC_HELD_OUT = 32
-MODES = ("int8", "dynamic")
+MODES = ("int8", "int16x8", "dynamic")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class ConvertReport:
     model: str
     output: str
     source_format: str  # "keras", "h5" or "savedmodel"
-    mode: str  # "int8" or "dynamic"
+    mode: str  # "int8", "int16x8" or "dynamic"
     per_tensor: bool
     calibration_source: str  # a path, or "synthetic"
     synthetic: bool
@@ -103,13 +103,14 @@ class ConvertReport:
         }
 
     def summary(self) -> str:
-        kind = ("full int8 (int8 operators, int8 input and output)" if self.mode == "int8"
-                else "dynamic range (int8 weights, float activations)")
+        kind = {"int8": "full int8 (int8 operators, int8 input and output)",
+                "int16x8": "int16x8 (int16 activations, int8 weights, int16 input and output)",
+                "dynamic": "dynamic range (int8 weights, float activations)"}[self.mode]
         weights = "per-tensor" if self.per_tensor else "per-channel"
         n_ops = sum(self.operators.values())
         lines = [f"{self.output}: {kind}, {weights} weights, {self.size_bytes:,} bytes, "
                  f"{n_ops} operators ({', '.join(f'{k} {v}' for k, v in sorted(self.operators.items()))})"]
-        if self.mode == "int8":
+        if self.mode != "dynamic":
             cal = "synthetic random data" if self.synthetic else self.calibration_source
             scaled = f" (pixels scaled {self.image_range})" if self.image_range else ""
             lines.append(f"calibrated on {self.calibration_samples} samples of {cal}{scaled}")
@@ -185,7 +186,7 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
     loaded = load_model(model, source_format)
 
     # data, fitted to the model's inputs, then split
-    calibrate = mode == "int8"
+    calibrate = mode != "dynamic"
     if raw is None:
         n_hold = SYNTHETIC_HELD_OUT
         n_cal = calib_samples if calibrate else 0
@@ -227,11 +228,12 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                 raise UnsupportedModelError(
                     f"{model}: cannot trace the model with inputs {shapes_text(shapes)}: "
                     f"{one_line(exc, noise)}") from None
-        what = "full int8" if calibrate else "dynamic range"
+        what = {"int8": "full int8", "int16x8": "int16x8", "dynamic": "dynamic range"}[mode]
         log(f"quantizing ({what}" + (f", {n_cal} calibration samples)" if calibrate else ")"))
         samples = [{k: v[i:i + 1] for k, v in cal.items()} for i in range(n_cal)] if calibrate else None
         try:  # in a child process: the converter crashes outright on some models (Keras LSTM/GRU)
-            qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, bool(n_hold))
+            qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, bool(n_hold),
+                                      "int16" if mode == "int16x8" else "int8")
         except ChildFailed as exc:
             raise UnsupportedModelError(f"{model}: TensorFlow's converter failed: {exc.message}") from None
         except ChildDied as exc:
@@ -290,22 +292,23 @@ def _split(n: int, calib_samples: int, calibrate: bool) -> tuple[int, int]:
 
 
 def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
-    """Operator counts; for int8, proof that no float tensor is left between operators."""
+    """Operator counts; for int8 and int16x8, proof that no float tensor is left between operators."""
     graph = parse_tflite(buf, name=Path(model).stem)
-    if mode == "int8":
+    if mode != "dynamic":
+        boundary = DType.INT16 if mode == "int16x8" else DType.INT8
         for i in (*graph.inputs, *graph.outputs):
             t = graph.tensors[i]
-            if t.dtype != DType.INT8:
+            if t.dtype != boundary:
                 raise UnsupportedModelError(f"{model}: converted model keeps {t.dtype.np_name} tensor {t.name!r} at its boundary")
         floating = [op for op in graph.ops
                     if any(t is not None and not t.is_constant and t.dtype in (DType.FLOAT32, DType.FLOAT16)
                            for t in (*graph.op_inputs(op), *graph.op_outputs(op)))]
         if floating:
-            raise UnsupportedModelError(f"{model}: {_float_operator(graph, floating)}")
+            raise UnsupportedModelError(f"{model}: {_float_operator(graph, floating, mode)}")
     return dict(Counter(op.type_name for op in graph.ops))
 
 
-def _float_operator(graph, floating) -> str:
+def _float_operator(graph, floating, mode: str = "int8") -> str:
     """Which operator TensorFlow's converter left in float, in the user's terms: not the
     DEQUANTIZE before it (an operator the user never wrote) but the float operator itself, with
     the TensorFlow name of its result (which holds the Keras layer's name when it has one)."""
@@ -315,6 +318,6 @@ def _float_operator(graph, floating) -> str:
     where = f" (TensorFlow name {names[0]!r})" if names else ""
     if op.type_name in edges:
         return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} with a float "
-                "tensor: the model is not int8 throughout")
+                f"tensor: the model is not {mode} throughout")
     return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} in float32, having no "
-            f"int8 {op.type_name}: the model is not int8 throughout")
+            f"{mode} {op.type_name}: the model is not {mode} throughout")

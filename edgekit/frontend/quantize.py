@@ -25,9 +25,13 @@ def _converter(tf, source):
 
 
 def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], Iterable],
-                per_tensor: bool = False, io_type: str = "int8") -> bytes:
+                per_tensor: bool = False, io_type: str = "int8", activations: str = "int8") -> bytes:
     """Quantize ``source`` (Keras model, ``tf.function`` with an input signature, or a
     SavedModel path) to int8 operators with ``io_type`` inputs and outputs.
+
+    ``activations="int16"``: the 16x8 scheme instead (int16 activations, int8 weights, int64
+    bias; TFLite's ``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``), with int16
+    inputs and outputs unless ``io_type`` is "float32".
 
     ``calibration``: samples, each a list with one float array per model input (batch 1), or a
     dict keyed by the signature's input names (SavedModel sources with several inputs).
@@ -46,9 +50,14 @@ def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], I
     conv = _converter(tf, source)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = {"int8": tf.int8, "float32": tf.float32}[io_type]
-    conv.inference_output_type = {"int8": tf.int8, "float32": tf.float32}[io_type]
+    if activations == "int16":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        io_type = "int16" if io_type == "int8" else io_type
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    io_dtype = {"int8": tf.int8, "int16": tf.int16, "float32": tf.float32}[io_type]
+    conv.inference_input_type = io_dtype
+    conv.inference_output_type = io_dtype
     if per_tensor:
         conv._experimental_disable_per_channel = True
     return conv.convert()
@@ -73,9 +82,9 @@ def float_tflite(source) -> bytes:
 
 
 def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool, want_float: bool,
-                        ) -> tuple[bytes, bytes | None]:
-    """(quantized, float or None) from a SavedModel folder: full int8 when ``samples`` (the
-    calibration samples) are given, else dynamic range. Meant for a child process
+                        activations: str = "int8") -> tuple[bytes, bytes | None]:
+    """(quantized, float or None) from a SavedModel folder: full integer (``activations`` int8
+    or int16) when ``samples`` (the calibration samples) are given, else dynamic range. Meant for a child process
     (``edgekit.children.run_isolated``): TensorFlow's converter crashes on some models, and its
     noise stays in the child; a failure is a RuntimeError with the converter's reason in one line."""
     from .tf_quiet import one_line, quiet
@@ -83,7 +92,7 @@ def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool
     with quiet() as noise:
         try:
             if samples is not None:
-                qbuf = int8_tflite(saved, samples, per_tensor=per_tensor)
+                qbuf = int8_tflite(saved, samples, per_tensor=per_tensor, activations=activations)
             else:
                 qbuf = dynamic_range_tflite(saved, per_tensor=per_tensor)
             fbuf = float_tflite(saved) if want_float else None

@@ -10,43 +10,61 @@ EK_INLINE int32_t add_scaled(const ek_add_params *p, int32_t x, int32_t offset,
     return ek_requantize((x + offset) * (1 << p->left_shift), multiplier, shift);
 }
 
-EK_INLINE int8_t add_output(const ek_add_params *p, int32_t raw)
+EK_INLINE int32_t add_output(const ek_add_params *p, int32_t raw)
 {
     const int32_t out = ek_requantize(raw, p->output_multiplier, p->output_shift) + p->output_offset;
-    return (int8_t)ek_clamp_i32(out, p->act_min, p->act_max);
+    return ek_clamp_i32(out, p->act_min, p->act_max);
 }
 
-static void add_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
-                    int8_t *out, int32_t n)
+/* ADD (sign 1) or SUB (sign -1) of n elements of `size` bytes. */
+EK_INLINE void add_sub_row(const ek_add_params *p, const void *a, int32_t sa, const void *b, int32_t sb,
+                           void *out, int32_t n, int32_t size, int32_t sign)
 {
-    const ek_add_params *p = (const ek_add_params *)params;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t x = add_scaled(p, a[i * sa], p->input1_offset, p->input1_multiplier, p->input1_shift);
-        const int32_t y = add_scaled(p, b[i * sb], p->input2_offset, p->input2_multiplier, p->input2_shift);
-        out[i] = add_output(p, x + y);
+        const int32_t x = add_scaled(p, ek_load(a, i * sa, size), p->input1_offset, p->input1_multiplier, p->input1_shift);
+        const int32_t y = add_scaled(p, ek_load(b, i * sb, size), p->input2_offset, p->input2_multiplier, p->input2_shift);
+        ek_store(out, i, add_output(p, sign > 0 ? x + y : x - y), size);
     }
 }
 
-static void sub_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
-                    int8_t *out, int32_t n)
+EK_INLINE void mul_elements(const ek_mul_params *p, const void *a, int32_t sa, const void *b, int32_t sb,
+                            void *out, int32_t n, int32_t size)
 {
-    const ek_add_params *p = (const ek_add_params *)params;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t x = add_scaled(p, a[i * sa], p->input1_offset, p->input1_multiplier, p->input1_shift);
-        const int32_t y = add_scaled(p, b[i * sb], p->input2_offset, p->input2_multiplier, p->input2_shift);
-        out[i] = add_output(p, x - y);
-    }
-}
-
-static void mul_row(const void *params, const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
-                    int8_t *out, int32_t n)
-{
-    const ek_mul_params *p = (const ek_mul_params *)params;
-    for (int32_t i = 0; i < n; ++i) {
-        const int32_t prod = (a[i * sa] + p->input1_offset) * (b[i * sb] + p->input2_offset);
+        const int32_t prod = (ek_load(a, i * sa, size) + p->input1_offset) * (ek_load(b, i * sb, size) + p->input2_offset);
         const int32_t y = ek_requantize(prod, p->output_multiplier, p->output_shift) + p->output_offset;
-        out[i] = (int8_t)ek_clamp_i32(y, p->act_min, p->act_max);
+        ek_store(out, i, ek_clamp_i32(y, p->act_min, p->act_max), size);
     }
+}
+
+static void add_row(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    add_sub_row((const ek_add_params *)p, a, sa, b, sb, out, n, 1, 1);
+}
+
+static void sub_row(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    add_sub_row((const ek_add_params *)p, a, sa, b, sb, out, n, 1, -1);
+}
+
+static void mul_row(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    mul_elements((const ek_mul_params *)p, a, sa, b, sb, out, n, 1);
+}
+
+static void add_row_s16(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    add_sub_row((const ek_add_params *)p, a, sa, b, sb, out, n, 2, 1);
+}
+
+static void sub_row_s16(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    add_sub_row((const ek_add_params *)p, a, sa, b, sb, out, n, 2, -1);
+}
+
+static void mul_row_s16(const void *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, int32_t n)
+{
+    mul_elements((const ek_mul_params *)p, a, sa, b, sb, out, n, 2);
 }
 
 /* On a host (not an Arm microcontroller, where 2 KB of stack is dear) a large ADD or SUB
@@ -62,7 +80,7 @@ static void add_by_tables(const ek_add_params *p, const int8_t *a, const int8_t 
         t2[v + 128] = sign * add_scaled(p, v, p->input2_offset, p->input2_multiplier, p->input2_shift);
     }
     for (int32_t i = 0; i < p->size; ++i) {
-        out[i] = add_output(p, t1[a[i] + 128] + t2[b[i] + 128]);
+        out[i] = (int8_t)add_output(p, t1[a[i] + 128] + t2[b[i] + 128]);
     }
 }
 #else
@@ -77,7 +95,7 @@ void ek_add_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input
     } else if (!p->broadcast) {
         add_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, add_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, 1, add_row, p);
     }
 }
 
@@ -88,7 +106,7 @@ void ek_sub_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input
     } else if (!p->broadcast) {
         sub_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, sub_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, 1, sub_row, p);
     }
 }
 
@@ -97,6 +115,33 @@ void ek_mul_s8(const ek_mul_params *p, const int8_t *input1, const int8_t *input
     if (!p->broadcast) {
         mul_row(p, input1, 1, input2, 1, output, p->size);
     } else {
-        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, mul_row, p);
+        ek_broadcast_walk(p->dims, p->in1_strides, p->in2_strides, input1, input2, output, 1, mul_row, p);
     }
+}
+
+/* The int16 variants (16x8): a flat loop or the broadcast walk, no tables. */
+static void binary_s16(const int32_t *dims, const int32_t *s1, const int32_t *s2, int32_t broadcast, int32_t size,
+                       const int16_t *input1, const int16_t *input2, int16_t *output,
+                       ek_binary_row_fn row, const void *p)
+{
+    if (!broadcast) {
+        row(p, input1, 1, input2, 1, output, size);
+    } else {
+        ek_broadcast_walk(dims, s1, s2, input1, input2, output, 2, row, p);
+    }
+}
+
+void ek_add_s16(const ek_add_params *p, const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    binary_s16(p->dims, p->in1_strides, p->in2_strides, p->broadcast, p->size, input1, input2, output, add_row_s16, p);
+}
+
+void ek_sub_s16(const ek_add_params *p, const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    binary_s16(p->dims, p->in1_strides, p->in2_strides, p->broadcast, p->size, input1, input2, output, sub_row_s16, p);
+}
+
+void ek_mul_s16(const ek_mul_params *p, const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    binary_s16(p->dims, p->in1_strides, p->in2_strides, p->broadcast, p->size, input1, input2, output, mul_row_s16, p);
 }

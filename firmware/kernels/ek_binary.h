@@ -1,4 +1,5 @@
-/* ADD, SUB, MUL: int8 elementwise with broadcasting.
+/* ADD, SUB, MUL: int8 elementwise with broadcasting; the _s16 variants the same on int16 (16x8:
+ * zero points 0, ADD/SUB's left_shift 15 instead of 20, as TFLM's int16 path).
  *
  * The output is walked as a (collapsed) shape of up to EK_BINARY_MAX_DIMS dimensions,
  * outermost first; each input advances by its own element stride per dimension, 0 where it
@@ -54,5 +55,11 @@ typedef struct {
 void ek_add_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void ek_sub_s8(const ek_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void ek_mul_s8(const ek_mul_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* In place over a full-size input as the _s8 kernels: element i of each input is read before
+ * output element i (same width) is written, in ascending order. */
+void ek_add_s16(const ek_add_params *p, const int16_t *input1, const int16_t *input2, int16_t *output);
+void ek_sub_s16(const ek_add_params *p, const int16_t *input1, const int16_t *input2, int16_t *output);
+void ek_mul_s16(const ek_mul_params *p, const int16_t *input1, const int16_t *input2, int16_t *output);
 
 #endif /* EK_BINARY_H */

@@ -1,4 +1,5 @@
-/* CONCATENATION, int8, up to EK_CONCAT_MAX_INPUTS inputs along any axis.
+/* CONCATENATION, int8 (or int16: ek_concatenation_s16), up to EK_CONCAT_MAX_INPUTS inputs along
+ * any axis.
  *
  * For each of the `outer` index combinations before the axis, each input in turn contributes
  * chunk[i] contiguous bytes. No requantization: as in TFLM, every input is quantized like the
@@ -15,9 +16,11 @@ typedef struct {
     int32_t num_inputs;
     int32_t outer;                              /* product of the output dims before the axis */
     int32_t chunk[EK_CONCAT_MAX_INPUTS];        /* bytes per input per outer step */
-    const int8_t *inputs[EK_CONCAT_MAX_INPUTS];
+    const void *inputs[EK_CONCAT_MAX_INPUTS];
 } ek_concatenation_params;
 
 void ek_concatenation_s8(const ek_concatenation_params *p, int8_t *output);
+/* the same copy of chunk[i] bytes, for int16 tensors */
+void ek_concatenation_s16(const ek_concatenation_params *p, int16_t *output);
 
 #endif /* EK_CONCAT_H */

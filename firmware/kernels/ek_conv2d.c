@@ -107,3 +107,47 @@ void ek_conv2d_s8(const ek_conv2d_params *p, const int8_t *input, int8_t *output
         }
     }
 }
+
+void ek_conv2d_s16(const ek_conv2d_s16_params *p, const int16_t *input, int16_t *output)
+{
+    const ek_conv2d_params *q = &p->conv;
+    const int32_t fc = q->filter_c;
+    const int32_t per_group = q->output_c / q->groups;
+    const int32_t window = q->filter_h * q->filter_w * fc;
+    int16_t *out = output;
+
+    for (int32_t oy = 0; oy < q->output_h; ++oy) {
+        const int32_t iy0 = oy * q->stride_h - q->pad_top;
+        for (int32_t ox = 0; ox < q->output_w; ++ox) {
+            const int32_t ix0 = ox * q->stride_w - q->pad_left;
+            const int contiguous = ix0 >= 0 && ix0 + (q->filter_w - 1) * q->dilation_w < q->input_w &&
+                                   q->dilation_w == 1 && fc == q->input_c;
+            for (int32_t oc = 0; oc < q->output_c; ++oc) {
+                const int16_t *in_g = input + (oc / per_group) * fc;
+                const int8_t *w = q->weights + oc * window;
+                int64_t acc = p->bias[oc];
+                for (int32_t ky = 0; ky < q->filter_h; ++ky) {
+                    const int32_t iy = iy0 + ky * q->dilation_h;
+                    if (iy < 0 || iy >= q->input_h) {
+                        w += q->filter_w * fc;
+                        continue;
+                    }
+                    const int16_t *row = in_g + iy * q->input_w * q->input_c;
+                    if (contiguous) { /* the filter row's taps are one run of the input */
+                        acc += ek_dot_s16_s8(row + ix0 * fc, w, q->filter_w * fc);
+                        w += q->filter_w * fc;
+                        continue;
+                    }
+                    for (int32_t kx = 0; kx < q->filter_w; ++kx, w += fc) {
+                        const int32_t ix = ix0 + kx * q->dilation_w;
+                        if (ix >= 0 && ix < q->input_w) {
+                            acc += ek_dot_s16_s8(row + ix * q->input_c, w, fc);
+                        }
+                    }
+                }
+                const int32_t y = ek_requantize_acc(acc, q->multiplier[oc], q->shift[oc], p->wide);
+                *out++ = (int16_t)ek_clamp_i32(y, q->act_min, q->act_max);
+            }
+        }
+    }
+}

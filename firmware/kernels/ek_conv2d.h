@@ -62,4 +62,23 @@ typedef struct {
 /* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
 void ek_conv2d_s8(const ek_conv2d_params *p, const int8_t *input, int8_t *output);
 
+/* CONV_2D, 16x8: int16 activations (zero points 0, as TFLM requires), int8 weights, the
+ * accumulator int64 (TFLM's reference ConvPerChannel for int16 input):
+ *   acc = bias[oc] + sum over the taps inside the image of x * w  (taps in the padding skipped)
+ *   y   = clamp(ek_requantize_acc(acc, multiplier[oc], shift[oc], wide), act_min, act_max)
+ * `conv` holds the geometry, the weights, multiplier, shift and clamp as for ek_conv2d_s8; its
+ * bias is unused (NULL), its input_zero_point and output_offset are 0.
+ * wide = 1 (int64 bias, what the converter emits): multiplier and shift are the reduced multiplier
+ * and right shift of ek_requantize_s64; wide = 0 (int32 bias): TFLM's (multiplier, shift) pair
+ * of ek_requantize, the int32 accumulator proved not to overflow at generation time.
+ * Output pixels and channels are written in ek_conv2d_s8's order; no output/input overlap is
+ * declared (the planner keeps them apart). */
+typedef struct {
+    ek_conv2d_params conv;
+    const int64_t *bias;  /* [output_c] */
+    int32_t wide;
+} ek_conv2d_s16_params;
+
+void ek_conv2d_s16(const ek_conv2d_s16_params *p, const int16_t *input, int16_t *output);
+
 #endif /* EK_CONV2D_H */

@@ -85,3 +85,33 @@ void ek_depthwise_conv2d_s8(const ek_depthwise_conv2d_params *p, const int8_t *i
         }
     }
 }
+
+void ek_depthwise_conv2d_s16(const ek_depthwise_conv2d_s16_params *p, const int16_t *input, int16_t *output)
+{
+    const ek_depthwise_conv2d_params *q = &p->dw;
+    const int32_t oc_n = q->output_c;
+    int16_t *out = output;
+
+    for (int32_t oy = 0; oy < q->output_h; ++oy) {
+        const int32_t iy0 = oy * q->stride_h - q->pad_top;
+        for (int32_t ox = 0; ox < q->output_w; ++ox) {
+            const int32_t ix0 = ox * q->stride_w - q->pad_left;
+            for (int32_t oc = 0; oc < oc_n; ++oc) {
+                const int16_t *in_c = input + oc / q->depth_multiplier;
+                const int8_t *w = q->weights + oc;
+                int64_t acc = p->bias[oc];
+                for (int32_t ky = 0; ky < q->filter_h; ++ky) {
+                    const int32_t iy = iy0 + ky * q->dilation_h;
+                    for (int32_t kx = 0; kx < q->filter_w; ++kx, w += oc_n) {
+                        const int32_t ix = ix0 + kx * q->dilation_w;
+                        if (iy >= 0 && iy < q->input_h && ix >= 0 && ix < q->input_w) {
+                            acc += (int32_t)in_c[(iy * q->input_w + ix) * q->input_c] * (int32_t)*w;
+                        }
+                    }
+                }
+                const int32_t y = ek_requantize_s64(acc, q->multiplier[oc], q->shift[oc]);
+                *out++ = (int16_t)ek_clamp_i32(y, q->act_min, q->act_max);
+            }
+        }
+    }
+}

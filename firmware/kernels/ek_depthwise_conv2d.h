@@ -56,4 +56,18 @@ typedef struct {
 /* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
 void ek_depthwise_conv2d_s8(const ek_depthwise_conv2d_params *p, const int8_t *input, int8_t *output);
 
+/* DEPTHWISE_CONV_2D, 16x8: int16 activations (zero points 0), int8 weights, int64 bias and
+ * accumulator (TFLM's reference DepthwiseConvPerChannel for int16 input):
+ *   acc = bias[oc] + sum over the taps inside the image of x[..][ic] * w[ky][kx][oc]
+ *   y   = clamp(ek_requantize_s64(acc, multiplier[oc], shift[oc]), act_min, act_max)
+ * `dw` holds the geometry, weights, the reduced multipliers and right shifts of
+ * ek_requantize_s64, and the clamp; its bias is unused (NULL), its zero points 0. No output/input
+ * overlap is declared. */
+typedef struct {
+    ek_depthwise_conv2d_params dw;
+    const int64_t *bias;  /* [output_c] */
+} ek_depthwise_conv2d_s16_params;
+
+void ek_depthwise_conv2d_s16(const ek_depthwise_conv2d_s16_params *p, const int16_t *input, int16_t *output);
+
 #endif /* EK_DEPTHWISE_CONV2D_H */

@@ -14,3 +14,16 @@ void ek_fully_connected_s8(const ek_fully_connected_params *p, const int8_t *inp
         }
     }
 }
+
+void ek_fully_connected_s16(const ek_fully_connected_s16_params *p, const int16_t *input, int16_t *output)
+{
+    const ek_fully_connected_params *q = &p->fc;
+    for (int32_t b = 0; b < q->batches; ++b) {
+        const int16_t *x = input + b * q->in_features;
+        for (int32_t o = 0; o < q->out_features; ++o) {
+            const int64_t acc = p->bias[o] + ek_dot_s16_s8(x, q->weights + o * q->in_features, q->in_features);
+            const int32_t y = ek_requantize_acc(acc, q->multiplier[o], q->shift[o], p->wide);
+            output[b * q->out_features + o] = (int16_t)ek_clamp_i32(y, q->act_min, q->act_max);
+        }
+    }
+}

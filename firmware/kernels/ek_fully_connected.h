@@ -20,4 +20,22 @@ typedef struct {
 
 void ek_fully_connected_s8(const ek_fully_connected_params *p, const int8_t *input, int8_t *output);
 
+/* FULLY_CONNECTED, 16x8: int16 activations (zero points 0), int8 weights (TFLM's reference
+ * FullyConnected / FullyConnectedPerChannel for int16 input):
+ *   acc = bias[o] + sum_i x[i] * W[o][i]
+ *   y   = clamp(ek_requantize_acc(acc, multiplier[o], shift[o], wide), act_min, act_max)
+ * `fc` holds the sizes, weights, multiplier, shift and clamp as for ek_fully_connected_s8; its
+ * bias is unused (NULL), its output_offset 0.
+ * wide = 1 (int64 bias, what the converter emits): multiplier and shift are the reduced multiplier
+ * and right shift of ek_requantize_s64; wide = 0 (int32 bias): TFLM's (multiplier, shift) pair
+ * of ek_requantize, the int32 accumulator proved not to overflow at generation time.
+ */
+typedef struct {
+    ek_fully_connected_params fc;
+    const int64_t *bias;  /* [out_features] */
+    int32_t wide;
+} ek_fully_connected_s16_params;
+
+void ek_fully_connected_s16(const ek_fully_connected_s16_params *p, const int16_t *input, int16_t *output);
+
 #endif /* EK_FULLY_CONNECTED_H */

@@ -1,4 +1,4 @@
-/* MEAN and SUM, int8, over any set of axes.
+/* MEAN and SUM, int8 (or int16: ek_mean_s16, 16x8 models), over any set of axes.
  *
  * The input is seen as kept dimensions (which index the output, in order) and reduced
  * dimensions, each group of up to EK_MEAN_MAX_DIMS collapsed dimensions with element
@@ -24,5 +24,6 @@ typedef struct {
 } ek_mean_params;
 
 void ek_mean_s8(const ek_mean_params *p, const int8_t *input, int8_t *output);
+void ek_mean_s16(const ek_mean_params *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_MEAN_H */

@@ -1,4 +1,4 @@
-/* MAXIMUM, MINIMUM: int8 elementwise with broadcasting.
+/* MAXIMUM, MINIMUM: int8 (or int16, 16x8: the _s16 variants) elementwise with broadcasting.
  *
  * TFLite computes both on the stored int8 values, with no rescaling (its converter gives both
  * inputs the output's scale and zero point), and so does this kernel. The output is walked as in
@@ -23,5 +23,9 @@ typedef struct {
 
 void ek_maximum_s8(const ek_minmax_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void ek_minimum_s8(const ek_minmax_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* int16: no overlap declared */
+void ek_maximum_s16(const ek_minmax_params *p, const int16_t *input1, const int16_t *input2, int16_t *output);
+void ek_minimum_s16(const ek_minmax_params *p, const int16_t *input1, const int16_t *input2, int16_t *output);
 
 #endif /* EK_MINMAX_H */

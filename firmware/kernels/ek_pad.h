@@ -1,4 +1,5 @@
-/* PAD, PADV2, int8: the output filled with the pad value, the input copied into its interior.
+/* PAD, PADV2, int8 (or int16: ek_pad_s16): the output filled with the pad value, the input
+ * copied into its interior.
  *
  * The input is walked as an N-D loop (count[d], outermost first) and lands in the output at
  * offset + sum(i[d] * step[d]); dimensions were merged at generation time, so the innermost one
@@ -20,5 +21,6 @@ typedef struct {
 } ek_pad_params;
 
 void ek_pad_s8(const ek_pad_params *p, const int8_t *input, int8_t *output);
+void ek_pad_s16(const ek_pad_params *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_PAD_H */

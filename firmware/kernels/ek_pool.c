@@ -14,36 +14,48 @@ static void window(const ek_pool_params *p, int32_t oy, int32_t ox,
     *x1 = ek_min_i32(ix + p->filter_w, p->in_w);
 }
 
-void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output)
+/* Max pool of `size`-byte elements (1: int8, 2: int16) whose lowest value is `lowest`. */
+EK_INLINE void max_pool(const ek_pool_params *p, const void *input, void *output, int32_t size, int32_t lowest)
 {
     const int32_t c_n = p->channels;
+    int32_t o = 0; /* output element */
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * c_n;
+        const int32_t in_b = b * p->in_h * p->in_w * c_n;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox, o += c_n) {
                 int32_t y0, y1, x0, x1;
                 window(p, oy, ox, &y0, &y1, &x0, &x1);
                 /* the output pixel is the running maximum, channels innermost */
                 for (int32_t c = 0; c < c_n; ++c) {
-                    output[c] = -128;
+                    ek_store(output, o + c, lowest, size);
                 }
                 for (int32_t y = y0; y < y1; ++y) {
                     for (int32_t x = x0; x < x1; ++x) {
-                        const int8_t *in = in_b + (y * p->in_w + x) * c_n;
+                        const int32_t in = in_b + (y * p->in_w + x) * c_n;
                         for (int32_t c = 0; c < c_n; ++c) {
-                            if (in[c] > output[c]) {
-                                output[c] = in[c];
+                            const int32_t v = ek_load(input, in + c, size);
+                            if (v > ek_load(output, o + c, size)) {
+                                ek_store(output, o + c, v, size);
                             }
                         }
                     }
                 }
                 for (int32_t c = 0; c < c_n; ++c) {
-                    output[c] = (int8_t)ek_clamp_i32(output[c], p->act_min, p->act_max);
+                    ek_store(output, o + c, ek_clamp_i32(ek_load(output, o + c, size), p->act_min, p->act_max), size);
                 }
-                output += c_n;
             }
         }
     }
+}
+
+void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output)
+{
+    max_pool(p, input, output, 1, INT8_MIN);
+}
+
+void ek_max_pool_s16(const ek_pool_params *p, const int16_t *input, int16_t *output)
+{
+    max_pool(p, input, output, 2, INT16_MIN);
 }
 
 /* Scratch: one int32 sum per channel. */
@@ -52,14 +64,15 @@ int32_t ek_avg_pool_s8_scratch_bytes(int32_t channels)
     return 4 * channels;
 }
 
-void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch)
+EK_INLINE void avg_pool(const ek_pool_params *p, const void *input, void *output, void *scratch, int32_t size)
 {
     const int32_t c_n = p->channels;
     int32_t *acc = (int32_t *)scratch;
+    int32_t o = 0;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * c_n;
+        const int32_t in_b = b * p->in_h * p->in_w * c_n;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox, o += c_n) {
                 int32_t y0, y1, x0, x1;
                 window(p, oy, ox, &y0, &y1, &x0, &x1);
                 for (int32_t c = 0; c < c_n; ++c) {
@@ -67,9 +80,9 @@ void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output
                 }
                 for (int32_t y = y0; y < y1; ++y) {
                     for (int32_t x = x0; x < x1; ++x) {
-                        const int8_t *in = in_b + (y * p->in_w + x) * c_n;
+                        const int32_t in = in_b + (y * p->in_w + x) * c_n;
                         for (int32_t c = 0; c < c_n; ++c) {
-                            acc[c] += in[c];
+                            acc[c] += ek_load(input, in + c, size);
                         }
                     }
                 }
@@ -80,10 +93,19 @@ void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output
                 for (int32_t c = 0; c < c_n; ++c) {
                     const int32_t s = acc[c];
                     const int32_t avg = s > 0 ? (s + half) / count : (s - half) / count;
-                    output[c] = (int8_t)ek_clamp_i32(avg, p->act_min, p->act_max);
+                    ek_store(output, o + c, ek_clamp_i32(avg, p->act_min, p->act_max), size);
                 }
-                output += c_n;
             }
         }
     }
+}
+
+void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    avg_pool(p, input, output, scratch, 1);
+}
+
+void ek_avg_pool_s16(const ek_pool_params *p, const int16_t *input, int16_t *output, void *scratch)
+{
+    avg_pool(p, input, output, scratch, 2);
 }

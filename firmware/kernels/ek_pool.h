@@ -1,4 +1,4 @@
-/* MAX_POOL_2D and AVERAGE_POOL_2D, int8 NHWC.
+/* MAX_POOL_2D and AVERAGE_POOL_2D, int8 NHWC; the _s16 variants the same on int16 (16x8 models).
  *
  * Input and output share one quantization (TFLM requires it), so pooling works on the raw
  * int8 values. The average divides the sum of the taps that fall inside the input (padding
@@ -8,7 +8,8 @@
  * pixel's channels (max pool keeps its running maximum there, average pool sums in the
  * scratch) and reads only its window clipped to the image. Overlap (declared once, in
  * pool_overlap() in edgekit/codegen/ops/pool.py; proof in edgekit/codegen/overlap.py): the
- * output may start `lead` bytes or more below the input. Change the loop order, change both. */
+ * output may start `lead` bytes or more below the input. Change the loop order, change both.
+ * The _s16 variants keep that order but declare no overlap (the planner keeps them apart). */
 #ifndef EK_POOL_H
 #define EK_POOL_H
 
@@ -36,5 +37,9 @@ void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output
 /* The scratch ek_avg_pool_s8 needs, 4-byte aligned (the generator calls this at generation time). */
 int32_t ek_avg_pool_s8_scratch_bytes(int32_t channels);
 void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output, void *scratch);
+
+void ek_max_pool_s16(const ek_pool_params *p, const int16_t *input, int16_t *output);
+/* scratch: ek_avg_pool_s8_scratch_bytes(channels) */
+void ek_avg_pool_s16(const ek_pool_params *p, const int16_t *input, int16_t *output, void *scratch);
 
 #endif /* EK_POOL_H */

@@ -3,10 +3,12 @@
 #include "ek_broadcast.h"
 #include "ek_common.h"
 
-static void prelu_row(const void *params, const int8_t *x, int32_t sx, const int8_t *alpha, int32_t sa,
-                      int8_t *out, int32_t n)
+static void prelu_row(const void *params, const void *xv, int32_t sx, const void *alphav, int32_t sa,
+                      void *outv, int32_t n)
 {
     const ek_prelu_params *p = (const ek_prelu_params *)params;
+    const int8_t *x = (const int8_t *)xv, *alpha = (const int8_t *)alphav;
+    int8_t *out = (int8_t *)outv;
     for (int32_t i = 0; i < n; ++i) {
         const int32_t v = x[i * sx] + p->input_offset;
         const int32_t y = v >= 0 ? ek_requantize(v, p->pos_multiplier, p->pos_shift)
@@ -21,6 +23,6 @@ void ek_prelu_s8(const ek_prelu_params *p, const int8_t *input, const int8_t *al
     if (!p->broadcast) {
         prelu_row(p, input, 1, alpha, 1, output, p->size);
     } else {
-        ek_broadcast_walk(p->dims, p->input_strides, p->alpha_strides, input, alpha, output, prelu_row, p);
+        ek_broadcast_walk(p->dims, p->input_strides, p->alpha_strides, input, alpha, output, 1, prelu_row, p);
     }
 }

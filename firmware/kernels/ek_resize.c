@@ -2,19 +2,30 @@
 
 #include <string.h>
 
-void ek_resize_nearest_s8(const ek_resize_nearest_params *p, const int8_t *input, int8_t *output)
+/* Nearest of `size`-byte elements (1: int8, 2: int16); the tables hold element offsets. */
+static void resize_nearest(const ek_resize_nearest_params *p, const char *input, char *output, int32_t size)
 {
-    const size_t depth = (size_t)p->depth;
+    const size_t depth = (size_t)(p->depth * size);
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in = input + b * p->batch_elems;
+        const char *in = input + b * p->batch_elems * size;
         for (int32_t y = 0; y < p->out_height; ++y) {
-            const int8_t *row = in + p->rows[y];
+            const char *row = in + p->rows[y] * size;
             for (int32_t x = 0; x < p->out_width; ++x) {
-                memcpy(output, row + p->cols[x], depth);
+                memcpy(output, row + p->cols[x] * size, depth);
                 output += depth;
             }
         }
     }
+}
+
+void ek_resize_nearest_s8(const ek_resize_nearest_params *p, const int8_t *input, int8_t *output)
+{
+    resize_nearest(p, (const char *)input, (char *)output, 1);
+}
+
+void ek_resize_nearest_s16(const ek_resize_nearest_params *p, const int16_t *input, int16_t *output)
+{
+    resize_nearest(p, (const char *)input, (char *)output, 2);
 }
 
 void ek_resize_bilinear_s8(const ek_resize_bilinear_params *p, const int8_t *input, int8_t *output)

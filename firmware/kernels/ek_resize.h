@@ -38,6 +38,8 @@ typedef struct {
 } ek_resize_bilinear_params;
 
 void ek_resize_nearest_s8(const ek_resize_nearest_params *p, const int8_t *input, int8_t *output);
+/* nearest on int16 elements (16x8 models): the same tables, in elements */
+void ek_resize_nearest_s16(const ek_resize_nearest_params *p, const int16_t *input, int16_t *output);
 void ek_resize_bilinear_s8(const ek_resize_bilinear_params *p, const int8_t *input, int8_t *output);
 
 #endif /* EK_RESIZE_H */

@@ -40,3 +40,42 @@ void ek_softmax_s8(const ek_softmax_params *p, const int8_t *input, int8_t *outp
         }
     }
 }
+
+/* leading zero bits of a nonzero x */
+static int32_t leading_zeros(uint32_t x)
+{
+    int32_t n = 0;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        ++n;
+    }
+    return n;
+}
+
+void ek_softmax_s16(const ek_softmax_s16_params *p, const int16_t *input, int16_t *output)
+{
+    const int32_t depth = p->depth;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        const int16_t *x = input + r * depth;
+        int16_t *y = output + r * depth;
+        int32_t max = INT16_MIN;
+        for (int32_t c = 0; c < depth; ++c) {
+            max = ek_max_i32(max, x[c]);
+        }
+        int32_t sum = 0;
+        for (int32_t c = 0; c < depth; ++c) {
+            const int32_t scaled = ek_requantize(x[c] - max, p->input_multiplier, p->input_shift) + 32767;
+            y[c] = ek_lut_s16((int16_t)ek_clamp_i32(scaled, INT16_MIN, INT16_MAX), p->exp_lut);
+            sum += y[c];
+        }
+        const int32_t h = leading_zeros((uint32_t)sum);
+        const int32_t shifted = (int32_t)((((int64_t)sum << (h - 1)) + (1 << 13)) >> 14);
+        const int32_t centred = ek_clamp_i32(shifted - ((1 << 15) + (1 << 16)), INT16_MIN, INT16_MAX);
+        const int64_t recip = ek_lut_s16((int16_t)centred, p->recip_lut);
+        const int32_t right = 31 - h;
+        for (int32_t c = 0; c < depth; ++c) {
+            const int32_t v = (int32_t)(((int64_t)y[c] * recip + ((int64_t)1 << (right - 1))) >> right);
+            y[c] = (int16_t)ek_clamp_i32(v, 0, INT16_MAX);
+        }
+    }
+}

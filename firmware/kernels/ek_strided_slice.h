@@ -1,4 +1,5 @@
-/* STRIDED_SLICE, int8: begin/end/strides and every mask resolved at generation time.
+/* STRIDED_SLICE, int8 (or int16: ek_strided_slice_s16): begin/end/strides and every mask
+ * resolved at generation time.
  *
  * Output element (i[0], ..., i[rank-1]) comes from input index start + sum(i[d] * step[d]);
  * steps are negative for negative strides. Dimensions were merged at generation time: when the
@@ -18,5 +19,7 @@ typedef struct {
 } ek_strided_slice_params;
 
 void ek_strided_slice_s8(const ek_strided_slice_params *p, const int8_t *input, int8_t *output);
+/* int16 elements (16x8 models); no overlap declared */
+void ek_strided_slice_s16(const ek_strided_slice_params *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_STRIDED_SLICE_H */

@@ -1,5 +1,6 @@
-/* TRANSPOSE and TILE, int8: the output written in order while the input is read along permuted
- * strides (TILE: a step of 0 for each repetition of an axis).
+/* TRANSPOSE and TILE, int8 (TRANSPOSE also int16: ek_transpose_s16): the output written in
+ * order while the input is read along permuted strides (TILE: a step of 0 for each repetition of
+ * an axis).
  *
  * Output element (i[0], ..., i[rank-1]) comes from input index sum(i[d] * step[d]). Dimensions
  * were merged at generation time: when the innermost step is 1 whole rows are copied.
@@ -18,5 +19,7 @@ typedef struct {
 } ek_transpose_params;
 
 void ek_transpose_s8(const ek_transpose_params *p, const int8_t *input, int8_t *output);
+/* int16 elements (16x8 models); no overlap declared */
+void ek_transpose_s16(const ek_transpose_params *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_TRANSPOSE_H */

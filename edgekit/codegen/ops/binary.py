@@ -1,4 +1,5 @@
-"""ADD, SUB, MUL: int8 elementwise operators with numpy-style broadcasting.
+"""ADD, SUB, MUL: int8 elementwise operators with numpy-style broadcasting; int16 (16x8) the
+same way, with zero points 0 and ADD/SUB's int16 headroom.
 
 The requantization follows TFLM's Prepare functions exactly (real multipliers in double).
 Broadcasting is resolved here into a collapsed output shape and per-input element strides
@@ -11,14 +12,15 @@ import math
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
-from ...ir import ElementwiseOptions, Op, OpKind, Tensor
+from ...ir import DType, ElementwiseOptions, Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
-from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
 from .dsp_add import add_dsp_applies, lower_add_dsp
 
 MAX_DIMS = 6  # EK_BINARY_MAX_DIMS; TFLM broadcasts up to 6-D
 ADD_LEFT_SHIFT = 20  # TFLM's int8 ADD/SUB headroom
+ADD_LEFT_SHIFT_S16 = 15  # and int16's
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,14 @@ class MulParams(CStruct):
     act_max: int
 
 
-def add_real_multipliers(s1: float, s2: float, so: float) -> tuple[float, float, float]:
+def add_real_multipliers(s1: float, s2: float, so: float, left_shift: int = ADD_LEFT_SHIFT) -> tuple[float, float, float]:
     """(input1, input2, output) real multipliers of TFLM's int8 ADD/SUB Prepare, in double.
 
     Some TFLM sources compute SUB's in float32 instead; the tflite-micro interpreter we match
     uses double for both (tests/test_kernels_binary.py::test_all_input_pairs tells them apart).
     """
     twice = 2.0 * max(s1, s2)
-    return s1 / twice, s2 / twice, twice / ((1 << ADD_LEFT_SHIFT) * so)
+    return s1 / twice, s2 / twice, twice / ((1 << left_shift) * so)
 
 
 def _smaller_than_one(real: float, what: str, where: str) -> tuple[int, int]:
@@ -140,8 +142,9 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: needs two inputs")
     x1, x2 = ins
     y: Tensor = ctx.graph.op_outputs(op)[0]
+    s16 = x1.dtype == DType.INT16
     for t, what in ((x1, "first input"), (x2, "second input"), (y, "output")):
-        require_int8(t, what, op)
+        (require_int16 if s16 else require_int8)(t, what, op)
         if t.quant.per_channel:
             raise UnsupportedModelError(f"op {op.index} {op.type_name}: per-channel quantized {what}")
     where = f"op {op.index} {op.type_name}"
@@ -152,6 +155,7 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
                   input1_offset=-x1.zero_point, input2_offset=-x2.zero_point,
                   output_offset=y.zero_point, act_min=act_min, act_max=act_max)
     args = (ctx.ptr(x1), ctx.ptr(x2), ctx.ptr(y))
+    suffix = "s16" if s16 else "s8"
     # In place over a full-size input: the kernel reads element i of it (its offset is the
     # output offset) before writing output element i, in ascending order.
     overlaps = tuple(Overlap(input=k) for k, t in enumerate((x1, x2))
@@ -161,21 +165,24 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
         real = x1.scale * x2.scale / y.scale  # double, as TFLM
         m, s = quantize_multiplier(real)
         params = MulParams(output_multiplier=m, output_shift=s, **common)
-        return KernelCall(op, "ek_mul_s8", "ek_binary.h", params, args, overlaps=overlaps)
+        return KernelCall(op, f"ek_mul_{suffix}", "ek_binary.h", params, args, overlaps=overlaps)
 
-    r1, r2, ro = add_real_multipliers(x1.scale, x2.scale, y.scale)
+    left_shift = ADD_LEFT_SHIFT_S16 if s16 else ADD_LEFT_SHIFT
+    r1, r2, ro = add_real_multipliers(x1.scale, x2.scale, y.scale, left_shift)
     m1, s1 = _smaller_than_one(r1, "input 1", where)
     m2, s2 = _smaller_than_one(r2, "input 2", where)
     mo, so = _smaller_than_one(ro, "output", where)
-    params = AddParams(left_shift=ADD_LEFT_SHIFT, input1_multiplier=m1, input1_shift=s1,
+    params = AddParams(left_shift=left_shift, input1_multiplier=m1, input1_shift=s1,
                        input2_multiplier=m2, input2_shift=s2, output_multiplier=mo,
                        output_shift=so, **common)
-    function = "ek_add_s8" if op.kind == OpKind.ADD else "ek_sub_s8"
+    function = f"ek_{'add' if op.kind == OpKind.ADD else 'sub'}_{suffix}"
     call = KernelCall(op, function, "ek_binary.h", params, args, overlaps=overlaps)
-    return choose(ADD_SUB_KERNELS, ctx, call)
+    return choose(ADD_SUB_S16_KERNELS if s16 else ADD_SUB_KERNELS, ctx, call)
 
 
 ADD_SUB_KERNELS = (
     Candidate("ek_add_dsp_s8", add_dsp_applies, lower_add_dsp),  # same in-place order (ek_add_dsp.h)
     portable("ek_add_s8 / ek_sub_s8"),
 )
+
+ADD_SUB_S16_KERNELS = (portable("ek_add_s16 / ek_sub_s16"),)

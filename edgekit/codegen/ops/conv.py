@@ -12,6 +12,10 @@ channel, offset and clamped. Two generation-time rewrites keep the kernel intege
   for int8: per channel, in double, ``input_scale * filter_scale / output_scale`` -- a per-tensor
   filter scale is broadcast through the same double computation (unlike FULLY_CONNECTED, whose
   per-tensor path multiplies the two scales in float32 first).
+
+16x8 (int16 activations, zero points 0, int8 weights) takes the same checks, geometry and
+multipliers, with the bias and accumulator of ``int16x8.accumulator_16x8``; its kernels
+(``ek_conv2d_s16``, ``ek_depthwise_conv2d_s16``) skip padding taps as TFLM does.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Conv2DOptions, DepthwiseConv2DOptions, Op, OpKind, Padding, Tensor
+from ...ir import Conv2DOptions, DepthwiseConv2DOptions, DType, Op, OpKind, Padding, Tensor
 from ...plan import Overlap
 from ..arith import INT32_MAX, INT32_MIN, check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
 from ..overlap import sliding_window_lead
 from .dsp_common import prefer_packed
 from .dsp_conv import conv2d_dsp_applies, live_channels, lower_conv2d_dsp
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
+from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
 from .winograd import lower_winograd, winograd_applies
 
@@ -57,7 +62,7 @@ class Conv2DParams(CStruct):
     act_min: int
     act_max: int
     weights: CArray  # [output_c][filter_h][filter_w][filter_c]
-    bias: CArray  # [output_c], bias - input_zero_point * sum(filter), folded at generation time
+    bias: CArray | str  # [output_c], bias - input_zero_point * sum(filter), folded; 16x8: "NULL"
     multiplier: CArray  # [output_c] (a per-tensor value repeated)
     shift: CArray  # [output_c]
 
@@ -85,9 +90,24 @@ class DepthwiseConv2DParams(CStruct):
     act_min: int
     act_max: int
     weights: CArray  # [filter_h][filter_w][output_c]
-    bias: CArray  # [output_c], folded as for CONV_2D
+    bias: CArray | str  # [output_c], folded as for CONV_2D; 16x8: "NULL"
     multiplier: CArray
     shift: CArray
+
+
+@dataclass(frozen=True)
+class Conv2DS16Params(CStruct):
+    C_TYPE = "ek_conv2d_s16_params"
+    conv: Conv2DParams  # bias "NULL", zero points 0
+    bias: CArray  # int64
+    wide: int  # 1: int64 accumulator (int64 bias), 0: int32
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2DS16Params(CStruct):
+    C_TYPE = "ek_depthwise_conv2d_s16_params"
+    dw: DepthwiseConv2DParams  # bias "NULL", zero points 0, reduced multipliers and right shifts
+    bias: CArray  # int64
 
 
 def out_size_and_pad(padding: Padding, in_size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -139,13 +159,14 @@ def _check_common(ctx: LowerCtx, op: Op):
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    require = require_int16 if x.dtype == DType.INT16 else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     if not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: filter must be constant int8")
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: asymmetric filter (zero point != 0)")
-    if b is not None and (not b.is_constant or b.dtype.name != "INT32"):
+    if b is not None and x.dtype == DType.INT8 and (not b.is_constant or b.dtype.name != "INT32"):
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: bias must be constant int32")
     if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: input, filter and output must be 4-D")
@@ -192,16 +213,23 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
             f"op {op.index} CONV_2D: {ic} input channels, filter {w.shape}, output {y.shape} "
             "do not form a (grouped) convolution")
     pad_top, pad_left = _geometry(op, opts, x, y, kh, kw)
-    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
     act_min, act_max = tensor_activation_range(opts.activation, y)
-    params = Conv2DParams(
+    geometry = dict(
         input_h=ih, input_w=iw, input_c=ic, output_h=y.shape[1], output_w=y.shape[2], output_c=oc,
         filter_h=kh, filter_w=kw, filter_c=fc, groups=ic // fc,
         stride_h=opts.stride_h, stride_w=opts.stride_w,
-        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w,
-        pad_top=pad_top, pad_left=pad_left, input_zero_point=x.zero_point,
-        output_offset=y.zero_point, act_min=act_min, act_max=act_max,
-        weights=ctx.const_array(w),
+        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w, pad_top=pad_top, pad_left=pad_left,
+        act_min=act_min, act_max=act_max, weights=ctx.const_array(w))
+    if x.dtype == DType.INT16:
+        acc = accumulator_16x8(ctx, op, b, w.data.reshape(oc, -1).astype(np.int64),
+                               effective_scales(x.scale, w.quant.scale, y.scale, oc))
+        conv = Conv2DParams(**geometry, input_zero_point=0, output_offset=0, bias="NULL",
+                            multiplier=acc.multiplier, shift=acc.shift)
+        return choose(CONV_2D_S16_KERNELS, ctx, KernelCall(op, "ek_conv2d_s16", "ek_conv2d.h",
+                      Conv2DS16Params(conv, acc.bias, acc.wide), (ctx.ptr(x), ctx.ptr(y))))
+    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
+    params = Conv2DParams(
+        **geometry, input_zero_point=x.zero_point, output_offset=y.zero_point,
         bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(1, 2, 3))),
         multiplier=multiplier, shift=shift,
     )
@@ -229,16 +257,23 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
             f"op {op.index} DEPTHWISE_CONV_2D: depth_multiplier {opts.depth_multiplier}, "
             f"but the filter maps {ic} input channels to {oc}")
     pad_top, pad_left = _geometry(op, opts, x, y, kh, kw)
-    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
     act_min, act_max = tensor_activation_range(opts.activation, y)
-    params = DepthwiseConv2DParams(
+    geometry = dict(
         input_h=ih, input_w=iw, input_c=ic, output_h=y.shape[1], output_w=y.shape[2], output_c=oc,
-        depth_multiplier=dm, filter_h=kh, filter_w=kw,
-        stride_h=opts.stride_h, stride_w=opts.stride_w,
-        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w,
-        pad_top=pad_top, pad_left=pad_left, input_zero_point=x.zero_point,
-        output_offset=y.zero_point, act_min=act_min, act_max=act_max,
-        weights=ctx.const_array(w),
+        depth_multiplier=dm, filter_h=kh, filter_w=kw, stride_h=opts.stride_h, stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h, dilation_w=opts.dilation_w, pad_top=pad_top, pad_left=pad_left,
+        act_min=act_min, act_max=act_max, weights=ctx.const_array(w))
+    if x.dtype == DType.INT16:
+        acc = accumulator_16x8(ctx, op, b, w.data.reshape(-1, oc).T.astype(np.int64),
+                               effective_scales(x.scale, w.quant.scale, y.scale, oc), int32_bias=False)
+        dw = DepthwiseConv2DParams(**geometry, input_zero_point=0, output_offset=0, bias="NULL",
+                                   multiplier=acc.multiplier, shift=acc.shift)
+        return choose(DEPTHWISE_CONV_2D_S16_KERNELS, ctx, KernelCall(
+            op, "ek_depthwise_conv2d_s16", "ek_depthwise_conv2d.h", DepthwiseConv2DS16Params(dw, acc.bias),
+            (ctx.ptr(x), ctx.ptr(y))))
+    multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
+    params = DepthwiseConv2DParams(
+        **geometry, input_zero_point=x.zero_point, output_offset=y.zero_point,
         bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(0, 1, 2))),
         multiplier=multiplier, shift=shift,
     )
@@ -275,3 +310,6 @@ DEPTHWISE_CONV_2D_KERNELS = (
     Candidate("ek_depthwise_dsp_s8", depthwise_dsp_applies, lower_depthwise_dsp),
     portable("ek_depthwise_conv2d_s8"),
 )
+
+CONV_2D_S16_KERNELS = (portable("ek_conv2d_s16"),)
+DEPTHWISE_CONV_2D_S16_KERNELS = (portable("ek_depthwise_conv2d_s16"),)

@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED, int8 activations, int8 weights (per-tensor or per-channel), int32 bias."""
+"""FULLY_CONNECTED, int8 activations, int8 weights (per-tensor or per-channel), int32 bias; and
+16x8 (int16 activations, int8 weights, int64 or int32 bias: ``int16x8.accumulator_16x8``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import FullyConnectedOptions, Op, OpKind
+from ...ir import DType, FullyConnectedOptions, Op, OpKind
 from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
 from .dsp_common import prefer_packed
+from .int16x8 import accumulator_16x8
 from .dsp_fully_connected import fully_connected_dsp_applies, lower_fully_connected_dsp, small_fc
 from .palette import lower_packed_fully_connected, packing_applies
 
@@ -22,12 +24,20 @@ class FullyConnectedParams(CStruct):
     in_features: int
     out_features: int
     weights: CArray  # [out_features][in_features]
-    bias: CArray  # bias + input_offset * sum(weights row), folded at generation time
+    bias: CArray | str  # bias + input_offset * sum(weights row), folded at generation time; 16x8: "NULL"
     multiplier: CArray  # per output channel (the per-tensor value repeated)
     shift: CArray
     output_offset: int
     act_min: int
     act_max: int
+
+
+@dataclass(frozen=True)
+class FullyConnectedS16Params(CStruct):
+    C_TYPE = "ek_fully_connected_s16_params"
+    fc: FullyConnectedParams  # bias "NULL", output_offset 0
+    bias: CArray  # int64
+    wide: int  # 1: int64 accumulator (int64 bias), 0: int32
 
 
 def output_scales(input_scale: float, filter_scales, output_scale: float, per_channel: bool):
@@ -45,8 +55,10 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: FullyConnectedOptions = op.options
     x, w, b = (ctx.graph.op_inputs(op) + [None])[:3]
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    s16 = x.dtype == DType.INT16
+    require = require_int16 if s16 else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     if w is None or not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant quantized int8")
     if len(w.shape) != 2:
@@ -60,18 +72,25 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     weights = w.data.astype(np.int64)
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: asymmetric weights")
+    per_channel = w.quant.per_channel
+    reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
+    act_min, act_max = tensor_activation_range(opts.activation, y)
+    if s16:
+        acc = accumulator_16x8(ctx, op, b, weights, reals)
+        fc = FullyConnectedParams(
+            batches=batches, in_features=in_f, out_features=out_f, weights=ctx.const_array(w), bias="NULL",
+            multiplier=acc.multiplier, shift=acc.shift, output_offset=0, act_min=act_min, act_max=act_max)
+        call = KernelCall(op, "ek_fully_connected_s16", "ek_fully_connected.h",
+                          FullyConnectedS16Params(fc, acc.bias, acc.wide), (ctx.ptr(x), ctx.ptr(y)))
+        return choose(FULLY_CONNECTED_S16_KERNELS, ctx, call)
     if b is not None and (not b.is_constant or b.num_elements != out_f):
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: bias must be constant, {out_f} values")
     bias = b.data.astype(np.int64).reshape(-1) if b is not None else np.zeros(out_f, np.int64)
     folded = bias + (-x.zero_point) * weights.sum(axis=1)
-
-    per_channel = w.quant.per_channel
-    reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
     check_accumulator(f"op {op.index} FULLY_CONNECTED", max_abs_acc(folded, weights), reals)
     qs = [quantize_multiplier(r) for r in reals]
     if not per_channel:
         qs = qs * out_f
-    act_min, act_max = tensor_activation_range(opts.activation, y)
     params = FullyConnectedParams(
         batches=batches, in_features=in_f, out_features=out_f,
         weights=ctx.const_array(w),
@@ -100,3 +119,5 @@ FULLY_CONNECTED_KERNELS = (
     Candidate("ek_fully_connected_pal_s8", packing_applies, lower_packed_fully_connected),
     portable("ek_fully_connected_s8"),
 )
+
+FULLY_CONNECTED_S16_KERNELS = (portable("ek_fully_connected_s16"),)

@@ -1,4 +1,4 @@
-"""MEAN and SUM, int8, over the axes of a constant axis tensor (keep_dims either way).
+"""MEAN and SUM, int8 or int16 (16x8), over the axes of a constant axis tensor (keep_dims either way).
 
 Both are TFLM's QuantizedMeanOrSum: the int32 sum of the reduced elements, less the input zero
 point times their count, requantized by s_in / s_out (MEAN folds 1 / count into that multiplier).
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, Tensor
+from ...ir import DType, Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier
-from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 from .movement import _const_ints
 
 MAX_DIMS = 4  # EK_MEAN_MAX_DIMS per group (kept / reduced)
@@ -103,14 +103,15 @@ class Reduction:
     walk: ReductionWalk
 
 
-def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
+def plan_reduction(ctx: LowerCtx, op: Op, int16: bool = False) -> Reduction:
     """The checked walk of MEAN, SUM, REDUCE_MAX and REDUCE_MIN (keep_dims changes only the
-    output's shape, not its element order)."""
+    output's shape, not its element order); int8 tensors, or int16 ones where ``int16``."""
     x, axis_t = ctx.graph.op_inputs(op)[:2]
     y = ctx.graph.op_outputs(op)[0]
     where = f"op {op.index} {op.type_name}"
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    require = require_int16 if int16 and x.dtype == DType.INT16 else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     axes = resolve_axes(_const_ints(axis_t, op, "the axes"), len(x.shape), where)
     count = math.prod(x.shape[a] for a in axes)
     if count == 0 or x.num_elements == 0:
@@ -125,7 +126,7 @@ def plan_reduction(ctx: LowerCtx, op: Op) -> Reduction:
 
 @lowers(OpKind.MEAN, OpKind.SUM)
 def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
-    r = plan_reduction(ctx, op)
+    r = plan_reduction(ctx, op, int16=True)
     x, y = r.x, r.y
     if op.kind == OpKind.MEAN:
         multiplier, shift = mean_multiplier(x.scale, y.scale, r.count)
@@ -135,5 +136,6 @@ def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
                         multiplier=multiplier, shift=shift, output_offset=y.zero_point)
     # in place: output o is written after all its inputs are read, and every input of a later
     # output lies at an offset >= that output's index
-    return KernelCall(op, "ek_mean_s8", "ek_mean.h", params, (ctx.ptr(x), ctx.ptr(y)),
+    suffix = "s16" if x.dtype == DType.INT16 else "s8"
+    return KernelCall(op, f"ek_mean_{suffix}", "ek_mean.h", params, (ctx.ptr(x), ctx.ptr(y)),
                       overlaps=(Overlap(input=0),))

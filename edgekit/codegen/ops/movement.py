@@ -1,6 +1,7 @@
 """Data movement: PAD, PADV2, CONCATENATION, TRANSPOSE, STRIDED_SLICE, TILE.
 
-No arithmetic: TFLM copies int8 bytes for all of them, without requantizing (CONCATENATION
+No arithmetic: TFLM copies int8 bytes for all of them (int16 elements too in 16x8 models, but for
+TILE, which TFLM lacks: the ``_s16`` kernels), without requantizing (CONCATENATION
 requires every input quantized like the output; PAD, TRANSPOSE and STRIDED_SLICE do not check and
 copy the bytes regardless, as these kernels do). The index arithmetic -- begin/end/stride
 resolution with every mask, permuted strides, padding offsets -- is done here; the kernels walk
@@ -19,7 +20,7 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...ir import Activation, ConcatenationOptions, DType, Op, OpKind, StridedSliceOptions, Tensor
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 
 MAX_DIMS = 6  # EK_PAD_MAX_DIMS, EK_STRIDED_SLICE_MAX_DIMS in the kernel headers
 TRANSPOSE_MAX_DIMS = 10  # EK_TRANSPOSE_MAX_DIMS: two walk dimensions per axis of a 5-D TILE
@@ -60,7 +61,7 @@ class ConcatenationParams(CStruct):
     C_TYPE = "ek_concatenation_params"
     num_inputs: int
     outer: int  # product of the output dimensions before the axis
-    chunk: tuple[int, ...]  # bytes each input contributes per outer step
+    chunk: tuple[int, ...]  # bytes each input contributes per outer step (2 per int16 element)
     inputs: tuple[object, ...]  # C pointer expressions: arena tensor macros or constant arrays
 
 
@@ -118,15 +119,26 @@ def _check_walk(op: Op, count, limit: int = MAX_DIMS) -> None:
             f"edgekit handles {limit}")
 
 
-def _int8_io(ctx: LowerCtx, op: Op) -> tuple[Tensor, Tensor]:
+def _requirement(t: Tensor, int16: bool):
+    """The check of a tensor of an operator whose kernel also takes int16 (``int16``)."""
+    return require_int16 if int16 and t.dtype == DType.INT16 else require_int8
+
+
+def _int8_io(ctx: LowerCtx, op: Op, int16: bool = False) -> tuple[Tensor, Tensor]:
+    """Input and output, int8 (or both int16 where ``int16``: the kernel has an _s16 variant)."""
     x = ctx.graph.op_inputs(op)[0]
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    require = _requirement(x, int16)
+    require(x, "input", op)
+    require(y, "output", op)
     if x.is_constant:
         raise UnsupportedModelError(
             f"op {op.index} {op.type_name}: constant input (not folded by the converter)")
     return x, y
+
+
+def _suffix(t: Tensor) -> str:
+    return "s16" if t.dtype == DType.INT16 else "s8"
 
 
 # ---------------------------------------------------------------------------- PAD, PADV2
@@ -135,7 +147,7 @@ def _int8_io(ctx: LowerCtx, op: Op) -> tuple[Tensor, Tensor]:
 @lowers(OpKind.PAD, OpKind.PADV2)
 def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    x, y = _int8_io(ctx, op)
+    x, y = _int8_io(ctx, op, int16=True)
     rank = len(x.shape)
     pads = _const_ints(ins[1], op, "paddings")
     if len(pads) != 2 * rank or len(y.shape) != rank:
@@ -150,7 +162,7 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
     if value is None:
         pad_value = y.zero_point
     else:
-        require_int8(value, "constant_values", op)
+        _requirement(x, True)(value, "constant_values", op)
         if not value.is_constant or value.num_elements != 1:
             raise UnsupportedModelError(f"op {op.index} PADV2: constant_values must be a constant scalar")
         if value.quant != y.quant:
@@ -165,7 +177,7 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
     _check_walk(op, count)
     params = PadParams(rank=len(count), count=count, step=step, offset=offset,
                        output_size=y.num_elements, pad_value=pad_value)
-    return KernelCall(op, "ek_pad_s8", "ek_pad.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_pad_{_suffix(x)}", "ek_pad.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- TRANSPOSE
@@ -174,7 +186,7 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.TRANSPOSE)
 def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    x, y = _int8_io(ctx, op)
+    x, y = _int8_io(ctx, op, int16=True)
     perm = _const_ints(ins[1], op, "perm")
     rank = len(x.shape)
     perm = [p + rank if p < 0 else p for p in perm]
@@ -187,7 +199,7 @@ def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
     count, step = collapse(out_shape or (1,), [in_strides[p] for p in perm] or [1])
     _check_walk(op, count, TRANSPOSE_MAX_DIMS)
     params = TransposeParams(rank=len(count), count=count, step=step)
-    return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_transpose_{_suffix(x)}", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- TILE
@@ -216,7 +228,7 @@ def lower_tile(ctx: LowerCtx, op: Op) -> KernelCall:
                            [v for s in in_strides for v in (0, s)])
     _check_walk(op, count, TRANSPOSE_MAX_DIMS)
     params = TransposeParams(rank=len(count), count=count, step=step)
-    return KernelCall(op, "ek_transpose_s8", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_transpose_{_suffix(x)}", "ek_transpose.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- STRIDED_SLICE
@@ -262,7 +274,7 @@ def iterations(start: int, stop: int, stride: int) -> int:
 @lowers(OpKind.STRIDED_SLICE)
 def lower_strided_slice(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
-    x, y = _int8_io(ctx, op)
+    x, y = _int8_io(ctx, op, int16=True)
     opts: StridedSliceOptions = op.options
     if opts.ellipsis_mask or opts.new_axis_mask or opts.offset:
         raise UnsupportedModelError(
@@ -289,7 +301,8 @@ def lower_strided_slice(ctx: LowerCtx, op: Op) -> KernelCall:
     count, step = collapse(counts or [1], [r[2] * s for r, s in zip(ranges, in_strides)] or [1])
     _check_walk(op, count)
     params = StridedSliceParams(rank=len(count), start=start, count=count, step=step)
-    return KernelCall(op, "ek_strided_slice_s8", "ek_strided_slice.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    return KernelCall(op, f"ek_strided_slice_{_suffix(x)}", "ek_strided_slice.h", params,
+                      (ctx.ptr(x), ctx.ptr(y)))
 
 
 # ---------------------------------------------------------------------------- CONCATENATION
@@ -306,9 +319,10 @@ def lower_concatenation(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: ConcatenationOptions = op.options
     xs = ctx.graph.op_inputs(op)
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(y, "output", op)
+    require = _requirement(y, True)
+    require(y, "output", op)
     for x in xs:
-        require_int8(x, "input", op)
+        require(x, "input", op)
     if opts.activation != Activation.NONE:
         raise UnsupportedModelError(
             f"op {op.index} CONCATENATION: fused {opts.activation.name} (TFLM runs none)")
@@ -334,6 +348,6 @@ def lower_concatenation(ctx: LowerCtx, op: Op) -> KernelCall:
                 "kernel requires them equal (the converter inserts a QUANTIZE where they differ)")
     params = ConcatenationParams(
         num_inputs=len(xs), outer=math.prod(y.shape[:axis]),
-        chunk=tuple(math.prod(x.shape[axis:]) for x in xs),
+        chunk=tuple(math.prod(x.shape[axis:]) * y.dtype.itemsize for x in xs),
         inputs=tuple(_pointer(ctx, x) for x in xs))
-    return ConcatenationCall(op, "ek_concatenation_s8", "ek_concat.h", params, (ctx.ptr(y),))
+    return ConcatenationCall(op, f"ek_concatenation_{_suffix(y)}", "ek_concat.h", params, (ctx.ptr(y),))

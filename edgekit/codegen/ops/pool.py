@@ -1,15 +1,15 @@
-"""MAX_POOL_2D and AVERAGE_POOL_2D, int8 NHWC, input and output quantized alike."""
+"""MAX_POOL_2D and AVERAGE_POOL_2D, int8 or int16 (16x8) NHWC, input and output quantized alike."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, Padding, Pool2DOptions
+from ...ir import DType, Op, OpKind, Padding, Pool2DOptions
 from ...plan import Overlap
 from .. import kernel_facts
 from ..arith import tensor_activation_range
-from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 from ..overlap import sliding_window_lead
 
 
@@ -62,8 +62,10 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: Pool2DOptions = op.options
     x = ctx.graph.op_inputs(op)[0]
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    s16 = x.dtype == DType.INT16
+    require = require_int16 if s16 else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     where = f"op {op.index} {op.type_name}"
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise UnsupportedModelError(f"{where}: pooling needs 4-D NHWC tensors")
@@ -85,9 +87,11 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
                         filter_h=opts.filter_h, filter_w=opts.filter_w,
                         stride_h=opts.stride_h, stride_w=opts.stride_w,
                         pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max)
+    suffix = "s16" if s16 else "s8"
+    overlaps = () if s16 else pool_overlap(params)  # the s16 kernels declare none
     if op.kind == OpKind.MAX_POOL_2D:
-        return KernelCall(op, "ek_max_pool_s8", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
-                          overlaps=pool_overlap(params))
-    return KernelCall(op, "ek_avg_pool_s8", "ek_pool.h", params,
+        return KernelCall(op, f"ek_max_pool_{suffix}", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
+                          overlaps=overlaps)
+    return KernelCall(op, f"ek_avg_pool_{suffix}", "ek_pool.h", params,
                       (ctx.ptr(x), ctx.ptr(y), ctx.scratch(op)), scratch_bytes=kernel_facts.scratch_bytes("ek_avg_pool_s8", c),
-                      overlaps=pool_overlap(params))
+                      overlaps=overlaps)

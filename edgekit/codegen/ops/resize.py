@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, ResizeOptions, Tensor
+from ...ir import DType, Op, OpKind, ResizeOptions, Tensor
 from ..arith import tfl_round
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
 from .movement import _const_ints
 
 
@@ -43,7 +43,7 @@ class ResizeBilinearParams(ResizeParams):
     C_TYPE = "ek_resize_bilinear_params"
 
 
-RESIZE_NEAREST_NEIGHBOR_KERNELS = (portable("ek_resize_nearest_s8"),)
+RESIZE_NEAREST_NEIGHBOR_KERNELS = (portable("ek_resize_nearest_s8 / ek_resize_nearest_s16"),)
 RESIZE_BILINEAR_KERNELS = (portable("ek_resize_bilinear_s8"),)
 
 
@@ -96,8 +96,10 @@ def _resize_io(ctx: LowerCtx, op: Op) -> tuple[Tensor, Tensor]:
     x, size_t = ctx.graph.op_inputs(op)[:2]
     y = ctx.graph.op_outputs(op)[0]
     where = f"op {op.index} {op.type_name}"
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    # int16 (16x8) for nearest only: TFLM's bilinear takes int8
+    require = require_int16 if x.dtype == DType.INT16 and op.kind == OpKind.RESIZE_NEAREST_NEIGHBOR else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     if x.is_constant:
         raise UnsupportedModelError(f"{where}: constant input (not folded by the converter)")
     size = _const_ints(size_t, op, "size")
@@ -120,7 +122,8 @@ def lower_resize(ctx: LowerCtx, op: Op) -> KernelCall:
         ys = nearest_indices(in_h, out_h, opts.align_corners, opts.half_pixel_centers)
         xs = nearest_indices(in_w, out_w, opts.align_corners, opts.half_pixel_centers)
         rows, cols = [r * row_elems for r in ys], [c * depth for c in xs]
-        cls, function, table = ResizeParams, "ek_resize_nearest_s8", RESIZE_NEAREST_NEIGHBOR_KERNELS
+        function = "ek_resize_nearest_s16" if x.dtype == DType.INT16 else "ek_resize_nearest_s8"
+        cls, table = ResizeParams, RESIZE_NEAREST_NEIGHBOR_KERNELS
         used = ys + xs
     else:
         if opts.align_corners and opts.half_pixel_centers:

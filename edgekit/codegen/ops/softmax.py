@@ -1,4 +1,5 @@
-"""SOFTMAX, int8 in and out, with TFLM's integer algorithm; the exp is a generation-time table."""
+"""SOFTMAX, int8 in and out, with TFLM's integer algorithm; the exp is a generation-time table.
+int16 in and out (16x8): TFLM's SoftmaxInt16, its two interpolated tables made as its Prepare does."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import DType, Op, OpKind, SoftmaxOptions
 from ...plan import Overlap
-from ..arith import exp_on_negative_values, softmax_input_scaling, srdhm
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..arith import (exp_on_negative_values, expf, lut_populate_int16, one_over_one_plus, quantize_multiplier,
+                     softmax_input_scaling, srdhm)
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 
 SCALED_DIFF_INTEGER_BITS = 5  # TFLM feeds exp() a Q5.26 value
 
@@ -35,11 +37,58 @@ def softmax_exp_table(beta: float, input_scale: float) -> np.ndarray:
     return exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS)
 
 
+@dataclass(frozen=True)
+class SoftmaxS16Params(CStruct):
+    C_TYPE = "ek_softmax_s16_params"
+    rows: int
+    depth: int
+    input_multiplier: int
+    input_shift: int
+    exp_lut: CArray
+    recip_lut: CArray
+
+
+#: TFLM's int16 softmax tables (softmax_common.cc): exp on [-10, 0] and 1 / (1 + x) on [0, 1],
+#: both to Q0.15 (output scale 2 / 65535)
+_RANGE = np.float32(65535)
+
+
+def softmax_s16_tables() -> tuple[np.ndarray, np.ndarray]:
+    f32 = np.float32
+    exp_lut = lut_populate_int16(expf, f32(10.0) / _RANGE, 32767, f32(2.0) / _RANGE, 0)
+    recip_lut = lut_populate_int16(one_over_one_plus, f32(1.0) / _RANGE, -32768, f32(2.0) / _RANGE, 0)
+    return exp_lut, recip_lut
+
+
+def lower_softmax_s16(ctx: LowerCtx, op: Op) -> KernelCall:
+    opts: SoftmaxOptions = op.options
+    x = ctx.graph.op_inputs(op)[0]
+    y = ctx.graph.op_outputs(op)[0]
+    require_int16(x, "input", op)
+    require_int16(y, "output", op)
+    # TFLM's Prepare: output scale 1/32768 within 0.1%
+    if abs(float(np.float32(y.scale)) - 1.0 / 32768) > 0.001 / 32768:
+        raise UnsupportedModelError(f"op {op.index} SOFTMAX: int16 output scale must be 1/32768")
+    if not x.shape:
+        raise UnsupportedModelError(f"op {op.index} SOFTMAX: scalar input")
+    depth = x.shape[-1]
+    multiplier, shift = quantize_multiplier(
+        float(np.float32(x.scale)) * float(np.float32(opts.beta)) / (10.0 / 65535.0))
+    exp_lut, recip_lut = softmax_s16_tables()
+    params = SoftmaxS16Params(
+        rows=x.num_elements // depth, depth=depth, input_multiplier=multiplier, input_shift=shift,
+        exp_lut=ctx.array(op, "exp_lut", "int16_t", exp_lut, "exp on [-10, 0], TFLM's LUTPopulate<int16_t>"),
+        recip_lut=ctx.array(op, "recip_lut", "int16_t", recip_lut, "1 / (1 + x) on [0, 1]"))
+    return KernelCall(op, "ek_softmax_s16", "ek_softmax.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
 @lowers(OpKind.SOFTMAX)
 def lower_softmax(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: SoftmaxOptions = op.options
     x = ctx.graph.op_inputs(op)[0]
     y = ctx.graph.op_outputs(op)[0]
+    if x.dtype == DType.INT16:
+        return lower_softmax_s16(ctx, op)
     require_int8(x, "input", op)
     where = f"op {op.index} SOFTMAX"
     if y.dtype == DType.INT16:

@@ -26,10 +26,11 @@ from ..arith import (
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     rounding_divide_by_pot,
+    checked_log2,
     tanh_q4,
     tfl_round,
 )
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8
+from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 
 # Element i is read before output element i is written, in ascending order, and an output
 # element is no wider than an input one: the output may start anywhere at or below the input.
@@ -51,7 +52,7 @@ class LutParams(CStruct):
 class QuantizeParams(CStruct):
     C_TYPE = "ek_quantize_params"
     size: int
-    scale: float  # the output scale, float32 as TFLM divides by it
+    scale: float  # the output scale, float32 as TFLM divides by it (DEQUANTIZE: the input's)
     zero_point: int
 
 
@@ -223,9 +224,66 @@ def hard_swish_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int)
 # ---------------------------------------------------------------------------- lowerings
 
 
+# ---------------------------------------------------------------------------- LOGISTIC, TANH int16
+
+
+@dataclass(frozen=True)
+class SigmoidS16Params(CStruct):
+    C_TYPE = "ek_sigmoid_s16_params"
+    size: int
+    input_multiplier: int
+    input_shift: int
+    table: CArray  # [256] uint16
+
+
+def sigmoid_table_q16() -> np.ndarray:
+    """sigmoid(i / 24) in Q0.16 for i < 255, each entry lowered by half the error of linear
+    interpolation at the midpoint to the next (so the interpolation's error is centred), as the
+    table TFLM's int16 LOGISTIC and TANH read; the last entry is 1.0 saturated (65535)."""
+    i = np.arange(256, dtype=np.float64)
+    val, mid, nxt = (65536.0 / (1.0 + np.exp(-(i + d) / 24.0)) for d in (0.0, 0.5, 1.0))
+    table = np.array([tfl_round(v) for v in val - ((val + nxt) / 2 - mid) / 2], np.int64)
+    table[-1] = 65535
+    return np.minimum(table, 65535)
+
+
+def sigmoid_s16_scaling(op: Op, in_scale: float, out_scale: float, pot_shifts: tuple[int, ...]) -> tuple[int, int]:
+    """(input multiplier, right shift) of TFLM's int16 LOGISTIC / TANH Prepare: the input to the
+    table's fixed point (3 * 4096 per unit). A power-of-two input scale whose shift is one of
+    ``pot_shifts`` takes the multiplier 3 << shift and no shift (the Eval's power-of-two case)."""
+    where = f"op {op.index} {op.type_name}"
+    out_log2, out_pot = checked_log2(out_scale)
+    if not out_pot or out_log2 != -15:
+        raise UnsupportedModelError(f"{where}: int16 output scale {out_scale:g}, TFLM requires 2^-15")
+    log2, pot = checked_log2(in_scale)
+    shift = 12 + log2  # (15 - 3 input integer bits) + log2(scale)
+    if pot and shift in pot_shifts:
+        return 3 << shift, 0
+    multiplier, shift = float(np.float32(in_scale)) * 4096.0 * 3.0, 0
+    while multiplier <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        multiplier *= 2.0
+    if multiplier > 32767.0:
+        raise UnsupportedModelError(f"{where}: input scale {in_scale:g} too large for TFLM's int16 kernel")
+    return int(multiplier), shift
+
+
+def _sigmoid_s16_call(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor, function: str,
+                      pot_shifts: tuple[int, ...]) -> KernelCall:
+    require_int16(x, "input", op)
+    require_int16(y, "output", op)
+    multiplier, shift = sigmoid_s16_scaling(op, x.scale, y.scale, pot_shifts)
+    params = SigmoidS16Params(size=x.num_elements, input_multiplier=multiplier, input_shift=shift,
+                              table=ctx.array(op, "table", "uint16_t", sigmoid_table_q16(),
+                                              "sigmoid(i / 24) in Q0.16"))
+    return KernelCall(op, function, "ek_sigmoid_s16.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
 @lowers(OpKind.LOGISTIC)
 def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _sigmoid_s16_call(ctx, op, x, y, "ek_logistic_s16", pot_shifts=(0,))
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     if y.zero_point != INT8_MIN:
@@ -237,6 +295,8 @@ def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.TANH)
 def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _sigmoid_s16_call(ctx, op, x, y, "ek_tanh_s16", pot_shifts=(0, 1))
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, tanh_table(x.scale, x.zero_point), "tanh")
@@ -245,6 +305,8 @@ def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.RELU)
 def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, relu_table(x.scale, x.zero_point, y.scale, y.zero_point), "relu")
@@ -253,6 +315,8 @@ def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.RELU6)
 def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     return _lut_call(ctx, op, x, y, relu6_table(x.scale, x.zero_point),
@@ -262,6 +326,8 @@ def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.LEAKY_RELU)
 def lower_leaky_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if x.dtype == DType.INT16:
+        return _relu_s16(ctx, op, x, y)
     require_int8(x, "input", op)
     require_int8(y, "output", op)
     opts: LeakyReluOptions = op.options
@@ -278,9 +344,86 @@ def lower_hard_swish(ctx: LowerCtx, op: Op) -> KernelCall:
     return _lut_call(ctx, op, x, y, table, "hard swish")
 
 
+@dataclass(frozen=True)
+class RequantParams(CStruct):
+    C_TYPE = "ek_requant_params"
+    size: int
+    multiplier: int
+    shift: int
+    negative_multiplier: int
+    negative_shift: int
+    input_zero_point: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+
+
+TYPE_RANGE = {DType.INT8: (INT8_MIN, INT8_MAX), DType.INT16: (-32768, 32767)}
+IDENTITY = (1 << 30, 1)  # requantize() by this pair returns its input exactly
+
+
+def _requant_call(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor, function: str, slope: tuple[int, int],
+                  negative_slope: tuple[int, int] | None = None, act: tuple[int, int] | None = None) -> KernelCall:
+    """One of the ``ek_requant_*`` kernels: (multiplier, shift) for inputs at or above the zero
+    point, ``negative_slope`` below (default the same), clamped to ``act`` (default the output
+    type's range)."""
+    nm, ns = negative_slope or slope
+    lo, hi = act or TYPE_RANGE[y.dtype]
+    params = RequantParams(size=x.num_elements, multiplier=slope[0], shift=slope[1], negative_multiplier=nm,
+                           negative_shift=ns, input_zero_point=x.zero_point, output_zero_point=y.zero_point,
+                           act_min=lo, act_max=hi)
+    return KernelCall(op, function, "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+
+
+#: QUANTIZE kernels touching int16 (16x8 models), by (input, output) type
+REQUANT_16 = {(DType.INT16, DType.INT16): "ek_requant_s16", (DType.INT16, DType.INT8): "ek_requant_s16_s8",
+              (DType.INT8, DType.INT16): "ek_requant_s8_s16"}
+
+
+def _lower_quantize_16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCall:
+    """QUANTIZE into or out of int16: float32 -> int16, or TFLM's Requantize between int16 and
+    int8 or int16 (the multiplier from the double quotient of the scales)."""
+    if y.quant is None or (x.dtype != DType.FLOAT32 and x.quant is None):
+        raise UnsupportedModelError(f"op {op.index} QUANTIZE: unquantized {x.dtype.name} -> {y.dtype.name}")
+    if x.dtype == DType.FLOAT32 and y.dtype == DType.INT16:
+        params = QuantizeParams(size=x.num_elements, scale=float(np.float32(y.scale)), zero_point=y.zero_point)
+        return KernelCall(op, "ek_quantize_f32_s16", "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    function = REQUANT_16.get((x.dtype, y.dtype))
+    if function is None:
+        raise UnsupportedModelError(f"op {op.index} QUANTIZE: {x.dtype.name} -> {y.dtype.name}; edgekit "
+                                    "requantizes int16 to int8 or int16, and int8 or float32 to int16")
+    slope = quantize_multiplier(float(np.float64(np.float32(x.scale)) / np.float64(np.float32(y.scale))))
+    return _requant_call(ctx, op, x, y, function, slope)
+
+
+def _float32_quotient_slope(numerator, denominator) -> tuple[int, int]:
+    """QuantizeMultiplier of a quotient TFLM divides in float32 (its activations' Prepare)."""
+    return quantize_multiplier(float(np.float32(np.float32(numerator) / np.float32(denominator))))
+
+
+def _relu_s16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCall:
+    """RELU, RELU6, LEAKY_RELU on int16 (TFLM's ReluQuantized, Relu6Quantized, QuantizeLeakyRelu)."""
+    require_int16(x, "input", op)
+    require_int16(y, "output", op)
+    if op.kind == OpKind.RELU:
+        return _requant_call(ctx, op, x, y, "ek_requant_s16", _float32_quotient_slope(x.scale, y.scale),
+                             act=(0, 32767))
+    if op.kind == OpKind.RELU6:  # a clamp in the input's quantization, no rescale
+        six = min(tfl_round(float(np.float32(np.float32(6.0) / np.float32(x.scale)))), 32767)
+        return _requant_call(ctx, op, x, y, "ek_requant_s16", IDENTITY, act=(0, six))
+    alpha = op.options.alpha
+    if alpha < 0:
+        raise UnsupportedModelError(f"op {op.index} LEAKY_RELU: negative alpha {alpha:g} with int16 activations")
+    f32 = np.float32
+    return _requant_call(ctx, op, x, y, "ek_requant_s16", _float32_quotient_slope(x.scale, y.scale),
+                         negative_slope=_float32_quotient_slope(f32(x.scale) * f32(alpha), y.scale))
+
+
 @lowers(OpKind.QUANTIZE)
 def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
+    if DType.INT16 in (x.dtype, y.dtype):
+        return _lower_quantize_16(ctx, op, x, y)
     if x.dtype == DType.INT8 and y.dtype == DType.UINT8 and x.quant and y.quant:
         table = requantize_table(x.scale, x.zero_point, y.scale, y.zero_point, out_range=(0, 255))
         return _lut_call(ctx, op, x, y, table.astype(np.uint8).view(np.int8), "requantize to uint8 "
@@ -305,10 +448,13 @@ def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
 @lowers(OpKind.DEQUANTIZE)
 def lower_dequantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
-    require_int8(x, "input", op)
     if y.dtype != DType.FLOAT32:
         raise UnsupportedModelError(
-            f"op {op.index} DEQUANTIZE: output is {y.dtype.name}; edgekit dequantizes int8 to float32")
+            f"op {op.index} DEQUANTIZE: output is {y.dtype.name}; edgekit dequantizes int8 and int16 to float32")
+    if x.dtype == DType.INT16 and x.quant is not None:
+        params = QuantizeParams(size=x.num_elements, scale=float(np.float32(x.scale)), zero_point=x.zero_point)
+        return KernelCall(op, "ek_dequantize_s16_f32", "ek_quantize.h", params, (ctx.ptr(x), ctx.ptr(y)))
+    require_int8(x, "input", op)
     # TFLM: float(double(scale) * (q - zero_point)); the product is exact in double.
     table = (np.float64(np.float32(x.scale)) * (INT8_INPUTS - x.zero_point)).astype(np.float32)
     params = DequantizeParams(size=x.num_elements,
