@@ -51,6 +51,7 @@ typedef struct {
     int32_t hidden_shift;
     int32_t hidden_zero_point;
     int32_t cell_clip;                /* quantized; 0: no clipping */
+    const uint16_t *sigmoid_table;    /* [256] the table of the int16 sigmoid and tanh (ek_sigmoid_s16.h) */
 } ek_lstm_params;
 
 int32_t ek_lstm_s8_scratch_bytes(int32_t units);

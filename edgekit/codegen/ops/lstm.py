@@ -24,6 +24,7 @@ from .. import kernel_facts
 from ..arith import quantize_multiplier, tfl_round
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from .fully_connected import output_scales
+from .unary import sigmoid_table_q16
 
 GATE_INPUT_SCALE = 2.0 ** -12  # the fully connected layers' int16 output: Q3.12
 GATE_OUTPUT_SCALE = 2.0 ** -15  # the sigmoid's and tanh's int16 output: Q0.15
@@ -63,6 +64,7 @@ class LstmParams(CStruct):
     hidden_shift: int
     hidden_zero_point: int
     cell_clip: int
+    sigmoid_table: CArray  # [256] uint16, unary.sigmoid_table_q16 (shared with int16 LOGISTIC/TANH)
 
 
 LSTM_KERNELS = (portable("ek_lstm_s8"),)
@@ -173,6 +175,7 @@ def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
         input_gate_multiplier=input_gate[0], input_gate_shift=input_gate[1],
         hidden_multiplier=hidden[0], hidden_shift=hidden[1], hidden_zero_point=h.zero_point,
         cell_clip=clip,
+        sigmoid_table=ctx.array(op, "sigmoid", "uint16_t", sigmoid_table_q16(), "sigmoid(i / 24) in Q0.16"),
     )
     call = KernelCall(op, "ek_lstm_s8", "ek_lstm.h", params,
                       (ctx.ptr(x), ctx.ptr(y), ctx.ptr(h), ctx.ptr(c), ctx.scratch(op)),
