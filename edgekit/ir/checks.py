@@ -34,6 +34,7 @@ SAME_SIZE = frozenset({OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS})
 #: them; the fewest must be present (not -1), and each has one output
 #: (SPLIT, SPLIT_V and UNPACK, with several outputs, are checked by their lowering)
 ARITY = {  # one operator per line, sorted: branches that add operators merge without conflicts
+    OpKind.ABS: (1, 1),
     OpKind.ADD: (2, 2),
     OpKind.ARG_MAX: (2, 2),
     OpKind.ARG_MIN: (2, 2),

@@ -1,4 +1,4 @@
-"""ELU, GELU and RSQRT on int8: 256-entry lookup tables for the generic ``ek_lut_s8`` kernel.
+"""ELU, GELU, RSQRT and ABS on int8: 256-entry lookup tables for the generic ``ek_lut_s8`` kernel.
 
 ELU (TFLM) and GELU (TFLite; TFLM has no GELU kernel) build their int8 table in Prepare in
 float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
@@ -9,7 +9,8 @@ within half an ulp but for rare ties: the tests compare every input byte with th
 
 RSQRT has integer arithmetic in TFLM (gemmlowp's Newton-Raphson inverse square root and two
 requantizations), but its output byte depends only on the input byte, so that arithmetic is run
-here over all 256 inputs as well.
+here over all 256 inputs as well, and so is ABS's (TFLM: |q - zp_in|, requantized only when the
+scales differ, plus the output zero point, saturated).
 """
 
 from __future__ import annotations
@@ -134,10 +135,23 @@ def rsqrt_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> n
     return np.array(table, dtype=np.int64)
 
 
+# ---------------------------------------------------------------------------- ABS
+
+
+def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """TFLM's int8 ABS (AbsEvalQuantized): the multiplier from the float32 quotient of the
+    scales, converted to double; no multiplication at all when the scales are equal."""
+    value = np.abs(INT8_INPUTS - in_zp)
+    if F32(in_scale) != F32(out_scale):
+        m, s = quantize_multiplier(float(F32(F32(in_scale) / F32(out_scale))))
+        value = multiply_by_quantized_multiplier(value, m, s)
+    return np.clip(value + out_zp, INT8_MIN, INT8_MAX)
+
+
 # ---------------------------------------------------------------------------- lowerings
 
 
-@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT)
+@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS)
 def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     require_int8(x, "input", op)
@@ -145,6 +159,8 @@ def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     scales = (x.scale, x.zero_point, y.scale, y.zero_point)
     if op.kind == OpKind.RSQRT:
         return _lut_call(ctx, op, x, y, rsqrt_table(*scales), "rsqrt (127 at and below the zero point)")
+    if op.kind == OpKind.ABS:
+        return _lut_call(ctx, op, x, y, abs_table(*scales), "abs")
     if op.kind == OpKind.ELU:
         return _lut_call(ctx, op, x, y, float_function_table(*scales, elu), "elu")
     opts: GeluOptions = op.options
