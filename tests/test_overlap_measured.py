@@ -22,6 +22,7 @@ import test_compress as compress_tests
 import test_kernels_binary as binary_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
+import test_kernels_div as div_tests
 import test_kernels_dsp as dsp_tests
 import test_kernels_l2norm as l2norm_tests
 import test_kernels_log_softmax as log_softmax_tests
@@ -201,6 +202,9 @@ CASES = [
     *[Case("ek_squared_difference_s8", HOST, f"SQD-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
            lambda a=a: pairwise_tests.squared_difference_model(*a))
       for a in pairwise_tests.SQUARED_DIFFERENCE_CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
+    *[Case("ek_div_s8", HOST, f"DIV-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
+           lambda a=a: div_tests._div_model(a[0], a[1], *a[2], a[4], a[3]))
+      for a in div_tests.CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],

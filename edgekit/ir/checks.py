@@ -46,6 +46,7 @@ ARITY = {  # one operator per line, sorted: branches that add operators merge wi
     OpKind.DEPTHWISE_CONV_2D: (2, 3),
     OpKind.DEPTH_TO_SPACE: (1, 1),
     OpKind.DEQUANTIZE: (1, 1),
+    OpKind.DIV: (2, 2),
     OpKind.EXPAND_DIMS: (2, 2),
     OpKind.FULLY_CONNECTED: (2, 3),
     OpKind.GATHER: (2, 2),
