@@ -1,7 +1,8 @@
-"""ELU, GELU, RSQRT and ABS on int8: 256-entry lookup tables for the generic ``ek_lut_s8`` kernel.
+"""ELU, GELU, EXP, LOG, RSQRT and ABS on int8: 256-entry lookup tables for the generic ``ek_lut_s8``
+kernel.
 
-ELU (TFLM) and GELU (TFLite; TFLM has no GELU kernel) build their int8 table in Prepare in
-float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
+ELU (TFLM), GELU, EXP and LOG (TFLite; TFLM has none of them in int8, so the tests compare with
+LiteRT) build their int8 table in Prepare in float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
 scale, round half away from zero, add the zero point, saturate. ``float_function_table`` does
 the same float32 steps; the transcendental function is evaluated in double and rounded to
 float32, which is what a correctly rounded ``expf``/``erff``/``tanhf`` returns (glibc's are
@@ -46,6 +47,11 @@ def _f32(fn: Callable[[float], float]) -> Callable[[np.float32], np.float32]:
 _expf, _erff, _tanhf = _f32(math.exp), _f32(math.erf), _f32(math.tanh)
 
 
+def _logf(v: np.float32) -> np.float32:
+    """logf: -inf at zero, NaN below (numpy's float64 log, rounded to float32)."""
+    return F32(np.log(np.float64(v)))
+
+
 def elu(v: np.float32) -> np.float32:
     """TFLM's ELU transform, in float32: exp(v) - 1 below zero, v above."""
     return F32(_expf(v) - F32(1.0)) if v < F32(0.0) else v
@@ -68,16 +74,24 @@ def gelu_tanh(v: np.float32) -> np.float32:
 
 
 def float_function_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int,
-                         fn: Callable[[np.float32], np.float32]) -> np.ndarray:
+                         fn: Callable[[np.float32], np.float32], non_finite_min: bool = False) -> np.ndarray:
     """TFLite's int8 lookup table of a float function (TFLM's PopulateLookupTable, TFLite's
-    LUTPopulate): every step in float32, the rounding half away from zero."""
+    LUTPopulate): every step in float32, the rounding half away from zero.
+
+    ``non_finite_min``: an entry whose value is not finite (LOG at and below zero) or beyond
+    int32 takes -128, as TFLite's ``static_cast<int32_t>`` of it gives INT32_MIN on x86 (where
+    the LiteRT interpreter compared with runs); else such an entry refuses the model."""
     inverse = F32(1.0) / F32(out_scale)
     table = []
     for q in INT8_INPUTS:
-        real = fn(F32(F32(in_scale) * F32(int(q) - in_zp)))
-        rescaled = float(F32(real * inverse))
-        if not math.isfinite(rescaled):
-            raise UnsupportedModelError(f"lookup table entry for input {q} is not finite")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            real = fn(F32(F32(in_scale) * F32(int(q) - in_zp)))
+            rescaled = float(F32(real * inverse))
+        if not math.isfinite(rescaled) or abs(rescaled) >= 2.0**31:
+            if not non_finite_min:
+                raise UnsupportedModelError(f"lookup table entry for input {q} is not finite")
+            table.append(INT8_MIN)
+            continue
         rounded = math.floor(abs(rescaled) + 0.5) * (1 if rescaled >= 0 else -1)
         table.append(int(np.clip(float(F32(F32(rounded) + F32(out_zp))), INT8_MIN, INT8_MAX)))
     return np.array(table, dtype=np.int64)
@@ -151,7 +165,7 @@ def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.
 # ---------------------------------------------------------------------------- lowerings
 
 
-@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS)
+@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS, OpKind.EXP, OpKind.LOG)
 def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     require_int8(x, "input", op)
@@ -161,6 +175,11 @@ def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
         return _lut_call(ctx, op, x, y, rsqrt_table(*scales), "rsqrt (127 at and below the zero point)")
     if op.kind == OpKind.ABS:
         return _lut_call(ctx, op, x, y, abs_table(*scales), "abs")
+    if op.kind == OpKind.EXP:
+        return _lut_call(ctx, op, x, y, float_function_table(*scales, _expf), "exp")
+    if op.kind == OpKind.LOG:
+        return _lut_call(ctx, op, x, y, float_function_table(*scales, _logf, non_finite_min=True),
+                         "log (-128 at and below zero)")
     if op.kind == OpKind.ELU:
         return _lut_call(ctx, op, x, y, float_function_table(*scales, elu), "elu")
     opts: GeluOptions = op.options
