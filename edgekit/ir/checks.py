@@ -68,6 +68,7 @@ ARITY = {  # one operator per line, sorted: branches that add operators merge wi
     OpKind.REDUCE_MIN: (2, 2),
     OpKind.RELU: (1, 1),
     OpKind.RELU6: (1, 1),
+    OpKind.RELU_N1_TO_1: (1, 1),
     OpKind.RESHAPE: (1, 2),
     OpKind.RESIZE_BILINEAR: (2, 2),
     OpKind.RESIZE_NEAREST_NEIGHBOR: (2, 2),

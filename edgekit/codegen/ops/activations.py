@@ -1,5 +1,5 @@
-"""ELU, GELU, EXP, LOG, RSQRT and ABS on int8: 256-entry lookup tables for the generic ``ek_lut_s8``
-kernel.
+"""ELU, GELU, EXP, LOG, RSQRT, ABS and RELU_N1_TO_1 on int8: 256-entry lookup tables for the
+generic ``ek_lut_s8`` kernel (RELU_N1_TO_1: LiteRT's arithmetic; TFLM has no kernel for it).
 
 ELU (TFLM), GELU, EXP and LOG (TFLite; TFLM has none of them in int8, so the tests compare with
 LiteRT) build their int8 table in Prepare in float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
@@ -162,10 +162,23 @@ def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.
     return np.clip(value + out_zp, INT8_MIN, INT8_MAX)
 
 
+# ---------------------------------------------------------------------------- RELU_N1_TO_1
+
+
+def relu_n1_to_1_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """LiteRT's int8 RELU_N1_TO_1 (QuantizedReluX(-1, 1), TFLM has no kernel): requantize by the
+    float32 quotient of the scales, then clamp to the output's -1 and 1, each the zero point plus
+    roundf(+-1 / output scale)."""
+    m, s = quantize_multiplier(float(F32(F32(in_scale) / F32(out_scale))))
+    step = math.floor(abs(float(F32(1.0) / F32(out_scale))) + 0.5)
+    lo, hi = max(INT8_MIN, out_zp - step), min(INT8_MAX, out_zp + step)
+    return np.clip(multiply_by_quantized_multiplier(INT8_INPUTS - in_zp, m, s) + out_zp, lo, hi)
+
+
 # ---------------------------------------------------------------------------- lowerings
 
 
-@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS, OpKind.EXP, OpKind.LOG)
+@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS, OpKind.EXP, OpKind.LOG, OpKind.RELU_N1_TO_1)
 def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     require_int8(x, "input", op)
@@ -175,6 +188,8 @@ def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
         return _lut_call(ctx, op, x, y, rsqrt_table(*scales), "rsqrt (127 at and below the zero point)")
     if op.kind == OpKind.ABS:
         return _lut_call(ctx, op, x, y, abs_table(*scales), "abs")
+    if op.kind == OpKind.RELU_N1_TO_1:
+        return _lut_call(ctx, op, x, y, relu_n1_to_1_table(*scales), "relu clamped to [-1, 1]")
     if op.kind == OpKind.EXP:
         return _lut_call(ctx, op, x, y, float_function_table(*scales, _expf), "exp")
     if op.kind == OpKind.LOG:
