@@ -10,14 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from opmodels import assert_bit_exact, fn_op
+from test_kernels_activations import SHAPE, all_bytes  # every int8 value in one sample
 
 from edgekit.frontend.quantize import int8_tflite
-
-SHAPE = (16, 16)  # 256 elements: one sample holds every int8 value
-
-
-def all_bytes():
-    return [[np.arange(-128, 128, dtype=np.int8).reshape((1, *SHAPE))]]
 
 
 @pytest.mark.parametrize("calib_scale,seed", [(0.2, 0), (1.0, 1), (7.0, 2)])
