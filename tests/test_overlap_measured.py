@@ -20,6 +20,7 @@ import pytest
 
 import test_compress as compress_tests
 import test_kernels_binary as binary_tests
+import test_kernels_compare_select as compare_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
 import test_kernels_div as div_tests
@@ -205,6 +206,9 @@ CASES = [
     *[Case("ek_div_s8", HOST, f"DIV-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
            lambda a=a: div_tests._div_model(a[0], a[1], *a[2], a[4], a[3]))
       for a in div_tests.CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
+    *[Case("ek_compare_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}",
+           lambda a=a: compare_tests.where_model(a[0], a[1], a[2], a[4], a[3]))
+      for a in compare_tests.CASES if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
@@ -225,7 +229,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_resize_nearest_s8", "ek_resize_bilinear_s8",
               "ek_transpose_conv_s8", "ek_batch_matmul_s8",
               "ek_split_s8", "ek_gather_s8", "ek_arg_max_s8", "ek_arg_min_s8", "ek_space_to_batch_s8",
-              "ek_batch_to_space_s8"}
+              "ek_batch_to_space_s8", "ek_select_s8"}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():
