@@ -83,6 +83,7 @@ ARITY = {  # one operator per line, sorted: branches that add operators merge wi
     OpKind.SOFTMAX: (1, 1),
     OpKind.SPACE_TO_BATCH_ND: (3, 3),
     OpKind.SPACE_TO_DEPTH: (1, 1),
+    OpKind.SQRT: (1, 1),
     OpKind.SQUEEZE: (1, 1),
     OpKind.STRIDED_SLICE: (4, 4),
     OpKind.SUB: (2, 2),

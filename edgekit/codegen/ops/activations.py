@@ -1,8 +1,8 @@
-"""ELU, GELU, EXP, LOG, RSQRT, ABS and RELU_N1_TO_1 on int8: 256-entry lookup tables for the
+"""ELU, GELU, EXP, LOG, SQRT, RSQRT, ABS and RELU_N1_TO_1 on int8: 256-entry lookup tables for the
 generic ``ek_lut_s8`` kernel (RELU_N1_TO_1: LiteRT's arithmetic; TFLM has no kernel for it).
 
-ELU (TFLM), GELU, EXP and LOG (TFLite; TFLM has none of them in int8, so the tests compare with
-LiteRT) build their int8 table in Prepare in float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
+ELU (TFLM), GELU, EXP, LOG and SQRT (TFLite; TFLM has none of them in int8, so the tests compare
+with LiteRT) build their int8 table in Prepare in float32: dequantize the input byte, apply the function, multiply by the reciprocal of the output
 scale, round half away from zero, add the zero point, saturate. ``float_function_table`` does
 the same float32 steps; the transcendental function is evaluated in double and rounded to
 float32, which is what a correctly rounded ``expf``/``erff``/``tanhf`` returns (glibc's are
@@ -162,6 +162,25 @@ def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.
     return np.clip(value + out_zp, INT8_MIN, INT8_MAX)
 
 
+# ---------------------------------------------------------------------------- SQRT
+
+
+def sqrt_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """LiteRT's int8 SQRT (TFLM has none): the input dequantized in float32, sqrtf (correctly
+    rounded, as IEEE requires), divided by the output scale in float32 and *truncated* toward
+    zero, plus the zero point, saturated. LiteRT fails the invoke on an input below its zero
+    point; those entries hold the output zero point (the square root of zero)."""
+    table = []
+    for q in INT8_INPUTS:
+        real = F32(F32(in_scale) * F32(int(q) - in_zp))
+        if real < 0:
+            table.append(min(max(out_zp, INT8_MIN), INT8_MAX))
+            continue
+        scaled = float(F32(np.sqrt(real) / F32(out_scale)))
+        table.append(min(max(int(min(scaled, 2.0**31 - 1)) + out_zp, INT8_MIN), INT8_MAX))
+    return np.array(table, dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------- RELU_N1_TO_1
 
 
@@ -178,7 +197,8 @@ def relu_n1_to_1_table(in_scale: float, in_zp: int, out_scale: float, out_zp: in
 # ---------------------------------------------------------------------------- lowerings
 
 
-@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS, OpKind.EXP, OpKind.LOG, OpKind.RELU_N1_TO_1)
+@lowers(OpKind.ELU, OpKind.GELU, OpKind.RSQRT, OpKind.ABS, OpKind.EXP, OpKind.LOG, OpKind.SQRT,
+        OpKind.RELU_N1_TO_1)
 def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     require_int8(x, "input", op)
@@ -195,6 +215,8 @@ def lower_lut_activation(ctx: LowerCtx, op: Op) -> KernelCall:
     if op.kind == OpKind.LOG:
         return _lut_call(ctx, op, x, y, float_function_table(*scales, _logf, non_finite_min=True),
                          "log (-128 at and below zero)")
+    if op.kind == OpKind.SQRT:
+        return _lut_call(ctx, op, x, y, sqrt_table(*scales), "sqrt (the zero point below zero)")
     if op.kind == OpKind.ELU:
         return _lut_call(ctx, op, x, y, float_function_table(*scales, elu), "elu")
     opts: GeluOptions = op.options
