@@ -229,7 +229,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_resize_nearest_s8", "ek_resize_bilinear_s8",
               "ek_transpose_conv_s8", "ek_batch_matmul_s8",
               "ek_split_s8", "ek_gather_s8", "ek_arg_max_s8", "ek_arg_min_s8", "ek_space_to_batch_s8",
-              "ek_batch_to_space_s8", "ek_select_s8"}
+              "ek_batch_to_space_s8", "ek_select_s8", "ek_pack_s8"}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():
