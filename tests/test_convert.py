@@ -436,18 +436,41 @@ def test_float_elu_becomes_int8(tmp_path, capfd):
     assert code == 0 and "tflite-micro" in text, text + err
 
 
-@pytest.mark.parametrize("layer,words", [
-    ("LayerNormalization", ["NEG", "TensorFlow name", "ln", "in float32"]),
-])
-def test_float_operator_named(layer, words, tmp_path, capfd):
-    """TensorFlow's converter leaves LayerNormalization's NEG in float32 between a DEQUANTIZE and
-    a QUANTIZE: the refusal names that operator, not the DEQUANTIZE before it."""
+def test_float_neg_becomes_int8_mul(tmp_path, capfd):
+    """LayerNormalization: the converter leaves its NEG (of the mean) in float32 between a
+    DEQUANTIZE and a QUANTIZE; convert makes it an int8 MUL by -1, and the model validates
+    bit-exact with tflite-micro."""
     import keras
 
+    from edgekit.ir import read_tflite
+
     inp = keras.Input((6, 4))
-    lay = keras.layers.LayerNormalization(name="ln")
-    keras.Model(inp, lay(keras.layers.Dense(4)(inp))).save(tmp_path / "m.keras")
+    keras.Model(inp, keras.layers.LayerNormalization(name="ln")(keras.layers.Dense(4)(inp))).save(tmp_path / "m.keras")
     np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((30, 6, 4)).astype(np.float32))
+    out = tmp_path / "m.tflite"
+    capfd.readouterr()
+    code, _, err = run_cli(["convert", tmp_path / "m.keras", "-o", out, "--calib", tmp_path / "calib.npy"], capfd)
+    assert code == 0, err
+    assert "NEG: TensorFlow's converter left 1 in float32" in err and "made an int8 MUL" in err
+    kinds = [op.type_name for op in read_tflite(out).ops]
+    assert "NEG" not in kinds and "DEQUANTIZE" not in kinds and "QUANTIZE" not in kinds
+    code, text, err = run_cli(["validate", out, "--target", "host", "--samples", "5"], capfd)
+    assert code == 0 and "tflite-micro" in text, text + err
+
+
+@pytest.mark.parametrize("layer,words", [
+    ("Conv3D", ["CONV_3D", "TensorFlow name", "c3", "in float32"]),
+])
+def test_float_operator_named(layer, words, tmp_path, capfd):
+    """TensorFlow's converter leaves Conv3D's CONV_3D (no int8 kernel in TFLite) in float32
+    between a DEQUANTIZE and a QUANTIZE: the refusal names that operator, not the DEQUANTIZE
+    before it."""
+    import keras
+
+    inp = keras.Input((4, 4, 4, 2))
+    lay = keras.layers.Conv3D(3, 2, name="c3")
+    keras.Model(inp, keras.layers.Dense(2)(lay(keras.layers.Dense(2)(inp)))).save(tmp_path / "m.keras")
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((30, 4, 4, 4, 2)).astype(np.float32))
     out = tmp_path / "m.tflite"
     capfd.readouterr()  # TensorFlow's noise on import
     code, _, err = run_cli(["convert", tmp_path / "m.keras", "-o", out, "--calib", tmp_path / "calib.npy"], capfd)

@@ -1,4 +1,4 @@
-"""TILE conformance: seeded tiles of 1-D to 5-D inputs, any multiples, and Keras 3's
+"""TILE conformance: seeded tiles of 1-D to 5-D inputs (6-D: test_kernels_tile_3d.py), any multiples, and Keras 3's
 UpSampling2D(interpolation="nearest"), which converts to RESHAPE, TILE, RESHAPE.
 
 tflite-micro has no TILE kernel (its interpreter refuses these models), so the reference is
@@ -52,7 +52,8 @@ def test_upsampling_nearest(size, shape, seed, runtime_lib, tmp_path):
     assert_bit_exact(model, runtime_lib, tmp_path / "litert", expect_ops=["TILE"], want=reference.run_litert)
 
 
-def test_six_dimensions_rejected(tmp_path):
+def test_twelve_walk_dimensions_rejected(tmp_path):
+    """Every axis of a 6-D input tiled: twelve walk dimensions, more than ek_transpose_s8 has."""
     import numpy as np
     import tflite
 
@@ -61,9 +62,9 @@ def test_six_dimensions_rejected(tmp_path):
     from edgekit.ir import parse_tflite
     from test_kernels_reshape import OpSpec, TensorSpec, build_model
 
-    tensors = [TensorSpec("x", (1, 2, 2, 2, 2, 2), scale=0.1),
+    tensors = [TensorSpec("x", (2, 2, 2, 2, 2, 2), scale=0.1),
                TensorSpec("multiples", (6,), "int32", data=np.full(6, 2, np.int32)),
-               TensorSpec("y", (2, 4, 4, 4, 4, 4), scale=0.1)]
+               TensorSpec("y", (4, 4, 4, 4, 4, 4), scale=0.1)]
     op = OpSpec(tflite.BuiltinOperator.TILE, [0, 1], [2])
-    with pytest.raises(UnsupportedModelError, match="1-D to 5-D"):
+    with pytest.raises(UnsupportedModelError, match="12 dimensions after merging"):
         generate(parse_tflite(build_model(tensors, [op], [0], [2])), tmp_path / "model")

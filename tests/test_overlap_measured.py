@@ -21,8 +21,10 @@ import pytest
 import test_compress as compress_tests
 import test_int16x8 as int16x8_tests
 import test_kernels_binary as binary_tests
+import test_kernels_compare_select as compare_tests
 import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
+import test_kernels_div as div_tests
 import test_kernels_dsp as dsp_tests
 import test_kernels_l2norm as l2norm_tests
 import test_kernels_log_softmax as log_softmax_tests
@@ -207,6 +209,12 @@ CASES = [
       for a in int16x8_tests.BINARY if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
     *[Case("ek_mean_s16", HOST, f"16x8-{a[0]}-{'x'.join(map(str, a[1]))}-axes{''.join(map(str, a[2]))}",
            lambda a=a: int16x8_tests._reduction(*a)) for a in int16x8_tests.REDUCTIONS],
+    *[Case("ek_div_s8", HOST, f"DIV-{'x'.join(map(str, a[0]))}-{'x'.join(map(str, a[1]))}",
+           lambda a=a: div_tests._div_model(a[0], a[1], *a[2], a[4], a[3]))
+      for a in div_tests.CASES if np.broadcast_shapes(a[0], a[1]) in (a[0], a[1])],
+    *[Case("ek_compare_s8", HOST, f"{a[0]}-{'x'.join(map(str, a[1]))}-{'x'.join(map(str, a[2]))}",
+           lambda a=a: compare_tests.where_model(a[0], a[1], a[2], a[4], a[3]))
+      for a in compare_tests.CASES if np.broadcast_shapes(a[1], a[2]) in (a[1], a[2])],
     # the DSP family, on the host with the C twins of the DSP instructions
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
@@ -235,7 +243,8 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_dequantize_s16_f32", "ek_requant_s16", "ek_requant_s16_s8", "ek_requant_s8_s16", "ek_pad_s16",
               "ek_concatenation_s16", "ek_logistic_s16", "ek_tanh_s16", "ek_maximum_s16",
               "ek_minimum_s16", "ek_transpose_s16", "ek_strided_slice_s16",
-              "ek_resize_nearest_s16"}
+              "ek_resize_nearest_s16",
+              "ek_select_s8", "ek_pack_s8"}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():

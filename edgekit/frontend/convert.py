@@ -245,8 +245,9 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
     if mode == "int8":
         qbuf, islands = quantize.int8_islands(qbuf)
         for kind in sorted(set(islands)):
+            made = "an int8 MUL" if kind in quantize.INT8_AS_MUL else f"int8 {kind}"
             log(f"{kind}: TensorFlow's converter left {islands.count(kind)} in float32 between a DEQUANTIZE "
-                f"and a QUANTIZE; made int8 {kind} with those quantizations, as TFLite runs it")
+                f"and a QUANTIZE; made {made} with those quantizations, as TFLite runs it")
     operators = _check_quantized(qbuf, mode, model)
     if names is not None:
         qbuf = quantize.with_labels(qbuf, names)

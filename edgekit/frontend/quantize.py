@@ -106,17 +106,24 @@ def convert_saved_model(saved: str, samples: list[dict] | None, per_tensor: bool
 #: the input's and output's scales); ``int8_islands`` makes each such chain one int8 operator
 INT8_CAPABLE = ("ELU",)
 
+#: float operators (between a DEQUANTIZE and a QUANTIZE) that TFLM has no int8 kernel for but that
+#: are one int8 MUL with those quantizations, which TFLM runs: NEG is x times a constant -1
+#: (int8 -1, scale 1, zero point 0: the real multiplier is exactly input scale / output scale),
+#: SQUARE is x times itself. LayerNormalization and GroupNormalization (NEG of the mean),
+#: RMSNormalization, UnitNormalization and GroupNormalization (SQUARE) convert with them.
+INT8_AS_MUL = ("NEG", "SQUARE")
 
-def int8_islands(model: bytes, kinds=INT8_CAPABLE) -> tuple[bytes, list[str]]:
+
+def int8_islands(model: bytes, kinds=INT8_CAPABLE, as_mul=INT8_AS_MUL) -> tuple[bytes, list[str]]:
     """``model`` with every DEQUANTIZE -> ``kind`` (float) -> QUANTIZE chain, each link read only
-    by the next, made one int8 ``kind`` between the int8 tensors (the float ones stay, unread);
-    and the kinds so rewritten, one entry per chain."""
+    by the next, made one int8 ``kind`` between the int8 tensors (the float ones stay, unread),
+    or one int8 MUL for a kind in ``as_mul``; and the kinds so rewritten, one entry per chain."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
     m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
     B = schema.BuiltinOperator
-    names = {getattr(B, k): k for k in kinds}
+    names = {getattr(B, k): k for k in (*kinds, *as_mul)}
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
     done = []
     for g in m.subgraphs:
@@ -137,16 +144,46 @@ def int8_islands(model: bytes, kinds=INT8_CAPABLE) -> tuple[bytes, list[str]]:
                     or {int(op.inputs[0]), int(op.outputs[0])} & outputs):
                 continue
             quant = after[0]
-            op.inputs = np.array([deq.inputs[0]], np.int32)
+            name = names[codes[op.opcodeIndex]]
+            x = int(deq.inputs[0])
+            op.inputs = np.array([x], np.int32)
             op.outputs = np.array([quant.outputs[0]], np.int32)
+            if name in as_mul:
+                _as_mul(schema, m, g, op, x, name, codes)
             drop |= {id(deq), id(quant)}
-            done.append(names[codes[op.opcodeIndex]])
+            done.append(name)
         g.operators = [o for o in g.operators if id(o) not in drop]
     if not done:
         return model, []
     b = flatbuffers.Builder(len(model) + 1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output()), done
+
+
+def _as_mul(schema, m, g, op, x: int, name: str, codes: list[int]) -> None:
+    """Make ``op`` (reading int8 tensor ``x``) an int8 MUL: x * x for SQUARE, x * (-1) for NEG."""
+    B = schema.BuiltinOperator
+    if B.MUL not in codes:
+        code = schema.OperatorCodeT()
+        code.builtinCode, code.deprecatedBuiltinCode, code.version = B.MUL, B.MUL, 1
+        m.operatorCodes.append(code)
+        codes.append(B.MUL)
+    op.opcodeIndex = codes.index(B.MUL)
+    op.builtinOptionsType = schema.BuiltinOptions.MulOptions
+    op.builtinOptions = schema.MulOptionsT()
+    if name == "SQUARE":
+        op.inputs = np.array([x, x], np.int32)
+        return
+    buf = schema.BufferT()
+    buf.data = np.array([-1], np.int8).view(np.uint8)
+    m.buffers.append(buf)
+    q = schema.QuantizationParametersT()
+    q.scale, q.zeroPoint = np.array([1.0], np.float32), np.array([0], np.int64)
+    t = schema.TensorT()
+    t.shape, t.type, t.buffer, t.quantization = np.array([], np.int32), schema.TensorType.INT8, len(m.buffers) - 1, q
+    t.name = (g.tensors[x].name or b"") + b"/minus_one"
+    g.tensors.append(t)
+    op.inputs = np.array([x, len(g.tensors) - 1], np.int32)
 
 
 def with_labels(model: bytes, labels: list[str]) -> bytes:

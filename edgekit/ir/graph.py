@@ -126,7 +126,7 @@ class Pool2DOptions:
 
 @dataclass(frozen=True)
 class ElementwiseOptions:
-    """ADD, SUB, MUL, L2_NORMALIZATION: a fused activation."""
+    """ADD, SUB, MUL, DIV, L2_NORMALIZATION: a fused activation."""
 
     activation: Activation
 

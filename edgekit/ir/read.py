@@ -246,9 +246,9 @@ def _read_options(tflite, kind: OpKind, op) -> object:
         return Pool2DOptions(Padding(o.Padding()), o.StrideH(), o.StrideW(),
                              o.FilterHeight(), o.FilterWidth(),
                              Activation(o.FusedActivationFunction()))
-    if kind in (K.ADD, K.SUB, K.MUL, K.L2_NORMALIZATION):
+    if kind in (K.ADD, K.SUB, K.MUL, K.DIV, K.L2_NORMALIZATION):
         cls = {K.ADD: tflite.AddOptions, K.SUB: tflite.SubOptions, K.MUL: tflite.MulOptions,
-               K.L2_NORMALIZATION: tflite.L2NormOptions}[kind]
+               K.DIV: tflite.DivOptions, K.L2_NORMALIZATION: tflite.L2NormOptions}[kind]
         o = _table(tflite, op, cls)
         act = Activation(o.FusedActivationFunction()) if o is not None else Activation.NONE
         return ElementwiseOptions(act)

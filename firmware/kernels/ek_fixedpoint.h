@@ -45,15 +45,16 @@ EK_INLINE int32_t ek_rounding_half_sum(int32_t a, int32_t b)
 }
 
 /* 1 / (1 + a) for a in [0, 1), Q0.31 in and out: gemmlowp's Newton-Raphson division
- * (three iterations in Q2.29 from the 48/17 - 32/17 x starting point). */
+ * (three iterations in Q2.29 from the 48/17 - 32/17 x starting point). Its sums wrap, as
+ * gemmlowp's int32 additions do in the interpreter, for an a outside [0, 1) (DIV by zero). */
 EK_INLINE int32_t ek_one_over_one_plus_x(int32_t a)
 {
     const int32_t half_denominator = ek_rounding_half_sum(a, INT32_MAX);
-    int32_t x = 1515870810 + ek_srdhm(half_denominator, -1010580540);
+    int32_t x = (int32_t)(1515870810u + (uint32_t)ek_srdhm(half_denominator, -1010580540));
     for (int32_t i = 0; i < 3; ++i) {
         const int32_t half_denominator_times_x = ek_srdhm(half_denominator, x);
-        const int32_t one_minus = (1 << 29) - half_denominator_times_x;
-        x = x + ek_saturating_shl(ek_srdhm(x, one_minus), 2);
+        const int32_t one_minus = (int32_t)((1u << 29) - (uint32_t)half_denominator_times_x);
+        x = (int32_t)((uint32_t)x + (uint32_t)ek_saturating_shl(ek_srdhm(x, one_minus), 2));
     }
     return ek_saturating_shl(x, 1);
 }

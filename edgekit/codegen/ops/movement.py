@@ -23,8 +23,8 @@ from ...ir import Activation, ConcatenationOptions, DType, Op, OpKind, StridedSl
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
 
 MAX_DIMS = 6  # EK_PAD_MAX_DIMS, EK_STRIDED_SLICE_MAX_DIMS in the kernel headers
-TRANSPOSE_MAX_DIMS = 10  # EK_TRANSPOSE_MAX_DIMS: two walk dimensions per axis of a 5-D TILE
-MAX_TILE_RANK = 5
+TRANSPOSE_MAX_DIMS = 10  # EK_TRANSPOSE_MAX_DIMS: two walk dimensions per axis of a 5-D TILE, of
+# a higher-rank TILE once axes without a multiple have merged (Keras's UpSampling3D: 6-D)
 MAX_CONCAT_INPUTS = 10  # EK_CONCAT_MAX_INPUTS; TFLM's limit as well
 
 
@@ -214,10 +214,10 @@ def lower_tile(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _int8_io(ctx, op)
     rank = len(x.shape)
     multiples = _const_ints(ins[1], op, "multiples")
-    if not 1 <= rank <= MAX_TILE_RANK or len(multiples) != rank:
+    if rank < 1 or len(multiples) != rank:
         raise UnsupportedModelError(
             f"op {op.index} TILE: a {rank}-D input with {len(multiples)} multiples "
-            f"(edgekit tiles 1-D to {MAX_TILE_RANK}-D inputs, one multiple per axis)")
+            "(edgekit tiles inputs of one or more dimensions, one multiple per axis)")
     if any(m < 1 for m in multiples):
         raise UnsupportedModelError(f"op {op.index} TILE: multiples {multiples} below 1")
     if tuple(d * m for d, m in zip(x.shape, multiples)) != y.shape:

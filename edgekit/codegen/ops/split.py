@@ -5,7 +5,9 @@ No arithmetic: TFLM copies int8 bytes without looking at the quantization. Every
 each index combination before the axis, one contiguous chunk per output (or input) in turn:
 SPLIT and SPLIT_V take the chunk sizes from the output shapes (TFLM's SPLIT_V reads no size
 tensor either), UNPACK's chunks are one slice of the axis, and PACK is a CONCATENATION of
-inputs that lack the axis, so it runs ``ek_concatenation_s8`` with its own constants.
+inputs that lack the axis, so it runs ``ek_concatenation_s8`` with its own constants; a PACK of
+more inputs than CONCATENATION takes (TFLM's PACK has no limit) runs ``ek_pack_s8``, the same
+walk with one chunk size and room for MAX_PACK_INPUTS pointers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowe
 from .movement import MAX_CONCAT_INPUTS, ConcatenationCall, ConcatenationParams, _const_ints, _pointer
 
 MAX_SPLIT_OUTPUTS = 32  # EK_SPLIT_MAX_OUTPUTS
+MAX_PACK_INPUTS = 64  # EK_PACK_MAX_INPUTS
+
+
+@dataclass(frozen=True)
+class PackParams(CStruct):
+    C_TYPE = "ek_pack_params"
+    num_inputs: int
+    outer: int  # product of the output dimensions before the axis
+    chunk: int  # bytes each input contributes per outer step
+    inputs: tuple[object, ...]  # C pointer expressions: arena tensor macros or constant arrays
 
 
 @dataclass(frozen=True)
@@ -99,15 +111,19 @@ def lower_pack(ctx: LowerCtx, op: Op) -> KernelCall:
     require_int8(y, "output", op)
     for x in xs:
         require_int8(x, "input", op)
-    if not 1 <= len(xs) <= MAX_CONCAT_INPUTS or opts.count != len(xs) or None in xs:
+    if not 1 <= len(xs) <= MAX_PACK_INPUTS or opts.count != len(xs) or None in xs:
         raise UnsupportedModelError(
             f"op {op.index} PACK: {len(xs)} inputs (values_count {opts.count}); edgekit takes 1 to "
-            f"{MAX_CONCAT_INPUTS}")
+            f"{MAX_PACK_INPUTS}")
     axis = _axis(op, opts.axis, len(y.shape))
     if y.shape[axis] != len(xs) or any(x.shape != _without(y.shape, axis) for x in xs):
         raise UnsupportedModelError(
             f"op {op.index} PACK: inputs {[x.shape for x in xs]} do not stack into {y.shape}")
     inner = math.prod(y.shape[axis + 1:])
+    if len(xs) > MAX_CONCAT_INPUTS:
+        wide = PackParams(num_inputs=len(xs), outer=math.prod(y.shape[:axis]), chunk=inner,
+                          inputs=tuple(_pointer(ctx, x) for x in xs))
+        return ConcatenationCall(op, "ek_pack_s8", "ek_concat.h", wide, (ctx.ptr(y),))
     params = ConcatenationParams(num_inputs=len(xs), outer=math.prod(y.shape[:axis]),
                                  chunk=(inner,) * len(xs), inputs=tuple(_pointer(ctx, x) for x in xs))
     call = ConcatenationCall(op, "ek_concatenation_s8", "ek_concat.h", params, (ctx.ptr(y),))
