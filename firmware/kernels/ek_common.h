@@ -13,9 +13,11 @@
 
 #if defined(__GNUC__)
 #define EK_INLINE static inline __attribute__((always_inline))
+#define EK_NOINLINE __attribute__((noinline))
 #define EK_ALIGNED(n) __attribute__((aligned(n)))
 #else
 #define EK_INLINE static inline
+#define EK_NOINLINE
 #define EK_ALIGNED(n)
 #endif
 

@@ -29,13 +29,15 @@ EK_INLINE void max_pool(const ek_pool_params *p, const void *input, void *output
                 for (int32_t c = 0; c < c_n; ++c) {
                     ek_store(output, o + c, lowest, size);
                 }
+                char *out = (char *)output + o * size;
                 for (int32_t y = y0; y < y1; ++y) {
                     for (int32_t x = x0; x < x1; ++x) {
-                        const int32_t in = in_b + (y * p->in_w + x) * c_n;
+                        /* a pointer per pixel: the element loop below is then a plain walk */
+                        const char *in = (const char *)input + (in_b + (y * p->in_w + x) * c_n) * size;
                         for (int32_t c = 0; c < c_n; ++c) {
-                            const int32_t v = ek_load(input, in + c, size);
-                            if (v > ek_load(output, o + c, size)) {
-                                ek_store(output, o + c, v, size);
+                            const int32_t v = ek_load(in, c, size);
+                            if (v > ek_load(out, c, size)) {
+                                ek_store(out, c, v, size);
                             }
                         }
                     }
@@ -64,6 +66,24 @@ int32_t ek_avg_pool_s8_scratch_bytes(int32_t channels)
     return 4 * channels;
 }
 
+/* acc[c] += in[c] for one pixel's n channels. Out of line, with the element size tested once:
+ * the loop keeps its few registers (inlined into the window walk at -Os it spilled a pointer per
+ * element, a third more instructions in kws's global average pool). */
+EK_NOINLINE static void accumulate(int32_t *acc, const void *in, int32_t n, int32_t size)
+{
+    if (size == 2) {
+        const int16_t *s = (const int16_t *)in;
+        for (int32_t c = 0; c < n; ++c) {
+            acc[c] += s[c];
+        }
+    } else {
+        const int8_t *s = (const int8_t *)in;
+        for (int32_t c = 0; c < n; ++c) {
+            acc[c] += s[c];
+        }
+    }
+}
+
 EK_INLINE void avg_pool(const ek_pool_params *p, const void *input, void *output, void *scratch, int32_t size)
 {
     const int32_t c_n = p->channels;
@@ -79,11 +99,9 @@ EK_INLINE void avg_pool(const ek_pool_params *p, const void *input, void *output
                     acc[c] = 0;
                 }
                 for (int32_t y = y0; y < y1; ++y) {
-                    for (int32_t x = x0; x < x1; ++x) {
-                        const int32_t in = in_b + (y * p->in_w + x) * c_n;
-                        for (int32_t c = 0; c < c_n; ++c) {
-                            acc[c] += ek_load(input, in + c, size);
-                        }
+                    const char *in = (const char *)input + (in_b + (y * p->in_w + x0) * c_n) * size;
+                    for (int32_t x = x0; x < x1; ++x, in += c_n * size) {
+                        accumulate(acc, in, c_n, size);
                     }
                 }
                 /* TFLM: (sum +- count/2) / count with C division, i.e. rounding half away
