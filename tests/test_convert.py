@@ -459,7 +459,7 @@ def test_float_neg_becomes_int8_mul(tmp_path, capfd):
 
 
 @pytest.mark.parametrize("layer,words", [
-    ("Conv3D", ["CONV_3D", "TensorFlow name", "c3", "in float32"]),
+    ("Conv3D", ["CONV_3D", "Keras layer 'c3' (Conv3D)", "in float32"]),
 ])
 def test_float_operator_named(layer, words, tmp_path, capfd):
     """TensorFlow's converter leaves Conv3D's CONV_3D (no int8 kernel in TFLite) in float32
@@ -480,3 +480,35 @@ def test_float_operator_named(layer, words, tmp_path, capfd):
     for w in words:
         assert w in lines[-1], (w, lines[-1])
     assert "DEQUANTIZE)" not in err and not out.exists()
+
+
+def test_operator_edgekit_lacks_is_a_warning_naming_its_scope(tmp_path, capfd):
+    """A SavedModel whose REVERSE_V2 (int8 in TFLite, no kernel in edgekit) sits in a name scope:
+    convert writes the model (other runtimes run it) and warns once per kind with the count, the
+    operator index and the scope it came from; inspect then exits 3."""
+    import tensorflow as tf
+
+    class Mirror(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.random.stateless_normal((4, 6), seed=(1, 2)))
+            self.v = tf.Variable(tf.random.stateless_normal((6, 3), seed=(3, 4)))
+
+        @tf.function(input_signature=[tf.TensorSpec((1, 5, 4), tf.float32)])
+        def __call__(self, x):
+            with tf.name_scope("model"):
+                with tf.name_scope("mirror"):
+                    h = tf.reverse(tf.matmul(x, self.w), axis=[1])
+                return tf.matmul(h, self.v)
+
+    m = Mirror()
+    tf.saved_model.save(m, str(tmp_path / "sm"), signatures=m.__call__)
+    out = tmp_path / "m.tflite"
+    capfd.readouterr()
+    code, text, err = run_cli(["convert", tmp_path / "sm", "-o", out, "--synthetic-calib"], capfd)
+    assert code == 0 and out.exists(), err
+    index = next(op.index for op in read_tflite(out).ops if op.type_name == "REVERSE_V2")
+    warning = (f"warning: 1 operator(s) edgekit cannot run: REVERSE_V2 x1 (op {index}, from mirror): "
+               "`edgekit generate` refuses this model")
+    assert warning in text and warning in err, (text, err)
+    code, _, err = run_cli(["inspect", out], capfd)
+    assert code == 3 and f"REVERSE_V2 x1 (op {index}, from mirror)" in err, err

@@ -27,6 +27,7 @@ from . import (
     flash,
     generate,
     inspect,
+    ops,
     plan,
     profile,
     report,
@@ -34,7 +35,7 @@ from . import (
 )
 
 #: in the order ``edgekit --help`` lists them: the pipeline, then the target, then compression
-COMMANDS = (convert, inspect, generate, export, validate, plan, profile, deploy, cycles, report, boards, build, flash,
+COMMANDS = (convert, inspect, ops, generate, export, validate, plan, profile, deploy, cycles, report, boards, build, flash,
             compress, fit)
 
 

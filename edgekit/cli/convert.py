@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..codegen.inspection import inspect_graph
+from ..codegen.lower import unsupported_text
 from ..errors import ExitCode
 from ..frontend.calib import IMAGE_RANGES
 from ..frontend.convert import MODES, convert_model
+from ..frontend.keras_model import keras_layer
+from ..ir import read_tflite
 from .output import log, report
 
 
@@ -34,5 +38,10 @@ def run(args) -> ExitCode:
                            calib_samples=args.calib_samples, synthetic=args.synthetic_calib, mode=args.mode,
                            per_tensor=args.per_tensor, image_range=args.image_range,
                            labels=Path(args.labels) if args.labels else None, log=log)
+    unsupported = inspect_graph(read_tflite(args.output)).unsupported
+    if unsupported:  # the model is written: other runtimes may run it, edgekit's generate will refuse it
+        named = unsupported_text(unsupported, scope=lambda r: keras_layer(result.layers, r.scope) or r.scope)
+        result.warnings.append(f"{named}: `edgekit generate` refuses this model")
+        log(f"warning: {result.warnings[-1]}")
     report(result, args)
     return ExitCode.OK

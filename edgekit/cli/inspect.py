@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..codegen.inspection import inspect_graph
+from ..codegen.lower import unsupported_text
 from ..errors import ExitCode
 from ..ir import read_tflite
 from .output import print_json
@@ -24,8 +25,9 @@ def run(args) -> ExitCode:
     else:
         print(result.table())
         for r in result.unsupported:  # a lowering's reason names its operator already
-            print(f"unsupported: {f'op {r.index} {r.type}' if r.reason == 'no kernel' else r.reason}", file=sys.stderr)
+            what = f"op {r.index} {r.type}: no kernel" if r.reason == "no kernel" else r.reason
+            print(f"unsupported: {what}" + (f" (from {r.scope})" if r.scope else ""), file=sys.stderr)
     if result.unsupported:
-        print(f"edgekit: {len(result.unsupported)} operator(s) edgekit cannot run", file=sys.stderr)
+        print(f"edgekit: {unsupported_text(result.unsupported, scope=lambda r: r.scope)}", file=sys.stderr)
         return ExitCode.UNSUPPORTED_OPERATORS
     return ExitCode.OK

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from ..errors import EdgekitError
 from ..ir import Graph, Op
-from ..ir.analysis import GraphTotals, op_macs, totals
-from .lower import lowering_for, supported_kinds
+from ..ir.analysis import GraphTotals, op_macs, source_scope, totals
+from .lower import lower_op, supported_kinds
 from .lowering import LowerCtx
 
 
@@ -24,12 +24,17 @@ class OpRow:
     macs: int
     supported: bool
     reason: str = ""  # why not, when not supported
+    scope: str = ""  # the layer it came from, as the converter named it (``analysis.source_scope``)
+
+    @property
+    def type_name(self) -> str:  # as Op's, for ``lower.unsupported_text``
+        return self.type
 
     def to_json(self) -> dict:
         return {"index": self.index, "type": self.type, "inputs": [list(s) for s in self.inputs],
                 "weights": [list(s) for s in self.weights], "outputs": [list(s) for s in self.outputs],
                 "dtype": self.dtype, "macs": self.macs, "supported": self.supported,
-                **({"reason": self.reason} if self.reason else {})}
+                **({"reason": self.reason} if self.reason else {}), **({"scope": self.scope} if self.scope else {})}
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,8 @@ class Inspection:
         return {"model": self.model, "ops": [r.to_json() for r in self.ops],
                 "totals": {"macs": self.totals.macs, "weight_bytes": self.totals.weight_bytes,
                            "activation_bytes": self.totals.activation_bytes},
-                "unsupported": [{"index": r.index, "type": r.type, "reason": r.reason} for r in self.unsupported]}
+                "unsupported": [{"index": r.index, "type": r.type, "reason": r.reason, "scope": r.scope}
+                                for r in self.unsupported]}
 
     def table(self) -> str:
         def shp(ss):
@@ -68,7 +74,7 @@ def _why_not(ctx: LowerCtx, op: Op, kinds: set) -> str:
     if op.kind is None or op.kind not in kinds:
         return "no kernel"
     try:
-        lowering_for(op.kind)(ctx, op)
+        lower_op(ctx, op)
     except EdgekitError as exc:
         return str(exc)
     return ""
@@ -88,5 +94,5 @@ def inspect_graph(graph: Graph) -> Inspection:
             weights=tuple(tuple(t.shape) for t in ins if t.is_constant),
             outputs=tuple(tuple(t.shape) for t in outs),
             dtype=outs[0].dtype.np_name if outs else "", macs=op_macs(graph, op),
-            supported=not reason, reason=reason))
+            supported=not reason, reason=reason, scope=source_scope(graph, op)))
     return Inspection(graph.name, tuple(rows), totals(graph))

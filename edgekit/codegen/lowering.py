@@ -165,19 +165,38 @@ def short_name(name: str, limit: int = 48) -> str:
 
 Lowering = Callable[[LowerCtx, Op], KernelCall]
 LOWERINGS: dict[OpKind, Lowering] = {}
+#: the kinds whose lowering also takes int16 activations (16x8); any other is refused with them
+INT16_KINDS: set[OpKind] = set()
+#: the kernel tables registered for each kind (:func:`kernel_table`): what ``edgekit ops`` lists
+KERNEL_TABLES: dict[OpKind, list[tuple["Candidate", ...]]] = {}
 
 
-def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
-    """Register a lowering function for one or more operator kinds."""
+def lowers(*kinds: OpKind, int16: bool | tuple[OpKind, ...] = False) -> Callable[[Lowering], Lowering]:
+    """Register a lowering function for one or more operator kinds; ``int16``: it also takes
+    int16 activations (the 16x8 scheme) for all of them (True) or for those listed."""
+    takes16 = set(kinds) if int16 is True else set(int16 or ())
+    if not takes16 <= set(kinds):
+        raise AssertionError("int16 names a kind the lowering does not register")
 
     def register(fn: Lowering) -> Lowering:
         for k in kinds:
             if k in LOWERINGS:
                 raise AssertionError(f"two lowerings for {k.name}")
             LOWERINGS[k] = fn
+        INT16_KINDS.update(takes16)
         return fn
 
     return register
+
+
+def kernel_table(kinds: tuple[OpKind, ...], *rows: "Candidate") -> tuple["Candidate", ...]:
+    """An operator's kernel table (the rows :func:`choose` tries, portable last), registered
+    under ``kinds`` so that ``edgekit ops`` names the kernel families each kind has."""
+    if not rows or rows[-1].lower is not _keep:
+        raise AssertionError("the last row of a kernel table must be the portable kernel")
+    for k in kinds:
+        KERNEL_TABLES.setdefault(k, []).append(rows)
+    return rows
 
 
 def require_int16(t: Tensor, what: str, op: Op) -> None:

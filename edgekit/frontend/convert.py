@@ -47,6 +47,7 @@ from ..children import ChildDied, ChildFailed, run_isolated
 from ..errors import CalibrationDataError, EdgekitError, UnsupportedModelError
 from ..folders import write_atomic
 from ..ir import DType, parse_tflite
+from ..ir.analysis import source_scope
 from . import quantize
 from .agreement import OutputAgreement, TensorInfo, measure_agreement
 from .calib import (
@@ -60,7 +61,7 @@ from .calib import (
     shapes_text,
     synthetic_data,
 )
-from .keras_model import load_model, model_format
+from .keras_model import keras_layer, load_model, model_format
 from .tf_quiet import one_line, quiet
 
 MAX_HELD_OUT = 500  # held-out samples at most (agreement is measured one sample at a time)
@@ -86,6 +87,7 @@ class ConvertReport:
     image_range: str | None = None  # set when images or synthetic images were scaled
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    layers: dict[str, str] = field(default_factory=dict)  # the Keras model's layers: name -> class
 
     reference = "float32 TFLite model of the same SavedModel, run by LiteRT"
 
@@ -248,7 +250,7 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
             made = "an int8 MUL" if kind in quantize.INT8_AS_MUL else f"int8 {kind}"
             log(f"{kind}: TensorFlow's converter left {islands.count(kind)} in float32 between a DEQUANTIZE "
                 f"and a QUANTIZE; made {made} with those quantizations, as TFLite runs it")
-    operators = _check_quantized(qbuf, mode, model)
+    operators = _check_quantized(qbuf, mode, model, loaded.layers)
     if names is not None:
         qbuf = quantize.with_labels(qbuf, names)
         parse_tflite(qbuf, name=output.stem, where=f"{model} with {labels}")  # the count against the output
@@ -265,7 +267,7 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         synthetic=raw is None, calibration_samples=n_cal, held_out_samples=n_hold,
         size_bytes=len(qbuf), inputs=inputs, outputs=outputs, operators=operators,
         image_range=image_range if scaled_images else None,
-        warnings=warnings, seconds=time.monotonic() - started)
+        warnings=warnings, seconds=time.monotonic() - started, layers=loaded.layers)
 
 
 def read_labels(path: Path) -> list[str]:
@@ -292,7 +294,7 @@ def _split(n: int, calib_samples: int, calibrate: bool) -> tuple[int, int]:
     return n_cal, min(n - n_cal, MAX_HELD_OUT)
 
 
-def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
+def _check_quantized(buf: bytes, mode: str, model: Path, layers: dict[str, str]) -> dict[str, int]:
     """Operator counts; for int8 and int16x8, proof that no float tensor is left between operators."""
     graph = parse_tflite(buf, name=Path(model).stem)
     if mode != "dynamic":
@@ -305,18 +307,19 @@ def _check_quantized(buf: bytes, mode: str, model: Path) -> dict[str, int]:
                     if any(t is not None and not t.is_constant and t.dtype in (DType.FLOAT32, DType.FLOAT16)
                            for t in (*graph.op_inputs(op), *graph.op_outputs(op)))]
         if floating:
-            raise UnsupportedModelError(f"{model}: {_float_operator(graph, floating, mode)}")
+            raise UnsupportedModelError(f"{model}: {_float_operator(graph, floating, mode, layers)}")
     return dict(Counter(op.type_name for op in graph.ops))
 
 
-def _float_operator(graph, floating, mode: str = "int8") -> str:
+def _float_operator(graph, floating, mode: str = "int8", layers: dict[str, str] | None = None) -> str:
     """Which operator TensorFlow's converter left in float, in the user's terms: not the
     DEQUANTIZE before it (an operator the user never wrote) but the float operator itself, with
     the TensorFlow name of its result (which holds the Keras layer's name when it has one)."""
     edges = ("DEQUANTIZE", "QUANTIZE")
     op = next((o for o in floating if o.type_name not in edges), floating[0])
     names = [t.name for t in graph.op_outputs(op) if t is not None]
-    where = f" (TensorFlow name {names[0]!r})" if names else ""
+    layer = keras_layer(layers or {}, source_scope(graph, op))
+    where = f" (Keras layer {layer})" if layer else f" (TensorFlow name {names[0]!r})" if names else ""
     if op.type_name in edges:
         return (f"TensorFlow's converter left operator {op.index} {op.type_name}{where} with a float "
                 f"tensor: the model is not {mode} throughout")

@@ -8,8 +8,9 @@ inside the functions that need them, so edgekit starts without them.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +33,18 @@ class LoadedModel:
     export: Callable[[str, dict[str, tuple[int, ...]]], None]  # batch-1 SavedModel writer
     # float outputs (first output) for float inputs in input order, one sample per row; Keras files only
     predict: Callable[[list[np.ndarray]], np.ndarray] | None = None
+    layers: dict[str, str] = field(default_factory=dict)  # top-level layer name -> class; Keras files only
+
+
+def keras_layer(layers: dict[str, str], scope: str) -> str:
+    """The Keras layer (of ``layers``: name -> class) a converter name scope belongs to, as
+    "'up' (UpSampling2D)", or "". The export traces the model again, so Keras 3 names each scope
+    after its layer with "_1" added ("up_1"); a layer whose own name is the scope comes second."""
+    base = re.sub(r"_\d+$", "", scope)
+    for name in (base, scope):
+        if name and name in layers:
+            return f"{name!r} ({layers[name]})"
+    return ""
 
 
 def model_format(path: Path) -> str:
@@ -192,7 +205,8 @@ def _keras_source(model, path: Path) -> LoadedModel:
             y = model(keras.tree.map_structure(lambda t: by_name[t.name], struct), training=False)
         return np.asarray(keras.tree.flatten(y)[0])
 
-    return LoadedModel(inputs, export, predict)
+    layers = {layer.name: type(layer).__name__ for layer in getattr(model, "layers", [])}
+    return LoadedModel(inputs, export, predict, layers)
 
 
 def _load_saved_model(path: Path) -> LoadedModel:

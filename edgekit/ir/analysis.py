@@ -48,3 +48,14 @@ def totals(graph: Graph) -> GraphTotals:
         weight_bytes=sum(graph.tensors[i].data.nbytes for i in used_consts),
         activation_bytes=sum(t.nbytes for t in graph.activation_tensors),
     )
+
+
+def source_scope(graph: Graph, op: Op) -> str:
+    """The name scope of the layer ``op`` came from, as the converter names tensors: the second
+    part of its first output's name ("functional_1/up_1/Repeat/Tile" -> "up_1"; Keras 3 adds the
+    "_1", Keras 2 does not); "" when the name carries none ("tfl.quantize", a model output)."""
+    for t in graph.op_outputs(op):
+        parts = t.name.split(";")[0].split("/")
+        if len(parts) >= 3 and parts[1]:
+            return parts[1]
+    return ""

@@ -15,7 +15,7 @@ from ...errors import UnsupportedModelError
 from ...ir import DType, ElementwiseOptions, Op, OpKind, Tensor
 from ...plan import Overlap
 from ..arith import quantize_multiplier, quantize_multiplier_smaller_than_one, tensor_activation_range
-from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
+from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from .dsp_add import add_dsp_applies, lower_add_dsp
 
 MAX_DIMS = 6  # EK_BINARY_MAX_DIMS; TFLM broadcasts up to 6-D
@@ -134,7 +134,7 @@ def _smaller_than_one(real: float, what: str, where: str) -> tuple[int, int]:
     return quantize_multiplier_smaller_than_one(real)
 
 
-@lowers(OpKind.ADD, OpKind.SUB, OpKind.MUL)
+@lowers(OpKind.ADD, OpKind.SUB, OpKind.MUL, int16=True)
 def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: ElementwiseOptions = op.options
     ins = ctx.graph.op_inputs(op)
@@ -180,7 +180,8 @@ def lower_binary(ctx: LowerCtx, op: Op) -> KernelCall:
     return choose(ADD_SUB_S16_KERNELS if s16 else ADD_SUB_KERNELS, ctx, call)
 
 
-ADD_SUB_KERNELS = (
+ADD_SUB_KERNELS = kernel_table(
+    (OpKind.ADD,),  # SUB walks it too; its DSP row takes ADD only
     Candidate("ek_add_dsp_s8", add_dsp_applies, lower_add_dsp),  # same in-place order (ek_add_dsp.h)
     portable("ek_add_s8 / ek_sub_s8"),
 )

@@ -28,7 +28,7 @@ from ...errors import UnsupportedModelError
 from ...ir import Conv2DOptions, DepthwiseConv2DOptions, DType, Op, OpKind, Padding, Tensor
 from ...plan import Overlap
 from ..arith import INT32_MAX, INT32_MIN, check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from ..overlap import sliding_window_lead
 from .dsp_common import prefer_packed
 from .dsp_conv import conv2d_dsp_applies, live_channels, lower_conv2d_dsp
@@ -202,7 +202,7 @@ def conv_overlap(p: "Conv2DParams | DepthwiseConv2DParams") -> tuple[Overlap, ..
     return (Overlap(input=0, lead=lead),)
 
 
-@lowers(OpKind.CONV_2D)
+@lowers(OpKind.CONV_2D, int16=True)
 def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: Conv2DOptions = op.options
     x, w, b, y = _check_common(ctx, op)
@@ -240,7 +240,7 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     return choose(CONV_2D_KERNELS, ctx, call)
 
 
-@lowers(OpKind.DEPTHWISE_CONV_2D)
+@lowers(OpKind.DEPTHWISE_CONV_2D, int16=True)
 def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: DepthwiseConv2DOptions = op.options
     x, w, b, y = _check_common(ctx, op)
@@ -297,7 +297,8 @@ def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
     return prefer_packed(ctx.target, w_rows, live_channels(w_rows).size * w_rows.shape[1])
 
 
-CONV_2D_KERNELS = (
+CONV_2D_KERNELS = kernel_table(
+    (OpKind.CONV_2D,),
     Candidate("ek_conv2d_pal_s8", packed_beats_dsp, lower_packed_conv2d),  # clustered or heavily pruned
     Candidate("ek_conv3x3_wino_dsp_s8", winograd_applies, lower_winograd),
     Candidate("ek_conv2d_dsp_s8", conv2d_dsp_applies, lower_conv2d_dsp),
@@ -305,7 +306,8 @@ CONV_2D_KERNELS = (
     portable("ek_conv2d_s8"),
 )
 
-DEPTHWISE_CONV_2D_KERNELS = (
+DEPTHWISE_CONV_2D_KERNELS = kernel_table(
+    (OpKind.DEPTHWISE_CONV_2D,),
     Candidate("ek_depthwise_rows_dsp_s8", depthwise_rows_applies, lower_depthwise_rows),
     Candidate("ek_depthwise_dsp_s8", depthwise_dsp_applies, lower_depthwise_dsp),
     portable("ek_depthwise_conv2d_s8"),

@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import DType, FullyConnectedOptions, Op, OpKind
 from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8, require_int16
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from .dsp_common import prefer_packed
 from .int16x8 import accumulator_16x8
 from .dsp_fully_connected import fully_connected_dsp_applies, lower_fully_connected_dsp, small_fc
@@ -50,7 +50,7 @@ def output_scales(input_scale: float, filter_scales, output_scale: float, per_ch
                   / np.float64(np.float32(output_scale))) for fs in scales]
 
 
-@lowers(OpKind.FULLY_CONNECTED)
+@lowers(OpKind.FULLY_CONNECTED, int16=True)
 def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: FullyConnectedOptions = op.options
     x, w, b = (ctx.graph.op_inputs(op) + [None])[:3]
@@ -112,7 +112,8 @@ def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
     return ctx.target.dsp and prefer_packed(ctx.target, ctx.tensor(call.op.inputs[1]).data.astype(np.int64))
 
 
-FULLY_CONNECTED_KERNELS = (
+FULLY_CONNECTED_KERNELS = kernel_table(
+    (OpKind.FULLY_CONNECTED,),
     portable("ek_fully_connected_s8", applies=small_fc),  # a classifier head on a DSP core: code size wins
     Candidate("ek_fully_connected_pal_s8", packed_beats_dsp, lower_packed_fully_connected),
     Candidate("ek_fully_connected_dsp_s8", fully_connected_dsp_applies, lower_fully_connected_dsp),

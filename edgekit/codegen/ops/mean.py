@@ -124,7 +124,7 @@ def plan_reduction(ctx: LowerCtx, op: Op, int16: bool = False) -> Reduction:
     return Reduction(x, y, count, ReductionWalk(kept_dims, kept_strides, reduced_dims, reduced_strides))
 
 
-@lowers(OpKind.MEAN, OpKind.SUM)
+@lowers(OpKind.MEAN, OpKind.SUM, int16=True)
 def lower_mean(ctx: LowerCtx, op: Op) -> KernelCall:
     r = plan_reduction(ctx, op, int16=True)
     x, y = r.x, r.y

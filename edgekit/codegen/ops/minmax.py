@@ -30,7 +30,7 @@ MAXIMUM_KERNELS = (portable("ek_maximum_s8 / ek_maximum_s16"),)
 MINIMUM_KERNELS = (portable("ek_minimum_s8 / ek_minimum_s16"),)
 
 
-@lowers(OpKind.MAXIMUM, OpKind.MINIMUM)
+@lowers(OpKind.MAXIMUM, OpKind.MINIMUM, int16=True)
 def lower_minmax(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
     if len(ins) != 2 or any(t is None for t in ins):

@@ -144,7 +144,7 @@ def _suffix(t: Tensor) -> str:
 # ---------------------------------------------------------------------------- PAD, PADV2
 
 
-@lowers(OpKind.PAD, OpKind.PADV2)
+@lowers(OpKind.PAD, OpKind.PADV2, int16=(OpKind.PAD,))
 def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
     x, y = _int8_io(ctx, op, int16=True)
@@ -183,7 +183,7 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
 # ---------------------------------------------------------------------------- TRANSPOSE
 
 
-@lowers(OpKind.TRANSPOSE)
+@lowers(OpKind.TRANSPOSE, int16=True)
 def lower_transpose(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
     x, y = _int8_io(ctx, op, int16=True)
@@ -271,7 +271,7 @@ def iterations(start: int, stop: int, stride: int) -> int:
     return max(0, -(-(stop - start) // stride)) if stride > 0 else max(0, -((start - stop) // stride))
 
 
-@lowers(OpKind.STRIDED_SLICE)
+@lowers(OpKind.STRIDED_SLICE, int16=True)
 def lower_strided_slice(ctx: LowerCtx, op: Op) -> KernelCall:
     ins = ctx.graph.op_inputs(op)
     x, y = _int8_io(ctx, op, int16=True)
@@ -314,7 +314,7 @@ def _pointer(ctx: LowerCtx, t: Tensor) -> object:
     return ctx.const_array(t) if t.is_constant else f"T{t.index}"
 
 
-@lowers(OpKind.CONCATENATION)
+@lowers(OpKind.CONCATENATION, int16=True)
 def lower_concatenation(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: ConcatenationOptions = op.options
     xs = ctx.graph.op_inputs(op)

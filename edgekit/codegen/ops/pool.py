@@ -57,7 +57,7 @@ def pool_overlap(p: PoolParams) -> tuple[Overlap, ...]:
     return (Overlap(input=0, lead=lead),)
 
 
-@lowers(OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D)
+@lowers(OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D, int16=True)
 def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: Pool2DOptions = op.options
     x = ctx.graph.op_inputs(op)[0]

@@ -7,7 +7,7 @@ from ...ir import Op, OpKind
 from ..lowering import KernelCall, LowerCtx, lowers
 
 
-@lowers(OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS)
+@lowers(OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.EXPAND_DIMS, int16=True)
 def lower_reshape(ctx: LowerCtx, op: Op) -> KernelCall:
     x = ctx.graph.op_inputs(op)[0]
     y = ctx.graph.op_outputs(op)[0]

@@ -111,7 +111,7 @@ def _resize_io(ctx: LowerCtx, op: Op) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-@lowers(OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.RESIZE_BILINEAR)
+@lowers(OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.RESIZE_BILINEAR, int16=(OpKind.RESIZE_NEAREST_NEIGHBOR,))
 def lower_resize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _resize_io(ctx, op)
     opts: ResizeOptions = op.options

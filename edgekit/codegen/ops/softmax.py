@@ -82,7 +82,7 @@ def lower_softmax_s16(ctx: LowerCtx, op: Op) -> KernelCall:
     return KernelCall(op, "ek_softmax_s16", "ek_softmax.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
-@lowers(OpKind.SOFTMAX)
+@lowers(OpKind.SOFTMAX, int16=True)
 def lower_softmax(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: SoftmaxOptions = op.options
     x = ctx.graph.op_inputs(op)[0]

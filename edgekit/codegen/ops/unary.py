@@ -279,7 +279,7 @@ def _sigmoid_s16_call(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor, function: str
     return KernelCall(op, function, "ek_sigmoid_s16.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
-@lowers(OpKind.LOGISTIC)
+@lowers(OpKind.LOGISTIC, int16=True)
 def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if x.dtype == DType.INT16:
@@ -292,7 +292,7 @@ def lower_logistic(ctx: LowerCtx, op: Op) -> KernelCall:
     return _lut_call(ctx, op, x, y, logistic_table(x.scale, x.zero_point), "logistic")
 
 
-@lowers(OpKind.TANH)
+@lowers(OpKind.TANH, int16=True)
 def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if x.dtype == DType.INT16:
@@ -302,7 +302,7 @@ def lower_tanh(ctx: LowerCtx, op: Op) -> KernelCall:
     return _lut_call(ctx, op, x, y, tanh_table(x.scale, x.zero_point), "tanh")
 
 
-@lowers(OpKind.RELU)
+@lowers(OpKind.RELU, int16=True)
 def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if x.dtype == DType.INT16:
@@ -312,7 +312,7 @@ def lower_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     return _lut_call(ctx, op, x, y, relu_table(x.scale, x.zero_point, y.scale, y.zero_point), "relu")
 
 
-@lowers(OpKind.RELU6)
+@lowers(OpKind.RELU6, int16=True)
 def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if x.dtype == DType.INT16:
@@ -323,7 +323,7 @@ def lower_relu6(ctx: LowerCtx, op: Op) -> KernelCall:
                      "relu6: clamp to [zero, six] in the input's quantization, as TFLM does")
 
 
-@lowers(OpKind.LEAKY_RELU)
+@lowers(OpKind.LEAKY_RELU, int16=True)
 def lower_leaky_relu(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if x.dtype == DType.INT16:
@@ -419,7 +419,7 @@ def _relu_s16(ctx: LowerCtx, op: Op, x: Tensor, y: Tensor) -> KernelCall:
                          negative_slope=_float32_quotient_slope(f32(x.scale) * f32(alpha), y.scale))
 
 
-@lowers(OpKind.QUANTIZE)
+@lowers(OpKind.QUANTIZE, int16=True)
 def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if DType.INT16 in (x.dtype, y.dtype):
@@ -445,7 +445,7 @@ def lower_quantize(ctx: LowerCtx, op: Op) -> KernelCall:
         "int8 or uint8 to int8 and int8 to uint8")
 
 
-@lowers(OpKind.DEQUANTIZE)
+@lowers(OpKind.DEQUANTIZE, int16=True)
 def lower_dequantize(ctx: LowerCtx, op: Op) -> KernelCall:
     x, y = _io(ctx, op)
     if y.dtype != DType.FLOAT32:
