@@ -30,7 +30,10 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
-                 "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8",), "ADD": ("ek_add_dsp_s8",)}
+                 "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8"),
+                 "ADD": ("ek_add_dsp_s8",)}
+#: the DSP target that keeps every kernel with scratch (no lean variants chosen for memory)
+DSP_SCRATCH = dataclasses.replace(DSP, lean_kernels=False)
 
 
 @pytest.fixture(scope="module")
@@ -241,13 +244,21 @@ def test_small_fully_connected_takes_the_portable_kernel(dsp_runtime_lib, tmp_pa
     (128, 128, None, True, False, 3), (5, 50, "relu", False, False, 4), (200, 3, None, False, True, 5),
     (640, 128, "relu", False, True, 6),
 ])
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "scratch"])
 @pytest.mark.usefixtures("dsp_fc_for_any_size")
-def test_fully_connected_host(in_f, units, act, per_tensor, bias, seed, dsp_runtime_lib, tmp_path):
+def test_fully_connected_host(in_f, units, act, per_tensor, bias, seed, lean, dsp_runtime_lib, tmp_path):
+    """Both DSP kernels: the one widening the input once into scratch, and the lean one (no scratch,
+    rows a multiple of 4 wide) that generate takes for a lone layer, whose scratch is the peak."""
     import keras
 
     model = keras_op(keras.layers.Dense(units, activation=act, use_bias=bias), (in_f,), seed=seed,
                      per_tensor=per_tensor)
-    assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED")
+    gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED",
+                               target=DSP if lean else DSP_SCRATCH)
+    (call,) = [c for c in gen.calls if c.op.type_name == "FULLY_CONNECTED"]
+    takes_lean = lean and in_f % 4 == 0
+    assert call.function == ("ek_fully_connected_lean_dsp_s8" if takes_lean else "ek_fully_connected_dsp_s8")
+    assert (call.scratch_bytes == 0) == takes_lean
 
 
 @pytest.mark.usefixtures("dsp_fc_for_any_size")
@@ -405,7 +416,7 @@ needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shut
 
 
 def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3,
-                              winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS):
+                              winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS, lean_kernels: bool = True):
     """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
     the serial harness, compare every output with tflite-micro."""
     from edgekit.target.boards import load_board
@@ -416,7 +427,8 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
     path = tmp_path / "case.tflite"
     path.write_bytes(model)
     board = load_board(board_name)
-    target = dataclasses.replace(target_for_cpu(board.cpu), winograd_min_pixels=winograd_min_pixels)
+    target = dataclasses.replace(target_for_cpu(board.cpu), winograd_min_pixels=winograd_min_pixels,
+                                 lean_kernels=lean_kernels)
     fw = build_firmware(path, board, tmp_path / "fw", target=target)
     functions = {c.op.type_name: c.function for c in fw.generated.calls}
     assert functions.get(op_type) in DSP_FUNCTIONS[op_type], functions
@@ -425,6 +437,7 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
                       samples=samples, seed=1)
     assert rep.reference == "tflite-micro"
     assert rep.passed, [s["max_abs_diff"] for s in rep.samples]
+    return fw
 
 
 BOARD_CASES = [
@@ -445,6 +458,8 @@ BOARD_CASES = [
     ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),
     ("fc-640", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(128, activation="relu"),
                                                        (640,), seed=6), "FULLY_CONNECTED"),
+    ("fc-640-scratch", lambda: __import__("opmodels").keras_op(
+        __import__("keras").layers.Dense(128, activation="relu"), (640,), seed=6), "FULLY_CONNECTED"),
     ("fc-odd", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(7), (33,), seed=2,
                                                        per_tensor=True), "FULLY_CONNECTED"),
     ("dw-rows-odd-channels", lambda: dw_cases.build_depthwise(DW_DSP_CASES[7]), "DEPTHWISE_CONV_2D"),
@@ -467,7 +482,12 @@ BOARD_CASES = [
 @pytest.mark.parametrize("name,build,op_type", BOARD_CASES, ids=[c[0] for c in BOARD_CASES])
 @pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
-    assert_bit_exact_on_board(build(), tmp_path, "qemu-mps2-an386", op_type)
+    fw = assert_bit_exact_on_board(build(), tmp_path, "qemu-mps2-an386", op_type,
+                                   lean_kernels=not name.endswith("-scratch"))
+    if name.startswith("fc-640"):  # a lone 640-wide layer: its scratch would be the peak
+        (call,) = fw.generated.calls
+        assert call.function == ("ek_fully_connected_dsp_s8" if name.endswith("-scratch")
+                                 else "ek_fully_connected_lean_dsp_s8")
 
 
 @needs_board

@@ -177,6 +177,39 @@ def schedule_for(graph: Graph, calls: list[KernelCall],
     return graph, calls, schedule
 
 
+# ---------------------------------------------------------------------------- kernels chosen by memory
+# Where an operator's scratch sets the arena, a variant of its kernel without scratch
+# (``Target.lean_ops``), if it has one, makes the arena smaller for a few more cycles
+# (``ek_fully_connected_lean_dsp_s8``: one instruction more per 16 MACs). The choice needs the
+# plan: lower, plan, then lower the operators at the arena's peak step whose call has scratch
+# lean and plan again; keep that while the arena shrinks.
+
+
+def peak_scratch_ops(plan: Plan, calls: list[KernelCall], lean: frozenset[int]) -> set[int]:
+    """Operators at a step whose requirement is the largest, with scratch, not yet lean."""
+    need = plan.step_requirements
+    top = max(need[:len(calls)], default=0)
+    return {i for i, c in enumerate(calls) if need[i] == top and c.scratch_bytes > 0 and i not in lean}
+
+
+def leaner(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
+           schedule: Schedule | None = None) -> tuple[list[KernelCall], Plan, Target]:
+    """``calls`` and ``plan`` with lean kernels where they shrink the arena (and the target that
+    lowers the graph to them); unchanged when no operator at the peak has a lean variant."""
+    while True:
+        wanted = peak_scratch_ops(plan, calls, target.lean_ops)
+        if not wanted or not target.dsp or not target.lean_kernels:
+            return calls, plan, target
+        trial_target = dataclasses.replace(target, lean_ops=target.lean_ops | wanted)
+        trial_calls = share_identical_arrays(lower_graph(graph, trial_target))
+        if all(trial_calls[i].scratch_bytes >= calls[i].scratch_bytes for i in wanted):
+            return calls, plan, target  # no lean variant for any of them
+        trial_plan = plan_graph(graph, op_memory(trial_calls), schedule=schedule)
+        if trial_plan.arena_bytes >= plan.arena_bytes:
+            return calls, plan, target
+        calls, plan, target = trial_calls, trial_plan, trial_target
+
+
 def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None,
              schedule: Schedule | None = None) -> Plan:
     """The verified memory plan of ``graph`` in its current operator order."""
@@ -201,7 +234,12 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     file_bound = max(no_overlap_requirements(buffers_for(graph, facts)[0], len(graph.ops) + 1))
     schedule = reorder(graph, facts) if reorder_ops else None
     planned = schedule.graph if schedule else graph
-    plan = plan_graph(planned, schedule.remap(facts) if schedule else facts, ram_limit=ram_limit, schedule=schedule)
+    memory = schedule.remap(facts) if schedule else facts
+    if not notes and target is not None and target.dsp:  # lean kernels where they pay, as generate
+        calls = share_identical_arrays(lower_graph(planned, target))
+        calls = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)[0]
+        memory = op_memory(calls)
+    plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
     return MemoryPlan(planned, plan, file_bound, tuple(notes))
 
 
@@ -253,7 +291,10 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     schedule = None
     if reorder_ops:
         graph, calls, schedule = schedule_for(graph, calls, target)
-    plan = plan_for(graph, calls, ram_limit, schedule)
+    plan = plan_for(graph, calls, None, schedule)
+    calls, plan, target = leaner(graph, calls, plan, target, schedule)
+    if ram_limit is not None:
+        plan = plan_for(graph, calls, ram_limit, schedule)  # refused in one line when it does not fit
     inputs, outputs = io_tensors(graph)
 
     out_dir = Path(out_dir)

@@ -35,6 +35,11 @@ class Target:
     winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS
     #: palettized / sparse weight storage when it saves flash; False: dense int8 everywhere
     weight_packing: bool = True
+    #: operators (indices in the planned order) to lower to a kernel variant without scratch where
+    #: one exists: chosen by ``codegen.leaner`` for the operators whose scratch sets the arena
+    lean_ops: frozenset[int] = frozenset()
+    #: False: never trade cycles for arena (keep every kernel with scratch)
+    lean_kernels: bool = True
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:

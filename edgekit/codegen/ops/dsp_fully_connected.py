@@ -1,5 +1,7 @@
 """FULLY_CONNECTED on the DSP kernel ``ek_fully_connected_dsp_s8`` (ek_fully_connected_dsp.h): each
-input row widened once, four output rows at a time against it."""
+input row widened once, four output rows at a time against it; ``ek_fully_connected_lean_dsp_s8``
+(same parameters) widens in registers and needs no scratch, for the layers whose scratch would
+raise the arena (``Target.lean_ops``)."""
 
 from __future__ import annotations
 
@@ -42,6 +44,18 @@ def small_fc(ctx: LowerCtx, call: KernelCall) -> bool:
 
 def fully_connected_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
     return ctx.target.dsp
+
+
+def fully_connected_lean_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core, an operator chosen to run without scratch, rows a whole number of words."""
+    return ctx.target.dsp and call.op.index in ctx.target.lean_ops and call.params.in_features % 4 == 0
+
+
+def lower_fully_connected_lean(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    dsp = lower_fully_connected_dsp(ctx, call)
+    if dsp is None:
+        return None
+    return dataclasses.replace(dsp, function="ek_fully_connected_lean_dsp_s8", args=dsp.args[:2], scratch_bytes=0)
 
 
 def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:

@@ -13,7 +13,13 @@ from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_
 from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from .dsp_common import prefer_packed
 from .int16x8 import accumulator_16x8
-from .dsp_fully_connected import fully_connected_dsp_applies, lower_fully_connected_dsp, small_fc
+from .dsp_fully_connected import (
+    fully_connected_dsp_applies,
+    fully_connected_lean_applies,
+    lower_fully_connected_dsp,
+    lower_fully_connected_lean,
+    small_fc,
+)
 from .palette import lower_packed_fully_connected, packing_applies
 
 
@@ -116,6 +122,7 @@ FULLY_CONNECTED_KERNELS = kernel_table(
     (OpKind.FULLY_CONNECTED,),
     portable("ek_fully_connected_s8", applies=small_fc),  # a classifier head on a DSP core: code size wins
     Candidate("ek_fully_connected_pal_s8", packed_beats_dsp, lower_packed_fully_connected),
+    Candidate("ek_fully_connected_lean_dsp_s8", fully_connected_lean_applies, lower_fully_connected_lean),
     Candidate("ek_fully_connected_dsp_s8", fully_connected_dsp_applies, lower_fully_connected_dsp),
     Candidate("ek_fully_connected_pal_s8", packing_applies, lower_packed_fully_connected),
     portable("ek_fully_connected_s8"),

@@ -92,6 +92,85 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
 }
 #endif
 
+#define EK_FC_LEAN_BODY                               \
+    "ldr    %[x1], [%[x]], #4\n\t"                    \
+    "ldr    %[wa0], [%[w]], #4\n\t"                   \
+    "ldr    %[wb0], [%[w]], #4\n\t"                   \
+    "ldr    %[wa1], [%[w]], #4\n\t"                   \
+    "ldr    %[wb1], [%[w]], #4\n\t"                   \
+    "sxtb16 %[x0], %[x1]\n\t"                         \
+    "sxtb16 %[x1], %[x1], ror #8\n\t"                 \
+    "sxtb16 %[t], %[wa0]\n\t"                         \
+    "smlad  %[a0], %[x0], %[t], %[a0]\n\t"            \
+    "sxtb16 %[t], %[wa0], ror #8\n\t"                 \
+    "smlad  %[a1], %[x0], %[t], %[a1]\n\t"            \
+    "sxtb16 %[t], %[wb0]\n\t"                         \
+    "smlad  %[a2], %[x0], %[t], %[a2]\n\t"            \
+    "sxtb16 %[t], %[wb0], ror #8\n\t"                 \
+    "smlad  %[a3], %[x0], %[t], %[a3]\n\t"            \
+    "sxtb16 %[t], %[wa1]\n\t"                         \
+    "smlad  %[a0], %[x1], %[t], %[a0]\n\t"            \
+    "sxtb16 %[t], %[wa1], ror #8\n\t"                 \
+    "smlad  %[a1], %[x1], %[t], %[a1]\n\t"            \
+    "sxtb16 %[t], %[wb1]\n\t"                         \
+    "smlad  %[a2], %[x1], %[t], %[a2]\n\t"            \
+    "sxtb16 %[t], %[wb1], ror #8\n\t"                 \
+    "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
+
+#if EK_DSP_ASM
+/* Four rows over k_quads words of int8 input (four k each), widened in registers; two words per
+ * iteration (an odd count enters at the second), as dot4. */
+static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,
+                      int32_t *r2, int32_t *r3)
+{
+    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
+    const uint32_t *w = *wp;
+    const int8_t *x = x8;
+    const int8_t *end = x8 + 4 * k_quads;
+    const int32_t odd = k_quads & 1;
+    uint32_t wa0, wb0, wa1, wb1, x0, x1, t;
+    __asm__ volatile(
+        "ldr    %[t], %[odd]\n\t"
+        "cmp    %[t], #0\n\t"
+        "bne    2f\n\t"
+        "1:\n\t"
+        EK_FC_LEAN_BODY
+        "2:\n\t"
+        EK_FC_LEAN_BODY
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
+          [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1), [x0] "=&r"(x0),
+          [x1] "=&r"(x1), [t] "=&r"(t)
+        : [end] "r"(end), [odd] "m"(odd)
+        : "cc", "memory");
+    *wp = w;
+    *r0 = a0;
+    *r1 = a1;
+    *r2 = a2;
+    *r3 = a3;
+}
+#else
+static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,
+                      int32_t *r2, int32_t *r3)
+{
+    const uint32_t *w = *wp;
+    for (int32_t q = 0; q < k_quads; ++q, w += 4) {
+        const uint32_t v = ek_read32(x8 + 4 * q);
+        const uint32_t x0 = ek_sxtb16(v), x1 = ek_sxtb16_ror8(v);
+        *r0 = ek_smlad(x0, ek_sxtb16(w[0]), *r0);
+        *r1 = ek_smlad(x0, ek_sxtb16_ror8(w[0]), *r1);
+        *r2 = ek_smlad(x0, ek_sxtb16(w[1]), *r2);
+        *r3 = ek_smlad(x0, ek_sxtb16_ror8(w[1]), *r3);
+        *r0 = ek_smlad(x1, ek_sxtb16(w[2]), *r0);
+        *r1 = ek_smlad(x1, ek_sxtb16_ror8(w[2]), *r1);
+        *r2 = ek_smlad(x1, ek_sxtb16(w[3]), *r2);
+        *r3 = ek_smlad(x1, ek_sxtb16_ror8(w[3]), *r3);
+    }
+    *wp = w;
+}
+#endif
+
 /* Scratch: the input row widened to doubled int16 pairs (2 * k_pad bytes), plus the row padded to
  * k_pad when in_features is not a multiple of 4. */
 int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad)
@@ -128,6 +207,25 @@ void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int
             const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
             for (int32_t j = 0; j < rows; ++j) {
                 output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
+            }
+        }
+    }
+}
+
+void ek_fully_connected_lean_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t k = p->in_features; /* == k_pad: a multiple of 4 */
+    const int32_t n_out = p->out_features;
+    for (int32_t b = 0; b < p->batches; ++b, input += k, output += n_out) {
+        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
+        const int32_t *rq = p->requant;
+        for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
+            /* rq[0] is 2 b' (even): start at b', double the sum */
+            int32_t acc[4] = {rq[0] / 2, rq[4] / 2, rq[8] / 2, rq[12] / 2};
+            dot4_lean(&w, input, k / 4, &acc[0], &acc[1], &acc[2], &acc[3]);
+            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
+            for (int32_t j = 0; j < rows; ++j) {
+                output[n + j] = clamp_out(p, 2 * acc[j], rq + 4 * j);
             }
         }
     }

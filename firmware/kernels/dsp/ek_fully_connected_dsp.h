@@ -6,6 +6,13 @@
  * and four dual MACs (SMLAD). The accumulators start at 2 * b' (the input offset folded in at
  * generation time) and are requantized by ek_requant2 (ek_dsp.h), exact with TFLite.
  * Every input row is read completely before any of its outputs is written.
+ *
+ * ek_fully_connected_lean_dsp_s8 computes the same bits with no scratch, for in_features a
+ * multiple of 4 (k_pad == in_features): each group of four output rows widens the input word by
+ * word in registers (two SXTB16 per four k, one instruction more per 16 MACs), the accumulators
+ * start at b' and are doubled before the requantization (2 (W x + b') is the doubled sum). It
+ * reads the input while writing outputs: the output must not overlap the input. The generator
+ * takes it where the scratch would raise the arena (``codegen.leaner``).
  */
 #ifndef EK_FULLY_CONNECTED_DSP_H
 #define EK_FULLY_CONNECTED_DSP_H
@@ -28,5 +35,6 @@ typedef struct {
 int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad);
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch);
+void ek_fully_connected_lean_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output);
 
 #endif /* EK_FULLY_CONNECTED_DSP_H */
