@@ -6,7 +6,8 @@ A few composite models, built and converted at test time, each covering many ope
 deployed here; ``test_every_supported_kind_runs_on_the_m4`` takes the union of their operator
 kinds with those of the models other tests deploy to the M4 (the MLPerf Tiny models in
 test_deploy, the LSTM and SVDF models in test_recurrent) and fails if a kind that
-``supported_kinds()`` names is in none of them.
+``supported_kinds()`` names is in none of them. One more model runs the 16x8 scheme's int16
+kernels that the digits model of test_int16x8 does not.
 
 The reference is tflite-micro, except for the model of the operators tflite-micro has no int8
 kernel for (TILE, GELU, EXP, LOG, SQRT, RELU_N1_TO_1, SELECT): its interpreter refuses that
@@ -134,6 +135,24 @@ def _no_micro_kernel_model() -> bytes:
     return fn_op(fn, [(4, 4, 3), (4, 4, 3)], seed=33)
 
 
+def _int16x8_model() -> bytes:
+    """The 16x8 scheme (int16 activations, int8 weights) through the int16 kernels the digits
+    model of test_int16x8 does not run on the M4 (it runs CONV_2D, DEPTHWISE_CONV_2D, the pools,
+    FULLY_CONNECTED and SOFTMAX); float32 edges: QUANTIZE and DEQUANTIZE to and from int16, and
+    QUANTIZE int16 to int16 where the converter rescales."""
+    import tensorflow as tf
+
+    def fn(a, b):
+        h = tf.nn.relu(a) + b
+        joined = tf.concat([tf.sigmoid(a), tf.tanh(h)], axis=-1)
+        return [tf.maximum(a, b) * tf.minimum(a, b), a - b, tf.nn.leaky_relu(a, 0.2),
+                tf.transpose(joined, [0, 2, 1, 3])[:, 1:5, ::2],
+                tf.compat.v1.image.resize_nearest_neighbor(tf.nn.relu6(a), (8, 10)),
+                tf.pad(a, [[0, 0], [1, 0], [0, 2], [0, 0]]), tf.reduce_mean(h, axis=[1, 2]), tf.reduce_sum(a, axis=[1])]
+
+    return fn_op(fn, [(4, 5, 3), (1, 1, 3)], seed=34, activations="int16", io_type="float32")
+
+
 #: the hand-built model's quantizations: x and y share one, z has twice its scale
 _Q = dict(scale=0.04, zero_point=5)
 _QZ = dict(scale=0.08, zero_point=-3)
@@ -192,7 +211,12 @@ MODELS = {
     "no-micro-kernel": (_no_micro_kernel_model, {"TILE", "GELU", "EXP", "LOG", "SQRT", "RELU_N1_TO_1", "SELECT"},
                         LITERT),
     "hand-built": (_hand_built_model, {"SQUEEZE", "EXPAND_DIMS", "NOT_EQUAL", "SELECT_V2"}, TFLM),
+    "int16x8": (_int16x8_model, {"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "SUM", "LOGISTIC", "TANH", "RELU",
+                                 "RELU6", "LEAKY_RELU", "PAD", "CONCATENATION", "TRANSPOSE", "STRIDED_SLICE",
+                                 "RESIZE_NEAREST_NEIGHBOR", "QUANTIZE", "DEQUANTIZE"}, TFLM),
 }
+#: models whose activations are all int16 (besides their float32 edges)
+INT16 = {"int16x8"}
 INPUTS = {"hand-built": _hand_built_inputs}
 
 
@@ -206,6 +230,15 @@ def kinds_of(tflite: bytes) -> set[str]:
     return {op.type_name for op in parse_tflite(tflite, name="m").ops}
 
 
+def activation_dtypes(tflite: bytes) -> set[str]:
+    """The dtypes of the tensors operators pass to each other (not the model's inputs and
+    outputs, not constants)."""
+    g = parse_tflite(tflite, name="m")
+    edges = set(g.inputs) | set(g.outputs)
+    return {g.tensors[i].dtype.name for op in g.ops for i in (*op.inputs, *op.outputs)
+            if i >= 0 and i not in edges and not g.tensors[i].is_constant}
+
+
 # ---------------------------------------------------------------------------- on the M4
 
 
@@ -217,6 +250,8 @@ def test_operators_on_the_emulated_m4(name, tmp_path):
     _, expect, ref = MODELS[name]
     tflite = model(name)
     assert expect <= kinds_of(tflite), expect - kinds_of(tflite)
+    if name in INT16:
+        assert activation_dtypes(tflite) == {"INT16"}, activation_dtypes(tflite)
     path = tmp_path / "m.tflite"
     path.write_bytes(tflite)
     inputs = INPUTS[name](tmp_path / "inputs.npz") if name in INPUTS else None
