@@ -198,7 +198,8 @@ def _hand_built_inputs(path: Path) -> Path:
 
 # name -> (builder, kinds it must hold, the reference its outputs are compared with)
 MODELS = {
-    "image": (_image_model, {"PRELU", "RESIZE_BILINEAR", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "REDUCE_MAX"}, TFLM),
+    "image": (_image_model, {"PRELU", "RESIZE_BILINEAR", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "REDUCE_MAX"},
+              TFLM),
     "sequence": (_sequence_model, {"BATCH_MATMUL", "SPLIT", "MAXIMUM"}, TFLM),
     "movement": (_movement_model, {"SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND",
                                    "GATHER", "TRANSPOSE", "STRIDED_SLICE", "SPLIT_V", "UNPACK", "PACK", "PAD",
