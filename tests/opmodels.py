@@ -47,12 +47,13 @@ def keras_graph(build, input_shapes, seed=0, per_tensor=False, calib_scale=1.0, 
                        activations=activations)
 
 
-def fn_op(fn, input_shapes, seed=0, calib_scale=1.0, activations="int8") -> bytes:
+def fn_op(fn, input_shapes, seed=0, calib_scale=1.0, activations="int8", io_type="int8") -> bytes:
+    """``io_type="float32"``: float inputs and outputs (QUANTIZE and DEQUANTIZE at the edges)."""
     import tensorflow as tf
 
     spec = [tf.TensorSpec((1, *s), tf.float32) for s in input_shapes]
     tfn = tf.function(fn, input_signature=spec)
-    return int8_tflite(tfn, _calib(input_shapes, seed, calib_scale), activations=activations)
+    return int8_tflite(tfn, _calib(input_shapes, seed, calib_scale), activations=activations, io_type=io_type)
 
 
 def _randomize_weights(model, seed):

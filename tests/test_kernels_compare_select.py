@@ -16,8 +16,8 @@ from opmodels import assert_bit_exact, fn_op, keras_op
 
 from edgekit.frontend import reference
 
-# TensorFlow's converter leaves NOT_EQUAL in float32 (Keras's Masking): the kernel takes it, these
-# tests cannot reach it
+# TensorFlow's converter leaves NOT_EQUAL in float32 (Keras's Masking): it is tested on a
+# hand-built model (test_not_equal_every_byte_pair)
 RELATIONS = ["EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
 
 
@@ -77,3 +77,29 @@ def test_keras_activation(activation, ops, seed, runtime_lib, tmp_path):
 
     model = keras_op(keras.layers.Activation(activation), (6, 6, 4), seed=seed, calib_scale=1.5)
     assert_bit_exact(model, runtime_lib, tmp_path, seed=seed, expect_ops=ops, want=reference.run_litert)
+
+
+def not_equal_model(n, qa, qb) -> bytes:
+    """(a != b) ? a : a constant, hand-built (the converter never emits an int8 NOT_EQUAL)."""
+    import tflite
+
+    from test_kernels_reshape import OpSpec, TensorSpec, build_model
+
+    op = tflite.BuiltinOperator
+    tensors = [TensorSpec("a", (1, n), scale=qa[0], zero_point=qa[1]),
+               TensorSpec("b", (1, n), scale=qb[0], zero_point=qb[1]),
+               TensorSpec("ne", (1, n), "bool"), TensorSpec("out", (1, n), scale=qa[0], zero_point=qa[1]),
+               TensorSpec("e", (), scale=qa[0], zero_point=qa[1], data=np.array(-100, dtype=np.int8))]
+    ops = [OpSpec(op.NOT_EQUAL, [0, 1], [2]), OpSpec(op.SELECT_V2, [2, 0, 4], [3])]
+    return build_model(tensors, ops, [0, 1], [3])
+
+
+@pytest.mark.parametrize("qa,qb", [((0.04, 5), (0.04, 5)), ((0.04, 5), (0.08, -3)), ((0.05, -20), (0.03, 7))])
+def test_not_equal_every_byte_pair(qa, qb, runtime_lib, tmp_path):
+    """Every (a, b) byte pair, with equal quantizations, with b's scale twice a's (half of a's
+    bytes meet one of b's) and with scales that meet rarely. (1024 elements a sample: the
+    tflite-micro interpreter sizes its arena from the model, too small for 2048 in this one.)"""
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8).reshape(64, 1, 1024)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8).reshape(64, 1, 1024)
+    assert_bit_exact(not_equal_model(1024, qa, qb), runtime_lib, tmp_path,
+                     data=[[a[i], b[i]] for i in range(64)], expect_ops=["NOT_EQUAL", "SELECT_V2"])

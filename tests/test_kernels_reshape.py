@@ -24,7 +24,7 @@ from opmodels import assert_bit_exact, fn_op, keras_graph, keras_op
 class TensorSpec:
     name: str
     shape: tuple[int, ...]
-    dtype: str = "int8"  # int8, uint8, int32, float32
+    dtype: str = "int8"  # int8, uint8, int32, float32, bool
     scale: float | None = None
     zero_point: int = 0
     data: np.ndarray | None = None  # constant contents
@@ -47,7 +47,7 @@ def build_model(tensors: list[TensorSpec], ops: list[OpSpec], inputs: list[int],
 
     types = {"int8": tflite.TensorType.INT8, "uint8": tflite.TensorType.UINT8,
              "int32": tflite.TensorType.INT32,
-             "float32": tflite.TensorType.FLOAT32}
+             "float32": tflite.TensorType.FLOAT32, "bool": tflite.TensorType.BOOL}
     b = flatbuffers.Builder(4096)
 
     def ivec(values, prepend="PrependInt32"):

@@ -9,8 +9,11 @@ layers an unrolled loop of operators edgekit runs.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,9 +91,10 @@ def test_lstm(units, steps, features, sequences, runtime_lib, tmp_path):
     assert_bit_exact(model, runtime_lib, tmp_path, samples=SAMPLES, seed=units)
 
 
-@pytest.fixture(scope="module")
-def stacked(tmp_path_factory) -> bytes:
-    """Two LSTM layers, the first returning its sequence, and a Dense head."""
+@functools.cache
+def stacked_lstm() -> bytes:
+    """Two LSTM layers, the first returning its sequence, and a Dense head (converted once per
+    process: test_new_operators_m4 counts the operators of the models run on the M4)."""
     import keras
 
     def build(x):
@@ -98,7 +102,20 @@ def stacked(tmp_path_factory) -> bytes:
         x = keras.layers.LSTM(5)(x)
         return keras.layers.Dense(3)(x)
 
-    return convert_keras(build, (7, 4), seed=3, folder=tmp_path_factory.mktemp("stacked"))
+    with tempfile.TemporaryDirectory(prefix="edgekit-stacked-") as folder:
+        return convert_keras(build, (7, 4), seed=3, folder=Path(folder))
+
+
+def m4_svdf() -> bytes:
+    """The SVDF model test_state_on_emulated_cortex_m4 deploys (hand-built, no conversion)."""
+    from test_kernels_svdf import svdf_model
+
+    return svdf_model(1, 12, 5, 2, 6, seed=4, state_zero_point=3)
+
+
+@pytest.fixture(scope="module")
+def stacked() -> bytes:
+    return stacked_lstm()
 
 
 def test_stacked_lstm(stacked, runtime_lib, tmp_path):
@@ -179,12 +196,10 @@ def test_gru(reset_after, runtime_lib, tmp_path):
 def test_state_on_emulated_cortex_m4(which, stacked, tmp_path):
     """On the emulated Cortex-M4 (firmware build, QEMU, the serial harness) the outputs of
     consecutive inferences, state carried, equal tflite-micro's."""
-    from test_kernels_svdf import svdf_model
-
     from edgekit.harness.deploy import deploy
 
     path = tmp_path / f"{which}.tflite"
-    path.write_bytes(stacked if which == "stacked_lstm" else svdf_model(1, 12, 5, 2, 6, seed=4, state_zero_point=3))
+    path.write_bytes(stacked if which == "stacked_lstm" else m4_svdf())
     rep = deploy(path, "qemu-mps2-an386", samples=SAMPLES, seed=4, out_dir=tmp_path / "build").profile
     assert rep is not None and rep.reference == "tflite-micro" and rep.passed, rep.summary() if rep else "no profile"
     assert rep.equal_count == len(rep.samples) == SAMPLES
