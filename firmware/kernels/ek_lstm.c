@@ -23,8 +23,8 @@ EK_INLINE int16_t sat_s16(int32_t x)
 /* out[u] = sat16(requantize(bias[u] + sum_k x[k] * w[u][k])): TFLite's fully connected layer to
  * int16, the input offset folded into the bias. size 1: int8 x, int32 bias and sum, 32-bit
  * requantization; size 2: int16 x, int64 bias and sum, 64-bit requantization. */
-EK_INLINE void fc_s16(const void *x, const int8_t *w, const void *bias, int32_t in, int32_t units,
-                      int32_t multiplier, int32_t shift, int16_t *out, int32_t size)
+static void fc_s16(const void *x, const int8_t *w, const void *bias, int32_t in, int32_t units,
+                   int32_t multiplier, int32_t shift, int16_t *out, int32_t size)
 {
     for (int32_t u = 0; u < units; ++u) {
         int32_t v;
@@ -40,8 +40,8 @@ EK_INLINE void fc_s16(const void *x, const int8_t *w, const void *bias, int32_t 
 }
 
 /* one gate for one row: fc(x) + fc(h), saturated, then its activation */
-EK_INLINE void gate(const ek_lstm_params *p, int32_t g, const void *x, const void *h, int16_t *out,
-                    int16_t *tmp, int32_t use_tanh, int32_t size)
+static void gate(const ek_lstm_params *p, int32_t g, const void *x, const void *h, int16_t *out,
+                 int16_t *tmp, int32_t use_tanh, int32_t size)
 {
     const int32_t in = p->input_size, units = p->units;
     const int32_t bias_size = size == 1 ? (int32_t)sizeof(int32_t) : (int32_t)sizeof(int64_t);
@@ -61,9 +61,10 @@ EK_INLINE void gate(const ek_lstm_params *p, int32_t g, const void *x, const voi
 }
 
 /* one time step of one row: h (int8 or int16, `size` bytes) and c (int16) updated in place, h
- * copied to out */
-EK_INLINE void step(const ek_lstm_params *p, const void *x, void *h, int16_t *c, void *out, int16_t *scratch,
-                    int32_t size)
+ * copied to out. Not inlined: the two variants share this code (one branch on `size` per
+ * element), so the int8 LSTM's code stays its size. */
+static void step(const ek_lstm_params *p, const void *x, void *h, int16_t *c, void *out, int16_t *scratch,
+                 int32_t size)
 {
     const int32_t units = p->units;
     int16_t *forget = scratch, *in_gate = scratch + units, *cell_gate = scratch + 2 * units;
@@ -96,8 +97,8 @@ EK_INLINE void step(const ek_lstm_params *p, const void *x, void *h, int16_t *c,
 }
 
 /* rows are independent: each batch row is its own sequence with its own state */
-EK_INLINE void lstm(const ek_lstm_params *p, const void *input, void *output, void *hidden, int16_t *cell,
-                    void *scratch, int32_t size)
+static void lstm(const ek_lstm_params *p, const void *input, void *output, void *hidden, int16_t *cell,
+                 void *scratch, int32_t size)
 {
     const int32_t B = p->batches, T = p->time_steps, in = p->input_size, units = p->units;
     for (int32_t b = 0; b < B; ++b) {
