@@ -237,7 +237,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_transpose_conv_s8", "ek_batch_matmul_s8",
               "ek_split_s8", "ek_gather_s8", "ek_arg_max_s8", "ek_arg_min_s8", "ek_space_to_batch_s8",
               "ek_batch_to_space_s8",
-              "ek_lstm_s8", "ek_svdf_s8",
+              "ek_lstm_s8", "ek_lstm_s16", "ek_svdf_s8",
               # 16x8: the planner keeps output and input apart (no lead declared for 2-byte elements)
               "ek_conv2d_s16", "ek_depthwise_conv2d_s16", "ek_fully_connected_s16", "ek_max_pool_s16",
               "ek_avg_pool_s16", "ek_softmax_s16", "ek_quantize_f32_s16",

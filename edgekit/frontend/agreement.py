@@ -1,6 +1,7 @@
 """The quantized model measured against the float one on held-out samples: top-1 agreement
 for classifier outputs (those computed by SOFTMAX), SQNR in dB for every output. Both models
-run in LiteRT; inputs and outputs are matched by signature name, never by position."""
+run in LiteRT (the quantized one in tflite-micro where LiteRT cannot load it: a 16x8 LSTM);
+inputs and outputs are matched by signature name, never by position."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import parse_tflite
+from . import reference
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,51 @@ def _softmax_outputs(buf: bytes, runner: Runner) -> set[str]:
     return found
 
 
+class TflmRunner:
+    """The quantized model in tflite-micro, for a model LiteRT cannot load (its 16x8
+    UNIDIRECTIONAL_SEQUENCE_LSTM is version 5, which LiteRT's kernels do not register). One
+    interpreter runs the samples in order, as LiteRT's runner does (an LSTM's state carried)."""
+
+    def __init__(self, buf: bytes):
+        self.buf = buf
+        self.graph = parse_tflite(buf)
+        names = dict(self.graph.io_names)
+        self.ins = [(names.get(i, self.graph.tensors[i].name), self.graph.tensors[i]) for i in self.graph.inputs]
+        self.outs = [(names.get(i, self.graph.tensors[i].name), self.graph.tensors[i]) for i in self.graph.outputs]
+        self.outputs = {n: t for n, t in self.outs}
+
+    def run(self, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        feeds = []
+        for sample in samples:
+            feed = []
+            for name, t in self.ins:
+                x = sample[name]
+                if t.quant is not None:
+                    info = np.iinfo(t.dtype.numpy)
+                    x = np.clip(np.round(x / t.scale) + t.zero_point, info.min, info.max)
+                feed.append(x.astype(t.dtype.numpy))
+            feeds.append(feed)
+        results = []
+        for ys in reference.run_tflm(self.buf, feeds):
+            results.append({name: (y.astype(np.float64) - t.zero_point) * t.scale if t.quant is not None
+                            else np.asarray(y, np.float64) for (name, t), y in zip(self.outs, ys)})
+        return results
+
+    def tensor_info(self) -> tuple[list[TensorInfo], list[TensorInfo]]:
+        def info(name, t):
+            q = t.quant is not None
+            return TensorInfo(name, t.shape, np.dtype(t.dtype.numpy).name,
+                              float(t.scale) if q else None, int(t.zero_point) if q else None)
+
+        return [info(n, t) for n, t in self.ins], [info(n, t) for n, t in self.outs]
+
+
 def measure_agreement(qbuf: bytes, fbuf: bytes | None,
                held: dict[str, np.ndarray]) -> tuple[list[TensorInfo], list[OutputAgreement]]:
-    quant = Runner(qbuf)
+    try:
+        quant: Runner | TflmRunner = Runner(qbuf)
+    except ValueError:  # LiteRT has no kernel for one of its operators (a 16x8 LSTM)
+        quant = TflmRunner(qbuf)
     in_info, out_info = quant.tensor_info()
     n = len(next(iter(held.values()))) if held else 0
     if n == 0 or fbuf is None:
@@ -125,11 +169,12 @@ def measure_agreement(qbuf: bytes, fbuf: bytes | None,
     classifiers = _softmax_outputs(fbuf, ref)
     fl: dict[str, list] = {k: [] for k in quant.outputs}
     qu: dict[str, list] = {k: [] for k in quant.outputs}
-    for i in range(n):
-        sample = {k: v[i:i + 1] for k, v in held.items()}
+    samples = [{k: v[i:i + 1] for k, v in held.items()} for i in range(n)]
+    for sample in samples:
         for k, y in ref(sample).items():
             fl[k].append(y)
-        for k, y in quant(sample).items():
+    for result in (quant.run(samples) if isinstance(quant, TflmRunner) else map(quant, samples)):
+        for k, y in result.items():
             qu[k].append(y)
     results = []
     for t in out_info:

@@ -60,7 +60,73 @@ def int8_tflite(source, calibration: Iterable[list[np.ndarray]] | Callable[[], I
     conv.inference_output_type = io_dtype
     if per_tensor:
         conv._experimental_disable_per_channel = True
-    return conv.convert()
+    try:
+        return conv.convert()
+    except Exception as exc:
+        if activations != "int16" or LSTM_16X8_REFUSAL not in str(exc):
+            raise
+    return _lstm_16x8_tflite(tf, conv, io_dtype)
+
+
+#: what the converter's 16x8 quantizer (the only one ``TFLiteConverter`` drives for int16
+#: activations) says of a model with an LSTM: its operator table marks the fused LSTM as not
+#: quantizable to 16x8
+LSTM_16X8_REFUSAL = "16x8-bit not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'"
+
+
+def _lstm_16x8_tflite(tf, conv, io_dtype) -> bytes:
+    """A 16x8 model with an UNIDIRECTIONAL_SEQUENCE_LSTM, which the converter's own 16x8 path
+    refuses: the converter calibrates only, and its MLIR quantizer (which has the 16x8 LSTM, the
+    same one TFLM's tests describe: int16 input, output and states, int8 weights) quantizes with
+    int16 inference; the LSTM's gate biases then become int64 (:func:`lstm_int64_biases`)."""
+    from tensorflow.compiler.mlir.lite import types_pb2
+    from tensorflow.lite.python import convert
+
+    conv._experimental_calibrate_only = True
+    conv.inference_input_type = conv.inference_output_type = tf.float32  # the calibrated model is float
+    calibrated = conv.convert()
+    quantized = convert.mlir_quantize(calibrated, disable_per_channel=conv._experimental_disable_per_channel,
+                                      fully_quantize=True, inference_type=types_pb2.QUANTIZED_INT16,
+                                      input_data_type=io_dtype, output_data_type=io_dtype,
+                                      enable_variable_quantization=True)
+    return lstm_int64_biases(quantized)
+
+
+def lstm_int64_biases(model: bytes) -> bytes:
+    """``model`` with the four gate biases of every UNIDIRECTIONAL_SEQUENCE_LSTM with int16
+    input made int64, the same values and quantization. The MLIR quantizer writes them int32,
+    but TFLM's LSTM with int16 activations reads its biases as int64 (``EvalLstm<int16_t,
+    int8_t, int16_t, int64_t>``, only checking the four agree with each other), so an int32 bias
+    there is read 8 bytes at a time, past its end."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    T = schema.TensorType
+    changed = False
+    for g in m.subgraphs:
+        for op in g.operators:
+            if codes[op.opcodeIndex] != lstm or len(op.inputs) < 16 or op.inputs[0] < 0:
+                continue
+            if g.tensors[op.inputs[0]].type != T.INT16:
+                continue
+            for k in op.inputs[12:16]:
+                t = g.tensors[k] if k >= 0 else None
+                if t is None or t.type != T.INT32 or not t.buffer or m.buffers[t.buffer].data is None:
+                    continue
+                wide = np.frombuffer(bytes(m.buffers[t.buffer].data), np.int32).astype("<i8")
+                buf = schema.BufferT()  # a buffer of its own: a shared one may have other readers
+                buf.data = wide.view(np.uint8)
+                m.buffers.append(buf)
+                t.buffer, t.type = len(m.buffers) - 1, T.INT64
+                changed = True
+    if not changed:
+        return model
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 def dynamic_range_tflite(source, per_tensor: bool = False) -> bytes:

@@ -22,7 +22,7 @@ void ek_fully_connected_s16(const ek_fully_connected_s16_params *p, const int16_
         const int16_t *x = input + b * q->in_features;
         for (int32_t o = 0; o < q->out_features; ++o) {
             const int64_t acc = p->bias[o] + ek_dot_s16_s8(x, q->weights + o * q->in_features, q->in_features);
-            const int32_t y = ek_requantize_acc(acc, q->multiplier[o], q->shift[o], p->wide);
+            const int32_t y = ek_requantize_acc(acc, q->multiplier[o], q->shift[o], p->wide) + q->output_offset;
             output[b * q->out_features + o] = (int16_t)ek_clamp_i32(y, q->act_min, q->act_max);
         }
     }

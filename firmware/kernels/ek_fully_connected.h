@@ -20,12 +20,13 @@ typedef struct {
 
 void ek_fully_connected_s8(const ek_fully_connected_params *p, const int8_t *input, int8_t *output);
 
-/* FULLY_CONNECTED, 16x8: int16 activations (zero points 0), int8 weights (TFLM's reference
- * FullyConnected / FullyConnectedPerChannel for int16 input):
- *   acc = bias[o] + sum_i x[i] * W[o][i]
- *   y   = clamp(ek_requantize_acc(acc, multiplier[o], shift[o], wide), act_min, act_max)
- * `fc` holds the sizes, weights, multiplier, shift and clamp as for ek_fully_connected_s8; its
- * bias is unused (NULL), its output_offset 0.
+/* FULLY_CONNECTED, 16x8: int16 activations, int8 weights (TFLM's reference FullyConnected /
+ * FullyConnectedPerChannel for int16 input, which applies both offsets: zero points are 0 but
+ * after a 16x8 LSTM):
+ *   acc = bias[o] + sum_i x[i] * W[o][i]     (bias holds input_offset * sum(W row), folded)
+ *   y   = clamp(ek_requantize_acc(acc, multiplier[o], shift[o], wide) + output_offset, act_min, act_max)
+ * `fc` holds the sizes, weights, multiplier, shift, output offset and clamp as for
+ * ek_fully_connected_s8; its bias is unused (NULL).
  * wide = 1 (int64 bias, what the converter emits): multiplier and shift are the reduced multiplier
  * and right shift of ek_requantize_s64; wide = 0 (int32 bias): TFLM's (multiplier, shift) pair
  * of ek_requantize, the int32 accumulator proved not to overflow at generation time.

@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import DType, FullyConnectedOptions, Op, OpKind
 from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8
 from .dsp_common import prefer_packed
 from .int16x8 import accumulator_16x8
 from .dsp_fully_connected import (
@@ -62,9 +62,14 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     x, w, b = (ctx.graph.op_inputs(op) + [None])[:3]
     y = ctx.graph.op_outputs(op)[0]
     s16 = x.dtype == DType.INT16
-    require = require_int16 if s16 else require_int8
-    require(x, "input", op)
-    require(y, "output", op)
+    if s16:  # TFLM's int16 FULLY_CONNECTED checks no zero point: it applies both offsets
+        for t, what in ((x, "input"), (y, "output")):
+            if t.dtype != DType.INT16 or t.quant is None:
+                raise UnsupportedModelError(f"op {op.index} (FULLY_CONNECTED): {what} tensor {t.name!r} is "
+                                            f"{t.dtype.name}, not int16 like the input (16x8)")
+    else:
+        require_int8(x, "input", op)
+        require_int8(y, "output", op)
     if w is None or not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant quantized int8")
     if len(w.shape) != 2:
@@ -82,10 +87,11 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     reals = output_scales(x.scale, w.quant.scale, y.scale, per_channel)
     act_min, act_max = tensor_activation_range(opts.activation, y)
     if s16:
-        acc = accumulator_16x8(ctx, op, b, weights, reals)
+        acc = accumulator_16x8(ctx, op, b, weights, reals, input_zero_point=x.zero_point)
         fc = FullyConnectedParams(
             batches=batches, in_features=in_f, out_features=out_f, weights=ctx.const_array(w), bias="NULL",
-            multiplier=acc.multiplier, shift=acc.shift, output_offset=0, act_min=act_min, act_max=act_max)
+            multiplier=acc.multiplier, shift=acc.shift, output_offset=y.zero_point, act_min=act_min,
+            act_max=act_max)
         call = KernelCall(op, "ek_fully_connected_s16", "ek_fully_connected.h",
                           FullyConnectedS16Params(fc, acc.bias, acc.wide), (ctx.ptr(x), ctx.ptr(y)))
         return choose(FULLY_CONNECTED_S16_KERNELS, ctx, call)

@@ -28,10 +28,12 @@ class Accumulator16x8:
 
 
 def accumulator_16x8(ctx: LowerCtx, op: Op, b: Tensor | None, w_rows: np.ndarray, reals,
-                     int32_bias: bool = True) -> Accumulator16x8:
+                     int32_bias: bool = True, input_zero_point: int = 0) -> Accumulator16x8:
     """Bias, requantization and accumulator width of a 16x8 operator: ``w_rows`` one row of
     weights per output channel, ``reals`` the real multiplier of each (as TFLM computes it);
-    ``int32_bias``: whether TFLM has an int32-bias path for the operator."""
+    ``int32_bias``: whether TFLM has an int32-bias path for the operator; ``input_zero_point``
+    (FULLY_CONNECTED, whose TFLM kernel adds the input offset to every input): folded into the
+    bias, -zero point times the row sum, as exact in the accumulator's width."""
     where = f"op {op.index} {op.type_name}"
     channels = w_rows.shape[0]
     if b is None:
@@ -42,8 +44,10 @@ def accumulator_16x8(ctx: LowerCtx, op: Op, b: Tensor | None, w_rows: np.ndarray
         if b.dtype == DType.INT32 and not int32_bias:
             raise UnsupportedModelError(f"{where}: int32 bias with int16 activations (TFLM reads int64 here)")
         bias, wide = b.data.astype(np.int64).reshape(-1), int(b.dtype == DType.INT64)
+    bias = bias - input_zero_point * w_rows.astype(np.int64).sum(axis=1)
     # TFLM asserts |acc| < 2^47 for the 64-bit rule
-    check_accumulator(where, max_abs_acc(bias, w_rows, input_bound=32768), reals, acc_bits=48 if wide else 32)
+    check_accumulator(where, max_abs_acc(bias, w_rows, input_bound=32768 + abs(input_zero_point)), reals,
+                      acc_bits=48 if wide else 32)
     qs = [quantize_multiplier(r) for r in reals]
     if len(qs) == 1:
         qs = qs * channels

@@ -1,5 +1,7 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations, int8 weights, int16 gates and cell state
-(``ek_lstm.h``), as TFLM's integer LSTM computes it.
+"""UNIDIRECTIONAL_SEQUENCE_LSTM, int8 weights, int16 gates and cell state (``ek_lstm.h``), as TFLM's
+integer LSTM computes it: int8 activations (``ek_lstm_s8``) or int16 ones (``ek_lstm_s16``, the
+16x8 scheme: TFLM's ``EvalLstm<int16_t, int8_t, int16_t, int64_t>``, whose gate biases are int64
+and whose gates' fully connected layers accumulate in int64 and requantize by the 64-bit rule).
 
 Every constant is the one TFLM's Prepare computes (``lstm_eval_common.cc``): each gate's two
 fully connected layers output int16 at the fixed scale 2^-12 (Q3.12, the sigmoid's and tanh's
@@ -8,7 +10,9 @@ input), the gates' activations output Q0.15 (scale 2^-15), and the three element
 the output state's scales. The output state (int8) and cell state (int16) are variable tensors:
 they persist across invokes (the planner keeps them alive over the whole invoke, so nothing else
 ever shares their bytes) and the generated ``P_reset_state`` sets them as TFLM resets them
-(the int8 output state to its zero point, the int16 cell state to 0).
+(the output state to its zero point, the int16 cell state to 0). Unlike the other 16x8
+operators, TFLM's LSTM takes int16 input and output state with any zero point (the converter's
+LSTM gives its output one).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import Activation, DType, Op, OpKind, SequenceLSTMOptions, Tensor
 from .. import kernel_facts
-from ..arith import quantize_multiplier, tfl_round
+from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, reduced_multiplier, tfl_round
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
 from .fully_connected import output_scales
 from .unary import sigmoid_table_q16
@@ -44,10 +48,10 @@ class LstmParams(CStruct):
     input_size: int
     units: int
     input_weights: CArray
-    input_bias: CArray
+    input_bias: CArray  # int32_t (ek_lstm_s8) or int64_t (ek_lstm_s16)
     recurrent_weights: CArray
     recurrent_bias: CArray
-    input_multiplier: tuple[int, ...]
+    input_multiplier: tuple[int, ...]  # ek_lstm_s16: reduced multipliers, right shifts
     input_shift: tuple[int, ...]
     recurrent_multiplier: tuple[int, ...]
     recurrent_shift: tuple[int, ...]
@@ -68,6 +72,7 @@ class LstmParams(CStruct):
 
 
 LSTM_KERNELS = (portable("ek_lstm_s8"),)
+LSTM_S16_KERNELS = (portable("ek_lstm_s16"),)
 
 
 def activation_rescale(scale_power: int) -> tuple[int, int]:
@@ -102,7 +107,7 @@ def _weights(op: Op, t: Tensor | None, what: str) -> Tensor:
     return t
 
 
-@lowers(OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM)
+@lowers(OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM, int16=True)
 def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: SequenceLSTMOptions = op.options
     where = f"op {op.index} UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -115,10 +120,18 @@ def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
                                     f"({', '.join(map(str, present))}) are not supported")
     x, y = ins[0], ctx.graph.op_outputs(op)[0]
     h, c = ins[HIDDEN_STATE], ins[CELL_STATE]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
-    if h is None or not h.variable or h.dtype != DType.INT8 or h.quant is None:
-        raise UnsupportedModelError(f"{where}: the output state must be an int8 variable tensor")
+    wide = x.dtype == DType.INT16  # the 16x8 scheme
+    act = DType.INT16 if wide else DType.INT8
+    if wide:
+        for t, what in ((x, "input"), (y, "output")):
+            if t.dtype != DType.INT16 or t.quant is None:
+                raise UnsupportedModelError(f"{where}: {what} tensor {t.name!r} is {t.dtype.name}, not int16 "
+                                            "like the input")
+    else:
+        require_int8(x, "input", op)
+        require_int8(y, "output", op)
+    if h is None or not h.variable or h.dtype != act or h.quant is None:
+        raise UnsupportedModelError(f"{where}: the output state must be an {act.name.lower()} variable tensor")
     if c is None or not c.variable or c.dtype != DType.INT16 or c.quant is None:
         raise UnsupportedModelError(f"{where}: the cell state must be an int16 variable tensor "
                                     "(TFLM's integer LSTM)")
@@ -137,15 +150,35 @@ def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
             or y.shape[:2] != x.shape[:2] or y.shape[2] != units):
         raise UnsupportedModelError(f"{where}: weight, state or output shapes do not fit input {list(x.shape)} "
                                     f"and {units} units")
+    bias_type = DType.INT64 if wide else DType.INT32
     for b in biases:
-        if b is None or not b.is_constant or b.dtype != DType.INT32 or b.num_elements != units:
-            raise UnsupportedModelError(f"{where}: gate biases must be constant int32, {units} values")
+        if b is None or not b.is_constant or b.dtype != bias_type or b.num_elements != units:
+            raise UnsupportedModelError(
+                f"{where}: gate biases must be constant {bias_type.name.lower()}, {units} values" +
+                (" (TFLM reads an int16 LSTM's biases as int64)" if wide else ""))
 
-    in_q = [quantize_multiplier(output_scales(x.scale, w.quant.scale, GATE_INPUT_SCALE, False)[0]) for w in w_in]
-    rec_q = [quantize_multiplier(output_scales(h.scale, w.quant.scale, GATE_INPUT_SCALE, False)[0]) for w in w_rec]
-    in_bias = np.concatenate([b.data.astype(np.int64).reshape(-1) - x.zero_point * w.data.astype(np.int64).sum(axis=1)
-                              for w, b in zip(w_in, biases)])
-    rec_bias = np.concatenate([-h.zero_point * w.data.astype(np.int64).sum(axis=1) for w in w_rec])
+    in_reals = [output_scales(x.scale, w.quant.scale, GATE_INPUT_SCALE, False)[0] for w in w_in]
+    rec_reals = [output_scales(h.scale, w.quant.scale, GATE_INPUT_SCALE, False)[0] for w in w_rec]
+    in_bias = [b.data.astype(np.int64).reshape(-1) - x.zero_point * w.data.astype(np.int64).sum(axis=1)
+               for w, b in zip(w_in, biases)]
+    rec_bias = [-h.zero_point * w.data.astype(np.int64).sum(axis=1) for w in w_rec]
+    if wide:  # TFLM's FullyConnected<int16_t, int8_t, int16_t, int64_t>: int64 sum, the 64-bit rule
+        for k, (reals, bias, t, ws) in enumerate(((in_reals, in_bias, x, w_in), (rec_reals, rec_bias, h, w_rec))):
+            for g, (real, bb, w) in enumerate(zip(reals, bias, ws)):
+                check_accumulator(f"{where} {GATES[g]} gate", max_abs_acc(bb, w.data, 32768 + abs(t.zero_point)),
+                                  [real], acc_bits=48)
+        in_q = [quantize_multiplier(r) for r in in_reals]
+        rec_q = [quantize_multiplier(r) for r in rec_reals]
+        if any(sh >= 8 for _, sh in in_q + rec_q):
+            raise UnsupportedModelError(f"{where}: a gate's scale ratio is above 2^7 (TFLM's 16x8 "
+                                        "requantization takes less)")
+        in_q = [reduced_multiplier(m, sh) for m, sh in in_q]
+        rec_q = [reduced_multiplier(m, sh) for m, sh in rec_q]
+    else:
+        in_q = [quantize_multiplier(r) for r in in_reals]
+        rec_q = [quantize_multiplier(r) for r in rec_reals]
+    in_bias, rec_bias = np.concatenate(in_bias), np.concatenate(rec_bias)
+    bias_c = "int64_t" if wide else "int32_t"
     cell_power = checked_log2(c.scale)
     clip = 0
     if opts.cell_clip > 0:
@@ -161,11 +194,11 @@ def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
         batches=batches, time_steps=time_steps, time_major=int(opts.time_major), input_size=in_size, units=units,
         input_weights=ctx.array(op, "input_weights", "int8_t", np.concatenate([w.data.reshape(-1) for w in w_in]),
                                 "input, forget, cell, output gates"),
-        input_bias=ctx.array(op, "input_bias", "int32_t", in_bias, "gate bias with the input offset folded in"),
+        input_bias=ctx.array(op, "input_bias", bias_c, in_bias, "gate bias with the input offset folded in"),
         recurrent_weights=ctx.array(op, "recurrent_weights", "int8_t",
                                     np.concatenate([w.data.reshape(-1) for w in w_rec]),
                                     "input, forget, cell, output gates"),
-        recurrent_bias=ctx.array(op, "recurrent_bias", "int32_t", rec_bias, "the output state's offset folded in"),
+        recurrent_bias=ctx.array(op, "recurrent_bias", bias_c, rec_bias, "the output state's offset folded in"),
         input_multiplier=tuple(m for m, _ in in_q), input_shift=tuple(s for _, s in in_q),
         recurrent_multiplier=tuple(m for m, _ in rec_q), recurrent_shift=tuple(s for _, s in rec_q),
         cell_gate_tanh=1,
@@ -177,7 +210,8 @@ def lower_lstm(ctx: LowerCtx, op: Op) -> KernelCall:
         cell_clip=clip,
         sigmoid_table=ctx.array(op, "sigmoid", "uint16_t", sigmoid_table_q16(), "sigmoid(i / 24) in Q0.16"),
     )
-    call = KernelCall(op, "ek_lstm_s8", "ek_lstm.h", params,
+    kernel = "ek_lstm_s16" if wide else "ek_lstm_s8"
+    call = KernelCall(op, kernel, "ek_lstm.h", params,
                       (ctx.ptr(x), ctx.ptr(y), ctx.ptr(h), ctx.ptr(c), ctx.scratch(op)),
-                      scratch_bytes=kernel_facts.scratch_bytes("ek_lstm_s8", units))
-    return choose(LSTM_KERNELS, ctx, call)
+                      scratch_bytes=kernel_facts.scratch_bytes(kernel, units))
+    return choose(LSTM_S16_KERNELS if wide else LSTM_KERNELS, ctx, call)
