@@ -512,3 +512,17 @@ def test_operator_edgekit_lacks_is_a_warning_naming_its_scope(tmp_path, capfd):
     assert warning in text and warning in err, (text, err)
     code, _, err = run_cli(["inspect", out], capfd)
     assert code == 3 and f"REVERSE_V2 x1 (op {index}, from mirror)" in err, err
+
+
+def test_converter_failure_reason_is_not_the_gpu_probe():
+    """A converter failure whose message is not a diagnostic: the reason given is the exception's
+    own first line, not the "failed call to cuInit" line TensorFlow logs on every machine without
+    a GPU (which also says "error: ")."""
+    from edgekit.frontend.tf_quiet import one_line
+
+    noise = ("E0000 00:00:1796336150.379368 16093 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+             "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+    exc = RuntimeError("Quantization to 16x8-bit not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'.")
+    assert one_line(exc, lambda: noise) == str(exc)
+    mlir = noise + "loc(\"model/x\"): error: 'tfl.cumsum' op operand #0 must be tensor of 32-bit float\n"
+    assert one_line(RuntimeError("ConverterError"), lambda: mlir) == "'tfl.cumsum' op operand #0 must be tensor of 32-bit float"

@@ -58,6 +58,10 @@ def quiet():
                 os.close(dup)
 
 
+#: what TensorFlow logs as an error on every machine without a GPU: never the reason
+BENIGN = re.compile(r"cuInit|CUDA|cuda_platform|cudart")
+
+
 def one_line(exc: BaseException, noise: Callable[[], str] | None = None) -> str:
     """A one-line reason from an exception of TensorFlow or Keras (whose messages run long)."""
     text = str(exc)
@@ -69,7 +73,8 @@ def one_line(exc: BaseException, noise: Callable[[], str] | None = None) -> str:
     if pick is None:  # MLIR diagnostics from the converter
         errors = [ln for ln in lines if re.search(r"\berror: ", ln)]
         if not errors and noise is not None:
-            errors = [ln.strip() for ln in noise().splitlines() if re.search(r"\berror: ", ln)]
+            errors = [ln.strip() for ln in noise().splitlines()
+                      if re.search(r"\berror: ", ln) and not BENIGN.search(ln)]
         if errors:
             pick = errors[0].split("error: ", 1)[1]
     if pick is None:
