@@ -141,3 +141,24 @@ def test_arena_is_at_most_060_of_tflm(name, mlperf_models, tmp_path, capsys):
     assert doc["arena_bytes"] == gen.arena_bytes
     assert doc["lower_bound_bytes"] == gen.plan.lower_bound
     assert doc["unplanned_kernels"] == []
+
+
+def test_scratch_that_sets_the_arena_takes_a_lean_kernel(mlperf_models, tmp_path):
+    """ad01 on a Cortex-M4: the DSP fully connected kernel's widened input (1,280 bytes for its
+    640-wide first layer) would be the arena's peak, and then the last layer's (256 bytes beside
+    its 640-byte output): those two take the kernel without scratch, the eight others keep it, and
+    the DSP arena is no larger than the portable one; with lean_kernels=False it is larger."""
+    import dataclasses
+
+    from edgekit.codegen.core import target_for_cpu
+
+    graph = read_tflite(mlperf_models / "ad01_int8.tflite")
+    m4 = target_for_cpu("cortex-m4")
+    dsp = generate(graph, tmp_path / "dsp", target=m4)
+    portable = generate(graph, tmp_path / "portable")
+    scratch = generate(graph, tmp_path / "scratch", target=dataclasses.replace(m4, lean_kernels=False))
+    lean = [c.op.index for c in dsp.calls if c.function == "ek_fully_connected_lean_dsp_s8"]
+    assert lean == [0, 9], [c.function for c in dsp.calls]
+    assert {c.function for c in dsp.calls[1:9]} <= {"ek_fully_connected_dsp_s8", "ek_fully_connected_s8"}
+    assert dsp.plan.arena_bytes <= portable.plan.arena_bytes < scratch.plan.arena_bytes
+    assert scratch.calls[0].scratch_bytes >= 1280
