@@ -180,3 +180,25 @@ def test_generate_touches_only_files_it_wrote(tmp_path, capsys):
     code, _, err = run_cli(["generate", model, "-o", theirs], capsys)
     assert_one_line_error(code, err, "model.c", "did not write")
     assert (theirs / "model.c").read_text() == "int main(void) { return 0; }\n"
+
+
+@pytest.mark.parametrize("missing,model,package", [
+    (("tensorflow", "keras"), "ad01.h5", "tensorflow"),
+    (("h5py",), "ad01.h5", "h5py"),
+])
+def test_missing_optional_dependency_is_one_line(missing, model, package, mlperf_models, tmp_path, monkeypatch,
+                                                 capsys):
+    """convert without TensorFlow (or h5py, for a Keras-2 .h5): one line naming what to install,
+    exit 2, no traceback, nothing written."""
+    import sys
+
+    from edgekit.cli import main
+
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)  # `import name` now raises ModuleNotFoundError
+    out = tmp_path / "m.tflite"
+    code = main(["convert", str(mlperf_models / model), "-o", str(out), "--synthetic-calib"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == (f"edgekit: error: `edgekit convert` needs {package}, which is not "
+                                     f"installed (pip install {package})"), err
+    assert not out.exists()

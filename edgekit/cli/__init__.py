@@ -39,6 +39,12 @@ COMMANDS = (convert, inspect, ops, generate, export, validate, plan, profile, de
             compress, fit)
 
 
+#: the optional dependencies commands import when they run, by import name: what to install
+OPTIONAL_PACKAGES = {"tensorflow": "tensorflow", "keras": "tensorflow", "tf_keras": "tf_keras", "h5py": "h5py",
+                     "tflite_micro": "tflite-micro", "ai_edge_litert": "ai-edge-litert",
+                     "matplotlib": "matplotlib", "sklearn": "scikit-learn"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {int(c):>3}  {c.meaning}" for c in ExitCode)
     p = argparse.ArgumentParser(prog="edgekit", description="Keras to microcontroller, measured.",
@@ -66,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     except EdgekitError as exc:
         print(f"edgekit: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except ModuleNotFoundError as exc:  # an optional dependency the command needs
+        package = OPTIONAL_PACKAGES.get((exc.name or "").split(".")[0])
+        if package is None:
+            raise
+        print(f"edgekit: error: `edgekit {args.command}` needs {package}, which is not installed "
+              f"(pip install {package})", file=sys.stderr)
+        return int(ExitCode.ERROR)
     except KeyboardInterrupt as exc:
         print(f"edgekit: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
