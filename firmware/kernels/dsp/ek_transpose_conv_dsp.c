@@ -1,6 +1,7 @@
 #include "ek_transpose_conv_dsp.h"
 
 #include "ek_dsp.h"
+#include "ek_gemm4_dsp.h"
 #include "ek_transpose_conv.h"
 
 int32_t ek_transpose_conv_dsp_s8_scratch_bytes(int32_t k_pad, int32_t n_pad)
@@ -35,24 +36,6 @@ EK_INLINE void widen(const int8_t *x, int32_t n, uint32_t off2, uint32_t *out)
     }
 }
 
-/* Four output channels over k_pairs pairs of input channels, added to acc[0..3]. */
-EK_INLINE const uint32_t *dot4(const uint32_t *w, const uint32_t *x, int32_t k_pairs, int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (int32_t q = 0; q < k_pairs; ++q, w += 2) {
-        const uint32_t xv = x[q];
-        a0 = ek_smlad(xv, ek_sxtb16(w[0]), a0);
-        a1 = ek_smlad(xv, ek_sxtb16_ror8(w[0]), a1);
-        a2 = ek_smlad(xv, ek_sxtb16(w[1]), a2);
-        a3 = ek_smlad(xv, ek_sxtb16_ror8(w[1]), a3);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    return w;
-}
-
 void ek_transpose_conv_dsp_s8(const ek_transpose_conv_dsp_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch)
 {
@@ -78,7 +61,7 @@ void ek_transpose_conv_dsp_s8(const ek_transpose_conv_dsp_params *p, const int8_
                     widen(input + (iy * p->input_w + ix) * ic_n, ic_n, off2, xw);
                     const uint32_t *w = weights + (ky * p->filter_w + kx) * tap_words;
                     for (int32_t n = 0; n < n_pad; n += 4) {
-                        w = dot4(w, xw, k_pairs, acc + n);
+                        dot4(&w, xw, k_pairs, &acc[n], &acc[n + 1], &acc[n + 2], &acc[n + 3]);
                     }
                 }
             }
