@@ -41,7 +41,7 @@ def lower_batch_matmul_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None
     table = requant_table(np.zeros(1), np.array([p.multiplier]), np.array([p.shift]), p.output_offset,
                           np.array([p.depth * 255 * 255]))
     doubled, m, c, right = (1, *(int(v) for v in table[0, 1:])) if table is not None else (0, 0, 0, 0)
-    depth_pad, cols_pad = round_up(p.depth, 2), round_up(p.cols, 4)
+    depth_pad, cols_pad = round_up(p.depth, 4), round_up(p.cols, 4)
     params = BatchMatMulDspParams(base=p, depth_pad=depth_pad, cols_pad=cols_pad, doubled=doubled,
                                   rq_multiplier=m, rq_c=c, rq_right=right)
     return dataclasses.replace(call, function="ek_batch_matmul_dsp_s8", header="ek_batch_matmul_dsp.h",

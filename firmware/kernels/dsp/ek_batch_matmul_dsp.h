@@ -7,7 +7,7 @@
  * word the pair (k, k+1) of one column; columns past cols and the k past depth are 0). Per
  * output row, the left row is widened likewise ((l + lhs_offset), doubled when doubled = 1), and
  * four columns at a time take one word of the row and four of the columns per pair of k: four
- * dual MACs (SMLAD). |l + lhs_offset|, |r + rhs_offset| <= 255 (510 doubled) fit int16, and the
+ * dual MACs (SMLAD; on DSP cores an assembly loop over two pairs of k per step, with its C twin). |l + lhs_offset|, |r + rhs_offset| <= 255 (510 doubled) fit int16, and the
  * generator proves the (doubled) sum fits int32, so it equals TFLM's.
  *
  * Requantization: doubled = 1, by ek_requant2 (ek_dsp.h) with the constants rq_multiplier,
@@ -26,7 +26,7 @@
 
 typedef struct {
     ek_batch_matmul_params base; /* shapes, strides, offsets, the portable requantization */
-    int32_t depth_pad;           /* depth rounded up to a multiple of 2 */
+    int32_t depth_pad;           /* depth rounded up to a multiple of 4 (pairs of k two by two) */
     int32_t cols_pad;            /* cols rounded up to a multiple of 4 */
     int32_t doubled;             /* 1: the ek_requant2 form below; 0: ek_requantize */
     int32_t rq_multiplier;
