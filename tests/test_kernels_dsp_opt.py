@@ -6,10 +6,9 @@
   address with ADR sits in a word-aligned section (the assembler resolves ADR as if it did);
 * bit-exact with tflite-micro on the emulated Cortex-M4 (qemu-mps2-an386) for each kernel family
   (a few of the conformance cases of test_kernels_dsp / test_kernels_winograd /
-  test_kernels_dsp_new_ops) built at -O0 and
-  -Og, where the C twins run, and at -Os, where the assembly runs (the firmware's symbols show
-  which of the two was linked); the convolution also at -O1 (assembly in a function gcc aligns
-  to 2 bytes only);
+  test_kernels_dsp_new_ops) built at -O0 and -Og, where the C twins run, and at -Os, where the
+  assembly runs (the firmware's symbols show which of the two was linked); the convolution also
+  at -O1 (assembly in a function gcc aligns to 2 bytes only);
 * a small MobileNetV2 of the zoo deployed at -O0.
 """
 
