@@ -7,12 +7,13 @@
  * word the pair (k, k+1) of one column; columns past cols and the k past depth are 0). Per
  * output row, the left row is widened likewise ((l + lhs_offset), doubled when doubled = 1), and
  * four columns at a time take one word of the row and four of the columns per pair of k: four
- * dual MACs (SMLAD; on DSP cores an assembly loop over two pairs of k per step, with its C twin). |l + lhs_offset|, |r + rhs_offset| <= 255 (510 doubled) fit int16, and the
- * generator proves the (doubled) sum fits int32, so it equals TFLM's.
+ * dual MACs (SMLAD; on DSP cores an assembly loop over two pairs of k per step, with its C
+ * twin). |l + lhs_offset|, |r + rhs_offset| <= 255 (510 doubled) fit int16, and the generator
+ * proves the (doubled) sum fits int32, so it equals TFLM's.
  *
  * Requantization: doubled = 1, by ek_requant2 (ek_dsp.h) with the constants rq_multiplier,
  * rq_c, rq_right that the generator checked are exact for every reachable sum; doubled = 0
- * (a multiplier that needs a left shift or none), by ek_requantize with multiplier and shift,
+ * (a multiplier outside that form, dsp_common.requant_table), by ek_requantize with multiplier and shift,
  * as the portable kernel. Then the output offset, saturated to int8 (no fused activation).
  * The output is written in order and never overlaps an operand (both are read again for later
  * outputs).

@@ -8,8 +8,9 @@
  * its offset added (2 * (x + input_offset), |.| <= 510, in the order SXTB16 unpacks four int8
  * channels: c0,c2 then c1,c3), and four output channels at a time take, per pair of input
  * channels, two words of that tap's weights (rows n, n+1 and n+2, n+3, as the fully connected
- * DSP kernel reads them) and four dual MACs (SMLAD; ek_gemm4_dsp.h, the loop the fully connected kernel runs). The padded input channels have zero weights;
- * the generator proves every channel's doubled sum fits int32, so the sum equals TFLM's.
+ * DSP kernel reads them) and four dual MACs (SMLAD: ek_gemm4_dsp.h, the fully connected
+ * kernel's loop). The padded input channels have zero weights; the generator proves every
+ * channel's doubled sum fits int32, so the sum equals TFLM's.
  * Requantization: ek_requant2 (ek_dsp.h) with the per-channel constants in requant, exact with
  * TFLite's, then the activation clamp.
  *
