@@ -6,7 +6,8 @@ import pytest
 from opmodels import assert_bit_exact, fn_op, keras_graph
 
 
-@pytest.mark.parametrize("sa,sb,adj_a,adj_b,seed", [
+# (left shape, right shape, adj_x, adj_y, seed)
+CASES = [
     ((4, 6), (6, 5), False, False, 0),
     ((3, 4, 6), (3, 6, 5), False, False, 1),
     ((3, 6, 4), (3, 6, 5), True, False, 2),
@@ -14,12 +15,19 @@ from opmodels import assert_bit_exact, fn_op, keras_graph
     ((2, 3, 7, 4), (1, 3, 4, 2), False, False, 4),  # the right operand broadcast over the first axis
     ((2, 1, 5, 8), (3, 8, 4), False, False, 5),     # ranks differ; both broadcast
     ((1, 33, 17), (1, 17, 9), False, False, 6),
-])
-def test_matmul(sa, sb, adj_a, adj_b, seed, runtime_lib, tmp_path):
+]
+
+
+def build_matmul(sa, sb, adj_a, adj_b, seed) -> bytes:
     import tensorflow as tf
 
-    model = fn_op(lambda a, b: tf.linalg.matmul(a, b, transpose_a=adj_a, transpose_b=adj_b), [sa, sb], seed=seed,
-                  calib_scale=0.5 + seed % 3)
+    return fn_op(lambda a, b: tf.linalg.matmul(a, b, transpose_a=adj_a, transpose_b=adj_b), [sa, sb], seed=seed,
+                 calib_scale=0.5 + seed % 3)
+
+
+@pytest.mark.parametrize("sa,sb,adj_a,adj_b,seed", CASES)
+def test_matmul(sa, sb, adj_a, adj_b, seed, runtime_lib, tmp_path):
+    model = build_matmul(sa, sb, adj_a, adj_b, seed)
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["BATCH_MATMUL"])
 
 

@@ -5,10 +5,10 @@
   preprocessor picks the assembly loops exactly in the optimising builds, and code that takes an
   address with ADR sits in a word-aligned section (the assembler resolves ADR as if it did);
 * bit-exact with tflite-micro on the emulated Cortex-M4 (qemu-mps2-an386) for each kernel family
-  (a few of the conformance cases of test_kernels_dsp / test_kernels_winograd) built at -O0 and
-  -Og, where the C twins run, and at -Os, where the assembly runs (the firmware's symbols show
-  which of the two was linked); the convolution also at -O1 (assembly in a function gcc aligns
-  to 2 bytes only);
+  (a few of the conformance cases of test_kernels_dsp / test_kernels_winograd /
+  test_kernels_dsp_new_ops) built at -O0 and -Og, where the C twins run, and at -Os, where the
+  assembly runs (the firmware's symbols show which of the two was linked); the convolution also
+  at -O1 (assembly in a function gcc aligns to 2 bytes only);
 * a small MobileNetV2 of the zoo deployed at -O0.
 """
 
@@ -22,10 +22,13 @@ from pathlib import Path
 
 import pytest
 
+import test_kernels_batch_matmul as bmm_cases
 import test_kernels_conv as conv_cases
 import test_kernels_depthwise as dw_cases
+import test_kernels_transpose_conv as tc_cases
 import test_kernels_winograd as wino_cases
 from opmodels import keras_op
+from test_kernels_dsp_new_ops import BMM_DSP_CASES, TC_DSP_CASES
 from test_kernels_dsp import CONV_DSP_CASES, DW_DSP_CASES, add_model, dsp_fc_for_any_size, needs_board  # noqa: F401
 
 from edgekit.codegen.core import target_for_cpu
@@ -128,7 +131,9 @@ def _model(name: str) -> bytes:
             "fc-640": lambda: keras_op(keras.layers.Dense(128, activation="relu"), (640,), seed=6),
             "fc-odd": lambda: keras_op(keras.layers.Dense(7), (33,), seed=2, per_tensor=True),
             "add": lambda: add_model((8, 8, 16), 41),
-            "add-relu": lambda: add_model((9, 7, 5), 42, True, (2.0, 0.5))}
+            "add-relu": lambda: add_model((9, 7, 5), 42, True, (2.0, 0.5)),
+            "tc-33-in-channels": lambda: tc_cases.build_transpose_conv(*TC_DSP_CASES[5]),
+            "bmm-both-adj": lambda: bmm_cases.build_matmul(*BMM_DSP_CASES[2])}
     return make[name]()
 
 
@@ -148,6 +153,8 @@ CASES = [
     ("fc-odd", "FULLY_CONNECTED", "ek_fully_connected_dsp_s8", None),
     ("add", "ADD", "ek_add_dsp_s8", None),  # no assembly loop
     ("add-relu", "ADD", "ek_add_dsp_s8", None),
+    ("tc-33-in-channels", "TRANSPOSE_CONV", "ek_transpose_conv_dsp_s8", None),  # the fully connected loop
+    ("bmm-both-adj", "BATCH_MATMUL", "ek_batch_matmul_dsp_s8", None),
 ]
 RUNS = [(*c, opt) for c in CASES for opt in ("-O0", "-Og", "-Os")] + \
        [(*c, "-O1") for c in CASES if c[2] == "ek_conv2d_dsp_s8"]

@@ -8,7 +8,8 @@ import pytest
 from opmodels import assert_bit_exact, keras_graph, keras_op
 
 
-@pytest.mark.parametrize("filters,kernel,strides,padding,activation,shape,per_tensor,seed", [
+# (filters, kernel, strides, padding, activation, input shape, per-tensor weights, seed)
+CASES = [
     (5, 3, 2, "same", None, (6, 7, 4), False, 0),
     (4, 3, 1, "same", "relu", (5, 5, 3), False, 1),
     (3, 2, 2, "valid", None, (4, 6, 2), False, 2),
@@ -17,13 +18,20 @@ from opmodels import assert_bit_exact, keras_graph, keras_op
     (7, 5, 3, "same", None, (3, 3, 8), False, 5),
     (3, 1, 2, "valid", None, (4, 4, 3), False, 6),   # taps that reach only every other pixel
     (8, 3, (1, 2), "same", "relu", (1, 9, 4), False, 7),  # a 1-D signal upsampled along width
-])
-def test_conv2d_transpose(filters, kernel, strides, padding, activation, shape, per_tensor, seed, runtime_lib,
-                          tmp_path):
+]
+
+
+def build_transpose_conv(filters, kernel, strides, padding, activation, shape, per_tensor, seed) -> bytes:
     import keras
 
     layer = keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding, activation=activation)
-    model = keras_op(layer, shape, seed=seed, per_tensor=per_tensor, calib_scale=0.5 + seed % 3)
+    return keras_op(layer, shape, seed=seed, per_tensor=per_tensor, calib_scale=0.5 + seed % 3)
+
+
+@pytest.mark.parametrize("filters,kernel,strides,padding,activation,shape,per_tensor,seed", CASES)
+def test_conv2d_transpose(filters, kernel, strides, padding, activation, shape, per_tensor, seed, runtime_lib,
+                          tmp_path):
+    model = build_transpose_conv(filters, kernel, strides, padding, activation, shape, per_tensor, seed)
     graph = assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["TRANSPOSE_CONV"])
     assert [op.type_name for op in graph.ops] == ["TRANSPOSE_CONV"]  # the activation is fused
 

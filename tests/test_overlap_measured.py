@@ -234,7 +234,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8", "ek_pad_s8", "ek_strided_slice_s8",
               "ek_transpose_s8",
               "ek_resize_nearest_s8", "ek_resize_bilinear_s8",
-              "ek_transpose_conv_s8", "ek_batch_matmul_s8",
+              "ek_transpose_conv_s8", "ek_batch_matmul_s8", "ek_transpose_conv_dsp_s8", "ek_batch_matmul_dsp_s8",
               "ek_split_s8", "ek_gather_s8", "ek_arg_max_s8", "ek_arg_min_s8", "ek_space_to_batch_s8",
               "ek_batch_to_space_s8",
               "ek_lstm_s8", "ek_lstm_s16", "ek_svdf_s8",

@@ -2,35 +2,15 @@
 
 #include "ek_common.h"
 
-/* The first tap k of a filter axis that reaches output position o, and the input position it
- * reads: the smallest k >= 0 with (o + pad - k) a multiple of stride and (o + pad - k) / stride
- * inside [0, in_size). Later taps that reach o are k + stride, k + 2*stride, ... (input i - 1, ...). */
-EK_INLINE int32_t first_tap(int32_t o, int32_t pad, int32_t stride, int32_t in_size, int32_t *i)
-{
-    const int32_t t = o + pad;  /* = i * stride + k */
-    int32_t k = t % stride;
-    int32_t at = t / stride;
-    if (t < 0) {  /* no input reaches it (C's % and / round toward zero) */
-        *i = -1;
-        return 1 << 30;
-    }
-    if (at >= in_size) {  /* skip to the last input row: k grows by stride per row skipped */
-        k += (at - (in_size - 1)) * stride;
-        at = in_size - 1;
-    }
-    *i = at;
-    return k;
-}
-
 void ek_transpose_conv_s8(const ek_transpose_conv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t ic_n = p->input_c;
     for (int32_t oy = 0; oy < p->output_h; ++oy) {
         int32_t iy0;
-        const int32_t ky0 = first_tap(oy, p->pad_top, p->stride_h, p->input_h, &iy0);
+        const int32_t ky0 = ek_transpose_conv_first_tap(oy, p->pad_top, p->stride_h, p->input_h, &iy0);
         for (int32_t ox = 0; ox < p->output_w; ++ox) {
             int32_t ix0;
-            const int32_t kx0 = first_tap(ox, p->pad_left, p->stride_w, p->input_w, &ix0);
+            const int32_t kx0 = ek_transpose_conv_first_tap(ox, p->pad_left, p->stride_w, p->input_w, &ix0);
             for (int32_t oc = 0; oc < p->output_c; ++oc) {
                 int32_t acc = 0;
                 const int8_t *w_oc = p->weights + oc * p->filter_h * p->filter_w * ic_n;

@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include "ek_common.h"
+
 typedef struct {
     int32_t input_h;
     int32_t input_w;
@@ -46,6 +48,27 @@ typedef struct {
     const int32_t *multiplier; /* [output_c] */
     const int32_t *shift;      /* [output_c], > 0 shifts left */
 } ek_transpose_conv_params;
+
+/* The first tap k of a filter axis that reaches output position o, and the input position it
+ * reads: the smallest k >= 0 with (o + pad - k) a multiple of stride and (o + pad - k) / stride
+ * inside [0, in_size). Later taps that reach o are k + stride, k + 2*stride, ... (input i - 1, ...).
+ * Shared with the DSP kernel (dsp/ek_transpose_conv_dsp.c), which walks the same taps. */
+EK_INLINE int32_t ek_transpose_conv_first_tap(int32_t o, int32_t pad, int32_t stride, int32_t in_size, int32_t *i)
+{
+    const int32_t t = o + pad;  /* = i * stride + k */
+    int32_t k = t % stride;
+    int32_t at = t / stride;
+    if (t < 0) {  /* no input reaches it (C's % and / round toward zero) */
+        *i = -1;
+        return 1 << 30;
+    }
+    if (at >= in_size) {  /* skip to the last input row: k grows by stride per row skipped */
+        k += (at - (in_size - 1)) * stride;
+        at = in_size - 1;
+    }
+    *i = at;
+    return k;
+}
 
 /* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
 void ek_transpose_conv_s8(const ek_transpose_conv_params *p, const int8_t *input, int8_t *output);

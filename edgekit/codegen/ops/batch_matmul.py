@@ -17,7 +17,8 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import BatchMatMulOptions, Op, OpKind
 from ..arith import check_accumulator, quantize_multiplier
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import Candidate, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8
+from .dsp_batch_matmul import batch_matmul_dsp_applies, lower_batch_matmul_dsp
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,11 @@ class BatchMatMulParams(CStruct):
     shift: int
 
 
-BATCH_MATMUL_KERNELS = (portable("ek_batch_matmul_s8"),)
+BATCH_MATMUL_KERNELS = kernel_table(
+    (OpKind.BATCH_MATMUL,),
+    Candidate("ek_batch_matmul_dsp_s8", batch_matmul_dsp_applies, lower_batch_matmul_dsp),
+    portable("ek_batch_matmul_s8"),
+)
 
 
 def _batch_strides(shape: tuple[int, ...], out_batch: tuple[int, int, int], where: str) -> tuple[int, int, int]:

@@ -18,8 +18,9 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import Op, OpKind, TransposeConvOptions
 from ..arith import INT32_MAX, check_accumulator, tensor_activation_range
-from ..lowering import CArray, CStruct, KernelCall, LowerCtx, choose, lowers, portable, require_int8
+from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8
 from .conv import _requant_arrays, effective_scales, out_size_and_pad
+from .dsp_transpose_conv import lower_transpose_conv_dsp, transpose_conv_dsp_applies
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,11 @@ class TransposeConvParams(CStruct):
     shift: CArray
 
 
-TRANSPOSE_CONV_KERNELS = (portable("ek_transpose_conv_s8"),)
+TRANSPOSE_CONV_KERNELS = kernel_table(
+    (OpKind.TRANSPOSE_CONV,),
+    Candidate("ek_transpose_conv_dsp_s8", transpose_conv_dsp_applies, lower_transpose_conv_dsp),
+    portable("ek_transpose_conv_s8"),
+)
 
 
 @lowers(OpKind.TRANSPOSE_CONV)

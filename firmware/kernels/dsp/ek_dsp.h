@@ -55,9 +55,10 @@
 #endif
 
 /* EK_DSP_ASM 1: the kernels' inner loops written in inline assembly (conv2d, winograd 3x3,
- * depthwise rows, fully connected); 0: their C twins, the same computation in C (the one the
- * host tests run), with the instructions of this file as intrinsics. The assembly is used on a
- * core with the DSP extension in an optimising build only:
+ * depthwise rows, fully connected and transpose conv (ek_gemm4_dsp.h), batch matmul); 0: their
+ * C twins, the same computation in C (the one the host tests run), with the instructions of this
+ * file as intrinsics. The assembly is used on a core with the DSP extension in an optimising
+ * build only:
  *   -O0  never (no __OPTIMIZE__): the loops need all fourteen allocatable registers, which gcc
  *        does not find without optimisation ("'asm' operand has impossible constraints"), and
  *        a debugger single-steps the C twins line by line. No define needed.

@@ -1,0 +1,94 @@
+/* ek_gemm4_dsp.h -- the inner loop the DSP kernels that multiply int8 weight rows by a widened
+ * int8 vector share (fully connected, transpose convolution): four rows at a time.
+ *
+ * dot4(&w, x, k_pairs, &r0, &r1, &r2, &r3) adds to r0..r3 the products of four weight rows with
+ * x over k_pairs pairs of k (an even number): x holds int16 pairs in the order SXTB16 unpacks
+ * four int8 columns (k0,k2 then k1,k3), the weights per pair of k two words, rows (r, r+1) and
+ * (r+2, r+3) interleaved byte by byte (codegen/ops/dsp_common.gemm_weights with four rows per
+ * block); *wp advances past the four rows. A static function of each kernel that includes this
+ * header (each calls it), so each kernel's code is as if it were written there.
+ */
+#ifndef EK_GEMM4_DSP_H
+#define EK_GEMM4_DSP_H
+
+#include <stdint.h>
+
+#include "ek_dsp.h"
+
+#define EK_GEMM4_BODY                                 \
+    "ldr    %[wa0], [%[w]], #4\n\t"                   \
+    "ldr    %[wb0], [%[w]], #4\n\t"                   \
+    "ldr    %[wa1], [%[w]], #4\n\t"                   \
+    "ldr    %[wb1], [%[w]], #4\n\t"                   \
+    "ldr    %[x0], [%[x]], #4\n\t"                    \
+    "ldr    %[x1], [%[x]], #4\n\t"                    \
+    "sxtb16 %[t], %[wa0]\n\t"                         \
+    "smlad  %[a0], %[x0], %[t], %[a0]\n\t"            \
+    "sxtb16 %[t], %[wa0], ror #8\n\t"                 \
+    "smlad  %[a1], %[x0], %[t], %[a1]\n\t"            \
+    "sxtb16 %[t], %[wb0]\n\t"                         \
+    "smlad  %[a2], %[x0], %[t], %[a2]\n\t"            \
+    "sxtb16 %[t], %[wb0], ror #8\n\t"                 \
+    "smlad  %[a3], %[x0], %[t], %[a3]\n\t"            \
+    "sxtb16 %[t], %[wa1]\n\t"                         \
+    "smlad  %[a0], %[x1], %[t], %[a0]\n\t"            \
+    "sxtb16 %[t], %[wa1], ror #8\n\t"                 \
+    "smlad  %[a1], %[x1], %[t], %[a1]\n\t"            \
+    "sxtb16 %[t], %[wb1]\n\t"                         \
+    "smlad  %[a2], %[x1], %[t], %[a2]\n\t"            \
+    "sxtb16 %[t], %[wb1], ror #8\n\t"                 \
+    "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
+
+#if EK_DSP_ASM
+/* Four rows over k_pairs pairs of k (an even number), two pairs per step and two steps per
+ * iteration (an odd number of steps enters at the second): per step the six words (two of x,
+ * four of weights) load back to back, then 8 SXTB16 and 8 SMLAD. Written out: the loop uses
+ * every allocatable register. */
+static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
+                 int32_t *r3)
+{
+    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
+    const uint32_t *w = *wp;
+    const uint32_t *end = x + k_pairs;
+    const int32_t odd = (k_pairs / 2) & 1;
+    uint32_t wa0, wb0, wa1, wb1, x0, x1, t;
+    __asm__ volatile(
+        "ldr    %[t], %[odd]\n\t"
+        "cmp    %[t], #0\n\t"
+        "bne    2f\n\t"
+        "1:\n\t"
+        EK_GEMM4_BODY
+        "2:\n\t"
+        EK_GEMM4_BODY
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
+          [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1), [x0] "=&r"(x0),
+          [x1] "=&r"(x1), [t] "=&r"(t)
+        : [end] "r"(end), [odd] "m"(odd)
+        : "cc", "memory");
+    *wp = w;
+    *r0 = a0;
+    *r1 = a1;
+    *r2 = a2;
+    *r3 = a3;
+}
+#else
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
+static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
+                 int32_t *r3)
+{
+    const uint32_t *w = *wp;
+    for (int32_t q = 0; q < k_pairs; ++q, w += 2) {
+        const uint32_t xv = x[q];
+        *r0 = ek_smlad(xv, ek_sxtb16(w[0]), *r0);
+        *r1 = ek_smlad(xv, ek_sxtb16_ror8(w[0]), *r1);
+        *r2 = ek_smlad(xv, ek_sxtb16(w[1]), *r2);
+        *r3 = ek_smlad(xv, ek_sxtb16_ror8(w[1]), *r3);
+    }
+    *wp = w;
+}
+#endif
+
+#endif /* EK_GEMM4_DSP_H */
