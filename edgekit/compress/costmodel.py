@@ -176,8 +176,9 @@ def stale(model: CostModel) -> list[str]:
 
 
 def load(board: Board | str = DEFAULT_BOARD, path: Path | None = None) -> CostModel:
-    """The cost model fitted on ``board``, else the one fitted on an emulated board with the same
-    core (zero wait states: a board with slower memory then takes longer than predicted)."""
+    """The cost model fitted on ``board``, else, for a board with the default board's core, the
+    default board's (zero wait states: a board with slower memory then takes longer than
+    predicted; ``fit`` measures before it accepts)."""
     board = load_board(board) if isinstance(board, str) else board
     path = Path(path) if path else DATA_FILE
     try:
@@ -188,7 +189,9 @@ def load(board: Board | str = DEFAULT_BOARD, path: Path | None = None) -> CostMo
         raise EdgekitError(f"{path}: cost model version {data.get('version')}, edgekit reads {VERSION}; "
                            f"run {REFIT_COMMAND}")
     boards = data.get("boards", {})
-    d = boards.get(board.name) or next((d for d in boards.values() if d.get("core") == board.cpu), None)
+    d = boards.get(board.name)
+    if d is None and board.cpu == load_board(DEFAULT_BOARD).cpu:
+        d = boards.get(DEFAULT_BOARD)
     if d is None:
         raise EdgekitError(f"no cost model for {board.name}'s core {board.cpu} in {path} "
                            f"(fitted on {', '.join(boards) or 'none'}; run {REFIT_COMMAND} --board B)")
