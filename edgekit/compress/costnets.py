@@ -62,7 +62,7 @@ def plain_cnn(resolution: int, channels: int, num_classes: int, width: float):
     """3x3 stride-1 convolutions (Winograd's shape on maps of 16x16 and more) with max pooling."""
     import keras
 
-    c = max(4, int(round(16 * width)))
+    c = max(4, round(16 * width))
     x = inp = keras.Input((resolution, resolution, channels))
     x = keras.layers.Conv2D(c, 3, padding="same", activation="relu")(x)
     x = keras.layers.Conv2D(c, 3, padding="same", activation="relu")(x)

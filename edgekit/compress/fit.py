@@ -29,11 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
-from ..codegen.lower import lower_graph
 from ..errors import EdgekitError
-from ..ir import parse_tflite
 from ..target.boards import load_board
 from ..target.build import build_firmware
 from . import costmodel, measure, zoo
