@@ -15,8 +15,8 @@ the same architecture from a larger teacher, and quantization-aware fine-tuning.
           quarters it (sparse) -- edgekit/codegen/ops/dsp.py; 'dense': every tensor dense int8
   arena   planned activation arena (bytes)
   MACs    multiply-accumulates per inference
-  est ms  per-operator cost model for the Cortex-M4 board (edgekit/data/costmodel.json,
-          fitted on the emulated board), at the board's clock
+  est ms  per-operator cost model (edgekit/data/costmodel.json): estimated cycles of the
+          emulated Cortex-M4's DSP kernels with zero-wait-state memory, at the board's clock
 
     python benchmarks/compression.py [--epochs 10] [--resolution 32] [--width 0.35] [--json]
 """
@@ -54,8 +54,8 @@ def row(name, model, tfl, data, note="", per_tensor=False, validate=True):
     stats_m4 = deploy.deploy_stats(tfl, name, target)  # the board's DSP kernels
     g = parse_tflite(tfl)
     g2, calls, _ = schedule_for(g, lower_graph(g, target), target)
-    cost = costmodel.load(board.cpu)
-    ms = cost.latency_ms(cost.total_instructions(g2, calls), board.clock_hz)
+    cost = costmodel.load(board)
+    ms = cost.latency_ms(cost.total_cycles(g2, calls), board.clock_hz)
     exact = None
     if validate:
         rep = deploy.validate_bit_exact(tfl, samples=2, x=data.x_test[:8])

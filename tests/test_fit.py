@@ -1,49 +1,14 @@
-"""edgekit.compress.costmodel and edgekit fit: the cost model fits what it is given, the data file
-loads, and the search screens, trains, picks and saves a network that fits the board."""
+"""edgekit fit: the search screens with the cost model, trains, measures the winner on the emulated
+board before accepting it (rejecting it when it misses the budget), and saves a network that fits
+the board. The cost model itself: tests/test_costmodel.py."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from edgekit.compress import costmodel, fit
-from edgekit.compress.costmodel import OpFeatures
-
-
-def test_fit_recovers_coefficients():
-    rng = np.random.default_rng(0)
-    true = {"ek_a_s8": (300.0, 1.5, 12.0, 0.0), "ek_b_s8": (50.0, 0.0, 20.0, 3.0)}
-    rows = []
-    for fn, c in true.items():
-        for i in range(12):
-            f = OpFeatures(i, "CONV_2D" if fn == "ek_a_s8" else "ADD", fn,
-                           int(rng.integers(0, 100000)) if c[1] else 0,
-                           int(rng.integers(10, 5000)), int(rng.integers(10, 5000)))
-            rows.append((f, float(np.dot(c, f.vector()))))
-    coeffs, errors = costmodel.fit(rows)
-    for fn, c in true.items():
-        np.testing.assert_allclose([coeffs[fn][t] for t in costmodel.TERMS], c, rtol=1e-6, atol=1e-6)
-        assert errors[fn] < 1e-9
-    m = costmodel.CostModel("cortex-m4", coeffs, cycles_per_instruction=1.25)
-    f = rows[0][0]
-    assert m.instructions(f) == pytest.approx(rows[0][1])
-    assert m.latency_ms(1e6, 100_000_000) == pytest.approx(12.5)
-    # an unknown kernel falls back to its operator type
-    assert m.instructions(OpFeatures(0, "ADD", "ek_new_s8", 0, 100, 100)) == pytest.approx(50 + 2000 + 300)
-
-
-def test_shipped_cost_model_loads(tmp_path):
-    m = costmodel.load("cortex-m4")
-    assert m.samples > 0 and m.code_bytes > 0 and "default" in m.coefficients
-    assert "ek_conv2d_pal_s8" in m.coefficients  # the compressed kernels were measured too
-    out = costmodel.save(m, tmp_path / "c.json")
-    assert costmodel.load("cortex-m4", out).coefficients == m.coefficients
-    from edgekit.errors import EdgekitError
-
-    with pytest.raises(EdgekitError, match="no cost model"):
-        costmodel.load("cortex-m0plus", out)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +39,16 @@ def test_search_picks_a_network_that_fits(digits, tmp_path):
     assert len(report["candidates"]) == 3
     assert any(l.startswith("[screen 3/3]") for l in lines) and any(l.startswith("[train") for l in lines)
     assert "<- winner" in result.table()
+    # the winner was run on the emulated board before it was accepted, and the cost model's
+    # prediction of it is within 15 % of what was measured
+    w = result.winner
+    assert w.measured_cycles > 0 and w.measured_ms == pytest.approx(w.measured_cycles / board.clock_hz * 1e3)
+    assert w.latency_ms == pytest.approx(w.predicted_cycles / board.clock_hz * 1e3)
+    assert abs(w.latency_error) <= 0.15
+    assert report["fit_latency_error_max"] == pytest.approx(result.latency_error_max)
+    assert result.latency_error_max <= 0.15
+    assert all(c["measured_cycles"] is None or c["trained"] for c in report["candidates"])
+    assert any(l.startswith("[measure]") and "predicted" in l and "measured" in l for l in lines)
     # the saved winner is a plain int8 model that validates bit-exact
     from edgekit.compress import measure as deploy
 
@@ -86,6 +61,25 @@ def test_latency_limit_excludes(digits):
     assert result.winner is None and not cands[0].fits and "ms" in cands[0].why_not
 
 
+def test_winner_that_misses_the_budget_when_measured_is_rejected(digits):
+    """A cost model that predicts nothing lets every candidate through the screen; measured on
+    the emulated board, each misses the budget and is rejected in turn."""
+    board = "qemu-mps2-an386"
+    shipped = costmodel.load(board)
+    blind = costmodel.CostModel(shipped.board, shipped.core, {"default": {t: 0.0 for t in costmodel.TERMS}},
+                                shipped.code_bytes, shipped.other_ram_bytes, sources=shipped.sources)
+    cands = [fit.Candidate("ds_cnn", 0.25, 16, 0.5), fit.Candidate("mobilenet_v1", 0.125, 16, 0.5)]
+    lines = []
+    result = fit.search(board, digits, 0.01, cands, epochs=1, max_trials=2, log=lines.append, cost=blind)
+    assert result.winner is None
+    for c in cands:
+        assert c.trained and c.measured_cycles > 0 and c.measured_ms > 0.01
+        assert c.predicted_cycles == 0 and c.latency_error == pytest.approx(-1.0)
+        assert not c.fits and "measured" in c.why_not
+    assert result.latency_error_max == pytest.approx(1.0)
+    assert sum("rejected" in l for l in lines) == 2
+
+
 def test_cli_fit(tmp_path, capsys):
     from edgekit.cli import main
 
@@ -95,4 +89,13 @@ def test_cli_fit(tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 0
     assert "winner: ds_cnn w0.25 r16 d0.5" in out.out and "[screen 1/1]" in out.err
-    assert (tmp_path / "fit_report.json").exists()
+    assert "predicted" in out.out and "largest latency error" in out.out
+    report = json.loads((tmp_path / "fit_report.json").read_text())
+    assert report["fit_latency_error_max"] is not None
+
+
+def test_cli_fit_needs_board_and_data(capsys):
+    from edgekit.cli import main
+
+    assert main(["fit", "--board", "qemu-mps2-an386"]) == 2
+    assert capsys.readouterr().err.startswith("edgekit: error: fit needs --board and --data")

@@ -1,27 +1,37 @@
-"""Per-operator latency estimate from shapes, calibrated on the emulated board.
+"""Per-operator latency in estimated cycles, from shapes, fitted on the emulated board.
 
-Each operator is described by four numbers taken from the graph -- one call, its MACs, its
-output elements, its input elements -- and costs
+Each operator is described by numbers taken from the graph (:data:`TERMS`): one call, its MACs,
+output and input elements, output channels (the last axis) and output pixels (the others), and
+three "block" terms that count the pixels rounded up to a multiple of four -- MACs, outputs and
+receptive-field taps (MACs per output channel) -- because the DSP kernels compute output pixels
+four at a time (``ek_conv2d_dsp.h``) and a 1x1 map costs them as much as a 2x2 one. An
+operator's cost is
 
-    instructions = per_call + per_mac * MACs + per_output * outputs + per_input * inputs
+    cycles = sum over terms of coefficient[term] * term
 
-with one coefficient set per kernel function (``ek_conv2d_dsp_s8``, ``ek_conv2d_pal_s8``,
-``ek_softmax_s8`` ...; an unknown function falls back to its operator type, then to
-``default``). Latency is ``instructions * cycles_per_instruction / clock_hz``.
+with one coefficient set per kernel function the lowering chose (``ek_conv2d_dsp_s8``,
+``ek_conv3x3_wino_dsp_s8``, ``ek_depthwise_rows_dsp_s8``, ``ek_conv2d_pal_s8`` ...; an
+unknown function falls back to its operator type, then to ``default``). Latency is
+``cycles / clock_hz``.
 
-The coefficients live in ``edgekit/data/costmodel.json``, one section per core. They are
-fitted (non-negative least squares) by :func:`calibrate` from per-operator instruction counts
-that ``edgekit profile`` measures on the emulated board (QEMU with -icount counts
-instructions exactly); ``cycles_per_instruction`` converts to cycles (1.0 = instruction count,
-a lower bound on a Cortex-M4; set it from a cycle-model run or a real board).
+The unit is the QEMU cycle plugin's estimated cycles (``edgekit.target.cycles``) of the board
+the model was fitted on: by default the emulated Cortex-M4 ``qemu-mps2-an386`` with its DSP
+kernels and zero-wait-state memory. The coefficients live in ``edgekit/data/costmodel.json``,
+one section per board, and are fitted (non-negative least squares) by :func:`refit`
+(``edgekit fit --refit-cost-model``) from the seeded training networks of
+``costnets.TRAINING``, each run on the emulated board with the cycle plugin. The section
+records the digest of the kernel sources and of the cycle model it was fitted on
+(:func:`sources_digest`); :func:`stale` says what changed since, and a test fails then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -29,15 +39,24 @@ from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
 from ..codegen.lower import lower_graph
 from ..errors import EdgekitError
-from ..files import DATA
+from ..files import DATA, KERNELS, QEMU_PLUGIN
 from ..harness.deploy import profile_target
 from ..ir import Graph, parse_tflite
 from ..ir.analysis import op_macs
-from ..target.boards import load_board
+from ..target.boards import Board, emulated_twin, load_board
 from ..target.build import build_firmware
+from . import costnets
+from .data import digits
 
 DATA_FILE = DATA / "costmodel.json"
-TERMS = ("per_call", "per_mac", "per_output", "per_input")
+VERSION = 2
+DEFAULT_BOARD = "qemu-mps2-an386"
+BLOCK = 4  # output pixels per block in the block terms
+TERMS = ("per_call", "per_mac", "per_output", "per_input", "per_channel", "per_pixel",
+         "per_block_mac", "per_block_output", "per_block_tap")
+REFIT_COMMAND = "edgekit fit --refit-cost-model"
+
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -48,9 +67,15 @@ class OpFeatures:
     macs: int
     outputs: int
     inputs: int
+    channels: int = 1  # of the first output, its last axis
+    pixels: int = 1  # outputs per channel
 
     def vector(self) -> np.ndarray:
-        return np.array([1.0, self.macs, self.outputs, self.inputs], dtype=np.float64)
+        blocks = -(-self.pixels // BLOCK) * BLOCK
+        per_pixel = blocks / max(self.pixels, 1)
+        return np.array([1.0, self.macs, self.outputs, self.inputs, self.channels, self.pixels,
+                         self.macs * per_pixel, self.channels * blocks,
+                         self.macs / max(self.channels, 1) * per_pixel], dtype=np.float64)
 
 
 def features(graph: Graph, calls) -> list[OpFeatures]:
@@ -59,22 +84,57 @@ def features(graph: Graph, calls) -> list[OpFeatures]:
     for call in calls:
         op = call.op
         ins = sum(t.num_elements for t in graph.op_inputs(op) if t is not None and not t.is_constant)
-        outs = sum(t.num_elements for t in graph.op_outputs(op))
+        outputs = list(graph.op_outputs(op))
+        outs = sum(t.num_elements for t in outputs)
+        first = outputs[0]
+        channels = max(int(first.shape[-1]), 1) if len(first.shape) else 1
         fn = "" if call.alias_input is not None else call.function
-        out.append(OpFeatures(op.index, op.type_name, fn, op_macs(graph, op), outs, ins))
+        out.append(OpFeatures(op.index, op.type_name, fn, op_macs(graph, op), outs, ins, channels,
+                              max(first.num_elements // channels, 1)))
     return out
+
+
+def lowered(tflite: bytes, board: Board):
+    """(graph, calls) as ``edgekit generate`` makes them for ``board``'s core, in run order."""
+    target = target_for_cpu(board.cpu)
+    graph = parse_tflite(tflite)
+    graph, calls, _ = schedule_for(graph, lower_graph(graph, target), target)
+    return graph, calls
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def _digest(root: Path, patterns: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    files = sorted({p for pat in patterns for p in root.rglob(pat)})
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def sources_digest() -> dict[str, str]:
+    """Digests of what the coefficients depend on: the C kernels and the cycle model."""
+    return {"kernels": _digest(KERNELS, ("*.c", "*.h", "*.S")),
+            "cycle_model": _digest(QEMU_PLUGIN, ("*.c", "*.h", "*.cycles"))}
+
+
+# ---------------------------------------------------------------------------- the model
 
 
 @dataclass
 class CostModel:
+    board: str  # whose estimated cycles the coefficients predict
     core: str
     coefficients: dict[str, dict[str, float]]
-    cycles_per_instruction: float = 1.0
     code_bytes: int = 0  # flash beyond the weights of a typical firmware, measured at calibration
     other_ram_bytes: int = 0  # static RAM beyond the arena (harness buffers, I/O)
+    memory: str = "zero wait states"  # the memory system of the fitted estimate
     source: str = ""
     samples: int = 0
     fit_error: dict[str, float] = field(default_factory=dict)  # median relative error per key
+    sources: dict[str, str] = field(default_factory=dict)  # sources_digest() at fitting time
+    networks: dict[str, dict] = field(default_factory=dict)  # per training network: measured, predicted
 
     def coefficients_for(self, f: OpFeatures) -> dict[str, float]:
         for key in (f.function, f.op_type, "default"):
@@ -82,47 +142,70 @@ class CostModel:
                 return self.coefficients[key]
         return {t: 0.0 for t in TERMS}
 
-    def instructions(self, f: OpFeatures) -> float:
+    def cycles(self, f: OpFeatures) -> float:
         if not f.function:
             return 0.0  # an alias (RESHAPE ...) emits no call
         c = self.coefficients_for(f)
         return float(np.dot([c.get(t, 0.0) for t in TERMS], f.vector()))
 
     def estimate(self, graph: Graph, calls) -> list[tuple[OpFeatures, float]]:
-        return [(f, self.instructions(f)) for f in features(graph, calls)]
+        return [(f, self.cycles(f)) for f in features(graph, calls)]
 
-    def total_instructions(self, graph: Graph, calls) -> float:
-        return sum(i for _, i in self.estimate(graph, calls))
+    def total_cycles(self, graph: Graph, calls) -> float:
+        return sum(c for _, c in self.estimate(graph, calls))
 
-    def latency_ms(self, instructions: float, clock_hz: int) -> float:
-        return instructions * self.cycles_per_instruction / clock_hz * 1e3
+    def predict(self, tflite: bytes, board: Board) -> float:
+        """Estimated cycles of one inference of ``tflite`` on ``board``."""
+        return self.total_cycles(*lowered(tflite, board))
+
+    @staticmethod
+    def latency_ms(cycles: float, clock_hz: int) -> float:
+        return cycles / clock_hz * 1e3
 
     def to_json(self) -> dict:
-        return {"core": self.core, "cycles_per_instruction": self.cycles_per_instruction,
+        return {"board": self.board, "core": self.core, "unit": "estimated cycles", "memory": self.memory,
                 "code_bytes": self.code_bytes, "other_ram_bytes": self.other_ram_bytes,
                 "source": self.source, "samples": self.samples, "fit_error": self.fit_error,
-                "coefficients": self.coefficients}
+                "sources": self.sources, "networks": self.networks, "coefficients": self.coefficients}
 
 
-def load(core: str = "cortex-m4", path: Path | None = None) -> CostModel:
+def stale(model: CostModel) -> list[str]:
+    """What changed since ``model`` was fitted (empty: nothing)."""
+    now = sources_digest()
+    return [k for k in sorted(now) if model.sources.get(k) != now[k]]
+
+
+def load(board: Board | str = DEFAULT_BOARD, path: Path | None = None) -> CostModel:
+    """The cost model fitted on ``board``, else, for a board with the default board's core, the
+    default board's (zero wait states: a board with slower memory then takes longer than
+    predicted; ``fit`` measures before it accepts)."""
+    board = load_board(board) if isinstance(board, str) else board
     path = Path(path) if path else DATA_FILE
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise EdgekitError(f"{path}: cannot read the cost model ({exc})") from None
-    cores = data.get("cores", {})
-    if core not in cores:
-        raise EdgekitError(f"no cost model for core {core!r} in {path} (has {', '.join(cores) or 'none'})")
-    d = cores[core]
-    return CostModel(core, d["coefficients"], d.get("cycles_per_instruction", 1.0),
-                     d.get("code_bytes", 0), d.get("other_ram_bytes", 0), d.get("source", ""),
-                     d.get("samples", 0), d.get("fit_error", {}))
+    if data.get("version") != VERSION:
+        raise EdgekitError(f"{path}: cost model version {data.get('version')}, edgekit reads {VERSION}; "
+                           f"run {REFIT_COMMAND}")
+    boards = data.get("boards", {})
+    d = boards.get(board.name)
+    if d is None and board.cpu == load_board(DEFAULT_BOARD).cpu:
+        d = boards.get(DEFAULT_BOARD)
+    if d is None:
+        raise EdgekitError(f"no cost model for {board.name}'s core {board.cpu} in {path} "
+                           f"(fitted on {', '.join(boards) or 'none'}; run {REFIT_COMMAND} --board B)")
+    return CostModel(d["board"], d["core"], d["coefficients"], d.get("code_bytes", 0), d.get("other_ram_bytes", 0),
+                     d.get("memory", ""), d.get("source", ""), d.get("samples", 0), d.get("fit_error", {}),
+                     d.get("sources", {}), d.get("networks", {}))
 
 
 def save(model: CostModel, path: Path | None = None) -> Path:
     path = Path(path) if path else DATA_FILE
-    data = json.loads(path.read_text()) if path.exists() else {"version": 1, "cores": {}}
-    data["cores"][model.core] = model.to_json()
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if data.get("version") != VERSION:
+        data = {"version": VERSION, "boards": {}}
+    data["boards"][model.board] = model.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
@@ -135,7 +218,8 @@ def fit(samples: list[tuple[OpFeatures, float]], min_samples: int = 3) -> tuple[
     """Non-negative least squares per kernel function (and per operator type, and one
     ``default`` over everything): coefficients and the median relative error of each fit.
 
-    Rows are weighted by 1/measured so small operators count as much as large ones."""
+    Rows are weighted by 1/sqrt(measured): small operators are not drowned by large ones, nor
+    do they outweigh them in a whole network's total."""
     from scipy.optimize import nnls
 
     groups: dict[str, list[tuple[OpFeatures, float]]] = {}
@@ -150,10 +234,10 @@ def fit(samples: list[tuple[OpFeatures, float]], min_samples: int = 3) -> tuple[
             continue
         a = np.stack([f.vector() for f, _ in rows])
         y = np.array([v for _, v in rows], dtype=np.float64)
-        w = 1.0 / y
+        w = 1.0 / np.sqrt(y)
         scale = np.maximum(a.max(axis=0), 1.0)  # columns of very different magnitude
         used = a.max(axis=0) > 0
-        sol = np.zeros(4)
+        sol = np.zeros(len(TERMS))
         if used.any():
             x, _ = nnls((a[:, used] / scale[used]) * w[:, None], y * w)
             sol[used] = x / scale[used]
@@ -163,48 +247,88 @@ def fit(samples: list[tuple[OpFeatures, float]], min_samples: int = 3) -> tuple[
     return coeffs, errors
 
 
-def measured_samples(tflite: bytes, report, target=None) -> list[tuple[OpFeatures, float]]:
-    """Pair the features of each operator with the instructions a profile measured for it
-    (``report``: an ``edgekit profile`` report on an emulated board, operators in the firmware's
-    order, which is the generated, possibly reordered, order)."""
+@dataclass(frozen=True)
+class Measured:
+    """One inference of a network on the emulated board, as the cycle plugin estimated it."""
 
-    graph = parse_tflite(tflite)
-    calls = lower_graph(graph, target)
-    graph, calls, _ = schedule_for(graph, calls, target)
-    ops = report.operators()
-    if len(ops) != len(calls):
-        raise EdgekitError(f"profile has {len(ops)} operators, the generated model {len(calls)}")
-    unit = report.timing.unit if report.timing else "instructions"
-    return [(f, float(o[unit])) for f, o in zip(features(graph, calls), ops)]
+    cycles: int
+    instructions: int
+    operators: tuple[int, ...]  # estimated cycles per operator, in run order
+    clock_hz: int
+    memory: str
+    passed: bool  # outputs equal to the reference
+    code_bytes: int = 0
+    other_ram_bytes: int = 0
+
+    @property
+    def ms(self) -> float:
+        return self.cycles / self.clock_hz * 1e3
 
 
-def calibrate(models: list[tuple[str, bytes]], board_name: str = "qemu-mps2-an386",
-              samples: int = 2, log=print, save_to: Path | None = None) -> CostModel:
-    """Profile each ``(name, tflite)`` on the emulated board, fit, save under the board's core."""
-
-    board = load_board(board_name)
-    if not board.emulated:
-        raise EdgekitError(f"{board.name} is not an emulated board; calibrate on one")
-    target = target_for_cpu(board.cpu)
-    rows: list[tuple[OpFeatures, float]] = []
-    code, other_ram = [], []
+def measure(tflite: bytes | Path, board: Board | str, work: Path | None = None) -> Measured:
+    """Build ``tflite`` for ``board``, run it on the emulated board of its core with the cycle
+    plugin (a real board's memory system and clock modelled), and read the estimate."""
+    board = load_board(board) if isinstance(board, str) else board
     with tempfile.TemporaryDirectory(prefix="edgekit-cost-") as tmp:
-        for name, tfl in models:
-            path = Path(tmp) / f"{name}.tflite"
-            path.write_bytes(tfl)
-            fw = build_firmware(path, board, Path(tmp) / name)
-            code.append(fw.sizes.flash_beyond_weights_bytes)
-            other_ram.append(fw.sizes.ram_other_static_bytes)
-            report = profile_target(board.name, model=path, build_dir=Path(tmp) / name, samples=samples)
-            if not report.passed:
-                raise EdgekitError(f"{name}: the profile run failed or differed from tflite-micro")
-            got = measured_samples(tfl, report, target)
-            rows += got
-            log(f"{name}: {len(got)} operators, {sum(v for _, v in got):,.0f} instructions")
+        work = Path(work or tmp)
+        path = Path(tflite) if isinstance(tflite, Path) else work / "model.tflite"
+        if not isinstance(tflite, Path):
+            path.write_bytes(tflite)
+        fw = build_firmware(path, emulated_twin(board), work / "build")
+        report = profile_target(board.name, model=path, build_dir=work / "build", samples=1, emulate=not board.emulated)
+    if report.cycles is None:
+        raise EdgekitError(f"{board.name}: no cycle estimate (the emulated run failed: {report.error or report.status})")
+    total, ops = report.cycles["total"], report.cycles["operators"]
+    return Measured(int(total["estimated_cycles"]), int(total["instructions"]),
+                    tuple(int(o["estimated_cycles"]) for o in ops), report.cycles.get("clock_hz") or board.clock_hz,
+                    report.cycles.get("memory", ""), report.passed, fw.sizes.flash_beyond_weights_bytes,
+                    fw.sizes.ram_other_static_bytes)
+
+
+def samples_of(tflite: bytes, board: Board, got: Measured) -> list[tuple[OpFeatures, float]]:
+    """Each operator's features paired with its measured cycles."""
+    feats = features(*lowered(tflite, board))
+    if len(feats) != len(got.operators):
+        raise EdgekitError(f"the run has {len(got.operators)} operators, the generated model {len(feats)}")
+    return [(f, float(c)) for f, c in zip(feats, got.operators)]
+
+
+def calibrate(models: list[tuple[str, bytes]], board_name: str = DEFAULT_BOARD, log: Log = print,
+              save_to: Path | None | bool = None) -> CostModel:
+    """Run each ``(name, tflite)`` on the emulated board, fit, save under the board's name."""
+    board = load_board(board_name)
+    rows: list[tuple[OpFeatures, float]] = []
+    per_net: dict[str, tuple[list, Measured]] = {}
+    code, other_ram, memory = [], [], ""
+    for name, tfl in models:
+        got = measure(tfl, board)
+        if not got.passed:
+            raise EdgekitError(f"{name}: the run on {board.name} differed from the reference")
+        net = samples_of(tfl, board, got)
+        per_net[name] = (net, got)
+        rows += net
+        code.append(got.code_bytes)
+        other_ram.append(got.other_ram_bytes)
+        memory = got.memory
+        log(f"{name}: {len(net)} operators, {got.cycles:,} estimated cycles ({got.instructions:,} instructions)")
     coeffs, errors = fit(rows)
-    model = CostModel(board.cpu, coeffs, 1.0, int(max(code)), int(max(other_ram)),
-                      f"fitted on {board.name} from {len(models)} models ({', '.join(n for n, _ in models)})",
-                      len(rows), errors)
+    model = CostModel(board.name, board.cpu, coeffs, int(max(code)), int(max(other_ram)), memory,
+                      f"fitted on {board.name} from {len(models)} networks", len(rows), errors, sources_digest())
+    for name, (net, got) in per_net.items():
+        pred = sum(model.cycles(f) for f, _ in net)
+        model.networks[name] = {"measured_cycles": got.cycles, "predicted_cycles": round(pred),
+                                "error": round(pred / got.cycles - 1, 4)}
     if save_to is not False:
         save(model, save_to)
     return model
+
+
+def refit(board_name: str = DEFAULT_BOARD, log: Log = print, save_to: Path | None | bool = None) -> CostModel:
+    """Build the training networks (``costnets.TRAINING``), run them on the emulated board, fit
+    and save: ``edgekit fit --refit-cost-model``."""
+    data = digits()
+    models = []
+    for spec in costnets.TRAINING:
+        log(f"building {spec.name} ...")
+        models.append((spec.name, costnets.build(spec, data)))
+    return calibrate(models, board_name, log=log, save_to=save_to)

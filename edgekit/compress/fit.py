@@ -4,14 +4,20 @@
    BatchNormalization statistics set on the data), converted to int8, lowered and planned for
    the board's core exactly as ``edgekit generate`` would. Flash = weights as deployed + the
    firmware's code (from the cost model's calibration builds); RAM = planned arena + other
-   static RAM + the board's stack reserve; latency = the per-operator cost model. Candidates
-   over the board's flash or RAM, or over ``latency_ms``, are dropped.
+   static RAM + the board's stack reserve; latency = the per-operator cost model's estimated
+   cycles (``costmodel``) at the board's clock. Candidates over the board's flash or RAM, or
+   over ``latency_ms``, are dropped.
 2. Train: the feasible candidates, largest first (by MACs), up to ``max_trials``, each for a
    few epochs with a fixed seed; int8 accuracy on the test split in the tflite-micro
    interpreter (which the generated code equals bit for bit).
-3. The most accurate int8 network wins (ties: the faster); it is saved as ``.keras`` and int8
-   ``.tflite``, its firmware is built for the board to confirm the sizes, and a JSON report
-   with every candidate's row is written next to it.
+3. Measure: the trained candidates, most accurate first (ties: the faster predicted), are
+   built for the board and run on the emulated board of its core with the cycle plugin (the
+   board's memory system and clock). The first whose outputs equal the reference and whose
+   measured latency is within ``latency_ms`` wins; the others measured are rejected, with
+   predicted and measured cycles kept for each (``latency_error_max``: the largest
+   |predicted / measured - 1|). The winner is saved as ``.keras`` and int8 ``.tflite``, its
+   firmware built for the board, and a JSON report with every candidate's row written next
+   to it.
 """
 
 from __future__ import annotations
@@ -23,14 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
-from ..codegen.lower import lower_graph
 from ..errors import EdgekitError
-from ..ir import parse_tflite
 from ..target.boards import load_board
 from ..target.build import build_firmware
-from . import cluster, costmodel, measure, prune, zoo
+from . import costmodel, measure, zoo
 
 Log = Callable[[str], None]
 
@@ -48,7 +51,8 @@ class Candidate:
     flash_bytes: int = 0
     arena_bytes: int = 0
     ram_bytes: int = 0
-    latency_ms: float = 0.0
+    predicted_cycles: float = 0.0
+    latency_ms: float = 0.0  # predicted, at the board's clock
     fits: bool = False
     why_not: str = ""
     # training
@@ -56,6 +60,17 @@ class Candidate:
     float_accuracy: float | None = None
     int8_accuracy: float | None = None
     train_s: float = 0.0
+    # measured on the emulated board (trained, int8)
+    measured_cycles: int | None = None
+    measured_ms: float | None = None
+    measured_memory: str = ""
+
+    @property
+    def latency_error(self) -> float | None:
+        """predicted / measured - 1 (estimated cycles), once measured."""
+        if not self.measured_cycles:
+            return None
+        return self.predicted_cycles / self.measured_cycles - 1
 
     @property
     def label(self) -> str:
@@ -66,7 +81,7 @@ class Candidate:
                          num_classes=num_classes, width=self.width, depth=self.depth, seed=seed)
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "latency_error": self.latency_error}
 
 
 @dataclass
@@ -78,27 +93,50 @@ class FitResult:
     keras_path: Path | None = None
     tflite_path: Path | None = None
     firmware_sizes: dict | None = None
+    cost_model: str = ""  # what the predictions are (the cost model's board and memory)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def measured(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.measured_cycles]
+
+    @property
+    def latency_error_max(self) -> float | None:
+        """The largest |predicted / measured - 1| of estimated cycles over the candidates measured."""
+        errs = [abs(c.latency_error) for c in self.measured]
+        return max(errs) if errs else None
+
     def table(self) -> str:
-        head = (f"{'candidate':<34} {'MACs':>10} {'flash':>9} {'RAM':>8} {'est ms':>8} "
+        head = (f"{'candidate':<34} {'MACs':>10} {'flash':>9} {'RAM':>8} {'pred ms':>8} {'meas ms':>8} "
                 f"{'fits':<5} {'float':>6} {'int8':>6}")
         lines = [head, "-" * len(head)]
         for c in sorted(self.candidates, key=lambda c: (not c.trained, -(c.int8_accuracy or 0), c.latency_ms)):
             acc = lambda v: f"{v * 100:5.1f}%" if v is not None else "    - "  # noqa: E731
             mark = " <- winner" if c is self.winner else ""
             fits = "yes" if c.fits else "no"
+            meas = f"{c.measured_ms:>8.2f}" if c.measured_ms is not None else f"{'-':>8}"
             lines.append(f"{c.label:<34} {c.macs:>10,} {c.flash_bytes:>9,} {c.ram_bytes:>8,} "
-                         f"{c.latency_ms:>8.2f} {fits:<5} {acc(c.float_accuracy)} {acc(c.int8_accuracy)}"
+                         f"{c.latency_ms:>8.2f} {meas} {fits:<5} {acc(c.float_accuracy)} {acc(c.int8_accuracy)}"
                          f"{mark}{'' if c.fits else '  (' + c.why_not + ')'}")
         return "\n".join(lines)
+
+    def latency_lines(self) -> list[str]:
+        """Predicted against measured estimated cycles, for every candidate measured."""
+        out = []
+        for c in self.measured:
+            out.append(f"{c.label}: predicted {c.predicted_cycles:,.0f} cycles ({c.latency_ms:.2f} ms), "
+                       f"measured {c.measured_cycles:,} ({c.measured_ms:.2f} ms), {c.latency_error:+.1%}")
+        if self.measured:
+            out.append(f"largest latency error {self.latency_error_max:.1%} ({self.cost_model})")
+        return out
 
     def to_json(self) -> dict:
         return {"board": self.board, "latency_limit_ms": self.latency_limit_ms,
                 "winner": self.winner.to_json() if self.winner else None,
                 "keras": str(self.keras_path) if self.keras_path else None,
                 "tflite": str(self.tflite_path) if self.tflite_path else None,
-                "firmware_sizes": self.firmware_sizes, "notes": self.notes,
+                "firmware_sizes": self.firmware_sizes, "cost_model": self.cost_model,
+                "fit_latency_error_max": self.latency_error_max, "notes": self.notes,
                 "candidates": [c.to_json() for c in self.candidates]}
 
 
@@ -121,42 +159,68 @@ def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, se
     measure.refresh_batchnorm(model, ds.x_train, passes=5)
     tfl = measure.to_int8(model, ds, calib_samples=16)
     stats = measure.deploy_stats(tfl, c.family, target)
-    graph = parse_tflite(tfl)
-    g2, calls, _ = schedule_for(graph, lower_graph(graph, target), target)
     c.macs, c.params = stats.macs, int(model.count_params())
     c.weight_bytes, c.arena_bytes = stats.weight_bytes, stats.arena_bytes
     c.flash_bytes = stats.weight_bytes + cost.code_bytes
     c.ram_bytes = stats.arena_bytes + cost.other_ram_bytes + board.stack_bytes
-    c.latency_ms = cost.latency_ms(cost.total_instructions(g2, calls), board.clock_hz)
+    c.predicted_cycles = cost.predict(tfl, board)
+    c.latency_ms = cost.latency_ms(c.predicted_cycles, board.clock_hz)
     why = []
     if c.flash_bytes > board.flash_bytes:
         why.append(f"flash {c.flash_bytes:,} > {board.flash_bytes:,}")
     if c.ram_bytes > board.ram_bytes:
         why.append(f"RAM {c.ram_bytes:,} > {board.ram_bytes:,}")
     if latency_ms is not None and c.latency_ms > latency_ms:
-        why.append(f"{c.latency_ms:.2f} ms > {latency_ms:g} ms")
+        why.append(f"predicted {c.latency_ms:.2f} ms > {latency_ms:g} ms")
     c.fits, c.why_not = not why, "; ".join(why)
     return c
 
 
+def measure_on_board(c: Candidate, tfl: bytes, board, cost, latency_ms: float | None, log: Log) -> bool:
+    """Run the trained ``c`` on the emulated board; True if it is accepted."""
+    c.predicted_cycles = cost.predict(tfl, board)  # the trained network, as deployed
+    c.latency_ms = cost.latency_ms(c.predicted_cycles, board.clock_hz)
+    got = costmodel.measure(tfl, board)
+    c.measured_cycles, c.measured_ms, c.measured_memory = got.cycles, got.ms, got.memory
+    log(f"[measure] {c.label}: predicted {c.predicted_cycles:,.0f} cycles ({c.latency_ms:.2f} ms), "
+        f"measured {got.cycles:,} ({got.ms:.2f} ms, {got.memory}), {c.latency_error:+.1%}")
+    why = []
+    if not got.passed:
+        why.append(f"outputs on {board.name} differ from the reference")
+    if latency_ms is not None and got.ms > latency_ms:
+        why.append(f"measured {got.ms:.2f} ms > {latency_ms:g} ms")
+    if why:
+        c.fits, c.why_not = False, "; ".join(why)
+        log(f"[measure] {c.label} rejected: {c.why_not}")
+    return not why
+
+
 def search(board_name: str, data, latency_ms: float | None = None, candidates: list[Candidate] | None = None,
            epochs: int = 4, max_trials: int = 4, seed: int = 0, out_dir: Path | None = None,
-           build_winner: bool = True, log: Log = print) -> FitResult:
-    """Screen, train, pick and save; see the module docstring."""
+           build_winner: bool = True, log: Log = print, cost: costmodel.CostModel | None = None) -> FitResult:
+    """Screen, train, measure, pick and save; see the module docstring. ``cost``: the cost
+    model (default: the one shipped for the board)."""
 
     board = load_board(board_name)
     target = target_for_cpu(board.cpu)
-    cost = costmodel.load(board.cpu)
+    cost = cost or costmodel.load(board)
     candidates = candidates if candidates is not None else grid()
     log(f"board {board.name}: flash {board.flash_bytes:,} B, RAM {board.ram_bytes:,} B, "
         f"{board.clock_hz / 1e6:g} MHz; {len(candidates)} candidates"
         + (f", latency <= {latency_ms:g} ms" if latency_ms is not None else ""))
+    result = FitResult(board.name, latency_ms, candidates, None,
+                       cost_model=f"cost model of {cost.board}'s estimated cycles, {cost.memory}")
+    changed = costmodel.stale(cost)
+    if changed:
+        note = (f"the cost model was fitted on other {' and '.join(changed)} sources: "
+                f"predictions may be off (run {costmodel.REFIT_COMMAND})")
+        result.notes.append(note)
+        log(f"note: {note}")
     for i, c in enumerate(candidates, 1):
         screen(c, data, board, cost, target, latency_ms, seed)
         log(f"[screen {i}/{len(candidates)}] {c.label}: {c.macs:,} MACs, flash {c.flash_bytes:,}, "
             f"RAM {c.ram_bytes:,}, ~{c.latency_ms:.2f} ms -> {'fits' if c.fits else 'no: ' + c.why_not}")
     feasible = sorted((c for c in candidates if c.fits), key=lambda c: -c.macs)
-    result = FitResult(board.name, latency_ms, candidates, None)
     if not feasible:
         result.notes.append("no candidate fits the board's flash, RAM and latency")
         log("no candidate fits")
@@ -164,7 +228,7 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
     trials = feasible[:max_trials]
     if len(feasible) > max_trials:
         result.notes.append(f"{len(feasible)} candidates fit; trained the {max_trials} largest (--max-trials)")
-    best = None
+    trained = []
     for i, c in enumerate(trials, 1):
         t = time.time()
         ds = data.resized(c.resolution)
@@ -176,8 +240,18 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         c.trained, c.train_s = True, time.time() - t
         log(f"[train {i}/{len(trials)}] {c.label}: float {c.float_accuracy * 100:.1f}%, "
             f"int8 {c.int8_accuracy * 100:.1f}% ({c.train_s:.0f} s)")
-        if best is None or (c.int8_accuracy, -c.latency_ms) > (best[0].int8_accuracy, -best[0].latency_ms):
-            best = (c, model, tfl)
+        trained.append((c, model, tfl))
+    trained.sort(key=lambda t: (-t[0].int8_accuracy, t[0].latency_ms))
+    best = next(((c, model, tfl) for c, model, tfl in trained
+                 if measure_on_board(c, tfl, board, cost, latency_ms, log)), None)
+    for line in result.latency_lines():
+        log(line)
+    if best is None:
+        result.notes.append(f"no trained candidate met the budgets when measured on {board.name}")
+        log("no candidate fits when measured")
+        if out_dir is not None:
+            _write_report(result, Path(out_dir))
+        return result
     winner, model, tfl = best
     result.winner = winner
     if out_dir is not None:
@@ -197,32 +271,10 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
             except EdgekitError as exc:
                 result.notes.append(f"firmware build of the winner failed: {exc}")
                 log(f"note: firmware build of the winner failed: {exc}")
-        (out_dir / "fit_report.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        _write_report(result, out_dir)
     return result
 
 
-def calibration_models(data, seed: int = 0) -> list[tuple[str, bytes]]:
-    """Zoo networks of varied shapes (untrained, BatchNormalization statistics set on
-    ``data``), plus a clustered and a pruned one so the compressed kernels get measured."""
-
-    specs = [("mobilenet_v1", 0.25, 16, 0.5), ("mobilenet_v2", 0.35, 24, 0.34),
-             ("shufflenet_v2", 0.25, 32, 0.25), ("efficientnet_lite", 0.25, 16, 0.34),
-             ("ds_cnn", 0.5, 16, 1.0), ("mobilenet_v1", 0.5, 32, 0.5)]
-    out = []
-    for fam, w, r, d in specs:
-        ds = data.resized(r)
-        m = zoo.build(fam, resolution=r, channels=ds.input_shape[-1], num_classes=data.num_classes,
-                      width=w, depth=d, seed=seed)
-        measure.refresh_batchnorm(m, ds.x_train, passes=5)
-        out.append((f"{fam}_w{w}_r{r}", measure.to_int8(m, ds, calib_samples=16)))
-    ds = data.resized(16)
-    m = zoo.build("mobilenet_v2", resolution=16, channels=1, num_classes=data.num_classes, width=0.5,
-                  depth=0.34, seed=seed)
-    measure.refresh_batchnorm(m, ds.x_train, passes=5)
-    c = measure.copy_model(m)
-    cluster.cluster_weights(c, 16)
-    out.append(("mobilenet_v2_cluster16", measure.to_int8(c, ds, calib_samples=16)))
-    for layer in prune.prunable_layers(m):
-        layer.kernel.assign(layer.kernel.numpy() * prune.magnitude_mask(layer.kernel.numpy(), 0.8))
-    out.append(("mobilenet_v2_sparse80", measure.to_int8(m, ds, calib_samples=16)))
-    return out
+def _write_report(result: FitResult, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "fit_report.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
