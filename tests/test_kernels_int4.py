@@ -89,6 +89,20 @@ def test_fully_connected_dsp_host(case, runtime_lib, tmp_path, monkeypatch):
     assert call.scratch_bytes > 0
 
 
+DW_CASES = [((8, 8, 6), 3, 1, "SAME", 20), ((9, 7, 5), 3, 2, "VALID", 21), ((6, 6, 16), 3, 1, "SAME", 22)]
+
+
+@pytest.mark.parametrize("case", DW_CASES, ids=str)
+def test_depthwise_host(case, runtime_lib, tmp_path):
+    """DEPTHWISE_CONV_2D with int4 weights: portable, and on a DSP target its int8 DSP kernels
+    on the widened weights."""
+    shape, k, stride, pad, seed = case
+    model = int4_op("depthwise", shape, shape[-1], seed=seed, kernel=k, stride=stride, padding=pad)
+    assert _int4_weights(model)[1].dtype == DType.INT4
+    assert_bit_exact(model, runtime_lib, tmp_path / "portable", expect_ops=["DEPTHWISE_CONV_2D"])
+    assert_dsp_bit_exact(model, runtime_lib, tmp_path / "dsp", "DEPTHWISE_CONV_2D", expect_dsp=False, target=DSP)
+
+
 def test_conv_dsp_host_takes_the_int8_kernel(runtime_lib, tmp_path):
     """CONV_2D with int4 filters on a DSP core: the int8 DSP kernel on the widened filter (no
     int4 convolution kernel yet), bit-exact."""
