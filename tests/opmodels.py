@@ -91,3 +91,58 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
         for k, (a, b) in enumerate(zip(o, w)):
             np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
     return graph
+
+
+def int4_op(kind: str, input_shape, out_c: int, seed=0, kernel=3, stride=1, padding="SAME", bias=True) -> bytes:
+    """A one-operator model with int4 weights, converted at test time: FULLY_CONNECTED
+    (``kind="dense"``, per-tensor weights), CONV_2D (``"conv"``, per-channel) or
+    DEPTHWISE_CONV_2D (``"depthwise"``, per-tensor; ``out_c`` is the input's channels) of seeded weights
+    fake-quantized to 4 bits in [-8, 7] (quantization-aware form), activations fake-quantized to
+    8 bits at seeded ranges, converted with TFLite's low-bit QAT option
+    (``_experimental_low_bit_qat``): the converter keeps the 4-bit scales and stores the weights
+    as INT4 tensors, two per byte."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    in_c = input_shape[-1]
+    if kind == "dense":
+        w = rng.standard_normal((in_c, out_c)).astype(np.float32)
+        wmax = np.float32(np.abs(w).max() * rng.uniform(0.6, 1.0))  # some weights clip to -8 and 7
+    elif kind == "depthwise":
+        w = rng.standard_normal((kernel, kernel, in_c, 1)).astype(np.float32)
+        wmax = np.float32(np.abs(w).max() * rng.uniform(0.6, 1.0))
+    else:
+        w = rng.standard_normal((kernel, kernel, in_c, out_c)).astype(np.float32)
+        wmax = (np.abs(w).reshape(-1, out_c).max(axis=0) * rng.uniform(0.6, 1.0, out_c)).astype(np.float32)
+    b = (rng.standard_normal(out_c) * 0.5).astype(np.float32)
+    x_lim = float(rng.uniform(1.0, 3.0))
+    x_lo = float(-x_lim * rng.uniform(0.3, 1.0))  # an input zero point other than 0
+    fan_in = {"dense": in_c, "depthwise": kernel * kernel}.get(kind, kernel * kernel * in_c)
+    y_lim = float(x_lim * np.sqrt(fan_in) * rng.uniform(0.8, 1.6))
+    y_lo = float(-y_lim * rng.uniform(0.5, 1.0))
+
+    def q4(v, top):  # 16 steps of top / 8: the integers -8..7, zero point exactly 0
+        if kind != "conv":
+            return tf.quantization.fake_quant_with_min_max_vars(v, -top, top * 7 / 8, num_bits=4)
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(v, -top, top * 7 / 8, num_bits=4)
+
+    def body(x):
+        x = tf.quantization.fake_quant_with_min_max_vars(x, x_lo, x_lim, num_bits=8)
+        wq = q4(tf.constant(w), wmax)
+        if kind == "dense":
+            y = tf.matmul(x, wq)
+        elif kind == "depthwise":
+            y = tf.nn.depthwise_conv2d(x, wq, [1, stride, stride, 1], padding)
+        else:
+            y = tf.nn.conv2d(x, wq, stride, padding)
+        if bias:
+            y = tf.nn.bias_add(y, tf.constant(b))
+        return tf.quantization.fake_quant_with_min_max_vars(y, y_lo, y_lim, num_bits=8)
+
+    fn = tf.function(body, input_signature=[tf.TensorSpec((1, *input_shape), tf.float32)])
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_low_bit_qat = True
+    return conv.convert()

@@ -30,7 +30,8 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
-                 "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8"),
+                 "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
+                                     "ek_fully_connected_int4_dsp_s8"),
                  "ADD": ("ek_add_dsp_s8",),
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
 #: the DSP target that keeps every kernel with scratch (no lean variants chosen for memory)

@@ -183,15 +183,29 @@ def _buffer_data(model, buf: bytes, index: int, dtype: DType, shape, name: str):
         raw = buf[start:start + size]
     if raw is None:
         return None
-    if dtype in (DType.OTHER, DType.INT4, DType.FLOAT16):
+    expected = int(math.prod(shape)) if shape else 1
+    if dtype == DType.INT4:
+        return _unpack_int4(raw, shape, expected, f"{name}: buffer {index}")
+    if dtype in (DType.OTHER, DType.FLOAT16):
         return np.frombuffer(raw, dtype=np.uint8)
     arr = np.frombuffer(raw, dtype=dtype.numpy)
-    expected = int(math.prod(shape)) if shape else 1
     if arr.size != expected:
         raise ModelFormatError(
             f"{name}: buffer {index} holds {arr.size} values, tensor shape {shape} needs {expected}"
         )
     return arr.reshape(shape).copy()
+
+
+def _unpack_int4(raw: bytes, shape, count: int, where: str) -> np.ndarray:
+    """TFLite's int4 constants: the values in flat order, two per byte, the first in the low
+    nibble (tflite::tensor_utils::UnpackDenseInt4IntoInt8), an odd count's last in a low nibble
+    alone. The values as int8 (-8..7) in the tensor's shape; the tensor stays INT4."""
+    if len(raw) != (count + 1) // 2:
+        raise ModelFormatError(f"{where} holds {len(raw)} bytes, int4 tensor shape {list(shape)} needs "
+                               f"{(count + 1) // 2}")
+    b = np.frombuffer(raw, dtype=np.uint8)
+    pairs = np.stack([b & 0xF, b >> 4], axis=1).reshape(-1)[:count].astype(np.int16)
+    return np.where(pairs >= 8, pairs - 16, pairs).astype(np.int8).reshape(shape)
 
 
 class _OptionsOfAnotherKind(Exception):

@@ -162,8 +162,10 @@ def _check_common(ctx: LowerCtx, op: Op):
     require = require_int16 if x.dtype == DType.INT16 else require_int8
     require(x, "input", op)
     require(y, "output", op)
-    if not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
-        raise UnsupportedModelError(f"op {op.index} {op.type_name}: filter must be constant int8")
+    if not w.is_constant or w.dtype not in (DType.INT8, DType.INT4) or w.quant is None:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: filter must be constant int8 or int4")
+    if w.dtype == DType.INT4 and x.dtype != DType.INT8:
+        raise UnsupportedModelError(f"op {op.index} {op.type_name}: int4 filter with {x.dtype.name} activations")
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: asymmetric filter (zero point != 0)")
     if b is not None and x.dtype == DType.INT8 and (not b.is_constant or b.dtype.name != "INT32"):
@@ -219,7 +221,7 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         filter_h=kh, filter_w=kw, filter_c=fc, groups=ic // fc,
         stride_h=opts.stride_h, stride_w=opts.stride_w,
         dilation_h=opts.dilation_h, dilation_w=opts.dilation_w, pad_top=pad_top, pad_left=pad_left,
-        act_min=act_min, act_max=act_max, weights=ctx.const_array(w))
+        act_min=act_min, act_max=act_max, weights=ctx.const_array(w, "int8_t"))  # int4 filters widened
     if x.dtype == DType.INT16:
         acc = accumulator_16x8(ctx, op, b, w.data.reshape(oc, -1).astype(np.int64),
                                effective_scales(x.scale, w.quant.scale, y.scale, oc))
@@ -262,7 +264,7 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         input_h=ih, input_w=iw, input_c=ic, output_h=y.shape[1], output_w=y.shape[2], output_c=oc,
         depth_multiplier=dm, filter_h=kh, filter_w=kw, stride_h=opts.stride_h, stride_w=opts.stride_w,
         dilation_h=opts.dilation_h, dilation_w=opts.dilation_w, pad_top=pad_top, pad_left=pad_left,
-        act_min=act_min, act_max=act_max, weights=ctx.const_array(w))
+        act_min=act_min, act_max=act_max, weights=ctx.const_array(w, "int8_t"))  # int4 filters widened
     if x.dtype == DType.INT16:
         acc = accumulator_16x8(ctx, op, b, w.data.reshape(-1, oc).T.astype(np.int64),
                                effective_scales(x.scale, w.quant.scale, y.scale, oc), int32_bias=False)

@@ -1,7 +1,8 @@
 """FULLY_CONNECTED on the DSP kernel ``ek_fully_connected_dsp_s8`` (ek_fully_connected_dsp.h): each
 input row widened once, four output rows at a time against it; ``ek_fully_connected_lean_dsp_s8``
 (same parameters) widens in registers and needs no scratch, for the layers whose scratch would
-raise the arena (``Target.lean_ops``)."""
+raise the arena (``Target.lean_ops``); ``ek_fully_connected_int4_dsp_s8`` (same parameters and
+scratch) reads int4 weights, two per byte, and unpacks them in registers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import kernel_facts
-from ..arith import max_abs_acc
+from ...ir import DType
+from ..arith import INT32_MAX, max_abs_acc
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, gemm_weights, requant_table, round_up
 
@@ -85,3 +87,40 @@ def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | N
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
                                scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", p.in_features, k_pad))
+
+
+def int4_gemm_weights(w_rows: np.ndarray, k_pad: int) -> np.ndarray:
+    """Weights [n][k] (values -8..7) as ek_fully_connected_int4_dsp_s8 reads them (its header):
+    per four rows and four k, two words; byte j of word c is row 2 c + (j & 1) at k = 2 (j >> 1),
+    its low nibble that k, its high nibble k + 1. Rows and k padded with zeros."""
+    n, k = w_rows.shape
+    n_pad = round_up(n, 4)
+    w = np.zeros((n_pad, k_pad), np.int64)
+    w[:n, :k] = w_rows
+    # [row block][word c][row parity] x [k quad][k half][k parity] -> [block][quad][c][half][parity][k parity]
+    b = w.reshape(n_pad // 4, 2, 2, k_pad // 4, 2, 2).transpose(0, 3, 1, 4, 2, 5)
+    packed = (b[..., 0] & 0xF) | ((b[..., 1] & 0xF) << 4)
+    return packed.reshape(-1).astype(np.uint8).view(np.int8)
+
+
+def fully_connected_int4_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and int4 weights."""
+    return ctx.target.dsp and ctx.tensor(call.op.inputs[1]).dtype == DType.INT4
+
+
+def lower_fully_connected_int4_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_fully_connected_int4_dsp_s8: the DSP kernel's call with the weights packed two per byte;
+    None where its accumulator, 32 (W x + b'), could leave int32."""
+    dsp = lower_fully_connected_dsp(ctx, call)
+    if dsp is None:
+        return None
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.astype(np.int64)
+    if 32 * int(max_abs_acc(p.bias.values, w_rows).max(initial=0)) > INT32_MAX:
+        return None
+    weights = ctx.array(call.op, "weights", "int8_t", int4_gemm_weights(w_rows, dsp.params.k_pad),
+                        f"{w.name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
+    return dataclasses.replace(
+        dsp, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(dsp.params, weights=weights),
+        scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", p.in_features, dsp.params.k_pad))

@@ -15,8 +15,10 @@ from .dsp_common import prefer_packed
 from .int16x8 import accumulator_16x8
 from .dsp_fully_connected import (
     fully_connected_dsp_applies,
+    fully_connected_int4_applies,
     fully_connected_lean_applies,
     lower_fully_connected_dsp,
+    lower_fully_connected_int4_dsp,
     lower_fully_connected_lean,
     small_fc,
 )
@@ -70,8 +72,10 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
     else:
         require_int8(x, "input", op)
         require_int8(y, "output", op)
-    if w is None or not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
-        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant quantized int8")
+    if w is None or not w.is_constant or w.dtype not in (DType.INT8, DType.INT4) or w.quant is None:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights must be constant quantized int8 or int4")
+    if s16 and w.dtype == DType.INT4:
+        raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: int4 weights with int16 activations")
     if len(w.shape) != 2:
         raise UnsupportedModelError(f"op {op.index} FULLY_CONNECTED: weights of shape {list(w.shape)}, not 2-D")
     out_f, in_f = w.shape
@@ -105,7 +109,7 @@ def lower_fully_connected(ctx: LowerCtx, op: Op) -> KernelCall:
         qs = qs * out_f
     params = FullyConnectedParams(
         batches=batches, in_features=in_f, out_features=out_f,
-        weights=ctx.const_array(w),
+        weights=ctx.const_array(w, "int8_t"),  # int4 weights widened
         bias=ctx.array(op, "bias", "int32_t", folded, "bias with the input offset folded in"),
         multiplier=ctx.array(op, "multiplier", "int32_t", [m for m, _ in qs]),
         shift=ctx.array(op, "shift", "int32_t", [s for _, s in qs]),
@@ -127,6 +131,7 @@ def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
 FULLY_CONNECTED_KERNELS = kernel_table(
     (OpKind.FULLY_CONNECTED,),
     portable("ek_fully_connected_s8", applies=small_fc),  # a classifier head on a DSP core: code size wins
+    Candidate("ek_fully_connected_int4_dsp_s8", fully_connected_int4_applies, lower_fully_connected_int4_dsp),
     Candidate("ek_fully_connected_pal_s8", packed_beats_dsp, lower_packed_fully_connected),
     Candidate("ek_fully_connected_lean_dsp_s8", fully_connected_lean_applies, lower_fully_connected_lean),
     Candidate("ek_fully_connected_dsp_s8", fully_connected_dsp_applies, lower_fully_connected_dsp),

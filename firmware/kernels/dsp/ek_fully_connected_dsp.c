@@ -96,6 +96,83 @@ static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, in
 }
 #endif
 
+/* One word of int4 weights against one pair of doubled inputs X: the low nibbles (rows A, B)
+ * into the accumulators A0, A1 with X = x0, the high nibbles with x1 (see the header). */
+#define EK_FC4_WORD(W, A0, A1)                        \
+    "and    %[t], %[m], %[" W "], lsl #4\n\t"         \
+    "sxtb16 %[u], %[t]\n\t"                           \
+    "smlad  %[" A0 "], %[x0], %[u], %[" A0 "]\n\t"    \
+    "sxtb16 %[u], %[t], ror #8\n\t"                   \
+    "smlad  %[" A1 "], %[x0], %[u], %[" A1 "]\n\t"    \
+    "and    %[t], %[" W "], %[m]\n\t"                 \
+    "sxtb16 %[u], %[t]\n\t"                           \
+    "smlad  %[" A0 "], %[x1], %[u], %[" A0 "]\n\t"    \
+    "sxtb16 %[u], %[t], ror #8\n\t"                   \
+    "smlad  %[" A1 "], %[x1], %[u], %[" A1 "]\n\t"
+
+#define EK_FC4_BODY                                   \
+    "ldr    %[wa], [%[w]], #4\n\t"                    \
+    "ldr    %[wb], [%[w]], #4\n\t"                    \
+    "ldr    %[x0], [%[x]], #4\n\t"                    \
+    "ldr    %[x1], [%[x]], #4\n\t"                    \
+    EK_FC4_WORD("wa", "a0", "a1")                     \
+    EK_FC4_WORD("wb", "a2", "a3")
+
+#if EK_DSP_ASM
+/* Four rows over k_quads groups of four k (two words of weights and two of doubled input each),
+ * two groups per iteration (an odd count enters at the second), as dot4. */
+static void dot4_int4(const uint32_t **wp, const uint32_t *x, int32_t k_quads, int32_t *r0, int32_t *r1,
+                      int32_t *r2, int32_t *r3)
+{
+    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
+    const uint32_t *w = *wp;
+    const uint32_t *end = x + 2 * k_quads;
+    const int32_t odd = k_quads & 1;
+    const uint32_t m = 0xF0F0F0F0u;
+    uint32_t wa, wb, x0, x1, t, u;
+    __asm__ volatile(
+        "ldr    %[t], %[odd]\n\t"
+        "cmp    %[t], #0\n\t"
+        "bne    2f\n\t"
+        "1:\n\t"
+        EK_FC4_BODY
+        "2:\n\t"
+        EK_FC4_BODY
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
+          [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t), [u] "=&r"(u)
+        : [end] "r"(end), [m] "r"(m), [odd] "m"(odd)
+        : "cc", "memory");
+    *wp = w;
+    *r0 = a0;
+    *r1 = a1;
+    *r2 = a2;
+    *r3 = a3;
+}
+#else
+/* The same computation in C: the nibbles moved to the high half of their byte, 16 w per byte. */
+static void dot4_int4(const uint32_t **wp, const uint32_t *x, int32_t k_quads, int32_t *r0, int32_t *r1,
+                      int32_t *r2, int32_t *r3)
+{
+    const uint32_t *w = *wp;
+    for (int32_t q = 0; q < k_quads; ++q, w += 2, x += 2) {
+        const uint32_t x0 = x[0], x1 = x[1];
+        const uint32_t alo = (w[0] << 4) & 0xF0F0F0F0u, ahi = w[0] & 0xF0F0F0F0u;
+        const uint32_t blo = (w[1] << 4) & 0xF0F0F0F0u, bhi = w[1] & 0xF0F0F0F0u;
+        *r0 = ek_smlad(x0, ek_sxtb16(alo), *r0);
+        *r1 = ek_smlad(x0, ek_sxtb16_ror8(alo), *r1);
+        *r0 = ek_smlad(x1, ek_sxtb16(ahi), *r0);
+        *r1 = ek_smlad(x1, ek_sxtb16_ror8(ahi), *r1);
+        *r2 = ek_smlad(x0, ek_sxtb16(blo), *r2);
+        *r3 = ek_smlad(x0, ek_sxtb16_ror8(blo), *r3);
+        *r2 = ek_smlad(x1, ek_sxtb16(bhi), *r2);
+        *r3 = ek_smlad(x1, ek_sxtb16_ror8(bhi), *r3);
+    }
+    *wp = w;
+}
+#endif
+
 /* Scratch: the input row widened to doubled int16 pairs (2 * k_pad bytes), plus the row padded to
  * k_pad when in_features is not a multiple of 4. */
 int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad)
@@ -132,6 +209,53 @@ void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int
             const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
             for (int32_t j = 0; j < rows; ++j) {
                 output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
+            }
+        }
+    }
+}
+
+/* The input row widened to doubled int16 pairs (and padded), as ek_fully_connected_dsp_s8. */
+static const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *scratch)
+{
+    const int32_t k_pad = p->k_pad;
+    uint32_t *xw = (uint32_t *)(void *)scratch;
+    int8_t *row = scratch + 2 * k_pad;
+    const int8_t *x8 = input;
+    if (k_pad != p->in_features) {
+        memcpy(row, input, (size_t)p->in_features);
+        memset(row + p->in_features, 0, (size_t)(k_pad - p->in_features));
+        x8 = row;
+    }
+    for (int32_t g = 0; g < k_pad; g += 4) {
+        const uint32_t v = ek_read32(x8 + g);
+        const uint32_t a = ek_sxtb16(v), c = ek_sxtb16_ror8(v);
+        xw[g / 2] = ek_sadd16(a, a);
+        xw[g / 2 + 1] = ek_sadd16(c, c);
+    }
+    return xw;
+}
+
+/* The same scratch as ek_fully_connected_dsp_s8. */
+int32_t ek_fully_connected_int4_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad)
+{
+    return ek_fully_connected_dsp_s8_scratch_bytes(in_features, k_pad);
+}
+
+void ek_fully_connected_int4_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
+                                    int8_t *scratch)
+{
+    const int32_t n_out = p->out_features;
+    for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
+        const uint32_t *xw = widen_row(p, input, scratch);
+        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
+        const int32_t *rq = p->requant;
+        for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
+            /* 16 times the doubled sum; the generator proved 16 * 2 (W x + b') fits int32 */
+            int32_t acc[4] = {16 * rq[0], 16 * rq[4], 16 * rq[8], 16 * rq[12]};
+            dot4_int4(&w, xw, p->k_pad / 4, &acc[0], &acc[1], &acc[2], &acc[3]);
+            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
+            for (int32_t j = 0; j < rows; ++j) {
+                output[n + j] = clamp_out(p, acc[j] / 16, rq + 4 * j); /* exact: a multiple of 16 */
             }
         }
     }

@@ -13,6 +13,17 @@
  * start at b' and are doubled before the requantization (2 (W x + b') is the doubled sum). It
  * reads the input while writing outputs: the output must not overlap the input. The generator
  * takes it where the scratch would raise the arena (``codegen.leaner``).
+ *
+ * ek_fully_connected_int4_dsp_s8 takes int4 weights (values -8..7), two per byte, with the same
+ * parameters and scratch. Per four rows and four k (the doubled input pairs x0 = (k0, k2) and
+ * x1 = (k1, k3)) two words: the first holds rows r, r+1, the second rows r+2, r+3; byte j of a
+ * word is row r + (j & 1) (+2 in the second) at k = 2 * (j >> 1) (+1), its low nibble the even
+ * k, its high nibble the odd one. The nibbles are unpacked in registers at their place in the
+ * byte's high half: (word << 4) & 0xF0F0F0F0 and word & 0xF0F0F0F0, whose bytes are 16 times the
+ * weights, so one SXTB16 each gives a row's int16 pair 16 w (two AND and four SXTB16 per eight
+ * weights, where int8 weights take four SXTB16 and one word load more). The accumulators run at
+ * 16 times the doubled sum: they start at 16 * 2 b' and are divided by 16 (exact) before the
+ * requantization; the generator takes the kernel only where 32 (W x + b') fits int32.
  */
 #ifndef EK_FULLY_CONNECTED_DSP_H
 #define EK_FULLY_CONNECTED_DSP_H
@@ -27,7 +38,7 @@ typedef struct {
     int32_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
     int32_t act_min;
     int32_t act_max;
-    const int8_t *weights;     /* [ceil(out_features / 4)][k_pad / 2][2][4] */
+    const int8_t *weights;     /* [ceil(out_features / 4)][k_pad / 2][2][4]; int4: [ceil(out_features / 4)][k_pad / 4][2][4] */
     const int32_t *requant;    /* [4 * ceil(out_features / 4)][4]: 2 * folded bias, multiplier, c, right */
 } ek_fully_connected_dsp_params;
 
@@ -35,6 +46,9 @@ typedef struct {
 int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad);
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch);
+int32_t ek_fully_connected_int4_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_pad);
+void ek_fully_connected_int4_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
+                                    int8_t *scratch);
 void ek_fully_connected_lean_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output);
 
 #endif /* EK_FULLY_CONNECTED_DSP_H */

@@ -1,0 +1,129 @@
+"""int4 weights (TFLite's INT4 tensors, two values per byte, the first in the low nibble) for
+FULLY_CONNECTED and CONV_2D, bit-exact with tflite-micro (which unpacks them to int8 at each
+invoke): models converted at test time with TFLite's low-bit QAT option (``opmodels.int4_op``).
+
+* the reader unpacks them (an odd count too) and the portable kernels run them widened to int8;
+* on a DSP target FULLY_CONNECTED takes ek_fully_connected_int4_dsp_s8, which keeps them packed
+  (half the flash of int8) and unpacks in registers: on the host with the C twins of the DSP
+  instructions under ASan + UBSan, and on the emulated Cortex-M4 with its assembly.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from opmodels import assert_bit_exact, int4_op
+from test_kernels_dsp import DSP, DSP_SCRATCH, assert_bit_exact_on_board, assert_dsp_bit_exact
+
+from edgekit.ir import DType, parse_tflite
+
+INT4_FC = "ek_fully_connected_int4_dsp_s8"
+
+FC_CASES = [  # in_features, out_features, seed
+    (40, 12, 0), (33, 7, 1), (16, 1, 2), (130, 10, 3), (5, 9, 4), (640, 128, 5),
+]
+CONV_CASES = [  # input shape, out channels, kernel, stride, padding, seed
+    ((8, 8, 5), 6, 3, 1, "SAME", 10), ((9, 7, 1), 1, 3, 2, "VALID", 11), ((6, 6, 4), 3, 1, 1, "SAME", 12),
+    ((10, 10, 3), 8, 3, 2, "SAME", 13),
+]
+
+
+def _int4_weights(model: bytes):
+    graph = parse_tflite(model, name="case")
+    (w,) = [t for t in graph.tensors if t.dtype == DType.INT4]
+    return graph, w
+
+
+@pytest.mark.parametrize("case", CONV_CASES[:2], ids=str)
+def test_reader_unpacks_like_tflite(case):
+    """The reader's values are the packed bytes' nibbles, low first (an odd count's last byte
+    holds one value), and the tensor keeps its int4 type."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    shape, out_c, k, stride, pad, seed = case
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
+    graph, w = _int4_weights(model)
+    raw = schema.Model.GetRootAsModel(model, 0)
+    t = raw.Subgraphs(0).Tensors(w.index)
+    packed = raw.Buffers(t.Buffer()).DataAsNumpy().view(np.int8)
+    assert t.Type() == schema.TensorType.INT4 and packed.size == (w.data.size + 1) // 2
+    flat = w.data.reshape(-1)
+    np.testing.assert_array_equal(flat[0::2], (packed.astype(np.int16) << 12 >> 12)[:(flat.size + 1) // 2])
+    np.testing.assert_array_equal(flat[1::2], packed[:flat.size // 2] >> 4)
+    assert flat.min() >= -8 and flat.max() <= 7
+
+
+@pytest.mark.parametrize("case", FC_CASES[:3], ids=str)
+def test_fully_connected_portable_host(case, runtime_lib, tmp_path):
+    in_f, out_f, seed = case
+    assert_bit_exact(int4_op("dense", (in_f,), out_f, seed=seed), runtime_lib, tmp_path,
+                     expect_ops=["FULLY_CONNECTED"])
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_portable_host(case, runtime_lib, tmp_path):
+    shape, out_c, k, stride, pad, seed = case
+    assert_bit_exact(int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad),
+                     runtime_lib, tmp_path, expect_ops=["CONV_2D"])
+
+
+@pytest.mark.parametrize("case", FC_CASES, ids=str)
+def test_fully_connected_dsp_host(case, runtime_lib, tmp_path, monkeypatch):
+    """The int4 DSP kernel (C twins), its weights half the int8 DSP kernel's bytes."""
+    from edgekit.codegen.ops import dsp_fully_connected
+
+    monkeypatch.setattr(dsp_fully_connected, "SMALL_FC_MACS", 0)
+    in_f, out_f, seed = case
+    model = int4_op("dense", (in_f,), out_f, seed=seed, bias=seed % 2 == 0)
+    if in_f * out_f > 1000:  # the nibble whose sign extension matters most is there
+        assert (_int4_weights(model)[1].data == -8).any()
+    gen = assert_dsp_bit_exact(model, runtime_lib, tmp_path, "FULLY_CONNECTED",
+                               target=DSP if seed % 2 else DSP_SCRATCH)
+    (call,) = gen.calls
+    assert call.function == INT4_FC
+    k_pad = -(-in_f // 4) * 4
+    assert call.params.weights.nbytes == -(-out_f // 4) * 4 * k_pad // 2
+    assert call.scratch_bytes > 0
+
+
+DW_CASES = [((8, 8, 6), 3, 1, "SAME", 20), ((9, 7, 5), 3, 2, "VALID", 21), ((6, 6, 16), 3, 1, "SAME", 22)]
+
+
+@pytest.mark.parametrize("case", DW_CASES, ids=str)
+def test_depthwise_host(case, runtime_lib, tmp_path):
+    """DEPTHWISE_CONV_2D with int4 weights: portable, and on a DSP target its int8 DSP kernels
+    on the widened weights."""
+    shape, k, stride, pad, seed = case
+    model = int4_op("depthwise", shape, shape[-1], seed=seed, kernel=k, stride=stride, padding=pad)
+    assert _int4_weights(model)[1].dtype == DType.INT4
+    assert_bit_exact(model, runtime_lib, tmp_path / "portable", expect_ops=["DEPTHWISE_CONV_2D"])
+    assert_dsp_bit_exact(model, runtime_lib, tmp_path / "dsp", "DEPTHWISE_CONV_2D", expect_dsp=False, target=DSP)
+
+
+def test_conv_dsp_host_takes_the_int8_kernel(runtime_lib, tmp_path):
+    """CONV_2D with int4 filters on a DSP core: the int8 DSP kernel on the widened filter (no
+    int4 convolution kernel yet), bit-exact."""
+    shape, out_c, k, stride, pad, seed = CONV_CASES[0]
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
+    gen = assert_dsp_bit_exact(model, runtime_lib, tmp_path, "CONV_2D", target=DSP)
+    assert gen.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
+
+
+needs_board = pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+                                 reason="needs qemu-system-arm and arm-none-eabi-gcc")
+
+
+@needs_board
+@pytest.mark.parametrize("case", [FC_CASES[1], FC_CASES[5]], ids=str)
+def test_fully_connected_on_emulated_cortex_m4(case, tmp_path, monkeypatch):
+    """The int4 kernel's assembly on the Cortex-M4 (odd step count and padding; 640x128)."""
+    from edgekit.codegen.ops import dsp_fully_connected
+
+    monkeypatch.setattr(dsp_fully_connected, "SMALL_FC_MACS", 0)
+    in_f, out_f, seed = case
+    fw = assert_bit_exact_on_board(int4_op("dense", (in_f,), out_f, seed=seed), tmp_path, "qemu-mps2-an386",
+                                   "FULLY_CONNECTED")
+    assert [c.function for c in fw.generated.calls] == [INT4_FC]
