@@ -182,13 +182,22 @@ def _one_mode(name: str, path: Path, calib: Path, work: Path, mode: str, limit_b
         row["note"] = f"too large: {row['weight_bytes']:,} bytes of {mode} weights (limit {limit_bytes:,})"
         return row
     if row["unsupported"]:
-        reasons = [ln for ln in ins.stderr.splitlines() if ln.startswith("unsupported:")]
-        row["note"] = "; ".join(dict.fromkeys(ln.split(" (")[0] for ln in reasons))[:160]
+        row["note"] = "; ".join(dict.fromkeys(_why(u) for u in result["unsupported"]))[:160]
         return row
     val = _edgekit("validate", str(tfl), "--target", "host", "--samples", "5")
     row["validate"] = val.returncode
     row["note"] = "" if val.returncode == 0 else _last_line(val)
     return row
+
+
+def _why(unsupported: dict) -> str:
+    """An inspect reason in a few words: the operator, and what edgekit lacks for it."""
+    what, why = unsupported["type"], unsupported["reason"]
+    if why == "no kernel":
+        return f"{what}: no kernel"
+    if "kernels take int8" in why:
+        return f"{what}: edgekit runs it on int8 only"
+    return why
 
 
 def status(r: dict) -> str:
