@@ -3,13 +3,14 @@
 For every class in ``keras.layers`` that can be built with defaults or simple arguments on a
 plausible input, a one-layer model (batch 1, seeded weights) goes through edgekit's own
 conversion path -- the model exported with batch 1 and fixed shapes, TensorFlow's converter in a
-child process (``quantize.convert_saved_model``: full int8, calibrated on 64 seeded normal
-samples), ``quantize.int8_islands`` as ``edgekit convert`` does -- and the survey records:
+child process (``quantize.convert_saved_model``, calibrated on 64 seeded normal samples), once
+full int8 (then ``quantize.int8_islands`` as ``edgekit convert`` does) and once 16x8 (int16
+activations, int8 weights: ``edgekit convert --mode int16x8``) -- and the survey records, for each:
 
 * the operators the converter emitted, and those it left in float (a float tensor between
   operators: ``edgekit convert`` refuses such a model);
 * whether ``edgekit inspect`` supports every operator (kernel and lowering);
-* for the fully int8 ones, ``edgekit validate --target host`` (3 random inputs): bit-exact with
+* for the fully int8 (int16) ones, ``edgekit validate --target host`` (3 random inputs): bit-exact with
   tflite-micro (LiteRT where tflite-micro has no kernel for an operator), or not.
 
 Layers that are the identity at inference (Dropout, GaussianNoise, ActivityRegularization,
@@ -17,8 +18,8 @@ Identity, linear) give the converter nothing to emit: "no operator".
 
 Classes not built (``SKIPPED``) are listed with the reason: integer or string inputs,
 augmentation and preprocessing layers that are identity at inference or never meant for a
-deployed model, wrappers of other frameworks, abstract bases and RNN cells. Recurrent layers and
-int16 are reported for their status only. Aliases (``Convolution2D`` for ``Conv2D``...) are
+deployed model, wrappers of other frameworks, abstract bases and RNN cells. Recurrent layers are
+reported for their status only. Aliases (``Convolution2D`` for ``Conv2D``...) are
 surveyed once. Usage:
 
     python benchmarks/keras_layers.py [--only NAME ...] [--json OUT.json]
@@ -72,7 +73,7 @@ SKIPPED = {
     "MelSpectrogram": "audio preprocessing: float FFT (RFFT), no int8 form in TFLite",
 }
 
-#: reported for their status only (other branches add UNIDIRECTIONAL_SEQUENCE_LSTM, 16x8)
+#: reported for their status only (other branches add UNIDIRECTIONAL_SEQUENCE_LSTM)
 RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "hard_sigmoid",
@@ -190,6 +191,7 @@ def _float_ops(graph) -> list[str]:
 
 
 def run_one(name: str, cls: str, make, shapes, work: Path) -> dict:
+    """The case's row: int8 at the top level, 16x8 under ``"int16x8"`` (same keys)."""
     import keras
 
     row = {"layer": name, "class": cls, "operators": [], "float": [], "unsupported": [], "status": "", "note": ""}
@@ -209,20 +211,31 @@ def run_one(name: str, cls: str, make, shapes, work: Path) -> dict:
         loaded.export(saved, {i.name: i.shape for i in loaded.inputs})
     except Exception as exc:  # noqa: BLE001 -- a layer that cannot be built this way is a finding
         row["status"], row["note"] = "not built", f"{type(exc).__name__}: {str(exc).splitlines()[0][:140]}"
+        row["int16x8"] = {k: row[k] for k in ("operators", "float", "unsupported", "status", "note")}
         return row
     rng = np.random.default_rng(0)
     samples = [{i.name: rng.standard_normal((1, *i.shape)).astype(np.float32) for i in loaded.inputs}
                for _ in range(64)]
+    row.update(_quantized(saved, samples, "int8", work))
+    row["int16x8"] = _quantized(saved, samples, "int16x8", work)
+    return row
+
+
+def _quantized(saved: str, samples: list[dict], mode: str, work: Path) -> dict:
+    """Convert in ``mode`` (``int8`` or ``int16x8``), inspect, validate: the row's fields for it."""
+    row = {"operators": [], "float": [], "unsupported": [], "status": "", "note": ""}
     try:
-        qbuf, _ = run_isolated(quantize.convert_saved_model, saved, samples, False, False)
+        qbuf, _ = run_isolated(quantize.convert_saved_model, saved, samples, False, False,
+                               "int16" if mode == "int16x8" else "int8")
     except ChildFailed as exc:
         row["status"], row["note"] = "convert failed", exc.message.splitlines()[0][:160]
         return row
     except ChildDied as exc:
         row["status"], row["note"] = "converter crashed", str(exc)
         return row
-    qbuf, islands = quantize.int8_islands(qbuf)
-    row["islands"] = islands
+    if mode == "int8":
+        qbuf, islands = quantize.int8_islands(qbuf)
+        row["islands"] = islands
     try:
         graph = parse_tflite(qbuf, name="m")
     except EdgekitError as exc:
@@ -230,8 +243,9 @@ def run_one(name: str, cls: str, make, shapes, work: Path) -> dict:
         return row
     row["operators"] = sorted({op.type_name for op in graph.ops})
     row["float"] = _float_ops(graph)
+    boundary = DType.INT16 if mode == "int16x8" else DType.INT8
     io_float = [graph.tensors[i].dtype.np_name for i in (*graph.inputs, *graph.outputs)
-                if graph.tensors[i].dtype != DType.INT8]
+                if graph.tensors[i].dtype != boundary]
     try:
         insp = inspect_graph(graph)
         row["unsupported"] = sorted({r.type for r in insp.unsupported})
@@ -249,7 +263,7 @@ def run_one(name: str, cls: str, make, shapes, work: Path) -> dict:
         row["status"] = "unsupported"
         row["note"] = "; ".join(reasons)[:160]
         return row
-    tfl = work / "m.tflite"
+    tfl = work / f"m-{mode}.tflite"
     tfl.write_bytes(qbuf)
     try:
         rep = validate_host(tfl, samples=3)
@@ -265,21 +279,12 @@ def run_one(name: str, cls: str, make, shapes, work: Path) -> dict:
     return row
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="*", help="case names (the table's first column)")
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    import keras  # noqa: F401 -- after the argument check
-
+def survey(names: list[str] | None = None) -> list[dict]:
+    """Run the cases ``names`` (all by default), printing each row as it comes."""
     cases = _cases()
-    classes = _classes()
-    covered = {cls for cls, _, _ in cases.values()}
-    missing = sorted(set(classes) - covered - set(SKIPPED))
-    names = args.only or list(cases)
     rows = []
-    print(f"{'layer':30} {'status':16} operators", flush=True)
-    for name in names:
+    print(f"{'layer':30} {'int8':16} {'16x8':16} operators (int8)", flush=True)
+    for name in names or list(cases):
         cls, make, shapes = cases[name]
         t0 = time.time()
         with tempfile.TemporaryDirectory(prefix="edgekit-layers-") as tmp:
@@ -288,30 +293,64 @@ def main() -> int:
         row["recurrent"] = cls in RECURRENT
         rows.append(row)
         tag = " (status only)" if row["recurrent"] else ""
-        print(f"{name:30} {row['status'] + tag:16} {' '.join(row['operators']) or '-'}"
-              + (f"\n{'':30} {row['note']}" if row["note"] else ""), flush=True)
-    if not args.only:
+        r16 = row["int16x8"]
+        notes = [f"int8: {row['note']}"] if row["note"] else []
+        if r16["note"] and r16["note"] != row["note"]:
+            notes.append(f"16x8: {r16['note']}")
+        print(f"{name:30} {row['status'] + tag:16} {r16['status'] + tag:16} {' '.join(row['operators']) or '-'}"
+              + "".join(f"\n{'':30} {n}" for n in notes), flush=True)
+    return rows
+
+
+def counts(rows: list[dict], mode: str = "int8") -> dict[str, int]:
+    """status -> how many rows have it, in ``mode``."""
+    out: dict[str, int] = {}
+    for r in rows:
+        st = (r if mode == "int8" else r["int16x8"])["status"]
+        out[st] = out.get(st, 0) + 1
+    return out
+
+
+def summary(rows: list[dict], full: bool) -> None:
+    """The skipped classes (``full``: every case ran), the counts, what edgekit lacks."""
+    classes = _classes()
+    covered = {r["class"] for r in rows}
+    if full:
         print(f"\nskipped ({len(SKIPPED)} classes):")
         by_reason: dict[str, list[str]] = {}
         for k, why in SKIPPED.items():
             by_reason.setdefault(why, []).append(k)
         for why, ks in by_reason.items():
             print(f"  {why}: {', '.join(sorted(ks))}")
+        missing = sorted(set(classes) - covered - set(SKIPPED))
         if missing:
             print(f"  not surveyed, no case written: {', '.join(missing)}")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    print(f"\n{len(rows)} cases ({len(covered & set(classes))} classes): "
-          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1])))
+    head = f"{len(rows)} cases ({len(covered & set(classes))} classes):"
+    for mode, label in (("int8", head), ("int16x8", "16x8:")):
+        print(("\n" if mode == "int8" else "") + f"{label:>{len(head)}} "
+              + ", ".join(f"{n} {s}" for s, n in sorted(counts(rows, mode).items(), key=lambda kv: -kv[1])))
     lacking: dict[str, list[str]] = {}
     for r in rows:
         for op in r["unsupported"]:
             lacking.setdefault(op, []).append(r["layer"])
+        for op in r["int16x8"]["unsupported"]:
+            lacking.setdefault(f"{op} (16x8)", []).append(r["layer"])
     for op, ls in sorted(lacking.items(), key=lambda kv: -len(kv[1])):
         print(f"  edgekit lacks {op}: {len(ls)} case(s): {', '.join(ls)}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="case names (the table's first column)")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    import keras  # noqa: F401 -- after the argument check
+
+    rows = survey(args.only)
+    summary(rows, full=not args.only)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "skipped": SKIPPED, "counts": counts}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"rows": rows, "skipped": SKIPPED, "counts": counts(rows),
+                                               "counts_int16x8": counts(rows, "int16x8")}, indent=1) + "\n")
     return 0
 
 

@@ -225,6 +225,39 @@ def test_concatenation_requantizes(axis, seed, runtime_lib, tmp_path):
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["CONCATENATION", "QUANTIZE"])
 
 
+SPLITS = [
+    # (kind, shape without batch, how: a count (SPLIT), sizes (SPLIT_V) or None (UNPACK), axis with batch)
+    ("SPLIT", (4, 6, 8), 2, -1),
+    ("SPLIT", (6, 5, 3), 3, 1),
+    ("SPLIT_V", (5, 7, 2), [2, 4, 1], 2),
+    ("UNPACK", (3, 4, 5), None, 1),
+]
+
+
+@pytest.mark.parametrize("kind,shape,how,axis", SPLITS)
+def test_split(kind, shape, how, axis, runtime_lib, tmp_path):
+    """The int16 bytes cut into chunks, each output a copy (the outputs scaled to keep them apart
+    from the converter folding them into the next operator)."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    def fn(x):
+        parts = tf.unstack(x, axis=axis) if how is None else tf.split(x, how, axis=axis)
+        return [p * (k + 1.0) for k, p in enumerate(parts)]
+
+    model = fn_op(fn, [shape], seed=len(shape) + axis, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=[kind])
+
+
+def test_keras_glu(runtime_lib, tmp_path):
+    """Keras's GLU activation: SPLIT into halves, LOGISTIC of one, MUL of the two."""
+    import keras
+
+    model = keras_op(keras.layers.Activation("glu"), (12, 8), seed=3, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["SPLIT", "LOGISTIC", "MUL"])
+
+
 @pytest.mark.parametrize("pad,seed", [(1, 0), (((0, 2), (3, 1)), 1)])
 def test_pad(pad, seed, runtime_lib, tmp_path):
     import keras

@@ -12,3 +12,8 @@ void ek_split_s8(const ek_split_params *p, const int8_t *input)
         }
     }
 }
+
+void ek_split_s16(const ek_split_params *p, const int16_t *input)
+{
+    ek_split_s8(p, (const int8_t *)input);
+}

@@ -1,7 +1,8 @@
 """SPLIT, SPLIT_V, UNPACK (``ek_split.h``) and PACK (CONCATENATION's kernel): cutting a tensor
 along one axis into several, and stacking several into one.
 
-No arithmetic: TFLM copies int8 bytes without looking at the quantization. Every case is, for
+No arithmetic: TFLM copies int8 (int16, 16x8) bytes without looking at the quantization; SPLIT,
+SPLIT_V and UNPACK on int16 run ``ek_split_s16``, the same walk with chunks counted in bytes. Every case is, for
 each index combination before the axis, one contiguous chunk per output (or input) in turn:
 SPLIT and SPLIT_V take the chunk sizes from the output shapes (TFLM's SPLIT_V reads no size
 tensor either), UNPACK's chunks are one slice of the axis, and PACK is a CONCATENATION of
@@ -16,8 +17,9 @@ import math
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, PackOptions, Tensor
-from ..lowering import CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable, require_int8
+from ...ir import DType, Op, OpKind, PackOptions, Tensor
+from ..lowering import (CStruct, KernelCall, LowerCtx, choose, exact_inputs, lowers, portable, require_int8,
+                        require_int16)
 from .movement import MAX_CONCAT_INPUTS, ConcatenationCall, ConcatenationParams, _const_ints, _pointer
 
 MAX_SPLIT_OUTPUTS = 32  # EK_SPLIT_MAX_OUTPUTS
@@ -39,10 +41,10 @@ class SplitParams(CStruct):
     num_outputs: int
     outer: int  # product of the input dimensions before the axis
     chunk: tuple[int, ...]  # bytes each output takes per outer step
-    outputs: tuple[str, ...]  # the outputs' arena tensor macros
+    outputs: tuple[str, ...]  # the outputs' arena tensor macros (as int8_t pointers)
 
 
-SPLIT_KERNELS = (portable("ek_split_s8"),)
+SPLIT_KERNELS = (portable("ek_split_s8 / ek_split_s16"),)
 PACK_KERNELS = (portable("ek_concatenation_s8"),)
 
 
@@ -58,17 +60,19 @@ def _without(shape, axis: int) -> tuple[int, ...]:
     return tuple(d for k, d in enumerate(shape) if k != axis)
 
 
-@lowers(OpKind.SPLIT, OpKind.SPLIT_V, OpKind.UNPACK)
+@lowers(OpKind.SPLIT, OpKind.SPLIT_V, OpKind.UNPACK, int16=True)
 def lower_split(ctx: LowerCtx, op: Op) -> KernelCall:
     ys = ctx.graph.op_outputs(op)
     # SPLIT: (axis, input); SPLIT_V: (input, size_splits, axis); UNPACK: (input)
     ins = exact_inputs(ctx, op, {OpKind.SPLIT: 2, OpKind.SPLIT_V: 3, OpKind.UNPACK: 1}[op.kind])
     x, axis_tensor = (ins[1], ins[0]) if op.kind == OpKind.SPLIT else (ins[0], ins[-1])
-    require_int8(x, "input", op)
+    s16 = x.dtype == DType.INT16
+    require = require_int16 if s16 else require_int8
+    require(x, "input", op)
     if x.is_constant:
         raise UnsupportedModelError(f"op {op.index} {op.type_name}: constant input (not folded by the converter)")
     for y in ys:
-        require_int8(y, "output", op)
+        require(y, "output", op)
     if not 1 <= len(ys) <= MAX_SPLIT_OUTPUTS:
         raise UnsupportedModelError(
             f"op {op.index} {op.type_name}: {len(ys)} outputs; edgekit takes at most {MAX_SPLIT_OUTPUTS}")
@@ -96,10 +100,11 @@ def lower_split(ctx: LowerCtx, op: Op) -> KernelCall:
             raise UnsupportedModelError(
                 f"op {op.index} {op.type_name}: output shape {y.shape}, expected {shape}")
     outer = math.prod(x.shape[:axis])
+    size = x.dtype.itemsize
     params = SplitParams(num_outputs=len(ys), outer=outer,
-                         chunk=tuple(y.num_elements // outer for y in ys),
-                         outputs=tuple(f"T{y.index}" for y in ys))
-    call = KernelCall(op, "ek_split_s8", "ek_split.h", params, (ctx.ptr(x),))
+                         chunk=tuple(y.num_elements // outer * size for y in ys),
+                         outputs=tuple(f"(int8_t *)T{y.index}" if s16 else f"T{y.index}" for y in ys))
+    call = KernelCall(op, "ek_split_s16" if s16 else "ek_split_s8", "ek_split.h", params, (ctx.ptr(x),))
     return choose(SPLIT_KERNELS, ctx, call)
 
 
