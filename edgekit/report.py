@@ -11,6 +11,7 @@ Facts come from the stages that own them: the planner (order, arena, timeline), 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -57,7 +58,7 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
     mp = plan_model(graph, target)
     g = mp.graph  # operators in the order they run
     doc = plan_json(mp.plan, g)
-    calls = lower_graph(g, target)
+    calls = lower_graph(g, dataclasses.replace(target, lean_ops=mp.lean_ops))  # the kernels generate chooses
     rows_in = inspect_graph(g).ops
     rep = Report(graph.name, graph.digest, brd.name if brd else "host (portable C)",
                  arena_bytes=mp.plan.arena_bytes, lower_bound_bytes=mp.plan.lower_bound)

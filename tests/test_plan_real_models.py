@@ -162,3 +162,5 @@ def test_scratch_that_sets_the_arena_takes_a_lean_kernel(mlperf_models, tmp_path
     assert {c.function for c in dsp.calls[1:9]} <= {"ek_fully_connected_dsp_s8", "ek_fully_connected_s8"}
     assert dsp.plan.arena_bytes <= portable.plan.arena_bytes < scratch.plan.arena_bytes
     assert scratch.calls[0].scratch_bytes >= 1280
+    planned = codegen.plan_model(graph, m4)  # `edgekit plan --board` and `report` plan the same kernels
+    assert planned.lean_ops == frozenset({0, 9}) and planned.plan.arena_bytes == dsp.plan.arena_bytes

@@ -224,6 +224,7 @@ class MemoryPlan:
     plan: Plan
     file_order_bound: int  # peak bytes without overlaps in the file's operator order
     notes: tuple[str, ...]  # operators planned without kernel facts (no kernel, or an error)
+    lean_ops: frozenset[int] = frozenset()  # operators lowered to a kernel without scratch (``leaner``)
 
 
 def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
@@ -235,12 +236,13 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     schedule = reorder(graph, facts) if reorder_ops else None
     planned = schedule.graph if schedule else graph
     memory = schedule.remap(facts) if schedule else facts
+    lean_ops: frozenset[int] = frozenset()
     if not notes and target is not None and target.dsp:  # lean kernels where they pay, as generate
         calls = share_identical_arrays(lower_graph(planned, target))
-        calls = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)[0]
-        memory = op_memory(calls)
+        calls, _, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
+        memory, lean_ops = op_memory(calls), chosen.lean_ops
     plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
-    return MemoryPlan(planned, plan, file_bound, tuple(notes))
+    return MemoryPlan(planned, plan, file_bound, tuple(notes), lean_ops)
 
 
 def check_generatable(graph: Graph) -> None:
