@@ -68,6 +68,27 @@ def test_depthwise(shape, k, strides, padding, dm, act, per_tensor, seed, runtim
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["DEPTHWISE_CONV_2D"])
 
 
+# ---------------------------------------------------------------------------- TRANSPOSE_CONV
+
+
+@pytest.mark.parametrize("shape,filters,k,strides,padding,act,bias,per_tensor,seed", [
+    ((5, 5, 2), 3, 3, 2, "same", None, True, False, 0),
+    ((4, 6, 3), 4, (3, 2), (2, 3), "valid", "relu", True, False, 1),
+    ((6, 6, 4), 2, 2, 1, "same", None, False, False, 2),
+    ((5, 4, 3), 5, 4, 2, "same", "relu6", True, True, 3),
+])
+def test_transpose_conv(shape, filters, k, strides, padding, act, bias, per_tensor, seed, runtime_lib, tmp_path):
+    """Keras Conv2DTranspose on int16: the gathered taps in an int64 accumulator, the int64 bias,
+    TFLM's 64-bit requantization; strides above the filter size leave outputs no tap reaches."""
+    import keras
+
+    layer = keras.layers.Conv2DTranspose(filters, k, strides=strides, padding=padding, activation=act,
+                                         use_bias=bias)
+    model = keras_op(layer, shape, seed=seed, per_tensor=per_tensor, **I16)
+    g = assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["TRANSPOSE_CONV"])
+    assert g.tensors[g.inputs[0]].dtype.name == "INT16"
+
+
 # ---------------------------------------------------------------------------- pooling
 
 
@@ -333,10 +354,10 @@ def test_global_average_pooling(runtime_lib, tmp_path):
 # ---------------------------------------------------------------------------- inspect agrees with generate
 
 
-@pytest.mark.parametrize("case", ["conv", "leaky_relu", "global_max", "transpose_conv"])
+@pytest.mark.parametrize("case", ["conv", "leaky_relu", "global_max", "resize_bilinear"])
 def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     """``edgekit inspect`` exits 3 on a 16x8 model exactly when ``generate`` refuses it, naming the
-    operator (REDUCE_MAX and TRANSPOSE_CONV, which edgekit runs only on int8); 0 (and a generated
+    operator (REDUCE_MAX and RESIZE_BILINEAR, which TFLM runs only on int8); 0 (and a generated
     model) otherwise."""
     import json
 
@@ -346,7 +367,7 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
 
     layer = {"conv": keras.layers.Conv2D(4, 3), "leaky_relu": keras.layers.LeakyReLU(0.1),
              "global_max": keras.layers.GlobalMaxPooling2D(),
-             "transpose_conv": keras.layers.Conv2DTranspose(3, 3, strides=2)}[case]
+             "resize_bilinear": keras.layers.Resizing(9, 9, interpolation="bilinear")}[case]
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(keras_op(layer, (6, 6, 3), seed=0, **I16))
     capsys.readouterr()  # the converter's noise
@@ -360,7 +381,7 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     else:
         assert code == 3 and gen != 0
         (row,) = report["unsupported"]
-        assert row["type"] in ("REDUCE_MAX", "TRANSPOSE_CONV")
+        assert row["type"] in ("REDUCE_MAX", "RESIZE_BILINEAR")
         assert f"{row['type']}: int16 activations (16x8); edgekit's {row['type']} kernel takes int8 only" in row["reason"]
         assert row["type"] in err
 
