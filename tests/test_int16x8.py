@@ -89,6 +89,45 @@ def test_transpose_conv(shape, filters, k, strides, padding, act, bias, per_tens
     assert g.tensors[g.inputs[0]].dtype.name == "INT16"
 
 
+# ---------------------------------------------------------------------------- BATCH_MATMUL
+
+
+@pytest.mark.parametrize("sa,sb,adj_a,adj_b,seed", [
+    ((4, 6), (6, 5), False, False, 0),
+    ((3, 6, 4), (3, 6, 5), True, False, 1),
+    ((3, 4, 6), (3, 5, 6), False, True, 2),
+    ((2, 3, 7, 4), (1, 3, 4, 2), False, False, 3),  # the right operand broadcast over the first axis
+    ((1, 33, 17), (1, 17, 9), False, False, 4),
+])
+def test_batch_matmul(sa, sb, adj_a, adj_b, seed, runtime_lib, tmp_path):
+    """Two int16 activations multiplied: TFLM's int64 sum and 64-bit requantization, with
+    transposes and broadcast batch axes."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    model = fn_op(lambda a, b: tf.linalg.matmul(a, b, transpose_a=adj_a, transpose_b=adj_b), [sa, sb], seed=seed,
+                  calib_scale=0.5 + seed % 3, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["BATCH_MATMUL"])
+
+
+def test_attention_scores(runtime_lib, tmp_path):
+    """A self-attention block on int16: query, key and value projections, their product, a
+    softmax, and the weighted values (two BATCH_MATMULs)."""
+    import keras
+
+    def build(x):
+        q = keras.layers.Dense(8)(x)
+        k = keras.layers.Dense(8)(x)
+        v = keras.layers.Dense(8)(x)
+        scores = keras.layers.Softmax()(keras.layers.Dot(axes=(2, 2))([q, k]))
+        return keras.layers.Dot(axes=(2, 1))([scores, v])
+
+    graph = assert_bit_exact(keras_graph(build, [(10, 12)], seed=8, **I16), runtime_lib, tmp_path,
+                             expect_ops=["BATCH_MATMUL", "SOFTMAX", "FULLY_CONNECTED"])
+    assert [op.type_name for op in graph.ops].count("BATCH_MATMUL") == 2
+
+
 # ---------------------------------------------------------------------------- pooling
 
 
