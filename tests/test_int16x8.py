@@ -318,6 +318,27 @@ def test_keras_glu(runtime_lib, tmp_path):
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["SPLIT", "LOGISTIC", "MUL"])
 
 
+@pytest.mark.parametrize("shape,num,axis", [((4, 3), 2, 1), ((4, 3), 3, -1), ((5,), 4, -2), ((4, 3), 11, 1),
+                                            ((2, 3), 12, 2)])
+def test_pack(shape, num, axis, runtime_lib, tmp_path):
+    """tf.stack of int16 tensors: PACK, the inputs' bytes interleaved (more than ten inputs take
+    ek_pack_s16, fewer CONCATENATION's walk)."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    model = fn_op(lambda *xs: tf.stack(list(xs), axis=axis), [shape] * num, seed=num, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["PACK"])
+
+
+def test_keras_time_distributed(runtime_lib, tmp_path):
+    """Keras TimeDistributed(Dense) over 12 steps: one FULLY_CONNECTED per step, stacked by PACK."""
+    import keras
+
+    model = keras_op(keras.layers.TimeDistributed(keras.layers.Dense(4)), (12, 8), seed=1, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, seed=1, expect_ops=["PACK", "FULLY_CONNECTED"])
+
+
 @pytest.mark.parametrize("pad,seed", [(1, 0), (((0, 2), (3, 1)), 1)])
 def test_pad(pad, seed, runtime_lib, tmp_path):
     import keras
