@@ -72,7 +72,8 @@ def test_ops_names_activation_types_and_kernel_families(capsys):
     assert rows["CONV_2D"]["activations"] == ["int8", "int16"]
     assert rows["RESIZE_NEAREST_NEIGHBOR"]["activations"] == ["int8", "int16"]
     assert rows["RESIZE_BILINEAR"]["activations"] == ["int8"]
-    assert rows["TRANSPOSE_CONV"]["activations"] == ["int8"]
+    assert rows["TRANSPOSE_CONV"]["activations"] == ["int8", "int16"]
+    assert rows["GATHER"]["activations"] == ["int8"]  # TFLM's GATHER takes no int16
 
 
 def test_every_int16_claim_has_a_bit_exact_16x8_test():

@@ -68,6 +68,66 @@ def test_depthwise(shape, k, strides, padding, dm, act, per_tensor, seed, runtim
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["DEPTHWISE_CONV_2D"])
 
 
+# ---------------------------------------------------------------------------- TRANSPOSE_CONV
+
+
+@pytest.mark.parametrize("shape,filters,k,strides,padding,act,bias,per_tensor,seed", [
+    ((5, 5, 2), 3, 3, 2, "same", None, True, False, 0),
+    ((4, 6, 3), 4, (3, 2), (2, 3), "valid", "relu", True, False, 1),
+    ((6, 6, 4), 2, 2, 1, "same", None, False, False, 2),
+    ((5, 4, 3), 5, 4, 2, "same", "relu6", True, True, 3),
+])
+def test_transpose_conv(shape, filters, k, strides, padding, act, bias, per_tensor, seed, runtime_lib, tmp_path):
+    """Keras Conv2DTranspose on int16: the gathered taps in an int64 accumulator, the int64 bias,
+    TFLM's 64-bit requantization; strides above the filter size leave outputs no tap reaches."""
+    import keras
+
+    layer = keras.layers.Conv2DTranspose(filters, k, strides=strides, padding=padding, activation=act,
+                                         use_bias=bias)
+    model = keras_op(layer, shape, seed=seed, per_tensor=per_tensor, **I16)
+    g = assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["TRANSPOSE_CONV"])
+    assert g.tensors[g.inputs[0]].dtype.name == "INT16"
+
+
+# ---------------------------------------------------------------------------- BATCH_MATMUL
+
+
+@pytest.mark.parametrize("sa,sb,adj_a,adj_b,seed", [
+    ((4, 6), (6, 5), False, False, 0),
+    ((3, 6, 4), (3, 6, 5), True, False, 1),
+    ((3, 4, 6), (3, 5, 6), False, True, 2),
+    ((2, 3, 7, 4), (1, 3, 4, 2), False, False, 3),  # the right operand broadcast over the first axis
+    ((1, 33, 17), (1, 17, 9), False, False, 4),
+])
+def test_batch_matmul(sa, sb, adj_a, adj_b, seed, runtime_lib, tmp_path):
+    """Two int16 activations multiplied: TFLM's int64 sum and 64-bit requantization, with
+    transposes and broadcast batch axes."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    model = fn_op(lambda a, b: tf.linalg.matmul(a, b, transpose_a=adj_a, transpose_b=adj_b), [sa, sb], seed=seed,
+                  calib_scale=0.5 + seed % 3, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["BATCH_MATMUL"])
+
+
+def test_attention_scores(runtime_lib, tmp_path):
+    """A self-attention block on int16: query, key and value projections, their product, a
+    softmax, and the weighted values (two BATCH_MATMULs)."""
+    import keras
+
+    def build(x):
+        q = keras.layers.Dense(8)(x)
+        k = keras.layers.Dense(8)(x)
+        v = keras.layers.Dense(8)(x)
+        scores = keras.layers.Softmax()(keras.layers.Dot(axes=(2, 2))([q, k]))
+        return keras.layers.Dot(axes=(2, 1))([scores, v])
+
+    graph = assert_bit_exact(keras_graph(build, [(10, 12)], seed=8, **I16), runtime_lib, tmp_path,
+                             expect_ops=["BATCH_MATMUL", "SOFTMAX", "FULLY_CONNECTED"])
+    assert [op.type_name for op in graph.ops].count("BATCH_MATMUL") == 2
+
+
 # ---------------------------------------------------------------------------- pooling
 
 
@@ -258,6 +318,27 @@ def test_keras_glu(runtime_lib, tmp_path):
     assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["SPLIT", "LOGISTIC", "MUL"])
 
 
+@pytest.mark.parametrize("shape,num,axis", [((4, 3), 2, 1), ((4, 3), 3, -1), ((5,), 4, -2), ((4, 3), 11, 1),
+                                            ((2, 3), 12, 2)])
+def test_pack(shape, num, axis, runtime_lib, tmp_path):
+    """tf.stack of int16 tensors: PACK, the inputs' bytes interleaved (more than ten inputs take
+    ek_pack_s16, fewer CONCATENATION's walk)."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    model = fn_op(lambda *xs: tf.stack(list(xs), axis=axis), [shape] * num, seed=num, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, expect_ops=["PACK"])
+
+
+def test_keras_time_distributed(runtime_lib, tmp_path):
+    """Keras TimeDistributed(Dense) over 12 steps: one FULLY_CONNECTED per step, stacked by PACK."""
+    import keras
+
+    model = keras_op(keras.layers.TimeDistributed(keras.layers.Dense(4)), (12, 8), seed=1, **I16)
+    assert_bit_exact(model, runtime_lib, tmp_path, seed=1, expect_ops=["PACK", "FULLY_CONNECTED"])
+
+
 @pytest.mark.parametrize("pad,seed", [(1, 0), (((0, 2), (3, 1)), 1)])
 def test_pad(pad, seed, runtime_lib, tmp_path):
     import keras
@@ -333,10 +414,10 @@ def test_global_average_pooling(runtime_lib, tmp_path):
 # ---------------------------------------------------------------------------- inspect agrees with generate
 
 
-@pytest.mark.parametrize("case", ["conv", "leaky_relu", "global_max", "transpose_conv"])
+@pytest.mark.parametrize("case", ["conv", "leaky_relu", "global_max", "resize_bilinear"])
 def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     """``edgekit inspect`` exits 3 on a 16x8 model exactly when ``generate`` refuses it, naming the
-    operator (REDUCE_MAX and TRANSPOSE_CONV, which edgekit runs only on int8); 0 (and a generated
+    operator (REDUCE_MAX and RESIZE_BILINEAR, which TFLM runs only on int8); 0 (and a generated
     model) otherwise."""
     import json
 
@@ -346,7 +427,7 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
 
     layer = {"conv": keras.layers.Conv2D(4, 3), "leaky_relu": keras.layers.LeakyReLU(0.1),
              "global_max": keras.layers.GlobalMaxPooling2D(),
-             "transpose_conv": keras.layers.Conv2DTranspose(3, 3, strides=2)}[case]
+             "resize_bilinear": keras.layers.Resizing(9, 9, interpolation="bilinear")}[case]
     path = tmp_path / f"{case}.tflite"
     path.write_bytes(keras_op(layer, (6, 6, 3), seed=0, **I16))
     capsys.readouterr()  # the converter's noise
@@ -360,7 +441,7 @@ def test_inspect_agrees_with_generate(case, tmp_path, capsys):
     else:
         assert code == 3 and gen != 0
         (row,) = report["unsupported"]
-        assert row["type"] in ("REDUCE_MAX", "TRANSPOSE_CONV")
+        assert row["type"] in ("REDUCE_MAX", "RESIZE_BILINEAR")
         assert f"{row['type']}: int16 activations (16x8); edgekit's {row['type']} kernel takes int8 only" in row["reason"]
         assert row["type"] in err
 

@@ -142,13 +142,17 @@ def _int16x8_model() -> bytes:
     QUANTIZE int16 to int16 where the converter rescales."""
     import tensorflow as tf
 
+    w = np.random.default_rng(34).standard_normal((3, 3, 2, 3)).astype(np.float32) * 0.5  # [h, w, out, in]
+
     def fn(a, b):
         h = tf.nn.relu(a) + b
         joined = tf.concat([tf.sigmoid(a), tf.tanh(h)], axis=-1)
         return [tf.maximum(a, b) * tf.minimum(a, b), a - b, tf.nn.leaky_relu(a, 0.2),
                 tf.transpose(joined, [0, 2, 1, 3])[:, 1:5, ::2],
                 tf.compat.v1.image.resize_nearest_neighbor(tf.nn.relu6(a), (8, 10)),
-                tf.pad(a, [[0, 0], [1, 0], [0, 2], [0, 0]]), tf.reduce_mean(h, axis=[1, 2]), tf.reduce_sum(a, axis=[1])]
+                tf.pad(a, [[0, 0], [1, 0], [0, 2], [0, 0]]), tf.reduce_mean(h, axis=[1, 2]), tf.reduce_sum(a, axis=[1]),
+                tf.linalg.matmul(a, h, transpose_b=True), tf.stack([a, tf.nn.relu(a)], axis=2),
+                tf.nn.conv2d_transpose(a, tf.constant(w), [1, 8, 10, 2], 2, padding="SAME")]
 
     return fn_op(fn, [(4, 5, 3), (1, 1, 3)], seed=34, activations="int16", io_type="float32")
 
@@ -214,7 +218,8 @@ MODELS = {
     "hand-built": (_hand_built_model, {"SQUEEZE", "EXPAND_DIMS", "NOT_EQUAL", "SELECT_V2"}, TFLM),
     "int16x8": (_int16x8_model, {"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "SUM", "LOGISTIC", "TANH", "RELU",
                                  "RELU6", "LEAKY_RELU", "PAD", "CONCATENATION", "TRANSPOSE", "STRIDED_SLICE",
-                                 "RESIZE_NEAREST_NEIGHBOR", "QUANTIZE", "DEQUANTIZE"}, TFLM),
+                                 "RESIZE_NEAREST_NEIGHBOR", "BATCH_MATMUL", "PACK", "TRANSPOSE_CONV", "QUANTIZE",
+                                 "DEQUANTIZE"}, TFLM),
 }
 #: models whose activations are all int16 (besides their float32 edges)
 INT16 = {"int16x8"}

@@ -245,7 +245,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_dequantize_s16_f32", "ek_requant_s16", "ek_requant_s16_s8", "ek_requant_s8_s16", "ek_pad_s16",
               "ek_concatenation_s16", "ek_logistic_s16", "ek_tanh_s16", "ek_maximum_s16",
               "ek_minimum_s16", "ek_transpose_s16", "ek_strided_slice_s16",
-              "ek_resize_nearest_s16", "ek_split_s16",
+              "ek_resize_nearest_s16", "ek_split_s16", "ek_transpose_conv_s16", "ek_batch_matmul_s16", "ek_pack_s16",
               "ek_select_s8", "ek_pack_s8"}
 
 

@@ -1,4 +1,4 @@
-/* BATCH_MATMUL, int8 x int8 -> int8, per-tensor quantization, as TFLM's reference computes it:
+/* BATCH_MATMUL, int8 x int8 -> int8 (int16: ek_batch_matmul_s16, below), per-tensor quantization, as TFLM's reference computes it:
  *
  *   y[b][i][j] = clamp(requantize(sum_k (lhs[b][i][k] + lhs_offset) * (rhs[b][k][j] + rhs_offset))
  *                      + output_offset, -128, 127)
@@ -33,5 +33,12 @@ typedef struct {
 } ek_batch_matmul_params;
 
 void ek_batch_matmul_s8(const ek_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *output);
+
+/* BATCH_MATMUL, int16 x int16 -> int16 (the 16x8 scheme's BATCH_MATMUL: both operands are
+ * activations), as TFLM's int16 path computes it: the same walk, strides and order, the sum in
+ * int64 (zero points 0, so lhs_offset, rhs_offset and output_offset are 0) requantized by TFLM's
+ * 64-bit rule: multiplier and shift are the reduced multiplier and right shift of
+ * ek_requantize_s64; clamped to int16. */
+void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs, const int16_t *rhs, int16_t *output);
 
 #endif /* EK_BATCH_MATMUL_H */

@@ -1,4 +1,4 @@
-/* TRANSPOSE_CONV, int8, batch 1, NHWC, per-channel or per-tensor int8 weights.
+/* TRANSPOSE_CONV, int8 (16x8: ek_transpose_conv_s16, below), batch 1, NHWC, per-channel or per-tensor int8 weights.
  *
  * TFLM scatters: every input pixel (iy, ix) adds (x + input_offset) * w[oc][ky][kx][ic] to output
  * pixel (iy*stride_h - pad_top + ky, ix*stride_w - pad_left + kx) of a whole-output int32 buffer,
@@ -72,5 +72,21 @@ EK_INLINE int32_t ek_transpose_conv_first_tap(int32_t o, int32_t pad, int32_t st
 
 /* input: [input_h][input_w][input_c], output: [output_h][output_w][output_c]. */
 void ek_transpose_conv_s8(const ek_transpose_conv_params *p, const int8_t *input, int8_t *output);
+
+/* TRANSPOSE_CONV, 16x8: int16 activations (zero points 0, as TFLM requires), int8 weights. TFLM's
+ * int16 path always accumulates in int64 (an int16 bias is widened to int64 first) and
+ * requantizes with the 64-bit rule, so there is no int32 variant:
+ *   acc = bias[oc] + sum over the taps that reach the output pixel of x * w
+ *   y   = clamp(ek_requantize_s64(acc, multiplier[oc], shift[oc]), act_min, act_max)
+ * `conv` holds the geometry, weights and clamp as for ek_transpose_conv_s8 (its bias unused, NULL;
+ * input_offset and output_offset 0), multiplier and shift the reduced multiplier and right shift
+ * of ek_requantize_s64. The same gather over the same taps and order as ek_transpose_conv_s8; no
+ * scratch (TFLM's is an int64 buffer the size of the output); no output/input overlap declared. */
+typedef struct {
+    ek_transpose_conv_params conv;
+    const int64_t *bias;  /* [output_c] (zeros when the model has none) */
+} ek_transpose_conv_s16_params;
+
+void ek_transpose_conv_s16(const ek_transpose_conv_s16_params *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_TRANSPOSE_CONV_H */

@@ -2,7 +2,9 @@
 along one axis into several, and stacking several into one.
 
 No arithmetic: TFLM copies int8 (int16, 16x8) bytes without looking at the quantization; SPLIT,
-SPLIT_V and UNPACK on int16 run ``ek_split_s16``, the same walk with chunks counted in bytes. Every case is, for
+SPLIT_V and UNPACK on int16 run ``ek_split_s16``, the same walk with chunks counted in bytes, and
+PACK on int16 ``ek_concatenation_s16`` or ``ek_pack_s16`` (TFLM's PACK copies int16 elements as
+int8 ones). Every case is, for
 each index combination before the axis, one contiguous chunk per output (or input) in turn:
 SPLIT and SPLIT_V take the chunk sizes from the output shapes (TFLM's SPLIT_V reads no size
 tensor either), UNPACK's chunks are one slice of the axis, and PACK is a CONCATENATION of
@@ -45,7 +47,7 @@ class SplitParams(CStruct):
 
 
 SPLIT_KERNELS = (portable("ek_split_s8 / ek_split_s16"),)
-PACK_KERNELS = (portable("ek_concatenation_s8"),)
+PACK_KERNELS = (portable("ek_concatenation_s8 / ek_concatenation_s16"),)
 
 
 def _axis(op: Op, axis: int, rank: int) -> int:
@@ -108,14 +110,16 @@ def lower_split(ctx: LowerCtx, op: Op) -> KernelCall:
     return choose(SPLIT_KERNELS, ctx, call)
 
 
-@lowers(OpKind.PACK)
+@lowers(OpKind.PACK, int16=True)
 def lower_pack(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: PackOptions = op.options
     xs: list[Tensor] = ctx.graph.op_inputs(op)
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(y, "output", op)
+    s16 = y.dtype == DType.INT16
+    require = require_int16 if s16 else require_int8
+    require(y, "output", op)
     for x in xs:
-        require_int8(x, "input", op)
+        require(x, "input", op)
     if not 1 <= len(xs) <= MAX_PACK_INPUTS or opts.count != len(xs) or None in xs:
         raise UnsupportedModelError(
             f"op {op.index} PACK: {len(xs)} inputs (values_count {opts.count}); edgekit takes 1 to "
@@ -124,12 +128,13 @@ def lower_pack(ctx: LowerCtx, op: Op) -> KernelCall:
     if y.shape[axis] != len(xs) or any(x.shape != _without(y.shape, axis) for x in xs):
         raise UnsupportedModelError(
             f"op {op.index} PACK: inputs {[x.shape for x in xs]} do not stack into {y.shape}")
-    inner = math.prod(y.shape[axis + 1:])
+    inner = math.prod(y.shape[axis + 1:]) * y.dtype.itemsize  # bytes
+    suffix = "s16" if s16 else "s8"
     if len(xs) > MAX_CONCAT_INPUTS:
         wide = PackParams(num_inputs=len(xs), outer=math.prod(y.shape[:axis]), chunk=inner,
                           inputs=tuple(_pointer(ctx, x) for x in xs))
-        return ConcatenationCall(op, "ek_pack_s8", "ek_concat.h", wide, (ctx.ptr(y),))
+        return ConcatenationCall(op, f"ek_pack_{suffix}", "ek_concat.h", wide, (ctx.ptr(y),))
     params = ConcatenationParams(num_inputs=len(xs), outer=math.prod(y.shape[:axis]),
                                  chunk=(inner,) * len(xs), inputs=tuple(_pointer(ctx, x) for x in xs))
-    call = ConcatenationCall(op, "ek_concatenation_s8", "ek_concat.h", params, (ctx.ptr(y),))
+    call = ConcatenationCall(op, f"ek_concatenation_{suffix}", "ek_concat.h", params, (ctx.ptr(y),))
     return choose(PACK_KERNELS, ctx, call)

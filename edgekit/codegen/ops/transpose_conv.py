@@ -7,6 +7,10 @@ padding is what TFLite's ``ComputePaddingHeightWidth`` gives for the equivalent 
 convolution: its input is this operator's output (``conv.out_size_and_pad`` on the output size).
 TFLM needs an int32 buffer the size of the output; the kernel gathers per output pixel and
 needs none (its header says why the sums are the same).
+
+16x8 (int16 activations, int8 weights): TFLM's int16 path accumulates in int64 whatever the
+bias, so the bias and requantization are ``int16x8.accumulator_16x8``'s 64-bit ones (an int32 bias
+refused: TFLM would read it as int64) and the kernel is ``ek_transpose_conv_s16``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import Op, OpKind, TransposeConvOptions
+from ...ir import DType, Op, OpKind, TransposeConvOptions
 from ..arith import INT32_MAX, check_accumulator, tensor_activation_range
-from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8
+from ..lowering import (Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable,
+                        require_int8, require_int16)
 from .conv import _requant_arrays, effective_scales, out_size_and_pad
 from .dsp_transpose_conv import lower_transpose_conv_dsp, transpose_conv_dsp_applies
+from .int16x8 import accumulator_16x8
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,16 @@ class TransposeConvParams(CStruct):
     act_min: int
     act_max: int
     weights: CArray  # [output_c][filter_h][filter_w][input_c]
-    bias: CArray  # [output_c]
+    bias: CArray | str  # [output_c]; 16x8: "NULL" (the int64 bias is beside it)
     multiplier: CArray
     shift: CArray
+
+
+@dataclass(frozen=True)
+class TransposeConvS16Params(CStruct):
+    C_TYPE = "ek_transpose_conv_s16_params"
+    conv: TransposeConvParams  # bias "NULL", offsets 0, reduced multipliers and right shifts
+    bias: CArray  # int64
 
 
 TRANSPOSE_CONV_KERNELS = kernel_table(
@@ -53,9 +66,10 @@ TRANSPOSE_CONV_KERNELS = kernel_table(
     Candidate("ek_transpose_conv_dsp_s8", transpose_conv_dsp_applies, lower_transpose_conv_dsp),
     portable("ek_transpose_conv_s8"),
 )
+TRANSPOSE_CONV_S16_KERNELS = (portable("ek_transpose_conv_s16"),)
 
 
-@lowers(OpKind.TRANSPOSE_CONV)
+@lowers(OpKind.TRANSPOSE_CONV, int16=True)
 def lower_transpose_conv(ctx: LowerCtx, op: Op) -> KernelCall:
     where = f"op {op.index} TRANSPOSE_CONV"
     opts = op.options
@@ -67,13 +81,15 @@ def lower_transpose_conv(ctx: LowerCtx, op: Op) -> KernelCall:
     shape_t, w, x = ins[:3]
     b = ins[3] if len(ins) == 4 else None
     y = ctx.graph.op_outputs(op)[0]
-    require_int8(x, "input", op)
-    require_int8(y, "output", op)
+    s16 = x.dtype == DType.INT16
+    require = require_int16 if s16 else require_int8
+    require(x, "input", op)
+    require(y, "output", op)
     if not w.is_constant or w.dtype.name != "INT8" or w.quant is None:
         raise UnsupportedModelError(f"{where}: filter must be constant int8")
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedModelError(f"{where}: asymmetric filter (zero point != 0)")
-    if b is not None and (not b.is_constant or b.dtype.name != "INT32"):
+    if b is not None and not s16 and (not b.is_constant or b.dtype.name != "INT32"):
         raise UnsupportedModelError(f"{where}: bias must be constant int32")
     if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4:
         raise UnsupportedModelError(f"{where}: input, filter and output must be 4-D")
@@ -96,6 +112,20 @@ def lower_transpose_conv(ctx: LowerCtx, op: Op) -> KernelCall:
     if (fh, fw) != (ih, iw):
         raise UnsupportedModelError(f"{where}: a {ih}x{iw} input does not give a {oh}x{ow} output with "
                                     f"these strides and padding")
+    act_min, act_max = tensor_activation_range(opts.activation, y)
+    geometry = dict(
+        input_h=ih, input_w=iw, input_c=ic, output_h=oh, output_w=ow, output_c=oc, filter_h=kh, filter_w=kw,
+        stride_h=opts.stride_h, stride_w=opts.stride_w, pad_top=pad_top, pad_left=pad_left,
+        act_min=act_min, act_max=act_max, weights=ctx.const_array(w))
+    if s16:
+        acc = accumulator_16x8(ctx, op, b, w.data.reshape(oc, -1).astype(np.int64),
+                               effective_scales(x.scale, w.quant.scale, y.scale, oc), int32_bias=False)
+        assert acc.wide
+        conv = TransposeConvParams(**geometry, input_offset=0, output_offset=0, bias="NULL",
+                                   multiplier=acc.multiplier, shift=acc.shift)
+        return choose(TRANSPOSE_CONV_S16_KERNELS, ctx, KernelCall(
+            op, "ek_transpose_conv_s16", "ek_transpose_conv.h", TransposeConvS16Params(conv, acc.bias),
+            (ctx.ptr(x), ctx.ptr(y))))
     bias = b.data.astype(np.int64).reshape(-1) if b is not None else np.zeros(oc, np.int64)
     if bias.size != oc:
         raise UnsupportedModelError(f"{where}: bias has {bias.size} values, {oc} output channels")
@@ -104,11 +134,8 @@ def lower_transpose_conv(ctx: LowerCtx, op: Op) -> KernelCall:
     check_accumulator(where, bound, effective_scales(x.scale, w.quant.scale, y.scale, oc))
     assert bound.max(initial=0) <= INT32_MAX
     multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
-    act_min, act_max = tensor_activation_range(opts.activation, y)
     params = TransposeConvParams(
-        input_h=ih, input_w=iw, input_c=ic, output_h=oh, output_w=ow, output_c=oc, filter_h=kh, filter_w=kw,
-        stride_h=opts.stride_h, stride_w=opts.stride_w, pad_top=pad_top, pad_left=pad_left,
-        input_offset=-x.zero_point, output_offset=y.zero_point, act_min=act_min, act_max=act_max,
-        weights=ctx.const_array(w), bias=ctx.array(op, "bias", "int32_t", bias), multiplier=multiplier, shift=shift)
+        **geometry, input_offset=-x.zero_point, output_offset=y.zero_point,
+        bias=ctx.array(op, "bias", "int32_t", bias), multiplier=multiplier, shift=shift)
     call = KernelCall(op, "ek_transpose_conv_s8", "ek_transpose_conv.h", params, (ctx.ptr(x), ctx.ptr(y)))
     return choose(TRANSPOSE_CONV_KERNELS, ctx, call)
