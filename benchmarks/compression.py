@@ -9,16 +9,26 @@ the same architecture from a larger teacher, and quantization-aware fine-tuning.
   float   accuracy of the Keras model on the test split
   int8    accuracy of the full-int8 model in the tflite-micro interpreter (which edgekit's
           generated code equals bit for bit: the 'exact' column checks that on the host)
-  flash   weight bytes as deployed by the portable kernels (palettized / sparse tensors counted
-          packed: every core, the host); 'M4 DSP': as deployed for the Cortex-M4 board, whose SIMD
-          kernels keep dense weights unless packing at least halves a tensor (palette) or
-          quarters it (sparse) -- edgekit/codegen/ops/dsp.py; 'dense': every tensor dense int8
+  flash   weight bytes as deployed for the default board (qemu-mps2-an386, a Cortex-M4), whose
+          SIMD kernels keep dense weights unless packing at least halves a tensor (palette) or
+          quarters it (sparse) -- edgekit/codegen/ops/dsp_common.py; 'portable': as deployed by the
+          portable kernels (palettized / sparse tensors counted packed); 'dense': every tensor
+          dense int8
   arena   planned activation arena (bytes)
   MACs    multiply-accumulates per inference
-  est ms  per-operator cost model (edgekit/data/costmodel.json): estimated cycles of the
-          emulated Cortex-M4's DSP kernels with zero-wait-state memory, at the board's clock
+  cycles  estimated cycles per inference, measured: the model built for the default board (DSP
+          kernels) and run on it under QEMU with the cycle plugin (zero-wait-state memory)
+  est ms  the fit cost model's prediction (edgekit/data/costmodel.json) for the NUCLEO-L4R5ZI
+          (its memory system), at its clock
+
+Then a small `edgekit fit` search on the same data and the default board (--fit-trials candidates
+trained, each measured on the emulated board before it is accepted): fit_latency_error_max is
+the largest |predicted / measured - 1| of estimated cycles over the candidates it measured.
 
     python benchmarks/compression.py [--epochs 10] [--resolution 32] [--width 0.35] [--json]
+
+--json prints {"rows": [...], "fit_latency_error_max": x, ...}; each row has method,
+int8_accuracy (0-1), flash_bytes (weights as deployed for the default board), estimated_cycles.
 """
 
 from __future__ import annotations
@@ -32,7 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BOARD = "nucleo-l4r5zi"  # Cortex-M4 at 120 MHz, the MLPerf Tiny reference board
+BOARD = "nucleo-l4r5zi"  # Cortex-M4 at 120 MHz, the MLPerf Tiny reference board: est ms
+DEFAULT_BOARD = "qemu-mps2-an386"  # the default board: flash and measured cycles
 
 
 def log(msg: str) -> None:
@@ -56,35 +67,38 @@ def row(name, model, tfl, data, note="", per_tensor=False, validate=True):
     g2, calls, _ = schedule_for(g, lower_graph(g, target), target)
     cost = costmodel.load(board)
     ms = cost.latency_ms(cost.total_cycles(g2, calls), board.clock_hz)
+    measured = costmodel.measure(tfl, DEFAULT_BOARD)
     exact = None
     if validate:
         rep = deploy.validate_bit_exact(tfl, samples=2, x=data.x_test[:8])
         exact = rep.passed if rep.tflm_available else None
+    int8_acc = deploy.int8_accuracy(tfl, data.x_test, data.y_test)
     r = {"method": name, "float_acc": deploy.float_accuracy(model, data.x_test, data.y_test),
-         "int8_acc": deploy.int8_accuracy(tfl, data.x_test, data.y_test),
-         "flash_bytes": stats.weight_bytes, "dense_int8_bytes": stats.dense_weight_bytes,
-         "packed_tensors": stats.packed_tensors, "flash_bytes_m4_dsp": stats_m4.weight_bytes,
-         "packed_tensors_m4_dsp": stats_m4.packed_tensors, "arena_bytes": stats.arena_bytes, "macs": stats.macs,
-         "est_ms": ms, "bit_exact": exact,
+         "int8_accuracy": int8_acc, "int8_acc": int8_acc,
+         "flash_bytes": stats_m4.weight_bytes, "packed_tensors": stats_m4.packed_tensors,
+         "flash_bytes_portable": stats.weight_bytes, "packed_tensors_portable": stats.packed_tensors,
+         "dense_int8_bytes": stats.dense_weight_bytes, "arena_bytes": stats_m4.arena_bytes, "macs": stats.macs,
+         "estimated_cycles": measured.cycles, "instructions": measured.instructions,
+         "est_ms": ms, "bit_exact": exact, "bit_exact_on_board": measured.passed,
          # what the converter actually produced (asked: per_tensor)
          "quant": "per-channel" if any(len(g.tensors[op.inputs[1]].quant.scale) > 1 for op in g.ops
                                        if op.type_name in ("CONV_2D", "FULLY_CONNECTED")) else "per-tensor",
          "note": note}
     log(f"  {name}: float {r['float_acc'] * 100:.1f}%, int8 {r['int8_acc'] * 100:.1f}%, "
-        f"flash {r['flash_bytes']:,} B, MACs {r['macs']:,}, exact {exact}")
+        f"flash {r['flash_bytes']:,} B, cycles {r['estimated_cycles']:,}, MACs {r['macs']:,}, exact {exact}")
     return r
 
 
 def table(rows, header) -> str:
-    cols = f"{'method':<30} {'float':>6} {'int8':>6} {'flash B':>9} {'M4 DSP B':>9} {'dense B':>9} " \
-           f"{'arena B':>8} {'MACs':>10} {'est ms':>7} {'exact':>5}"
+    cols = f"{'method':<30} {'float':>6} {'int8':>6} {'flash B':>9} {'portable':>9} {'dense B':>9} " \
+           f"{'arena B':>8} {'MACs':>10} {'cycles':>11} {'est ms':>7} {'exact':>5}"
     out = [header, "", cols, "-" * len(cols)]
     for r in rows:
-        ex = {True: "yes", False: "NO", None: "n/a"}[r["bit_exact"]]
+        ex = {True: "yes", False: "NO", None: "n/a"}[r["bit_exact"] if r["bit_exact_on_board"] else False]
         out.append(f"{r['method']:<30} {r['float_acc'] * 100:5.1f}% {r['int8_acc'] * 100:5.1f}% "
-                   f"{r['flash_bytes']:>9,} {r['flash_bytes_m4_dsp']:>9,} {r['dense_int8_bytes']:>9,} "
+                   f"{r['flash_bytes']:>9,} {r['flash_bytes_portable']:>9,} {r['dense_int8_bytes']:>9,} "
                    f"{r['arena_bytes']:>8,} "
-                   f"{r['macs']:>10,} {r['est_ms']:>7.2f} {ex:>5}")
+                   f"{r['macs']:>10,} {r['estimated_cycles']:>11,} {r['est_ms']:>7.2f} {ex:>5}")
     notes = [f"- {r['method']}: {r['note']}" for r in rows if r["note"]]
     notes += [f"- {r['method']}: the int8 model has {r['quant']} weight scales" for r in rows
               if ("per-tensor" in r["method"]) != (r["quant"] == "per-tensor")]
@@ -102,6 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument("--teacher-width", type=float, default=1.0)
     ap.add_argument("--teacher-depth", type=float, default=0.67)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fit-trials", type=int, default=3, help="candidates the fit search trains and measures")
+    ap.add_argument("--fit-latency-ms", type=float, default=60.0, help="the fit search's budget on the default board")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -166,13 +182,31 @@ def main(argv=None) -> int:
     q, _ = qat.quantization_aware_finetune(base, ds, epochs=2, per_channel=True, seed=args.seed)
     rows.append(row("QAT (per-channel)", q, deploy.to_int8(q, ds), ds))
 
+    log(f"fit search on the default board ({args.fit_trials} candidates trained and measured) ...")
+    import tempfile
+
+    from edgekit.compress import fit
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-fit-") as tmp:
+        found = fit.search(DEFAULT_BOARD, ds, args.fit_latency_ms, fit.grid(resolutions=(args.resolution,)),
+                           epochs=max(1, args.epochs // 4), max_trials=args.fit_trials, seed=args.seed,
+                           out_dir=Path(tmp), build_winner=False, log=log)
+    measured_fit = [{"candidate": c.label, "predicted_cycles": round(c.predicted_cycles), "measured_cycles": c.measured_cycles}
+                    for c in found.measured]
+
     header = (f"edgekit compression on digits ({len(ds.x_train)} train / {len(ds.x_test)} test, "
               f"{args.resolution}x{args.resolution}), {args.family} w{args.width} d{args.depth}, seed {args.seed}; "
               f"est ms: cost model, {BOARD}; {time.time() - t0:.0f} s")
     if args.json:
-        print(json.dumps({"header": header, "rows": rows}, indent=2))
+        print(json.dumps({"header": header, "rows": rows, "fit_latency_error_max": found.latency_error_max,
+                          "fit_measured": measured_fit}, indent=2))
     else:
         print(table(rows, header))
+        err = found.latency_error_max
+        print(f"\nfit on {DEFAULT_BOARD}: {len(measured_fit)} candidates measured; fit_latency_error_max "
+              + (f"{err:.3f}" if err is not None else "n/a (none measured)"))
+        for m in measured_fit:
+            print(f"  {m['candidate']}: predicted {m['predicted_cycles']:,} measured {m['measured_cycles']:,}")
     return 0
 
 
