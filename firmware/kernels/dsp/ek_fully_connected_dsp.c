@@ -17,30 +17,14 @@ EK_INLINE int8_t clamp_out(const ek_fully_connected_dsp_params *p, int32_t acc2,
     return (int8_t)(p->act_full ? v : clamp_act(p, v));
 }
 
+/* One step of the lean loop: a word of int8 input (four k) widened in registers into the pairs
+ * x0 (k0, k2) and x1 (k1, k3), then the shared four weight words and 16 MACs (ek_gemm4_dsp.h). */
 #define EK_FC_LEAN_BODY                               \
     "ldr    %[x1], [%[x]], #4\n\t"                    \
-    "ldr    %[wa0], [%[w]], #4\n\t"                   \
-    "ldr    %[wb0], [%[w]], #4\n\t"                   \
-    "ldr    %[wa1], [%[w]], #4\n\t"                   \
-    "ldr    %[wb1], [%[w]], #4\n\t"                   \
+    EK_GEMM4_LOAD_W                                   \
     "sxtb16 %[x0], %[x1]\n\t"                         \
     "sxtb16 %[x1], %[x1], ror #8\n\t"                 \
-    "sxtb16 %[t], %[wa0]\n\t"                         \
-    "smlad  %[a0], %[x0], %[t], %[a0]\n\t"            \
-    "sxtb16 %[t], %[wa0], ror #8\n\t"                 \
-    "smlad  %[a1], %[x0], %[t], %[a1]\n\t"            \
-    "sxtb16 %[t], %[wb0]\n\t"                         \
-    "smlad  %[a2], %[x0], %[t], %[a2]\n\t"            \
-    "sxtb16 %[t], %[wb0], ror #8\n\t"                 \
-    "smlad  %[a3], %[x0], %[t], %[a3]\n\t"            \
-    "sxtb16 %[t], %[wa1]\n\t"                         \
-    "smlad  %[a0], %[x1], %[t], %[a0]\n\t"            \
-    "sxtb16 %[t], %[wa1], ror #8\n\t"                 \
-    "smlad  %[a1], %[x1], %[t], %[a1]\n\t"            \
-    "sxtb16 %[t], %[wb1]\n\t"                         \
-    "smlad  %[a2], %[x1], %[t], %[a2]\n\t"            \
-    "sxtb16 %[t], %[wb1], ror #8\n\t"                 \
-    "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
+    EK_GEMM4_MACS
 
 #if EK_DSP_ASM
 /* Four rows over k_quads words of int8 input (four k each), widened in registers; two words per
@@ -82,15 +66,8 @@ static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, in
     const uint32_t *w = *wp;
     for (int32_t q = 0; q < k_quads; ++q, w += 4) {
         const uint32_t v = ek_read32(x8 + 4 * q);
-        const uint32_t x0 = ek_sxtb16(v), x1 = ek_sxtb16_ror8(v);
-        *r0 = ek_smlad(x0, ek_sxtb16(w[0]), *r0);
-        *r1 = ek_smlad(x0, ek_sxtb16_ror8(w[0]), *r1);
-        *r2 = ek_smlad(x0, ek_sxtb16(w[1]), *r2);
-        *r3 = ek_smlad(x0, ek_sxtb16_ror8(w[1]), *r3);
-        *r0 = ek_smlad(x1, ek_sxtb16(w[2]), *r0);
-        *r1 = ek_smlad(x1, ek_sxtb16_ror8(w[2]), *r1);
-        *r2 = ek_smlad(x1, ek_sxtb16(w[3]), *r2);
-        *r3 = ek_smlad(x1, ek_sxtb16_ror8(w[3]), *r3);
+        gemm4_pair(ek_sxtb16(v), w, r0, r1, r2, r3);
+        gemm4_pair(ek_sxtb16_ror8(v), w + 2, r0, r1, r2, r3);
     }
     *wp = w;
 }
@@ -180,42 +157,9 @@ int32_t ek_fully_connected_dsp_s8_scratch_bytes(int32_t in_features, int32_t k_p
     return 2 * k_pad + (k_pad != in_features ? k_pad : 0);
 }
 
-void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
-                               int8_t *scratch)
-{
-    const int32_t k_pad = p->k_pad;
-    const int32_t n_out = p->out_features;
-    uint32_t *xw = (uint32_t *)(void *)scratch; /* [k_pad / 2] doubled int16 pairs */
-    int8_t *row = scratch + 2 * k_pad;          /* the input row padded to k_pad */
-
-    for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
-        const int8_t *x8 = input;
-        if (k_pad != p->in_features) {
-            memcpy(row, input, (size_t)p->in_features);
-            memset(row + p->in_features, 0, (size_t)(k_pad - p->in_features));
-            x8 = row;
-        }
-        for (int32_t g = 0; g < k_pad; g += 4) {
-            const uint32_t v = ek_read32(x8 + g);
-            const uint32_t a = ek_sxtb16(v), c = ek_sxtb16_ror8(v);
-            xw[g / 2] = ek_sadd16(a, a);
-            xw[g / 2 + 1] = ek_sadd16(c, c);
-        }
-        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
-        const int32_t *rq = p->requant;
-        for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
-            int32_t acc[4] = {rq[0], rq[4], rq[8], rq[12]};
-            dot4(&w, xw, k_pad / 2, &acc[0], &acc[1], &acc[2], &acc[3]);
-            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
-            for (int32_t j = 0; j < rows; ++j) {
-                output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
-            }
-        }
-    }
-}
-
-/* The input row widened to doubled int16 pairs (and padded), as ek_fully_connected_dsp_s8. */
-static const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *scratch)
+/* The input row widened to doubled int16 pairs in scratch (padded to k_pad with zeros first when
+ * in_features is not a multiple of 4): what ek_fully_connected_dsp_s8 and the int4 kernel read. */
+EK_INLINE const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *scratch)
 {
     const int32_t k_pad = p->k_pad;
     uint32_t *xw = (uint32_t *)(void *)scratch;
@@ -233,6 +177,26 @@ static const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, const i
         xw[g / 2 + 1] = ek_sadd16(c, c);
     }
     return xw;
+}
+
+void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
+                               int8_t *scratch)
+{
+    const int32_t k_pad = p->k_pad;
+    const int32_t n_out = p->out_features;
+    for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
+        const uint32_t *xw = widen_row(p, input, scratch);
+        const uint32_t *w = (const uint32_t *)(const void *)p->weights;
+        const int32_t *rq = p->requant;
+        for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
+            int32_t acc[4] = {rq[0], rq[4], rq[8], rq[12]};
+            dot4(&w, xw, k_pad / 2, &acc[0], &acc[1], &acc[2], &acc[3]);
+            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
+            for (int32_t j = 0; j < rows; ++j) {
+                output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
+            }
+        }
+    }
 }
 
 /* The same scratch as ek_fully_connected_dsp_s8. */

@@ -15,13 +15,15 @@
 
 #include "ek_dsp.h"
 
-#define EK_GEMM4_BODY                                 \
+/* The four weight words of one step: rows (r, r+1) and (r+2, r+3) for two pairs of k. */
+#define EK_GEMM4_LOAD_W                               \
     "ldr    %[wa0], [%[w]], #4\n\t"                   \
     "ldr    %[wb0], [%[w]], #4\n\t"                   \
     "ldr    %[wa1], [%[w]], #4\n\t"                   \
-    "ldr    %[wb1], [%[w]], #4\n\t"                   \
-    "ldr    %[x0], [%[x]], #4\n\t"                    \
-    "ldr    %[x1], [%[x]], #4\n\t"                    \
+    "ldr    %[wb1], [%[w]], #4\n\t"
+
+/* The step's 16 MACs: each weight word widened (SXTB16) against the input pair x0 or x1. */
+#define EK_GEMM4_MACS                                 \
     "sxtb16 %[t], %[wa0]\n\t"                         \
     "smlad  %[a0], %[x0], %[t], %[a0]\n\t"            \
     "sxtb16 %[t], %[wa0], ror #8\n\t"                 \
@@ -38,6 +40,12 @@
     "smlad  %[a2], %[x1], %[t], %[a2]\n\t"            \
     "sxtb16 %[t], %[wb1], ror #8\n\t"                 \
     "smlad  %[a3], %[x1], %[t], %[a3]\n\t"
+
+#define EK_GEMM4_BODY                                 \
+    EK_GEMM4_LOAD_W                                   \
+    "ldr    %[x0], [%[x]], #4\n\t"                    \
+    "ldr    %[x1], [%[x]], #4\n\t"                    \
+    EK_GEMM4_MACS
 
 #if EK_DSP_ASM
 /* Four rows over k_pairs pairs of k (an even number), two pairs per step and two steps per
@@ -74,6 +82,15 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
     *r3 = a3;
 }
 #else
+/* One pair of k (the input pair xv) against its two weight words w[0], w[1]: four dual MACs. */
+EK_INLINE void gemm4_pair(uint32_t xv, const uint32_t *w, int32_t *r0, int32_t *r1, int32_t *r2, int32_t *r3)
+{
+    *r0 = ek_smlad(xv, ek_sxtb16(w[0]), *r0);
+    *r1 = ek_smlad(xv, ek_sxtb16_ror8(w[0]), *r1);
+    *r2 = ek_smlad(xv, ek_sxtb16(w[1]), *r2);
+    *r3 = ek_smlad(xv, ek_sxtb16_ror8(w[1]), *r3);
+}
+
 /* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
  * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
 static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1, int32_t *r2,
@@ -81,11 +98,7 @@ static void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_
 {
     const uint32_t *w = *wp;
     for (int32_t q = 0; q < k_pairs; ++q, w += 2) {
-        const uint32_t xv = x[q];
-        *r0 = ek_smlad(xv, ek_sxtb16(w[0]), *r0);
-        *r1 = ek_smlad(xv, ek_sxtb16_ror8(w[0]), *r1);
-        *r2 = ek_smlad(xv, ek_sxtb16(w[1]), *r2);
-        *r3 = ek_smlad(xv, ek_sxtb16_ror8(w[1]), *r3);
+        gemm4_pair(x[q], w, r0, r1, r2, r3);
     }
     *wp = w;
 }
