@@ -237,11 +237,13 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     planned = schedule.graph if schedule else graph
     memory = schedule.remap(facts) if schedule else facts
     lean_ops: frozenset[int] = frozenset()
+    plan = None
     if not notes and target is not None and target.dsp:  # lean kernels where they pay, as generate
         calls = share_identical_arrays(lower_graph(planned, target))
-        calls, _, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
+        calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
-    plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
+    if plan is None or ram_limit is not None:  # the limit is checked (and refused in one line) here
+        plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
     return MemoryPlan(planned, plan, file_bound, tuple(notes), lean_ops)
 
 
