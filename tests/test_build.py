@@ -106,7 +106,7 @@ def test_rp2040_image_has_a_valid_boot_stage_and_uf2(firmware):
 
 
 @pytest.mark.parametrize("model", REAL_MODELS)
-def test_shared_models_build_on_the_default_board(firmware, model):
+def test_mlperf_models_build_on_the_default_board(firmware, model):
     fw = firmware(model, "qemu-mps2-an386")
     assert fw.sizes.flash_weights_bytes > 0 and fw.sizes.ram_bytes <= fw.board.ram_bytes
     assert fw.sizes.ram_arena_bytes == fw.generated.arena_bytes
@@ -115,7 +115,7 @@ def test_shared_models_build_on_the_default_board(firmware, model):
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", REAL_BOARDS)
 @pytest.mark.parametrize("model", [m for m in REAL_MODELS if m != "ad01_int8"])
-def test_shared_models_build_on_real_boards(firmware, model, board_name):
+def test_mlperf_models_build_on_real_boards(firmware, model, board_name):
     fw = firmware(model, board_name)
     s = fw.sizes
     assert s.flash_bytes <= fw.board.flash_bytes and s.ram_bytes <= fw.board.ram_bytes

@@ -319,7 +319,7 @@ def test_several_inputs_by_order(two_inputs, tmp_path, capfd):
 
 
 @pytest.mark.parametrize("name", ["vww_96", "pretrainedResnet", "ad01"])
-def test_shared_keras2_h5(name, mlperf_models, tmp_path, capfd):
+def test_mlperf_keras2_h5(name, mlperf_models, tmp_path, capfd):
     """Keras 2 .h5 sources (vww's DepthwiseConv2D carries a 'groups' Keras 3 refuses) convert,
     and the generated C for the result is bit-exact with tflite-micro."""
     from edgekit.target.host import validate_host
