@@ -275,6 +275,44 @@ def test_structured_prune(trained, digits):
     _check_deploys_bit_exact(tfl, digits)
 
 
+def test_latency_prune_reaches_the_cycle_budget(small_keras, digits):
+    """NetAdapt on the default board's cost model: the result is predicted under the budget,
+    each step keeps the proposal with the best validation accuracy among proposals that all fit
+    the step's budget, the channels it reports removed are gone from the layers, and the int8
+    model still runs bit-exact."""
+    import keras
+
+    from edgekit.compress import measure, netadapt
+
+    model = keras.models.load_model(small_keras, compile=False)
+    cost = netadapt.cost_model_cycles(digits, "qemu-mps2-an386")
+    before = cost(model)
+    new, rep = netadapt.latency_prune(model, digits, 0.8, cost, steps=2, final_epochs=1, probe_fraction=0.1)
+    assert rep.cycles_before == before
+    assert cost(new) <= 0.8 * before and rep.cycles_after == cost(new)
+    assert len(rep.steps) == 2 and rep.steps[1].budget_cycles < rep.steps[0].budget_cycles
+    for step in rep.steps:
+        assert step.proposals and all(p.cycles <= step.budget_cycles for p in step.proposals)
+        assert step.chosen.val_accuracy == max(p.val_accuracy for p in step.proposals)
+        assert all(p.removed % 4 == 0 and 4 <= p.channels - p.removed for p in step.proposals)
+    for group, removed in rep.removed_channels.items():
+        name = group.split(" ")[0]
+        assert new.get_layer(name).filters == model.get_layer(name).filters - removed
+    assert new.count_params() == rep.params_after < rep.params_before == model.count_params()
+    _check_deploys_bit_exact(measure.to_int8(new, digits), digits)
+
+
+def test_latency_prune_refuses_a_target_that_is_not_a_fraction(small_keras, digits):
+    import keras
+
+    from edgekit.compress import netadapt
+    from edgekit.errors import EdgekitError
+
+    model = keras.models.load_model(small_keras, compile=False)
+    with pytest.raises(EdgekitError, match="must be a fraction"):
+        netadapt.latency_prune(model, digits, 1.2, lambda m: 1.0)
+
+
 def test_structured_prune_removes_the_dead_channels(digits):
     """Channels whose filters and BatchNormalization are zero contribute nothing: pruning
     exactly those must leave the network's outputs unchanged (residual groups included)."""
@@ -401,8 +439,10 @@ def small_keras(tmp_path_factory, digits):
 
 
 @pytest.mark.parametrize("argv,method", [
-    (["prune", "--sparsity", "0.5", "--epochs", "1"], "magnitude pruning 50%"),
+    # the Cortex-M0+ board's portable kernels store half-zero kernels sparse
+    (["prune", "--sparsity", "0.5", "--epochs", "1", "--board", "rpi-pico"], "magnitude pruning 50%"),
     (["prune", "--sparsity", "0.5", "--structured", "--epochs", "1"], "structured pruning 50%"),
+    (["prune", "--latency-target", "0.8", "--steps", "1", "--epochs", "1"], "latency pruning to 0.80x cycles"),
     (["cluster", "--clusters", "4", "--epochs", "1"], "clustering to 4 values"),
 ])
 def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
@@ -412,12 +452,33 @@ def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
     code = main([argv[0], str(small_keras), "--data", "digits", "-o", str(out), "--json", *argv[1:]])
     assert code == 0
     report = __import__("json").loads(capsys.readouterr().out)
-    assert report["method"] == method
+    assert report["method"].startswith(method)
     assert out.exists() and (tmp_path / "out_int8.tflite").exists()
-    if argv[0] == "prune" and "--structured" in argv:
+    if argv[0] == "prune" and ("--structured" in argv or "--latency-target" in argv):
         assert report["after"]["macs"] < report["before"]["macs"]
     else:
         assert report["after"]["weight_bytes"] < report["before"]["weight_bytes"]
+
+
+def test_cli_counts_flash_for_the_boards_kernels(small_keras, tmp_path, capsys):
+    """The default board's DSP kernels keep half-zero kernels dense: magnitude pruning saves no
+    flash there, and the command says so (the portable kernels' saving is not reported)."""
+    import json
+
+    from edgekit.cli import main
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.compress import measure
+    from edgekit.target.boards import load_board
+
+    out = tmp_path / "out.keras"
+    assert main(["prune", str(small_keras), "--data", "digits", "-o", str(out), "--json", "--sparsity", "0.5",
+                 "--epochs", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["board"] == "qemu-mps2-an386"
+    tfl = (tmp_path / "out_int8.tflite").read_bytes()
+    on_board = measure.deploy_stats(tfl, target=target_for_cpu(load_board("qemu-mps2-an386").cpu))
+    assert report["after"]["weight_bytes"] == on_board.weight_bytes == report["before"]["weight_bytes"]
+    assert measure.deploy_stats(tfl).weight_bytes < on_board.weight_bytes  # the portable kernels' figure
 
 
 def test_cli_distill(small_keras, tmp_path, capsys):

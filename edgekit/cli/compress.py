@@ -6,19 +6,25 @@ from pathlib import Path
 
 from ..compress.commands import run_cluster, run_distill, run_prune
 from ..errors import ExitCode
+from ..target.boards import DEFAULT_BOARD
 from .output import log, report
 
 DATA_HELP = "'digits' (scikit-learn, no download) or .npz with x_train, y_train"
 
 
 def add_parser(sub) -> None:
-    pn = sub.add_parser("prune", help="magnitude (unstructured) or structured pruning of a Keras model")
+    pn = sub.add_parser("prune", help="magnitude (unstructured), structured or latency-driven pruning of a Keras model")
     pn.add_argument("model", help=".keras or .h5")
     pn.add_argument("--data", required=True, help=DATA_HELP)
     pn.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
     pn.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights (or channels) to remove")
     pn.add_argument("--structured", action="store_true", help="remove whole channels: a smaller dense model")
-    pn.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs")
+    pn.add_argument("--latency-target", type=float, metavar="FRACTION",
+                    help="remove channels, layer by layer (NetAdapt), until the board's cost model predicts at most "
+                         "this fraction of the model's cycles")
+    pn.add_argument("--steps", type=int, default=6, help="NetAdapt steps (with --latency-target)")
+    pn.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (with --latency-target: after the last step)")
+    pn.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash and cycles are counted for")
     pn.add_argument("--seed", type=int, default=0)
     pn.add_argument("--json", action="store_true")
     pn.set_defaults(run=prune)
@@ -30,6 +36,7 @@ def add_parser(sub) -> None:
     cl.add_argument("--clusters", type=int, default=16, help="shared values per kernel (16: 4-bit indices)")
     cl.add_argument("--per-channel", action="store_true", help="k-means per output channel")
     cl.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs of the shared values")
+    cl.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash is counted for")
     cl.add_argument("--seed", type=int, default=0)
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(run=cluster)
@@ -42,6 +49,7 @@ def add_parser(sub) -> None:
     di.add_argument("--temperature", type=float, default=4.0)
     di.add_argument("--alpha", type=float, default=0.3, help="weight of the label loss (1 - alpha: teacher)")
     di.add_argument("--epochs", type=int, default=10)
+    di.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash is counted for")
     di.add_argument("--seed", type=int, default=0)
     di.add_argument("--json", action="store_true")
     di.set_defaults(run=distill)
@@ -49,17 +57,17 @@ def add_parser(sub) -> None:
 
 def prune(args) -> ExitCode:
     report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity, args.structured, args.epochs,
-                     args.seed, log=log), args)
+                     args.seed, args.latency_target, args.steps, args.board, log=log), args)
     return ExitCode.OK
 
 
 def cluster(args) -> ExitCode:
     report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters, args.per_channel, args.epochs,
-                       args.seed, log=log), args)
+                       args.seed, args.board, log=log), args)
     return ExitCode.OK
 
 
 def distill(args) -> ExitCode:
     report(run_distill(Path(args.student), Path(args.teacher), args.data, Path(args.output), args.temperature,
-                       args.alpha, args.epochs, args.seed, log=log), args)
+                       args.alpha, args.epochs, args.seed, args.board, log=log), args)
     return ExitCode.OK

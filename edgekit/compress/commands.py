@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgekitError, ModelFormatError
-from . import cluster, distill, prune
+from ..codegen.core import target_for_cpu
+from ..target.boards import DEFAULT_BOARD, load_board
+from . import cluster, distill, netadapt, prune
 from .data import load
 from .measure import copy_model, deploy_stats, float_accuracy, int8_accuracy, to_int8
 
@@ -39,6 +41,7 @@ class MethodResult:
     keras_path: Path
     tflite_path: Path
     details: dict = field(default_factory=dict)
+    board: str = DEFAULT_BOARD  # whose kernels the weight bytes are counted for
 
     def summary(self) -> str:
         b, a = self.before, self.after
@@ -49,11 +52,11 @@ class MethodResult:
                     f"arena {m.arena_bytes:>7,} B  MACs {m.macs:>11,}  params {m.params:,}")
         saved = b.weight_bytes - a.weight_bytes
         return "\n".join([f"{self.method}:", row("before", b), row("after", a),
-                          f"flash saved {saved:,} bytes ({saved / max(b.weight_bytes, 1) * 100:.1f}%); "
+                          f"flash saved on {self.board} {saved:,} bytes ({saved / max(b.weight_bytes, 1) * 100:.1f}%); "
                           f"wrote {self.keras_path} and {self.tflite_path}"])
 
     def to_json(self) -> dict:
-        return {"method": self.method, "before": self.before.to_json(), "after": self.after.to_json(),
+        return {"method": self.method, "board": self.board, "before": self.before.to_json(), "after": self.after.to_json(),
                 "keras": str(self.keras_path), "tflite": str(self.tflite_path), "details": self.details}
 
 
@@ -79,34 +82,44 @@ def data_for(model, spec: str, seed: int = 0):
     return ds
 
 
-def measure(model, data, per_tensor: bool = False) -> tuple[Measured, bytes]:
+def measure(model, data, per_tensor: bool = False, board: str = DEFAULT_BOARD) -> tuple[Measured, bytes]:
+    """Accuracy of ``model`` and of its int8 conversion, and the conversion as deployed on
+    ``board`` (its kernels: weights in flash as that board's code stores them)."""
     tfl = to_int8(model, data, per_tensor=per_tensor)
-    s = deploy_stats(tfl)
+    s = deploy_stats(tfl, target=target_for_cpu(load_board(board).cpu))
     return Measured(float_accuracy(model, data.x_test, data.y_test),
                     int8_accuracy(tfl, data.x_test, data.y_test), s.weight_bytes,
                     s.dense_weight_bytes, s.arena_bytes, s.macs, int(model.count_params())), tfl
 
 
-def _finish(method, model, new, data, output: Path, details, per_tensor=False, log: Log = print):
-    log("measuring the input model ...")
-    before, _ = measure(model, data, per_tensor)
+def _finish(method, model, new, data, output: Path, details, per_tensor=False, board: str = DEFAULT_BOARD,
+            log: Log = print):
+    log(f"measuring the input model (weights as deployed on {board}) ...")
+    before, _ = measure(model, data, per_tensor, board)
     log("measuring the result ...")
-    after, tfl = measure(new, data, per_tensor)
+    after, tfl = measure(new, data, per_tensor, board)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     keras_path = output if output.suffix == ".keras" else output.with_suffix(".keras")
     tflite_path = keras_path.with_name(keras_path.stem + "_int8.tflite")
     new.save(keras_path)
     tflite_path.write_bytes(tfl)
-    return MethodResult(method, before, after, keras_path, tflite_path, details)
+    return MethodResult(method, before, after, keras_path, tflite_path, details, board)
 
 
 def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: bool = False,
-              epochs: int = 3, seed: int = 0, log: Log = print) -> MethodResult:
+              epochs: int = 3, seed: int = 0, latency_target: float | None = None, steps: int = 6,
+              board: str = DEFAULT_BOARD, log: Log = print) -> MethodResult:
 
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
-    if structured:
+    if latency_target is not None:
+        log(f"pruning channels to {latency_target:.2f}x of the predicted cycles on {board} in {steps} steps ...")
+        new, rep = netadapt.latency_prune(model, data, latency_target, netadapt.cost_model_cycles(data, board),
+                                          steps=steps, final_epochs=epochs, seed=seed, log=log)
+        method = (f"latency pruning to {latency_target:.2f}x cycles on {board} "
+                  f"(predicted {rep.cycles_before:,.0f} -> {rep.cycles_after:,.0f})")
+    elif structured:
         log(f"removing {sparsity:.0%} of the channels of every prunable channel group ...")
         new, rep = prune.structured_prune(model, sparsity, data, fine_tune_epochs=epochs, seed=seed)
         method = f"structured pruning {sparsity:.0%}"
@@ -114,22 +127,23 @@ def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: 
         log(f"magnitude pruning to {sparsity:.0%} over {epochs} epochs ...")
         new, rep = prune.magnitude_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed)
         method = f"magnitude pruning {sparsity:.0%}"
-    return _finish(method, model, new, data, output, rep.to_json(), log=log)
+    return _finish(method, model, new, data, output, rep.to_json(), board=board, log=log)
 
 
 def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: bool = False,
-                epochs: int = 2, seed: int = 0, log: Log = print) -> MethodResult:
+                epochs: int = 2, seed: int = 0, board: str = DEFAULT_BOARD, log: Log = print) -> MethodResult:
 
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
     log(f"clustering every Conv2D/Dense kernel to {clusters} values, fine-tuning {epochs} epochs ...")
     new, rep = cluster.cluster_weights(copy_model(model), clusters, data, epochs=epochs,
                                        per_channel=per_channel, seed=seed)
-    return _finish(f"clustering to {clusters} values", model, new, data, output, rep.to_json(), log=log)
+    return _finish(f"clustering to {clusters} values", model, new, data, output, rep.to_json(), board=board, log=log)
 
 
 def run_distill(student_path, teacher_path, data_spec, output, temperature: float = 4.0,
-                alpha: float = 0.3, epochs: int = 10, seed: int = 0, log: Log = print) -> MethodResult:
+                alpha: float = 0.3, epochs: int = 10, seed: int = 0, board: str = DEFAULT_BOARD,
+                log: Log = print) -> MethodResult:
 
     student = load_keras(student_path)
     teacher = load_keras(teacher_path)
@@ -145,4 +159,4 @@ def run_distill(student_path, teacher_path, data_spec, output, temperature: floa
     log(f"distilling for {epochs} epochs, temperature {temperature:g}, alpha {alpha:g} ...")
     new, rep = distill.distill(fresh, teacher, data, epochs=epochs, temperature=temperature,
                                alpha=alpha, seed=seed)
-    return _finish("distillation", student, new, data, output, rep.to_json(), log=log)
+    return _finish("distillation", student, new, data, output, rep.to_json(), board=board, log=log)

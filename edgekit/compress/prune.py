@@ -300,22 +300,43 @@ def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, 
     ``divisor``: keep a multiple of this many channels per group (at least one multiple).
     With ``data`` and ``fine_tune_epochs`` the pruned model is fine-tuned.
     """
-    import keras
-
     if not 0.0 <= ratio < 1.0:
         raise EdgekitError(f"ratio {ratio} must be in [0, 1)")
     plan = channel_plan(model)
+    counts = {root: min(plan.spaces.size[root],
+                      max(divisor, int(round(plan.spaces.size[root] * (1 - ratio) / divisor)) * divisor))
+              for root in plan.prunable()}
+    new, report = keep_channels(model, counts, plan)
+    report.target = ratio
+    if data is not None and fine_tune_epochs:
+        train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
+    return new, report
+
+
+def group_name(plan: ChannelPlan, root: int) -> str:
+    """A channel group by its first producing layer (and how many others share its channels)."""
+    names = plan.producers[root]
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} joined)"
+
+
+def keep_channels(model, counts: dict[int, int], plan: ChannelPlan | None = None):
+    """A new model keeping ``counts[root]`` channels of each channel group ``root`` of ``plan``
+    (groups not named, or asked to keep all, are untouched): in each group the channels with the
+    largest L1 filter norm summed over the group's producing layers."""
+    import keras
+
+    plan = plan or channel_plan(model)
     keep: dict[int, np.ndarray] = {}
     removed: dict[str, int] = {}
-    for root in plan.prunable():
-        names = plan.producers[root]
+    for root, n_keep in counts.items():
         c = plan.spaces.size[root]
-        score = sum(_filter_norms(model.get_layer(n)) for n in names)
-        n_keep = max(divisor, int(round(c * (1 - ratio) / divisor)) * divisor)
-        if n_keep >= c:
+        if not 0 < n_keep <= c:
+            raise EdgekitError(f"channel group {group_name(plan, root)}: cannot keep {n_keep} of {c} channels")
+        if n_keep == c:
             continue
+        score = sum(_filter_norms(model.get_layer(n)) for n in plan.producers[root])
         keep[root] = np.sort(np.argsort(-score, kind="stable")[:n_keep])
-        removed[names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} joined)"] = c - n_keep
+        removed[group_name(plan, root)] = c - n_keep
 
     def kept(space: int | None, n: int) -> np.ndarray:
         if space is None:
@@ -353,8 +374,6 @@ def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, 
             k = kept(s_in, ws[0].shape[0])
             ws = [w[k] for w in ws]
         new_layer.set_weights(ws)
-    report = PruneReport("structured", ratio, removed_channels=removed,
+    report = PruneReport("structured", 0.0, removed_channels=removed,
                          params_before=int(model.count_params()), params_after=int(new.count_params()))
-    if data is not None and fine_tune_epochs:
-        train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
     return new, report
