@@ -413,6 +413,39 @@ def test_qat_ends_in_plain_int8(per_channel, trained, digits):
     _check_deploys_bit_exact(tfl, digits)
 
 
+def test_int4_finetune_stores_its_layers_as_int4(trained, digits):
+    """4-bit QAT puts the chosen kernels on a 4-bit grid; the rewrite stores exactly those as
+    INT4, each real weight (scale x value) within the int8 model's rounding of it (half an int8
+    step), and the result runs bit-exact."""
+    from edgekit.compress import int4, measure
+
+    m, report = int4.int4_finetune(trained, digits, epochs=1, min_weights=64)
+    assert report.layers
+    tfl = measure.to_int8(m, digits)
+    t4, changed = int4.int4_weights(tfl)
+    g8, g4 = parse_tflite(tfl), parse_tflite(t4)
+    assert [op.index for op in g4.ops if op.type_name == "CONV_2D"
+            and g4.tensors[op.inputs[1]].dtype.np_name == "int4"] == changed
+    assert len(changed) == len(report.layers)  # every chosen layer is a CONV_2D of its own
+    for i in changed:
+        w8, w4 = g8.tensors[g8.ops[i].inputs[1]], g4.tensors[g4.ops[i].inputs[1]]
+        assert np.abs(w4.data).max() <= 7
+        step8 = np.asarray(w8.quant.scale, np.float64).reshape(-1, 1, 1, 1)
+        real8 = w8.data.astype(np.float64) * step8
+        real4 = w4.data.astype(np.float64) * np.asarray(w4.quant.scale, np.float64).reshape(-1, 1, 1, 1)
+        assert np.all(np.abs(real4 - real8) <= step8 * (0.5 + 1e-5))
+    assert len(t4) < len(tfl)
+    _check_deploys_bit_exact(t4, digits)
+
+
+def test_int4_rewrite_leaves_ordinary_int8_weights(trained, digits):
+    """Weights not trained on the 4-bit grid are not rounded to it: nothing changes."""
+    from edgekit.compress import int4, measure
+
+    tfl = measure.to_int8(trained, digits)
+    assert int4.int4_weights(tfl) == (tfl, [])
+
+
 def test_dynamic_range_is_reported_not_generated(trained):
     from edgekit.codegen import check_generatable
     from edgekit.compress import measure

@@ -77,16 +77,18 @@ def _bn_params(bn):
 # ---------------------------------------------------------------------------- fake quantization
 
 
-def fake_quant_weights(w, per_channel: bool, channel_axes_reduce):
-    """Symmetric int8 (narrow range) fake quantization with a straight-through gradient."""
+def fake_quant_weights(w, per_channel: bool, channel_axes_reduce, bits: int = 8):
+    """Symmetric narrow-range fake quantization (int8: [-127, 127]; 4 bits: [-7, 7]) with a
+    straight-through gradient."""
     from keras import ops
 
+    top = float(2 ** (bits - 1) - 1)
     if per_channel:
         m = ops.max(ops.abs(w), axis=channel_axes_reduce, keepdims=True)
     else:
         m = ops.max(ops.abs(w))
-    scale = ops.maximum(m, 1e-8) / 127.0
-    q = ops.clip(ops.round(w / scale), -127.0, 127.0) * scale
+    scale = ops.maximum(m, 1e-8) / top
+    q = ops.clip(ops.round(w / scale), -top, top) * scale
     return w + ops.stop_gradient(q - w)
 
 
@@ -133,16 +135,16 @@ def _qat_classes():
     from keras import ops
 
     class QConv2D(keras.layers.Conv2D, _ActRange):
-        def __init__(self, *a, per_channel=True, fq_output=False, **kw):
+        def __init__(self, *a, per_channel=True, fq_output=False, weight_bits=8, **kw):
             super().__init__(*a, **kw)
-            self.per_channel, self.fq_output = per_channel, fq_output
+            self.per_channel, self.fq_output, self.weight_bits = per_channel, fq_output, weight_bits
 
         def build(self, input_shape):
             super().build(input_shape)
             self._build_range()
 
         def call(self, inputs, training=None):
-            k = fake_quant_weights(self.kernel, self.per_channel, (0, 1, 2))
+            k = fake_quant_weights(self.kernel, self.per_channel, (0, 1, 2), self.weight_bits)
             y = self.convolution_op(inputs, k)
             if self.use_bias:
                 y = ops.add(y, ops.reshape(self.bias, (1, 1, 1, -1)))
@@ -151,16 +153,16 @@ def _qat_classes():
             return self._quant_out(y, training)
 
     class QDepthwiseConv2D(keras.layers.DepthwiseConv2D, _ActRange):
-        def __init__(self, *a, per_channel=True, fq_output=False, **kw):
+        def __init__(self, *a, per_channel=True, fq_output=False, weight_bits=8, **kw):
             super().__init__(*a, **kw)
-            self.per_channel, self.fq_output = per_channel, fq_output
+            self.per_channel, self.fq_output, self.weight_bits = per_channel, fq_output, weight_bits
 
         def build(self, input_shape):
             super().build(input_shape)
             self._build_range()
 
         def call(self, inputs, training=None):
-            k = fake_quant_weights(self.kernel, self.per_channel, (0, 1))
+            k = fake_quant_weights(self.kernel, self.per_channel, (0, 1), self.weight_bits)
             y = ops.depthwise_conv(inputs, k, strides=self.strides, padding=self.padding,
                                    dilation_rate=self.dilation_rate, data_format=self.data_format)
             if self.use_bias:
@@ -170,16 +172,16 @@ def _qat_classes():
             return self._quant_out(y, training)
 
     class QDense(keras.layers.Dense, _ActRange):
-        def __init__(self, *a, per_channel=True, fq_output=False, **kw):
+        def __init__(self, *a, per_channel=True, fq_output=False, weight_bits=8, **kw):
             super().__init__(*a, **kw)
-            self.per_channel, self.fq_output = per_channel, fq_output
+            self.per_channel, self.fq_output, self.weight_bits = per_channel, fq_output, weight_bits
 
         def build(self, input_shape):
             super().build(input_shape)
             self._build_range()
 
         def call(self, inputs, training=None):
-            y = ops.matmul(inputs, fake_quant_weights(self.kernel, self.per_channel, (0,)))
+            y = ops.matmul(inputs, fake_quant_weights(self.kernel, self.per_channel, (0,), self.weight_bits))
             if self.bias is not None:
                 y = ops.add(y, self.bias)
             if self.activation is not None:
@@ -203,8 +205,10 @@ def _qat_classes():
     return {"Conv2D": QConv2D, "DepthwiseConv2D": QDepthwiseConv2D, "Dense": QDense}, QOutput
 
 
-def qat_model(model, per_channel: bool = True):
-    """The fake-quantized training twin of a BN-folded ``model`` (same layer names)."""
+def qat_model(model, per_channel: bool = True, weight_bits: dict[str, int] | None = None):
+    """The fake-quantized training twin of a BN-folded ``model`` (same layer names); layers
+    named in ``weight_bits`` train through weights of that many bits, the others through int8."""
+    weight_bits = weight_bits or {}
     weighted, QOutput = _qat_classes()
     cons = consumers(model)
     kinds = {n.name: n.kind for n in wiring(model)}
@@ -214,7 +218,8 @@ def qat_model(model, per_channel: bool = True):
         if kind in weighted:
             followed_by_act = all(kinds.get(c) in _ACTS for c in cons.get(op.name, []))
             return weighted[kind].from_config({**op.get_config(), "per_channel": per_channel,
-                                                "fq_output": not followed_by_act})
+                                                "fq_output": not followed_by_act,
+                                                "weight_bits": weight_bits.get(op.name, 8)})
         if kind in _ACTS or kind == "Add":
             return QOutput(op.__class__.from_config(op.get_config()))
         return op.__class__.from_config(op.get_config())
@@ -240,17 +245,28 @@ class QATReport:
 
 def quantization_aware_finetune(model, data, epochs: int = 3, lr: float = 5e-4,
                                 per_channel: bool = True, batch_size: int = 32, seed: int = 0,
-                                verbose: int = 0):
+                                verbose: int = 0, weight_bits: dict[str, int] | None = None):
     """Fine-tune ``model`` with simulated int8 quantization; returns a plain Keras model
-    (BatchNormalization folded) whose int8 conversion loses less accuracy than plain PTQ."""
+    (BatchNormalization folded) whose int8 conversion loses less accuracy than plain PTQ.
+
+    Layers named in ``weight_bits`` (of the folded model) train through weights of that many
+    bits, and their kernels are returned on that grid (the fake-quantized values themselves):
+    their int8 conversion then holds only 2**bits - 1 values per channel, which
+    ``int4.int4_weights`` stores as int4."""
 
     folded = fold_batchnorm(model)
     n_bn = sum(1 for l in model.layers if type(l).__name__ == "BatchNormalization") - \
         sum(1 for l in folded.layers if type(l).__name__ == "BatchNormalization")
-    q = qat_model(folded, per_channel)
+    q = qat_model(folded, per_channel, weight_bits)
     train(q, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, verbose=verbose)
     for layer in folded.layers:
         ws = layer.get_weights()
         if ws:
-            layer.set_weights(q.get_layer(layer.name).get_weights()[:len(ws)])
+            trained = q.get_layer(layer.name)
+            ws = trained.get_weights()[:len(ws)]
+            bits = (weight_bits or {}).get(layer.name, 8)
+            if bits != 8:
+                reduce = {"Dense": (0,), "DepthwiseConv2D": (0, 1)}.get(type(layer).__name__, (0, 1, 2))
+                ws[0] = np.asarray(fake_quant_weights(trained.kernel, per_channel, reduce, bits))
+            layer.set_weights(ws)
     return folded, QATReport(per_channel, epochs, n_bn)
