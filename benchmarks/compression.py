@@ -3,8 +3,17 @@ upsampled to the network's resolution), one table.
 
 Baseline: a zoo MobileNetV2 (inverted residuals) trained with a fixed seed. Then each method
 applied to it (fine-tuned briefly where the method calls for it): magnitude pruning to 50% and
-80%, structured pruning of 50% of the channels, clustering to 16 values, distillation into
-the same architecture from a larger teacher, and quantization-aware fine-tuning. Per row:
+80%, structured pruning of 50% of the channels in one shot, latency-driven structured pruning
+(NetAdapt, edgekit/compress/netadapt.py) to --latency-target of the predicted cycles,
+int4 weights (4-bit QAT, edgekit/compress/int4.py) alone and on the NetAdapt model, clustering
+to 16 values, distillation into the same architecture from a larger teacher, and
+quantization-aware fine-tuning.
+
+Every method has its control: the same training budget without the method (the baseline
+fine-tuned for the same epochs, learning rate and batch size; for distillation the same
+architecture trained on labels only). When a method and its control differ by under a point of
+int8 accuracy, both are run again with --seeds fine-tuning seeds and the difference is called
+real only when its mean over the seeds exceeds twice its standard error. Per row:
 
   float   accuracy of the Keras model on the test split
   int8    accuracy of the full-int8 model in the tflite-micro interpreter (which edgekit's
@@ -20,6 +29,8 @@ the same architecture from a larger teacher, and quantization-aware fine-tuning.
           kernels) and run on it under QEMU with the cycle plugin (zero-wait-state memory)
   est ms  the fit cost model's prediction (edgekit/data/costmodel.json) for the NUCLEO-L4R5ZI
           (its memory system), at its clock
+  control int8 accuracy of the control (mean over the seeds run), the difference in points and
+          whether it is real
 
 Then a small `edgekit fit` search on the same data and the default board (--fit-trials candidates
 trained, each measured on the emulated board before it is accepted): fit_latency_error_max is
@@ -38,6 +49,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,17 +102,61 @@ def row(name, model, tfl, data, note="", per_tensor=False, validate=True):
     return r
 
 
+class Controls:
+    """The control of a fine-tuning method: the baseline fine-tuned for the same epochs, learning
+    rate and batch size without the method, converted the same way (cached per setting and seed)."""
+
+    def __init__(self, base, data):
+        self.base, self.data, self.cache = base, data, {}
+
+    def int8_accuracy(self, epochs, lr, batch_size, seed, per_tensor=False) -> float:
+        from edgekit.compress import measure as deploy
+
+        key = (epochs, lr, batch_size, seed, per_tensor)
+        if key not in self.cache:
+            log(f"  control: baseline + {epochs} epochs (lr {lr:g}, batch {batch_size}, seed {seed}) ...")
+            m = deploy.copy_model(self.base)
+            deploy.train(m, self.data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+            tfl = deploy.to_int8(m, self.data, per_tensor=per_tensor)
+            self.cache[key] = deploy.int8_accuracy(tfl, self.data.x_test, self.data.y_test)
+        return self.cache[key]
+
+
+def with_control(r, accs, ctrl, epochs, lr, control=None):
+    """``r`` with its control's int8 accuracy per seed and a verdict on the difference: over a
+    point on the first seed, or else over the seeds 'real' when the mean difference is more than
+    twice its standard error, 'within seed spread' when not."""
+    diffs = np.array(accs) - np.array(ctrl)
+    mean = float(diffs.mean())
+    if len(diffs) == 1:
+        verdict = "real (over a point, one seed)" if abs(mean) >= 0.01 else "one seed only"
+    else:
+        se = float(diffs.std(ddof=1) / np.sqrt(len(diffs)))
+        verdict = f"real ({len(diffs)} seeds)" if abs(mean) > 2 * se and mean != 0 else \
+            f"within seed spread ({len(diffs)} seeds)"
+    r.update({"epochs": epochs,
+              "control": control or f"the baseline fine-tuned {epochs} more epochs without the method (lr {lr:g})",
+              "int8_accuracy_seeds": accs, "control_int8_accuracy_seeds": ctrl,
+              "vs_control_points": mean * 100, "difference": verdict})
+    return r
+
+
 def table(rows, header) -> str:
     cols = f"{'method':<30} {'float':>6} {'int8':>6} {'flash B':>9} {'portable':>9} {'dense B':>9} " \
-           f"{'arena B':>8} {'MACs':>10} {'cycles':>11} {'est ms':>7} {'exact':>5}"
+           f"{'arena B':>8} {'MACs':>10} {'cycles':>11} {'est ms':>7} {'exact':>5} {'control':>7} {'vs ctrl':>7}  difference"
     out = [header, "", cols, "-" * len(cols)]
     for r in rows:
         ex = {True: "yes", False: "NO", None: "n/a"}[r["bit_exact"] if r["bit_exact_on_board"] else False]
         out.append(f"{r['method']:<30} {r['float_acc'] * 100:5.1f}% {r['int8_acc'] * 100:5.1f}% "
                    f"{r['flash_bytes']:>9,} {r['flash_bytes_portable']:>9,} {r['dense_int8_bytes']:>9,} "
                    f"{r['arena_bytes']:>8,} "
-                   f"{r['macs']:>10,} {r['estimated_cycles']:>11,} {r['est_ms']:>7.2f} {ex:>5}")
+                   f"{r['macs']:>10,} {r['estimated_cycles']:>11,} {r['est_ms']:>7.2f} {ex:>5}"
+                   + (f" {np.mean(r['control_int8_accuracy_seeds']) * 100:6.1f}% {r['vs_control_points']:+6.1f}pt  "
+                      f"{r['difference']}" if "difference" in r else ""))
     notes = [f"- {r['method']}: {r['note']}" for r in rows if r["note"]]
+    notes += [f"- {r['method']}: control is {r['control']}; int8 accuracy per seed "
+              f"{', '.join(f'{a * 100:.1f}' for a in r['int8_accuracy_seeds'])} vs "
+              f"{', '.join(f'{a * 100:.1f}' for a in r['control_int8_accuracy_seeds'])}" for r in rows if "control" in r]
     notes += [f"- {r['method']}: the int8 model has {r['quant']} weight scales" for r in rows
               if ("per-tensor" in r["method"]) != (r["quant"] == "per-tensor")]
     return "\n".join(out + ([""] + notes if notes else []))
@@ -118,11 +175,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fit-trials", type=int, default=3, help="candidates the fit search trains and measures")
     ap.add_argument("--fit-latency-ms", type=float, default=60.0, help="the fit search's budget on the default board")
+    ap.add_argument("--latency-target", type=float, default=0.68,
+                    help="NetAdapt's cycle budget as a fraction of the baseline's predicted cycles")
+    ap.add_argument("--latency-steps", type=int, default=6, help="NetAdapt steps")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="fine-tuning seeds for a method and its control when they differ by under a point")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     from edgekit.compress import zoo
-    from edgekit.compress import cluster, data, measure as deploy, distill, prune, qat
+    from edgekit.compress import cluster, data, int4, measure as deploy, distill, netadapt, prune, qat
 
     t0 = time.time()
     ds = data.digits(args.resolution, seed=args.seed)
@@ -135,52 +197,127 @@ def main(argv=None) -> int:
     base = build()
     deploy.train(base, ds, epochs=args.epochs, batch_size=64, seed=args.seed)
     rows.append(row("baseline (int8 PTQ)", base, deploy.to_int8(base, ds), ds))
+    seeds = [args.seed + i for i in range(max(1, args.seeds))]
+    controls = Controls(base, ds)
 
-    for s in (0.5, 0.8):
-        log(f"magnitude pruning {s:.0%} ...")
-        m, rep = prune.magnitude_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=args.seed)
-        rows.append(row(f"magnitude prune {s:.0%}", m, deploy.to_int8(m, ds), ds,
-                        note=f"kernels {rep.overall_sparsity:.0%} zeros, stored sparse (bitmap + nonzeros)"))
+    def magnitude(s):
+        def run(seed):
+            m, rep = prune.magnitude_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=seed)
+            return m, deploy.to_int8(m, ds), f"kernels {rep.overall_sparsity:.0%} zeros, stored sparse (bitmap + nonzeros)"
+        return run
 
-    log("structured pruning 50% ...")
-    m, rep = prune.structured_prune(base, 0.5, ds, fine_tune_epochs=args.finetune, seed=args.seed)
-    rows.append(row("structured prune 50%", m, deploy.to_int8(m, ds), ds,
-                    note=f"{len(rep.removed_channels)} channel groups halved, params "
-                         f"{rep.params_before:,} -> {rep.params_after:,}"))
+    def structured(seed):
+        m, rep = prune.structured_prune(base, 0.5, ds, fine_tune_epochs=args.finetune, seed=seed)
+        return m, deploy.to_int8(m, ds), (f"one shot, every channel group halved ({len(rep.removed_channels)} groups), "
+                                          f"params {rep.params_before:,} -> {rep.params_after:,}")
 
-    log("clustering to 16 values ...")
-    m, rep = cluster.cluster_weights(deploy.copy_model(base), 16, ds, epochs=max(1, args.finetune // 2),
-                                     seed=args.seed)
-    tfl = deploy.to_int8(m, ds)
-    rows.append(row("cluster 16 (per-channel int8)", m, tfl, ds,
-                    note="4-bit indices + one 16-entry table per output channel (per-channel int8 "
-                         "scales make each channel's 16 values different)"))
-    tfl_t = deploy.to_int8(m, ds, per_tensor=True)
-    rows.append(row("cluster 16 (per-tensor int8)", m, tfl_t, ds, per_tensor=True,
-                    note="per-tensor int8 keeps 16 values per kernel: one shared table"))
+    pruned = {}  # seed -> (NetAdapt's model, its report)
+
+    def netadapt_model(seed):
+        if seed not in pruned:
+            cost = netadapt.cost_model_cycles(ds, DEFAULT_BOARD)
+            pruned[seed] = netadapt.latency_prune(base, ds, args.latency_target, cost, steps=args.latency_steps,
+                                                  final_epochs=args.finetune, seed=seed, log=log)
+        return pruned[seed]
+
+    def latency(seed):
+        m, rep = netadapt_model(seed)
+        steps = "; ".join(f"{st.chosen.group} -{st.chosen.removed}" for st in rep.steps)
+        return m, deploy.to_int8(m, ds), (f"NetAdapt, {len(rep.steps)} steps to {args.latency_target:.2f}x predicted "
+                                          f"cycles ({rep.cycles_after / rep.cycles_before:.2f}x reached): {steps}; "
+                                          f"{rep.epochs} epochs of fine-tuning in all")
+
+    def with_int4(source):
+        def run(seed):
+            m, rep = int4.int4_finetune(source(seed), ds, epochs=args.finetune, seed=seed)
+            tfl, changed = int4.int4_weights(deploy.to_int8(m, ds))
+            return m, tfl, (f"{args.finetune} epochs of QAT with 4-bit kernels in {len(rep.layers)} Conv2D layers "
+                            f"({len(changed)} stored INT4; depthwise and the classifier int8)")
+        return run
+
+    def clustered(per_tensor):
+        def run(seed):
+            m, _ = cluster.cluster_weights(deploy.copy_model(base), 16, ds, epochs=max(1, args.finetune // 2), seed=seed)
+            note = ("per-tensor int8 keeps 16 values per kernel: one shared table" if per_tensor else
+                    "4-bit indices + one 16-entry table per output channel (per-channel int8 scales make each "
+                    "channel's 16 values different)")
+            return m, deploy.to_int8(m, ds, per_tensor=per_tensor), note
+        return run
+
+    def qat_run(per_channel):
+        def run(seed):
+            q, _ = qat.quantization_aware_finetune(base, ds, epochs=2, per_channel=per_channel, seed=seed)
+            return q, deploy.to_int8(q, ds, per_tensor=not per_channel), (
+                "2 epochs of fake-quant fine-tuning (BatchNorm folded), then ordinary PTQ")
+        return run
+
+    # (name, method(seed) -> (keras model, int8 model, note), fine-tuning epochs (a function of the seed's run
+    # when they are only known after it), lr, batch size, per-tensor)
+    latency_epochs = lambda seed: netadapt_model(seed)[1].epochs
+    methods = [
+        ("magnitude prune 50%", magnitude(0.5), args.finetune, 1e-3, 32, False),
+        ("magnitude prune 80%", magnitude(0.8), args.finetune, 1e-3, 32, False),
+        ("structured prune 50%", structured, args.finetune, 1e-3, 32, False),
+        (f"latency prune {args.latency_target:.2f}x (NetAdapt)", latency, latency_epochs, 1e-3, 32, False),
+        ("int4 weights (4-bit QAT)", with_int4(lambda seed: base), args.finetune, 5e-4, 32, False),
+        (f"NetAdapt {args.latency_target:.2f}x + int4 weights", with_int4(lambda seed: netadapt_model(seed)[0]),
+         lambda seed: latency_epochs(seed) + args.finetune, 5e-4, 32, False),
+        ("cluster 16 (per-channel int8)", clustered(False), max(1, args.finetune // 2), 5e-4, 32, False),
+        ("cluster 16 (per-tensor int8)", clustered(True), max(1, args.finetune // 2), 5e-4, 32, True),
+        ("QAT (per-tensor)", qat_run(False), 2, 5e-4, 32, True),
+        ("QAT (per-channel)", qat_run(True), 2, 5e-4, 32, False),
+    ]
+    for name, method, epochs, lr, batch, per_tensor in methods:
+        log(f"{name} ...")
+        m, tfl, note = method(seeds[0])
+        r = row(name, m, tfl, ds, note=note, per_tensor=per_tensor)
+        budget = epochs if callable(epochs) else (lambda seed, e=epochs: e)
+        accs = [r["int8_accuracy"]]
+        ctrl = [controls.int8_accuracy(budget(seeds[0]), lr, batch, seeds[0], per_tensor)]
+        if abs(accs[0] - ctrl[0]) < 0.01:  # under a point: the other seeds say whether it is real
+            for seed in seeds[1:]:
+                log(f"{name}, seed {seed} ...")
+                accs.append(deploy.int8_accuracy(method(seed)[1], ds.x_test, ds.y_test))
+                ctrl.append(controls.int8_accuracy(budget(seed), lr, batch, seed, per_tensor))
+        rows.append(with_control(r, accs, ctrl, budget(seeds[0]), lr))
 
     log(f"teacher {args.family} w{args.teacher_width} d{args.teacher_depth}, {args.epochs} epochs ...")
     teacher = build(args.teacher_width, args.teacher_depth)
     deploy.train(teacher, ds, epochs=args.epochs, batch_size=64, seed=args.seed)
+    t_acc = deploy.float_accuracy(teacher, ds.x_test, ds.y_test)
     log("distilling a student of the baseline's architecture ...")
-    student, drep = distill.distill(build(), teacher, ds, epochs=args.epochs, seed=args.seed, batch_size=64)
-    drep.baseline_accuracy = deploy.float_accuracy(base, ds.x_test, ds.y_test)
-    better = drep.student_accuracy > drep.baseline_accuracy
-    rows.append(row("distilled (same arch)", student, deploy.to_int8(student, ds), ds,
-                    note=f"teacher {teacher.count_params():,} params, float {drep.teacher_accuracy * 100:.1f}%; "
-                         f"student {'beats' if better else 'does NOT beat'} the label-only baseline "
-                         f"({drep.student_accuracy * 100:.1f}% vs {drep.baseline_accuracy * 100:.1f}%, "
-                         f"same seed and epochs)"))
 
-    log("per-tensor PTQ and QAT ...")
+    def distilled(seed):
+        student, _ = distill.distill(build_seeded(seed), teacher, ds, epochs=args.epochs, seed=seed, batch_size=64)
+        return student
+
+    def label_only(seed):  # the control: the same architecture, seed and epochs, labels only
+        if seed == args.seed:
+            return base
+        m = build_seeded(seed)
+        deploy.train(m, ds, epochs=args.epochs, batch_size=64, seed=seed)
+        return m
+
+    def build_seeded(seed):
+        return zoo.build(args.family, resolution=args.resolution, width=args.width, depth=args.depth, seed=seed)
+
+    student = distilled(seeds[0])
+    stronger = t_acc > deploy.float_accuracy(base, ds.x_test, ds.y_test)
+    r = row("distilled (same arch)", student, deploy.to_int8(student, ds), ds,
+            note=f"teacher {teacher.count_params():,} params, float {t_acc * 100:.1f}% "
+                 f"({'stronger' if stronger else 'NOT stronger'} than the label-only student); "
+                 f"control: the baseline (same architecture, seed and {args.epochs} epochs, labels only)")
+    accs, ctrl = [r["int8_accuracy"]], [rows[0]["int8_accuracy"]]
+    if abs(accs[0] - ctrl[0]) < 0.01:
+        for seed in seeds[1:]:
+            log(f"distillation, seed {seed} ...")
+            accs.append(deploy.int8_accuracy(deploy.to_int8(distilled(seed), ds), ds.x_test, ds.y_test))
+            ctrl.append(deploy.int8_accuracy(deploy.to_int8(label_only(seed), ds), ds.x_test, ds.y_test))
+    rows.append(with_control(r, accs, ctrl, args.epochs, None, control="the same architecture trained on labels only"))
+
+    log("per-tensor PTQ ...")
     rows.append(row("baseline (per-tensor PTQ)", base, deploy.to_int8(base, ds, per_tensor=True), ds,
                     per_tensor=True))
-    q, _ = qat.quantization_aware_finetune(base, ds, epochs=2, per_channel=False, seed=args.seed)
-    rows.append(row("QAT (per-tensor)", q, deploy.to_int8(q, ds, per_tensor=True), ds, per_tensor=True,
-                    note="2 epochs of fake-quant fine-tuning (BatchNorm folded), then ordinary PTQ; "
-                         "compare with the per-tensor PTQ row"))
-    q, _ = qat.quantization_aware_finetune(base, ds, epochs=2, per_channel=True, seed=args.seed)
-    rows.append(row("QAT (per-channel)", q, deploy.to_int8(q, ds), ds))
 
     log(f"fit search on the default board ({args.fit_trials} candidates trained and measured) ...")
     import tempfile

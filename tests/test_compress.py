@@ -438,6 +438,31 @@ def test_int4_finetune_stores_its_layers_as_int4(trained, digits):
     _check_deploys_bit_exact(t4, digits)
 
 
+def test_int4_mixed_precision_takes_the_least_sensitive_layers_per_byte():
+    from edgekit.compress.int4 import LayerSensitivity, choose_layers
+
+    sens = [LayerSensitivity("a", 1000, 0.02), LayerSensitivity("b", 4000, 0.02),
+            LayerSensitivity("c", 400, -0.01), LayerSensitivity("d", 2000, 0.0)]
+    # per byte saved: c and d lose nothing (the larger first), then b (0.02 over 2000 bytes), then a
+    assert choose_layers(sens, 0) == []
+    assert choose_layers(sens, 1000) == ["d"]
+    assert choose_layers(sens, 1100) == ["d", "c"]
+    assert choose_layers(sens, 1300) == ["d", "c", "b"]
+    assert choose_layers(sens, 10 ** 6) == ["d", "c", "b", "a"]
+
+
+def test_int4_sensitivity_measures_each_layer_alone(trained, digits):
+    from edgekit.compress import int4, qat
+
+    folded = qat.fold_batchnorm(trained)
+    before = [w.copy() for w in folded.get_weights()]
+    sens = int4.sensitivity(folded, digits)
+    assert [s.layer for s in sens] == int4.int4_layers(folded)
+    assert all(-1 <= s.accuracy_drop <= 1 for s in sens) and any(s.accuracy_drop != 0 for s in sens)
+    for a, b in zip(before, folded.get_weights()):  # every layer put back
+        np.testing.assert_array_equal(a, b)
+
+
 def test_int4_rewrite_leaves_ordinary_int8_weights(trained, digits):
     """Weights not trained on the 4-bit grid are not rounded to it: nothing changes."""
     from edgekit.compress import int4, measure

@@ -43,16 +43,68 @@ class Int4Report:
 
 
 def int4_finetune(model, data, epochs: int = 3, lr: float = 5e-4, min_weights: int = 256, seed: int = 0,
-                  layers: list[str] | None = None):
-    """Quantization-aware fine-tuning with 4-bit kernels in ``layers`` (default
-    :func:`int4_layers`): a BatchNorm-folded Keras model whose int8 conversion
+                  layers: list[str] | None = None, save_bytes: int | None = None):
+    """Quantization-aware fine-tuning with 4-bit kernels in ``layers`` (default: every layer of
+    :func:`int4_layers`, or with ``save_bytes`` the least sensitive of them that save that much
+    weight flash, :func:`choose_layers`): a BatchNorm-folded Keras model whose int8 conversion
     :func:`int4_weights` can store as int4."""
     from .qat import fold_batchnorm
 
-    names = layers if layers is not None else int4_layers(fold_batchnorm(model), min_weights)
+    names = layers
+    if names is None:
+        folded = fold_batchnorm(model)
+        candidates = int4_layers(folded, min_weights)
+        names = candidates if save_bytes is None else choose_layers(
+            sensitivity(folded, data, candidates, seed=seed), save_bytes)
     folded, _ = quantization_aware_finetune(model, data, epochs=epochs, lr=lr, per_channel=True, seed=seed,
                                             weight_bits={n: 4 for n in names})
     return folded, Int4Report(list(names), epochs)
+
+
+@dataclass
+class LayerSensitivity:
+    layer: str
+    weights: int  # kernel elements: int8 bytes, twice the int4 bytes
+    accuracy_drop: float  # validation accuracy lost with this layer alone on the 4-bit grid
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def sensitivity(model, data, layers: list[str] | None = None, val_fraction: float = 0.2,
+                seed: int = 0) -> list[LayerSensitivity]:
+    """Per layer of a BatchNorm-folded ``model``: the validation accuracy lost when only that
+    layer's kernel is rounded to 4 bits per channel (no fine-tuning), on a split held out of the
+    training data."""
+    from .data import split
+    from .measure import float_accuracy
+
+    _, _, x_val, y_val = split(data.x_train, data.y_train, val_fraction, seed)
+    base = float_accuracy(model, x_val, y_val)
+    out = []
+    for name in layers if layers is not None else int4_layers(model):
+        layer = model.get_layer(name)
+        ws = layer.get_weights()
+        k = ws[0]
+        top = np.abs(k.reshape(-1, k.shape[-1])).max(axis=0)
+        step = np.maximum(top, 1e-12) / LEVELS
+        layer.set_weights([np.clip(np.round(k / step), -LEVELS, LEVELS) * step] + ws[1:])
+        out.append(LayerSensitivity(name, int(k.size), base - float_accuracy(model, x_val, y_val)))
+        layer.set_weights(ws)
+    return out
+
+
+def choose_layers(sens: list[LayerSensitivity], save_bytes: int) -> list[str]:
+    """Mixed precision under a flash budget: the least sensitive layers per byte saved (ties:
+    the larger first) until int4 saves ``save_bytes`` of weight flash (each layer saves half
+    its kernel bytes)."""
+    chosen, saved = [], 0
+    for s in sorted(sens, key=lambda s: (max(s.accuracy_drop, 0.0) / (s.weights / 2), -s.weights)):
+        if saved >= save_bytes:
+            break
+        chosen.append(s.layer)
+        saved += s.weights // 2
+    return chosen
 
 
 def _on_grid(q: np.ndarray) -> np.ndarray | None:
