@@ -127,7 +127,7 @@ EK_INLINE void widen4(uint32_t v0, uint32_t v1, uint32_t v2, uint32_t v3, uint32
  * src[j], rows `stride` apart), in one pass over the taps. Its callers make sure that the
  * rows' last bytes (if any) fit one word and that a row has a whole word (k->quick): each row's
  * last word then brings them in at the top, and the earlier rows' ones move down. */
-static void column4(const ek_walk *k, const int8_t *const src[4], int32_t stride, uint32_t *dst)
+EK_INLINE void column4(const ek_walk *k, const int8_t *const src[4], int32_t stride, uint32_t *dst)
 {
     const int32_t full = k->full, fh = k->fh, last = full + k->rem - 4, down = 8 * k->rem;
     const uint32_t top = down ? ~0u << (32 - down) : 0u;
