@@ -189,3 +189,12 @@ def test_conv_on_emulated_cortex_m4(case, tmp_path):
     model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad, bias=seed % 2 == 0)
     fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an386", "CONV_2D")
     assert [c.function for c in fw.generated.calls] == [INT4_CONV]
+
+
+@needs_board
+def test_conv_on_emulated_cortex_m7(tmp_path):
+    """The same assembly on the Cortex-M7 (3x3, 18 words of weights: the loop entered at its third word)."""
+    shape, out_c, k, stride, pad, seed = CONV_DSP_CASES[7]
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
+    fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an500", "CONV_2D")
+    assert [c.function for c in fw.generated.calls] == [INT4_CONV]
