@@ -167,7 +167,7 @@ typedef struct {
     uintptr_t x_start;  /* cols - 16 * e (e = 0: cols - 128, the first pair pre-indexes by 128) */
     uintptr_t x_last;   /* x in the last iteration: cols + 16 * (pairs - 8) */
     uintptr_t entry;    /* the address of pair e's code in the k loop (the asm fills it in) */
-    int32_t entry_bytes; /* e * EK_KPAIR_BYTES */
+    int32_t entry_bytes; /* e * EK_KPAIR_BYTES (int4: e / 2 words * EK_KQUAD_BYTES) */
     int8_t *out[4];     /* each pixel's output row (a throw-away row for a missing pixel) */
     const uint32_t *cols; /* the columns (the C version) */
     int32_t pairs;        /* k pairs per column (the C version) */
