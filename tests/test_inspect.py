@@ -62,10 +62,10 @@ def test_readme_table_is_edgekit_ops_output(capsys):
 
 def test_ops_names_activation_types_and_kernel_families(capsys):
     """`edgekit ops --json`: the DSP kernel tables show as families (conv's Winograd, the palettized
-    conv and FC, FC's int4 one), int16 where the 16x8 lowerings take it and nowhere else."""
+    conv and FC, the int4 ones of conv and FC), int16 where the 16x8 lowerings take it and nowhere else."""
     assert main(["ops", "--json"]) == 0
     rows = {r["operator"]: r for r in json.loads(capsys.readouterr().out)["operators"]}
-    assert rows["CONV_2D"]["kernels"] == ["portable", "DSP", "DSP Winograd", "palettized"]
+    assert rows["CONV_2D"]["kernels"] == ["portable", "DSP", "DSP Winograd", "DSP int4", "palettized"]
     assert rows["FULLY_CONNECTED"]["kernels"] == ["portable", "DSP", "DSP int4", "palettized"]
     assert rows["DEPTHWISE_CONV_2D"]["kernels"] == ["portable", "DSP"]
     assert rows["ADD"]["kernels"] == ["portable", "DSP"] and rows["SUB"]["kernels"] == ["portable"]

@@ -28,7 +28,7 @@ from opmodels import keras_op
 from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
-DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"),
+DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),

@@ -8,7 +8,7 @@
   (a few of the conformance cases of test_kernels_dsp / test_kernels_winograd /
   test_kernels_dsp_new_ops) built at -O0 and -Og, where the C twins run, and at -Os, where the
   assembly runs (the firmware's symbols show which of the two was linked); the convolution also
-  at -O1 (assembly in a function gcc aligns to 2 bytes only);
+  at -O1 (assembly in a function gcc aligns to 2 bytes only), with int8 and with int4 weights;
 * a small MobileNetV2 of the zoo deployed at -O0.
 """
 
@@ -27,7 +27,7 @@ import test_kernels_conv as conv_cases
 import test_kernels_depthwise as dw_cases
 import test_kernels_transpose_conv as tc_cases
 import test_kernels_winograd as wino_cases
-from opmodels import keras_op
+from opmodels import int4_op, keras_op
 from test_kernels_dsp_new_ops import BMM_DSP_CASES, TC_DSP_CASES
 from test_kernels_dsp import CONV_DSP_CASES, DW_DSP_CASES, add_model, dsp_fc_for_any_size, needs_board  # noqa: F401
 
@@ -121,6 +121,8 @@ def _model(name: str) -> bytes:
     make = {"conv-odd-channels": lambda: conv_cases.build_conv(CONV_DSP_CASES[1]),
             "conv-3x3-s2-k27": lambda: conv_cases.build_conv(CONV_DSP_CASES[3]),
             "conv-c3-s2-odd": lambda: conv_cases.build_conv(CONV_DSP_CASES[6]),
+            "conv-int4-odd": lambda: int4_op("conv", (5, 7, 12), 7, seed=31, kernel=1, padding="VALID"),
+            "conv-int4-c3-s2": lambda: int4_op("conv", (10, 10, 3), 8, seed=13, kernel=3, stride=2),
             "wino-odd-map": lambda: wino_cases.build(wino_cases.CASES[1]),
             "wino-partial-block": lambda: wino_cases.build(wino_cases.CASES[3]),
             "dw-rows-s2": lambda: dw_cases.build_depthwise(DW_DSP_CASES[8]),
@@ -142,6 +144,8 @@ CASES = [
     ("conv-odd-channels", "CONV_2D", "ek_conv2d_dsp_s8", "channels"),
     ("conv-3x3-s2-k27", "CONV_2D", "ek_conv2d_dsp_s8", "channels"),
     ("conv-c3-s2-odd", "CONV_2D", "ek_conv2d_dsp_s8", "channels"),
+    ("conv-int4-odd", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 3 words of int4 weights
+    ("conv-int4-c3-s2", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 7 words
     ("wino-odd-map", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),
     ("wino-partial-block", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),
     ("dw-rows-s2", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
@@ -158,7 +162,7 @@ CASES = [
     ("bmm-both-adj", "BATCH_MATMUL", "ek_batch_matmul_dsp_s8", None),
 ]
 RUNS = [(*c, opt) for c in CASES for opt in ("-O0", "-Og", "-Os")] + \
-       [(*c, "-O1") for c in CASES if c[2] == "ek_conv2d_dsp_s8"]
+       [(*c, "-O1") for c in CASES if c[2] in ("ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8")]
 
 
 def _local_functions(elf: Path) -> set[str]:

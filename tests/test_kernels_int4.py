@@ -3,13 +3,15 @@ FULLY_CONNECTED and CONV_2D, bit-exact with tflite-micro (which unpacks them to 
 invoke): models converted at test time with TFLite's low-bit QAT option (``opmodels.int4_op``).
 
 * the reader unpacks them (an odd count too) and the portable kernels run them widened to int8;
-* on a DSP target FULLY_CONNECTED takes ek_fully_connected_int4_dsp_s8, which keeps them packed
-  (half the flash of int8) and unpacks in registers: on the host with the C twins of the DSP
-  instructions under ASan + UBSan, and on the emulated Cortex-M4 with its assembly.
+* on a DSP target FULLY_CONNECTED takes ek_fully_connected_int4_dsp_s8 and CONV_2D
+  ek_conv2d_int4_dsp_s8, which keep them packed (half the flash of int8) and unpack them in
+  registers: on the host with the C twins of the DSP instructions under ASan + UBSan, and on the
+  emulated Cortex-M4 with their assembly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -21,6 +23,7 @@ from test_kernels_dsp import DSP, DSP_SCRATCH, assert_bit_exact_on_board, assert
 from edgekit.ir import DType, parse_tflite
 
 INT4_FC = "ek_fully_connected_int4_dsp_s8"
+INT4_CONV = "ek_conv2d_int4_dsp_s8"
 
 FC_CASES = [  # in_features, out_features, seed
     (40, 12, 0), (33, 7, 1), (16, 1, 2), (130, 10, 3), (5, 9, 4), (640, 128, 5),
@@ -103,13 +106,61 @@ def test_depthwise_host(case, runtime_lib, tmp_path):
     assert_dsp_bit_exact(model, runtime_lib, tmp_path / "dsp", "DEPTHWISE_CONV_2D", expect_dsp=False, target=DSP)
 
 
-def test_conv_dsp_host_takes_the_int8_kernel(runtime_lib, tmp_path):
-    """CONV_2D with int4 filters on a DSP core: the int8 DSP kernel on the widened filter (no
-    int4 convolution kernel yet), bit-exact."""
-    shape, out_c, k, stride, pad, seed = CONV_CASES[0]
+# input shape, out channels, kernel, stride, padding, seed: 1x1 and 3x3, strides 1 and 2, SAME and
+# VALID, odd channel counts, pixel counts not a multiple of 4, and columns of 1 to 18 words of
+# int4 weights (every entry into the assembly's four-word loop: words % 4 = 0, 1, 2, 3)
+CONV_DSP_CASES = [
+    ((16, 16, 32), 64, 1, 1, "SAME", 30),   # pointwise, 8 words, 256 pixels
+    ((5, 7, 12), 7, 1, 1, "VALID", 31),     # 3 words, 7 channels, 35 pixels
+    ((6, 6, 20), 9, 1, 2, "SAME", 32),      # 5 words, stride 2, 9 pixels
+    ((6, 6, 4), 3, 1, 1, "SAME", 12),       # 1 word
+    ((8, 8, 5), 6, 3, 1, "SAME", 10),       # row of 15 taps: gathered last bytes, 12 words
+    ((9, 7, 1), 1, 3, 2, "VALID", 11),      # one input and one output channel
+    ((10, 10, 3), 8, 3, 2, "SAME", 13),     # c_in 3 (the quick column), 7 words, 25 pixels
+    ((7, 9, 8), 5, 3, 1, "SAME", 33),       # 18 words, 63 pixels
+]
+
+
+def _without_int4_conv(monkeypatch):
+    """CONV_2D's table without the int4 row: the int8 DSP kernels on the widened filter."""
+    from edgekit.codegen.ops import conv
+
+    monkeypatch.setattr(conv, "CONV_2D_KERNELS",
+                        tuple(c for c in conv.CONV_2D_KERNELS if c.kernel != INT4_CONV))
+
+
+@pytest.mark.parametrize("case", CONV_DSP_CASES, ids=str)
+def test_conv_dsp_host(case, runtime_lib, tmp_path, monkeypatch):
+    """The int4 DSP convolution (C twins), bit-exact; its stream is the int8 DSP kernel's with
+    the weights' bytes halved."""
+    shape, out_c, k, stride, pad, seed = case
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad, bias=seed % 2 == 0)
+    gen = assert_dsp_bit_exact(model, runtime_lib, tmp_path / "int4", "CONV_2D",
+                               target=DSP if seed % 2 else DSP_SCRATCH)
+    (call,) = gen.calls
+    assert call.function == INT4_CONV
+    _without_int4_conv(monkeypatch)
+    int8 = assert_dsp_bit_exact(model, runtime_lib, tmp_path / "int8", "CONV_2D",
+                                target=dataclasses.replace(DSP, winograd_min_pixels=None))
+    (call8,) = int8.calls
+    assert call8.function == "ek_conv2d_dsp_s8"
+    assert call.scratch_bytes == call8.scratch_bytes
+    pairs = -(-call.params.live_c // 2)
+    weight_bytes = pairs * 2 * call.params.k_pad  # the int8 kernel's: a byte per weight, two channels a pair
+    assert call8.params.stream.nbytes - call.params.stream.nbytes == weight_bytes // 2
+    assert gen.weight_bytes < int8.weight_bytes
+
+
+def test_conv_dsp_refuses_an_accumulator_that_could_leave_int32(runtime_lib, tmp_path, monkeypatch):
+    """Where 32 (W x + b') could leave int32 the int4 kernel's row is passed over: the int8 DSP
+    kernel runs the widened filter, bit-exact."""
+    from edgekit.codegen.ops import dsp_conv
+
+    monkeypatch.setattr(dsp_conv, "INT32_MAX", 1000)
+    shape, out_c, k, stride, pad, seed = CONV_DSP_CASES[1]
     model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
     gen = assert_dsp_bit_exact(model, runtime_lib, tmp_path, "CONV_2D", target=DSP)
-    assert gen.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
+    assert gen.calls[0].function == "ek_conv2d_dsp_s8"
 
 
 needs_board = pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
@@ -127,3 +178,23 @@ def test_fully_connected_on_emulated_cortex_m4(case, tmp_path, monkeypatch):
     fw = assert_bit_exact_on_board(int4_op("dense", (in_f,), out_f, seed=seed), tmp_path, "qemu-mps2-an386",
                                    "FULLY_CONNECTED")
     assert [c.function for c in fw.generated.calls] == [INT4_FC]
+
+
+@needs_board
+@pytest.mark.parametrize("case", [CONV_DSP_CASES[i] for i in (0, 1, 2, 3, 4, 6, 7)], ids=str)
+def test_conv_on_emulated_cortex_m4(case, tmp_path):
+    """The int4 convolution's assembly on the Cortex-M4: every entry into its four-word loop,
+    1x1 and 3x3, strides, odd channel counts, partial four-pixel blocks."""
+    shape, out_c, k, stride, pad, seed = case
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad, bias=seed % 2 == 0)
+    fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an386", "CONV_2D")
+    assert [c.function for c in fw.generated.calls] == [INT4_CONV]
+
+
+@needs_board
+def test_conv_on_emulated_cortex_m7(tmp_path):
+    """The same assembly on the Cortex-M7 (3x3, 18 words of weights: the loop entered at its third word)."""
+    shape, out_c, k, stride, pad, seed = CONV_DSP_CASES[7]
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
+    fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an500", "CONV_2D")
+    assert [c.function for c in fw.generated.calls] == [INT4_CONV]

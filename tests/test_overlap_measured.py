@@ -26,6 +26,7 @@ import test_kernels_conv as conv_tests
 import test_kernels_depthwise as dw_tests
 import test_kernels_div as div_tests
 import test_kernels_dsp as dsp_tests
+import test_kernels_int4 as int4_tests
 import test_kernels_l2norm as l2norm_tests
 import test_kernels_log_softmax as log_softmax_tests
 import test_kernels_mean as mean_tests
@@ -37,7 +38,7 @@ import test_kernels_softmax as softmax_tests
 import test_kernels_unary as unary_tests
 import test_kernels_winograd as wino_tests
 from memtrace import OPT, generate_apart, measure, measure_generated
-from opmodels import fn_op, keras_graph, keras_op
+from opmodels import fn_op, int4_op, keras_graph, keras_op
 
 from edgekit.codegen.overlap import sliding_window_lead
 from edgekit.codegen.core import HOST, Target
@@ -219,6 +220,9 @@ CASES = [
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
     Case("ek_conv2d_dsp_s8", DSP, "dead-channels", lambda: dsp_tests.conv_with_dead_channels(31)),
+    *[Case(int4_tests.INT4_CONV, DSP, f"int4-{'x'.join(map(str, a[0]))}-{a[1]}-k{a[2]}-s{a[3]}-{a[4]}",
+           lambda a=a: int4_op("conv", a[0], a[1], seed=a[5], kernel=a[2], stride=a[3], padding=a[4]))
+      for a in int4_tests.CONV_DSP_CASES[1:]],
     *[Case(wino_tests.WINO, wino_tests.ALWAYS, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}",
            lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5]],
     *[_dw(c, _dw_dsp_function(c), DSP) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)

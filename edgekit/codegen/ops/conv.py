@@ -31,7 +31,7 @@ from ..arith import INT32_MAX, INT32_MIN, check_accumulator, max_abs_acc, quanti
 from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from ..overlap import sliding_window_lead
 from .dsp_common import prefer_packed
-from .dsp_conv import conv2d_dsp_applies, live_channels, lower_conv2d_dsp
+from .dsp_conv import conv2d_dsp_applies, conv2d_int4_applies, live_channels, lower_conv2d_dsp, lower_conv2d_int4_dsp
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
 from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
@@ -221,7 +221,8 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
         filter_h=kh, filter_w=kw, filter_c=fc, groups=ic // fc,
         stride_h=opts.stride_h, stride_w=opts.stride_w,
         dilation_h=opts.dilation_h, dilation_w=opts.dilation_w, pad_top=pad_top, pad_left=pad_left,
-        act_min=act_min, act_max=act_max, weights=ctx.const_array(w, "int8_t"))  # int4 filters widened
+        act_min=act_min, act_max=act_max,
+        weights=ctx.const_array(w, "int8_t"))  # int4 filters widened (ek_conv2d_int4_dsp_s8 packs them)
     if x.dtype == DType.INT16:
         acc = accumulator_16x8(ctx, op, b, w.data.reshape(oc, -1).astype(np.int64),
                                effective_scales(x.scale, w.quant.scale, y.scale, oc))
@@ -301,6 +302,7 @@ def packed_beats_dsp(ctx: LowerCtx, call: KernelCall) -> bool:
 
 CONV_2D_KERNELS = kernel_table(
     (OpKind.CONV_2D,),
+    Candidate("ek_conv2d_int4_dsp_s8", conv2d_int4_applies, lower_conv2d_int4_dsp),  # int4 filters stay packed
     Candidate("ek_conv2d_pal_s8", packed_beats_dsp, lower_packed_conv2d),  # clustered or heavily pruned
     Candidate("ek_conv3x3_wino_dsp_s8", winograd_applies, lower_winograd),
     Candidate("ek_conv2d_dsp_s8", conv2d_dsp_applies, lower_conv2d_dsp),

@@ -1,5 +1,7 @@
 """CONV_2D on the DSP kernel ``ek_conv2d_dsp_s8`` (firmware/kernels/dsp/ek_conv2d_dsp.h): columns
-of four pixels against pairs of output channels, 2x4 SMLAD, one word stream per channel pair."""
+of four pixels against pairs of output channels, 2x4 SMLAD, one word stream per channel pair;
+``ek_conv2d_int4_dsp_s8`` (same parameters and scratch) reads int4 weights, two per byte, from its
+stream and unpacks them in registers."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...ir import DType
 from .. import kernel_facts
-from ..arith import max_abs_acc, multiply_by_quantized_multiplier
+from ..arith import INT32_MAX, max_abs_acc, multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, as_int32, fits_int16, gemm_weights, requant_features, requant_table, round_up
 
@@ -66,13 +69,16 @@ def column_order(filter_h: int, row: int) -> np.ndarray:
     return np.asarray(order, np.int64)
 
 
-def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int) -> np.ndarray:
+def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int,
+                int4: bool = False) -> np.ndarray:
     """What ek_conv2d_dsp_s8's channel loop reads, as int32 words in reading order: per pair of
     live channels, the two doubled folded biases (its columns are doubled), the weights
     (``gemm_weights``, four int8 per word, little-endian), then per channel the multiplier, c
     and right | channel << 8, with ``LAST_PAIR`` set in the last pair's last word (the kernel's
     loop ends there). An odd last channel is paired with a copy of itself (same output, stored
-    twice)."""
+    twice). ``int4`` (weights -8..7): ek_conv2d_int4_dsp_s8's stream, the biases 16 times
+    larger and one word per two k pairs, pair 2i's word in the low nibbles, pair 2i + 1's in the
+    high ones (``int4_words``)."""
     n = w_live.shape[0]
     if n == 0:
         return np.zeros(1, np.int64)  # no pair is read
@@ -82,12 +88,25 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
         channels = np.concatenate([channels, channels[-1:]])
     pairs = w_live.shape[0] // 2
     wb = gemm_weights(w_live, k_pad, 2).astype(np.int8)
-    words = wb.view("<i4").astype(np.int64).reshape(pairs, k_pad // 2)
+    if int4:
+        words = int4_words(wb.reshape(pairs, k_pad // 2, 4))
+    else:
+        words = wb.view("<i4").astype(np.int64).reshape(pairs, k_pad // 2)
     table = np.asarray(table, np.int64)
     terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
     terms[-1, 2] |= LAST_PAIR
-    out = np.concatenate([table[:, 0].reshape(pairs, 2), words, terms.reshape(pairs, 6)], axis=1)
+    biases = table[:, 0].reshape(pairs, 2) * (16 if int4 else 1)
+    out = np.concatenate([biases, words, terms.reshape(pairs, 6)], axis=1)
     return as_int32(out).reshape(-1)
+
+
+def int4_words(pair_bytes: np.ndarray) -> np.ndarray:
+    """int8 weight words as bytes [channel pairs][k pairs][4] (k pairs even, values -8..7) to the
+    int4 stream's words [channel pairs][k pairs / 2]: byte b of word i holds byte b of pair 2i's
+    word in its low nibble and byte b of pair 2i + 1's in its high nibble."""
+    b = np.asarray(pair_bytes, np.int64)
+    nib = (b[:, 0::2] & 0xF) | ((b[:, 1::2] & 0xF) << 4)
+    return nib.astype(np.uint8).view("<u4").reshape(b.shape[0], -1).astype(np.int64)
 
 
 def conv2d_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
@@ -101,16 +120,30 @@ def live_channels(w_rows: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.abs(w_rows).sum(axis=1) > 0)
 
 
-def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+def conv2d_int4_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """What ek_conv2d_dsp_s8 takes, with int4 weights."""
+    return conv2d_dsp_applies(ctx, call) and ctx.tensor(call.op.inputs[1]).dtype == DType.INT4
+
+
+def lower_conv2d_int4_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_conv2d_int4_dsp_s8: ek_conv2d_dsp_s8's call with the weights packed two per byte in its
+    stream; None where its accumulator, 32 (W x + b'), could leave int32."""
+    return lower_conv2d_dsp(ctx, call, int4=True)
+
+
+def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False) -> KernelCall | None:
     """ek_conv2d_dsp_s8 for ``call`` (an ek_conv2d_s8 call), None when its requantization or sizes
-    are outside the kernel's bounds."""
+    are outside the kernel's bounds; ``int4``: ek_conv2d_int4_dsp_s8."""
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
     w_rows = w.data.reshape(w.shape[0], -1).astype(np.int64)
     live = live_channels(w_rows)
     bias, mult, shift = p.bias.values, p.multiplier.values, p.shift.values
-    table = requant_table(bias[live], mult[live], shift[live], p.output_offset, max_abs_acc(bias[live], w_rows[live]))
+    acc_bound = max_abs_acc(bias[live], w_rows[live])
+    table = requant_table(bias[live], mult[live], shift[live], p.output_offset, acc_bound)
     if table is None:
+        return None
+    if int4 and 32 * int(np.max(acc_bound, initial=0)) > INT32_MAX:
         return None
     op = call.op
     run = p.filter_w * p.input_c  # a window row's taps
@@ -132,9 +165,11 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
         stride_h=p.stride_h, stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w,
         pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **activation_fields(p),
         live_c=n_live,
-        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_cols[live], table, live, k_pad),
-                         f"{w.name}: per channel pair the doubled folded biases, the weights per k pair in "
-                         "the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
+        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_cols[live], table, live, k_pad, int4),
+                         f"{w.name}: per channel pair the "
+                         + ("doubled folded biases x 16, the int4 weights, a word per two k pairs, "
+                            if int4 else "doubled folded biases, the weights per k pair ")
+                         + "in the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
                          "right shift | output channel << 8"
                          + (f" ({n_live} of {p.output_c} channels; the rest are all zero)"
                             if n_live < p.output_c else "")),
@@ -142,8 +177,9 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     )
     if not fits_int16(params):
         return None
-    scratch = kernel_facts.scratch_bytes("ek_conv2d_dsp_s8", k_pad, p.output_c)
+    function = "ek_conv2d_int4_dsp_s8" if int4 else "ek_conv2d_dsp_s8"
+    scratch = kernel_facts.scratch_bytes(function, k_pad, p.output_c)
     x_arg, y_arg = call.args
-    return dataclasses.replace(call, function="ek_conv2d_dsp_s8", header="ek_conv2d_dsp.h", params=params,
+    return dataclasses.replace(call, function=function, header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
                                features=requant_features(p.act_min, p.output_offset))

@@ -127,7 +127,7 @@ EK_INLINE void widen4(uint32_t v0, uint32_t v1, uint32_t v2, uint32_t v3, uint32
  * src[j], rows `stride` apart), in one pass over the taps. Its callers make sure that the
  * rows' last bytes (if any) fit one word and that a row has a whole word (k->quick): each row's
  * last word then brings them in at the top, and the earlier rows' ones move down. */
-static void column4(const ek_walk *k, const int8_t *const src[4], int32_t stride, uint32_t *dst)
+EK_INLINE void column4(const ek_walk *k, const int8_t *const src[4], int32_t stride, uint32_t *dst)
 {
     const int32_t full = k->full, fh = k->fh, last = full + k->rem - 4, down = 8 * k->rem;
     const uint32_t top = down ? ~0u << (32 - down) : 0u;
@@ -167,7 +167,7 @@ typedef struct {
     uintptr_t x_start;  /* cols - 16 * e (e = 0: cols - 128, the first pair pre-indexes by 128) */
     uintptr_t x_last;   /* x in the last iteration: cols + 16 * (pairs - 8) */
     uintptr_t entry;    /* the address of pair e's code in the k loop (the asm fills it in) */
-    int32_t entry_bytes; /* e * EK_KPAIR_BYTES */
+    int32_t entry_bytes; /* e * EK_KPAIR_BYTES (int4: e / 2 words * EK_KQUAD_BYTES) */
     int8_t *out[4];     /* each pixel's output row (a throw-away row for a missing pixel) */
     const uint32_t *cols; /* the columns (the C version) */
     int32_t pairs;        /* k pairs per column (the C version) */
@@ -179,6 +179,8 @@ typedef struct {
 
 /* The bytes of one pair's code in the k loop (fifteen 32-bit instructions). */
 #define EK_KPAIR_BYTES 60
+/* The bytes of one word's code in the int4 k loop (thirty-three 32-bit instructions). */
+#define EK_KQUAD_BYTES 132
 #define EK_STR_(v) #v
 #define EK_STR(v) EK_STR_(v)
 
@@ -301,6 +303,120 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                        [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
                      : "cc", "memory");
 }
+
+/* Two pairs of k on int4 weights: one word of the stream (ek_conv2d_dsp.h), its low nibbles
+ * moved to the high half of their bytes (LSL, AND: 16 times pair 2i's int8 word) for the first
+ * pair and its high nibbles masked in place (AND) for the second, each widened by two SXTB16
+ * into both channels' int16 pairs (16 w), then eight dual MACs against the four pixels' pairs.
+ * The word is loaded again for the second pair (w1 holds the first's, and every other register
+ * is taken); that load pipelines with the pixels' loads after it. The first word of an
+ * iteration advances x (pre-index) as EK_KPAIR does; every instruction is 32-bit. */
+#define EK_KQUAD(XLOAD0, X1, X2, X3, X4, X5, X6, X7)      \
+    "ldr.w  %[w1], [%[s]], #4\n\t"                        \
+    XLOAD0                                                \
+    "ldr.w  %[x1], [%[x], #" #X1 "]\n\t"                  \
+    "lsl.w  %[w1], %[w1], #4\n\t"                         \
+    "and    %[w1], %[w1], #0xF0F0F0F0\n\t"                \
+    "sxtb16 %[w0], %[w1]\n\t"                             \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"                     \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"             \
+    "smlad  %[a10], %[x0], %[w1], %[a10]\n\t"             \
+    "smlad  %[a01], %[x1], %[w0], %[a01]\n\t"             \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"             \
+    "ldr.w  %[x0], [%[x], #" #X2 "]\n\t"                  \
+    "ldr.w  %[x1], [%[x], #" #X3 "]\n\t"                  \
+    "smlad  %[a02], %[x0], %[w0], %[a02]\n\t"             \
+    "smlad  %[a12], %[x0], %[w1], %[a12]\n\t"             \
+    "smlad  %[a03], %[x1], %[w0], %[a03]\n\t"             \
+    "smlad  %[a13], %[x1], %[w1], %[a13]\n\t"             \
+    "ldr.w  %[w1], [%[s], #-4]\n\t"                       \
+    "ldr.w  %[x0], [%[x], #" #X4 "]\n\t"                  \
+    "ldr.w  %[x1], [%[x], #" #X5 "]\n\t"                  \
+    "and    %[w1], %[w1], #0xF0F0F0F0\n\t"                \
+    "sxtb16 %[w0], %[w1]\n\t"                             \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"                     \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"             \
+    "smlad  %[a10], %[x0], %[w1], %[a10]\n\t"             \
+    "smlad  %[a01], %[x1], %[w0], %[a01]\n\t"             \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"             \
+    "ldr.w  %[x0], [%[x], #" #X6 "]\n\t"                  \
+    "ldr.w  %[x1], [%[x], #" #X7 "]\n\t"                  \
+    "smlad  %[a02], %[x0], %[w0], %[a02]\n\t"             \
+    "smlad  %[a12], %[x0], %[w1], %[a12]\n\t"             \
+    "smlad  %[a03], %[x1], %[w0], %[a03]\n\t"             \
+    "smlad  %[a13], %[x1], %[w1], %[a13]\n\t"
+
+/* One channel of the int4 loop: its accumulators, at 16 times the doubled sum, divided by 16
+ * (exact: a multiple of 16), then as EK_CHANNEL. */
+#define EK_CHANNEL4(A0, A1, A2, A3)                       \
+    "ldr    %[w0], [%[s]], #4\n\t"                        \
+    "ldr    %[w1], [%[s]], #4\n\t"                        \
+    "ldr    %[x0], [%[s]], #4\n\t"                        \
+    "asr    %[" A0 "], %[" A0 "], #4\n\t"                 \
+    "asr    %[" A1 "], %[" A1 "], #4\n\t"                 \
+    "asr    %[" A2 "], %[" A2 "], #4\n\t"                 \
+    "asr    %[" A3 "], %[" A3 "], #4\n\t"                 \
+    EK_REQ(A0) EK_REQ(A1) EK_REQ(A2) EK_REQ(A3)
+
+/* channels() on the int4 stream: the same loop with four words of weights (eight pairs of k)
+ * per iteration, entered at the word that leaves whole iterations (the pairs of a column are
+ * even, so x_start and x_last are channels()'s; the entry is in words, EK_KQUAD_BYTES each). */
+EK_INLINE void channels_int4(const int32_t *s, ek_gemm_ctx *g)
+{
+    int32_t a00, a01, a02, a03, a10, a11, a12, a13;
+    uint32_t w0, w1, x0, x1;
+    uintptr_t x;
+    __asm__ volatile("adr.w  %[x0], 10f\n\t"
+                     "ldr    %[x1], %[entry_bytes]\n\t"
+                     "add    %[x0], %[x0], %[x1]\n\t"
+                     "orr    %[x0], %[x0], #1\n\t" /* Thumb */
+                     "str    %[x0], %[entry]\n\t"
+                     "2:\n\t"
+                     "ldr    %[a00], [%[s]], #4\n\t"
+                     "ldr    %[a10], [%[s]], #4\n\t"
+                     "mov    %[a01], %[a00]\n\t"
+                     "mov    %[a02], %[a00]\n\t"
+                     "mov    %[a03], %[a00]\n\t"
+                     "mov    %[a11], %[a10]\n\t"
+                     "mov    %[a12], %[a10]\n\t"
+                     "mov    %[a13], %[a10]\n\t"
+                     "ldr    %[x], %[x_start]\n\t"
+                     "ldr    %[x0], %[entry]\n\t"
+                     "bx     %[x0]\n\t"
+                     "10:\n\t"
+                     EK_KQUAD("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12, 16, 20, 24, 28)
+                     "11:\n\t"
+                     EK_KQUAD("ldr.w  %[x0], [%[x], #32]\n\t", 36, 40, 44, 48, 52, 56, 60)
+                     EK_KQUAD("ldr.w  %[x0], [%[x], #64]\n\t", 68, 72, 76, 80, 84, 88, 92)
+                     EK_KQUAD("ldr.w  %[x0], [%[x], #96]\n\t", 100, 104, 108, 112, 116, 120, 124)
+                     "ldr    %[x0], %[x_last]\n\t"
+                     "cmp    %[x], %[x0]\n\t"
+                     "bne    10b\n\t"
+                     ".if 11b - 10b - " EK_STR(EK_KQUAD_BYTES) "\n\t"
+                     ".error \"an int4 k word's code is not EK_KQUAD_BYTES long\"\n\t"
+                     ".endif\n\t"
+                     EK_CHANNEL4("a00", "a01", "a02", "a03")
+                     "ubfx   %[x], %[x0], #8, #16\n\t"
+                     EK_CHANNEL4("a10", "a11", "a12", "a13")
+                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR */
+                     "ubfx   %[x0], %[x0], #8, #16\n\t"
+                     "ldr    %[w0], %[o0]\n\t"
+                     "ldr    %[w1], %[o1]\n\t"
+                     EK_STORE2("w0", 0)
+                     "ldr    %[w0], %[o2]\n\t"
+                     EK_STORE2("w1", 1)
+                     "ldr    %[w1], %[o3]\n\t"
+                     EK_STORE2("w0", 2)
+                     EK_STORE2("w1", 3)
+                     "beq    2b\n\t"
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
+                       [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
+                       [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1), [entry] "=m"(g->entry)
+                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [entry_bytes] "m"(g->entry_bytes),
+                       [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
+                     : "cc", "memory");
+}
 #else
 /* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
  * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
@@ -325,6 +441,39 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
             const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
             for (int32_t j = 0; j < 4; ++j) {
                 g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(a[n][j], s[0], s[1], s[2] & 0xFF));
+            }
+        }
+        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+    } while (!last);
+}
+
+/* channels_int4 in C: per word of weights, its low nibbles (moved to the high half of their
+ * bytes) for the first pair of k and its high nibbles for the second, 16 w per byte. */
+static void channels_int4(const int32_t *s, ek_gemm_ctx *g)
+{
+    const uint32_t *cols = g->cols;
+    const int32_t k_words = g->pairs / 2;
+    uint32_t last;
+    do {
+        int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
+        s += 2;
+        for (int32_t q = 0; q < k_words; ++q) {
+            const uint32_t v = (uint32_t)*s++;
+            const uint32_t half[2] = {(v << 4) & 0xF0F0F0F0u, v & 0xF0F0F0F0u};
+            for (int32_t h = 0; h < 2; ++h) {
+                const uint32_t w[2] = {ek_sxtb16(half[h]), ek_sxtb16_ror8(half[h])};
+                for (int32_t n = 0; n < 2; ++n) {
+                    for (int32_t j = 0; j < 4; ++j) {
+                        a[n][j] = ek_smlad(cols[4 * (2 * q + h) + j], w[n], a[n][j]);
+                    }
+                }
+            }
+        }
+        for (int32_t n = 0; n < 2; ++n, s += 3) {
+            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
+            for (int32_t j = 0; j < 4; ++j) {
+                const int32_t acc2 = a[n][j] / 16; /* exact: a multiple of 16 */
+                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(acc2, s[0], s[1], s[2] & 0xFF));
             }
         }
         last = (uint32_t)s[-1] & EK_LAST_PAIR;
@@ -355,12 +504,15 @@ int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
     return 9 * k_pad + ((output_c + 3) & ~3);
 }
 
-/* Word-aligned: the channel loop (inlined here) takes its entry's address with ADR, which adds to the
- * word-aligned PC and which the assembler resolves within the section as if the section started on
- * a word. -O2 and -O3 align functions so; -O1, -Og, -Os and -Oz only to 2 bytes, and in a link that
- * placed the function at 2 mod 4 the loop was entered 2 bytes off (a hang). */
-EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                    int8_t *scratch)
+/* The same scratch as ek_conv2d_dsp_s8. */
+int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
+{
+    return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c);
+}
+
+/* The pixel walk of both kernels; int4 (a constant where it is inlined) picks the channel loop. */
+EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                         int32_t int4)
 {
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;
     const int32_t pixels = p->output_h * ow;
@@ -376,8 +528,10 @@ EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t 
     /* the pairs a column fills: every row's whole words, then the gathered last bytes */
     const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
     const int32_t pairs = p->k_pad / 2, entry = (8 - pairs % 8) % 8;
+    const int32_t words = p->k_pad / 4; /* int4: a word of weights per two pairs */
     ek_gemm_ctx g = {(uintptr_t)cols - 16u * (uint32_t)(entry ? entry : 8),
-                     (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u, entry * EK_KPAIR_BYTES,
+                     (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u,
+                     int4 ? (4 - words % 4) % 4 * EK_KQUAD_BYTES : entry * EK_KPAIR_BYTES,
                      {sink, sink, sink, sink}, cols, pairs};
     int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
@@ -423,10 +577,30 @@ EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t 
             }
         }
         if (p->live_c > 0) {
-            channels(p->stream, &g);
+            if (int4) {
+                channels_int4(p->stream, &g);
+            } else {
+                channels(p->stream, &g);
+            }
         }
         if (!p->act_full) {
             clamp_pixels(g.out, n_out, p->act_min, p->act_max);
         }
     }
+}
+
+/* Word-aligned: the channel loop (inlined here) takes its entry's address with ADR, which adds to the
+ * word-aligned PC and which the assembler resolves within the section as if the section started on
+ * a word. -O2 and -O3 align functions so; -O1, -Og, -Os and -Oz only to 2 bytes, and in a link that
+ * placed the function at 2 mod 4 the loop was entered 2 bytes off (a hang). */
+EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                    int8_t *scratch)
+{
+    conv_walk(p, input, output, scratch, 0);
+}
+
+EK_ALIGNED(4) void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                         int8_t *scratch)
+{
+    conv_walk(p, input, output, scratch, 1);
 }

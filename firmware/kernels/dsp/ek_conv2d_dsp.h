@@ -31,6 +31,16 @@
  * constants (dead_row) to every pixel, then computes only the live channels (each pair names
  * its output channels; an odd last channel is paired with a copy of itself).
  *
+ * ek_conv2d_int4_dsp_s8 takes int4 weights (values -8..7), two per byte, with the same
+ * parameters, scratch, columns and loop order. Its stream differs in two places: the biases are
+ * 16 times the doubled folded biases, and the weights take one word per two pairs of k (k_pad / 4
+ * words): the low nibble of each byte is that byte of the int8 kernel's word for the first pair
+ * (pair 2i), the high nibble that of the word for the second (pair 2i + 1). The kernel moves the
+ * low nibbles to the high half of their bytes (LSL 4, AND 0xF0F0F0F0) and masks the high ones in
+ * place (AND), so each byte is 16 times its weight and the same two SXTB16 give both channels'
+ * int16 pairs; the accumulators run at 16 times the doubled sum and are divided by 16 (exact)
+ * before the requantization. The generator takes it only where 32 (W x + b') fits int32.
+ *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
  * order, four at a time; the columns of all four pixels are read into scratch before any of
  * their outputs is written, then their outputs are written (the dead channels' constants,
@@ -67,12 +77,15 @@ typedef struct {
     int16_t act_min;
     int16_t act_max;
     int16_t live_c;            /* output channels computed (the others are constant) */
-    const int32_t *stream;     /* [ceil(live_c / 2)][2 + k_pad / 2 + 6] words, see above */
+    const int32_t *stream;     /* [ceil(live_c / 2)][2 + k_pad / 2 + 6] words, see above;
+                                * int4: [ceil(live_c / 2)][2 + k_pad / 4 + 6] */
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
 
 /* The scratch ek_conv2d_dsp_s8 needs (the generator calls this at generation time). */
 int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
+void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */
