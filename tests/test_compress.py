@@ -518,6 +518,25 @@ def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
         assert report["after"]["weight_bytes"] < report["before"]["weight_bytes"]
 
 
+def test_cli_int4_halves_the_chosen_kernels_on_the_default_board(small_keras, digits, tmp_path, capsys):
+    """`edgekit int4` writes an int8 model with INT4 kernels that the default board's DSP int4
+    kernel keeps packed: less weight flash there, and the result runs bit-exact."""
+    import json
+
+    from edgekit.cli import main
+
+    out = tmp_path / "out.keras"
+    assert main(["int4", str(small_keras), "--data", "digits", "-o", str(out), "--json", "--epochs", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"].startswith("int4 weights in") and report["details"]["layers"]
+    tfl = (tmp_path / "out_int8.tflite").read_bytes()
+    g = parse_tflite(tfl)
+    int4_convs = [op for op in g.ops if op.type_name == "CONV_2D" and g.tensors[op.inputs[1]].dtype.np_name == "int4"]
+    assert len(int4_convs) == len(report["details"]["layers"])
+    assert report["after"]["weight_bytes"] < report["before"]["weight_bytes"]
+    _check_deploys_bit_exact(tfl, digits)
+
+
 def test_cli_counts_flash_for_the_boards_kernels(small_keras, tmp_path, capsys):
     """The default board's DSP kernels keep half-zero kernels dense: magnitude pruning saves no
     flash there, and the command says so (the portable kernels' saving is not reported)."""

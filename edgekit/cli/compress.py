@@ -1,10 +1,10 @@
-"""``edgekit prune``, ``cluster``, ``distill``: compress a Keras model, fine-tune it, convert it to int8."""
+"""``edgekit prune``, ``cluster``, ``int4``, ``distill``: compress a Keras model, fine-tune it, convert it to int8."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..compress.commands import run_cluster, run_distill, run_prune
+from ..compress.commands import run_cluster, run_distill, run_int4, run_prune
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD
 from .output import log, report
@@ -41,6 +41,19 @@ def add_parser(sub) -> None:
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(run=cluster)
 
+    i4 = sub.add_parser("int4", help="4-bit weights by quantization-aware fine-tuning, stored as TFLite INT4")
+    i4.add_argument("model", help=".keras or .h5")
+    i4.add_argument("--data", required=True, help=DATA_HELP)
+    i4.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
+    i4.add_argument("--save-bytes", type=int, metavar="N",
+                    help="mixed precision: only the layers least sensitive to 4 bits (measured on a validation split) "
+                         "that save N bytes of weights; default every Conv2D with at least 256 weights")
+    i4.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs")
+    i4.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash is counted for")
+    i4.add_argument("--seed", type=int, default=0)
+    i4.add_argument("--json", action="store_true")
+    i4.set_defaults(run=int4)
+
     di = sub.add_parser("distill", help="train a student from a teacher's softened outputs and the labels")
     di.add_argument("student", help=".keras or .h5 (its architecture and starting weights)")
     di.add_argument("--teacher", required=True, help=".keras or .h5")
@@ -64,6 +77,12 @@ def prune(args) -> ExitCode:
 def cluster(args) -> ExitCode:
     report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters, args.per_channel, args.epochs,
                        args.seed, args.board, log=log), args)
+    return ExitCode.OK
+
+
+def int4(args) -> ExitCode:
+    report(run_int4(Path(args.model), args.data, Path(args.output), args.save_bytes, args.epochs, args.seed,
+                    args.board, log=log), args)
     return ExitCode.OK
 
 

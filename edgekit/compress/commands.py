@@ -12,7 +12,7 @@ from typing import Callable
 from ..errors import EdgekitError, ModelFormatError
 from ..codegen.core import target_for_cpu
 from ..target.boards import DEFAULT_BOARD, load_board
-from . import cluster, distill, netadapt, prune
+from . import cluster, distill, int4, netadapt, prune
 from .data import load
 from .measure import copy_model, deploy_stats, float_accuracy, int8_accuracy, to_int8
 
@@ -82,10 +82,13 @@ def data_for(model, spec: str, seed: int = 0):
     return ds
 
 
-def measure(model, data, per_tensor: bool = False, board: str = DEFAULT_BOARD) -> tuple[Measured, bytes]:
-    """Accuracy of ``model`` and of its int8 conversion, and the conversion as deployed on
-    ``board`` (its kernels: weights in flash as that board's code stores them)."""
+def measure(model, data, per_tensor: bool = False, board: str = DEFAULT_BOARD,
+            rewrite: Callable[[bytes], bytes] | None = None) -> tuple[Measured, bytes]:
+    """Accuracy of ``model`` and of its int8 conversion (passed through ``rewrite`` if given),
+    and the conversion as deployed on ``board`` (its kernels: weights in flash as that board's
+    code stores them)."""
     tfl = to_int8(model, data, per_tensor=per_tensor)
+    tfl = rewrite(tfl) if rewrite else tfl
     s = deploy_stats(tfl, target=target_for_cpu(load_board(board).cpu))
     return Measured(float_accuracy(model, data.x_test, data.y_test),
                     int8_accuracy(tfl, data.x_test, data.y_test), s.weight_bytes,
@@ -93,11 +96,11 @@ def measure(model, data, per_tensor: bool = False, board: str = DEFAULT_BOARD) -
 
 
 def _finish(method, model, new, data, output: Path, details, per_tensor=False, board: str = DEFAULT_BOARD,
-            log: Log = print):
+            log: Log = print, rewrite: Callable[[bytes], bytes] | None = None):
     log(f"measuring the input model (weights as deployed on {board}) ...")
     before, _ = measure(model, data, per_tensor, board)
     log("measuring the result ...")
-    after, tfl = measure(new, data, per_tensor, board)
+    after, tfl = measure(new, data, per_tensor, board, rewrite)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     keras_path = output if output.suffix == ".keras" else output.with_suffix(".keras")
@@ -139,6 +142,21 @@ def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: 
     new, rep = cluster.cluster_weights(copy_model(model), clusters, data, epochs=epochs,
                                        per_channel=per_channel, seed=seed)
     return _finish(f"clustering to {clusters} values", model, new, data, output, rep.to_json(), board=board, log=log)
+
+
+def run_int4(model_path, data_spec, output, save_bytes: int | None = None, epochs: int = 3, seed: int = 0,
+             board: str = DEFAULT_BOARD, log: Log = print) -> MethodResult:
+
+    model = load_keras(model_path)
+    data = data_for(model, data_spec, seed)
+    what = "every Conv2D kernel" if save_bytes is None else \
+        f"the least sensitive Conv2D kernels saving {save_bytes:,} bytes"
+    log(f"quantization-aware fine-tuning for {epochs} epochs with 4-bit weights in {what} ...")
+    new, rep = int4.int4_finetune(model, data, epochs=epochs, seed=seed, save_bytes=save_bytes)
+    if not rep.layers:
+        raise EdgekitError(f"{model_path}: no Conv2D layer with at least 256 weights to store as int4")
+    return _finish(f"int4 weights in {len(rep.layers)} layers", model, new, data, output, rep.to_json(), board=board,
+                   log=log, rewrite=lambda tfl: int4.int4_weights(tfl)[0])
 
 
 def run_distill(student_path, teacher_path, data_spec, output, temperature: float = 4.0,
