@@ -233,6 +233,67 @@ typedef struct {
     "strb   %[a0" #J "], [%[" P "], %[x]]\n\t"            \
     "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
+/* The parts of channels() and channels_int4() around their k loops. EK_CHANNELS_ENTER works out
+ * the loop's entry address (entry_bytes past label 10) once per call; then, per channel pair (label
+ * 2), the biases into the eight accumulators, x at the columns' start, and the entry address in x0
+ * for the BX. */
+#define EK_CHANNELS_ENTER                                 \
+    "adr.w  %[x0], 10f\n\t"                               \
+    "ldr    %[x1], %[entry_bytes]\n\t"                    \
+    "add    %[x0], %[x0], %[x1]\n\t"                      \
+    "orr    %[x0], %[x0], #1\n\t" /* Thumb */             \
+    "str    %[x0], %[entry]\n\t"                          \
+    "2:\n\t"                                              \
+    "ldr    %[a00], [%[s]], #4\n\t"                       \
+    "ldr    %[a10], [%[s]], #4\n\t"                       \
+    "mov    %[a01], %[a00]\n\t"                           \
+    "mov    %[a02], %[a00]\n\t"                           \
+    "mov    %[a03], %[a00]\n\t"                           \
+    "mov    %[a11], %[a10]\n\t"                           \
+    "mov    %[a12], %[a10]\n\t"                           \
+    "mov    %[a13], %[a10]\n\t"                           \
+    "ldr    %[x], %[x_start]\n\t"                         \
+    "ldr    %[x0], %[entry]\n\t" /* pipelined: LDR PC would block */
+
+/* The end of an iteration of the k loop (labels 10 and 11 frame its first step, which must be
+ * BYTES long: the entry address counts in steps). */
+#define EK_K_LOOP_END(BYTES, WHY)                         \
+    "ldr    %[x0], %[x_last]\n\t"                         \
+    "cmp    %[x], %[x0]\n\t"                              \
+    "bne    10b\n\t"                                      \
+    ".if 11b - 10b - " EK_STR(BYTES) "\n\t"               \
+    ".error \"" WHY "\"\n\t"                              \
+    ".endif\n\t"
+
+/* After the k loop: both channels requantized by CHANNEL (EK_CHANNEL or EK_CHANNEL4), x then
+ * holding the first one's index, and the four pixels' outputs stored; the TST of the last pair's
+ * flag sets Z for the BEQ back to the next pair. */
+#define EK_PAIR_OUT(CHANNEL)                              \
+    CHANNEL("a00", "a01", "a02", "a03")                   \
+    "ubfx   %[x], %[x0], #8, #16\n\t"                     \
+    CHANNEL("a10", "a11", "a12", "a13")                   \
+    "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR */    \
+    "ubfx   %[x0], %[x0], #8, #16\n\t"                    \
+    "ldr    %[w0], %[o0]\n\t"                             \
+    "ldr    %[w1], %[o1]\n\t"                             \
+    EK_STORE2("w0", 0)                                    \
+    "ldr    %[w0], %[o2]\n\t"                             \
+    EK_STORE2("w1", 1)                                    \
+    "ldr    %[w1], %[o3]\n\t"                             \
+    EK_STORE2("w0", 2)                                    \
+    EK_STORE2("w1", 3)                                    \
+    "beq    2b\n\t"
+
+/* The operands of both loops (the variables of channels() and channels_int4()). */
+#define EK_CHANNELS_OPERANDS                                                                               \
+    : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),                             \
+      [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),                             \
+      [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),                                          \
+      [x0] "=&r"(x0), [x1] "=&r"(x1), [entry] "=m"(g->entry)                                              \
+    : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [entry_bytes] "m"(g->entry_bytes),              \
+      [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])                  \
+    : "cc", "memory"
+
 /* Every channel pair against the four columns: biases, the k loop (eight pairs of k per
  * iteration, entered at the pair that leaves whole iterations: its address is worked out once
  * per call, then a BX per channel pair), requantization and stores. It needs all fourteen
@@ -248,22 +309,7 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
     uint32_t w0, w1, x0, x1;
     uintptr_t x;
-    __asm__ volatile("adr.w  %[x0], 10f\n\t"
-                     "ldr    %[x1], %[entry_bytes]\n\t"
-                     "add    %[x0], %[x0], %[x1]\n\t"
-                     "orr    %[x0], %[x0], #1\n\t" /* Thumb */
-                     "str    %[x0], %[entry]\n\t"
-                     "2:\n\t"
-                     "ldr    %[a00], [%[s]], #4\n\t"
-                     "ldr    %[a10], [%[s]], #4\n\t"
-                     "mov    %[a01], %[a00]\n\t"
-                     "mov    %[a02], %[a00]\n\t"
-                     "mov    %[a03], %[a00]\n\t"
-                     "mov    %[a11], %[a10]\n\t"
-                     "mov    %[a12], %[a10]\n\t"
-                     "mov    %[a13], %[a10]\n\t"
-                     "ldr    %[x], %[x_start]\n\t"
-                     "ldr    %[x0], %[entry]\n\t" /* pipelined: LDR PC would block */
+    __asm__ volatile(EK_CHANNELS_ENTER
                      "bx     %[x0]\n\t"
                      "10:\n\t"
                      EK_KPAIR("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12)
@@ -275,33 +321,9 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
                      EK_KPAIR("ldr.w  %[x0], [%[x], #80]\n\t", 84, 88, 92)
                      EK_KPAIR("ldr.w  %[x0], [%[x], #96]\n\t", 100, 104, 108)
                      EK_KPAIR("ldr.w  %[x0], [%[x], #112]\n\t", 116, 120, 124)
-                     "ldr    %[x0], %[x_last]\n\t"
-                     "cmp    %[x], %[x0]\n\t"
-                     "bne    10b\n\t"
-                     ".if 11b - 10b - " EK_STR(EK_KPAIR_BYTES) "\n\t"
-                     ".error \"a k pair's code is not EK_KPAIR_BYTES long\"\n\t"
-                     ".endif\n\t"
-                     EK_CHANNEL("a00", "a01", "a02", "a03")
-                     "ubfx   %[x], %[x0], #8, #16\n\t"
-                     EK_CHANNEL("a10", "a11", "a12", "a13")
-                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR */
-                     "ubfx   %[x0], %[x0], #8, #16\n\t"
-                     "ldr    %[w0], %[o0]\n\t"
-                     "ldr    %[w1], %[o1]\n\t"
-                     EK_STORE2("w0", 0)
-                     "ldr    %[w0], %[o2]\n\t"
-                     EK_STORE2("w1", 1)
-                     "ldr    %[w1], %[o3]\n\t"
-                     EK_STORE2("w0", 2)
-                     EK_STORE2("w1", 3)
-                     "beq    2b\n\t"
-                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
-                       [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
-                       [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
-                       [x0] "=&r"(x0), [x1] "=&r"(x1), [entry] "=m"(g->entry)
-                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [entry_bytes] "m"(g->entry_bytes),
-                       [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
-                     : "cc", "memory");
+                     EK_K_LOOP_END(EK_KPAIR_BYTES, "a k pair's code is not EK_KPAIR_BYTES long")
+                     EK_PAIR_OUT(EK_CHANNEL)
+                     EK_CHANNELS_OPERANDS);
 }
 
 /* Two pairs of k on int4 weights: one word of the stream (ek_conv2d_dsp.h), its low nibbles
@@ -366,22 +388,7 @@ EK_INLINE void channels_int4(const int32_t *s, ek_gemm_ctx *g)
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
     uint32_t w0, w1, x0, x1;
     uintptr_t x;
-    __asm__ volatile("adr.w  %[x0], 10f\n\t"
-                     "ldr    %[x1], %[entry_bytes]\n\t"
-                     "add    %[x0], %[x0], %[x1]\n\t"
-                     "orr    %[x0], %[x0], #1\n\t" /* Thumb */
-                     "str    %[x0], %[entry]\n\t"
-                     "2:\n\t"
-                     "ldr    %[a00], [%[s]], #4\n\t"
-                     "ldr    %[a10], [%[s]], #4\n\t"
-                     "mov    %[a01], %[a00]\n\t"
-                     "mov    %[a02], %[a00]\n\t"
-                     "mov    %[a03], %[a00]\n\t"
-                     "mov    %[a11], %[a10]\n\t"
-                     "mov    %[a12], %[a10]\n\t"
-                     "mov    %[a13], %[a10]\n\t"
-                     "ldr    %[x], %[x_start]\n\t"
-                     "ldr    %[x0], %[entry]\n\t"
+    __asm__ volatile(EK_CHANNELS_ENTER
                      "bx     %[x0]\n\t"
                      "10:\n\t"
                      EK_KQUAD("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12, 16, 20, 24, 28)
@@ -389,33 +396,9 @@ EK_INLINE void channels_int4(const int32_t *s, ek_gemm_ctx *g)
                      EK_KQUAD("ldr.w  %[x0], [%[x], #32]\n\t", 36, 40, 44, 48, 52, 56, 60)
                      EK_KQUAD("ldr.w  %[x0], [%[x], #64]\n\t", 68, 72, 76, 80, 84, 88, 92)
                      EK_KQUAD("ldr.w  %[x0], [%[x], #96]\n\t", 100, 104, 108, 112, 116, 120, 124)
-                     "ldr    %[x0], %[x_last]\n\t"
-                     "cmp    %[x], %[x0]\n\t"
-                     "bne    10b\n\t"
-                     ".if 11b - 10b - " EK_STR(EK_KQUAD_BYTES) "\n\t"
-                     ".error \"an int4 k word's code is not EK_KQUAD_BYTES long\"\n\t"
-                     ".endif\n\t"
-                     EK_CHANNEL4("a00", "a01", "a02", "a03")
-                     "ubfx   %[x], %[x0], #8, #16\n\t"
-                     EK_CHANNEL4("a10", "a11", "a12", "a13")
-                     "tst    %[x0], #0x80000000\n\t" /* EK_LAST_PAIR */
-                     "ubfx   %[x0], %[x0], #8, #16\n\t"
-                     "ldr    %[w0], %[o0]\n\t"
-                     "ldr    %[w1], %[o1]\n\t"
-                     EK_STORE2("w0", 0)
-                     "ldr    %[w0], %[o2]\n\t"
-                     EK_STORE2("w1", 1)
-                     "ldr    %[w1], %[o3]\n\t"
-                     EK_STORE2("w0", 2)
-                     EK_STORE2("w1", 3)
-                     "beq    2b\n\t"
-                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
-                       [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
-                       [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
-                       [x0] "=&r"(x0), [x1] "=&r"(x1), [entry] "=m"(g->entry)
-                     : [x_start] "m"(g->x_start), [x_last] "m"(g->x_last), [entry_bytes] "m"(g->entry_bytes),
-                       [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]), [o3] "m"(g->out[3])
-                     : "cc", "memory");
+                     EK_K_LOOP_END(EK_KQUAD_BYTES, "an int4 k word's code is not EK_KQUAD_BYTES long")
+                     EK_PAIR_OUT(EK_CHANNEL4)
+                     EK_CHANNELS_OPERANDS);
 }
 #else
 /* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
