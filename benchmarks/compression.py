@@ -6,8 +6,9 @@ applied to it (fine-tuned briefly where the method calls for it): magnitude prun
 80%, structured pruning of 50% of the channels in one shot, latency-driven structured pruning
 (NetAdapt, edgekit/compress/netadapt.py) to --latency-target of the predicted cycles,
 int4 weights (4-bit QAT, edgekit/compress/int4.py) alone and on the NetAdapt model, clustering
-to 16 values, distillation into the same architecture from a larger teacher, and
-quantization-aware fine-tuning.
+to 16 values, distillation into the same architecture from a larger teacher (outputs only, and
+outputs with FitNets hints and attention transfer on the stage ends), and quantization-aware
+fine-tuning.
 
 Every method has its control: the same training budget without the method (the baseline
 fine-tuned for the same epochs, learning rate and batch size; for distillation the same
@@ -285,10 +286,10 @@ def main(argv=None) -> int:
     teacher = build(args.teacher_width, args.teacher_depth)
     deploy.train(teacher, ds, epochs=args.epochs, batch_size=64, seed=args.seed)
     t_acc = deploy.float_accuracy(teacher, ds.x_test, ds.y_test)
-    log("distilling a student of the baseline's architecture ...")
 
-    def distilled(seed):
-        student, _ = distill.distill(build_seeded(seed), teacher, ds, epochs=args.epochs, seed=seed, batch_size=64)
+    def distilled(seed, **features):
+        student, _ = distill.distill(build_seeded(seed), teacher, ds, epochs=args.epochs, seed=seed, batch_size=64,
+                                     **features)
         return student
 
     def label_only(seed):  # the control: the same architecture, seed and epochs, labels only
@@ -301,19 +302,32 @@ def main(argv=None) -> int:
     def build_seeded(seed):
         return zoo.build(args.family, resolution=args.resolution, width=args.width, depth=args.depth, seed=seed)
 
-    student = distilled(seeds[0])
     stronger = t_acc > deploy.float_accuracy(base, ds.x_test, ds.y_test)
-    r = row("distilled (same arch)", student, deploy.to_int8(student, ds), ds,
-            note=f"teacher {teacher.count_params():,} params, float {t_acc * 100:.1f}% "
-                 f"({'stronger' if stronger else 'NOT stronger'} than the label-only student); "
-                 f"control: the baseline (same architecture, seed and {args.epochs} epochs, labels only)")
-    accs, ctrl = [r["int8_accuracy"]], [rows[0]["int8_accuracy"]]
-    if abs(accs[0] - ctrl[0]) < 0.01:
-        for seed in seeds[1:]:
-            log(f"distillation, seed {seed} ...")
-            accs.append(deploy.int8_accuracy(deploy.to_int8(distilled(seed), ds), ds.x_test, ds.y_test))
-            ctrl.append(deploy.int8_accuracy(deploy.to_int8(label_only(seed), ds), ds.x_test, ds.y_test))
-    rows.append(with_control(r, accs, ctrl, args.epochs, None, control="the same architecture trained on labels only"))
+    teacher_note = (f"teacher {teacher.count_params():,} params, float {t_acc * 100:.1f}% "
+                    f"({'stronger' if stronger else 'NOT stronger'} than the label-only student); "
+                    f"control: the baseline (same architecture, seed and {args.epochs} epochs, labels only)")
+    pairs = distill.feature_pairs(build_seeded(args.seed), teacher)
+    control_accs = {args.seed: rows[0]["int8_accuracy"]}
+    for name, features, what in [
+            ("distilled (same arch)", {}, "outputs only (Hinton)"),
+            ("distilled (+hints, attention)", {"hint_weight": 1.0, "attention_weight": 1000.0},
+             "outputs, FitNets hints (1x1 adapters, weight 1) and attention transfer (beta 1000) on "
+             + ", ".join(f"{s}<-{t}" for s, t in pairs))]:
+        log(f"distilling a student of the baseline's architecture: {what} ...")
+        student = distilled(seeds[0], **features)
+        r = row(name, student, deploy.to_int8(student, ds), ds, note=f"{what}; {teacher_note}")
+        accs, ctrl = [r["int8_accuracy"]], [control_accs[args.seed]]
+        if abs(accs[0] - ctrl[0]) < 0.01:
+            for seed in seeds[1:]:
+                log(f"{name}, seed {seed} ...")
+                accs.append(deploy.int8_accuracy(deploy.to_int8(distilled(seed, **features), ds), ds.x_test,
+                                                 ds.y_test))
+                if seed not in control_accs:
+                    control_accs[seed] = deploy.int8_accuracy(deploy.to_int8(label_only(seed), ds), ds.x_test,
+                                                              ds.y_test)
+                ctrl.append(control_accs[seed])
+        rows.append(with_control(r, accs, ctrl, args.epochs, None,
+                                 control="the same architecture trained on labels only"))
 
     log("per-tensor PTQ ...")
     rows.append(row("baseline (per-tensor PTQ)", base, deploy.to_int8(base, ds, per_tensor=True), ds,

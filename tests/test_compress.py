@@ -387,6 +387,70 @@ def test_distill(trained, digits):
     _check_deploys_bit_exact(measure.to_int8(s, digits), digits)
 
 
+def _attention(model, layer, x):
+    """Spatial attention of ``layer``'s maps, computed here in NumPy: mean over channels of the
+    squared activations, flattened, L2-normalised."""
+    import keras
+
+    f = keras.Model(model.inputs, model.get_layer(layer).output).predict(x, verbose=0)
+    q = np.mean(np.square(f), axis=-1).reshape(len(f), -1)
+    return q / (np.linalg.norm(q, axis=1, keepdims=True) + 1e-6)
+
+
+def test_feature_pairs_are_stage_ends_of_the_same_size(trained):
+    from edgekit.compress import zoo, distill
+
+    student = zoo.build("mobilenet_v1", resolution=RES, width=0.125, depth=0.5)
+    pairs = distill.feature_pairs(student, trained, max_pairs=3)
+    assert pairs and len(pairs) <= 3
+
+    def size(model, name):
+        return tuple(model.get_layer(name).output.shape[1:3])
+
+    for s_name, t_name in pairs:
+        hw = size(student, s_name)
+        assert hw == size(trained, t_name) and hw[0] * hw[1] > 1
+        for model, name in ((student, s_name), (trained, t_name)):  # nothing later has that size
+            names = [l.name for l in model.layers]
+            later = model.layers[names.index(name) + 1:]
+            assert all(len(l.output.shape) != 4 or tuple(l.output.shape[1:3]) != hw for l in later)
+    sizes = [size(student, s) for s, _ in pairs]
+    assert sizes == sorted(sizes, reverse=True)  # shallow to deep: the maps shrink
+    assert distill.feature_pairs(student, trained, max_pairs=1) == pairs[-1:]
+
+
+def test_feature_distillation_pulls_the_students_attention_to_the_teachers(trained, digits):
+    """Hints and attention transfer on the stage ends: the distilled student's attention maps are
+    nearer the teacher's than those of the same student trained on labels only (same seed and
+    epochs); the hint losses fell; the student comes back without its adapters and deploys."""
+    from edgekit.compress import zoo
+    from edgekit.compress import measure, distill
+
+    def student():
+        return zoo.build("mobilenet_v1", resolution=RES, width=0.125, depth=0.5, seed=0)
+
+    s, baseline, report = distill.compare_with_baseline(student, trained, digits, epochs=4, seed=0,
+                                                        hint_weight=1.0, attention_weight=1000.0)
+    assert report.pairs and report.hint_weight == 1.0 and report.attention_weight == 1000.0
+    for i, (s_name, t_name) in enumerate(report.pairs):
+        teacher_q = _attention(trained, t_name, digits.x_test)
+        near = np.mean(np.square(_attention(s, s_name, digits.x_test) - teacher_q))
+        far = np.mean(np.square(_attention(baseline, s_name, digits.x_test) - teacher_q))
+        assert near < far, (s_name, near, far)
+        first, last = report.feature_losses[f"hint{i}"]
+        assert last < first
+    assert [l.name for l in s.layers] == [l.name for l in student().layers]
+    _check_deploys_bit_exact(measure.to_int8(s, digits), digits)
+
+
+def test_feature_distillation_refuses_negative_weights(trained, digits):
+    from edgekit.compress import zoo, distill
+
+    with pytest.raises(ValueError):
+        distill.distill(zoo.build("mobilenet_v1", resolution=RES, width=0.125, depth=0.5), trained, digits,
+                        epochs=1, attention_weight=-1.0)
+
+
 def test_fold_batchnorm_keeps_outputs(trained, digits):
     from edgekit.compress import qat
 
@@ -566,6 +630,24 @@ def test_cli_distill(small_keras, tmp_path, capsys):
                  "-o", str(out), "--epochs", "1"])
     assert code == 0
     assert "distillation:" in capsys.readouterr().out and out.exists()
+
+
+def test_cli_distill_features(small_keras, tmp_path, capsys):
+    import json
+
+    from edgekit.cli import main
+
+    out = tmp_path / "student.keras"
+    code = main(["distill", str(small_keras), "--teacher", str(small_keras), "--data", "digits", "-o", str(out),
+                 "--epochs", "1", "--hints", "1", "--attention", "1000", "--json"])
+    assert code == 0 and out.exists()
+    report = json.loads(capsys.readouterr().out)
+    details = report["details"]
+    assert details["pairs"] and all(s == t for s, t in details["pairs"])  # the same network: each map with itself
+    assert {k[:4] for k in details["feature_losses"]} == {"hint", "atte"}
+    assert main(["distill", str(small_keras), "--teacher", str(small_keras), "--data", "digits", "-o",
+                 str(tmp_path / "x.keras"), "--attention", "-1"]) != 0
+    assert "edgekit: error:" in capsys.readouterr().err
 
 
 def test_cli_bad_model(tmp_path, capsys):

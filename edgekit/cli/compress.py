@@ -54,7 +54,8 @@ def add_parser(sub) -> None:
     i4.add_argument("--json", action="store_true")
     i4.set_defaults(run=int4)
 
-    di = sub.add_parser("distill", help="train a student from a teacher's softened outputs and the labels")
+    di = sub.add_parser("distill", help="train a student from a teacher's softened outputs and the labels "
+                                        "(and its feature maps: --hints, --attention)")
     di.add_argument("student", help=".keras or .h5 (its architecture and starting weights)")
     di.add_argument("--teacher", required=True, help=".keras or .h5")
     di.add_argument("--data", required=True, help=DATA_HELP)
@@ -62,6 +63,10 @@ def add_parser(sub) -> None:
     di.add_argument("--temperature", type=float, default=4.0)
     di.add_argument("--alpha", type=float, default=0.3, help="weight of the label loss (1 - alpha: teacher)")
     di.add_argument("--epochs", type=int, default=10)
+    di.add_argument("--hints", type=float, default=0.0, metavar="W",
+                    help="weight of FitNets hints: student maps through 1x1 adapters onto the teacher's (try 1)")
+    di.add_argument("--attention", type=float, default=0.0, metavar="W",
+                    help="weight of attention transfer on the same maps (try 1000)")
     di.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash is counted for")
     di.add_argument("--seed", type=int, default=0)
     di.add_argument("--json", action="store_true")
@@ -88,5 +93,6 @@ def int4(args) -> ExitCode:
 
 def distill(args) -> ExitCode:
     report(run_distill(Path(args.student), Path(args.teacher), args.data, Path(args.output), args.temperature,
-                       args.alpha, args.epochs, args.seed, args.board, log=log), args)
+                       args.alpha, args.epochs, args.seed, args.board, log=log, hint_weight=args.hints,
+                       attention_weight=args.attention), args)
     return ExitCode.OK

@@ -161,7 +161,7 @@ def run_int4(model_path, data_spec, output, save_bytes: int | None = None, epoch
 
 def run_distill(student_path, teacher_path, data_spec, output, temperature: float = 4.0,
                 alpha: float = 0.3, epochs: int = 10, seed: int = 0, board: str = DEFAULT_BOARD,
-                log: Log = print) -> MethodResult:
+                log: Log = print, hint_weight: float = 0.0, attention_weight: float = 0.0) -> MethodResult:
 
     student = load_keras(student_path)
     teacher = load_keras(teacher_path)
@@ -174,7 +174,12 @@ def run_distill(student_path, teacher_path, data_spec, output, temperature: floa
 
     fresh = keras.models.clone_model(student)  # the student as given is the 'before'
     fresh.set_weights(student.get_weights())
-    log(f"distilling for {epochs} epochs, temperature {temperature:g}, alpha {alpha:g} ...")
+    if hint_weight < 0 or attention_weight < 0:
+        raise EdgekitError("--hints and --attention are loss weights: 0 or more")
+    taught = [w for w, on in (("hints", hint_weight > 0), ("attention", attention_weight > 0)) if on]
+    log(f"distilling for {epochs} epochs, temperature {temperature:g}, alpha {alpha:g}"
+        + (f", {' and '.join(taught)} on {len(distill.feature_pairs(fresh, teacher))} feature maps" if taught else "")
+        + " ...")
     new, rep = distill.distill(fresh, teacher, data, epochs=epochs, temperature=temperature,
-                               alpha=alpha, seed=seed)
+                               alpha=alpha, seed=seed, hint_weight=hint_weight, attention_weight=attention_weight)
     return _finish("distillation", student, new, data, output, rep.to_json(), board=board, log=log)

@@ -34,7 +34,7 @@ def seed_everything(seed: int) -> None:
 
 
 def compile_for_training(model, lr: float = 3e-3, loss="sparse_categorical_crossentropy",
-                         metrics=("accuracy",)):
+                         metrics=("accuracy",), loss_weights=None):
     """Adam, no XLA, optimizer variables built up front.
 
     Building the optimizer before the first step matters on a CPU: otherwise its variables
@@ -44,7 +44,7 @@ def compile_for_training(model, lr: float = 3e-3, loss="sparse_categorical_cross
     import keras
 
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics),
-                  jit_compile=False)
+                  loss_weights=loss_weights, jit_compile=False)
     model.optimizer.build(model.trainable_variables)
     return model
 
