@@ -55,6 +55,36 @@ def test_search_picks_a_network_that_fits(digits, tmp_path):
     assert deploy.validate_bit_exact(result.tflite_path.read_bytes(), samples=2).passed
 
 
+def test_int4_candidates_are_screened_trained_and_measured_as_int4(digits, tmp_path):
+    """Precision is a search dimension: an int4 candidate's Conv2D kernels are stored INT4 from the
+    screen on (less weight flash than the same network in int8), it is trained with 4-bit QAT, and
+    the winner saved is the INT4 model, measured on the emulated board (outputs equal to the
+    reference) before it was accepted."""
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.compress import measure as deploy
+    from edgekit.ir import parse_tflite
+    from edgekit.target.boards import load_board
+
+    board = load_board("qemu-mps2-an386")
+    c8 = fit.screen(fit.Candidate("ds_cnn", 0.5, 16, 0.5), digits, board, costmodel.load(board),
+                    target_for_cpu(board.cpu), None)
+    cands = fit.grid(["ds_cnn"], [0.5], [16], [0.5], weight_bits=[4])
+    assert [c.label for c in cands] == ["ds_cnn w0.5 r16 d0.5 int4"]
+    result = fit.search(board.name, digits, None, cands, epochs=2, max_trials=1, out_dir=tmp_path,
+                        build_winner=False, log=lambda m: None)
+    c4 = result.winner
+    assert c4 is cands[0] and c4.trained and c4.measured_cycles > 0
+    assert c4.macs == c8.macs and c4.weight_bytes < c8.weight_bytes
+    tfl = result.tflite_path.read_bytes()
+    g = parse_tflite(tfl)
+    int4_convs = [op for op in g.ops if op.type_name == "CONV_2D" and g.tensors[op.inputs[1]].dtype.np_name == "int4"]
+    assert int4_convs
+    assert deploy.deploy_stats(tfl, target=target_for_cpu(board.cpu)).weight_bytes < c8.weight_bytes
+    assert deploy.validate_bit_exact(tfl, samples=2).passed
+    with pytest.raises(Exception, match="8 and 4 bits"):
+        fit.grid(["ds_cnn"], weight_bits=[2])
+
+
 def test_latency_limit_excludes(digits):
     cands = [fit.Candidate("mobilenet_v1", 0.25, 16, 0.5)]
     result = fit.search("qemu-mps2-an386", digits, 1e-4, cands, epochs=1, log=lambda m: None)

@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     ft.add_argument("--widths", type=_floats, help="comma-separated width multipliers (default: each family's grid)")
     ft.add_argument("--resolutions", type=_ints, default=[16, 32], help="comma-separated input resolutions")
     ft.add_argument("--depths", type=_floats, help="comma-separated depth multipliers (default: each family's grid)")
+    ft.add_argument("--weight-bits", type=_ints, default=[8],
+                    help="comma-separated weight precisions to search: 8 and/or 4 (Conv2D kernels int4, QAT)")
     ft.add_argument("--epochs", type=int, default=4, help="training epochs per candidate")
     ft.add_argument("--max-trials", type=int, default=4, help="candidates trained (largest that fit first)")
     ft.add_argument("--seed", type=int, default=0)
@@ -54,7 +56,7 @@ def run(args) -> ExitCode:
         raise EdgekitError("fit needs --board and --data (or --refit-cost-model)")
     data = load(args.data, seed=args.seed)
     result = fit.search(args.board, data, args.latency_ms,
-                        fit.grid(args.families, args.widths, args.resolutions, args.depths),
+                        fit.grid(args.families, args.widths, args.resolutions, args.depths, args.weight_bits),
                         epochs=args.epochs, max_trials=args.max_trials, seed=args.seed, out_dir=Path(args.output),
                         log=log)
     if args.json:

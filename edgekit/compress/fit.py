@@ -1,15 +1,17 @@
 """``edgekit fit``: the most accurate zoo network that fits a board.
 
-1. Screen: every candidate (family x width x resolution x depth) is built untrained (its
-   BatchNormalization statistics set on the data), converted to int8, lowered and planned for
+1. Screen: every candidate (family x width x resolution x depth x weight precision) is built
+   untrained (its BatchNormalization statistics set on the data; int4 candidates' Conv2D kernels
+   put on the 4-bit grid and stored INT4, ``int4``), converted to int8, lowered and planned for
    the board's core exactly as ``edgekit generate`` would. Flash = weights as deployed + the
    firmware's code (from the cost model's calibration builds); RAM = planned arena + other
    static RAM + the board's stack reserve; latency = the per-operator cost model's estimated
    cycles (``costmodel``) at the board's clock. Candidates over the board's flash or RAM, or
    over ``latency_ms``, are dropped.
 2. Train: the feasible candidates, largest first (by MACs), up to ``max_trials``, each for a
-   few epochs with a fixed seed; int8 accuracy on the test split in the tflite-micro
-   interpreter (which the generated code equals bit for bit).
+   few epochs with a fixed seed (int4 candidates: the last half of them 4-bit QAT); int8
+   accuracy on the test split in the tflite-micro interpreter (which the generated code equals
+   bit for bit).
 3. Measure: the trained candidates, most accurate first (ties: the faster predicted), are
    built for the board and run on the emulated board of its core with the cycle plugin (the
    board's memory system and clock). The first whose outputs equal the reference and whose
@@ -33,7 +35,7 @@ from ..codegen.core import target_for_cpu
 from ..errors import EdgekitError
 from ..target.boards import load_board
 from ..target.build import build_firmware
-from . import costmodel, measure, zoo
+from . import costmodel, int4, measure, zoo
 
 Log = Callable[[str], None]
 
@@ -44,6 +46,7 @@ class Candidate:
     width: float
     resolution: int
     depth: float
+    weight_bits: int = 8  # 4: Conv2D kernels int4 (QAT), the rest int8
     # screening
     macs: int = 0
     params: int = 0
@@ -74,7 +77,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return f"{self.family} w{self.width:g} r{self.resolution} d{self.depth:g}"
+        return f"{self.family} w{self.width:g} r{self.resolution} d{self.depth:g}" + \
+            (f" int{self.weight_bits}" if self.weight_bits != 8 else "")
 
     def build(self, channels: int, num_classes: int, seed: int = 0):
         return zoo.build(self.family, resolution=self.resolution, channels=channels,
@@ -140,16 +144,19 @@ class FitResult:
                 "candidates": [c.to_json() for c in self.candidates]}
 
 
-def grid(families=None, widths=None, resolutions=(16, 32), depths=None) -> list[Candidate]:
-    """The search space; a family's own width/depth grids unless given."""
+def grid(families=None, widths=None, resolutions=(16, 32), depths=None, weight_bits=(8,)) -> list[Candidate]:
+    """The search space; a family's own width/depth grids unless given; ``weight_bits``: 8 and/or
+    4 (Conv2D kernels int4)."""
     families = families or ["mobilenet_v1", "mobilenet_v2", "ds_cnn"]
     out = []
     for fam in families:
         if fam not in zoo.FAMILIES:
             raise EdgekitError(f"no zoo network {fam!r}; choose from {', '.join(zoo.FAMILIES)}")
         f = zoo.FAMILIES[fam]
-        for w, r, d in itertools.product(widths or f.widths, resolutions, depths or f.depths):
-            out.append(Candidate(fam, float(w), int(r), float(d)))
+        for w, r, d, b in itertools.product(widths or f.widths, resolutions, depths or f.depths, weight_bits):
+            if b not in (4, 8):
+                raise EdgekitError(f"weight precision {b}: fit searches 8 and 4 bits")
+            out.append(Candidate(fam, float(w), int(r), float(d), int(b)))
     return out
 
 
@@ -157,7 +164,9 @@ def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, se
     ds = data.resized(c.resolution)
     model = c.build(ds.input_shape[-1], data.num_classes, seed)
     measure.refresh_batchnorm(model, ds.x_train, passes=5)
-    tfl = measure.to_int8(model, ds, calib_samples=16)
+    if c.weight_bits == 4:  # kernels on the 4-bit grid, no training: what the deployed sizes need
+        model, _ = int4.int4_finetune(model, ds, epochs=0, seed=seed)
+    tfl = deployable(c, model, ds, calib_samples=16)
     stats = measure.deploy_stats(tfl, c.family, target)
     c.macs, c.params = stats.macs, int(model.count_params())
     c.weight_bytes, c.arena_bytes = stats.weight_bytes, stats.arena_bytes
@@ -174,6 +183,12 @@ def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, se
         why.append(f"predicted {c.latency_ms:.2f} ms > {latency_ms:g} ms")
     c.fits, c.why_not = not why, "; ".join(why)
     return c
+
+
+def deployable(c: Candidate, model, ds, calib_samples: int = 100) -> bytes:
+    """The int8 TFLite model of ``c`` as it is deployed: Conv2D kernels stored INT4 for int4."""
+    tfl = measure.to_int8(model, ds, calib_samples=calib_samples)
+    return int4.int4_weights(tfl)[0] if c.weight_bits == 4 else tfl
 
 
 def measure_on_board(c: Candidate, tfl: bytes, board, cost, latency_ms: float | None, log: Log) -> bool:
@@ -233,8 +248,11 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         t = time.time()
         ds = data.resized(c.resolution)
         model = c.build(ds.input_shape[-1], data.num_classes, seed)
-        measure.train(model, ds, epochs=epochs, batch_size=64, seed=seed)
-        tfl = measure.to_int8(model, ds)
+        qat_epochs = epochs // 2 if c.weight_bits == 4 else 0  # the same epochs in all as an int8 candidate
+        measure.train(model, ds, epochs=epochs - qat_epochs, batch_size=64, seed=seed)
+        if c.weight_bits == 4:  # with no epoch left for QAT, the kernels are only put on the grid
+            model, _ = int4.int4_finetune(model, ds, epochs=qat_epochs, seed=seed)
+        tfl = deployable(c, model, ds)
         c.float_accuracy = measure.float_accuracy(model, ds.x_test, ds.y_test)
         c.int8_accuracy = measure.int8_accuracy(tfl, ds.x_test, ds.y_test)
         c.trained, c.train_s = True, time.time() - t
