@@ -288,9 +288,8 @@ def main(argv=None) -> int:
     t_acc = deploy.float_accuracy(teacher, ds.x_test, ds.y_test)
 
     def distilled(seed, **features):
-        student, _ = distill.distill(build_seeded(seed), teacher, ds, epochs=args.epochs, seed=seed, batch_size=64,
-                                     **features)
-        return student
+        return distill.distill(build_seeded(seed), teacher, ds, epochs=args.epochs, seed=seed, batch_size=64,
+                               **features)
 
     def label_only(seed):  # the control: the same architecture, seed and epochs, labels only
         if seed == args.seed:
@@ -306,21 +305,20 @@ def main(argv=None) -> int:
     teacher_note = (f"teacher {teacher.count_params():,} params, float {t_acc * 100:.1f}% "
                     f"({'stronger' if stronger else 'NOT stronger'} than the label-only student); "
                     f"control: the baseline (same architecture, seed and {args.epochs} epochs, labels only)")
-    pairs = distill.feature_pairs(build_seeded(args.seed), teacher)
     control_accs = {args.seed: rows[0]["int8_accuracy"]}
     for name, features, what in [
             ("distilled (same arch)", {}, "outputs only (Hinton)"),
             ("distilled (+hints, attention)", {"hint_weight": 1.0, "attention_weight": 1000.0},
-             "outputs, FitNets hints (1x1 adapters, weight 1) and attention transfer (beta 1000) on "
-             + ", ".join(f"{s}<-{t}" for s, t in pairs))]:
+             "outputs, FitNets hints (1x1 adapters, weight 1) and attention transfer (beta 1000)")]:
         log(f"distilling a student of the baseline's architecture: {what} ...")
-        student = distilled(seeds[0], **features)
-        r = row(name, student, deploy.to_int8(student, ds), ds, note=f"{what}; {teacher_note}")
+        student, report = distilled(seeds[0], **features)
+        on = " on " + ", ".join(f"{s}<-{t}" for s, t in report.pairs) if report.pairs else ""
+        r = row(name, student, deploy.to_int8(student, ds), ds, note=f"{what}{on}; {teacher_note}")
         accs, ctrl = [r["int8_accuracy"]], [control_accs[args.seed]]
         if abs(accs[0] - ctrl[0]) < 0.01:
             for seed in seeds[1:]:
                 log(f"{name}, seed {seed} ...")
-                accs.append(deploy.int8_accuracy(deploy.to_int8(distilled(seed, **features), ds), ds.x_test,
+                accs.append(deploy.int8_accuracy(deploy.to_int8(distilled(seed, **features)[0], ds), ds.x_test,
                                                  ds.y_test))
                 if seed not in control_accs:
                     control_accs[seed] = deploy.int8_accuracy(deploy.to_int8(label_only(seed), ds), ds.x_test,

@@ -177,9 +177,9 @@ def run_distill(student_path, teacher_path, data_spec, output, temperature: floa
     if hint_weight < 0 or attention_weight < 0:
         raise EdgekitError("--hints and --attention are loss weights: 0 or more")
     taught = [w for w, on in (("hints", hint_weight > 0), ("attention", attention_weight > 0)) if on]
+    pairs = distill.feature_pairs(fresh, teacher) if taught else None
     log(f"distilling for {epochs} epochs, temperature {temperature:g}, alpha {alpha:g}"
-        + (f", {' and '.join(taught)} on {len(distill.feature_pairs(fresh, teacher))} feature maps" if taught else "")
-        + " ...")
-    new, rep = distill.distill(fresh, teacher, data, epochs=epochs, temperature=temperature,
-                               alpha=alpha, seed=seed, hint_weight=hint_weight, attention_weight=attention_weight)
+        + (f", {' and '.join(taught)} on {len(pairs)} feature maps" if taught else "") + " ...")
+    new, rep = distill.distill(fresh, teacher, data, epochs=epochs, temperature=temperature, alpha=alpha, seed=seed,
+                               hint_weight=hint_weight, attention_weight=attention_weight, pairs=pairs)
     return _finish("distillation", student, new, data, output, rep.to_json(), board=board, log=log)

@@ -132,13 +132,11 @@ def distill(student, teacher, data, epochs: int = 10, temperature: float = 4.0, 
 
     if hint_weight < 0 or attention_weight < 0:
         raise ValueError("feature loss weights cannot be negative")
-    features = hint_weight > 0 or attention_weight > 0
-    if features and pairs is None:
-        pairs = feature_pairs(student, teacher, max_pairs)
-        if not pairs:
-            raise UnsupportedModelError(f"{student.name} and {teacher.name} have no feature map of the same size "
-                                        "to distil (hints and attention need one)")
-    pairs = list(pairs or []) if features else []
+    pairs = [] if hint_weight == attention_weight == 0 else \
+        list(feature_pairs(student, teacher, max_pairs) if pairs is None else pairs)
+    if (hint_weight or attention_weight) and not pairs:
+        raise UnsupportedModelError(f"{student.name} and {teacher.name} have no feature map of the same size "
+                                    "to distil (hints and attention need one)")
     names = {l.name for l in student.layers}, {l.name for l in teacher.layers}
     for s_name, t_name in pairs:
         if s_name not in names[0] or t_name not in names[1]:

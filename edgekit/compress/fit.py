@@ -148,14 +148,14 @@ def grid(families=None, widths=None, resolutions=(16, 32), depths=None, weight_b
     """The search space; a family's own width/depth grids unless given; ``weight_bits``: 8 and/or
     4 (Conv2D kernels int4)."""
     families = families or ["mobilenet_v1", "mobilenet_v2", "ds_cnn"]
+    if any(b not in (4, 8) for b in weight_bits):
+        raise EdgekitError(f"weight precision {', '.join(map(str, weight_bits))}: fit searches 8 and 4 bits")
     out = []
     for fam in families:
         if fam not in zoo.FAMILIES:
             raise EdgekitError(f"no zoo network {fam!r}; choose from {', '.join(zoo.FAMILIES)}")
         f = zoo.FAMILIES[fam]
         for w, r, d, b in itertools.product(widths or f.widths, resolutions, depths or f.depths, weight_bits):
-            if b not in (4, 8):
-                raise EdgekitError(f"weight precision {b}: fit searches 8 and 4 bits")
             out.append(Candidate(fam, float(w), int(r), float(d), int(b)))
     return out
 
