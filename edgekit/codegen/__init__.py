@@ -25,8 +25,10 @@ from ..files import KERNELS
 from ..folders import LOCK_NAME
 from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder, variables
+from ..plan.stream import Segment, planning_graph
 from .core import HOST, Target
 from .lower import lower_graph, lowering_for, supported_kinds
+from . import stream
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
 from .render import array_symbol, c_comment, environment
 
@@ -95,6 +97,7 @@ class GeneratedModel:
     outputs: tuple[IOTensor, ...]
     weight_bytes: int
     invoke_stack: object = None  # the target's StackUse of P_invoke, when generate was given a measure
+    segments: tuple = ()  # streamed segments (``edgekit.plan.stream.Segment``); the plan packs each as one step
 
     @property
     def arena_bytes(self) -> int:
@@ -279,6 +282,52 @@ def share_identical_arrays(calls: list[KernelCall]) -> list[KernelCall]:
     return out
 
 
+def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target
+                ) -> tuple[list[Segment], list[list[int]]]:
+    """The streamed segments for ``target`` (none unless ``target.stream``), kept only when their
+    plan's arena is smaller than ``plan``'s; and, per step of the plan, the operators it runs."""
+    whole = [[op.index] for op in graph.ops]
+    if not target.stream:
+        return [], whole
+    memory = op_memory(calls)
+    segments = stream.choose_segments(graph, calls, memory)
+    if not segments:
+        return [], whole
+    pg, facts, members = planning_graph(graph, memory, segments)
+    if plan_graph(pg, facts).arena_bytes >= plan.arena_bytes:
+        return [], whole
+    return segments, members
+
+
+def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, op_line) -> dict:
+    """What the template writes for segment ``k``: its row views, tables and one call per stage."""
+    names = {}
+    views = []
+    for t in seg.inputs + seg.outputs:
+        names[t] = f"t{t}"
+        views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": seg.row_bytes.get(t) or
+                      graph.tensors[t].shape[2] * graph.tensors[t].shape[3],
+                      "desc": c_comment(f"whole: {short_name(graph.tensors[t].name)} {shape_str(graph.tensors[t].shape)}")})
+    for j, (t, off, rows) in enumerate(zip(seg.buffers, seg.offsets, seg.buffer_rows)):
+        names[t] = f"r{t}"
+        views.append({"name": f"r{t}", "base": f"(SEG{k} + {off})", "row_bytes": seg.row_bytes[t],
+                      "desc": c_comment(f"{rows} rows of {short_name(graph.tensors[t].name)} "
+                                        f"{shape_str(graph.tensors[t].shape)}, {rows * seg.row_bytes[t]} bytes")})
+    keep_col = {t: j for j, t in enumerate(seg.buffers)}
+    lines = []
+    for i, s in enumerate(stream.stage_calls(seg, calls, graph)):
+        line = op_line(s.call)
+        state = f"SEG{k} + {seg.state_offsets[i]}" if seg.state_offsets[i] >= 0 else ""
+        line.update(stage=i, function=s.wrapper, keep=keep_col.get(s.stage.output),
+                    out=names.get(s.stage.output),
+                    args=stream.stage_args(s, names.get, f"(SEG{k} + {seg.scratch_offset})", state))
+        lines.append(line)
+    return {"index": k, "first": seg.ops[0], "last": seg.ops[-1], "steps": seg.steps, "band": seg.band,
+            "stages": lines, "views": views, "made": seg.made, "keep": seg.keep,
+            "row_type": "uint8_t" if max(max(r) for r in seg.made) < 256 else "uint16_t",
+            "block_bytes": seg.block_bytes, "buffers": len(seg.buffers)}
+
+
 def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
              ram_limit: int | None = None, source: str = "", reorder_ops: bool = True,
              target: Target | None = None, stack=None) -> GeneratedModel:
@@ -297,7 +346,11 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         graph, calls, schedule = schedule_for(graph, calls, target)
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
-    if ram_limit is not None:
+    segments, members = stream_plan(graph, calls, plan, target)
+    if segments:
+        pg, facts, members = planning_graph(graph, op_memory(calls), segments)
+        plan = plan_graph(pg, facts, ram_limit=ram_limit, schedule=schedule)
+    elif ram_limit is not None:
         plan = plan_for(graph, calls, ram_limit, schedule)  # refused in one line when it does not fit
     inputs, outputs = io_tensors(graph)
 
@@ -317,6 +370,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             return array_symbol(prefix, a)
         return str(a)
 
+    seg_of_step = {n: k for k, seg in enumerate(segments) for n, ops in enumerate(members) if ops == list(seg.ops)}
     tensor_slots = []
     for b, off in zip(plan.buffers, plan.offsets):
         for t in b.tensors:
@@ -324,20 +378,27 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             tensor_slots.append({"index": t, "offset": off, "c_type": tensor.dtype.c_type,
                                  "desc": c_comment(f"{short_name(tensor.name)} {shape_str(tensor.shape)} "
                                                    f"{tensor.dtype.np_name}, {tensor.nbytes} bytes")})
-        if b.scratch_of is not None:
-            tensor_slots.append({"scratch": b.scratch_of, "offset": off, "size": b.size})
-    tensor_slots.sort(key=lambda s: (s.get("index", 1 << 30), s.get("scratch", 0)))
+        if b.scratch_of is not None and b.scratch_of in seg_of_step:
+            tensor_slots.append({"segment": seg_of_step[b.scratch_of], "offset": off, "size": b.size})
+        elif b.scratch_of is not None:
+            tensor_slots.append({"scratch": members[b.scratch_of][0], "offset": off, "size": b.size})
+    tensor_slots.sort(key=lambda s: (s.get("index", 1 << 30), s.get("scratch", s.get("segment", 0))))
 
-    op_lines = []
-    for call in calls:
+    def op_line(call: KernelCall) -> dict:
         op = call.op
         outs = ", ".join(shape_str(t.shape) for t in graph.op_outputs(op))
         comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({short_name(graph.tensors[op.outputs[0]].name)})")
-        op_lines.append({
-            "index": op.index, "comment": comment, "alias": call.alias_input is not None,
-            "function": call.function, "params": call.params,
-            "args": [arg(a) for a in call.args],
-        })
+        return {"index": op.index, "comment": comment, "alias": call.alias_input is not None,
+                "function": call.function, "params": call.params, "args": [arg(a) for a in call.args]}
+
+    by_op = {c.op.index: c for c in calls}
+    op_lines = []
+    for n, ops in enumerate(members):
+        if n in seg_of_step:
+            op_lines.append({"segment": segment_lines(seg_of_step[n], segments[seg_of_step[n]], calls, graph,
+                                                      op_line)})
+        else:
+            op_lines.append(op_line(by_op[ops[0]]))
 
     PREFIX = prefix.upper()
     switches = config_switches(calls)
@@ -345,7 +406,8 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "version": __version__, "source": c_comment(source or graph.name), "prefix": prefix,
         "PREFIX": PREFIX, "arena_bytes": plan.arena_bytes, "num_ops": len(calls),
         "inputs": inputs, "outputs": outputs, "tensors": tensor_slots, "ops": op_lines,
-        "headers": sorted({c.header for c in calls if c.header}), "arrays": list(arrays.values()),
+        "op_params": [{"index": c.op.index, "params": c.params} for c in calls if c.params is not None],
+        "headers": sorted({c.header for c in calls if c.header} | ({stream.HEADERS[target.dsp]} if segments else set())), "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
         "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),
@@ -382,7 +444,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         ctx["stack"] = invoke_stack = stack(out_dir, prefix)
         (out_dir / f"{prefix}.h").write_text(env.get_template("model.h.j2").render(ctx))
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
-                         ctx["weight_bytes"], invoke_stack)
+                         ctx["weight_bytes"], invoke_stack, tuple(segments))
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen

@@ -40,6 +40,8 @@ class Target:
     lean_ops: frozenset[int] = frozenset()
     #: False: never trade cycles for arena (keep every kernel with scratch)
     lean_kernels: bool = True
+    #: run chains of operators band by band where that lowers the arena (``codegen/stream.py``)
+    stream: bool = False
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:

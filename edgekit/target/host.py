@@ -220,7 +220,7 @@ def compare(gen: GeneratedModel, model: bytes, samples, ours) -> ValidationRepor
 
 def validate_host(model_path: Path, samples: int = 10, inputs_file: Path | None = None,
                   seed: int = 0, sanitize: bool = False, work_dir: Path | None = None,
-                  opt: str = "-O2") -> ValidationReport:
+                  opt: str = "-O2", target=None) -> ValidationReport:
     model = Path(model_path).read_bytes() if Path(model_path).is_file() else None
     if model is None:
         raise ModelFormatError(f"{model_path}: no such model file")
@@ -230,7 +230,7 @@ def validate_host(model_path: Path, samples: int = 10, inputs_file: Path | None 
         data = load_inputs(graph, inputs_file) + data
     with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        gen = generate(graph, work / "model", source=Path(model_path).name)
+        gen = generate(graph, work / "model", source=Path(model_path).name, target=target)
         exe = build_host_runner(gen, work, sanitize=sanitize, opt=opt)
         ours = run_host(exe, gen.inputs, gen.outputs, data)
     return compare(gen, model, data, ours)

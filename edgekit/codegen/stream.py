@@ -1,0 +1,184 @@
+"""Which lowered operators can run a band of rows at a time, and which segments to stream.
+
+The kernels that take bands are listed here with the wrapper that runs them on output rows
+[from, to) (``firmware/kernels/ek_stream.h``, ``dsp/ek_stream_dsp.h``): the wrapper gives the
+unchanged kernel the band's input rows, its top padding and its height, so a kernel joins this
+table once its parameter struct has those three sizes. The segment arithmetic (steps, row
+buffers, their verification) is the planner's (``edgekit/plan/stream.py``).
+
+The search (:func:`choose_segments`) is greedy on the plan's peak: while the step that sets the
+arena is an operator that can stream, try every run of consecutive streamable operators through
+it (and bands of 1, 2 and 4 rows), keep the one whose plan needs the fewest bytes at its peak
+step (the fewest kernel calls among equals), and look at the new peak; stop when nothing
+lowers it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import DType, Graph
+from ..plan import OpMemory, buffers_for, step_requirements, variables
+from ..plan.stream import RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
+from .lowering import KernelCall, ScratchRef, TensorRef
+
+#: kernel -> (its band wrapper, the parameter fields: input rows, stride, top padding, filter rows,
+#: dilation; a number stands for a fixed value)
+WINDOW_KERNELS = {
+    "ek_conv2d_s8": ("ek_conv2d_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_conv2d_pal_s8": ("ek_conv2d_pal_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_depthwise_conv2d_s8": ("ek_depthwise_conv2d_s8_rows",
+                               ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_max_pool_s8": ("ek_max_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
+    "ek_avg_pool_s8": ("ek_avg_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
+    "ek_conv2d_dsp_s8": ("ek_conv2d_dsp_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_conv2d_int4_dsp_s8": ("ek_conv2d_int4_dsp_s8_rows",
+                              ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_conv3x3_wino_dsp_s8": ("ek_conv3x3_wino_dsp_s8_rows", ("input_h", 1, "pad_top", 3, 1)),
+    "ek_depthwise_dsp_s8": ("ek_depthwise_dsp_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
+    "ek_depthwise_rows_dsp_s8": ("ek_depthwise_rows_dsp_s8_rows", ("input_h", "stride_h", "pad_top", 3, 1)),
+}
+#: element-wise kernels of two equal-shape inputs -> their band wrapper
+ELEMENTWISE_KERNELS = {"ek_add_s8": "ek_add_s8_rows", "ek_add_dsp_s8": "ek_add_dsp_s8_rows"}
+#: a whole-map average pool fed row by row
+GLOBAL_POOL = "ek_global_avg_pool_s8_rows"
+#: kernels computing 2x2 output tiles: their bands are made in pairs of rows
+PAIRS = {"ek_conv3x3_wino_dsp_s8"}
+HEADERS = {False: "ek_stream.h", True: "ek_stream_dsp.h"}
+BANDS = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class StreamStage:
+    """A call that can run on bands: its rows and its wrapper."""
+
+    stage: Stage
+    wrapper: str
+    call: KernelCall
+
+
+def _image(graph: Graph, ref) -> tuple[int, int, int] | None:
+    """(rows, width, channels) of an int8 activation in NHWC with batch 1, else None."""
+    if not isinstance(ref, TensorRef):
+        return None
+    t = graph.tensors[ref.index]
+    if t.dtype != DType.INT8 or len(t.shape) != 4 or t.shape[0] != 1 or t.variable:
+        return None
+    return t.shape[1], t.shape[2], t.shape[3]
+
+
+def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
+    """``call`` as a segment stage, or None when its kernel cannot run on bands."""
+    f, p, args = call.function, call.params, call.args
+    if f in ELEMENTWISE_KERNELS:
+        if getattr(p, "broadcast", 0) or len(args) != 3:
+            return None
+        shapes = [_image(graph, a) for a in args]
+        if None in shapes or len(set(shapes)) != 1:
+            return None
+        maps = tuple(RowMap(a.index) for a in args[:2])
+        return StreamStage(Stage(call.op.index, args[2].index, shapes[2][0], maps), ELEMENTWISE_KERNELS[f], call)
+    if f not in WINDOW_KERNELS or p is None:
+        return None
+    src, dst = _image(graph, args[0]), _image(graph, args[1])
+    if src is None or dst is None:
+        return None
+    wrapper, names = WINDOW_KERNELS[f]
+    rows, stride, pad, filt, dil = (getattr(p, n) if isinstance(n, str) else n for n in names)
+    scratch = call.scratch_bytes
+    if f == "ek_avg_pool_s8" and dst[:2] == (1, 1) and p.filter_h >= src[0] and p.filter_w >= src[1] \
+            and p.pad_h == 0 and p.pad_w == 0:  # the whole map into one pixel: summed row by row
+        return StreamStage(Stage(call.op.index, args[1].index, src[0], (RowMap(args[0].index),), reduce=True,
+                                 state_bytes=scratch), GLOBAL_POOL, call)
+    if rows != src[0]:
+        return None
+    span = (filt - 1) * dil + 1
+    return StreamStage(Stage(call.op.index, args[1].index, dst[0], (RowMap(args[0].index, stride, pad, span),),
+                             pairs=f in PAIRS, scratch_bytes=scratch), wrapper, call)
+
+
+def build_segment(graph: Graph, stages: list[StreamStage], band: int) -> Segment | None:
+    """The segment of these consecutive stages, or None when it keeps no tensor as rows or
+    cannot be streamed (a whole-map reduction before its end)."""
+    if len(stages) < 2 or any(s.stage.reduce for s in stages[:-1]):
+        return None
+    ops = {s.stage.op for s in stages}
+    made = {s.stage.output for s in stages}
+    readers: dict[int, set[int]] = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            if t >= 0:
+                readers.setdefault(t, set()).add(op.index)
+    keep_whole = set(graph.outputs) | set(variables(graph))
+    buffered = {t for t in made if t not in keep_whole and readers.get(t) and readers[t] <= ops}
+    if not buffered:
+        return None
+    rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
+    row_bytes = {t: graph.tensors[t].shape[2] * graph.tensors[t].shape[3] for t in made}
+    try:
+        return plan_segment(tuple(s.stage for s in stages), rows, row_bytes, buffered, band)
+    except StreamViolation as exc:  # the schedule or the sizing is wrong: a bug, say it loudly
+        raise AssertionError(f"streamed segment of ops {sorted(ops)}: {exc}") from None
+
+
+def peak_requirement(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]
+                     ) -> tuple[int, list[int], list[list[int]]]:
+    """The largest step requirement of the plan with these segments, per step, and the
+    original operators of each step."""
+    pg, facts, members = planning_graph(graph, memory, segments)
+    buffers, shared = buffers_for(pg, facts)
+    need = step_requirements(buffers, shared, len(pg.ops) + 1)
+    return max(need), need, members
+
+
+def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory]) -> list[Segment]:
+    """Segments that lower the plan's peak step requirement (greedy, see the module's text)."""
+    stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c)) is not None}
+    segments: list[Segment] = []
+    best, need, members = peak_requirement(graph, memory, segments)
+    while True:
+        peak_ops = {o for step, n in enumerate(need[:len(members)]) if n == best for o in members[step]}
+        if not peak_ops or not peak_ops <= stages.keys():
+            return segments
+        lo, hi = min(peak_ops), max(peak_ops)
+        while lo - 1 in stages:
+            lo -= 1
+        while hi + 1 in stages:
+            hi += 1
+        found = None
+        for i in range(lo, min(peak_ops) + 1):
+            for j in range(max(peak_ops), hi + 1):
+                others = [s for s in segments if s.ops[-1] < i or s.ops[0] > j]
+                for band in BANDS:
+                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band)
+                    if seg is None:
+                        continue
+                    peak, *_ = peak_requirement(graph, memory, others + [seg])
+                    key = (peak, seg.calls())
+                    if peak < best and (found is None or key < found[0]):
+                        found = (key, sorted(others + [seg], key=lambda s: s.ops[0]))
+        if found is None:
+            return segments
+        segments = found[1]
+        best, need, members = peak_requirement(graph, memory, segments)
+
+
+def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list[StreamStage]:
+    by_op = {c.op.index: c for c in calls}
+    return [stream_stage(graph, by_op[o]) for o in segment.ops]
+
+
+def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:
+    """The wrapper's arguments after its parameter struct: row views of the tensors, the shared
+    scratch or the reduction's sums (``rows_of(tensor)``: the C name of a tensor's ek_rows)."""
+    a = s.call.args
+    if s.wrapper == GLOBAL_POOL:
+        return [f"&{rows_of(a[0].index)}", f"T{a[1].index}", f"(int32_t *)({state})"]
+    out = [f"&{rows_of(r.index)}" for r in a if isinstance(r, TensorRef)]
+    if any(isinstance(r, ScratchRef) for r in a):
+        out.append(scratch)
+    return out
+
+
+__all__ = ["BANDS", "ELEMENTWISE_KERNELS", "GLOBAL_POOL", "HEADERS", "StreamStage", "WINDOW_KERNELS",
+           "build_segment", "choose_segments", "peak_requirement", "stage_args", "stage_calls", "stream_stage"]

@@ -1,0 +1,269 @@
+"""Streamed segments (loop buffering): a chain of operators run band by band, its inner tensors
+kept as a few rows.
+
+A *segment* is a run of consecutive operators of the schedule whose outputs are made row by
+row: sliding windows (convolutions, depthwise convolutions, pools), element-wise operators
+(ADD), and a whole-map reduction at its end (a global average pool). It runs in steps; at each
+step every operator, producer before consumer, computes the output rows its consumers in the
+segment will read during the step (the last operator drives: ``band`` rows of its output a
+step). A tensor made and read only inside the segment (a *row buffer*) holds the rows not yet
+read by all its consumers plus those just written; before its producer writes, the rows no
+consumer needs any more are dropped (the C moves the rest down, ``ek_rows_keep`` in
+``firmware/kernels/ek_stream.h``). Every other tensor the segment touches is whole.
+
+The planner sees a segment as one operator (:func:`planning_graph`): its whole inputs and
+outputs, and one block of scratch holding the row buffers, the accumulators of a reduction
+and the kernels' scratch (shared: one kernel runs at a time). What is here is plain data and
+arithmetic on rows; which kernels take bands is the code generator's fact
+(``edgekit/codegen/stream.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..ir import Graph, Op
+from .buffers import OpMemory, align_up
+
+
+class StreamViolation(AssertionError):
+    """A segment's schedule reads a row its buffer no longer (or not yet) holds."""
+
+
+@dataclass(frozen=True)
+class RowMap:
+    """How an operator's output rows read one of its inputs: output row ``r`` reads input rows
+    ``r * stride - pad_top`` .. ``+ span - 1`` (clipped to the image). Element-wise: 1, 0, 1."""
+
+    tensor: int
+    stride: int = 1
+    pad_top: int = 0
+    span: int = 1
+
+    def rows_for(self, n: int, input_rows: int) -> int:
+        """How many input rows (from row 0) the first ``n`` output rows read."""
+        if n <= 0:
+            return 0
+        return min(input_rows, (n - 1) * self.stride - self.pad_top + self.span)
+
+    def first_for(self, n: int) -> int:
+        """The first input row output row ``n`` reads."""
+        return max(0, n * self.stride - self.pad_top)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One operator of a segment, as rows.
+
+    ``rows``: the rows it makes (a reduction: the rows of its input it adds up; its output is
+    written at the end). ``pairs``: it makes rows two at a time (Winograd's 2x2 tiles; a last odd
+    row alone). ``scratch_bytes``: its kernel's scratch during a call; ``state_bytes``: memory it
+    keeps from the first step to the last (a reduction's sums)."""
+
+    op: int
+    output: int
+    rows: int
+    inputs: tuple[RowMap, ...]
+    reduce: bool = False
+    pairs: bool = False
+    scratch_bytes: int = 0
+    state_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A planned segment: its stages, the rows each has made after every step, and its row
+    buffers' sizes and places in its block."""
+
+    stages: tuple[Stage, ...]
+    band: int
+    made: tuple[tuple[int, ...], ...]  # made[s][k]: rows stage k has made after step s (made[0]: 0s)
+    keep: tuple[tuple[int, ...], ...]  # keep[s - 1][j]: before step s, the first row buffer j keeps
+    buffers: tuple[int, ...]  # the row-buffered tensors, in stage order
+    buffer_rows: tuple[int, ...]  # rows each row buffer holds at most
+    row_bytes: dict[int, int] = field(default_factory=dict)  # tensor -> bytes per row
+    offsets: tuple[int, ...] = ()  # each row buffer's offset in the block
+    state_offsets: tuple[int, ...] = ()  # per stage with state_bytes, its offset (else -1)
+    scratch_offset: int = 0  # the kernels' shared scratch
+    block_bytes: int = 0
+    inputs: tuple[int, ...] = ()  # whole tensors read
+    outputs: tuple[int, ...] = ()  # whole tensors written
+
+    @property
+    def steps(self) -> int:
+        return len(self.made) - 1
+
+    @property
+    def ops(self) -> tuple[int, ...]:
+        return tuple(s.op for s in self.stages)
+
+    def calls(self) -> int:
+        """Kernel calls that do work: (step, stage) pairs that make rows."""
+        return sum(1 for s in range(1, len(self.made)) for k in range(len(self.stages))
+                   if self.made[s][k] > self.made[s - 1][k])
+
+
+def _consumers(stages: tuple[Stage, ...]) -> dict[int, list[tuple[int, RowMap]]]:
+    out: dict[int, list[tuple[int, RowMap]]] = {}
+    for k, st in enumerate(stages):
+        for m in st.inputs:
+            out.setdefault(m.tensor, []).append((k, m))
+    return out
+
+
+def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: int) -> list[list[int]]:
+    """Rows each stage has made after each step (row 0: none). The first stage makes ``band`` rows
+    a step; every other makes as many as the rows its inputs hold allow (in pairs where it must,
+    a last odd row alone), so no stage runs ahead of what its consumers can take."""
+    if band < 1:
+        raise ValueError("band is a number of rows >= 1")
+    producer = {st.output: k for k, st in enumerate(stages)}
+    first = stages[0]
+    steps = -(-first.rows // band)
+    made = [[0] * len(stages)]
+    for s in range(1, steps + 1):
+        now = list(made[-1])
+        now[0] = min(first.rows, s * band)
+        for k in range(1, len(stages)):
+            st = stages[k]
+            n = now[k]
+            while n < st.rows:
+                step = 2 if st.pairs and n + 2 <= st.rows else 1
+                ok = True
+                for m in st.inputs:
+                    have = now[producer[m.tensor]] if m.tensor in producer else tensor_rows[m.tensor]
+                    want = n + step if st.reduce else m.rows_for(n + step, tensor_rows[m.tensor])
+                    ok = ok and want <= have
+                if not ok:
+                    break
+                n += step
+            now[k] = n
+        made.append(now)
+    return made
+
+
+def _first_needed(stage: Stage, m: RowMap, done: int) -> int:
+    """The first row of ``m``'s input that ``stage`` still reads once it has made ``done`` rows."""
+    if done >= stage.rows:
+        return 1 << 30
+    return done if stage.reduce else m.first_for(done)
+
+
+def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_bytes: dict[int, int],
+                 buffered: set[int], band: int = 1) -> Segment:
+    """Steps, row-buffer sizes and the block's layout of a segment; ``buffered``: the tensors
+    made and read only inside it (the others are whole)."""
+    made = schedule_rows(stages, tensor_rows, band)
+    cons = _consumers(stages)
+    producer = {st.output: k for k, st in enumerate(stages)}
+    order = [st.output for st in stages if st.output in buffered]
+    keep: list[tuple[int, ...]] = []
+    most = dict.fromkeys(order, 0)
+    for s in range(1, len(made)):
+        row = []
+        for t in order:
+            p = producer[t]
+            first = min((_first_needed(stages[c], m, made[s - 1][c]) for c, m in cons.get(t, [])), default=1 << 30)
+            first = min(first, made[s - 1][p])  # nothing beyond what was made
+            row.append(first)
+            most[t] = max(most[t], made[s][p] - first)
+        keep.append(tuple(row))
+    offsets, at = [], 0
+    for t in order:
+        offsets.append(at)
+        at += align_up(max(most[t], 1) * row_bytes[t])
+    state_offsets = []
+    for st in stages:
+        if st.state_bytes:
+            state_offsets.append(at)
+            at += align_up(st.state_bytes)
+        else:
+            state_offsets.append(-1)
+    scratch = max((st.scratch_bytes for st in stages), default=0)
+    scratch_offset = at
+    at += align_up(scratch) if scratch else 0
+    made_here = {st.output for st in stages}
+    inputs = tuple(dict.fromkeys(m.tensor for st in stages for m in st.inputs if m.tensor not in made_here))
+    outputs = tuple(st.output for st in stages if st.output not in buffered)
+    seg = Segment(tuple(stages), band, tuple(tuple(r) for r in made), tuple(keep), tuple(order),
+                  tuple(most[t] for t in order), dict(row_bytes), tuple(offsets), tuple(state_offsets),
+                  scratch_offset, at, inputs, outputs)
+    verify_segment(seg, tensor_rows)
+    return seg
+
+
+def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
+    """Replay the segment row by row: every row a stage reads from a row buffer is there (made,
+    not yet dropped), no buffer holds more rows than its size, the buffers and the state and
+    scratch areas do not share bytes, and every stage has made all its rows by the end."""
+    stages = seg.stages
+    index = {t: j for j, t in enumerate(seg.buffers)}
+    producer = {st.output: k for k, st in enumerate(stages)}
+    first = dict.fromkeys(seg.buffers, 0)
+    areas = [(o, o + align_up(max(r, 1) * seg.row_bytes[t])) for t, o, r in zip(seg.buffers, seg.offsets,
+                                                                             seg.buffer_rows)]
+    areas += [(o, o + align_up(st.state_bytes)) for st, o in zip(stages, seg.state_offsets) if o >= 0]
+    areas = sorted(areas)
+    for (a0, a1), (b0, b1) in zip(areas, areas[1:]):
+        if b0 < a1:
+            raise StreamViolation(f"segment of ops {seg.ops}: areas [{a0}, {a1}) and [{b0}, {b1}) share bytes")
+    if areas and areas[-1][1] > seg.scratch_offset:
+        raise StreamViolation(f"segment of ops {seg.ops}: the scratch at {seg.scratch_offset} meets a row buffer")
+    for s in range(1, len(seg.made)):
+        for t in seg.buffers:
+            k = seg.keep[s - 1][index[t]]
+            if k < first[t]:
+                raise StreamViolation(f"step {s}: buffer of tensor {t} would keep row {k}, already dropped")
+            first[t] = k
+        for k, st in enumerate(stages):
+            lo, hi = seg.made[s - 1][k], seg.made[s][k]
+            if hi < lo or hi > st.rows:
+                raise StreamViolation(f"step {s}: op {st.op} makes rows [{lo}, {hi}) of {st.rows}")
+            if hi == lo:
+                continue
+            if st.output in index and hi - first[st.output] > seg.buffer_rows[index[st.output]]:
+                raise StreamViolation(f"step {s}: op {st.op} writes row {hi - 1} into a buffer of "
+                                      f"{seg.buffer_rows[index[st.output]]} rows from row {first[st.output]}")
+            for m in st.inputs:
+                if m.tensor not in index:
+                    continue
+                rows_in = tensor_rows[m.tensor]
+                need_lo = lo if st.reduce else m.first_for(lo)
+                need_hi = hi if st.reduce else m.rows_for(hi, rows_in)
+                have = seg.made[s][producer[m.tensor]]
+                if need_lo < first[m.tensor] or need_hi > have:
+                    raise StreamViolation(f"step {s}: op {st.op} reads rows [{need_lo}, {need_hi}) of tensor "
+                                          f"{m.tensor}, whose buffer holds [{first[m.tensor]}, {have})")
+    for k, st in enumerate(stages):
+        if seg.made[-1][k] != st.rows:
+            raise StreamViolation(f"op {st.op} made {seg.made[-1][k]} of its {st.rows} rows")
+
+
+def planning_graph(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]
+                   ) -> tuple[Graph, dict[int, OpMemory], list[list[int]]]:
+    """The graph the planner packs: each segment one operator (``STREAMED``) reading its whole
+    inputs and writing its whole outputs, with its block as scratch. Returns that graph, its
+    operators' memory facts, and for each of its operators the original operators it stands for."""
+    starts = {seg.ops[0]: seg for seg in segments}
+    inside = {o for seg in segments for o in seg.ops}
+    ops: list[Op] = []
+    facts: dict[int, OpMemory] = {}
+    members: list[list[int]] = []
+    for op in graph.ops:
+        if op.index in starts:
+            seg = starts[op.index]
+            n = len(ops)
+            ops.append(Op(n, None, "STREAMED", seg.inputs, seg.outputs))
+            facts[n] = OpMemory(None, seg.block_bytes, ())
+            members.append(list(seg.ops))
+        elif op.index not in inside:
+            n = len(ops)
+            ops.append(Op(n, op.kind, op.type_name, op.inputs, op.outputs, op.options))
+            if op.index in memory:
+                facts[n] = memory[op.index]
+            members.append([op.index])
+    return replace(graph, ops=tuple(ops)), facts, members
+
+
+__all__ = ["RowMap", "Segment", "Stage", "StreamViolation", "plan_segment", "planning_graph",
+           "schedule_rows", "verify_segment"]

@@ -1,0 +1,30 @@
+/* Streamed segments on the DSP kernels: the _rows functions of ek_stream.h for the kernels in
+ * this folder (the same contract: output rows [from, to), the band's input rows and padding
+ * given to the unchanged kernel). ek_conv3x3_wino_dsp_s8 computes 2x2 tiles: its bands start
+ * at an even row (the planner produces its rows in pairs; the last band may be odd). */
+#ifndef EK_STREAM_DSP_H
+#define EK_STREAM_DSP_H
+
+#include <stdint.h>
+
+#include "ek_stream.h"
+#include "ek_add_dsp.h"
+#include "ek_conv2d_dsp.h"
+#include "ek_conv3x3_wino_dsp.h"
+#include "ek_depthwise_dsp.h"
+#include "ek_depthwise_rows_dsp.h"
+
+void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
+                           int32_t from, int32_t to);
+void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out,
+                                int8_t *scratch, int32_t from, int32_t to);
+void ek_conv3x3_wino_dsp_s8_rows(const ek_conv3x3_wino_params *p, const ek_rows *in, const ek_rows *out,
+                                 int8_t *scratch, int32_t from, int32_t to);
+void ek_depthwise_dsp_s8_rows(const ek_depthwise_dsp_params *p, const ek_rows *in, const ek_rows *out,
+                              int8_t *scratch, int32_t from, int32_t to);
+void ek_depthwise_rows_dsp_s8_rows(const ek_depthwise_rows_params *p, const ek_rows *in, const ek_rows *out,
+                                   int8_t *scratch, int32_t from, int32_t to);
+void ek_add_dsp_s8_rows(const ek_add_dsp_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,
+                        int32_t from, int32_t to);
+
+#endif /* EK_STREAM_DSP_H */

@@ -1,0 +1,132 @@
+#include "ek_stream.h"
+
+#include <string.h>
+
+void ek_rows_keep(ek_rows *b, int32_t keep, int32_t end)
+{
+    if (keep <= b->first) {
+        return;
+    }
+    if (end > keep) {
+        memmove(b->base, ek_row(b, keep), (size_t)((end - keep) * b->row_bytes));
+    }
+    b->first = keep;
+}
+
+void ek_conv2d_s8_rows(const ek_conv2d_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
+                                       p->input_h);
+    ek_conv2d_params q = *p;
+    q.input_h = w.rows;
+    q.pad_top = w.pad_top;
+    q.output_h = to - from;
+    ek_conv2d_s8(&q, ek_row(in, w.first), ek_row(out, from));
+}
+
+void ek_conv2d_pal_s8_rows(const ek_conv2d_pal_params *p, const ek_rows *in, const ek_rows *out, int32_t from,
+                           int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
+                                       p->input_h);
+    ek_conv2d_pal_params q = *p;
+    q.input_h = w.rows;
+    q.pad_top = w.pad_top;
+    q.output_h = to - from;
+    ek_conv2d_pal_s8(&q, ek_row(in, w.first), ek_row(out, from));
+}
+
+void ek_depthwise_conv2d_s8_rows(const ek_depthwise_conv2d_params *p, const ek_rows *in, const ek_rows *out,
+                                 int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
+                                       p->input_h);
+    ek_depthwise_conv2d_params q = *p;
+    q.input_h = w.rows;
+    q.pad_top = w.pad_top;
+    q.output_h = to - from;
+    ek_depthwise_conv2d_s8(&q, ek_row(in, w.first), ek_row(out, from));
+}
+
+/* A pool's band: the same three sizes replaced. */
+static ek_pool_params pool_band(const ek_pool_params *p, int32_t from, int32_t to, int32_t *first)
+{
+    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_h, p->filter_h, p->in_h);
+    ek_pool_params q = *p;
+    q.in_h = w.rows;
+    q.pad_h = w.pad_top;
+    q.out_h = to - from;
+    *first = w.first;
+    return q;
+}
+
+void ek_max_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    int32_t first;
+    const ek_pool_params q = pool_band(p, from, to, &first);
+    ek_max_pool_s8(&q, ek_row(in, first), ek_row(out, from));
+}
+
+void ek_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
+                         int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    int32_t first;
+    const ek_pool_params q = pool_band(p, from, to, &first);
+    ek_avg_pool_s8(&q, ek_row(in, first), ek_row(out, from), scratch);
+}
+
+void ek_add_s8_rows(const ek_add_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,
+                    int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    ek_add_params q = *p;
+    q.size = (to - from) * out->row_bytes;
+    ek_add_s8(&q, ek_row(in1, from), ek_row(in2, from), ek_row(out, from));
+}
+
+void ek_global_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, int8_t *output, int32_t *sum,
+                                int32_t from, int32_t to)
+{
+    const int32_t c_n = p->channels;
+    if (from == 0) {
+        for (int32_t c = 0; c < c_n; ++c) {
+            sum[c] = 0;
+        }
+    }
+    for (int32_t y = from; y < to; ++y) {
+        const int8_t *row = ek_row(in, y);
+        for (int32_t x = 0; x < p->in_w; ++x, row += c_n) {
+            for (int32_t c = 0; c < c_n; ++c) {
+                sum[c] += row[c];
+            }
+        }
+    }
+    if (to < p->in_h || to <= from) {
+        return;
+    }
+    /* as ek_avg_pool_s8: (sum +- count/2) / count, C division (half away from zero) */
+    const int32_t count = p->in_h * p->in_w;
+    const int32_t half = count / 2;
+    for (int32_t c = 0; c < c_n; ++c) {
+        const int32_t s = sum[c];
+        const int32_t avg = s > 0 ? (s + half) / count : (s - half) / count;
+        output[c] = (int8_t)ek_clamp_i32(avg, p->act_min, p->act_max);
+    }
+}
