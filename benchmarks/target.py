@@ -198,6 +198,7 @@ def measure(path: Path, board, samples: int, work: Path, target: Target | None =
         "unit": lat["unit"], "instructions": lat["median"], "macs": macs,
         "instructions_per_mac": lat["median"] / macs if macs else None,
         "flash_bytes": fw.sizes.flash_bytes, "flash_weights_bytes": fw.sizes.flash_weights_bytes,
+        "arena_bytes": fw.generated.arena_bytes, "streamed_segments": len(fw.generated.segments),
         "flash_code_bytes": fw.sizes.flash_beyond_weights_bytes,
         "arena_bytes": ram["arena_bytes"], "static_ram_bytes": ram["static_ram_bytes"],
         "stack_peak_bytes": ram["stack_peak_bytes"],
@@ -281,6 +282,7 @@ def main() -> int:
     ap.add_argument("--all", action="store_true",
                     help="Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 with plain C kernels")
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+    ap.add_argument("--no-stream", action="store_true", help="whole tensors only (no streamed segments)")
     args = ap.parse_args()
     configs = ([("qemu-mps2-an386", None), ("qemu-mps2-an500", None), ("qemu-mps2-an386", "plain")] if args.all
                else [(args.board, args.kernels)])
@@ -292,7 +294,8 @@ def main() -> int:
             for k, (board_name, kernels) in enumerate(configs):
                 board = load_board(board_name)
                 run_on = emulated_twin(board)  # a real board's kernels run on the emulated core
-                target = None if kernels is None else Target(board.cpu, dsp=kernels == "dsp")
+                target = (target_for_cpu(board.cpu, stream=not args.no_stream) if kernels is None
+                          else Target(board.cpu, dsp=kernels == "dsp", stream=not args.no_stream))
                 rows = []
                 for path in paths:
                     print(f"{board.name} {kernels or 'default'} kernels: {path.stem} ...", file=sys.stderr, flush=True)

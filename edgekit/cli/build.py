@@ -8,7 +8,7 @@ from ..codegen.core import target_for_cpu
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
-from .output import add_no_winograd, report
+from .output import add_no_winograd, add_stream, report
 
 
 def add_parser(sub) -> None:
@@ -20,12 +20,13 @@ def add_parser(sub) -> None:
                     help="fail unless .data + .bss + stack fit in this many bytes (try a smaller part)")
     bu.add_argument("--json", action="store_true")
     add_no_winograd(bu)
+    add_stream(bu)
     bu.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
     board = load_board(args.board)
     fw = build_firmware(Path(args.model), board, Path(args.output), ram_limit=args.ram_limit,
-                        target=target_for_cpu(board.cpu, winograd=not args.no_winograd))
+                        target=target_for_cpu(board.cpu, winograd=not args.no_winograd, stream=not args.no_stream))
     report(fw, args)
     return ExitCode.OK

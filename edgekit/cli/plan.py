@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -9,9 +10,9 @@ from ..codegen import plan_model
 from ..codegen.core import HOST, target_for_cpu
 from ..errors import ExitCode
 from ..ir import read_tflite
-from ..plan.report import plan_json, plan_text, plot_timeline
+from ..plan.report import plan_json, plan_text, plot_timeline, segment_json, segment_text
 from ..target.boards import load_board
-from .output import add_arena_limit, arena_limit, print_json
+from .output import add_arena_limit, add_stream, arena_limit, print_json
 
 
 def add_parser(sub) -> None:
@@ -22,21 +23,26 @@ def add_parser(sub) -> None:
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--plot", help="write a memory timeline to this .png or .svg")
     add_arena_limit(pl)
+    add_stream(pl)
     pl.add_argument("--no-reorder", action="store_true", help="keep the file's operator order")
     pl.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
-    target = HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu)
+    target = (dataclasses.replace(HOST, stream=not args.no_stream) if args.board == "host"
+              else target_for_cpu(load_board(args.board).cpu, stream=not args.no_stream))
     mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
         plot_timeline(mp.plan, mp.graph, Path(args.plot))
     if args.json:
         doc = plan_json(mp.plan, mp.graph, mp.file_order_bound)
         doc["unplanned_kernels"] = list(mp.notes)
+        doc["streamed_segments"] = [segment_json(seg) for seg in mp.segments]
         print_json(doc)
     else:
         print(plan_text(mp.plan, mp.graph, mp.file_order_bound))
+        for k, seg in enumerate(mp.segments):
+            print(segment_text(k, seg))
         if args.plot:
             print(f"timeline written to {args.plot}")
     for note in mp.notes:

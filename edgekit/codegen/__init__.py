@@ -228,6 +228,7 @@ class MemoryPlan:
     file_order_bound: int  # peak bytes without overlaps in the file's operator order
     notes: tuple[str, ...]  # operators planned without kernel facts (no kernel, or an error)
     lean_ops: frozenset[int] = frozenset()  # operators lowered to a kernel without scratch (``leaner``)
+    segments: tuple = ()  # streamed segments; ``graph`` then has one STREAMED operator for each
 
 
 def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
@@ -241,13 +242,21 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     memory = schedule.remap(facts) if schedule else facts
     lean_ops: frozenset[int] = frozenset()
     plan = None
-    if not notes and target is not None and target.dsp:  # lean kernels where they pay, as generate
+    segments: list[Segment] = []
+    if not notes and target is not None and (target.dsp or target.stream):  # as generate chooses
         calls = share_identical_arrays(lower_graph(planned, target))
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
+        segments, members, calls, chosen = stream_plan(planned, calls, plan, chosen)
+        if segments:  # the planner's graph: each segment one STREAMED operator
+            planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
+            order = schedule.order if schedule else tuple(range(len(graph.ops)))
+            schedule = dataclasses.replace(schedule or Schedule(graph, order, "the file's order", False, 0, 0),
+                                           graph=planned, order=tuple(order[m[0]] for m in members))
+            plan = None
     if plan is None or ram_limit is not None:  # the limit is checked (and refused in one line) here
         plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
-    return MemoryPlan(planned, plan, file_bound, tuple(notes), lean_ops)
+    return MemoryPlan(planned, plan, file_bound, tuple(notes), lean_ops, tuple(segments))
 
 
 def check_generatable(graph: Graph) -> None:
@@ -283,20 +292,30 @@ def share_identical_arrays(calls: list[KernelCall]) -> list[KernelCall]:
 
 
 def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target
-                ) -> tuple[list[Segment], list[list[int]]]:
+                ) -> tuple[list[Segment], list[list[int]], list[KernelCall], Target]:
     """The streamed segments for ``target`` (none unless ``target.stream``), kept only when their
-    plan's arena is smaller than ``plan``'s; and, per step of the plan, the operators it runs."""
+    plan's arena is smaller than ``plan``'s; per step of the plan, the operators it runs; and the
+    calls and target they were chosen with: the operators of the segments are lowered again for
+    bands (``Target.banded_ops``) and that is kept when it makes the arena smaller still."""
     whole = [[op.index] for op in graph.ops]
     if not target.stream:
-        return [], whole
-    memory = op_memory(calls)
-    segments = stream.choose_segments(graph, calls, memory)
-    if not segments:
-        return [], whole
-    pg, facts, members = planning_graph(graph, memory, segments)
-    if plan_graph(pg, facts).arena_bytes >= plan.arena_bytes:
-        return [], whole
-    return segments, members
+        return [], whole, calls, target
+    best = ([], whole, calls, target, plan.arena_bytes)
+    for _ in range(2):
+        memory = op_memory(calls)
+        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget)
+        if not segments:
+            break
+        pg, facts, members = planning_graph(graph, memory, segments)
+        arena = plan_graph(pg, facts).arena_bytes
+        if arena < best[-1]:
+            best = (segments, members, calls, target, arena)
+        banded = frozenset(o for seg in segments for o in seg.ops)
+        if banded <= target.banded_ops:
+            break
+        target = dataclasses.replace(target, banded_ops=target.banded_ops | banded)
+        calls = share_identical_arrays(lower_graph(graph, target))
+    return best[:4]
 
 
 def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, op_line) -> dict:
@@ -304,11 +323,11 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     names = {}
     views = []
     for t in seg.inputs + seg.outputs:
+        tensor = graph.tensors[t]
         names[t] = f"t{t}"
-        views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": seg.row_bytes.get(t) or
-                      graph.tensors[t].shape[2] * graph.tensors[t].shape[3],
-                      "desc": c_comment(f"whole: {short_name(graph.tensors[t].name)} {shape_str(graph.tensors[t].shape)}")})
-    for j, (t, off, rows) in enumerate(zip(seg.buffers, seg.offsets, seg.buffer_rows)):
+        views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": tensor.shape[2] * tensor.shape[3],
+                      "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}")})
+    for t, off, rows in zip(seg.buffers, seg.offsets, seg.buffer_rows):
         names[t] = f"r{t}"
         views.append({"name": f"r{t}", "base": f"(SEG{k} + {off})", "row_bytes": seg.row_bytes[t],
                       "desc": c_comment(f"{rows} rows of {short_name(graph.tensors[t].name)} "
@@ -322,8 +341,9 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
                     out=names.get(s.stage.output),
                     args=stream.stage_args(s, names.get, f"(SEG{k} + {seg.scratch_offset})", state))
         lines.append(line)
+    used = {a for line in lines for a in line["args"]}
     return {"index": k, "first": seg.ops[0], "last": seg.ops[-1], "steps": seg.steps, "band": seg.band,
-            "stages": lines, "views": views, "made": seg.made, "keep": seg.keep,
+            "stages": lines, "views": [v for v in views if f"&{v['name']}" in used], "made": seg.made, "keep": seg.keep,
             "row_type": "uint8_t" if max(max(r) for r in seg.made) < 256 else "uint16_t",
             "block_bytes": seg.block_bytes, "buffers": len(seg.buffers)}
 
@@ -346,7 +366,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         graph, calls, schedule = schedule_for(graph, calls, target)
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
-    segments, members = stream_plan(graph, calls, plan, target)
+    segments, members, calls, target = stream_plan(graph, calls, plan, target)
     if segments:
         pg, facts, members = planning_graph(graph, op_memory(calls), segments)
         plan = plan_graph(pg, facts, ram_limit=ram_limit, schedule=schedule)
@@ -407,7 +427,8 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "PREFIX": PREFIX, "arena_bytes": plan.arena_bytes, "num_ops": len(calls),
         "inputs": inputs, "outputs": outputs, "tensors": tensor_slots, "ops": op_lines,
         "op_params": [{"index": c.op.index, "params": c.params} for c in calls if c.params is not None],
-        "headers": sorted({c.header for c in calls if c.header} | ({stream.HEADERS[target.dsp]} if segments else set())), "arrays": list(arrays.values()),
+        "headers": sorted({c.header for c in calls if c.header} | {stream.HEADERS[target.dsp] for _ in segments[:1]}),
+        "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
         "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),

@@ -40,8 +40,15 @@ class Target:
     lean_ops: frozenset[int] = frozenset()
     #: False: never trade cycles for arena (keep every kernel with scratch)
     lean_kernels: bool = True
-    #: run chains of operators band by band where that lowers the arena (``codegen/stream.py``)
-    stream: bool = False
+    #: run chains of operators band by band where that lowers the arena within the cycle budget
+    #: (``codegen/stream.py``); False: whole tensors only (``--no-stream``)
+    stream: bool = True
+    #: operators (indices in the planned order) that run in streamed segments, a few rows a call:
+    #: a kernel whose scratch pays only over many rows may take a smaller one there
+    banded_ops: frozenset[int] = frozenset()
+    #: the most estimated extra work streamed segments may add, as a fraction of the model's
+    #: (``--stream-cycles-budget``)
+    stream_cycles_budget: float = 0.10
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:
@@ -52,7 +59,8 @@ class Target:
 HOST = Target("host")
 
 
-def target_for_cpu(cpu: str, *, winograd: bool = True) -> Target:
+def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True) -> Target:
     """The target of a board's core (a board file's ``cpu``); ``winograd=False`` keeps 3x3
-    convolutions direct (``--no-winograd``)."""
-    return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None)
+    convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``)."""
+    return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None,
+                  stream=stream)

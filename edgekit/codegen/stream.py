@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DType, Graph
-from ..plan import OpMemory, buffers_for, step_requirements, variables
+from ..ir.analysis import op_macs
+from ..plan import OpMemory, buffers_for, plan_graph, step_requirements, variables
 from ..plan.stream import RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
 from .lowering import KernelCall, ScratchRef, TensorRef
 
@@ -46,6 +47,21 @@ GLOBAL_POOL = "ek_global_avg_pool_s8_rows"
 PAIRS = {"ek_conv3x3_wino_dsp_s8"}
 HEADERS = {False: "ek_stream.h", True: "ek_stream_dsp.h"}
 BANDS = (1, 2, 4)
+#: candidates (the lowest peak requirements) packed at each step of the search
+PACKED = 6
+
+# ---------------------------------------------------------------------------- what bands cost
+# A rough account in "work units" (about a multiply-accumulate of the DSP kernels each), enough to
+# keep a segment inside the cycle budget (``Target.stream_cycles_budget``); benchmarks/target.py
+# measures the real figure. What a band costs beyond the whole-tensor call:
+#  - every call: the wrapper and the kernel's set-up (CALL_UNITS);
+#  - ek_conv2d_dsp_s8 computes output pixels four at a time: a band of 5 pixels costs 8;
+#  - Winograd computes 2x2 tiles four at a time, the same way;
+#  - ek_depthwise_rows_dsp_s8 widens every input row its band's windows read, again for each
+#    band (WIDEN_UNITS per element), where the whole-tensor call widens each row once.
+CALL_UNITS = 400
+WIDEN_UNITS = 2
+BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,7 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int) -> Segment
     if not buffered:
         return None
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
-    row_bytes = {t: graph.tensors[t].shape[2] * graph.tensors[t].shape[3] for t in made}
+    row_bytes = {t.index: t.shape[2] * t.shape[3] for t in graph.tensors if len(t.shape) == 4}
     try:
         return plan_segment(tuple(s.stage for s in stages), rows, row_bytes, buffered, band)
     except StreamViolation as exc:  # the schedule or the sizing is wrong: a bug, say it loudly
@@ -131,10 +147,69 @@ def peak_requirement(graph: Graph, memory: dict[int, OpMemory], segments: list[S
     return max(need), need, members
 
 
-def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory]) -> list[Segment]:
-    """Segments that lower the plan's peak step requirement (greedy, see the module's text)."""
+def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
+    """Work units of one stage run on these bands of output rows ([(from, to), ...])."""
+    op = s.call.op
+    macs = op_macs(graph, op)
+    out = graph.tensors[op.outputs[0]]
+    width = out.shape[2] if len(out.shape) == 4 else 1
+    f = s.call.function
+    units = CALL_UNITS * len(bands)
+    if f in BLOCKED:
+        pixels = sum(-(-(b - a) * width // 4) * 4 for a, b in bands)
+        return units + macs * pixels / max(1, out.shape[1] * width)
+    if f == "ek_conv3x3_wino_dsp_s8":
+        tiles_w = -(-width // 2)
+        tiles = sum(-(-(-(-(b - a) // 2) * tiles_w) // 4) * 4 for a, b in bands)
+        whole = -(-out.shape[1] // 2) * tiles_w
+        return units + macs / 2.25 * tiles / max(1, whole)
+    if f == "ek_depthwise_rows_dsp_s8":
+        x = graph.tensors[op.inputs[0]]
+        m = s.stage.inputs[0]
+        rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
+        return units + macs + WIDEN_UNITS * rows * x.shape[2] * x.shape[3]
+    return units + macs
+
+
+def extra_units(graph: Graph, seg: Segment, stages: dict[int, StreamStage]) -> float:
+    """What running ``seg`` in bands adds, in work units, to its whole-tensor calls."""
+    extra = 0.0
+    for k, o in enumerate(seg.ops):
+        st = stages[o]
+        bands = [(seg.made[s - 1][k], seg.made[s][k]) for s in range(1, len(seg.made))
+                 if seg.made[s][k] > seg.made[s - 1][k]]
+        if st.stage.reduce:
+            extra += CALL_UNITS * (len(bands) - 1)
+            continue
+        extra += _units(graph, st, bands) - _units(graph, st, [(0, st.stage.rows)])
+    return extra
+
+
+def model_units(graph: Graph, calls: list[KernelCall]) -> float:
+    """Work units of the whole-tensor model (every call once)."""
+    total = 0.0
+    for c in calls:
+        st = stream_stage(graph, c)
+        total += _units(graph, st, [(0, st.stage.rows)]) if st and not st.stage.reduce else \
+            CALL_UNITS + op_macs(graph, c.op)
+    return total
+
+
+def arena_with(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]) -> int:
+    """The packed arena of the plan with these segments."""
+    pg, facts, _ = planning_graph(graph, memory, segments)
+    return plan_graph(pg, facts).arena_bytes
+
+
+def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory],
+                    budget: float = 0.10) -> list[Segment]:
+    """Segments that lower the plan's arena (greedy, see the module's text): the candidates are
+    ranked by their plan's peak step requirement, and the few best are packed; a set of
+    segments whose estimated extra work exceeds ``budget`` times the model's is not taken."""
     stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c)) is not None}
+    allowed = budget * model_units(graph, calls)
     segments: list[Segment] = []
+    arena = arena_with(graph, memory, segments)
     best, need, members = peak_requirement(graph, memory, segments)
     while True:
         peak_ops = {o for step, n in enumerate(need[:len(members)]) if n == best for o in members[step]}
@@ -145,7 +220,7 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
             lo -= 1
         while hi + 1 in stages:
             hi += 1
-        found = None
+        ranked = []
         for i in range(lo, min(peak_ops) + 1):
             for j in range(max(peak_ops), hi + 1):
                 others = [s for s in segments if s.ops[-1] < i or s.ops[0] > j]
@@ -153,13 +228,16 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
                     seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band)
                     if seg is None:
                         continue
-                    peak, *_ = peak_requirement(graph, memory, others + [seg])
-                    key = (peak, seg.calls())
-                    if peak < best and (found is None or key < found[0]):
-                        found = (key, sorted(others + [seg], key=lambda s: s.ops[0]))
-        if found is None:
+                    trial = sorted(others + [seg], key=lambda s: s.ops[0])
+                    if sum(extra_units(graph, t, stages) for t in trial) > allowed:
+                        continue
+                    peak, *_ = peak_requirement(graph, memory, trial)
+                    if peak < best:
+                        ranked.append((peak, seg.calls(), len(ranked), trial))
+        packed = sorted((arena_with(graph, memory, t), calls, k, t) for _, calls, k, t in sorted(ranked)[:PACKED])
+        if not packed or packed[0][0] >= arena:
             return segments
-        segments = found[1]
+        arena, _, _, segments = packed[0]
         best, need, members = peak_requirement(graph, memory, segments)
 
 

@@ -220,6 +220,7 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
+           stream: bool = True,
            inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
            log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
@@ -243,13 +244,13 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
-                            report_path, winograd, deadline_s, inputs, labels, log, modelled)
+                            report_path, winograd, deadline_s, inputs, labels, log, modelled, stream)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
                  winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
-                 log: Log, modelled=None) -> DeployResult:
+                 log: Log, modelled=None, stream: bool = True) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -277,7 +278,7 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
-        fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd))
+        fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd, stream=stream))
     write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                     "source": str(model.resolve())}, indent=2) + "\n")
     result.build_summary, result.build_json = fw.summary(), fw.to_json()

@@ -9,6 +9,7 @@ from ..errors import EdgekitError
 from ..ir import Graph
 from .bounds import no_overlap_requirements
 from .pack import Plan
+from .stream import Segment
 
 
 def _step_ops(plan: Plan, graph: Graph) -> list[dict]:
@@ -158,3 +159,20 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     fig.savefig(str(path))
+
+
+def segment_json(seg: Segment) -> dict:
+    return {"ops": list(seg.ops), "band_rows": seg.band, "steps": seg.steps, "block_bytes": seg.block_bytes,
+            "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o}
+                            for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
+            "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs), "whole_outputs": list(seg.outputs),
+            "overlaps": [{"input": d.input, "output": d.output, "lead": d.lead} for d in seg.overlaps]}
+
+
+def segment_text(k: int, seg: Segment) -> str:
+    """A streamed segment for people: its operators, steps and row buffers."""
+    rows = ", ".join(f"t{t} {r} rows ({r * seg.row_bytes[t]:,} B at +{o})"
+                     for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
+    return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
+            f"{seg.band} row{'s' if seg.band > 1 else ''} of op {seg.ops[0]}'s output; block {seg.block_bytes:,} bytes: "
+            f"row buffers {rows}; kernels' scratch at +{seg.scratch_offset}")

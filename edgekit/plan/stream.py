@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..ir import Graph, Op
-from .buffers import OpMemory, align_up
+from .buffers import OpMemory, Overlap, align_up
 
 
 class StreamViolation(AssertionError):
@@ -88,6 +88,7 @@ class Segment:
     block_bytes: int = 0
     inputs: tuple[int, ...] = ()  # whole tensors read
     outputs: tuple[int, ...] = ()  # whole tensors written
+    overlaps: tuple[Overlap, ...] = ()  # how far each whole output may overlap a whole input (indices above)
 
     @property
     def steps(self) -> int:
@@ -113,21 +114,26 @@ def _consumers(stages: tuple[Stage, ...]) -> dict[int, list[tuple[int, RowMap]]]
 
 def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: int) -> list[list[int]]:
     """Rows each stage has made after each step (row 0: none). The first stage makes ``band`` rows
-    a step; every other makes as many as the rows its inputs hold allow (in pairs where it must,
-    a last odd row alone), so no stage runs ahead of what its consumers can take."""
+    a step; every other makes as many as the rows its inputs hold allow, but no more a step than
+    its share of the band (``band`` times its rows over the first stage's, at least one row; in
+    pairs where it must, a last odd row alone): no stage runs ahead of what its consumers take,
+    and none makes a burst of rows at the end that its consumer's buffer would have to hold."""
     if band < 1:
         raise ValueError("band is a number of rows >= 1")
     producer = {st.output: k for k, st in enumerate(stages)}
     first = stages[0]
-    steps = -(-first.rows // band)
+    cap = []
+    for st in stages:
+        c = max(1, -(-band * st.rows // first.rows))
+        cap.append(c + c % 2 if st.pairs else c)
     made = [[0] * len(stages)]
-    for s in range(1, steps + 1):
+    while any(made[-1][k] < st.rows for k, st in enumerate(stages)):
         now = list(made[-1])
-        now[0] = min(first.rows, s * band)
+        now[0] = min(first.rows, now[0] + band)
         for k in range(1, len(stages)):
             st = stages[k]
             n = now[k]
-            while n < st.rows:
+            while n < min(st.rows, made[-1][k] + cap[k]):
                 step = 2 if st.pairs and n + 2 <= st.rows else 1
                 ok = True
                 for m in st.inputs:
@@ -138,6 +144,8 @@ def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: 
                     break
                 n += step
             now[k] = n
+        if now == made[-1]:
+            raise AssertionError(f"segment of ops {[st.op for st in stages]}: no stage can make a row")
         made.append(now)
     return made
 
@@ -185,11 +193,37 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     made_here = {st.output for st in stages}
     inputs = tuple(dict.fromkeys(m.tensor for st in stages for m in st.inputs if m.tensor not in made_here))
     outputs = tuple(st.output for st in stages if st.output not in buffered)
+    overlaps = []
+    for i, x in enumerate(inputs):
+        for o, y in enumerate(outputs):
+            lead = output_lead(stages, made, x, y, row_bytes[x], row_bytes[y])
+            if lead is not None:
+                overlaps.append(Overlap(input=i, lead=lead, output=o))
     seg = Segment(tuple(stages), band, tuple(tuple(r) for r in made), tuple(keep), tuple(order),
                   tuple(most[t] for t in order), dict(row_bytes), tuple(offsets), tuple(state_offsets),
-                  scratch_offset, at, inputs, outputs)
+                  scratch_offset, at, inputs, outputs, tuple(overlaps))
     verify_segment(seg, tensor_rows)
     return seg
+
+
+def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, y: int, x_row: int, y_row: int
+                ) -> int | None:
+    """How far whole output ``y`` may overlap whole input ``x`` (``Overlap.lead``: y starts at least
+    that many bytes below x) so that no row of y is written over a row of x a stage still reads;
+    None when y is not made row by row (a reduction's single output) or would gain nothing."""
+    producer = next(k for k, st in enumerate(stages) if st.output == y)
+    if stages[producer].reduce:
+        return None
+    readers = [(k, m) for k, st in enumerate(stages) for m in st.inputs if m.tensor == x]
+    lead = 0
+    for s in range(1, len(made)):
+        lo, hi = made[s - 1][producer], made[s][producer]
+        if hi == lo:
+            continue
+        # the lowest row of x any stage reads from this step on
+        first = min((_first_needed(stages[k], m, made[s - 1][k]) for k, m in readers), default=1 << 30)
+        lead = max(lead, hi * y_row - min(first, 1 << 24) * x_row)
+    return lead if lead < stages[producer].rows * y_row else None
 
 
 def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
@@ -241,7 +275,7 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
 
 def planning_graph(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]
                    ) -> tuple[Graph, dict[int, OpMemory], list[list[int]]]:
-    """The graph the planner packs: each segment one operator (``STREAMED``) reading its whole
+    """The graph the planner packs: each segment one operator (``STREAMED i-j``) reading its whole
     inputs and writing its whole outputs, with its block as scratch. Returns that graph, its
     operators' memory facts, and for each of its operators the original operators it stands for."""
     starts = {seg.ops[0]: seg for seg in segments}
@@ -253,8 +287,8 @@ def planning_graph(graph: Graph, memory: dict[int, OpMemory], segments: list[Seg
         if op.index in starts:
             seg = starts[op.index]
             n = len(ops)
-            ops.append(Op(n, None, "STREAMED", seg.inputs, seg.outputs))
-            facts[n] = OpMemory(None, seg.block_bytes, ())
+            ops.append(Op(n, None, f"STREAMED {seg.ops[0]}-{seg.ops[-1]}", seg.inputs, seg.outputs))
+            facts[n] = OpMemory(None, seg.block_bytes, seg.overlaps)
             members.append(list(seg.ops))
         elif op.index not in inside:
             n = len(ops)

@@ -20,6 +20,10 @@ from .dsp_common import activation_fields, as_int32, fits_int16, requant_feature
 # (each input row is then widened 1.5 times, not once; at stride 1 it would be 3 times: never),
 # when the ring could raise the arena: the input and the ring exceed the largest activation
 DW_RING_BYTES_S2 = 4096
+# in a streamed segment (``Target.banded_ops``) a call makes a row or two, so the ring's rows are
+# widened afresh for every call anyway: channel groups whose 3 rows fit in this many bytes cost
+# only their loop overhead, and the scratch (shared by the segment's kernels) shrinks
+DW_RING_BYTES_BANDED = 384
 
 
 def depthwise_table(ctx: LowerCtx, call: KernelCall) -> tuple[np.ndarray, np.ndarray | None]:
@@ -178,6 +182,8 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     may_raise_arena = x.nbytes + 6 * row_len * c > largest
     group = rows_group(c, row_len, DW_RING_BYTES_S2 if s == 2 and may_raise_arena else None)
     op = call.op
+    if op.index in ctx.target.banded_ops:
+        group = min(group, rows_group(c, row_len, DW_RING_BYTES_BANDED))
     params = DepthwiseRowsParams(
         input_h=p.input_h, input_w=p.input_w, channels=c, output_h=p.output_h, output_w=p.output_w,
         stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
