@@ -220,8 +220,10 @@ def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, y: int
         lo, hi = made[s - 1][producer], made[s][producer]
         if hi == lo:
             continue
-        # the lowest row of x any stage reads from this step on
-        first = min((_first_needed(stages[k], m, made[s - 1][k]) for k, m in readers), default=1 << 30)
+        # the lowest row of x any stage reads from this write on: the stages before the producer
+        # have made this step's rows, the producer and those after it have not
+        first = min((_first_needed(stages[k], m, made[s][k] if k < producer else made[s - 1][k])
+                     for k, m in readers), default=1 << 30)
         lead = max(lead, hi * y_row - min(first, 1 << 24) * x_row)
     return lead if lead < stages[producer].rows * y_row else None
 

@@ -1,0 +1,257 @@
+"""Streamed segments (loop buffering, issue 14): chains of operators run band by band, their inner
+tensors kept as a few rows.
+
+* the planner's row arithmetic: every row buffer is as small as the schedule allows (one row less
+  and the row-by-row replay finds a read of a row the buffer no longer holds), a 3x3 window's
+  buffer holds at least its three rows, and the replay refuses a corrupted schedule;
+* generated C bit-exact with tflite-micro (host, ASan + UBSan; portable and DSP kernels, Winograd
+  included) on models built here whose chains have strides, dilation, SAME and VALID padding, odd
+  map sizes, residual ADDs, windowed and whole-map pools, each forced into one segment at bands
+  of one and two rows; and on the emulated Cortex-M4, where the DSP inner loops are assembly;
+* the MLPerf Tiny models (tests/models) as edgekit generates them by default: where streaming is
+  chosen its arena is below the whole-tensor plan's, and outputs equal tflite-micro's;
+* ``edgekit plan`` shows the segments; ``--no-stream`` keeps whole tensors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numpy as np
+import pytest
+
+from edgekit.codegen import generate, op_memory
+from edgekit.codegen import stream as streaming
+from edgekit.codegen.core import HOST, Target, target_for_cpu
+from edgekit.ir import parse_tflite, read_tflite
+from edgekit.plan.stream import RowMap, Stage, StreamViolation, plan_segment, planning_graph, verify_segment
+from edgekit.target.host import build_host_runner, random_inputs, run_host
+
+from conftest import REAL_MODELS
+from test_kernels_dsp import needs_board
+
+DSP = Target("host-dsp", dsp=True)
+WINO = dataclasses.replace(DSP, winograd_min_pixels=0)  # every 3x3 stride-1 convolution Winograd can take
+
+
+# ---------------------------------------------------------------------------- the planner's rows
+
+def _chain():
+    """X (whole, 16 rows) -> A 3x3 s1 pad 1 -> t1 -> B 3x3 s1 pad 1 -> t2; C = ADD(t1, t2) -> t3;
+    D 3x3 s2 pad 0 on t3 -> t4 (7 rows, whole); Winograd-like pairs on B."""
+    stages = (Stage(0, 1, 16, (RowMap(0, 1, 1, 3),)),
+              Stage(1, 2, 16, (RowMap(1, 1, 1, 3),), pairs=True),
+              Stage(2, 3, 16, (RowMap(1), RowMap(2))),
+              Stage(3, 4, 7, (RowMap(3, 2, 0, 3),)))
+    rows = {0: 16, 1: 16, 2: 16, 3: 16, 4: 7}
+    row_bytes = dict.fromkeys(rows, 40)
+    return stages, rows, row_bytes, {1, 2, 3}
+
+
+@pytest.mark.parametrize("band", [1, 2, 3])
+def test_row_buffers_are_as_small_as_the_schedule_allows(band):
+    stages, rows, row_bytes, buffered = _chain()
+    seg = plan_segment(stages, rows, row_bytes, buffered, band)
+    assert seg.buffers == (1, 2, 3) and seg.outputs == (4,) and seg.inputs == (0,)
+    windows = {1: 3, 2: 1, 3: 3}  # t1: read by a 3x3 window (and the ADD), t2 by the ADD, t3 by a 3x3 window
+    for t, r in zip(seg.buffers, seg.buffer_rows):
+        assert r >= windows[t], (t, r)
+    for j in range(len(seg.buffers)):  # one row less anywhere and some read finds its row gone
+        smaller = list(seg.buffer_rows)
+        smaller[j] -= 1
+        with pytest.raises(StreamViolation):
+            verify_segment(dataclasses.replace(seg, buffer_rows=tuple(smaller)), rows)
+    assert [seg.made[-1][k] for k in range(4)] == [16, 16, 16, 7]
+
+
+def test_the_replay_refuses_rows_dropped_too_early_and_rows_not_made():
+    stages, rows, row_bytes, buffered = _chain()
+    seg = plan_segment(stages, rows, row_bytes, buffered, 1)
+    s = next(s for s in range(1, seg.steps) if seg.keep[s][0] < seg.made[s][0])
+    keep = [list(k) for k in seg.keep]
+    keep[s][0] += 1  # t1 drops a row its consumers still read
+    with pytest.raises(StreamViolation):
+        verify_segment(dataclasses.replace(seg, keep=tuple(map(tuple, keep))), rows)
+    made = [list(m) for m in seg.made]
+    made[-1][3] -= 1  # the last operator never makes its last row
+    with pytest.raises(StreamViolation):
+        verify_segment(dataclasses.replace(seg, made=tuple(map(tuple, made))), rows)
+    with pytest.raises(StreamViolation):  # two row buffers placed on the same bytes
+        verify_segment(dataclasses.replace(seg, offsets=(0, 0, seg.offsets[2])), rows)
+
+
+def test_a_whole_output_may_overlap_the_input_it_outruns():
+    """A stride-2 chain's whole output is written no faster than its whole input is read: it may
+    start at the input (lead 0); the planner's step keeps them in one place."""
+    stages = (Stage(0, 1, 8, (RowMap(0, 2, 0, 3),)), Stage(1, 2, 8, (RowMap(1),)))
+    seg = plan_segment(stages, {0: 17, 1: 8, 2: 8}, {0: 64, 1: 32, 2: 32}, {1}, 1)
+    (ov,) = seg.overlaps
+    assert (ov.input, ov.output) == (0, 0) and ov.lead == 0
+
+
+# ---------------------------------------------------------------------------- generated C
+
+def _force(monkeypatch, band: int):
+    """Generate with the longest run of operators that take bands as one segment of ``band``
+    rows, whatever the arena (the search would keep only what lowers it)."""
+    import edgekit.codegen as codegen
+
+    def forced(graph, calls, plan, target):
+        stages = {c.op.index: s for c in calls if (s := streaming.stream_stage(graph, c)) is not None}
+        runs, run = [], []
+        for op in graph.ops:
+            if op.index in stages:
+                run.append(stages[op.index])
+            else:
+                runs.append(run)
+                run = []
+        runs.append(run)
+        best = max(runs, key=len)
+        while best and best[-1].stage.reduce is False and any(s.stage.reduce for s in best[:-1]):
+            best = best[:-1]
+        seg = streaming.build_segment(graph, best, band)
+        assert seg is not None, [s.call.function for s in best]
+        _, _, members = planning_graph(graph, op_memory(calls), [seg])
+        return [seg], members, calls, target
+
+    monkeypatch.setattr(codegen, "stream_plan", forced)
+
+
+def _bit_exact(model: bytes, target: Target, runtime_lib, tmp_path, samples=3):
+    from edgekit.frontend import reference
+
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=target)
+    data = random_inputs(graph, samples, 3)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
+    ours = run_host(exe, gen.inputs, gen.outputs, data)
+    for s, (o, w) in enumerate(zip(ours, reference.run_tflm(model, data))):
+        for k, (a, b) in enumerate(zip(o, w)):
+            np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
+    return gen
+
+
+def residual_model() -> bytes:
+    """Two SAME 3x3 convolutions and a residual ADD on a 17x13 map (odd sizes), a VALID stride-2
+    convolution, a stride-2 depthwise convolution, and a whole-map average pool."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(x):
+        a = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+        b = keras.layers.Conv2D(16, 3, padding="same")(a)
+        c = keras.layers.Add()([a, b])
+        d = keras.layers.Conv2D(24, 3, strides=2, padding="valid", activation="relu")(c)
+        e = keras.layers.DepthwiseConv2D(3, strides=2, padding="same")(d)
+        f = keras.layers.AveragePooling2D(pool_size=(4, 3))(e)
+        return keras.layers.Dense(5)(keras.layers.Flatten()(f))
+
+    return keras_graph(build, [(17, 13, 8)], seed=4)
+
+
+def window_model() -> bytes:
+    """A dilated 5x3 convolution, a SAME 3x3 stride-1 average pool, a 2x2 stride-2 max pool, a
+    depthwise convolution with dilation 2 and a pointwise convolution, on a 20x9 map."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(x):
+        a = keras.layers.Conv2D(8, (5, 3), dilation_rate=(2, 1), padding="same", activation="relu")(x)
+        b = keras.layers.AveragePooling2D(3, strides=1, padding="same")(a)
+        c = keras.layers.MaxPooling2D(2, strides=2)(b)
+        d = keras.layers.DepthwiseConv2D(3, dilation_rate=2, padding="same", activation="relu6")(c)
+        return keras.layers.Conv2D(12, 1)(d)
+
+    return keras_graph(build, [(20, 9, 4)], seed=5)
+
+
+@pytest.fixture(scope="module")
+def small_models():
+    return {"residual": residual_model(), "window": window_model()}
+
+
+@pytest.mark.parametrize("target", [HOST, DSP, WINO], ids=["portable", "dsp", "winograd"])
+@pytest.mark.parametrize("band", [1, 2])
+@pytest.mark.parametrize("name", ["residual", "window"])
+def test_forced_segments_equal_tflite_micro(name, band, target, small_models, runtime_lib, tmp_path, monkeypatch):
+    _force(monkeypatch, band)
+    gen = _bit_exact(small_models[name], target, runtime_lib, tmp_path)
+    (seg,) = gen.segments
+    assert len(seg.ops) >= 4 and seg.band == band
+    functions = {c.function for c in gen.calls if c.op.index in seg.ops}
+    if target is WINO and name == "residual":
+        assert "ek_conv3x3_wino_dsp_s8" in functions
+    if target.dsp:
+        assert functions & {"ek_conv2d_dsp_s8", "ek_depthwise_rows_dsp_s8"}
+    c = (gen.out_dir / "model.c").read_text()
+    assert "ek_rows_keep(" in c and "_rows(&op" in c
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "vww_96_int8"])
+@pytest.mark.parametrize("target", [HOST, DSP], ids=["portable", "dsp"])
+def test_real_models_stream_by_default_with_less_arena(name, target, mlperf_models, runtime_lib, tmp_path):
+    model = (mlperf_models / f"{name}.tflite").read_bytes()
+    gen = _bit_exact(model, target, runtime_lib, tmp_path)
+    whole = generate(parse_tflite(model, name="case"), tmp_path / "whole",
+                     target=dataclasses.replace(target, stream=False))
+    assert gen.segments and not whole.segments
+    assert gen.arena_bytes < whole.arena_bytes
+
+
+def test_kws_forced_into_one_segment_on_the_dsp_kernels(mlperf_models, runtime_lib, tmp_path, monkeypatch):
+    """kws on the DSP kernels streams only over the cycle budget (5-pixel rows in a kernel that
+    computes pixels four at a time), so the search leaves it whole; forced, it is still exact."""
+    model = (mlperf_models / "kws_ref_model.tflite").read_bytes()
+    assert not generate(parse_tflite(model, name="kws"), tmp_path / "default", target=DSP).segments
+    _force(monkeypatch, 1)
+    gen = _bit_exact(model, DSP, runtime_lib, tmp_path)
+    (seg,) = gen.segments
+    assert seg.stages[-1].reduce  # the whole-map average pool fed row by row
+
+
+def test_no_stream_keeps_todays_plan(mlperf_models, tmp_path):
+    graph = read_tflite(mlperf_models / "pretrainedResnet_quant.tflite")
+    gen = generate(graph, tmp_path / "a", target=dataclasses.replace(HOST, stream=False))
+    assert not gen.segments and "ek_rows" not in (gen.out_dir / "model.c").read_text()
+    assert len(gen.plan.buffers) > 0 and all(b.scratch_of is None or b.scratch_of < len(graph.ops)
+                                             for b in gen.plan.buffers)
+
+
+def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
+    from edgekit.cli import main
+
+    path = str(mlperf_models / "pretrainedResnet_quant.tflite")
+    assert main(["plan", path, "--board", "qemu-mps2-an386"]) == 0
+    out = capsys.readouterr().out
+    assert "STREAMED 0-" in out and "streamed segment 0: ops 0-" in out
+    assert main(["plan", path, "--board", "qemu-mps2-an386", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (seg,) = doc["streamed_segments"]
+    assert all(b["rows"] >= 1 for b in seg["row_buffers"])
+    gen = generate(read_tflite(path), tmp_path / "gen", target=target_for_cpu("cortex-m4"))
+    assert doc["arena_bytes"] == gen.arena_bytes  # plan --board plans what generate generates
+    assert main(["plan", path, "--board", "qemu-mps2-an386", "--json", "--no-stream"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["streamed_segments"] == [] and whole["arena_bytes"] > doc["arena_bytes"]
+
+
+# ---------------------------------------------------------------------------- the emulated board
+
+@needs_board
+@pytest.mark.parametrize("name", ["residual", "window"])
+def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path, monkeypatch):
+    from test_kernels_dsp import assert_bit_exact_on_board
+
+    _force(monkeypatch, 1)
+    fw = assert_bit_exact_on_board(small_models[name], tmp_path, "qemu-mps2-an386", "CONV_2D",
+                                   winograd_min_pixels=0)
+    assert fw.generated.segments
+
+
+@needs_board
+def test_resnet_streams_on_the_emulated_cortex_m4(mlperf_models, tmp_path):
+    from test_kernels_dsp import assert_bit_exact_on_board
+
+    fw = assert_bit_exact_on_board((mlperf_models / "pretrainedResnet_quant.tflite").read_bytes(), tmp_path,
+                                   "qemu-mps2-an386", "CONV_2D")
+    assert fw.generated.segments
