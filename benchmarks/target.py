@@ -31,6 +31,7 @@ the Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 plain C c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -237,6 +238,14 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
             print(f"{'':<27}{r['model']:<24} {r['estimated_cycles']:>12,} {r['estimated_ms']:>8.2f} "
                   f"{'-' if tf is None else format(tf, ','):>14} {_ratio(tf, r['estimated_cycles']):>6} "
                   f"{'-' if tv is None else format(tv, ','):>14} {_ratio(tv, r['estimated_cycles']):>6}")
+    if any("stream_cycles_ratio" in r for r in rows):
+        print(f"\nstreamed segments, same run: {'model':<24} {'arena':>8} {'whole':>8} {'est. cycles':>12} "
+              f"{'whole':>12} {'ratio':>6}")
+        for r in rows:
+            if "stream_cycles_ratio" in r:
+                print(f"{'':<28}{r['model']:<24} {r['arena_bytes']:>8,} {r['whole_tensor_arena_bytes']:>8,} "
+                      f"{r['estimated_cycles']:>12,} {r['whole_tensor_estimated_cycles']:>12,} "
+                      f"{r['stream_cycles_ratio']:>6.3f}")
     print("code = flash beyond the weights: " + "; ".join(
         f"{r['model']}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["code_breakdown"].items(), key=lambda kv: -kv[1]))
         for r in rows))
@@ -299,7 +308,14 @@ def main() -> int:
                 rows = []
                 for path in paths:
                     print(f"{board.name} {kernels or 'default'} kernels: {path.stem} ...", file=sys.stderr, flush=True)
-                    rows.append(measure(path, run_on, args.samples, Path(tmp) / f"{k}-{path.stem}", target, board))
+                    row = measure(path, run_on, args.samples, Path(tmp) / f"{k}-{path.stem}", target, board)
+                    if row["streamed_segments"]:  # the whole-tensor build, in the same run: what streaming costs
+                        whole = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-whole",
+                                        dataclasses.replace(target, stream=False), board)
+                        row.update(whole_tensor_arena_bytes=whole["arena_bytes"], whole_tensor_exact=whole["exact"],
+                                   whole_tensor_estimated_cycles=whole["estimated_cycles"],
+                                   stream_cycles_ratio=row["estimated_cycles"] / whole["estimated_cycles"])
+                    rows.append(row)
                 results.append((board, rows))
     finally:
         reference.shutdown()

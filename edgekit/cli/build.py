@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ..codegen.core import target_for_cpu
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
-from .output import add_no_winograd, add_stream, report
+from .output import add_no_winograd, add_stream, report, stream_options
 
 
 def add_parser(sub) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub) -> None:
 def run(args) -> ExitCode:
     board = load_board(args.board)
     fw = build_firmware(Path(args.model), board, Path(args.output), ram_limit=args.ram_limit,
-                        target=target_for_cpu(board.cpu, winograd=not args.no_winograd, stream=not args.no_stream))
+                        target=dataclasses.replace(target_for_cpu(board.cpu, winograd=not args.no_winograd),
+                                                   **stream_options(args)))
     report(fw, args)
     return ExitCode.OK

@@ -39,7 +39,7 @@ def run(args) -> ExitCode:
                     synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
                     out_dir=Path(args.output) if args.output else None, port=args.port,
                     report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
-                    stream=not args.no_stream,
+                    stream=not args.no_stream, stream_cycles_budget=args.stream_cycles_budget,
                     deadline_s=args.deadline, inputs=Path(args.inputs) if args.inputs else None,
                     labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log)
     report(result, args)

@@ -12,7 +12,7 @@ from ..errors import ExitCode
 from ..ir import read_tflite
 from ..plan.report import plan_json, plan_text, plot_timeline, segment_json, segment_text
 from ..target.boards import load_board
-from .output import add_arena_limit, add_stream, arena_limit, print_json
+from .output import add_arena_limit, add_stream, arena_limit, print_json, stream_options
 
 
 def add_parser(sub) -> None:
@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> ExitCode:
-    target = (dataclasses.replace(HOST, stream=not args.no_stream) if args.board == "host"
-              else target_for_cpu(load_board(args.board).cpu, stream=not args.no_stream))
+    target = dataclasses.replace(HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu),
+                                 **stream_options(args))
     mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
         plot_timeline(mp.plan, mp.graph, Path(args.plot))

@@ -13,6 +13,7 @@ here from a ``.tflite`` (emulated boards), or for a board already flashed (``--p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import tempfile
 import time
@@ -220,11 +221,12 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
-           stream: bool = True,
+           stream: bool = True, stream_cycles_budget: float = 0.10,
            inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
            log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
-    and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct.
+    and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct;
+    ``stream=False`` keeps whole tensors (no streamed segments).
     ``emulate``: run a real board's kernels on the emulated board of its core, with cycles
     estimated for the real board's memory system and clock."""
     model = Path(model)
@@ -244,13 +246,14 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     out_dir = Path(out_dir) if out_dir else Path("out") / f"{stem}-{board.name}"
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
-                            report_path, winograd, deadline_s, inputs, labels, log, modelled, stream)
+                            report_path, winograd, deadline_s, inputs, labels, log, modelled,
+                            dict(stream=stream, stream_cycles_budget=stream_cycles_budget))
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
                  winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
-                 log: Log, modelled=None, stream: bool = True) -> DeployResult:
+                 log: Log, modelled=None, streaming: dict | None = None) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -278,7 +281,8 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
-        fw = build_firmware(tflite, board, out_dir, target=target_for_cpu(board.cpu, winograd=winograd, stream=stream))
+        target = dataclasses.replace(target_for_cpu(board.cpu, winograd=winograd), **(streaming or {}))
+        fw = build_firmware(tflite, board, out_dir, target=target)
     write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                     "source": str(model.resolve())}, indent=2) + "\n")
     result.build_summary, result.build_json = fw.summary(), fw.to_json()

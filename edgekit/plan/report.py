@@ -165,7 +165,8 @@ def segment_json(seg: Segment) -> dict:
     return {"ops": list(seg.ops), "band_rows": seg.band, "steps": seg.steps, "block_bytes": seg.block_bytes,
             "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o}
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
-            "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs), "whole_outputs": list(seg.outputs),
+            "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
+            "whole_outputs": list(seg.outputs),
             "overlaps": [{"input": d.input, "output": d.output, "lead": d.lead} for d in seg.overlaps]}
 
 
