@@ -57,7 +57,7 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
     target = target_for_cpu(brd.cpu) if brd else HOST
     mp = plan_model(graph, target)
     g = mp.graph  # operators in the order they run
-    doc = plan_json(mp.plan, g)
+    doc = plan_json(mp.plan, mp.steps_graph)
     calls = lower_graph(g, dataclasses.replace(target, lean_ops=mp.lean_ops))  # the kernels generate chooses
     rows_in = inspect_graph(g).ops
     rep = Report(graph.name, graph.digest, brd.name if brd else "host (portable C)",
@@ -65,15 +65,16 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
     for step, (r, call) in enumerate(zip(rows_in, calls)):
         op = g.ops[step]
         weight_bytes = sum(t.nbytes for t in g.op_inputs(op) if t is not None and t.is_constant)
-        rep.rows.append({"step": step, "file_index": doc["steps"][step]["file_index"], "type": r.type,
+        at = doc["steps"][mp.step_of[step]]  # an operator of a streamed segment: the segment's step
+        rep.rows.append({"step": step, "file_index": mp.file_order[step], "type": r.type,
                          "inputs": [list(s) for s in r.inputs], "outputs": [list(s) for s in r.outputs],
                          "macs": r.macs, "weight_bytes": weight_bytes, "kernel": call.function,
-                         "live_bytes": doc["steps"][step]["live_bytes"],
+                         "live_bytes": at["live_bytes"],
                          "output_name": g.tensors[op.outputs[0]].name, "cycles": None, "measured": None,
                          "sqnr_db": None})
     with tempfile.TemporaryDirectory(prefix="edgekit-report-") as tmp:
         png = Path(tmp) / "timeline.png"
-        plot_timeline(mp.plan, g, png)
+        plot_timeline(mp.plan, mp.steps_graph, png)
         rep.timeline_png = png.read_bytes()
         if brd is not None:
             fw = build_firmware(model, brd, Path(tmp) / "fw", target=target)

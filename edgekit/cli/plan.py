@@ -33,14 +33,14 @@ def run(args) -> ExitCode:
                                  **stream_options(args))
     mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
-        plot_timeline(mp.plan, mp.graph, Path(args.plot))
+        plot_timeline(mp.plan, mp.steps_graph, Path(args.plot))
     if args.json:
-        doc = plan_json(mp.plan, mp.graph, mp.file_order_bound)
+        doc = plan_json(mp.plan, mp.steps_graph, mp.file_order_bound)
         doc["unplanned_kernels"] = list(mp.notes)
         doc["streamed_segments"] = [segment_json(seg) for seg in mp.segments]
         print_json(doc)
     else:
-        print(plan_text(mp.plan, mp.graph, mp.file_order_bound))
+        print(plan_text(mp.plan, mp.steps_graph, mp.file_order_bound))
         for k, seg in enumerate(mp.segments):
             print(segment_text(k, seg))
         if args.plot:

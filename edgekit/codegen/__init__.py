@@ -228,7 +228,14 @@ class MemoryPlan:
     file_order_bound: int  # peak bytes without overlaps in the file's operator order
     notes: tuple[str, ...]  # operators planned without kernel facts (no kernel, or an error)
     lean_ops: frozenset[int] = frozenset()  # operators lowered to a kernel without scratch (``leaner``)
-    segments: tuple = ()  # streamed segments; ``graph`` then has one STREAMED operator for each
+    segments: tuple = ()  # streamed segments (``edgekit.plan.stream.Segment``)
+    plan_graph: Graph | None = None  # the graph the plan's steps belong to: one STREAMED operator a segment
+    step_of: tuple[int, ...] = ()  # per operator of ``graph``, its step in the plan
+    file_order: tuple[int, ...] = ()  # per operator of ``graph``, its index in the model file
+
+    @property
+    def steps_graph(self) -> Graph:
+        return self.plan_graph or self.graph
 
 
 def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
@@ -243,6 +250,8 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     lean_ops: frozenset[int] = frozenset()
     plan = None
     segments: list[Segment] = []
+    operators, members = planned, [[op.index] for op in planned.ops]
+    file_order = schedule.order if schedule else tuple(range(len(graph.ops)))
     if not notes and target is not None and (target.dsp or target.stream):  # as generate chooses
         calls = share_identical_arrays(lower_graph(planned, target))
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
@@ -250,13 +259,14 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         segments, members, calls, chosen = stream_plan(planned, calls, plan, chosen)
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
-            order = schedule.order if schedule else tuple(range(len(graph.ops)))
-            schedule = dataclasses.replace(schedule or Schedule(graph, order, "the file's order", False, 0, 0),
-                                           graph=planned, order=tuple(order[m[0]] for m in members))
+            schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
+                                           graph=planned, order=tuple(file_order[m[0]] for m in members))
             plan = None
     if plan is None or ram_limit is not None:  # the limit is checked (and refused in one line) here
         plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
-    return MemoryPlan(planned, plan, file_bound, tuple(notes), lean_ops, tuple(segments))
+    step_of = tuple(step for op in operators.ops for step, m in enumerate(members) if op.index in m)
+    return MemoryPlan(operators, plan, file_bound, tuple(notes), lean_ops, tuple(segments),
+                      planned if segments else None, step_of, tuple(file_order))
 
 
 def check_generatable(graph: Graph) -> None:

@@ -177,7 +177,8 @@ def buffers_for(graph: Graph, memory: Mapping[int, OpMemory] | None = None
     for step, op in enumerate(graph.ops):
         m = memory.get(op.index)
         if m is not None and m.scratch_bytes > 0:
-            buffers.append(Buffer(id=next_id, name=f"op{op.index} scratch",
+            streamed = op.type_name.startswith("STREAMED")  # a streamed segment's block (plan/stream.py)
+            buffers.append(Buffer(id=next_id, name=f"{op.type_name} rows" if streamed else f"op{op.index} scratch",
                                   size=align_up(m.scratch_bytes), first=step, last=step,
                                   scratch_of=op.index))
             next_id += 1

@@ -172,7 +172,7 @@ def segment_json(seg: Segment) -> dict:
 
 def segment_text(k: int, seg: Segment) -> str:
     """A streamed segment for people: its operators, steps and row buffers."""
-    rows = ", ".join(f"t{t} {r} rows ({r * seg.row_bytes[t]:,} B at +{o})"
+    rows = ", ".join(f"t{t} {r} row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
             f"{seg.band} row{'s' if seg.band > 1 else ''} of op {seg.ops[0]}'s output; block {seg.block_bytes:,} bytes: "
