@@ -131,3 +131,14 @@ def test_host_generation_has_no_figure(tmp_path):
     out, stdout = _generate(tmp_path)
     header = (out / "ad.h").read_text()
     assert "INVOKE_STACK_BYTES" not in header and "Stack: not computed" in header and "stack" not in stdout
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_stack_figure_with_a_relative_output_folder(mlperf_models, tmp_path, monkeypatch, capsys):
+    """generate --board -o DIR with DIR relative: the compiler runs in its own folder, so the
+    stack figure's build must name the generated files by absolute paths (it said 'No such file')."""
+    from edgekit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(mlperf_models / "ad01_int8.tflite"), "-o", "rel", "--board", "qemu-mps2-an386"]) == 0
+    assert "#define MODEL_INVOKE_STACK_BYTES" in (tmp_path / "rel" / "model.h").read_text()

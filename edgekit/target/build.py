@@ -244,6 +244,7 @@ def invoke_stack(board: Board, target: Target):
         if shutil.which("arm-none-eabi-gcc") is None:
             return StackUse(f"{prefix}_invoke", None, reason=f"arm-none-eabi-gcc, which computes it for "
                             f"{board.name}, is not installed ({_ARM_HINT})")
+        out_dir = Path(out_dir).resolve()  # the compiler runs elsewhere: a relative -o would not be found
         objs = compile_kernels(out_dir / "ek", board, target)
         objs += compile_objects([out_dir / f"{prefix}.c"], compile_flags(board), [out_dir, out_dir / "ek"],
                                 f"{prefix} for its stack figure")
