@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import numpy as np
 import pytest
 
@@ -233,6 +234,99 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--json", "--no-stream"]) == 0
     whole = json.loads(capsys.readouterr().out)
     assert whole["streamed_segments"] == [] and whole["arena_bytes"] > doc["arena_bytes"]
+
+
+# ---------------------------------------------------------------------------- the input pulled in rows
+
+PULLED_MAIN = r"""
+#include <stdio.h>
+#include <string.h>
+#include "model.h"
+
+static int8_t input[MODEL_INPUT_SIZE];
+static int asked[MODEL_INPUT_SIZE], calls, fail_at = -1;
+
+static int pull(int32_t row, int8_t *dst, void *ctx)
+{
+    (void)ctx;
+    asked[calls++] = (int)row;
+    if (row == fail_at) {
+        return 1;
+    }
+    memcpy(dst, input + row * (MODEL_INPUT_SIZE / ROWS), MODEL_INPUT_SIZE / ROWS);
+    return 0;
+}
+
+int main(void)
+{
+    static int8_t a[MODEL_OUTPUT_SIZE], b[MODEL_OUTPUT_SIZE];
+    for (int i = 0; i < MODEL_INPUT_SIZE; i++) {
+        input[i] = (int8_t)((i * 37 + 11) % 251 - 125);
+    }
+    if (model_invoke(input, a) != MODEL_OK || model_run_rows(pull, NULL) != MODEL_OK) {
+        return 2;
+    }
+    memcpy(b, model_arena + MODEL_OUTPUT_ARENA_OFFSET, MODEL_OUTPUT_SIZE);
+    printf("same %d\n", memcmp(a, b, MODEL_OUTPUT_SIZE) == 0);
+    printf("rows");
+    for (int i = 0; i < calls; i++) {
+        printf(" %d", asked[i]);
+    }
+    printf("\n");
+    calls = 0;
+    fail_at = 5;
+    const int failed = model_run_rows(pull, NULL) == MODEL_ERROR_INPUT;
+    printf("failed %d after %d\n", failed, calls);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("target", [HOST, DSP], ids=["portable", "dsp"])
+def test_pulled_input_leaves_the_arena_and_stays_exact(target, mlperf_models, runtime_lib, tmp_path):
+    model = (mlperf_models / "vww_96_int8.tflite").read_bytes()
+    gen = _bit_exact(model, dataclasses.replace(target, pull_input=True), runtime_lib, tmp_path)
+    (pulled,) = [s.pulled for s in gen.segments if s.pulled is not None]
+    assert pulled == gen.inputs[0].tensor.index
+    whole = generate(parse_tflite(model, name="case"), tmp_path / "whole", target=target)
+    assert gen.arena_bytes < whole.arena_bytes
+    assert gen.arena_bytes < gen.inputs[0].nbytes  # smaller than the input alone: the input is not whole in it
+    header = (gen.out_dir / "model.h").read_text()
+    assert "MODEL_INPUT_ARENA_OFFSET" not in header and "model_run_rows" in header
+
+
+def test_pull_api_asks_each_row_once_in_order_and_stops_on_error(mlperf_models, tmp_path):
+    from edgekit.target import toolchain
+
+    graph = read_tflite(mlperf_models / "pretrainedResnet_quant.tflite")
+    gen = generate(graph, tmp_path / "model", target=dataclasses.replace(HOST, pull_input=True))
+    assert any(s.pulled is not None for s in gen.segments)
+    rows = gen.inputs[0].shape[1]
+    (tmp_path / "main.c").write_text(PULLED_MAIN)
+    exe = toolchain.compile_host([*gen.sources, tmp_path / "main.c"], gen.include_dirs, tmp_path / "pulled",
+                                 sanitize=True, opt="-O1", defines=[f"ROWS={rows}"])
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "same 1"  # pulled rows give what the whole input gives
+    assert out[1].split()[1:] == [str(r) for r in range(rows)]
+    assert out[2] == "failed 1 after 6"  # rows 0..5 asked, the failing one last
+
+
+@needs_board
+def test_pulled_input_on_the_emulated_cortex_m4(mlperf_models, tmp_path):
+    from edgekit.harness.deploy import connect
+    from edgekit.harness.profile import profile
+    from edgekit.target.boards import load_board
+    from edgekit.target.build import build_firmware
+
+    path = mlperf_models / "vww_96_int8.tflite"
+    board = load_board("qemu-mps2-an386")
+    fw = build_firmware(path, board, tmp_path / "fw",
+                        target=dataclasses.replace(target_for_cpu(board.cpu), pull_input=True))
+    assert any(s.pulled is not None for s in fw.generated.segments)
+    with connect(board, None, fw.elf, log=lambda m: None) as dev:
+        rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
+                      samples=2, seed=1)
+    assert rep.reference == "tflite-micro" and rep.passed
 
 
 # ---------------------------------------------------------------------------- the emulated board

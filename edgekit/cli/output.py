@@ -91,6 +91,9 @@ def add_stream(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream-cycles-budget", type=_budget, default=0.10, metavar="F",
                         help="the most extra cycles streaming may cost, as a fraction of the model's, estimated "
                              "(default 0.10; benchmarks/target.py measures it)")
+    parser.add_argument("--pull-input", action="store_true",
+                        help="keep the input out of the arena: the model reads it row by row (P_run_rows asks "
+                             "your code for each row; P_invoke reads your buffer), where its readers can stream")
 
 
 def _budget(text: str) -> float:
@@ -105,7 +108,8 @@ def _budget(text: str) -> float:
 
 def stream_options(args) -> dict:
     """Target fields of --no-stream and --stream-cycles-budget."""
-    return {"stream": not args.no_stream, "stream_cycles_budget": args.stream_cycles_budget}
+    return {"stream": not args.no_stream, "stream_cycles_budget": args.stream_cycles_budget,
+            "pull_input": args.pull_input}
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

@@ -313,7 +313,7 @@ def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Targe
     best = ([], whole, calls, target, plan.arena_bytes)
     for _ in range(2):
         memory = op_memory(calls)
-        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget)
+        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget, target.pull_input)
         if not segments:
             break
         pg, facts, members = planning_graph(graph, memory, segments)
@@ -345,6 +345,10 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     keep_col = {t: j for j, t in enumerate(seg.buffers)}
     lines = []
     for i, s in enumerate(stream.stage_calls(seg, calls, graph)):
+        if s.call is None:  # the model's input, pulled from the caller a row at a time
+            lines.append({"stage": i, "pull": True, "out": names[s.stage.output], "keep": keep_col[s.stage.output],
+                          "row_bytes": seg.row_bytes[s.stage.output], "args": []})
+            continue
         line = op_line(s.call)
         state = f"SEG{k} + {seg.state_offsets[i]}" if seg.state_offsets[i] >= 0 else ""
         line.update(stage=i, function=s.wrapper, keep=keep_col.get(s.stage.output),
@@ -401,6 +405,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         return str(a)
 
     seg_of_step = {n: k for k, seg in enumerate(segments) for n, ops in enumerate(members) if ops == list(seg.ops)}
+    pulled = {seg.pulled for seg in segments} - {None}
     tensor_slots = []
     for b, off in zip(plan.buffers, plan.offsets):
         for t in b.tensors:
@@ -440,7 +445,10 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "headers": sorted({c.header for c in calls if c.header} | {stream.HEADERS[target.dsp] for _ in segments[:1]}),
         "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
-        "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)},
+        "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)
+                       if io.tensor.index not in pulled},
+        "pulled": [{"io": io, "row_bytes": io.tensor.shape[2] * io.tensor.shape[3], "rows": io.tensor.shape[1]}
+                   for io in inputs if io.tensor.index in pulled],
         "needed_switches": [name for name, on, _ in switches if on], "labels": list(graph.labels),
         "state": [{"index": t, "size": graph.tensors[t].num_elements, "c_type": graph.tensors[t].dtype.c_type,
                    # as TFLM resets variable tensors: int8 ones to their zero point, others to 0

@@ -49,6 +49,9 @@ class Target:
     #: the most estimated extra work streamed segments may add, as a fraction of the model's
     #: (``--stream-cycles-budget``)
     stream_cycles_budget: float = 0.10
+    #: the model's input is pulled row by row from the caller (``P_run_rows``) into a streamed
+    #: segment instead of sitting whole in the arena, where its readers can stream (``--pull-input``)
+    pull_input: bool = False
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..ir import DType, Graph
 from ..ir.analysis import op_macs
 from ..plan import OpMemory, buffers_for, plan_graph, step_requirements, variables
-from ..plan.stream import RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
+from ..plan.stream import PULL, RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
 from .lowering import KernelCall, ScratchRef, TensorRef
 
 #: kernel -> (its band wrapper, the parameter fields: input rows, stride, top padding, filter rows,
@@ -66,11 +66,25 @@ BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 
 @dataclass(frozen=True)
 class StreamStage:
-    """A call that can run on bands: its rows and its wrapper."""
+    """A call that can run on bands: its rows and its wrapper (``call`` None: the pulled input)."""
 
     stage: Stage
     wrapper: str
-    call: KernelCall
+    call: KernelCall | None
+
+
+def pull_stage(graph: Graph, calls: list[KernelCall]) -> StreamStage | None:
+    """The model's input as rows the caller gives one at a time (``Target.pull_input``): a model of
+    one int8 NHWC input whose every reader can run on bands; None otherwise."""
+    if len(graph.inputs) != 1:
+        return None
+    t = graph.inputs[0]
+    shape = _image(graph, TensorRef(t))
+    readers = [op.index for op in graph.ops if t in op.inputs]
+    streamable = {c.op.index for c in calls if stream_stage(graph, c) is not None}
+    if shape is None or not readers or not set(readers) <= streamable or t in graph.outputs:
+        return None
+    return StreamStage(Stage(PULL, t, shape[0], ()), "pull", None)
 
 
 def _image(graph: Graph, ref) -> tuple[int, int, int] | None:
@@ -113,12 +127,16 @@ def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
                              pairs=f in PAIRS, scratch_bytes=scratch), wrapper, call)
 
 
-def build_segment(graph: Graph, stages: list[StreamStage], band: int) -> Segment | None:
+def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: StreamStage | None = None
+                  ) -> Segment | None:
     """The segment of these consecutive stages, or None when it keeps no tensor as rows or
-    cannot be streamed (a whole-map reduction before its end)."""
+    cannot be streamed (a whole-map reduction before its end). ``pull``: the pulled input's
+    stage, which leads the segment when the segment holds every reader of the input."""
     if len(stages) < 2 or any(s.stage.reduce for s in stages[:-1]):
         return None
     ops = {s.stage.op for s in stages}
+    if pull is not None and {op.index for op in graph.ops if pull.stage.output in op.inputs} <= ops:
+        stages = [pull, *stages]
     made = {s.stage.output for s in stages}
     readers: dict[int, set[int]] = {}
     for op in graph.ops:
@@ -172,9 +190,12 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
 
 
 def extra_units(graph: Graph, seg: Segment, stages: dict[int, StreamStage]) -> float:
-    """What running ``seg`` in bands adds, in work units, to its whole-tensor calls."""
+    """What running ``seg`` in bands adds, in work units, to its whole-tensor calls (the pulled
+    input's rows cost what copying the input into the arena did)."""
     extra = 0.0
-    for k, o in enumerate(seg.ops):
+    for k, o in enumerate(s.op for s in seg.stages):
+        if o == PULL:
+            continue
         st = stages[o]
         bands = [(seg.made[s - 1][k], seg.made[s][k]) for s in range(1, len(seg.made))
                  if seg.made[s][k] > seg.made[s - 1][k]]
@@ -202,12 +223,13 @@ def arena_with(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment
 
 
 def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory],
-                    budget: float = 0.10) -> list[Segment]:
+                    budget: float = 0.10, pull: bool = False) -> list[Segment]:
     """Segments that lower the plan's arena (greedy, see the module's text): the candidates are
     ranked by their plan's peak step requirement, and the few best are packed; a set of
     segments whose estimated extra work exceeds ``budget`` times the model's is not taken."""
     stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c)) is not None}
     allowed = budget * model_units(graph, calls)
+    puller = pull_stage(graph, calls) if pull else None
     segments: list[Segment] = []
     arena = arena_with(graph, memory, segments)
     best, need, members = peak_requirement(graph, memory, segments)
@@ -225,7 +247,7 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
             for j in range(max(peak_ops), hi + 1):
                 others = [s for s in segments if s.ops[-1] < i or s.ops[0] > j]
                 for band in BANDS:
-                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band)
+                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, puller)
                     if seg is None:
                         continue
                     trial = sorted(others + [seg], key=lambda s: s.ops[0])
@@ -243,7 +265,8 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
 
 def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list[StreamStage]:
     by_op = {c.op.index: c for c in calls}
-    return [stream_stage(graph, by_op[o]) for o in segment.ops]
+    return [StreamStage(s, "pull", None) if s.op == PULL else stream_stage(graph, by_op[s.op])
+            for s in segment.stages]
 
 
 def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:

@@ -221,12 +221,12 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
-           stream: bool = True, stream_cycles_budget: float = 0.10,
+           streaming: dict | None = None,
            inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
            log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
     and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct;
-    ``stream=False`` keeps whole tensors (no streamed segments).
+    ``streaming``: Target fields of streamed segments (``stream``, ``stream_cycles_budget``, ``pull_input``).
     ``emulate``: run a real board's kernels on the emulated board of its core, with cycles
     estimated for the real board's memory system and clock."""
     model = Path(model)
@@ -247,7 +247,7 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
                             report_path, winograd, deadline_s, inputs, labels, log, modelled,
-                            dict(stream=stream, stream_cycles_budget=stream_cycles_budget))
+                            streaming)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,

@@ -26,6 +26,10 @@ from ..ir import Graph, Op
 from .buffers import OpMemory, Overlap, align_up
 
 
+#: the op of a segment's first stage when it pulls the model's input from the caller row by row
+PULL = -1
+
+
 class StreamViolation(AssertionError):
     """A segment's schedule reads a row its buffer no longer (or not yet) holds."""
 
@@ -96,7 +100,13 @@ class Segment:
 
     @property
     def ops(self) -> tuple[int, ...]:
-        return tuple(s.op for s in self.stages)
+        """The operators the segment runs (not the pulled input's stage)."""
+        return tuple(s.op for s in self.stages if s.op >= 0)
+
+    @property
+    def pulled(self) -> int | None:
+        """The model input this segment pulls row by row from the caller (a stage with op PULL)."""
+        return next((s.output for s in self.stages if s.op == PULL), None)
 
     def calls(self) -> int:
         """Kernel calls that do work: (step, stage) pairs that make rows."""
@@ -281,6 +291,7 @@ def planning_graph(graph: Graph, memory: dict[int, OpMemory], segments: list[Seg
     inputs and writing its whole outputs, with its block as scratch. Returns that graph, its
     operators' memory facts, and for each of its operators the original operators it stands for."""
     starts = {seg.ops[0]: seg for seg in segments}
+    pulled = {seg.pulled for seg in segments} - {None}
     inside = {o for seg in segments for o in seg.ops}
     ops: list[Op] = []
     facts: dict[int, OpMemory] = {}
@@ -298,8 +309,9 @@ def planning_graph(graph: Graph, memory: dict[int, OpMemory], segments: list[Seg
             if op.index in memory:
                 facts[n] = memory[op.index]
             members.append([op.index])
-    return replace(graph, ops=tuple(ops)), facts, members
+    inputs = tuple(t for t in graph.inputs if t not in pulled)  # pulled rows live in their segment's block
+    return replace(graph, ops=tuple(ops), inputs=inputs), facts, members
 
 
-__all__ = ["RowMap", "Segment", "Stage", "StreamViolation", "plan_segment", "planning_graph",
+__all__ = ["PULL", "RowMap", "Segment", "Stage", "StreamViolation", "plan_segment", "planning_graph",
            "schedule_rows", "verify_segment"]

@@ -288,7 +288,8 @@ def render_glue(gen: GeneratedModel, out: Path, board_name: str, clock_hz: int, 
         version=__version__, model_name=gen.graph.name, board_name=board_name, prefix=gen.prefix,
         PREFIX=gen.prefix.upper(), inputs=list(gen.inputs), outputs=list(gen.outputs),
         dtype_codes=codes, sha256=list(bytes.fromhex(gen.graph.digest or "00" * 32)),
-        clock_hz=clock_hz, timer_hz=timer_hz, stack_bytes=stack_bytes)
+        clock_hz=clock_hz, timer_hz=timer_hz, stack_bytes=stack_bytes,
+        pulled=any(seg.pulled is not None for seg in gen.segments))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out
