@@ -100,9 +100,12 @@ def declarations_withheld():
 
 
 def generate_apart(graph: Graph, out_dir: Path, target=None) -> GeneratedModel:
-    """``generate`` with every output apart from the inputs (``declarations_withheld``)."""
+    """``generate`` with every output apart from the inputs (``declarations_withheld``), whole
+    tensors only: every operator's call runs once on its whole input and output."""
+    from edgekit.codegen.core import HOST
+
     with declarations_withheld():
-        return generate(graph, out_dir, target=target)
+        return generate(graph, out_dir, target=dataclasses.replace(target or HOST, stream=False))
 
 
 def _driver(gen: GeneratedModel) -> str:

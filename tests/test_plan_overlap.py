@@ -10,13 +10,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from edgekit.codegen import generate
+from edgekit.codegen.core import HOST
 from edgekit.codegen.overlap import sliding_window_lead
 from edgekit.ir import parse_tflite
 from edgekit.plan import align_up
+
+WHOLE = dataclasses.replace(HOST, stream=False)  # whole tensors: the kernels' overlaps, every output planned
 
 # ---------------------------------------------------------------------------- traces
 
@@ -222,7 +227,7 @@ def check_model(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, expect_o
     graph = parse_tflite(model, name="case")
     if reorder_from is not None:  # start from a worse (still topological) operator order
         graph = apply_order(graph, reorder_from(graph))
-    gen = generate(graph, tmp_path / "model")
+    gen = generate(graph, tmp_path / "model", target=WHOLE)  # the kernels' overlaps, not streamed segments'
     used = overlapped_pairs(gen)
     if expect_overlaps is None:
         sizes = {b.id: b.size for b in gen.plan.buffers}

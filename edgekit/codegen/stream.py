@@ -235,9 +235,9 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
     best, need, members = peak_requirement(graph, memory, segments)
     while True:
         peak_ops = {o for step, n in enumerate(need[:len(members)]) if n == best for o in members[step]}
-        if not peak_ops or not peak_ops <= stages.keys():
+        lo, hi = min(peak_ops, default=0), max(peak_ops, default=-1)
+        if not peak_ops or not set(range(lo, hi + 1)) <= stages.keys():  # no one run of stages holds the peak
             return segments
-        lo, hi = min(peak_ops), max(peak_ops)
         while lo - 1 in stages:
             lo -= 1
         while hi + 1 in stages:

@@ -68,7 +68,7 @@ int model_run(void);
 #define MODEL_OK 0
 #define MODEL_ERROR_NULL_ARGUMENT 1 /* an input or output pointer was NULL: nothing ran */
 
-/* Run one inference. Inputs are copied into the arena, outputs out of it. */
+/* Run one inference. Inputs are copied into the arena, outputs copied out of it. */
 int model_invoke(const int8_t *input, int8_t *output);
 
 /* MODEL_INPUT_SIZE floats -> input, as TFLite's QUANTIZE computes it:
