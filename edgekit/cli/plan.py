@@ -33,7 +33,7 @@ def run(args) -> ExitCode:
                                  **stream_options(args))
     mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
-        plot_timeline(mp.plan, mp.steps_graph, Path(args.plot))
+        plot_timeline(mp.plan, mp.steps_graph, Path(args.plot), segments=mp.segments)
     if args.json:
         doc = plan_json(mp.plan, mp.steps_graph, mp.file_order_bound)
         doc["unplanned_kernels"] = list(mp.notes)

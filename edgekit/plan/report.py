@@ -111,8 +111,10 @@ def plan_text(plan: Plan, graph: Graph, file_order_bound: int | None = None) -> 
     return "\n".join(out)
 
 
-def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None = None) -> None:
-    """Memory timeline: operators along x, arena offsets along y, one rectangle per buffer.
+def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None = None,
+                  segments: Sequence[Segment] = ()) -> None:
+    """Memory timeline: operators along x, arena offsets along y, one rectangle per buffer; a
+    streamed segment's block (its STREAMED step, ``segments`` in order) shows its row buffers.
     The file type follows the extension (.png, .svg, .pdf)."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg", ".pdf"):
@@ -136,6 +138,14 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
         if b.size >= 0.04 * max(plan.arena_bytes, 1):
             ax.text((b.first + b.last) / 2, off + b.size / 2, _label(b, graph), ha="center",
                     va="center", fontsize=6)
+    blocks = [(b, off) for b, off in zip(plan.buffers, plan.offsets)
+              if b.scratch_of is not None and graph.ops[b.scratch_of].type_name.startswith("STREAMED")]
+    for (b, off), seg in zip(blocks, segments):  # each row buffer inside its segment's block
+        for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets):
+            ax.add_patch(Rectangle((b.first - 0.4, off + o), 0.8, r * seg.row_bytes[t], facecolor="#d4a6c8",
+                                   edgecolor="black", linewidth=0.4))
+            ax.text(b.first, off + o + r * seg.row_bytes[t] / 2, f"t{t}: {r} row{'s' if r > 1 else ''}",
+                    ha="center", va="center", fontsize=5)
     by_id = {b.id: (b, o) for b, o in zip(plan.buffers, plan.offsets)}
     for s in plan.shared:  # the bytes an output shares with its dying input: hatched
         (bi, oi), (bo, oo) = by_id[s.input], by_id[s.output]
