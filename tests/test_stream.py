@@ -282,6 +282,31 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
     assert whole["streamed_segments"] == [] and whole["arena_bytes"] > doc["arena_bytes"]
 
 
+# ---------------------------------------------------------------------------- the DSP build's scratch
+
+def test_small_map_depthwise_takes_channel_groups_where_its_scratch_sets_the_arena(runtime_lib, tmp_path):
+    """A 3x3 depthwise convolution on a 2x2 map of 192 channels: the DSP rows kernel's ring of
+    widened rows (3 rows x 192 channels of int16) would be several times the tensors; where it sets
+    the arena the kernel takes channel groups (on so small a map they widen hardly more rows)."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(x):
+        a = keras.layers.Conv2D(192, 1, activation="relu")(x)
+        b = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(a)
+        return keras.layers.Conv2D(16, 1)(b)
+
+    model = keras_graph(build, [(2, 2, 8)], seed=7)
+    gen = _bit_exact(model, DSP, runtime_lib, tmp_path)
+    (dw,) = [c for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
+    assert dw.function == "ek_depthwise_rows_dsp_s8" and dw.params.group < dw.params.channels
+    ring = generate(parse_tflite(model, name="case"), tmp_path / "ring",
+                    target=dataclasses.replace(DSP, lean_kernels=False))
+    (dw_ring,) = [c for c in ring.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
+    assert dw_ring.params.group == dw_ring.params.channels
+    assert gen.arena_bytes < ring.arena_bytes and dw.scratch_bytes < dw_ring.scratch_bytes
+
+
 # ---------------------------------------------------------------------------- the input pulled in rows
 
 PULLED_MAIN = r"""

@@ -22,8 +22,22 @@ from .dsp_common import activation_fields, as_int32, fits_int16, requant_feature
 DW_RING_BYTES_S2 = 4096
 # in a streamed segment (``Target.banded_ops``) a call makes a row or two, so the ring's rows are
 # widened afresh for every call anyway: channel groups whose 3 rows fit in this many bytes cost
-# only their loop overhead, and the scratch (shared by the segment's kernels) shrinks
+# only their loop overhead, and the scratch (shared by the segment's kernels) shrinks. The same
+# groups where the scratch sets the arena (``Target.lean_ops``) when they widen at most LEAN_WIDEN
+# times the rows the ring does, or the map is tiny (LEAN_PIXELS outputs): small maps, where every
+# output row's window holds most of the input (a 1x1 map with 336 channels: a 13,440-byte ring
+# for a 336-byte tensor)
 DW_RING_BYTES_BANDED = 384
+LEAN_WIDEN = 1.5
+LEAN_PIXELS = 4
+
+
+def lean_rows_pay(p) -> bool:
+    """Channel groups cost little on this depthwise call (``p``: the portable parameters)."""
+    ring = p.input_h
+    groups = sum(max(0, min(p.input_h, oy * p.stride_h - p.pad_top + 3) - max(0, oy * p.stride_h - p.pad_top))
+                 for oy in range(p.output_h))
+    return groups <= LEAN_WIDEN * ring or p.output_h * p.output_w <= LEAN_PIXELS
 
 
 def depthwise_table(ctx: LowerCtx, call: KernelCall) -> tuple[np.ndarray, np.ndarray | None]:
@@ -182,7 +196,7 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     may_raise_arena = x.nbytes + 6 * row_len * c > largest
     group = rows_group(c, row_len, DW_RING_BYTES_S2 if s == 2 and may_raise_arena else None)
     op = call.op
-    if op.index in ctx.target.banded_ops:
+    if op.index in ctx.target.banded_ops or (op.index in ctx.target.lean_ops and lean_rows_pay(p)):
         group = min(group, rows_group(c, row_len, DW_RING_BYTES_BANDED))
     params = DepthwiseRowsParams(
         input_h=p.input_h, input_w=p.input_w, channels=c, output_h=p.output_h, output_w=p.output_w,
