@@ -357,6 +357,7 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
         lines.append(line)
     used = {a for line in lines for a in line["args"]}
     return {"index": k, "first": seg.ops[0], "last": seg.ops[-1], "steps": seg.steps, "band": seg.band,
+            "driver": "the input" if seg.pulled is not None else f"op {seg.ops[0]}'s output",
             "stages": lines, "views": [v for v in views if f"&{v['name']}" in used], "made": seg.made, "keep": seg.keep,
             "row_type": "uint8_t" if max(max(r) for r in seg.made) < 256 else "uint16_t",
             "block_bytes": seg.block_bytes, "buffers": len(seg.buffers)}

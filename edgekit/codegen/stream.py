@@ -7,10 +7,10 @@ table once its parameter struct has those three sizes. The segment arithmetic (s
 buffers, their verification) is the planner's (``edgekit/plan/stream.py``).
 
 The search (:func:`choose_segments`) is greedy on the plan's peak: while the step that sets the
-arena is an operator that can stream, try every run of consecutive streamable operators through
-it (and bands of 1, 2 and 4 rows), keep the one whose plan needs the fewest bytes at its peak
-step (the fewest kernel calls among equals), and look at the new peak; stop when nothing
-lowers it.
+arena is an operator that can stream, every run of consecutive streamable operators through it
+(and bands of 1, 2 and 4 rows) within the cycle budget is ranked by its plan's peak step
+requirement (the fewest kernel calls among equals), the best few are packed, the smallest arena
+is kept, and the new peak looked at; it stops when nothing lowers the arena.
 """
 
 from __future__ import annotations

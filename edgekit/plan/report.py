@@ -184,6 +184,7 @@ def segment_text(k: int, seg: Segment) -> str:
     """A streamed segment for people: its operators, steps and row buffers."""
     rows = ", ".join(f"t{t} {r} row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
+    driver = "the input (pulled)" if seg.pulled is not None else f"op {seg.ops[0]}'s output"
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
-            f"{seg.band} row{'s' if seg.band > 1 else ''} of op {seg.ops[0]}'s output; block {seg.block_bytes:,} bytes: "
+            f"{seg.band} row{'s' if seg.band > 1 else ''} of {driver}; block {seg.block_bytes:,} bytes: "
             f"row buffers {rows}; kernels' scratch at +{seg.scratch_offset}")

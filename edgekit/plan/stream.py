@@ -3,13 +3,14 @@ kept as a few rows.
 
 A *segment* is a run of consecutive operators of the schedule whose outputs are made row by
 row: sliding windows (convolutions, depthwise convolutions, pools), element-wise operators
-(ADD), and a whole-map reduction at its end (a global average pool). It runs in steps; at each
-step every operator, producer before consumer, computes the output rows its consumers in the
-segment will read during the step (the last operator drives: ``band`` rows of its output a
-step). A tensor made and read only inside the segment (a *row buffer*) holds the rows not yet
-read by all its consumers plus those just written; before its producer writes, the rows no
-consumer needs any more are dropped (the C moves the rest down, ``ek_rows_keep`` in
-``firmware/kernels/ek_stream.h``). Every other tensor the segment touches is whole.
+(ADD), and a whole-map reduction at its end (a global average pool); its first stage may be the
+model's input, pulled from the caller a row at a time (``PULL``). It runs in steps
+(:func:`schedule_rows`): the first stage makes ``band`` rows a step, every other, producer before
+consumer, as many as its inputs allow but no more than its share of the band. A tensor made and
+read only inside the segment (a *row buffer*) holds the rows not yet read by all its consumers
+plus those just written; before its producer writes, the rows no consumer needs any more are
+dropped (the C moves the rest down, ``ek_rows_keep`` in ``firmware/kernels/ek_stream.h``).
+Every other tensor the segment touches is whole.
 
 The planner sees a segment as one operator (:func:`planning_graph`): its whole inputs and
 outputs, and one block of scratch holding the row buffers, the accumulators of a reduction
