@@ -27,6 +27,7 @@ from edgekit.codegen import generate, op_memory
 from edgekit.codegen import stream as streaming
 from edgekit.codegen.core import HOST, Target, target_for_cpu
 from edgekit.ir import parse_tflite, read_tflite
+from edgekit.plan import plan_graph
 from edgekit.plan.stream import RowMap, Stage, StreamViolation, plan_segment, planning_graph, verify_segment
 from edgekit.target.host import build_host_runner, random_inputs, run_host
 
@@ -142,7 +143,7 @@ def _force(monkeypatch, band: int):
     rows, whatever the arena (the search would keep only what lowers it)."""
     import edgekit.codegen as codegen
 
-    def forced(graph, calls, plan, target):
+    def forced(graph, calls, plan, target, schedule=None):
         stages = {c.op.index: s for c in calls if (s := streaming.stream_stage(graph, c)) is not None}
         runs, run = [], []
         for op in graph.ops:
@@ -157,8 +158,8 @@ def _force(monkeypatch, band: int):
             best = best[:-1]
         seg = streaming.build_segment(graph, best, band)
         assert seg is not None, [s.call.function for s in best]
-        _, _, members = planning_graph(graph, op_memory(calls), [seg])
-        return [seg], members, calls, target
+        pg, facts, members = planning_graph(graph, op_memory(calls), [seg])
+        return [seg], members, calls, target, plan_graph(pg, facts, schedule=schedule)
 
     monkeypatch.setattr(codegen, "stream_plan", forced)
 

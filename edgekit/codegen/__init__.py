@@ -256,7 +256,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls = share_identical_arrays(lower_graph(planned, target))
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
-        segments, members, calls, chosen = stream_plan(planned, calls, plan, chosen)
+        segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
             schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
@@ -301,31 +301,33 @@ def share_identical_arrays(calls: list[KernelCall]) -> list[KernelCall]:
     return out
 
 
-def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target
-                ) -> tuple[list[Segment], list[list[int]], list[KernelCall], Target]:
+def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
+                schedule: Schedule | None = None
+                ) -> tuple[list[Segment], list[list[int]], list[KernelCall], Target, Plan]:
     """The streamed segments for ``target`` (none unless ``target.stream``), kept only when their
-    plan's arena is smaller than ``plan``'s; per step of the plan, the operators it runs; and the
-    calls and target they were chosen with: the operators of the segments are lowered again for
-    bands (``Target.banded_ops``) and that is kept when it makes the arena smaller still."""
+    plan's arena is smaller than ``plan``'s; per step of the plan, the operators it runs; the
+    calls and target they were chosen with (the operators of the segments are lowered again for
+    bands, ``Target.banded_ops``, and that is kept when it makes the arena smaller still); and the
+    plan of all that (``plan`` itself without segments)."""
     whole = [[op.index] for op in graph.ops]
     if not target.stream:
-        return [], whole, calls, target
-    best = ([], whole, calls, target, plan.arena_bytes)
+        return [], whole, calls, target, plan
+    best = ([], whole, calls, target, plan)
     for _ in range(2):
         memory = op_memory(calls)
         segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget, target.pull_input)
         if not segments:
             break
         pg, facts, members = planning_graph(graph, memory, segments)
-        arena = plan_graph(pg, facts).arena_bytes
-        if arena < best[-1]:
-            best = (segments, members, calls, target, arena)
+        trial = plan_graph(pg, facts, schedule=schedule)
+        if trial.arena_bytes < best[-1].arena_bytes:
+            best = (segments, members, calls, target, trial)
         banded = frozenset(o for seg in segments for o in seg.ops)
         if banded <= target.banded_ops:
             break
         target = dataclasses.replace(target, banded_ops=target.banded_ops | banded)
         calls = share_identical_arrays(lower_graph(graph, target))
-    return best[:4]
+    return best
 
 
 def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, op_line) -> dict:
@@ -381,12 +383,12 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         graph, calls, schedule = schedule_for(graph, calls, target)
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
-    segments, members, calls, target = stream_plan(graph, calls, plan, target)
-    if segments:
-        pg, facts, members = planning_graph(graph, op_memory(calls), segments)
+    segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
+    if segments and ram_limit is not None:  # refused in one line when it does not fit
+        pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
         plan = plan_graph(pg, facts, ram_limit=ram_limit, schedule=schedule)
     elif ram_limit is not None:
-        plan = plan_for(graph, calls, ram_limit, schedule)  # refused in one line when it does not fit
+        plan = plan_for(graph, calls, ram_limit, schedule)
     inputs, outputs = io_tensors(graph)
 
     out_dir = Path(out_dir)

@@ -18,12 +18,7 @@ void ek_conv2d_s8_rows(const ek_conv2d_params *p, const ek_rows *in, const ek_ro
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_conv2d_params q = *p;
-    q.input_h = w.rows;
-    q.pad_top = w.pad_top;
-    q.output_h = to - from;
+    EK_BAND_PARAMS(ek_conv2d_params, input_h, pad_top, output_h, p->stride_h, (p->filter_h - 1) * p->dilation_h + 1);
     ek_conv2d_s8(&q, ek_row(in, w.first), ek_row(out, from));
 }
 
@@ -33,12 +28,8 @@ void ek_conv2d_pal_s8_rows(const ek_conv2d_pal_params *p, const ek_rows *in, con
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_conv2d_pal_params q = *p;
-    q.input_h = w.rows;
-    q.pad_top = w.pad_top;
-    q.output_h = to - from;
+    EK_BAND_PARAMS(ek_conv2d_pal_params, input_h, pad_top, output_h, p->stride_h,
+                   (p->filter_h - 1) * p->dilation_h + 1);
     ek_conv2d_pal_s8(&q, ek_row(in, w.first), ek_row(out, from));
 }
 
@@ -48,25 +39,9 @@ void ek_depthwise_conv2d_s8_rows(const ek_depthwise_conv2d_params *p, const ek_r
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_depthwise_conv2d_params q = *p;
-    q.input_h = w.rows;
-    q.pad_top = w.pad_top;
-    q.output_h = to - from;
+    EK_BAND_PARAMS(ek_depthwise_conv2d_params, input_h, pad_top, output_h, p->stride_h,
+                   (p->filter_h - 1) * p->dilation_h + 1);
     ek_depthwise_conv2d_s8(&q, ek_row(in, w.first), ek_row(out, from));
-}
-
-/* A pool's band: the same three sizes replaced. */
-static ek_pool_params pool_band(const ek_pool_params *p, int32_t from, int32_t to, int32_t *first)
-{
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_h, p->filter_h, p->in_h);
-    ek_pool_params q = *p;
-    q.in_h = w.rows;
-    q.pad_h = w.pad_top;
-    q.out_h = to - from;
-    *first = w.first;
-    return q;
 }
 
 void ek_max_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to)
@@ -74,9 +49,8 @@ void ek_max_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_ro
     if (to <= from) {
         return;
     }
-    int32_t first;
-    const ek_pool_params q = pool_band(p, from, to, &first);
-    ek_max_pool_s8(&q, ek_row(in, first), ek_row(out, from));
+    EK_BAND_PARAMS(ek_pool_params, in_h, pad_h, out_h, p->stride_h, p->filter_h);
+    ek_max_pool_s8(&q, ek_row(in, w.first), ek_row(out, from));
 }
 
 void ek_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
@@ -85,9 +59,8 @@ void ek_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_ro
     if (to <= from) {
         return;
     }
-    int32_t first;
-    const ek_pool_params q = pool_band(p, from, to, &first);
-    ek_avg_pool_s8(&q, ek_row(in, first), ek_row(out, from), scratch);
+    EK_BAND_PARAMS(ek_pool_params, in_h, pad_h, out_h, p->stride_h, p->filter_h);
+    ek_avg_pool_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
 void ek_add_s8_rows(const ek_add_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,

@@ -63,6 +63,16 @@ EK_INLINE ek_window ek_window_rows(int32_t from, int32_t to, int32_t stride, int
     return w;
 }
 
+/* What every window wrapper does before calling its kernel: the band's window `w` and `q`, a copy
+ * of *p (of type TYPE) whose input rows (field IN_H), top padding (PAD) and output rows (OUT_H) are
+ * the band's. Expects p, from and to in scope, from < to. */
+#define EK_BAND_PARAMS(TYPE, IN_H, PAD, OUT_H, STRIDE, SPAN)                                 \
+    const ek_window w = ek_window_rows(from, to, (STRIDE), p->PAD, (SPAN), p->IN_H);       \
+    TYPE q = *p;                                                                           \
+    q.IN_H = w.rows;                                                                       \
+    q.PAD = w.pad_top;                                                                     \
+    q.OUT_H = to - from
+
 void ek_conv2d_s8_rows(const ek_conv2d_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to);
 void ek_conv2d_pal_s8_rows(const ek_conv2d_pal_params *p, const ek_rows *in, const ek_rows *out, int32_t from,
                            int32_t to);

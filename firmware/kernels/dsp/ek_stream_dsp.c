@@ -1,12 +1,8 @@
 #include "ek_stream_dsp.h"
 
-/* The int16_t-sized parameter structs of the DSP kernels: the band's three sizes replaced. */
-#define EK_BAND(q, w, from, to)             \
-    do {                                   \
-        (q).input_h = (int16_t)(w).rows;    \
-        (q).pad_top = (int16_t)(w).pad_top; \
-        (q).output_h = (int16_t)((to) - (from)); \
-    } while (0)
+/* EK_BAND_PARAMS (ek_stream.h) with the DSP kernels' field names; their int16_t sizes take the
+ * band's (never larger than the whole call's). */
+#define EK_DSP_BAND(TYPE, STRIDE, SPAN) EK_BAND_PARAMS(TYPE, input_h, pad_top, output_h, STRIDE, SPAN)
 
 void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
                            int32_t from, int32_t to)
@@ -14,10 +10,7 @@ void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, con
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_conv2d_dsp_params q = *p;
-    EK_BAND(q, w, from, to);
+    EK_DSP_BAND(ek_conv2d_dsp_params, p->stride_h, (p->filter_h - 1) * p->dilation_h + 1);
     ek_conv2d_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
@@ -27,10 +20,7 @@ void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_conv2d_dsp_params q = *p;
-    EK_BAND(q, w, from, to);
+    EK_DSP_BAND(ek_conv2d_dsp_params, p->stride_h, (p->filter_h - 1) * p->dilation_h + 1);
     ek_conv2d_int4_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
@@ -40,9 +30,7 @@ void ek_conv3x3_wino_dsp_s8_rows(const ek_conv3x3_wino_params *p, const ek_rows 
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, 1, p->pad_top, 3, p->input_h);
-    ek_conv3x3_wino_params q = *p;
-    EK_BAND(q, w, from, to);
+    EK_DSP_BAND(ek_conv3x3_wino_params, 1, 3);
     q.tiles_h = (int16_t)((to - from + 1) / 2);
     ek_conv3x3_wino_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
@@ -53,10 +41,7 @@ void ek_depthwise_dsp_s8_rows(const ek_depthwise_dsp_params *p, const ek_rows *i
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, (p->filter_h - 1) * p->dilation_h + 1,
-                                       p->input_h);
-    ek_depthwise_dsp_params q = *p;
-    EK_BAND(q, w, from, to);
+    EK_DSP_BAND(ek_depthwise_dsp_params, p->stride_h, (p->filter_h - 1) * p->dilation_h + 1);
     ek_depthwise_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
@@ -66,9 +51,7 @@ void ek_depthwise_rows_dsp_s8_rows(const ek_depthwise_rows_params *p, const ek_r
     if (to <= from) {
         return;
     }
-    const ek_window w = ek_window_rows(from, to, p->stride_h, p->pad_top, 3, p->input_h);
-    ek_depthwise_rows_params q = *p;
-    EK_BAND(q, w, from, to);
+    EK_DSP_BAND(ek_depthwise_rows_params, p->stride_h, 3);
     ek_depthwise_rows_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
