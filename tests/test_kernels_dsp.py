@@ -28,7 +28,8 @@ from opmodels import keras_op
 from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
-DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8"),
+DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8",
+                             "ek_conv2d_sparse_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
@@ -36,6 +37,8 @@ DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_c
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
 #: the DSP target that keeps every kernel with scratch (no lean variants chosen for memory)
 DSP_SCRATCH = dataclasses.replace(DSP, lean_kernels=False)
+#: the DSP target that never stores weights compressed (the palette kernel is not a DSP one)
+DSP_UNPACKED = dataclasses.replace(DSP, weight_packing=False)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +75,14 @@ def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, 
 
 
 def _conv_takes_dsp(c) -> bool:
-    return c.groups == 1 and c.dilation[1] == 1
+    return c.dilation[1] == 1
 
 
 @pytest.mark.parametrize("case", conv_cases.CASES, ids=[c.id for c in conv_cases.CASES])
 def test_conv2d_cases_host(case, dsp_runtime_lib, tmp_path):
+    # without weight packing: a small grouped filter's few values would take the palette kernel
     assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D",
-                         expect_dsp=_conv_takes_dsp(case))
+                         expect_dsp=_conv_takes_dsp(case), target=DSP_UNPACKED)
 
 
 def _dw_takes_dsp(c) -> bool:
@@ -176,6 +180,14 @@ CONV_DSP_CASES = [
     CC((6, 10), 2, 9, (2, 3), (2, 2), "valid", (1, 1), 1, "relu", False, False, 37),   # 2 x 6 taps
     CC((25, 5), 16, 10, (1, 1), (1, 1), "valid", (1, 1), 1, None, False, True, 38),    # blocks straddle rows
     CC((12, 12), 16, 12, (1, 1), (2, 2), "valid", (1, 1), 1, "relu", False, True, 39), # 1x1 stride 2
+    # grouped: 1x1 read straight (four-pixel columns), per group odd channels and k % 4 != 0; wider
+    # filters gathered (their taps are not contiguous), padding, stride, dilation
+    CC((8, 8), 32, 48, (1, 1), (1, 1), "valid", (1, 1), 2, "relu", False, True, 40),   # ShuffleNet's
+    CC((5, 7), 12, 18, (1, 1), (1, 1), "same", (1, 1), 3, None, False, True, 41),      # 4 in, 6 out
+    CC((6, 5), 20, 10, (1, 1), (1, 1), "valid", (1, 1), 2, "relu6", True, True, 42),   # 10 in, 5 out
+    CC((9, 9), 8, 12, (3, 3), (1, 1), "same", (1, 1), 4, "relu", False, True, 43),     # 2 in a group
+    CC((10, 9), 16, 8, (3, 3), (2, 2), "same", (1, 1), 2, None, False, False, 44),
+    CC((9, 11), 6, 6, (3, 3), (1, 1), "same", (2, 1), 2, "relu", False, True, 45),     # dilation
 ]
 
 
@@ -218,6 +230,79 @@ def test_conv2d_dead_channels_host(dsp_runtime_lib, tmp_path):
     gen = assert_dsp_bit_exact(conv_with_dead_channels(31), dsp_runtime_lib, tmp_path, "CONV_2D")
     live = [c.params.live_c for c in gen.calls if c.function == "ek_conv2d_dsp_s8"]
     assert sorted(live) == [2, 8], live
+
+
+def conv_with_zero_blocks(shape, out_c: int, k: int, keep: float, seed: int, stride: int = 1) -> bytes:
+    """A CONV_2D whose weights are zero in whole blocks of the block-sparse kernel: 16 consecutive
+    taps (in (ky, kx, c) order, the column order when a filter row is whole words) of a pair of
+    output channels, each block kept with probability ``keep``; one pair keeps no block (its
+    channels are constants) and one keeps every block."""
+    import keras
+
+    import opmodels
+    from edgekit.frontend.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=shape, batch_size=1)
+    layer = keras.layers.Conv2D(out_c, k, strides=stride, padding="same", activation="relu")
+    model = keras.Model(inp, layer(inp))
+    opmodels._randomize_weights(model, seed)
+    w, b = layer.get_weights()
+    rng = np.random.default_rng(seed)
+    flat = w.reshape(-1, out_c)
+    blocks = -(-flat.shape[0] // 16)
+    kept = rng.random(((out_c + 1) // 2, blocks)) < keep
+    kept[0] = False
+    kept[-1] = True
+    for q in range((out_c + 1) // 2):
+        for blk in np.flatnonzero(~kept[q]):
+            flat[16 * blk:16 * blk + 16, 2 * q:2 * q + 2] = 0.0
+    layer.set_weights([flat.reshape(w.shape), b])
+    return int8_tflite(model, opmodels._calib([shape], seed))
+
+
+SPARSE_CASES = [  # input shape, out channels, kernel, fraction of blocks kept, seed, stride
+    ((6, 7, 48), 10, 1, 0.4, 50, 1),    # 3 blocks a pair
+    ((5, 5, 64), 7, 1, 0.5, 51, 1),     # an odd channel count: the last pair a copy
+    ((9, 9, 16), 12, 3, 0.3, 52, 2),    # 3x3, 9 blocks; stride 2, border windows
+    ((4, 6, 40), 9, 1, 0.5, 53, 1),     # k 40: the column padded to 48, the last block partial
+    ((8, 8, 12), 16, 3, 0.2, 54, 1),    # k 108 -> 112, Winograd's shape: taken at a fifth of the blocks
+]
+
+
+@pytest.mark.parametrize("case", SPARSE_CASES, ids=str)
+def test_conv2d_sparse_host(case, dsp_runtime_lib, tmp_path):
+    """Block-sparse weights take ek_conv2d_sparse_dsp_s8, bit-exact; its stream holds only the
+    blocks kept (fewer words than the dense kernel's), and where few blocks are zero the dense DSP
+    kernel is kept."""
+    shape, out_c, k, keep, seed, stride = case
+    gen = assert_dsp_bit_exact(conv_with_zero_blocks(shape, out_c, k, keep, seed, stride), dsp_runtime_lib,
+                               tmp_path / "sparse", "CONV_2D")
+    (call,) = gen.calls
+    assert call.function == "ek_conv2d_sparse_dsp_s8"
+    assert call.params.k_pad % 16 == 0
+    dense = assert_dsp_bit_exact(conv_with_zero_blocks(shape, out_c, k, 1.0, seed, stride), dsp_runtime_lib,
+                                 tmp_path / "dense", "CONV_2D")
+    assert dense.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
+    assert call.params.stream.nbytes < dense.calls[0].params.stream.nbytes
+
+
+def test_sparse_stream_layout():
+    """The stream lists, per channel pair, exactly the blocks with a nonzero weight of either
+    channel, each as its byte offset (block * 128) and eight words, then -1 and the terms."""
+    from edgekit.codegen.ops.dsp_conv import LAST_PAIR, SPARSE_END, sparse_stream
+
+    w = np.zeros((4, 48), np.int64)
+    w[0, 20] = 3          # pair 0: block 1 (k 16..31)
+    w[1, 47] = -2         # pair 0: block 2
+    w[3, 0] = 1           # pair 1: block 0
+    table = np.arange(4 * 4).reshape(4, 4)
+    s = sparse_stream(w, table, np.arange(4), 48)
+    pair0 = [table[0, 0], table[1, 0], 128, *[0] * 8, 256, *[0] * 8, SPARSE_END]
+    assert list(s[:2]) == pair0[:2] and s[2] == 128 and s[11] == 256 and s[20] == SPARSE_END
+    assert len(s) == 2 + 2 * 9 + 1 + 6 + 2 + 9 + 1 + 6
+    assert s[27 + 2] == 0 and s[27 + 2 + 9] == SPARSE_END  # pair 1: block 0 only
+    assert s[-1] & LAST_PAIR and not s[26] & LAST_PAIR
 
 
 @pytest.fixture
@@ -455,6 +540,12 @@ BOARD_CASES = [
     ("conv-tail-two-words", lambda: conv_cases.build_conv(CONV_DSP_CASES[9]), "CONV_2D"),
     ("conv-c1-dilated", lambda: conv_cases.build_conv(CONV_DSP_CASES[10]), "CONV_2D"),
     ("conv-straddling-blocks", lambda: conv_cases.build_conv(CONV_DSP_CASES[12]), "CONV_2D"),
+    ("conv-grouped-1x1", lambda: conv_cases.build_conv(CONV_DSP_CASES[14]), "CONV_2D"),
+    ("conv-grouped-odd", lambda: conv_cases.build_conv(CONV_DSP_CASES[16]), "CONV_2D"),
+    ("conv-grouped-3x3", lambda: conv_cases.build_conv(CONV_DSP_CASES[17]), "CONV_2D"),
+    ("conv-sparse-1x1", lambda: conv_with_zero_blocks(*SPARSE_CASES[0]), "CONV_2D"),
+    ("conv-sparse-odd", lambda: conv_with_zero_blocks(*SPARSE_CASES[1]), "CONV_2D"),
+    ("conv-sparse-3x3-s2", lambda: conv_with_zero_blocks(*SPARSE_CASES[2]), "CONV_2D"),
     ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),
     ("dw-s2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[1]), "DEPTHWISE_CONV_2D"),
     ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),
@@ -486,6 +577,8 @@ BOARD_CASES = [
 def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
     fw = assert_bit_exact_on_board(build(), tmp_path, "qemu-mps2-an386", op_type,
                                    lean_kernels=not name.endswith("-scratch"))
+    if name.startswith("conv-sparse"):
+        assert [c.function for c in fw.generated.calls] == ["ek_conv2d_sparse_dsp_s8"]
     if name.startswith("fc-640"):  # a lone 640-wide layer: its scratch would be the peak
         (call,) = fw.generated.calls
         assert call.function == ("ek_fully_connected_dsp_s8" if name.endswith("-scratch")

@@ -198,3 +198,39 @@ def test_conv_on_emulated_cortex_m7(tmp_path):
     model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad)
     fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an500", "CONV_2D")
     assert [c.function for c in fw.generated.calls] == [INT4_CONV]
+
+
+def _grouped_int4_conv(shape, out_c, groups, kernel, seed) -> bytes:
+    """A grouped CONV_2D whose float weights lie on a 4-bit grid (per output channel k * s, k in
+    -7..7, each channel's largest |k| 7), converted to int8 and stored as INT4 by edgekit's
+    rewrite (``compress.int4.int4_weights``; the converter's low-bit option takes no groups)."""
+    import keras
+
+    from edgekit.compress.int4 import int4_weights
+    from opmodels import _calib, _randomize_weights
+    from edgekit.frontend.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=shape, batch_size=1)
+    conv = keras.layers.Conv2D(out_c, kernel, padding="same", groups=groups, activation="relu")
+    model = keras.Model(inp, conv(inp))
+    _randomize_weights(model, seed)
+    rng = np.random.default_rng(seed)
+    w, b = conv.get_weights()
+    k = rng.integers(-7, 8, w.shape)
+    k[0, 0, 0, :] = 7 * rng.choice([-1, 1], out_c)  # every channel's largest |k| is 7
+    conv.set_weights([(k * rng.uniform(0.02, 0.1, out_c)).astype(np.float32), b])
+    t4, changed = int4_weights(int8_tflite(model, _calib([shape], seed)))
+    assert changed, "the weights were not stored as int4"
+    return t4
+
+
+@pytest.mark.parametrize("case", [((8, 8, 32), 24, 2, 1, 40), ((7, 9, 12), 9, 3, 3, 41)], ids=str)
+def test_grouped_conv_dsp_host(case, runtime_lib, tmp_path):
+    """A grouped convolution with int4 weights takes the int4 DSP kernel (a group's part of the
+    stream after another's), bit-exact."""
+    shape, out_c, groups, k, seed = case
+    gen = assert_dsp_bit_exact(_grouped_int4_conv(shape, out_c, groups, k, seed), runtime_lib, tmp_path,
+                               "CONV_2D")
+    (call,) = gen.calls
+    assert call.function == INT4_CONV and call.params.groups == groups

@@ -220,6 +220,8 @@ CASES = [
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in conv_tests.CASES[1::2] if dsp_tests._conv_takes_dsp(c)],
     *[_conv(c, "ek_conv2d_dsp_s8", DSP) for c in dsp_tests.CONV_DSP_CASES],
     Case("ek_conv2d_dsp_s8", DSP, "dead-channels", lambda: dsp_tests.conv_with_dead_channels(31)),
+    *[Case("ek_conv2d_sparse_dsp_s8", DSP, f"sparse{i}", lambda a=a: dsp_tests.conv_with_zero_blocks(*a))
+      for i, a in enumerate(dsp_tests.SPARSE_CASES)],
     *[Case(int4_tests.INT4_CONV, DSP, f"int4-{'x'.join(map(str, a[0]))}-{a[1]}-k{a[2]}-s{a[3]}-{a[4]}",
            lambda a=a: int4_op("conv", a[0], a[1], seed=a[5], kernel=a[2], stride=a[3], padding=a[4]))
       for a in int4_tests.CONV_DSP_CASES[1:]],

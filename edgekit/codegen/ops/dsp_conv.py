@@ -13,6 +13,7 @@ import numpy as np
 from ...ir import DType
 from .. import kernel_facts
 from ..arith import INT32_MAX, max_abs_acc, multiply_by_quantized_multiplier
+from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, as_int32, fits_int16, gemm_weights, requant_features, requant_table, round_up
 
@@ -24,7 +25,8 @@ class Conv2DDspParams(CStruct):
     C_TYPE = "ek_conv2d_dsp_params"
     input_h: int
     input_w: int
-    input_c: int
+    input_c: int  # one group's
+    groups: int
     output_h: int
     output_w: int
     output_c: int
@@ -100,6 +102,60 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
     return as_int32(out).reshape(-1)
 
 
+#: k of a block of the block-sparse stream: one iteration of the channel loop (eight pairs of k)
+SPARSE_BLOCK_K = 16
+#: the sentinel word that ends a channel pair's blocks (ek_conv2d_dsp.h)
+SPARSE_END = -1
+#: the block-sparse kernel is taken when it reads at most this fraction of the dense kernel's pairs
+#: of k (a block costs an offset word and a loop test more than eight pairs of the dense loop)
+SPARSE_MAX_WORK = 0.85
+
+
+def sparse_blocks(w_pairs: np.ndarray) -> np.ndarray:
+    """[channel pairs][blocks] True where a block of SPARSE_BLOCK_K column positions holds a
+    nonzero weight of either channel of the pair (``w_pairs``: [pairs][2][k_pad], k_pad a
+    multiple of SPARSE_BLOCK_K)."""
+    pairs, _, k_pad = w_pairs.shape
+    return np.abs(w_pairs).reshape(pairs, 2, k_pad // SPARSE_BLOCK_K, SPARSE_BLOCK_K).sum(axis=(1, 3)) > 0
+
+
+def sparse_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int) -> np.ndarray:
+    """ek_conv2d_sparse_dsp_s8's stream: ``conv_stream``'s with, per channel pair, only the blocks
+    of eight k pairs that hold a nonzero weight, each after its byte offset in the columns
+    (block * 128), then SPARSE_END."""
+    n = w_live.shape[0]
+    if n == 0:
+        return np.zeros(1, np.int64)
+    if n % 2:
+        w_live = np.concatenate([w_live, w_live[-1:]])
+        table = np.concatenate([table, table[-1:]])
+        channels = np.concatenate([channels, channels[-1:]])
+    pairs = w_live.shape[0] // 2
+    words = gemm_weights(w_live, k_pad, 2).astype(np.int8).view("<i4").astype(np.int64).reshape(
+        pairs, k_pad // SPARSE_BLOCK_K, SPARSE_BLOCK_K // 2)
+    live = sparse_blocks(_padded(w_live, k_pad).reshape(pairs, 2, k_pad))
+    table = np.asarray(table, np.int64)
+    terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
+    terms[-1, 2] |= LAST_PAIR
+    terms = terms.reshape(pairs, 6)
+    biases = table[:, 0].reshape(pairs, 2)
+    out = []
+    for q in range(pairs):
+        out.append(biases[q])
+        for b in np.flatnonzero(live[q]):
+            out.append([b * SPARSE_BLOCK_K * 8])  # the block's byte offset in the columns (16 bytes a pair)
+            out.append(words[q, b])
+        out.append([SPARSE_END])
+        out.append(terms[q])
+    return as_int32(np.concatenate(out))
+
+
+def _padded(w: np.ndarray, k_pad: int) -> np.ndarray:
+    out = np.zeros((w.shape[0], k_pad), np.int64)
+    out[:, :w.shape[1]] = w
+    return out
+
+
 def int4_words(pair_bytes: np.ndarray) -> np.ndarray:
     """int8 weight words as bytes [channel pairs][k pairs][4] (k pairs even, values -8..7) to the
     int4 stream's words [channel pairs][k pairs / 2]: byte b of word i holds byte b of pair 2i's
@@ -110,9 +166,9 @@ def int4_words(pair_bytes: np.ndarray) -> np.ndarray:
 
 
 def conv2d_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
-    """A DSP core and a CONV_2D without groups or horizontal dilation."""
+    """A DSP core and a CONV_2D without horizontal dilation (grouped too)."""
     p = call.params
-    return ctx.target.dsp and p.groups == 1 and p.dilation_w == 1
+    return ctx.target.dsp and p.dilation_w == 1
 
 
 def live_channels(w_rows: np.ndarray) -> np.ndarray:
@@ -131,13 +187,30 @@ def lower_conv2d_int4_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     return lower_conv2d_dsp(ctx, call, int4=True)
 
 
-def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False) -> KernelCall | None:
+def conv2d_sparse_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """What ek_conv2d_dsp_s8 takes, ungrouped, with int8 weights (whether enough blocks are zero
+    is the lowering's to say)."""
+    return (conv2d_dsp_applies(ctx, call) and call.params.groups == 1
+            and ctx.tensor(call.op.inputs[1]).dtype != DType.INT4)
+
+
+def lower_conv2d_sparse_dsp(ctx: LowerCtx, call: KernelCall, max_work: float | None = None) -> KernelCall | None:
+    """ek_conv2d_sparse_dsp_s8: ek_conv2d_dsp_s8's call with only the blocks of sixteen k that hold
+    a nonzero weight in its stream; None when it would read more than ``max_work`` (default
+    SPARSE_MAX_WORK) of the dense kernel's pairs of k."""
+    return lower_conv2d_dsp(ctx, call, sparse=True, max_work=SPARSE_MAX_WORK if max_work is None else max_work)
+
+
+def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse: bool = False,
+                     max_work: float = SPARSE_MAX_WORK) -> KernelCall | None:
     """ek_conv2d_dsp_s8 for ``call`` (an ek_conv2d_s8 call), None when its requantization or sizes
-    are outside the kernel's bounds; ``int4``: ek_conv2d_int4_dsp_s8."""
+    are outside the kernel's bounds; ``int4``: ek_conv2d_int4_dsp_s8; ``sparse``:
+    ek_conv2d_sparse_dsp_s8 (the column padded to whole blocks)."""
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
     w_rows = w.data.reshape(w.shape[0], -1).astype(np.int64)
-    live = live_channels(w_rows)
+    # grouped: every channel is computed (the dead rows are per whole output, ek_conv2d_dsp.h)
+    live = live_channels(w_rows) if p.groups == 1 else np.arange(p.output_c)
     bias, mult, shift = p.bias.values, p.multiplier.values, p.shift.values
     acc_bound = max_abs_acc(bias[live], w_rows[live])
     table = requant_table(bias[live], mult[live], shift[live], p.output_offset, acc_bound)
@@ -146,10 +219,23 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False) -> Ker
     if int4 and 32 * int(np.max(acc_bound, initial=0)) > INT32_MAX:
         return None
     op = call.op
-    run = p.filter_w * p.input_c  # a window row's taps
+    run = p.filter_w * p.filter_c  # a window row's taps (one group's channels)
     order = column_order(p.filter_h, run)
-    k_pad = round_up(order.size, 4)  # already whole words
+    k_pad = round_up(order.size, SPARSE_BLOCK_K if sparse else 4)  # already whole words
     w_cols = np.where(order >= 0, w_rows[:, np.maximum(order, 0)], 0)  # the weights in column order
+    if sparse:
+        pairs = (live.size + 1) // 2
+        w_pairs = _padded(w_cols[np.append(live, live[-1:])[:2 * pairs]], k_pad).reshape(pairs, 2, k_pad)
+        read = int(sparse_blocks(w_pairs).sum()) * SPARSE_BLOCK_K // 2
+        if live.size == 0 or read > max_work * pairs * round_up(order.size, 4) // 2:
+            return None
+        stream = sparse_stream(w_cols[live], table, live, k_pad)
+    elif p.groups > 1:  # each group's pairs a part of the stream of its own
+        per = p.output_c // p.groups
+        parts = [live[g * per:(g + 1) * per] for g in range(p.groups)]
+        stream = np.concatenate([conv_stream(w_cols[c], table[c], c, k_pad, int4) for c in parts])
+    else:
+        stream = conv_stream(w_cols[live], table, live, k_pad, int4)
     n_live = live.size
     if n_live < p.output_c:
         dead = np.setdiff1d(np.arange(p.output_c), live)
@@ -160,26 +246,40 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False) -> Ker
     else:
         dead_row = "NULL"
     params = Conv2DDspParams(
-        input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h,
+        input_h=p.input_h, input_w=p.input_w, input_c=p.filter_c, groups=p.groups, output_h=p.output_h,
         output_w=p.output_w, output_c=p.output_c, filter_h=p.filter_h, filter_w=p.filter_w,
         stride_h=p.stride_h, stride_w=p.stride_w, dilation_h=p.dilation_h, dilation_w=p.dilation_w,
         pad_top=p.pad_top, pad_left=p.pad_left, k_pad=k_pad, pad_value=p.input_zero_point, **activation_fields(p),
         live_c=n_live,
-        stream=ctx.array(op, "stream", "int32_t", conv_stream(w_cols[live], table, live, k_pad, int4),
+        stream=ctx.array(op, "stream", "int32_t", stream,
                          f"{w.name}: per channel pair the "
                          + ("doubled folded biases x 16, the int4 weights, a word per two k pairs, "
-                            if int4 else "doubled folded biases, the weights per k pair ")
+                            if int4 else
+                            "doubled folded biases, per block of 16 k holding a nonzero weight its offset "
+                            "and its weights per k pair, the end mark, " if sparse else
+                            "doubled folded biases, the weights per k pair ")
                          + "in the order the DSP GEMM reads them, then per channel multiplier, rounding + offset, "
                          "right shift | output channel << 8"
                          + (f" ({n_live} of {p.output_c} channels; the rest are all zero)"
-                            if n_live < p.output_c else "")),
+                            if n_live < p.output_c else "")
+                         + (f"; {p.groups} groups, one after another" if p.groups > 1 else "")),
         dead_row=dead_row,
     )
     if not fits_int16(params):
         return None
-    function = "ek_conv2d_int4_dsp_s8" if int4 else "ek_conv2d_dsp_s8"
+    function = "ek_conv2d_int4_dsp_s8" if int4 else "ek_conv2d_sparse_dsp_s8" if sparse else "ek_conv2d_dsp_s8"
     scratch = kernel_facts.scratch_bytes(function, k_pad, p.output_c)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function=function, header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+                               overlaps=grouped_overlap(call.overlaps, p),
                                features=requant_features(p.act_min, p.output_offset))
+
+
+def grouped_overlap(overlaps: tuple[Overlap, ...], p) -> tuple[Overlap, ...]:
+    """The DSP conv's overlap: the portable kernel's (the same walk, ek_conv2d_dsp.h), and grouped
+    three output pixels further, since a group's reads of a block of four pixels may follow the
+    earlier groups' writes of the block's other pixels."""
+    if p.groups == 1:
+        return overlaps
+    return tuple(dataclasses.replace(o, lead=o.lead + 3 * p.output_c) for o in overlaps)

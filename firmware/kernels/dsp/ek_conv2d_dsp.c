@@ -27,13 +27,14 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n)
     }
 }
 
-/* The int8 window of output pixel (oy, ox) when it crosses the image border: filter_h runs of
- * filter_w * input_c bytes, back to back, out-of-image taps reading the zero point. Rare:
- * compiled for size. */
+/* The int8 window of output pixel (oy, ox) when it crosses the image border, or (grouped, filter
+ * wider than 1) when its taps are not contiguous: filter_h runs of filter_w * input_c bytes, back
+ * to back, out-of-image taps reading the zero point. `input` points at the group's first channel,
+ * pixels are input_c * groups bytes apart. Rare: compiled for size. */
 EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
                                     int32_t ox, int8_t *buf)
 {
-    const int32_t c = p->input_c, row = p->filter_w * c;
+    const int32_t c = p->input_c, cs = c * p->groups, row = p->filter_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     /* taps kx in [lo, hi) are inside the image: one run per filter row */
@@ -47,7 +48,13 @@ EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t 
             continue;
         }
         fill_bytes(dst, p->pad_value, lo * c);
-        copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
+        if (cs == c) {
+            copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
+        } else {
+            for (int32_t kx = lo; kx < hi; ++kx) {
+                copy_bytes(dst + kx * c, input + (iy * p->input_w + ix0 + kx) * cs, c);
+            }
+        }
         fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
     }
     return buf;
@@ -176,6 +183,10 @@ typedef struct {
 /* The last word of a channel pair's terms (right | channel << 8) has this bit set in the stream's
  * last pair: the channel loop ends there. */
 #define EK_LAST_PAIR 0x80000000u
+
+/* The word that ends a channel pair's blocks in the block-sparse stream (no block offset is
+ * negative). */
+#define EK_SPARSE_END (-1)
 
 /* The bytes of one pair's code in the k loop (fifteen 32-bit instructions). */
 #define EK_KPAIR_BYTES 60
@@ -400,6 +411,50 @@ EK_INLINE void channels_int4(const int32_t *s, ek_gemm_ctx *g)
                      EK_PAIR_OUT(EK_CHANNEL4)
                      EK_CHANNELS_OPERANDS);
 }
+
+/* channels() on the block-sparse stream: per channel pair, each block's byte offset in the columns
+ * (x = cols + offset) and its eight pairs of k, EK_KPAIR's code addressed from x, until the
+ * offset word is EK_SPARSE_END (-1; CMN sets Z); a pair without blocks is its biases alone. */
+EK_INLINE void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
+{
+    int32_t a00, a01, a02, a03, a10, a11, a12, a13;
+    uint32_t w0, w1, x0, x1;
+    uintptr_t x;
+    __asm__ volatile("2:\n\t"
+                     "ldr    %[a00], [%[s]], #4\n\t"
+                     "ldr    %[a10], [%[s]], #4\n\t"
+                     "mov    %[a01], %[a00]\n\t"
+                     "mov    %[a02], %[a00]\n\t"
+                     "mov    %[a03], %[a00]\n\t"
+                     "mov    %[a11], %[a10]\n\t"
+                     "mov    %[a12], %[a10]\n\t"
+                     "mov    %[a13], %[a10]\n\t"
+                     "ldr    %[w0], [%[s]], #4\n\t"
+                     "b      12f\n\t"
+                     "10:\n\t"
+                     "ldr    %[x], %[cols]\n\t"
+                     "add    %[x], %[x], %[w0]\n\t"
+                     EK_KPAIR("ldr.w  %[x0], [%[x]]\n\t", 4, 8, 12)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #16]\n\t", 20, 24, 28)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #32]\n\t", 36, 40, 44)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #48]\n\t", 52, 56, 60)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #64]\n\t", 68, 72, 76)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #80]\n\t", 84, 88, 92)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #96]\n\t", 100, 104, 108)
+                     EK_KPAIR("ldr.w  %[x0], [%[x], #112]\n\t", 116, 120, 124)
+                     "ldr    %[w0], [%[s]], #4\n\t"
+                     "12:\n\t"
+                     "cmn    %[w0], #1\n\t" /* EK_SPARSE_END */
+                     "bne    10b\n\t"
+                     EK_PAIR_OUT(EK_CHANNEL)
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
+                       [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
+                       [s] "+r"(s), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1)
+                     : [cols] "m"(g->cols), [o0] "m"(g->out[0]), [o1] "m"(g->out[1]), [o2] "m"(g->out[2]),
+                       [o3] "m"(g->out[3])
+                     : "cc", "memory");
+}
 #else
 /* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
  * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
@@ -462,6 +517,35 @@ static void channels_int4(const int32_t *s, ek_gemm_ctx *g)
         last = (uint32_t)s[-1] & EK_LAST_PAIR;
     } while (!last);
 }
+
+/* channels_sparse in C: per channel pair, the blocks its stream lists (offset, eight pairs of k). */
+static void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
+{
+    uint32_t last;
+    do {
+        int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
+        s += 2;
+        for (int32_t offset = *s++; offset != EK_SPARSE_END; offset = *s++) {
+            const uint32_t *cols = g->cols + offset / 4;
+            for (int32_t q = 0; q < 8; ++q) {
+                const uint32_t v = (uint32_t)*s++;
+                const uint32_t w[2] = {ek_sxtb16(v), ek_sxtb16_ror8(v)};
+                for (int32_t n = 0; n < 2; ++n) {
+                    for (int32_t j = 0; j < 4; ++j) {
+                        a[n][j] = ek_smlad(cols[4 * q + j], w[n], a[n][j]);
+                    }
+                }
+            }
+        }
+        for (int32_t n = 0; n < 2; ++n, s += 3) {
+            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
+            for (int32_t j = 0; j < 4; ++j) {
+                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(a[n][j], s[0], s[1], s[2] & 0xFF));
+            }
+        }
+        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+    } while (!last);
+}
 #endif
 
 /* The walk's next output pixel (row-major): its window's first row and column, and the offset of its
@@ -476,7 +560,7 @@ static void channels_int4(const int32_t *s, ek_gemm_ctx *g)
             ++oy;                                             \
             iy0 += p->stride_h;                               \
             rows_in = iy0 >= 0 && iy0 + span < p->input_h;    \
-            at = (iy0 * p->input_w + ix0) * c;                \
+            at = (iy0 * p->input_w + ix0) * cs;               \
         }                                                     \
     } while (0)
 
@@ -493,77 +577,109 @@ int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
     return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c);
 }
 
-/* The pixel walk of both kernels; int4 (a constant where it is inlined) picks the channel loop. */
-EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                         int32_t int4)
+/* The same scratch as ek_conv2d_dsp_s8 (its k_pad a multiple of 16). */
+int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
 {
-    const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c;
+    return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c);
+}
+
+/* The channel loops the pixel walk can take (a constant where it is inlined). */
+#define EK_WALK_INT8 0
+#define EK_WALK_INT4 1
+#define EK_WALK_SPARSE 2
+
+/* The pixel walk of the three kernels; kind (EK_WALK_*) picks the channel loop.
+ * Grouped: each block of four pixels is walked once per group, the group's channels of the input
+ * (`c` of the `cs` bytes of a pixel) against the group's part of the stream. */
+EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                         int32_t kind)
+{
+    const int32_t int4 = kind == EK_WALK_INT4;
+    const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c, groups = p->groups;
+    const int32_t cs = c * groups; /* the bytes of an input pixel */
     const int32_t pixels = p->output_h * ow;
     const int32_t row = p->filter_w * c;
     const int32_t tail_bytes = (p->filter_h * (row & 3) + 3) & ~3;
+    /* a window row's taps are contiguous in the input (else every window is gathered) */
+    const int32_t contiguous = groups == 1 || p->filter_w == 1;
     uint32_t *cols = (uint32_t *)(void *)scratch;              /* [k_pad / 2][4] int16 pairs */
     int8_t *col8 = scratch + 8 * p->k_pad;                     /* a border window, gathered */
     const ek_walk walk = {row & ~3, row & 3, p->filter_h, row >= 4 && p->filter_h * (row & 3) <= 4};
     int8_t *sink = col8 + p->k_pad;                            /* outputs of missing pixels */
-    const int32_t step = p->dilation_h * p->input_w * c;       /* from a window row to the next */
+    const int32_t step = p->dilation_h * p->input_w * cs;      /* from a window row to the next */
     const int32_t span = (p->filter_h - 1) * p->dilation_h;    /* from a window's first row to its last */
-    const int32_t x_step = p->stride_w * c;
+    const int32_t x_step = p->stride_w * cs;
     /* the pairs a column fills: every row's whole words, then the gathered last bytes */
     const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
     const int32_t pairs = p->k_pad / 2, entry = (8 - pairs % 8) % 8;
     const int32_t words = p->k_pad / 4; /* int4: a word of weights per two pairs */
+    /* a group's part of the stream: its channel pairs' biases, weights and terms */
+    const int32_t group_words = (n_out / groups + 1) / 2 * (8 + (int4 ? words : pairs));
     ek_gemm_ctx g = {(uintptr_t)cols - 16u * (uint32_t)(entry ? entry : 8),
                      (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u,
                      int4 ? (4 - words % 4) % 4 * EK_KQUAD_BYTES : entry * EK_KPAIR_BYTES,
                      {sink, sink, sink, sink}, cols, pairs};
     int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
-    int32_t at = (iy0 * p->input_w + ix0) * c; /* the window's first tap (maybe outside the image) */
+    int32_t at = (iy0 * p->input_w + ix0) * cs; /* the window's first tap (maybe outside the image) */
 
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
     for (int32_t pix = 0; pix < pixels; pix += 4) {
-        /* four windows inside the image, in one output row: their columns in one pass */
-        if (walk.quick && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
-            ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
-            const int8_t *src[4] = {input + at, input + at + x_step, input + at + 2 * x_step,
-                                    input + at + 3 * x_step};
-            column4(&walk, src, step, cols);
-            for (int32_t j = 0; j < 4; ++j) {
-                g.out[j] = output + (pix + j) * n_out;
-            }
-            ox += 3;
-            ix0 += 3 * p->stride_w;
-            at += 3 * x_step;
-            EK_CONV_NEXT_PIXEL();
-        } else {
-            for (int32_t j = 0; j < 4; ++j) {
-                if (pix + j < pixels) {
-                    if (rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
-                        column(&walk, input + at, step, cols + j);
-                    } else {
-                        column(&walk, gather(p, input, oy, ox, col8), row, cols + j);
-                    }
+        /* the walk's place at the block's first pixel: every group starts from it */
+        const int32_t ox_b = ox, iy0_b = iy0, ix0_b = ix0, oy_b = oy, rows_in_b = rows_in, at_b = at;
+        const int32_t *s = p->stream;
+        for (int32_t grp = 0; grp < groups; ++grp, s += group_words) {
+            const int8_t *in = input + grp * c;
+            ox = ox_b;
+            iy0 = iy0_b;
+            ix0 = ix0_b;
+            oy = oy_b;
+            rows_in = rows_in_b;
+            at = at_b;
+            /* four windows inside the image, in one output row: their columns in one pass */
+            if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
+                ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
+                const int8_t *src[4] = {in + at, in + at + x_step, in + at + 2 * x_step, in + at + 3 * x_step};
+                column4(&walk, src, step, cols);
+                for (int32_t j = 0; j < 4; ++j) {
                     g.out[j] = output + (pix + j) * n_out;
-                    EK_CONV_NEXT_PIXEL();
-                } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
-                    const uint32_t *prev = cols + (j - 1);
-                    for (int32_t q = 0; q < p->k_pad / 2; ++q) {
-                        cols[4 * q + j] = prev[4 * q];
+                }
+                ox += 3;
+                ix0 += 3 * p->stride_w;
+                at += 3 * x_step;
+                EK_CONV_NEXT_PIXEL();
+            } else {
+                for (int32_t j = 0; j < 4; ++j) {
+                    if (pix + j < pixels) {
+                        if (contiguous && rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
+                            column(&walk, in + at, step, cols + j);
+                        } else {
+                            column(&walk, gather(p, in, oy, ox, col8), row, cols + j);
+                        }
+                        g.out[j] = output + (pix + j) * n_out;
+                        EK_CONV_NEXT_PIXEL();
+                    } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
+                        const uint32_t *prev = cols + (j - 1);
+                        for (int32_t q = 0; q < p->k_pad / 2; ++q) {
+                            cols[4 * q + j] = prev[4 * q];
+                        }
+                        g.out[j] = sink;
                     }
-                    g.out[j] = sink;
                 }
             }
-        }
-        if (p->dead_row != NULL) {
-            for (int32_t j = 0; j < 4; ++j) {
-                memcpy(g.out[j], p->dead_row, (size_t)n_out);
+            if (p->dead_row != NULL) { /* ungrouped only (see ek_conv2d_dsp.h) */
+                for (int32_t j = 0; j < 4; ++j) {
+                    memcpy(g.out[j], p->dead_row, (size_t)n_out);
+                }
             }
-        }
-        if (p->live_c > 0) {
-            if (int4) {
-                channels_int4(p->stream, &g);
-            } else {
-                channels(p->stream, &g);
+            if (p->live_c > 0) {
+                if (kind == EK_WALK_INT4) {
+                    channels_int4(s, &g);
+                } else if (kind == EK_WALK_SPARSE) {
+                    channels_sparse(s, &g);
+                } else {
+                    channels(s, &g);
+                }
             }
         }
         if (!p->act_full) {
@@ -579,11 +695,18 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
 EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
                                     int8_t *scratch)
 {
-    conv_walk(p, input, output, scratch, 0);
+    conv_walk(p, input, output, scratch, EK_WALK_INT8);
 }
 
 EK_ALIGNED(4) void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
                                          int8_t *scratch)
 {
-    conv_walk(p, input, output, scratch, 1);
+    conv_walk(p, input, output, scratch, EK_WALK_INT4);
+}
+
+/* No ADR in its channel loop, but aligned as the other two (they share the walk). */
+EK_ALIGNED(4) void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                           int8_t *scratch)
+{
+    conv_walk(p, input, output, scratch, EK_WALK_SPARSE);
 }

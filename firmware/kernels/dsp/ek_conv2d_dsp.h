@@ -1,5 +1,5 @@
-/* CONV_2D, int8, batch 1, NHWC, groups 1, horizontal dilation 1: im2col + a GEMM on the DSP
- * extension (SMLAD).
+/* CONV_2D, int8, batch 1, NHWC, horizontal dilation 1: im2col + a GEMM on the DSP extension
+ * (SMLAD).
  *
  * Four output pixels at a time: the receptive field of each (its "column", the k = filter_h *
  * filter_w * input_c taps, out-of-image taps reading the input zero point) is widened to int16
@@ -41,12 +41,31 @@
  * int16 pairs; the accumulators run at 16 times the doubled sum and are divided by 16 (exact)
  * before the requantization. The generator takes it only where 32 (W x + b') fits int32.
  *
+ * ek_conv2d_sparse_dsp_s8 (block-sparse weights, groups 1) takes the int8 kernel's parameters and
+ * scratch with k_pad a multiple of 16, and skips the blocks of 16 column positions (eight pairs of
+ * k, one iteration of the k loop) where both channels of a pair have only zero weights. Per
+ * channel pair its stream holds the two doubled folded biases, then for each block with a nonzero
+ * weight the block's byte offset in the columns (block * 128) and its eight words of weights, then
+ * the word -1, then the pair's requantization terms. Its cycles fall with the blocks kept: an
+ * offset load and a loop test per block more than the dense loop's eight pairs.
+ *
+ * Grouped convolution (groups > 1): input_c is the channels of one group (the filter's), an input
+ * pixel is input_c * groups bytes; each block of four pixels is walked once per group, its
+ * columns made of that group's channels, against that group's part of the stream (its
+ * output_c / groups channels, every one live: the pairs name their channels in the whole
+ * output, and a group's part is ceil(output_c / groups / 2) pairs long). dead_row is NULL. A
+ * window row wider than one pixel is then not contiguous in the input, and every window is
+ * gathered (filter_w 1, the grouped 1x1 convolutions of ShuffleNet, reads straight).
+ *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
  * order, four at a time; the columns of all four pixels are read into scratch before any of
  * their outputs is written, then their outputs are written (the dead channels' constants,
  * then the live channels in pairs). So every read
  * made for a pixel happens before any write of that pixel or of a later one, which is all the
- * portable kernel's order guarantees as well.
+ * portable kernel's order guarantees as well. Grouped, a group's columns of a block are read
+ * after the earlier groups' outputs of all four pixels are written: a read made for a pixel
+ * happens before any write of a pixel four or more after it, but may follow writes of the
+ * three after it (the lowering's overlap lead adds those three pixels' outputs).
  */
 #ifndef EK_CONV2D_DSP_H
 #define EK_CONV2D_DSP_H
@@ -58,7 +77,8 @@
 typedef struct {
     int16_t input_h;
     int16_t input_w;
-    int16_t input_c;
+    int16_t input_c;           /* the channels of one group */
+    int16_t groups;            /* input pixels are input_c * groups bytes */
     int16_t output_h;
     int16_t output_w;
     int16_t output_c;
@@ -78,7 +98,8 @@ typedef struct {
     int16_t act_max;
     int16_t live_c;            /* output channels computed (the others are constant) */
     const int32_t *stream;     /* [ceil(live_c / 2)][2 + k_pad / 2 + 6] words, see above;
-                                * int4: [ceil(live_c / 2)][2 + k_pad / 4 + 6] */
+                                * int4: [ceil(live_c / 2)][2 + k_pad / 4 + 6]; sparse: per pair
+                                * 2 + 9 per block kept + 1 + 6 */
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
 
@@ -87,5 +108,7 @@ int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
+void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */
