@@ -181,6 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-steps", type=int, default=6, help="NetAdapt steps")
     ap.add_argument("--seeds", type=int, default=3,
                     help="fine-tuning seeds for a method and its control when they differ by under a point")
+    ap.add_argument("--methods", help="only the method rows whose names contain one of these comma-separated words "
+                                      "(the baseline always; with it, no distillation or fit rows)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -205,6 +207,13 @@ def main(argv=None) -> int:
         def run(seed):
             m, rep = prune.magnitude_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=seed)
             return m, deploy.to_int8(m, ds), f"kernels {rep.overall_sparsity:.0%} zeros, stored sparse (bitmap + nonzeros)"
+        return run
+
+    def blocks(s):
+        def run(seed):
+            m, rep = prune.block_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=seed)
+            return m, deploy.to_int8(m, ds), (f"blocks of 16 taps x 2 output channels of {len(rep.per_layer)} Conv2D "
+                                              "kernels, skipped by the DSP block-sparse convolution")
         return run
 
     def structured(seed):
@@ -258,6 +267,8 @@ def main(argv=None) -> int:
     methods = [
         ("magnitude prune 50%", magnitude(0.5), args.finetune, 1e-3, 32, False),
         ("magnitude prune 80%", magnitude(0.8), args.finetune, 1e-3, 32, False),
+        ("block prune 50% (16x2 blocks)", blocks(0.5), args.finetune, 1e-3, 32, False),
+        ("block prune 70% (16x2 blocks)", blocks(0.7), args.finetune, 1e-3, 32, False),
         ("structured prune 50%", structured, args.finetune, 1e-3, 32, False),
         (f"latency prune {args.latency_target:.2f}x (NetAdapt)", latency, latency_epochs, 1e-3, 32, False),
         ("int4 weights (4-bit QAT)", with_int4(lambda seed: base), args.finetune, 5e-4, 32, False),
@@ -268,6 +279,8 @@ def main(argv=None) -> int:
         ("QAT (per-tensor)", qat_run(False), 2, 5e-4, 32, True),
         ("QAT (per-channel)", qat_run(True), 2, 5e-4, 32, False),
     ]
+    if args.methods:
+        methods = [m for m in methods if any(w in m[0] for w in args.methods.split(","))]
     for name, method, epochs, lr, batch, per_tensor in methods:
         log(f"{name} ...")
         m, tfl, note = method(seeds[0])
@@ -281,6 +294,14 @@ def main(argv=None) -> int:
                 accs.append(deploy.int8_accuracy(method(seed)[1], ds.x_test, ds.y_test))
                 ctrl.append(controls.int8_accuracy(budget(seed), lr, batch, seed, per_tensor))
         rows.append(with_control(r, accs, ctrl, budget(seeds[0]), lr))
+
+    if args.methods:  # a partial run: the rows asked for, no distillation, per-tensor baseline or fit
+        header = (f"edgekit compression on digits ({len(ds.x_train)} train / {len(ds.x_test)} test, "
+                  f"{args.resolution}x{args.resolution}), {args.family} w{args.width} d{args.depth}, seed {args.seed}; "
+                  f"methods matching {args.methods!r} only; {time.time() - t0:.0f} s")
+        print(json.dumps({"header": header, "rows": rows, "fit_latency_error_max": None}, indent=2) if args.json
+              else table(rows, header))
+        return 0
 
     log(f"teacher {args.family} w{args.teacher_width} d{args.teacher_depth}, {args.epochs} epochs ...")
     teacher = build(args.teacher_width, args.teacher_depth)

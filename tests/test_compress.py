@@ -252,6 +252,31 @@ def test_magnitude_prune(sparsity, trained, digits):
     _check_deploys_bit_exact(tfl, digits)
 
 
+def test_block_prune_is_skipped_on_the_dsp_build(trained, digits, runtime_lib, tmp_path):
+    """Block pruning zeroes whole blocks of 16 taps x 2 output channels; on the default board's
+    DSP build those convolutions take the block-sparse kernel, which neither stores nor computes
+    them: fewer weight bytes and fewer pairs of k than the unpruned model, bit-exact on the host
+    (C twins of the DSP instructions, sanitizers)."""
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.compress import measure, prune
+    from edgekit.target.boards import DEFAULT_BOARD, load_board
+    from test_kernels_dsp import assert_dsp_bit_exact
+
+    m, report = prune.block_prune(_copy(trained), digits, 0.5, epochs=1, seed=0)
+    assert set(report.per_layer) == {layer.name for layer in prune.block_prunable_layers(m)}
+    for layer in prune.block_prunable_layers(m):  # zero in whole blocks, half of them
+        w = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1])
+        k, n = w.shape
+        blocks = np.abs(np.pad(w, ((0, -k % 16), (0, -n % 2)))).reshape(-(-k // 16), 16, -(-n // 2), 2).sum(axis=(1, 3))
+        assert np.sum(blocks == 0) == round(0.5 * blocks.size), layer.name
+    tfl, base = measure.to_int8(m, digits), measure.to_int8(trained, digits)
+    dsp = target_for_cpu(load_board(DEFAULT_BOARD).cpu)
+    assert measure.deploy_stats(tfl, target=dsp).weight_bytes < 0.8 * measure.deploy_stats(base, target=dsp).weight_bytes
+    gen = assert_dsp_bit_exact(tfl, runtime_lib, tmp_path, "CONV_2D", target=dsp)
+    sparse = [c for c in gen.calls if c.function == "ek_conv2d_sparse_dsp_s8"]
+    assert len(sparse) >= len(prune.block_prunable_layers(m)) // 2, [c.function for c in gen.calls]
+
+
 def test_structured_prune(trained, digits):
     import keras
 

@@ -193,7 +193,10 @@ CONV_DSP_CASES = [
 
 @pytest.mark.parametrize("case", CONV_DSP_CASES, ids=[c.id for c in CONV_DSP_CASES])
 def test_conv2d_dsp_cases_host(case, dsp_runtime_lib, tmp_path):
-    assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D")
+    gen = assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D")
+    if case.groups > 1:  # each group walks every pixel after the others wrote theirs: no overlap
+        (call,) = gen.calls
+        assert call.function == "ek_conv2d_dsp_s8" and call.params.groups == case.groups and call.overlaps == ()
 
 
 def conv_with_dead_channels(seed: int) -> bytes:

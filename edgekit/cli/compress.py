@@ -13,12 +13,16 @@ DATA_HELP = "'digits' (scikit-learn, no download) or .npz with x_train, y_train"
 
 
 def add_parser(sub) -> None:
-    pn = sub.add_parser("prune", help="magnitude (unstructured), structured or latency-driven pruning of a Keras model")
+    pn = sub.add_parser("prune", help="magnitude (unstructured or in blocks), structured or latency-driven pruning "
+                                      "of a Keras model")
     pn.add_argument("model", help=".keras or .h5")
     pn.add_argument("--data", required=True, help=DATA_HELP)
     pn.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
     pn.add_argument("--sparsity", type=float, default=0.5, help="fraction of weights (or channels) to remove")
     pn.add_argument("--structured", action="store_true", help="remove whole channels: a smaller dense model")
+    pn.add_argument("--blocks", action="store_true",
+                    help="zero whole blocks of 16 weights x 2 output channels of Conv2D kernels, which the DSP "
+                         "block-sparse convolution neither stores nor computes")
     pn.add_argument("--latency-target", type=float, metavar="FRACTION",
                     help="remove channels, layer by layer (NetAdapt), until the board's cost model predicts at most "
                          "this fraction of the model's cycles")
@@ -75,7 +79,7 @@ def add_parser(sub) -> None:
 
 def prune(args) -> ExitCode:
     report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity, args.structured, args.epochs,
-                     args.seed, args.latency_target, args.steps, args.board, log=log), args)
+                     args.seed, args.latency_target, args.steps, args.board, log=log, blocks=args.blocks), args)
     return ExitCode.OK
 
 

@@ -7,6 +7,9 @@ does not support Keras 3).
   ``frequency`` steps and re-applies them after every step. The model keeps its shape; the
   zeros become a flash saving because the code generator stores such kernels sparse
   (a nonzero bitmap plus the nonzero values, ``edgekit.codegen.ops.palette``).
+* :func:`block_prune` -- the same in blocks of 16 taps x 2 output channels of Conv2D kernels, the
+  blocks the DSP block-sparse convolution (``ek_conv2d_sparse_dsp_s8``) skips: flash and cycles
+  fall with the blocks removed on a Cortex-M4, where unstructured zeros are multiplied anyway.
 * :func:`structured_prune` -- removes whole output channels for real: the result is a new,
   smaller dense model with fewer MACs. Channels are grouped by what must stay consistent
   (a convolution's filters with the BatchNormalization and depthwise channels that follow,
@@ -80,9 +83,40 @@ def magnitude_mask(w: np.ndarray, sparsity: float) -> np.ndarray:
     return mask.reshape(w.shape)
 
 
-def magnitude_pruning_callback(layers, schedule: PolynomialSchedule):
-    """The MagnitudePruning Keras callback for ``layers``: Keras is imported here, not when edgekit.compress is (a command
-    that never trains starts without TensorFlow)."""
+#: a block of block pruning: 16 consecutive taps of a Conv2D kernel, in (ky, kx, c) order, of a pair of
+#: output channels (2q, 2q + 1) -- one iteration of ek_conv2d_sparse_dsp_s8's loop, which skips it
+BLOCK_TAPS, BLOCK_CHANNELS = 16, 2
+
+
+def block_mask(w: np.ndarray, sparsity: float) -> np.ndarray:
+    """Keep the ``1 - sparsity`` fraction of a Conv2D kernel's (kh, kw, c_in, c_out) blocks of
+    BLOCK_TAPS x BLOCK_CHANNELS weights with the largest L1 norm (a last partial block counts
+    as a block)."""
+    k, n = int(np.prod(w.shape[:-1])), w.shape[-1]
+    kb, nb = -(-k // BLOCK_TAPS), -(-n // BLOCK_CHANNELS)
+    padded = np.zeros((kb * BLOCK_TAPS, nb * BLOCK_CHANNELS), np.float64)
+    padded[:k, :n] = np.abs(w.reshape(k, n))
+    norms = padded.reshape(kb, BLOCK_TAPS, nb, BLOCK_CHANNELS).sum(axis=(1, 3))
+    keep = magnitude_mask(norms, sparsity)
+    mask = np.repeat(np.repeat(keep, BLOCK_TAPS, axis=0), BLOCK_CHANNELS, axis=1)[:k, :n]
+    return mask.reshape(w.shape).astype(w.dtype)
+
+
+def block_prunable_layers(model, min_weights: int = 64) -> list:
+    """Conv2D layers (not depthwise, not grouped) whose filter rows (kw x c_in taps) are whole words:
+    their column in ek_conv2d_sparse_dsp_s8 is the kernel's (ky, kx, c) order, so the blocks
+    :func:`block_mask` zeroes are the kernel's blocks."""
+    import keras
+
+    return [l for l in model.layers
+            if type(l) is keras.layers.Conv2D and l.groups == 1 and l.kernel.shape[1] * l.kernel.shape[2] % 4 == 0
+            and int(np.prod(l.kernel.shape)) >= max(min_weights, 1)]
+
+
+def magnitude_pruning_callback(layers, schedule: PolynomialSchedule, mask=magnitude_mask):
+    """The MagnitudePruning Keras callback for ``layers`` (``mask(kernel, sparsity)`` chooses what is
+    kept: single weights, or :func:`block_mask`'s blocks): Keras is imported here, not when
+    edgekit.compress is (a command that never trains starts without TensorFlow)."""
     import keras
 
     class MagnitudePruning(keras.callbacks.Callback):
@@ -98,7 +132,7 @@ def magnitude_pruning_callback(layers, schedule: PolynomialSchedule):
         def _update_masks(self):
             s = self.schedule.sparsity(self.step)
             for l in self.layers_:
-                self.masks[id(l)] = magnitude_mask(np.asarray(l.kernel.numpy()), s)
+                self.masks[id(l)] = mask(np.asarray(l.kernel.numpy()), s)
 
         def apply(self):
             for l in self.layers_:
@@ -170,6 +204,25 @@ def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1
     train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
           verbose=verbose)
     return model, PruneReport("magnitude", sparsity, sparsity_of(model, layers))
+
+
+def block_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32,
+                seed: int = 0, pruning_fraction: float = 0.7, frequency: int = 10, verbose: int = 0):
+    """:func:`magnitude_prune` in blocks (:func:`block_mask`) of the Conv2D layers
+    :func:`block_prunable_layers` names: the model keeps its shape, and on a DSP core
+    ek_conv2d_sparse_dsp_s8 neither stores nor computes the blocks that are zero, so flash and
+    cycles fall with them (Dense and depthwise layers stay dense)."""
+    if not 0.0 <= sparsity < 1.0:
+        raise EdgekitError(f"sparsity {sparsity} must be in [0, 1)")
+    layers = block_prunable_layers(model)
+    if not layers:
+        raise UnsupportedModelError("no Conv2D layer to prune in blocks (ungrouped, filter rows of whole words, "
+                                    "at least 64 weights)")
+    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
+    schedule = PolynomialSchedule(sparsity, end_step=max(1, int(steps * pruning_fraction)), frequency=frequency)
+    cb = magnitude_pruning_callback(layers, schedule, mask=block_mask)
+    train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb], verbose=verbose)
+    return model, PruneReport(f"blocks of {BLOCK_TAPS}x{BLOCK_CHANNELS}", sparsity, sparsity_of(model, layers))
 
 
 # ---------------------------------------------------------------------------- structured pruning

@@ -277,9 +277,6 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse
 
 
 def grouped_overlap(overlaps: tuple[Overlap, ...], p) -> tuple[Overlap, ...]:
-    """The DSP conv's overlap: the portable kernel's (the same walk, ek_conv2d_dsp.h), and grouped
-    three output pixels further, since a group's reads of a block of four pixels may follow the
-    earlier groups' writes of the block's other pixels."""
-    if p.groups == 1:
-        return overlaps
-    return tuple(dataclasses.replace(o, lead=o.lead + 3 * p.output_c) for o in overlaps)
+    """The DSP conv's overlap: the portable kernel's (the same walk, ek_conv2d_dsp.h); grouped none,
+    since each group walks the whole image after the groups before it wrote every output pixel."""
+    return overlaps if p.groups == 1 else ()

@@ -176,7 +176,7 @@ typedef struct {
     uintptr_t entry;    /* the address of pair e's code in the k loop (the asm fills it in) */
     int32_t entry_bytes; /* e * EK_KPAIR_BYTES (int4: e / 2 words * EK_KQUAD_BYTES) */
     int8_t *out[4];     /* each pixel's output row (a throw-away row for a missing pixel) */
-    const uint32_t *cols; /* the columns (the C version) */
+    const uint32_t *cols; /* the columns (the C version, the sparse loop) */
     int32_t pairs;        /* k pairs per column (the C version) */
 } ek_gemm_ctx;
 
@@ -588,11 +588,11 @@ int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
 #define EK_WALK_INT4 1
 #define EK_WALK_SPARSE 2
 
-/* The pixel walk of the three kernels; kind (EK_WALK_*) picks the channel loop.
- * Grouped: each block of four pixels is walked once per group, the group's channels of the input
- * (`c` of the `cs` bytes of a pixel) against the group's part of the stream. */
+/* The pixel walk of the three kernels over one group (`input` at its first channel, `s` its part
+ * of the stream: the whole input and stream when ungrouped); kind (EK_WALK_*) picks the channel
+ * loop. */
 EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                         int32_t kind)
+                         int32_t kind, const int32_t *s)
 {
     const int32_t int4 = kind == EK_WALK_INT4;
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c, groups = p->groups;
@@ -613,8 +613,6 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
     const int32_t filled = 2 * (p->filter_h * (row >> 2)) + tail_bytes / 2;
     const int32_t pairs = p->k_pad / 2, entry = (8 - pairs % 8) % 8;
     const int32_t words = p->k_pad / 4; /* int4: a word of weights per two pairs */
-    /* a group's part of the stream: its channel pairs' biases, weights and terms */
-    const int32_t group_words = (n_out / groups + 1) / 2 * (8 + (int4 ? words : pairs));
     ek_gemm_ctx g = {(uintptr_t)cols - 16u * (uint32_t)(entry ? entry : 8),
                      (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u,
                      int4 ? (4 - words % 4) % 4 * EK_KQUAD_BYTES : entry * EK_KPAIR_BYTES,
@@ -625,66 +623,67 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
 
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
     for (int32_t pix = 0; pix < pixels; pix += 4) {
-        /* the walk's place at the block's first pixel: every group starts from it */
-        const int32_t ox_b = ox, iy0_b = iy0, ix0_b = ix0, oy_b = oy, rows_in_b = rows_in, at_b = at;
-        const int32_t *s = p->stream;
-        for (int32_t grp = 0; grp < groups; ++grp, s += group_words) {
-            const int8_t *in = input + grp * c;
-            ox = ox_b;
-            iy0 = iy0_b;
-            ix0 = ix0_b;
-            oy = oy_b;
-            rows_in = rows_in_b;
-            at = at_b;
-            /* four windows inside the image, in one output row: their columns in one pass */
-            if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
-                ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
-                const int8_t *src[4] = {in + at, in + at + x_step, in + at + 2 * x_step, in + at + 3 * x_step};
-                column4(&walk, src, step, cols);
-                for (int32_t j = 0; j < 4; ++j) {
-                    g.out[j] = output + (pix + j) * n_out;
-                }
-                ox += 3;
-                ix0 += 3 * p->stride_w;
-                at += 3 * x_step;
-                EK_CONV_NEXT_PIXEL();
-            } else {
-                for (int32_t j = 0; j < 4; ++j) {
-                    if (pix + j < pixels) {
-                        if (contiguous && rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
-                            column(&walk, in + at, step, cols + j);
-                        } else {
-                            column(&walk, gather(p, in, oy, ox, col8), row, cols + j);
-                        }
-                        g.out[j] = output + (pix + j) * n_out;
-                        EK_CONV_NEXT_PIXEL();
-                    } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
-                        const uint32_t *prev = cols + (j - 1);
-                        for (int32_t q = 0; q < p->k_pad / 2; ++q) {
-                            cols[4 * q + j] = prev[4 * q];
-                        }
-                        g.out[j] = sink;
+        /* four windows inside the image, in one output row: their columns in one pass */
+        if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
+            ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
+            const int8_t *src[4] = {input + at, input + at + x_step, input + at + 2 * x_step, input + at + 3 * x_step};
+            column4(&walk, src, step, cols);
+            for (int32_t j = 0; j < 4; ++j) {
+                g.out[j] = output + (pix + j) * n_out;
+            }
+            ox += 3;
+            ix0 += 3 * p->stride_w;
+            at += 3 * x_step;
+            EK_CONV_NEXT_PIXEL();
+        } else {
+            for (int32_t j = 0; j < 4; ++j) {
+                if (pix + j < pixels) {
+                    if (contiguous && rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
+                        column(&walk, input + at, step, cols + j);
+                    } else {
+                        column(&walk, gather(p, input, oy, ox, col8), row, cols + j);
                     }
+                    g.out[j] = output + (pix + j) * n_out;
+                    EK_CONV_NEXT_PIXEL();
+                } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
+                    const uint32_t *prev = cols + (j - 1);
+                    for (int32_t q = 0; q < p->k_pad / 2; ++q) {
+                        cols[4 * q + j] = prev[4 * q];
+                    }
+                    g.out[j] = sink;
                 }
             }
-            if (p->dead_row != NULL) { /* ungrouped only (see ek_conv2d_dsp.h) */
-                for (int32_t j = 0; j < 4; ++j) {
-                    memcpy(g.out[j], p->dead_row, (size_t)n_out);
-                }
+        }
+        if (p->dead_row != NULL) { /* ungrouped only (see ek_conv2d_dsp.h) */
+            for (int32_t j = 0; j < 4; ++j) {
+                memcpy(g.out[j], p->dead_row, (size_t)n_out);
             }
-            if (p->live_c > 0) {
-                if (kind == EK_WALK_INT4) {
-                    channels_int4(s, &g);
-                } else if (kind == EK_WALK_SPARSE) {
-                    channels_sparse(s, &g);
-                } else {
-                    channels(s, &g);
-                }
+        }
+        if (p->live_c > 0) {
+            if (kind == EK_WALK_INT4) {
+                channels_int4(s, &g);
+            } else if (kind == EK_WALK_SPARSE) {
+                channels_sparse(s, &g);
+            } else {
+                channels(s, &g);
             }
         }
         if (!p->act_full) {
             clamp_pixels(g.out, n_out, p->act_min, p->act_max);
         }
+    }
+}
+
+/* Every group's walk, one after another (groups 1: the whole convolution). A group's part of the
+ * stream is its channel pairs' biases, weights and terms. */
+EK_INLINE void conv_groups(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t kind)
+{
+    const int32_t group_words = (p->output_c / p->groups + 1) / 2 *
+                                (8 + (kind == EK_WALK_INT4 ? p->k_pad / 4 : p->k_pad / 2));
+    const int32_t *s = p->stream;
+    for (int32_t g = 0; g < p->groups; ++g, s += group_words) {
+        conv_walk(p, input + g * p->input_c, output, scratch, kind, s);
     }
 }
 
@@ -695,18 +694,18 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
 EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
                                     int8_t *scratch)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_INT8);
+    conv_groups(p, input, output, scratch, EK_WALK_INT8);
 }
 
 EK_ALIGNED(4) void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
                                          int8_t *scratch)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_INT4);
+    conv_groups(p, input, output, scratch, EK_WALK_INT4);
 }
 
 /* No ADR in its channel loop, but aligned as the other two (they share the walk). */
 EK_ALIGNED(4) void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
                                            int8_t *scratch)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_SPARSE);
+    conv_groups(p, input, output, scratch, EK_WALK_SPARSE);
 }

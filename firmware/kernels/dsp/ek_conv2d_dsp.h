@@ -50,11 +50,11 @@
  * offset load and a loop test per block more than the dense loop's eight pairs.
  *
  * Grouped convolution (groups > 1): input_c is the channels of one group (the filter's), an input
- * pixel is input_c * groups bytes; each block of four pixels is walked once per group, its
- * columns made of that group's channels, against that group's part of the stream (its
- * output_c / groups channels, every one live: the pairs name their channels in the whole
- * output, and a group's part is ceil(output_c / groups / 2) pairs long). dead_row is NULL. A
- * window row wider than one pixel is then not contiguous in the input, and every window is
+ * pixel is input_c * groups bytes; the groups are computed one after another, each a walk over
+ * every output pixel with columns made of that group's channels, against that group's part of the
+ * stream (its output_c / groups channels, every one live: the pairs name their channels in the
+ * whole output, and a group's part is ceil(output_c / groups / 2) pairs long). dead_row is NULL.
+ * A window row wider than one pixel is then not contiguous in the input, and every window is
  * gathered (filter_w 1, the grouped 1x1 convolutions of ShuffleNet, reads straight).
  *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
@@ -62,10 +62,8 @@
  * their outputs is written, then their outputs are written (the dead channels' constants,
  * then the live channels in pairs). So every read
  * made for a pixel happens before any write of that pixel or of a later one, which is all the
- * portable kernel's order guarantees as well. Grouped, a group's columns of a block are read
- * after the earlier groups' outputs of all four pixels are written: a read made for a pixel
- * happens before any write of a pixel four or more after it, but may follow writes of the
- * three after it (the lowering's overlap lead adds those three pixels' outputs).
+ * portable kernel's order guarantees as well. Grouped, a group reads input pixels that the
+ * groups before it have written the outputs of: its output must not overlap its input.
  */
 #ifndef EK_CONV2D_DSP_H
 #define EK_CONV2D_DSP_H
