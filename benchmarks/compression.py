@@ -209,11 +209,14 @@ def main(argv=None) -> int:
             return m, deploy.to_int8(m, ds), f"kernels {rep.overall_sparsity:.0%} zeros, stored sparse (bitmap + nonzeros)"
         return run
 
-    def blocks(s):
+    def blocks(s, by_sensitivity=False):
         def run(seed):
-            m, rep = prune.block_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=seed)
+            m, rep = prune.block_prune(deploy.copy_model(base), ds, s, epochs=args.finetune, seed=seed,
+                                       by_sensitivity=by_sensitivity)
+            per = ("; per layer " + ", ".join(f"{k} {v:.2f}" for k, v in rep.block_targets.items())
+                   if by_sensitivity else "")
             return m, deploy.to_int8(m, ds), (f"blocks of 16 taps x 2 output channels of {len(rep.per_layer)} Conv2D "
-                                              "kernels, skipped by the DSP block-sparse convolution")
+                                              f"kernels, skipped by the DSP block-sparse convolution{per}")
         return run
 
     def structured(seed):
@@ -269,6 +272,7 @@ def main(argv=None) -> int:
         ("magnitude prune 80%", magnitude(0.8), args.finetune, 1e-3, 32, False),
         ("block prune 50% (16x2 blocks)", blocks(0.5), args.finetune, 1e-3, 32, False),
         ("block prune 70% (16x2 blocks)", blocks(0.7), args.finetune, 1e-3, 32, False),
+        ("block prune 50% by sensitivity", blocks(0.5, True), args.finetune, 1e-3, 32, False),
         ("structured prune 50%", structured, args.finetune, 1e-3, 32, False),
         (f"latency prune {args.latency_target:.2f}x (NetAdapt)", latency, latency_epochs, 1e-3, 32, False),
         ("int4 weights (4-bit QAT)", with_int4(lambda seed: base), args.finetune, 5e-4, 32, False),

@@ -277,6 +277,34 @@ def test_block_prune_is_skipped_on_the_dsp_build(trained, digits, runtime_lib, t
     assert len(sparse) >= len(prune.block_prunable_layers(m)) // 2, [c.function for c in gen.calls]
 
 
+def test_allocate_blocks_prunes_the_insensitive_layers_most():
+    """Per-layer block sparsities: the MAC-weighted mean reaches the target, a big layer that loses
+    nothing is pruned furthest, a sensitive one least."""
+    from edgekit.compress.prune import BLOCK_LEVELS, BlockSensitivity, allocate_blocks
+
+    sens = [BlockSensitivity("big_easy", 8000, {v: 0.0 for v in BLOCK_LEVELS}),
+            BlockSensitivity("small_hard", 1000, {v: 0.2 * v for v in BLOCK_LEVELS}),
+            BlockSensitivity("mid", 3000, {v: 0.02 * v for v in BLOCK_LEVELS})]
+    chosen = allocate_blocks(sens, 0.6)
+    skipped = sum(chosen[s.layer] * s.macs for s in sens) / sum(s.macs for s in sens)
+    assert 0.6 <= skipped < 0.6 + 0.1
+    assert chosen["big_easy"] == max(BLOCK_LEVELS) and chosen["small_hard"] == 0.0
+    assert chosen["big_easy"] >= chosen["mid"] >= chosen["small_hard"]
+
+
+def test_block_sensitivity_restores_the_model(trained, digits):
+    """Every layer is measured at every level and left as it was (the model's outputs unchanged)."""
+    from edgekit.compress import prune
+
+    m = _copy(trained)
+    before = m.predict(digits.x_test[:8], verbose=0)
+    layers = prune.block_prunable_layers(m)[:3]
+    sens = prune.block_sensitivity(m, digits, layers)
+    assert [s.layer for s in sens] == [l.name for l in layers]
+    assert all(set(s.drops) == set(prune.BLOCK_LEVELS) and s.macs > 0 for s in sens)
+    np.testing.assert_array_equal(m.predict(digits.x_test[:8], verbose=0), before)
+
+
 def test_structured_prune(trained, digits):
     import keras
 
@@ -591,6 +619,8 @@ def small_keras(tmp_path_factory, digits):
     (["prune", "--sparsity", "0.5", "--structured", "--epochs", "1"], "structured pruning 50%"),
     (["prune", "--latency-target", "0.8", "--steps", "1", "--epochs", "1"], "latency pruning to 0.80x cycles"),
     (["cluster", "--clusters", "4", "--epochs", "1"], "clustering to 4 values"),
+    # the default board's block-sparse DSP convolution stores only the blocks kept
+    (["prune", "--sparsity", "0.5", "--blocks", "--by-sensitivity", "--epochs", "1"], "block pruning 50%"),
 ])
 def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
     from edgekit.cli import main
@@ -605,6 +635,16 @@ def test_cli_methods(argv, method, small_keras, tmp_path, capsys):
         assert report["after"]["macs"] < report["before"]["macs"]
     else:
         assert report["after"]["weight_bytes"] < report["before"]["weight_bytes"]
+
+
+def test_cli_by_sensitivity_needs_blocks(small_keras, tmp_path, capsys):
+    from edgekit.cli import main
+
+    code = main(["prune", str(small_keras), "--data", "digits", "-o", str(tmp_path / "o.keras"), "--by-sensitivity"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err == ["edgekit: error: --by-sensitivity chooses each layer's sparsity for --blocks: "
+                                 "give --blocks too"]
+    assert not list(tmp_path.iterdir())
 
 
 def test_cli_int4_halves_the_chosen_kernels_on_the_default_board(small_keras, digits, tmp_path, capsys):

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     pn.add_argument("--blocks", action="store_true",
                     help="zero whole blocks of 16 weights x 2 output channels of Conv2D kernels, which the DSP "
                          "block-sparse convolution neither stores nor computes")
+    pn.add_argument("--by-sensitivity", action="store_true",
+                    help="with --blocks: each layer its own sparsity, the least sensitive (measured one by one on a "
+                         "validation split) pruned most, as many MACs skipped as --sparsity everywhere")
     pn.add_argument("--latency-target", type=float, metavar="FRACTION",
                     help="remove channels, layer by layer (NetAdapt), until the board's cost model predicts at most "
                          "this fraction of the model's cycles")
@@ -79,7 +82,8 @@ def add_parser(sub) -> None:
 
 def prune(args) -> ExitCode:
     report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity, args.structured, args.epochs,
-                     args.seed, args.latency_target, args.steps, args.board, log=log, blocks=args.blocks), args)
+                     args.seed, args.latency_target, args.steps, args.board, log=log, blocks=args.blocks,
+                     by_sensitivity=args.by_sensitivity), args)
     return ExitCode.OK
 
 

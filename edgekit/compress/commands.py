@@ -112,10 +112,13 @@ def _finish(method, model, new, data, output: Path, details, per_tensor=False, b
 
 def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: bool = False,
               epochs: int = 3, seed: int = 0, latency_target: float | None = None, steps: int = 6,
-              board: str = DEFAULT_BOARD, log: Log = print, blocks: bool = False) -> MethodResult:
+              board: str = DEFAULT_BOARD, log: Log = print, blocks: bool = False,
+              by_sensitivity: bool = False) -> MethodResult:
 
     if sum((structured, blocks, latency_target is not None)) > 1:
         raise EdgekitError("--structured, --blocks and --latency-target are different methods: give one")
+    if by_sensitivity and not blocks:
+        raise EdgekitError("--by-sensitivity chooses each layer's sparsity for --blocks: give --blocks too")
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
     if latency_target is not None:
@@ -130,8 +133,9 @@ def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: 
         method = f"structured pruning {sparsity:.0%}"
     elif blocks:
         log(f"pruning {sparsity:.0%} of the Conv2D kernels' blocks of 16x2 weights over {epochs} epochs ...")
-        new, rep = prune.block_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed)
-        method = f"block pruning {sparsity:.0%} (16x2 blocks)"
+        new, rep = prune.block_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed,
+                                     by_sensitivity=by_sensitivity)
+        method = f"block pruning {sparsity:.0%} (16x2 blocks{', per layer by sensitivity' if by_sensitivity else ''})"
     else:
         log(f"magnitude pruning to {sparsity:.0%} over {epochs} epochs ...")
         new, rep = prune.magnitude_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed)

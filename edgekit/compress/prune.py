@@ -113,10 +113,12 @@ def block_prunable_layers(model, min_weights: int = 64) -> list:
             and int(np.prod(l.kernel.shape)) >= max(min_weights, 1)]
 
 
-def magnitude_pruning_callback(layers, schedule: PolynomialSchedule, mask=magnitude_mask):
+def magnitude_pruning_callback(layers, schedule: PolynomialSchedule, mask=magnitude_mask,
+                               scale: dict[str, float] | None = None):
     """The MagnitudePruning Keras callback for ``layers`` (``mask(kernel, sparsity)`` chooses what is
-    kept: single weights, or :func:`block_mask`'s blocks): Keras is imported here, not when
-    edgekit.compress is (a command that never trains starts without TensorFlow)."""
+    kept: single weights, or :func:`block_mask`'s blocks; ``scale``: per layer name, its sparsity as a
+    multiple of the schedule's, default 1): Keras is imported here, not when edgekit.compress is (a
+    command that never trains starts without TensorFlow)."""
     import keras
 
     class MagnitudePruning(keras.callbacks.Callback):
@@ -132,7 +134,7 @@ def magnitude_pruning_callback(layers, schedule: PolynomialSchedule, mask=magnit
         def _update_masks(self):
             s = self.schedule.sparsity(self.step)
             for l in self.layers_:
-                self.masks[id(l)] = mask(np.asarray(l.kernel.numpy()), s)
+                self.masks[id(l)] = mask(np.asarray(l.kernel.numpy()), s * (scale or {}).get(l.name, 1.0))
 
         def apply(self):
             for l in self.layers_:
@@ -172,6 +174,7 @@ class PruneReport:
     params_before: int = 0
     params_after: int = 0
     removed_channels: dict[str, int] = field(default_factory=dict)
+    block_targets: dict[str, float] = field(default_factory=dict)  # block pruning: each layer's sparsity
 
     @property
     def overall_sparsity(self) -> float:
@@ -181,7 +184,7 @@ class PruneReport:
         return {"method": self.method, "target": self.target, "per_layer": self.per_layer,
                 "macs_before": self.macs_before, "macs_after": self.macs_after,
                 "params_before": self.params_before, "params_after": self.params_after,
-                "removed_channels": self.removed_channels}
+                "removed_channels": self.removed_channels, "block_targets": self.block_targets}
 
 
 def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1e-3,
@@ -206,23 +209,95 @@ def magnitude_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1
     return model, PruneReport("magnitude", sparsity, sparsity_of(model, layers))
 
 
+#: the block sparsities a layer may be given by :func:`allocate_blocks`
+BLOCK_LEVELS = (0.25, 0.5, 0.625, 0.75, 0.875)
+
+
+@dataclass(frozen=True)
+class BlockSensitivity:
+    layer: str
+    macs: int  # the layer's multiply-accumulates (what its blocks cost, in proportion)
+    drops: dict[float, float]  # block sparsity -> validation accuracy lost, that layer alone, no fine-tuning
+
+
+def layer_macs(layer) -> int:
+    """A Conv2D layer's multiply-accumulates per inference."""
+    return int(np.prod(layer.kernel.shape)) * int(np.prod(layer.output.shape[1:3]))
+
+
+def block_sensitivity(model, data, layers=None, levels=BLOCK_LEVELS, val_fraction: float = 0.2,
+                      seed: int = 0) -> list[BlockSensitivity]:
+    """Per block-prunable layer: the validation accuracy lost when only that layer's blocks are
+    zeroed (:func:`block_mask`) at each of ``levels``, without fine-tuning, on a split held out
+    of the training data."""
+    from .data import split
+    from .measure import float_accuracy
+
+    _, _, x_val, y_val = split(data.x_train, data.y_train, val_fraction, seed)
+    base = float_accuracy(model, x_val, y_val)
+    out = []
+    for layer in layers if layers is not None else block_prunable_layers(model):
+        ws = layer.get_weights()
+        drops = {}
+        for level in levels:
+            layer.set_weights([ws[0] * block_mask(ws[0], level)] + ws[1:])
+            drops[level] = base - float_accuracy(model, x_val, y_val)
+        layer.set_weights(ws)
+        out.append(BlockSensitivity(layer.name, layer_macs(layer), drops))
+    return out
+
+
+def allocate_blocks(sens: list[BlockSensitivity], sparsity: float) -> dict[str, float]:
+    """Per-layer block sparsities whose MAC-weighted mean reaches ``sparsity`` (the MACs a uniform
+    ``sparsity`` would skip): greedily, the step to a layer's next level that skips the most MACs
+    per point of measured accuracy lost (a measured gain counts as no loss)."""
+    total = sum(s.macs for s in sens)
+    chosen = {s.layer: 0.0 for s in sens}
+    skipped = 0.0
+    while skipped < sparsity * total - 1e-9:
+        best = None
+        for s in sens:
+            now = chosen[s.layer]
+            nxt = next((v for v in sorted(s.drops) if v > now), None)
+            if nxt is None:
+                continue
+            cost = max(s.drops[nxt] - (s.drops[now] if now else 0.0), 0.0) + 1e-3  # per layer, in accuracy
+            gain = (nxt - now) * s.macs
+            if best is None or gain / cost > best[0]:
+                best = (gain / cost, s, nxt)
+        if best is None:
+            break
+        _, s, nxt = best
+        skipped += (nxt - chosen[s.layer]) * s.macs
+        chosen[s.layer] = nxt
+    return chosen
+
+
 def block_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32,
-                seed: int = 0, pruning_fraction: float = 0.7, frequency: int = 10, verbose: int = 0):
+                seed: int = 0, pruning_fraction: float = 0.7, frequency: int = 10, verbose: int = 0,
+                by_sensitivity: bool = False):
     """:func:`magnitude_prune` in blocks (:func:`block_mask`) of the Conv2D layers
     :func:`block_prunable_layers` names: the model keeps its shape, and on a DSP core
     ek_conv2d_sparse_dsp_s8 neither stores nor computes the blocks that are zero, so flash and
-    cycles fall with them (Dense and depthwise layers stay dense)."""
+    cycles fall with them (Dense and depthwise layers stay dense). ``by_sensitivity``: each layer
+    its own sparsity (:func:`block_sensitivity`, :func:`allocate_blocks`), as many MACs skipped
+    as ``sparsity`` everywhere would skip; else every layer ``sparsity``."""
     if not 0.0 <= sparsity < 1.0:
         raise EdgekitError(f"sparsity {sparsity} must be in [0, 1)")
     layers = block_prunable_layers(model)
     if not layers:
         raise UnsupportedModelError("no Conv2D layer to prune in blocks (ungrouped, filter rows of whole words, "
                                     "at least 64 weights)")
+    scale, targets = None, {l.name: sparsity for l in layers}
+    if by_sensitivity and sparsity > 0:
+        targets = allocate_blocks(block_sensitivity(model, data, layers, seed=seed), sparsity)
+        scale = {name: t / sparsity for name, t in targets.items()}
     steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
     schedule = PolynomialSchedule(sparsity, end_step=max(1, int(steps * pruning_fraction)), frequency=frequency)
-    cb = magnitude_pruning_callback(layers, schedule, mask=block_mask)
+    cb = magnitude_pruning_callback(layers, schedule, mask=block_mask, scale=scale)
     train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb], verbose=verbose)
-    return model, PruneReport(f"blocks of {BLOCK_TAPS}x{BLOCK_CHANNELS}", sparsity, sparsity_of(model, layers))
+    return model, PruneReport(f"blocks of {BLOCK_TAPS}x{BLOCK_CHANNELS}" + (", per layer by sensitivity" if scale else ""),
+                              sparsity, sparsity_of(model, layers), block_targets=targets)
 
 
 # ---------------------------------------------------------------------------- structured pruning
