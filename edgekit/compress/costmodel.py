@@ -4,8 +4,9 @@ Each operator is described by numbers taken from the graph (:data:`TERMS`): one 
 output and input elements, output channels (the last axis) and output pixels (the others), and
 three "block" terms that count the pixels rounded up to a multiple of four -- MACs, outputs and
 receptive-field taps (MACs per output channel) -- because the DSP kernels compute output pixels
-four at a time (``ek_conv2d_dsp.h``) and a 1x1 map costs them as much as a 2x2 one. An
-operator's cost is
+four at a time (``ek_conv2d_dsp.h``) and a 1x1 map costs them as much as a 2x2 one; and the taps
+of the windows that cross the image border, which the kernels gather tap by tap (a first
+convolution on a small map gathers most of its windows). An operator's cost is
 
     cycles = sum over terms of coefficient[term] * term
 
@@ -38,6 +39,7 @@ import numpy as np
 from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
 from ..codegen.lower import lower_graph
+from ..codegen.ops.dsp_conv import sparse_kept
 from ..errors import EdgekitError
 from ..files import DATA, KERNELS, QEMU_PLUGIN
 from ..harness.deploy import profile_target
@@ -49,11 +51,11 @@ from . import costnets
 from .data import digits
 
 DATA_FILE = DATA / "costmodel.json"
-VERSION = 2
+VERSION = 3
 DEFAULT_BOARD = "qemu-mps2-an386"
 BLOCK = 4  # output pixels per block in the block terms
 TERMS = ("per_call", "per_mac", "per_output", "per_input", "per_channel", "per_pixel",
-         "per_block_mac", "per_block_output", "per_block_tap")
+         "per_block_mac", "per_block_output", "per_block_tap", "per_edge_tap")
 REFIT_COMMAND = "edgekit fit --refit-cost-model"
 
 Log = Callable[[str], None]
@@ -69,13 +71,38 @@ class OpFeatures:
     inputs: int
     channels: int = 1  # of the first output, its last axis
     pixels: int = 1  # outputs per channel
+    kept: float = 1.0  # the fraction of the MACs computed (the block-sparse convolution skips the rest)
+    edge_taps: int = 0  # a window's taps x the output pixels whose window is gathered (crosses the border)
 
     def vector(self) -> np.ndarray:
         blocks = -(-self.pixels // BLOCK) * BLOCK
         per_pixel = blocks / max(self.pixels, 1)
-        return np.array([1.0, self.macs, self.outputs, self.inputs, self.channels, self.pixels,
-                         self.macs * per_pixel, self.channels * blocks,
-                         self.macs / max(self.channels, 1) * per_pixel], dtype=np.float64)
+        macs = self.macs * self.kept  # the receptive field's taps are gathered whole either way
+        return np.array([1.0, macs, self.outputs, self.inputs, self.channels, self.pixels,
+                         macs * per_pixel, self.channels * blocks,
+                         self.macs / max(self.channels, 1) * per_pixel, self.edge_taps], dtype=np.float64)
+
+
+def edge_taps(params) -> int:
+    """For a window operator (parameters with the input and output sizes, filter, stride, dilation
+    and padding; ``filter_c`` or one group's ``input_c`` taps per position): a window's taps times
+    the output pixels whose window crosses the image border, which the kernels gather (pad) tap by
+    tap; a grouped window wider than a pixel is always gathered (ek_conv2d_dsp.h). 0 otherwise."""
+    need = ("input_h", "input_w", "output_h", "output_w", "filter_h", "filter_w", "stride_h", "stride_w",
+            "pad_top", "pad_left")
+    if not all(hasattr(params, n) for n in need):
+        return 0
+    dil_h, dil_w = getattr(params, "dilation_h", 1), getattr(params, "dilation_w", 1)
+    c = getattr(params, "filter_c", None) or getattr(params, "input_c", 1)
+    taps = params.filter_h * params.filter_w * c
+    if getattr(params, "groups", 1) > 1 and params.filter_w > 1:
+        return taps * params.output_h * params.output_w
+    oy = np.arange(params.output_h) * params.stride_h - params.pad_top
+    ox = np.arange(params.output_w) * params.stride_w - params.pad_left
+    rows_in = (oy >= 0) & (oy + (params.filter_h - 1) * dil_h < params.input_h)
+    cols_in = (ox >= 0) & (ox + (params.filter_w - 1) * dil_w < params.input_w)
+    inside = int(rows_in.sum()) * int(cols_in.sum())
+    return taps * (params.output_h * params.output_w - inside)
 
 
 def features(graph: Graph, calls) -> list[OpFeatures]:
@@ -89,8 +116,9 @@ def features(graph: Graph, calls) -> list[OpFeatures]:
         first = outputs[0]
         channels = max(int(first.shape[-1]), 1) if len(first.shape) else 1
         fn = "" if call.alias_input is not None else call.function
+        kept = sparse_kept(call.params) if fn == "ek_conv2d_sparse_dsp_s8" else 1.0
         out.append(OpFeatures(op.index, op.type_name, fn, op_macs(graph, op), outs, ins, channels,
-                              max(first.num_elements // channels, 1)))
+                              max(first.num_elements // channels, 1), kept, edge_taps(call.params)))
     return out
 
 

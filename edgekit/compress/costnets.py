@@ -4,14 +4,18 @@ Both are seeded lists of specs; :func:`build` makes each an int8 ``.tflite`` (un
 BatchNormalization statistics set on scikit-learn's digits, which ship with the package). The
 training set spans the zoo families ``edgekit fit`` searches, at several widths, resolutions
 and depths, plus networks that make the lowering choose the kernels the zoo does not reach
-untrained: palettized weights (clustered to 4 values), sparse ones (pruned to 95 %), Winograd
-(3x3 stride-1 convolutions on 16x16 and larger maps), max pooling. The held-out set has other
+untrained: palettized weights (clustered to 4 values), sparse ones (pruned to 95 %), block-sparse
+ones (half or most of the Conv2D kernels' 16x2 blocks zero: the DSP block-sparse convolution), int4
+ones (Conv2D kernels on the 4-bit grid, stored INT4: the DSP int4 convolution), Winograd (3x3
+stride-1 convolutions on 16x16 and larger maps), max pooling. The held-out set has other
 seeds, widths and resolutions than any training network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from . import cluster, measure, prune, zoo
 from .data import Dataset, digits
@@ -24,7 +28,7 @@ class NetSpec:
     resolution: int
     depth: float = 1.0
     seed: int = 0
-    compress: str = ""  # "", "cluster4" (palettized weights) or "prune95" (sparse weights)
+    compress: str = ""  # "", "cluster4" (palettized), "prune95" (sparse), "blocksNN" (NN % of blocks zero), "int4"
 
     @property
     def name(self) -> str:
@@ -49,6 +53,9 @@ TRAINING = (
     NetSpec("mobilenet_v1", 0.5, 16, 0.5, compress="cluster4"),
     NetSpec("mobilenet_v2", 0.5, 16, 0.34, compress="cluster4"),
     NetSpec("mobilenet_v1", 0.5, 16, 0.5, compress="prune95"),
+    NetSpec("mobilenet_v2", 0.5, 16, 0.5, compress="blocks50"),
+    NetSpec("mobilenet_v1", 0.5, 24, 0.5, compress="blocks80"),
+    NetSpec("mobilenet_v2", 0.35, 24, 0.5, compress="int4"),
 )
 
 HELD_OUT = (
@@ -85,7 +92,22 @@ def build(spec: NetSpec, data: Dataset | None = None) -> bytes:
         model = zoo.build(spec.family, resolution=spec.resolution, channels=ds.input_shape[-1],
                           num_classes=data.num_classes, width=spec.width, depth=spec.depth, seed=spec.seed)
     measure.refresh_batchnorm(model, ds.x_train, passes=5)
-    if spec.compress == "cluster4":
+    if spec.compress == "int4":  # BatchNorm folded, so that the kernels stay on the grid through conversion
+        from .int4 import int4_layers, int4_weights
+        from .qat import fold_batchnorm
+
+        model = fold_batchnorm(model)
+        for name in int4_layers(model):
+            layer = model.get_layer(name)
+            w = layer.kernel.numpy()
+            step = np.maximum(np.abs(w.reshape(-1, w.shape[-1])).max(axis=0), 1e-12) / 7
+            layer.kernel.assign(np.clip(np.round(w / step), -7, 7) * step)
+        return int4_weights(measure.to_int8(model, ds, calib_samples=16))[0]
+    if spec.compress.startswith("blocks"):
+        for layer in prune.block_prunable_layers(model):
+            w = layer.kernel.numpy()
+            layer.kernel.assign(w * prune.block_mask(w, int(spec.compress[len("blocks"):]) / 100))
+    elif spec.compress == "cluster4":
         cluster.cluster_weights(model, 4, epochs=0)
     elif spec.compress == "prune95":
         for layer in prune.prunable_layers(model):

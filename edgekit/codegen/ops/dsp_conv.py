@@ -150,6 +150,21 @@ def sparse_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k
     return as_int32(np.concatenate(out))
 
 
+def sparse_kept(params: "Conv2DDspParams") -> float:
+    """The fraction of its channel pairs' blocks an ek_conv2d_sparse_dsp_s8 call's stream holds (read
+    back from the stream: per pair two biases, offset + eight words per block, SPARSE_END, six terms)."""
+    words = params.stream.values
+    i, blocks, pairs = 0, 0, 0
+    while i < len(words):
+        i += 2
+        while words[i] != SPARSE_END:
+            i += 1 + SPARSE_BLOCK_K // 2
+            blocks += 1
+        i += 1 + 6
+        pairs += 1
+    return blocks / max(1, pairs * (params.k_pad // SPARSE_BLOCK_K))
+
+
 def _padded(w: np.ndarray, k_pad: int) -> np.ndarray:
     out = np.zeros((w.shape[0], k_pad), np.int64)
     out[:, :w.shape[1]] = w

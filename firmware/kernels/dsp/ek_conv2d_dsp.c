@@ -27,14 +27,13 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n)
     }
 }
 
-/* The int8 window of output pixel (oy, ox) when it crosses the image border, or (grouped, filter
- * wider than 1) when its taps are not contiguous: filter_h runs of filter_w * input_c bytes, back
- * to back, out-of-image taps reading the zero point. `input` points at the group's first channel,
- * pixels are input_c * groups bytes apart. Rare: compiled for size. */
+/* The int8 window of output pixel (oy, ox) when it crosses the image border: filter_h runs of
+ * filter_w * input_c bytes, back to back, out-of-image taps reading the zero point. Rare:
+ * compiled for size. */
 EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
                                     int32_t ox, int8_t *buf)
 {
-    const int32_t c = p->input_c, cs = c * p->groups, row = p->filter_w * c;
+    const int32_t c = p->input_c, row = p->filter_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     /* taps kx in [lo, hi) are inside the image: one run per filter row */
@@ -48,14 +47,32 @@ EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t 
             continue;
         }
         fill_bytes(dst, p->pad_value, lo * c);
-        if (cs == c) {
-            copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
-        } else {
-            for (int32_t kx = lo; kx < hi; ++kx) {
-                copy_bytes(dst + kx * c, input + (iy * p->input_w + ix0 + kx) * cs, c);
+        copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
+        fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
+    }
+    return buf;
+}
+
+/* gather() for a grouped convolution: `input` at the group's first channel, pixels input_c *
+ * groups bytes apart, so a window row is copied tap by tap. Every window of a grouped filter
+ * wider than one pixel comes here (its taps are not contiguous). Its own function: gather() is
+ * the ungrouped kernels' as it was. */
+EK_COLD static const int8_t *gather_grouped(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
+                                            int32_t ox, int8_t *buf)
+{
+    const int32_t c = p->input_c, cs = c * p->groups;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    int8_t *dst = buf;
+    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
+            const int32_t ix = ix0 + kx;
+            const int inside = iy >= 0 && iy < p->input_h && ix >= 0 && ix < p->input_w;
+            for (int32_t b = 0; b < c; ++b) {
+                *dst++ = inside ? input[(iy * p->input_w + ix) * cs + b] : (int8_t)p->pad_value;
             }
         }
-        fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
     }
     return buf;
 }
@@ -641,7 +658,8 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
                     if (contiguous && rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
                         column(&walk, input + at, step, cols + j);
                     } else {
-                        column(&walk, gather(p, input, oy, ox, col8), row, cols + j);
+                        column(&walk, groups == 1 ? gather(p, input, oy, ox, col8)
+                                                  : gather_grouped(p, input, oy, ox, col8), row, cols + j);
                     }
                     g.out[j] = output + (pix + j) * n_out;
                     EK_CONV_NEXT_PIXEL();
@@ -674,38 +692,56 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
     }
 }
 
-/* Every group's walk, one after another (groups 1: the whole convolution). A group's part of the
- * stream is its channel pairs' biases, weights and terms. */
-EK_INLINE void conv_groups(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                           int32_t kind)
+/* Each kernel's walk as a function of its own (word-aligned: the channel loop inlined in it takes
+ * its entry's address with ADR, which adds to the word-aligned PC and which the assembler resolves
+ * within the section as if the section started on a word; -O2 and -O3 align functions so, -O1,
+ * -Og, -Os and -Oz only to 2 bytes, and in a link that placed the function at 2 mod 4 the loop was
+ * entered 2 bytes off: a hang). Not inlined into the group loop below: the walk keeps its
+ * registers to itself. */
+EK_ALIGNED(4) EK_NOINLINE static void walk_int8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                                int8_t *scratch, const int32_t *s)
 {
-    const int32_t group_words = (p->output_c / p->groups + 1) / 2 *
-                                (8 + (kind == EK_WALK_INT4 ? p->k_pad / 4 : p->k_pad / 2));
+    conv_walk(p, input, output, scratch, EK_WALK_INT8, s);
+}
+
+EK_ALIGNED(4) EK_NOINLINE static void walk_int4(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                                int8_t *scratch, const int32_t *s)
+{
+    conv_walk(p, input, output, scratch, EK_WALK_INT4, s);
+}
+
+EK_ALIGNED(4) EK_NOINLINE static void walk_sparse(const ek_conv2d_dsp_params *p, const int8_t *input,
+                                                  int8_t *output, int8_t *scratch, const int32_t *s)
+{
+    conv_walk(p, input, output, scratch, EK_WALK_SPARSE, s);
+}
+
+/* Every group's walk, one after another (groups 1: the whole convolution). A group's part of the
+ * stream is its channel pairs' biases, weights and terms (int4: a word per two pairs of k). */
+typedef void ek_conv_walk_fn(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                             const int32_t *s);
+
+static void conv_groups(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                        ek_conv_walk_fn *walk, int32_t k_words)
+{
+    const int32_t group_words = (p->output_c / p->groups + 1) / 2 * (8 + k_words);
     const int32_t *s = p->stream;
     for (int32_t g = 0; g < p->groups; ++g, s += group_words) {
-        conv_walk(p, input + g * p->input_c, output, scratch, kind, s);
+        walk(p, input + g * p->input_c, output, scratch, s);
     }
 }
 
-/* Word-aligned: the channel loop (inlined here) takes its entry's address with ADR, which adds to the
- * word-aligned PC and which the assembler resolves within the section as if the section started on
- * a word. -O2 and -O3 align functions so; -O1, -Og, -Os and -Oz only to 2 bytes, and in a link that
- * placed the function at 2 mod 4 the loop was entered 2 bytes off (a hang). */
-EK_ALIGNED(4) void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                    int8_t *scratch)
+void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, EK_WALK_INT8);
+    conv_groups(p, input, output, scratch, walk_int8, p->k_pad / 2);
 }
 
-EK_ALIGNED(4) void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                         int8_t *scratch)
+void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, EK_WALK_INT4);
+    conv_groups(p, input, output, scratch, walk_int4, p->k_pad / 4);
 }
 
-/* No ADR in its channel loop, but aligned as the other two (they share the walk). */
-EK_ALIGNED(4) void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                           int8_t *scratch)
+void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, EK_WALK_SPARSE);
+    conv_groups(p, input, output, scratch, walk_sparse, p->k_pad / 2); /* groups 1: the stride is not used */
 }
