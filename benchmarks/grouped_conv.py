@@ -27,18 +27,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from opmodels import _calib, _randomize_weights  # noqa: E402
 
-from edgekit.codegen.core import target_for_cpu  # noqa: E402
 from edgekit.codegen.ops import conv  # noqa: E402
 from edgekit.frontend.quantize import int8_tflite  # noqa: E402
-from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
-from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 from edgekit.ir.analysis import totals  # noqa: E402
-from edgekit.target import cycles  # noqa: E402
-from edgekit.target.boards import load_board  # noqa: E402
-from edgekit.target.build import build_firmware  # noqa: E402
+from on_board import run_on_board  # noqa: E402
 
-BOARD = "qemu-mps2-an386"
 DSP_ROWS = ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8", "ek_conv2d_sparse_dsp_s8")
 CASES = {  # name: (input shape, output channels, kernel, groups)
     "1x1 16x16x48->48 g2": ((16, 16, 48), 48, 1, 2),
@@ -79,21 +73,8 @@ def ungrouped_only(row):
 
 def run(path: Path, work: Path, dsp: bool) -> dict:
     """``dsp=False``: grouped convolutions on the portable kernel (the DSP rows pass them over)."""
-    board = load_board(BOARD)
-    table = conv.CONV_2D_KERNELS
-    if not dsp:
-        conv.CONV_2D_KERNELS = tuple(ungrouped_only(c) if c.kernel in DSP_ROWS else c for c in table)
-    try:
-        fw = build_firmware(path, board, work, target=target_for_cpu(board.cpu))
-    finally:
-        conv.CONV_2D_KERNELS = table
-    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls)) as (run_board, cycle_file):
-        with connect(run_board, None, fw.elf, log=lambda m: None) as dev:
-            rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
-                          samples=3, seed=0, flash=flash_facts(fw.sizes))
-        est = cycles.read(cycle_file)
-    if not rep.passed:
-        raise SystemExit(f"{path.stem}: not bit-exact with tflite-micro")
+    table = None if dsp else tuple(ungrouped_only(c) if c.kernel in DSP_ROWS else c for c in conv.CONV_2D_KERNELS)
+    fw, est = run_on_board(path, work, conv_table=table)
     macs = totals(read_tflite(path)).macs
     convs = [i for i, c in enumerate(fw.generated.calls) if c.op.type_name == "CONV_2D"]
     grouped = [i for i in convs if getattr(fw.generated.calls[i].params, "groups", 1) > 1]

@@ -36,15 +36,11 @@ from opmodels import int4_op  # noqa: E402
 
 from edgekit.codegen.core import target_for_cpu  # noqa: E402
 from edgekit.codegen.ops import conv  # noqa: E402
-from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
-from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 from edgekit.ir.analysis import totals  # noqa: E402
-from edgekit.target import cycles  # noqa: E402
 from edgekit.target.boards import load_board  # noqa: E402
-from edgekit.target.build import build_firmware  # noqa: E402
+from on_board import BOARD, run_on_board  # noqa: E402
 
-BOARD = "qemu-mps2-an386"
 INT4 = "ek_conv2d_int4_dsp_s8"
 CASES = {  # name: (input shape, output channels, kernel, stride, padding)
     "1x1 16x16x32->64": ((16, 16, 32), 64, 1, 1, "SAME"),
@@ -108,23 +104,12 @@ def int4_blocks(seed: int = 0) -> bytes:
 
 
 def run(path: Path, work: Path, int8: bool) -> dict:
-    board = load_board(BOARD)
-    target = target_for_cpu(board.cpu)
-    table = conv.CONV_2D_KERNELS
-    if int8:
+    target = target_for_cpu(load_board(BOARD).cpu)
+    table = None
+    if int8:  # the int4 row left out, Winograd off: the int8 DSP conv kernel
         target = dataclasses.replace(target, winograd_min_pixels=None)
-        conv.CONV_2D_KERNELS = tuple(c for c in table if c.kernel != INT4)
-    try:
-        fw = build_firmware(path, board, work, target=target)
-    finally:
-        conv.CONV_2D_KERNELS = table
-    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls)) as (run_board, cycle_file):
-        with connect(run_board, None, fw.elf, log=lambda m: None) as dev:
-            rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
-                          samples=3, seed=0, flash=flash_facts(fw.sizes))
-        est = cycles.read(cycle_file)
-    if not rep.passed:
-        raise SystemExit(f"{path.stem}: not bit-exact with tflite-micro")
+        table = tuple(c for c in conv.CONV_2D_KERNELS if c.kernel != INT4)
+    fw, est = run_on_board(path, work, target, table)
     macs = totals(read_tflite(path)).macs
     cyc = est.total.cycles if len(fw.generated.calls) > 1 else est.operators[0].cycles
     return {"functions": sorted({c.function for c in fw.generated.calls}), "cycles": cyc, "macs": macs,

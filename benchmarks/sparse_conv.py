@@ -29,17 +29,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_kernels_dsp import conv_with_zero_blocks  # noqa: E402
 
-from edgekit.codegen.core import target_for_cpu  # noqa: E402
 from edgekit.codegen.ops.dsp_conv import live_channels, sparse_blocks  # noqa: E402
-from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
-from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
 from edgekit.ir.analysis import totals  # noqa: E402
-from edgekit.target import cycles  # noqa: E402
-from edgekit.target.boards import load_board  # noqa: E402
-from edgekit.target.build import build_firmware  # noqa: E402
+from on_board import run_on_board  # noqa: E402
 
-BOARD = "qemu-mps2-an386"
 CASES = {  # name: (input shape, output channels, kernel)
     "1x1 16x16x64->64": ((16, 16, 64), 64, 1),
     "1x1 8x8x128->96": ((8, 8, 128), 96, 1),
@@ -49,15 +43,7 @@ KEEP = (0.75, 0.5, 0.25)
 
 
 def run(path: Path, work: Path) -> dict:
-    board = load_board(BOARD)
-    fw = build_firmware(path, board, work, target=target_for_cpu(board.cpu))
-    with with_cycle_plugin(board, None, fw.elf, len(fw.generated.calls)) as (run_board, cycle_file):
-        with connect(run_board, None, fw.elf, log=lambda m: None) as dev:
-            rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
-                          samples=3, seed=0, flash=flash_facts(fw.sizes))
-        est = cycles.read(cycle_file)
-    if not rep.passed:
-        raise SystemExit(f"{path.stem}: not bit-exact with tflite-micro")
+    fw, est = run_on_board(path, work)
     (call,) = fw.generated.calls
     graph = read_tflite(path)
     macs = totals(graph).macs

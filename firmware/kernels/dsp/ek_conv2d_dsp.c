@@ -55,24 +55,29 @@ EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t 
 
 /* gather() for a grouped convolution: `input` at the group's first channel, pixels input_c *
  * groups bytes apart, so a window row is copied tap by tap. Every window of a grouped filter
- * wider than one pixel comes here (its taps are not contiguous). Its own function: gather() is
- * the ungrouped kernels' as it was. */
-EK_COLD static const int8_t *gather_grouped(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
-                                            int32_t ox, int8_t *buf)
+ * wider than one pixel comes here (its taps are not contiguous), so it is not compiled for size;
+ * and it is a function of its own, so that gather() stays the ungrouped kernels' as it was. */
+EK_NOINLINE static const int8_t *gather_grouped(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
+                                                int32_t ox, int8_t *buf)
 {
-    const int32_t c = p->input_c, cs = c * p->groups;
+    const int32_t c = p->input_c, cs = c * p->groups, row = p->filter_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t lo = ix0 < 0 ? -ix0 : 0;
+    const int32_t hi = ix0 + p->filter_w > p->input_w ? p->input_w - ix0 : p->filter_w;
     int8_t *dst = buf;
-    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+    for (int32_t ky = 0; ky < p->filter_h; ++ky, dst += row) {
         const int32_t iy = iy0 + ky * p->dilation_h;
-        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
-            const int32_t ix = ix0 + kx;
-            const int inside = iy >= 0 && iy < p->input_h && ix >= 0 && ix < p->input_w;
-            for (int32_t b = 0; b < c; ++b) {
-                *dst++ = inside ? input[(iy * p->input_w + ix) * cs + b] : (int8_t)p->pad_value;
-            }
+        if (iy < 0 || iy >= p->input_h || hi <= lo) {
+            fill_bytes(dst, p->pad_value, row);
+            continue;
         }
+        fill_bytes(dst, p->pad_value, lo * c);
+        const int8_t *src = input + (iy * p->input_w + ix0 + lo) * cs;
+        for (int32_t kx = lo; kx < hi; ++kx, src += cs) {
+            copy_bytes(dst + kx * c, src, c);
+        }
+        fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
     }
     return buf;
 }
@@ -475,30 +480,45 @@ EK_INLINE void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
 #else
 /* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
  * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
+
+/* k pairs of weights, a word each, against the four columns from cols (pair q at cols[4q..4q+3])
+ * into a channel pair's accumulators; the weights' end. */
+static const int32_t *mac_pairs(const int32_t *s, const uint32_t *cols, int32_t k_pairs, int32_t a[2][4])
+{
+    for (int32_t q = 0; q < k_pairs; ++q) {
+        const uint32_t v = (uint32_t)*s++;
+        const uint32_t w[2] = {ek_sxtb16(v), ek_sxtb16_ror8(v)};
+        for (int32_t n = 0; n < 2; ++n) {
+            for (int32_t j = 0; j < 4; ++j) {
+                a[n][j] = ek_smlad(cols[4 * q + j], w[n], a[n][j]);
+            }
+        }
+    }
+    return s;
+}
+
+/* A channel pair's outputs from its accumulators (divided by `down`: 16 for the int4 stream) and
+ * its terms at s; whether the pair was the last one. */
+static int32_t pair_out(const int32_t *s, int32_t a[2][4], int32_t down, ek_gemm_ctx *g)
+{
+    for (int32_t n = 0; n < 2; ++n, s += 3) {
+        const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
+        for (int32_t j = 0; j < 4; ++j) {
+            const int32_t acc2 = a[n][j] / down; /* exact: the int4 sums are multiples of 16 */
+            g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(acc2, s[0], s[1], s[2] & 0xFF));
+        }
+    }
+    return ((uint32_t)s[-1] & EK_LAST_PAIR) != 0;
+}
+
 static void channels(const int32_t *s, ek_gemm_ctx *g)
 {
-    const uint32_t *cols = g->cols;
-    const int32_t k_pairs = g->pairs;
-    uint32_t last;
+    int32_t last;
     do {
         int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
-        s += 2;
-        for (int32_t q = 0; q < k_pairs; ++q) {
-            const uint32_t v = (uint32_t)*s++;
-            const uint32_t w[2] = {ek_sxtb16(v), ek_sxtb16_ror8(v)};
-            for (int32_t n = 0; n < 2; ++n) {
-                for (int32_t j = 0; j < 4; ++j) {
-                    a[n][j] = ek_smlad(cols[4 * q + j], w[n], a[n][j]);
-                }
-            }
-        }
-        for (int32_t n = 0; n < 2; ++n, s += 3) {
-            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
-            for (int32_t j = 0; j < 4; ++j) {
-                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(a[n][j], s[0], s[1], s[2] & 0xFF));
-            }
-        }
-        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+        s = mac_pairs(s + 2, g->cols, g->pairs, a);
+        last = pair_out(s, a, 1, g);
+        s += 6;
     } while (!last);
 }
 
@@ -506,61 +526,34 @@ static void channels(const int32_t *s, ek_gemm_ctx *g)
  * bytes) for the first pair of k and its high nibbles for the second, 16 w per byte. */
 static void channels_int4(const int32_t *s, ek_gemm_ctx *g)
 {
-    const uint32_t *cols = g->cols;
     const int32_t k_words = g->pairs / 2;
-    uint32_t last;
+    int32_t last;
     do {
         int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
         s += 2;
-        for (int32_t q = 0; q < k_words; ++q) {
-            const uint32_t v = (uint32_t)*s++;
-            const uint32_t half[2] = {(v << 4) & 0xF0F0F0F0u, v & 0xF0F0F0F0u};
-            for (int32_t h = 0; h < 2; ++h) {
-                const uint32_t w[2] = {ek_sxtb16(half[h]), ek_sxtb16_ror8(half[h])};
-                for (int32_t n = 0; n < 2; ++n) {
-                    for (int32_t j = 0; j < 4; ++j) {
-                        a[n][j] = ek_smlad(cols[4 * (2 * q + h) + j], w[n], a[n][j]);
-                    }
-                }
-            }
+        for (int32_t q = 0; q < k_words; ++q, ++s) {
+            const int32_t half[2] = {(int32_t)(((uint32_t)*s << 4) & 0xF0F0F0F0u),
+                                     (int32_t)((uint32_t)*s & 0xF0F0F0F0u)};
+            mac_pairs(&half[0], g->cols + 8 * q, 1, a);
+            mac_pairs(&half[1], g->cols + 8 * q + 4, 1, a);
         }
-        for (int32_t n = 0; n < 2; ++n, s += 3) {
-            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
-            for (int32_t j = 0; j < 4; ++j) {
-                const int32_t acc2 = a[n][j] / 16; /* exact: a multiple of 16 */
-                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(acc2, s[0], s[1], s[2] & 0xFF));
-            }
-        }
-        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+        last = pair_out(s, a, 16, g);
+        s += 6;
     } while (!last);
 }
 
 /* channels_sparse in C: per channel pair, the blocks its stream lists (offset, eight pairs of k). */
 static void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
 {
-    uint32_t last;
+    int32_t last;
     do {
         int32_t a[2][4] = {{s[0], s[0], s[0], s[0]}, {s[1], s[1], s[1], s[1]}};
         s += 2;
         for (int32_t offset = *s++; offset != EK_SPARSE_END; offset = *s++) {
-            const uint32_t *cols = g->cols + offset / 4;
-            for (int32_t q = 0; q < 8; ++q) {
-                const uint32_t v = (uint32_t)*s++;
-                const uint32_t w[2] = {ek_sxtb16(v), ek_sxtb16_ror8(v)};
-                for (int32_t n = 0; n < 2; ++n) {
-                    for (int32_t j = 0; j < 4; ++j) {
-                        a[n][j] = ek_smlad(cols[4 * q + j], w[n], a[n][j]);
-                    }
-                }
-            }
+            s = mac_pairs(s, g->cols + offset / 4, 8, a);
         }
-        for (int32_t n = 0; n < 2; ++n, s += 3) {
-            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
-            for (int32_t j = 0; j < 4; ++j) {
-                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(a[n][j], s[0], s[1], s[2] & 0xFF));
-            }
-        }
-        last = (uint32_t)s[-1] & EK_LAST_PAIR;
+        last = pair_out(s, a, 1, g);
+        s += 6;
     } while (!last);
 }
 #endif
