@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir import DType
+from ...plan import Overlap
 from .. import kernel_facts
 from ..arith import INT32_MAX, max_abs_acc, multiply_by_quantized_multiplier
-from ...plan import Overlap
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, as_int32, fits_int16, gemm_weights, requant_features, requant_table, round_up
 
