@@ -87,9 +87,10 @@ def main(argv=None) -> int:
     print(f"{'case':<18} {'blocks kept':>11} {'kernel':<24} {'cycles':>9} {'x dense':>8} {'cyc/kept MAC':>13} "
           f"{'x dense':>8} {'weights':>8} {'x dense':>8}")
     for r in rows:
-        a, d = r["sparse"], r["dense"]
-        print(f"{r['case']:<18} {a['blocks_kept']:>11.2f} {a['function']:<24} {a['cycles']:>9,} {r['cycles_ratio']:>8.3f} "
-              f"{a['cycles_per_kept_mac']:>13.3f} {r['per_kept_mac_ratio']:>8.3f} {a['weight_bytes']:>8,} "
+        a = r["sparse"]
+        print(f"{r['case']:<18} {a['blocks_kept']:>11.2f} {a['function']:<24} {a['cycles']:>9,} "
+              f"{r['cycles_ratio']:>8.3f} {a['cycles_per_kept_mac']:>13.3f} {r['per_kept_mac_ratio']:>8.3f} "
+              f"{a['weight_bytes']:>8,} "
               f"{r['weight_ratio']:>8.3f}")
     print("dense controls: " + ", ".join(f"{r['case']} {r['dense']['function']} {r['dense']['cycles']:,} cycles"
                                          for r in rows[::len(KEEP)]))

@@ -296,8 +296,8 @@ def block_prune(model, data, sparsity: float, epochs: int = 3, lr: float = 1e-3,
     schedule = PolynomialSchedule(sparsity, end_step=max(1, int(steps * pruning_fraction)), frequency=frequency)
     cb = magnitude_pruning_callback(layers, schedule, mask=block_mask, scale=scale)
     train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb], verbose=verbose)
-    return model, PruneReport(f"blocks of {BLOCK_TAPS}x{BLOCK_CHANNELS}" + (", per layer by sensitivity" if scale else ""),
-                              sparsity, sparsity_of(model, layers), block_targets=targets)
+    method = f"blocks of {BLOCK_TAPS}x{BLOCK_CHANNELS}" + (", per layer by sensitivity" if scale else "")
+    return model, PruneReport(method, sparsity, sparsity_of(model, layers), block_targets=targets)
 
 
 # ---------------------------------------------------------------------------- structured pruning

@@ -81,13 +81,9 @@ def conv_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_p
     twice). ``int4`` (weights -8..7): ek_conv2d_int4_dsp_s8's stream, the biases 16 times
     larger and one word per two k pairs, pair 2i's word in the low nibbles, pair 2i + 1's in the
     high ones (``int4_words``)."""
-    n = w_live.shape[0]
-    if n == 0:
+    if w_live.shape[0] == 0:
         return np.zeros(1, np.int64)  # no pair is read
-    if n % 2:
-        w_live = np.concatenate([w_live, w_live[-1:]])
-        table = np.concatenate([table, table[-1:]])
-        channels = np.concatenate([channels, channels[-1:]])
+    w_live, table, channels = _paired(w_live, table, channels)
     pairs = w_live.shape[0] // 2
     wb = gemm_weights(w_live, k_pad, 2).astype(np.int8)
     if int4:
@@ -123,13 +119,9 @@ def sparse_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k
     """ek_conv2d_sparse_dsp_s8's stream: ``conv_stream``'s with, per channel pair, only the blocks
     of eight k pairs that hold a nonzero weight, each after its byte offset in the columns
     (block * 128), then SPARSE_END."""
-    n = w_live.shape[0]
-    if n == 0:
+    if w_live.shape[0] == 0:
         return np.zeros(1, np.int64)
-    if n % 2:
-        w_live = np.concatenate([w_live, w_live[-1:]])
-        table = np.concatenate([table, table[-1:]])
-        channels = np.concatenate([channels, channels[-1:]])
+    w_live, table, channels = _paired(w_live, table, channels)
     pairs = w_live.shape[0] // 2
     words = gemm_weights(w_live, k_pad, 2).astype(np.int8).view("<i4").astype(np.int64).reshape(
         pairs, k_pad // SPARSE_BLOCK_K, SPARSE_BLOCK_K // 2)
@@ -169,6 +161,14 @@ def _padded(w: np.ndarray, k_pad: int) -> np.ndarray:
     out = np.zeros((w.shape[0], k_pad), np.int64)
     out[:, :w.shape[1]] = w
     return out
+
+
+def _paired(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray):
+    """An odd last channel paired with a copy of itself (same output, stored twice)."""
+    if w_live.shape[0] % 2 == 0:
+        return w_live, table, channels
+    return (np.concatenate([w_live, w_live[-1:]]), np.concatenate([table, table[-1:]]),
+            np.concatenate([channels, channels[-1:]]))
 
 
 def int4_words(pair_bytes: np.ndarray) -> np.ndarray:

@@ -28,15 +28,17 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n)
 }
 
 /* The int8 window of output pixel (oy, ox) when it crosses the image border: filter_h runs of
- * filter_w * input_c bytes, back to back, out-of-image taps reading the zero point. Rare:
- * compiled for size. */
-EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
-                                    int32_t ox, int8_t *buf)
+ * filter_w * input_c bytes, back to back, out-of-image taps reading the zero point. Grouped
+ * (a constant where it is inlined): `input` at the group's first channel, pixels input_c * groups
+ * bytes apart, so a window row is copied tap by tap. */
+EK_INLINE const int8_t *gather_window(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy, int32_t ox,
+                                      int8_t *buf, int32_t grouped)
 {
     const int32_t c = p->input_c, row = p->filter_w * c;
+    const int32_t cs = grouped ? c * p->groups : c; /* the bytes of an input pixel */
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    /* taps kx in [lo, hi) are inside the image: one run per filter row */
+    /* taps kx in [lo, hi) are inside the image: one run per filter row (grouped: a tap at a time) */
     const int32_t lo = ix0 < 0 ? -ix0 : 0;
     const int32_t hi = ix0 + p->filter_w > p->input_w ? p->input_w - ix0 : p->filter_w;
     int8_t *dst = buf;
@@ -47,39 +49,32 @@ EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t 
             continue;
         }
         fill_bytes(dst, p->pad_value, lo * c);
-        copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
+        if (grouped) {
+            const int8_t *src = input + (iy * p->input_w + ix0 + lo) * cs;
+            for (int32_t kx = lo; kx < hi; ++kx, src += cs) {
+                copy_bytes(dst + kx * c, src, c);
+            }
+        } else {
+            copy_bytes(dst + lo * c, input + (iy * p->input_w + ix0 + lo) * c, (hi - lo) * c);
+        }
         fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
     }
     return buf;
 }
 
-/* gather() for a grouped convolution: `input` at the group's first channel, pixels input_c *
- * groups bytes apart, so a window row is copied tap by tap. Every window of a grouped filter
- * wider than one pixel comes here (its taps are not contiguous), so it is not compiled for size;
- * and it is a function of its own, so that gather() stays the ungrouped kernels' as it was. */
+/* Ungrouped, a window crosses the border rarely: compiled for size. */
+EK_COLD static const int8_t *gather(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy, int32_t ox,
+                                    int8_t *buf)
+{
+    return gather_window(p, input, oy, ox, buf, 0);
+}
+
+/* Grouped, every window of a filter wider than one pixel is gathered (its taps are not
+ * contiguous): compiled for speed, a function of its own. */
 EK_NOINLINE static const int8_t *gather_grouped(const ek_conv2d_dsp_params *p, const int8_t *input, int32_t oy,
                                                 int32_t ox, int8_t *buf)
 {
-    const int32_t c = p->input_c, cs = c * p->groups, row = p->filter_w * c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t lo = ix0 < 0 ? -ix0 : 0;
-    const int32_t hi = ix0 + p->filter_w > p->input_w ? p->input_w - ix0 : p->filter_w;
-    int8_t *dst = buf;
-    for (int32_t ky = 0; ky < p->filter_h; ++ky, dst += row) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
-        if (iy < 0 || iy >= p->input_h || hi <= lo) {
-            fill_bytes(dst, p->pad_value, row);
-            continue;
-        }
-        fill_bytes(dst, p->pad_value, lo * c);
-        const int8_t *src = input + (iy * p->input_w + ix0 + lo) * cs;
-        for (int32_t kx = lo; kx < hi; ++kx, src += cs) {
-            copy_bytes(dst + kx * c, src, c);
-        }
-        fill_bytes(dst + hi * c, p->pad_value, (p->filter_w - hi) * c);
-    }
-    return buf;
+    return gather_window(p, input, oy, ox, buf, 1);
 }
 
 /* Both int16 halves doubled (no carry between them). */
