@@ -248,12 +248,14 @@ def main(argv=None) -> int:
                             f"({len(changed)} stored INT4; depthwise and the classifier int8)")
         return run
 
-    def clustered(per_tensor):
+    def clustered(per_tensor, clusters=16):
         def run(seed):
-            m, _ = cluster.cluster_weights(deploy.copy_model(base), 16, ds, epochs=max(1, args.finetune // 2), seed=seed)
-            note = ("per-tensor int8 keeps 16 values per kernel: one shared table" if per_tensor else
-                    "4-bit indices + one 16-entry table per output channel (per-channel int8 scales make each "
-                    "channel's 16 values different)")
+            m, _ = cluster.cluster_weights(deploy.copy_model(base), clusters, ds, epochs=max(1, args.finetune // 2),
+                                           seed=seed)
+            bits = max(1, (clusters - 1).bit_length())
+            note = (f"per-tensor int8 keeps {clusters} values per kernel: one shared table" if per_tensor else
+                    f"{bits}-bit indices + one {clusters}-entry table per output channel (per-channel int8 scales make "
+                    f"each channel's {clusters} values different), decoded by the DSP palettized convolution")
             return m, deploy.to_int8(m, ds, per_tensor=per_tensor), note
         return run
 
@@ -280,6 +282,7 @@ def main(argv=None) -> int:
          lambda seed: latency_epochs(seed) + args.finetune, 5e-4, 32, False),
         ("cluster 16 (per-channel int8)", clustered(False), max(1, args.finetune // 2), 5e-4, 32, False),
         ("cluster 16 (per-tensor int8)", clustered(True), max(1, args.finetune // 2), 5e-4, 32, True),
+        ("cluster 4 (per-channel int8)", clustered(False, 4), max(1, args.finetune // 2), 5e-4, 32, False),
         ("QAT (per-tensor)", qat_run(False), 2, 5e-4, 32, True),
         ("QAT (per-channel)", qat_run(True), 2, 5e-4, 32, False),
     ]

@@ -29,7 +29,7 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8",
-                             "ek_conv2d_sparse_dsp_s8"),
+                             "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
@@ -308,6 +308,83 @@ def test_sparse_stream_layout():
     assert s[-1] & LAST_PAIR and not s[26] & LAST_PAIR
 
 
+def conv_clustered(shape, out_c: int, k: int, values: int, seed: int, stride: int = 1) -> bytes:
+    """A CONV_2D whose every output channel's weights take at most ``values`` float values (k-means
+    clustering's result, per channel), so that each channel has at most that many int8 values."""
+    import keras
+
+    import opmodels
+    from edgekit.frontend.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=shape, batch_size=1)
+    layer = keras.layers.Conv2D(out_c, k, strides=stride, padding="same", activation="relu6")
+    model = keras.Model(inp, layer(inp))
+    opmodels._randomize_weights(model, seed)
+    w, b = layer.get_weights()
+    rng = np.random.default_rng(seed)
+    flat = w.reshape(-1, out_c)
+    for n in range(out_c):
+        levels = np.sort(rng.normal(0.0, float(np.std(flat[:, n])) + 1e-3, values))
+        flat[:, n] = levels[np.abs(flat[:, n][:, None] - levels[None, :]).argmin(axis=1)]
+    layer.set_weights([flat.reshape(w.shape), b])
+    return int8_tflite(model, opmodels._calib([shape], seed))
+
+
+PAL_CASES = [  # input shape, out channels, kernel, values per channel, seed, stride; bits expected
+    ((6, 7, 96), 10, 1, 16, 60, 1, 4),    # 1x1: no column padding, 16 values
+    ((5, 5, 64), 7, 1, 4, 61, 1, 2),      # odd channel count: the last pair a copy; 2 bits
+    ((9, 9, 16), 12, 3, 2, 62, 2, 1),     # 3x3 stride 2, border windows; 1 bit
+    ((6, 6, 6), 9, 3, 3, 63, 1, 2),       # k 54: column padding (a zero in each table: 4 values)
+    ((6, 6, 256), 80, 1, 16, 64, 1, 4),   # several chunks: 40 pairs of 136 words, 15 a chunk
+]
+
+
+@pytest.mark.parametrize("case", PAL_CASES, ids=str)
+def test_conv2d_pal_dsp_host(case, dsp_runtime_lib, tmp_path):
+    """Weights with few values per channel take ek_conv2d_pal_dsp_s8, bit-exact; its stream is
+    smaller than the int8 kernel's, which runs them where weights are not packed; a layer of more
+    pairs than a chunk holds declares no output/input overlap."""
+    shape, out_c, k, values, seed, stride, bits = case
+    model = conv_clustered(shape, out_c, k, values, seed, stride)
+    gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "pal", "CONV_2D")
+    (call,) = gen.calls
+    assert call.function == "ek_conv2d_pal_dsp_s8"
+    assert call.params.bits == bits
+    dense = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "dense", "CONV_2D", target=DSP_UNPACKED)
+    assert dense.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
+    if dense.calls[0].function == "ek_conv2d_dsp_s8":
+        assert call.params.conv.stream.nbytes < dense.calls[0].params.stream.nbytes
+    pairs = (out_c + 1) // 2
+    assert (call.params.chunk_pairs < pairs) == (out_c == 80)
+    assert (call.overlaps == ()) == (call.params.chunk_pairs < pairs)
+
+
+def test_pal_stream_layout():
+    """Per channel pair: biases, the two channels' tables, the indices of the int8 kernel's weight
+    bytes (even bytes the first channel's), the terms; decoding it gives conv_stream's words."""
+    from edgekit.codegen.ops.dsp_conv import conv_stream, pal_stream
+
+    rng = np.random.default_rng(3)
+    w = rng.choice(np.array([-7, 0, 5, 100]), size=(3, 20))
+    table = np.arange(3 * 4).reshape(3, 4)
+    s, bits = pal_stream(w, table, np.arange(3), 20)
+    dense = conv_stream(w, table, np.arange(3), 20)
+    assert bits == 2
+    per = 2 + 2 + 3 + 6  # biases, tables (2 x 4 bytes), ceil(20 * 2 / 16) index words, terms
+    assert s.size == 2 * per
+    for q in range(2):
+        pair = s[q * per:(q + 1) * per].astype(np.int64) & 0xFFFFFFFF
+        want = dense[q * 18:(q + 1) * 18]
+        assert list(pair[:2]) == list(want[:2]) and list(s[q * per + 7:(q + 1) * per]) == list(want[12:])
+        tables = pair[2:4].astype("<u4").view(np.int8).reshape(2, 4)
+        codes = np.frombuffer(pair[4:7].astype("<u4").tobytes(), np.uint8)
+        idx = (codes[:, None] >> (2 * np.arange(4))) & 3
+        idx = idx.reshape(-1)[:40]
+        weights = np.where(np.arange(40) % 2 == 0, tables[0][idx], tables[1][idx]).astype(np.int8)
+        assert list(weights.view("<i4")) == list(want[2:12])
+
+
 @pytest.fixture
 def dsp_fc_for_any_size(monkeypatch):
     """The DSP fully connected kernel even for layers below SMALL_FC_MACS (the cases are small)."""
@@ -549,6 +626,9 @@ BOARD_CASES = [
     ("conv-sparse-1x1", lambda: conv_with_zero_blocks(*SPARSE_CASES[0]), "CONV_2D"),
     ("conv-sparse-odd", lambda: conv_with_zero_blocks(*SPARSE_CASES[1]), "CONV_2D"),
     ("conv-sparse-3x3-s2", lambda: conv_with_zero_blocks(*SPARSE_CASES[2]), "CONV_2D"),
+    ("conv-pal-1x1", lambda: conv_clustered(*PAL_CASES[0][:-1]), "CONV_2D"),
+    ("conv-pal-3x3-s2", lambda: conv_clustered(*PAL_CASES[2][:-1]), "CONV_2D"),
+    ("conv-pal-chunks", lambda: conv_clustered(*PAL_CASES[4][:-1]), "CONV_2D"),
     ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),
     ("dw-s2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[1]), "DEPTHWISE_CONV_2D"),
     ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),

@@ -29,8 +29,8 @@ import test_kernels_transpose_conv as tc_cases
 import test_kernels_winograd as wino_cases
 from opmodels import int4_op, keras_op
 from test_kernels_dsp_new_ops import BMM_DSP_CASES, TC_DSP_CASES
-from test_kernels_dsp import (CONV_DSP_CASES, DW_DSP_CASES, SPARSE_CASES, add_model, conv_with_zero_blocks,  # noqa: F401
-                              dsp_fc_for_any_size, needs_board)
+from test_kernels_dsp import (CONV_DSP_CASES, DW_DSP_CASES, PAL_CASES, SPARSE_CASES, add_model, conv_clustered,  # noqa: F401
+                              conv_with_zero_blocks, dsp_fc_for_any_size, needs_board)
 
 from edgekit.codegen.core import target_for_cpu
 
@@ -125,6 +125,7 @@ def _model(name: str) -> bytes:
             "conv-sparse-odd": lambda: conv_with_zero_blocks(*SPARSE_CASES[1]),
             "conv-sparse-3x3-s2": lambda: conv_with_zero_blocks(*SPARSE_CASES[2]),
             "conv-grouped-3x3": lambda: conv_cases.build_conv(CONV_DSP_CASES[17]),
+            "conv-pal-3x3-s2": lambda: conv_clustered(*PAL_CASES[2][:-1]),
             "conv-int4-odd": lambda: int4_op("conv", (5, 7, 12), 7, seed=31, kernel=1, padding="VALID"),
             "conv-int4-c3-s2": lambda: int4_op("conv", (10, 10, 3), 8, seed=13, kernel=3, stride=2),
             "wino-odd-map": lambda: wino_cases.build(wino_cases.CASES[1]),
@@ -151,6 +152,7 @@ CASES = [
     ("conv-sparse-odd", "CONV_2D", "ek_conv2d_sparse_dsp_s8", "channels_sparse"),
     ("conv-sparse-3x3-s2", "CONV_2D", "ek_conv2d_sparse_dsp_s8", "channels_sparse"),
     ("conv-grouped-3x3", "CONV_2D", "ek_conv2d_dsp_s8", "channels"),  # four groups, windows gathered
+    ("conv-pal-3x3-s2", "CONV_2D", "ek_conv2d_pal_dsp_s8", "channels"),  # 1-bit palettes, border windows
     ("conv-int4-odd", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 3 words of int4 weights
     ("conv-int4-c3-s2", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 7 words
     ("wino-odd-map", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),
@@ -169,7 +171,8 @@ CASES = [
     ("bmm-both-adj", "BATCH_MATMUL", "ek_batch_matmul_dsp_s8", None),
 ]
 RUNS = [(*c, opt) for c in CASES for opt in ("-O0", "-Og", "-Os")] + \
-       [(*c, "-O1") for c in CASES if c[2] in ("ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8", "ek_conv2d_sparse_dsp_s8")]
+       [(*c, "-O1") for c in CASES if c[2] in ("ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8", "ek_conv2d_sparse_dsp_s8",
+                                                                 "ek_conv2d_pal_dsp_s8")]
 
 
 def _local_functions(elf: Path) -> set[str]:

@@ -223,6 +223,9 @@ CASES = [
     Case("ek_conv2d_dsp_s8", DSP, "dead-channels", lambda: dsp_tests.conv_with_dead_channels(31)),
     *[Case("ek_conv2d_sparse_dsp_s8", DSP, f"sparse{i}", lambda a=a: dsp_tests.conv_with_zero_blocks(*a))
       for i, a in enumerate(dsp_tests.SPARSE_CASES)],
+    # palettized in one chunk: the int8 walk's overlap (several chunks declare none, test_kernels_dsp.py)
+    *[Case("ek_conv2d_pal_dsp_s8", DSP, f"pal{i}", lambda a=a: dsp_tests.conv_clustered(*a[:-1]))
+      for i, a in enumerate(dsp_tests.PAL_CASES[:4])],
     *[Case(int4_tests.INT4_CONV, DSP, f"int4-{'x'.join(map(str, a[0]))}-{a[1]}-k{a[2]}-s{a[3]}-{a[4]}",
            lambda a=a: int4_op("conv", a[0], a[1], seed=a[5], kernel=a[2], stride=a[3], padding=a[4]))
       for a in int4_tests.CONV_DSP_CASES[1:]],

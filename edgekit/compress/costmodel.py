@@ -4,9 +4,11 @@ Each operator is described by numbers taken from the graph (:data:`TERMS`): one 
 output and input elements, output channels (the last axis) and output pixels (the others), and
 three "block" terms that count the pixels rounded up to a multiple of four -- MACs, outputs and
 receptive-field taps (MACs per output channel) -- because the DSP kernels compute output pixels
-four at a time (``ek_conv2d_dsp.h``) and a 1x1 map costs them as much as a 2x2 one; and the taps
+four at a time (``ek_conv2d_dsp.h``) and a 1x1 map costs them as much as a 2x2 one; the taps
 of the windows that cross the image border, which the kernels gather tap by tap (a first
-convolution on a small map gathers most of its windows). An operator's cost is
+convolution on a small map gathers most of its windows); and the weights (MACs per output pixel),
+which the palettized convolution decodes once a call, walking the image once per chunk of decoded
+channels (its block-tap term counts every walk). An operator's cost is
 
     cycles = sum over terms of coefficient[term] * term
 
@@ -39,7 +41,7 @@ import numpy as np
 from ..codegen import schedule_for
 from ..codegen.core import target_for_cpu
 from ..codegen.lower import lower_graph
-from ..codegen.ops.dsp_conv import sparse_kept
+from ..codegen.ops.dsp_conv import pal_walks, sparse_kept
 from ..errors import EdgekitError
 from ..files import DATA, KERNELS, QEMU_PLUGIN
 from ..harness.deploy import profile_target
@@ -51,11 +53,11 @@ from . import costnets
 from .data import digits
 
 DATA_FILE = DATA / "costmodel.json"
-VERSION = 3
+VERSION = 4
 DEFAULT_BOARD = "qemu-mps2-an386"
 BLOCK = 4  # output pixels per block in the block terms
 TERMS = ("per_call", "per_mac", "per_output", "per_input", "per_channel", "per_pixel",
-         "per_block_mac", "per_block_output", "per_block_tap", "per_edge_tap")
+         "per_block_mac", "per_block_output", "per_block_tap", "per_edge_tap", "per_weight")
 REFIT_COMMAND = "edgekit fit --refit-cost-model"
 
 Log = Callable[[str], None]
@@ -73,6 +75,7 @@ class OpFeatures:
     pixels: int = 1  # outputs per channel
     kept: float = 1.0  # the fraction of the MACs computed (the block-sparse convolution skips the rest)
     edge_taps: int = 0  # a window's taps x the output pixels whose window is gathered (crosses the border)
+    walks: int = 1  # passes over the output, each building every column (the palettized conv's chunks)
 
     def vector(self) -> np.ndarray:
         blocks = -(-self.pixels // BLOCK) * BLOCK
@@ -80,7 +83,8 @@ class OpFeatures:
         macs = self.macs * self.kept  # the receptive field's taps are gathered whole either way
         return np.array([1.0, macs, self.outputs, self.inputs, self.channels, self.pixels,
                          macs * per_pixel, self.channels * blocks,
-                         self.macs / max(self.channels, 1) * per_pixel, self.edge_taps], dtype=np.float64)
+                         self.macs / max(self.channels, 1) * per_pixel * self.walks, self.edge_taps * self.walks,
+                         self.macs / max(self.pixels, 1)], dtype=np.float64)
 
 
 def edge_taps(params) -> int:
@@ -117,8 +121,10 @@ def features(graph: Graph, calls) -> list[OpFeatures]:
         channels = max(int(first.shape[-1]), 1) if len(first.shape) else 1
         fn = "" if call.alias_input is not None else call.function
         kept = sparse_kept(call.params) if fn == "ek_conv2d_sparse_dsp_s8" else 1.0
+        walks = pal_walks(call.params) if fn == "ek_conv2d_pal_dsp_s8" else 1
+        params = call.params.conv if fn == "ek_conv2d_pal_dsp_s8" else call.params
         out.append(OpFeatures(op.index, op.type_name, fn, op_macs(graph, op), outs, ins, channels,
-                              max(first.num_elements // channels, 1), kept, edge_taps(call.params)))
+                              max(first.num_elements // channels, 1), kept, edge_taps(params), walks))
     return out
 
 

@@ -4,10 +4,11 @@ Both are seeded lists of specs; :func:`build` makes each an int8 ``.tflite`` (un
 BatchNormalization statistics set on scikit-learn's digits, which ship with the package). The
 training set spans the zoo families ``edgekit fit`` searches, at several widths, resolutions
 and depths, plus networks that make the lowering choose the kernels the zoo does not reach
-untrained: palettized weights (clustered to 4 values), sparse ones (pruned to 95 %), block-sparse
-ones (half or most of the Conv2D kernels' 16x2 blocks zero: the DSP block-sparse convolution), int4
-ones (Conv2D kernels on the 4-bit grid, stored INT4: the DSP int4 convolution), Winograd (3x3
-stride-1 convolutions on 16x16 and larger maps), max pooling. The held-out set has other
+untrained: palettized weights (clustered to 4 or 16 values: the DSP palettized convolution),
+sparse ones (pruned to 95 %), block-sparse ones (half or most of the Conv2D kernels' 16x2 blocks
+zero: the DSP block-sparse convolution), int4 ones (Conv2D kernels on the 4-bit grid, stored INT4:
+the DSP int4 convolution), Winograd (3x3 stride-1 convolutions on 16x16 and larger maps), max
+pooling. The held-out set has other
 seeds, widths and resolutions than any training network.
 """
 
@@ -28,7 +29,7 @@ class NetSpec:
     resolution: int
     depth: float = 1.0
     seed: int = 0
-    compress: str = ""  # "", "cluster4" (palettized), "prune95" (sparse), "blocksNN" (NN % of blocks zero), "int4"
+    compress: str = ""  # "", "clusterN" (palettized, N values), "prune95" (sparse), "blocksNN" (NN % of blocks zero), "int4"
 
     @property
     def name(self) -> str:
@@ -52,6 +53,7 @@ TRAINING = (
     NetSpec("plain_cnn", 1.0, 32),
     NetSpec("mobilenet_v1", 0.5, 16, 0.5, compress="cluster4"),
     NetSpec("mobilenet_v2", 0.5, 16, 0.34, compress="cluster4"),
+    NetSpec("mobilenet_v2", 0.35, 32, 0.34, compress="cluster16"),
     NetSpec("mobilenet_v1", 0.5, 16, 0.5, compress="prune95"),
     NetSpec("mobilenet_v2", 0.5, 16, 0.5, compress="blocks50"),
     NetSpec("mobilenet_v1", 0.5, 24, 0.5, compress="blocks80"),
@@ -107,8 +109,8 @@ def build(spec: NetSpec, data: Dataset | None = None) -> bytes:
         for layer in prune.block_prunable_layers(model):
             w = layer.kernel.numpy()
             layer.kernel.assign(w * prune.block_mask(w, int(spec.compress[len("blocks"):]) / 100))
-    elif spec.compress == "cluster4":
-        cluster.cluster_weights(model, 4, epochs=0)
+    elif spec.compress.startswith("cluster"):
+        cluster.cluster_weights(model, int(spec.compress[len("cluster"):]), epochs=0)
     elif spec.compress == "prune95":
         for layer in prune.prunable_layers(model):
             w = layer.kernel.numpy()

@@ -16,6 +16,7 @@ from .. import kernel_facts
 from ..arith import INT32_MAX, max_abs_acc, multiply_by_quantized_multiplier
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
 from .dsp_common import activation_fields, as_int32, fits_int16, gemm_weights, requant_features, requant_table, round_up
+from .palette import pack_bits
 
 LAST_PAIR = 1 << 31  # EK_LAST_PAIR of ek_conv2d_dsp.c
 
@@ -46,6 +47,14 @@ class Conv2DDspParams(CStruct):
     live_c: int
     stream: CArray
     dead_row: CArray | str
+
+
+@dataclass(frozen=True)
+class Conv2DPalDspParams(CStruct):
+    C_TYPE = "ek_conv2d_pal_dsp_params"
+    conv: Conv2DDspParams  # its stream the palettized one
+    bits: int
+    chunk_pairs: int
 
 
 def constant_outputs(bias, multiplier, shift, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
@@ -157,6 +166,67 @@ def sparse_kept(params: "Conv2DDspParams") -> float:
     return blocks / max(1, pairs * (params.k_pad // SPARSE_BLOCK_K))
 
 
+#: the palettized kernel decodes channel pairs into a chunk of scratch of at most this many bytes
+#: (at least one pair): more pairs a chunk, fewer walks over the image (each builds every column
+#: again), more RAM; where its scratch sets the arena (``Target.lean_ops``), PAL_LEAN_CHUNK_BYTES
+PAL_CHUNK_BYTES = 8192
+PAL_LEAN_CHUNK_BYTES = 2048
+#: the palettized kernel is taken when its stream is at most this fraction of the int8 kernel's (it
+#: decodes every weight once a call: a few percent more cycles on large maps, twice as many on 2x2)
+PAL_MAX_RATIO = 0.8
+#: palette bit widths the kernel decodes
+PAL_BITS = (1, 2, 4)
+
+
+def pal_tables(w_pairs: np.ndarray) -> tuple[int, list[np.ndarray]] | None:
+    """The fewest bits (``PAL_BITS``) whose tables hold every value of each channel of ``w_pairs``
+    ([pairs * 2][k_pad], the column padding's zeros included), and each channel's table (its values
+    sorted, padded with the last to 2^bits); None beyond 16 values in a channel."""
+    values = [np.unique(r) for r in w_pairs]
+    most = max(len(v) for v in values)
+    bits = next((b for b in PAL_BITS if most <= 1 << b), None)
+    if bits is None:
+        return None
+    return bits, [np.concatenate([v, np.full((1 << bits) - len(v), v[-1])]) for v in values]
+
+
+def pal_stream(w_live: np.ndarray, table: np.ndarray, channels: np.ndarray, k_pad: int):
+    """ek_conv2d_pal_dsp_s8's stream and its bits (None where a channel has more than 16 values):
+    per channel pair the two doubled folded biases, the two channels' tables, the index of each
+    byte of ``conv_stream``'s weight words in its channel's table (``bits`` each, LSB first, padded
+    to a word), the six terms."""
+    w_live, table, channels = _paired(w_live, table, channels)
+    pairs = w_live.shape[0] // 2
+    found = pal_tables(_padded(w_live, k_pad))
+    if found is None:
+        return None
+    bits, tables = found
+    wb = gemm_weights(w_live, k_pad, 2).reshape(pairs, 2 * k_pad)  # even bytes channel 2q, odd 2q + 1
+    table = np.asarray(table, np.int64)
+    terms = np.stack([table[:, 1], table[:, 2], table[:, 3] | (np.asarray(channels, np.int64) << 8)], axis=1)
+    terms[-1, 2] |= LAST_PAIR
+    terms = terms.reshape(pairs, 6)
+    code_words = -(-k_pad * bits // 16)
+    out = []
+    for q in range(pairs):
+        t0, t1 = tables[2 * q], tables[2 * q + 1]
+        idx = np.empty(2 * k_pad, np.int64)
+        idx[0::2] = np.searchsorted(t0, wb[q, 0::2])
+        idx[1::2] = np.searchsorted(t1, wb[q, 1::2])
+        codes = np.zeros(4 * code_words, np.uint8)
+        packed = pack_bits(idx, bits)
+        codes[:packed.size] = packed
+        tab = np.concatenate([t0, t1]).astype(np.int8).view(np.uint8)
+        out += [table[2 * q:2 * q + 2, 0], tab.view("<u4").astype(np.int64), codes.view("<u4").astype(np.int64),
+                terms[q]]
+    return as_int32(np.concatenate(out)), bits
+
+
+def pal_walks(params: "Conv2DPalDspParams") -> int:
+    """The passes an ek_conv2d_pal_dsp_s8 call makes over the image: one per chunk of channel pairs."""
+    return max(1, -(-((params.conv.live_c + 1) // 2) // params.chunk_pairs))
+
+
 def _padded(w: np.ndarray, k_pad: int) -> np.ndarray:
     out = np.zeros((w.shape[0], k_pad), np.int64)
     out[:, :w.shape[1]] = w
@@ -216,11 +286,25 @@ def lower_conv2d_sparse_dsp(ctx: LowerCtx, call: KernelCall, max_work: float | N
     return lower_conv2d_dsp(ctx, call, sparse=True, max_work=SPARSE_MAX_WORK if max_work is None else max_work)
 
 
+def conv2d_pal_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """What ek_conv2d_sparse_dsp_s8 takes, where weights may be stored compressed (whether each
+    channel has few enough values, and whether it pays, is the lowering's to say)."""
+    return ctx.target.weight_packing and conv2d_sparse_applies(ctx, call)
+
+
+def lower_conv2d_pal_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_conv2d_pal_dsp_s8: ek_conv2d_dsp_s8's call with palettized weights in its stream; None
+    where a channel has more than 16 values or the stream would not be at most PAL_MAX_RATIO of the
+    int8 kernel's."""
+    return lower_conv2d_dsp(ctx, call, palette=True)
+
+
 def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse: bool = False,
-                     max_work: float = SPARSE_MAX_WORK) -> KernelCall | None:
+                     max_work: float = SPARSE_MAX_WORK, palette: bool = False) -> KernelCall | None:
     """ek_conv2d_dsp_s8 for ``call`` (an ek_conv2d_s8 call), None when its requantization or sizes
     are outside the kernel's bounds; ``int4``: ek_conv2d_int4_dsp_s8; ``sparse``:
-    ek_conv2d_sparse_dsp_s8 (the column padded to whole blocks)."""
+    ek_conv2d_sparse_dsp_s8 (the column padded to whole blocks); ``palette``:
+    ek_conv2d_pal_dsp_s8."""
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
     w_rows = w.data.reshape(w.shape[0], -1).astype(np.int64)
@@ -245,6 +329,15 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse
         if live.size == 0 or read > max_work * pairs * round_up(order.size, 4) // 2:
             return None
         stream = sparse_stream(w_cols[live], table, live, k_pad)
+    elif palette:
+        if live.size == 0:
+            return None
+        found = pal_stream(w_cols[live], table, live, k_pad)
+        if found is None:
+            return None
+        stream, bits = found
+        if stream.size > PAL_MAX_RATIO * conv_stream(w_cols[live], table, live, k_pad).size:
+            return None
     elif p.groups > 1:  # each group's pairs a part of the stream of its own
         per = p.output_c // p.groups
         parts = [live[g * per:(g + 1) * per] for g in range(p.groups)]
@@ -270,6 +363,8 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse
                          f"{w.name}: per channel pair the "
                          + ("doubled folded biases x 16, the int4 weights, a word per two k pairs, "
                             if int4 else
+                            f"doubled folded biases, both channels' {1 << bits}-value tables, a {bits}-bit "
+                            "index per byte of the int8 kernel's weight words, " if palette else
                             "doubled folded biases, per block of 16 k holding a nonzero weight its offset "
                             "and its weights per k pair, the end mark, " if sparse else
                             "doubled folded biases, the weights per k pair ")
@@ -282,13 +377,23 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse
     )
     if not fits_int16(params):
         return None
-    function = "ek_conv2d_int4_dsp_s8" if int4 else "ek_conv2d_sparse_dsp_s8" if sparse else "ek_conv2d_dsp_s8"
-    scratch = kernel_facts.scratch_bytes(function, k_pad, p.output_c)
+    overlaps = grouped_overlap(call.overlaps, p)
+    if palette:
+        pairs = (n_live + 1) // 2
+        budget = PAL_LEAN_CHUNK_BYTES if op.index in ctx.target.lean_ops else PAL_CHUNK_BYTES
+        chunk = max(1, min(pairs, budget // (4 * (8 + k_pad // 2))))
+        function = "ek_conv2d_pal_dsp_s8"
+        scratch = kernel_facts.scratch_bytes(function, k_pad, p.output_c, chunk)
+        params = Conv2DPalDspParams(params, bits, chunk)
+        if chunk < pairs:  # a later chunk's walk reads pixels whose outputs an earlier one wrote
+            overlaps = ()
+    else:
+        function = "ek_conv2d_int4_dsp_s8" if int4 else "ek_conv2d_sparse_dsp_s8" if sparse else "ek_conv2d_dsp_s8"
+        scratch = kernel_facts.scratch_bytes(function, k_pad, p.output_c)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function=function, header="ek_conv2d_dsp.h", params=params,
                                args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
-                               overlaps=grouped_overlap(call.overlaps, p),
-                               features=requant_features(p.act_min, p.output_offset))
+                               overlaps=overlaps, features=requant_features(p.act_min, p.output_offset))
 
 
 def grouped_overlap(overlaps: tuple[Overlap, ...], p) -> tuple[Overlap, ...]:

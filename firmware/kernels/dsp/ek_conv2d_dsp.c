@@ -733,3 +733,101 @@ void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input,
 {
     conv_groups(p, input, output, scratch, walk_sparse, p->k_pad / 2); /* groups 1: the stride is not used */
 }
+
+/* Scratch: the walk's (ek_conv2d_dsp_s8's), then a chunk of decoded channel pairs, each
+ * 2 + k_pad / 2 + 6 words. */
+int32_t ek_conv2d_pal_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c, int32_t chunk_pairs)
+{
+    return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c) + chunk_pairs * (8 + k_pad / 2) * 4;
+}
+
+/* A word of the int8 stream from the four `bits`-wide indices at bit `at` of `code` (LSB first):
+ * bytes 0 and 2 are the pair's first channel's weights (table t0), bytes 1 and 3 its second's (t1). */
+#define EK_PAL_WORD(code, at, bits, t0, t1)                                                        \
+    ((uint32_t)(t0)[((code) >> (at)) & ((1u << (bits)) - 1u)] |                                     \
+     (uint32_t)(t1)[((code) >> ((at) + (bits))) & ((1u << (bits)) - 1u)] << 8 |                     \
+     (uint32_t)(t0)[((code) >> ((at) + 2 * (bits))) & ((1u << (bits)) - 1u)] << 16 |                \
+     (uint32_t)(t1)[((code) >> ((at) + 3 * (bits))) & ((1u << (bits)) - 1u)] << 24)
+
+/* `words` words of the int8 stream from the `bits`-wide indices at `codes` (8 / bits words of it
+ * per word of indices); the next word of indices. Each word of indices is written out with
+ * constant shifts (a UBFX and a LDRB per weight), a last partial one word by word. */
+static const uint32_t *pal_words(const uint32_t *codes, int32_t words, int32_t bits, const uint8_t *t0,
+                                 const uint8_t *t1, int32_t *out)
+{
+    const int32_t per_code = 8 / bits;
+    int32_t i = 0;
+    if (bits == 4) {
+        for (; i + 2 <= words; i += 2, out += 2) {
+            const uint32_t c = *codes++;
+            out[0] = (int32_t)EK_PAL_WORD(c, 0, 4, t0, t1);
+            out[1] = (int32_t)EK_PAL_WORD(c, 16, 4, t0, t1);
+        }
+    } else if (bits == 2) {
+        for (; i + 4 <= words; i += 4, out += 4) {
+            const uint32_t c = *codes++;
+            out[0] = (int32_t)EK_PAL_WORD(c, 0, 2, t0, t1);
+            out[1] = (int32_t)EK_PAL_WORD(c, 8, 2, t0, t1);
+            out[2] = (int32_t)EK_PAL_WORD(c, 16, 2, t0, t1);
+            out[3] = (int32_t)EK_PAL_WORD(c, 24, 2, t0, t1);
+        }
+    }
+    if (i < words) { /* 1 bit, or a partial last word of indices */
+        for (uint32_t c = 0; i < words; ++i, c >>= 4 * bits) {
+            if (i % per_code == 0) {
+                c = *codes++;
+            }
+            *out++ = (int32_t)EK_PAL_WORD(c, 0, bits, t0, t1);
+        }
+    }
+    return codes;
+}
+
+/* n channel pairs of the palettized stream at s decoded into the int8 kernel's stream at out (no
+ * pair flagged last); the palettized stream's next pair. */
+static const int32_t *pal_decode(const int32_t *s, int32_t n, int32_t k_pad, int32_t bits, int32_t *out)
+{
+    const int32_t words = k_pad / 2;
+    for (int32_t q = 0; q < n; ++q) {
+        const uint8_t *t0 = (const uint8_t *)(s + 2), *t1 = t0 + (1 << bits);
+        const uint32_t *codes = (const uint32_t *)(s + 2 + (1 << (bits - 1)));
+        out[0] = s[0];
+        out[1] = s[1];
+        codes = pal_words(codes, words, bits, t0, t1, out + 2);
+        out += 2 + words;
+        s = (const int32_t *)codes;
+        for (int32_t t = 0; t < 6; ++t) {
+            *out++ = *s++;
+        }
+        out[-1] = (int32_t)((uint32_t)out[-1] & ~EK_LAST_PAIR);
+    }
+    return s;
+}
+
+void ek_conv2d_pal_dsp_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
+{
+    ek_conv2d_dsp_params c = p->conv; /* its stream the decoded chunk, its dead row the first chunk's */
+    int32_t *chunk = (int32_t *)(void *)(scratch + ek_conv2d_dsp_s8_scratch_bytes(c.k_pad, c.output_c));
+    const int32_t pairs = (c.live_c + 1) / 2, pair_words = 8 + c.k_pad / 2;
+    const int32_t clamp_after = !c.act_full && pairs > p->chunk_pairs; /* once, not once a chunk */
+    const int32_t *s = p->conv.stream;
+    if (clamp_after) {
+        c.act_full = 1;
+    }
+    if (pairs == 0) { /* every channel constant */
+        walk_int8(&c, input, output, scratch, chunk);
+    }
+    for (int32_t first = 0; first < pairs; first += p->chunk_pairs) {
+        const int32_t n = ek_min_i32(p->chunk_pairs, pairs - first);
+        s = pal_decode(s, n, c.k_pad, p->bits, chunk);
+        chunk[n * pair_words - 1] = (int32_t)((uint32_t)chunk[n * pair_words - 1] | EK_LAST_PAIR);
+        walk_int8(&c, input, output, scratch, chunk);
+        c.dead_row = NULL; /* written with the first chunk's outputs */
+    }
+    if (clamp_after) {
+        const int32_t n = c.output_h * c.output_w * c.output_c;
+        for (int32_t i = 0; i < n; ++i) {
+            output[i] = (int8_t)ek_clamp_i32(output[i], c.act_min, c.act_max);
+        }
+    }
+}

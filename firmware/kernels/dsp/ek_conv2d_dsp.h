@@ -49,6 +49,18 @@
  * the word -1, then the pair's requantization terms. Its cycles fall with the blocks kept: an
  * offset load and a loop test per block more than the dense loop's eight pairs.
  *
+ * ek_conv2d_pal_dsp_s8 (palettized weights: at most 2^bits values per output channel, bits 1, 2 or
+ * 4; groups 1) stores per channel pair the two doubled folded biases, the pair's two tables of 2^bits
+ * int8 values (the first channel's, then the second's, 2^(bits - 1) words), the indices (one
+ * `bits`-wide index per byte of the int8 kernel's weight words, in their order, packed LSB first:
+ * in each word of the int8 stream the even bytes are the first channel's and the odd bytes the
+ * second's; ceil(k_pad * bits / 16) words), then the six requantization terms. It decodes
+ * chunk_pairs channel pairs at a time into scratch as the int8 kernel's stream and runs the int8
+ * kernel's walk over every output pixel on them, so each weight is decoded once per call and used
+ * for every pixel: the decoding's cost per MAC falls with the output's pixels. With more than one
+ * chunk, the walk of a later chunk reads input pixels whose outputs an earlier one wrote: its
+ * output must not overlap its input then (with one chunk, the int8 kernel's loop order holds).
+ *
  * Grouped convolution (groups > 1): input_c is the channels of one group (the filter's), an input
  * pixel is input_c * groups bytes; the groups are computed one after another, each a walk over
  * every output pixel with columns made of that group's channels, against that group's part of the
@@ -97,9 +109,17 @@ typedef struct {
     int16_t live_c;            /* output channels computed (the others are constant) */
     const int32_t *stream;     /* [ceil(live_c / 2)][2 + k_pad / 2 + 6] words, see above;
                                 * int4: [ceil(live_c / 2)][2 + k_pad / 4 + 6]; sparse: per pair
-                                * 2 + 9 per block kept + 1 + 6 */
+                                * 2 + 9 per block kept + 1 + 6; palettized: per pair
+                                * 2 + 2^(bits - 1) + ceil(k_pad * bits / 16) + 6 */
     const int8_t *dead_row;    /* [output_c]: the constant channels' outputs; NULL: none */
 } ek_conv2d_dsp_params;
+
+/* ek_conv2d_pal_dsp_s8's: conv.stream is the palettized stream (see above). */
+typedef struct {
+    ek_conv2d_dsp_params conv;
+    int16_t bits;              /* 1, 2 or 4 */
+    int16_t chunk_pairs;       /* channel pairs decoded at a time (the generator's choice) */
+} ek_conv2d_pal_dsp_params;
 
 /* The scratch ek_conv2d_dsp_s8 needs (the generator calls this at generation time). */
 int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
@@ -108,5 +128,7 @@ int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+int32_t ek_conv2d_pal_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c, int32_t chunk_pairs);
+void ek_conv2d_pal_dsp_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 
 #endif /* EK_CONV2D_DSP_H */
