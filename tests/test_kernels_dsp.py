@@ -29,7 +29,7 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8",
-                             "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8"),
+                             "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8", "ek_conv2d_pal_dsp_pixel_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
@@ -337,7 +337,17 @@ PAL_CASES = [  # input shape, out channels, kernel, values per channel, seed, st
     ((9, 9, 16), 12, 3, 2, 62, 2, 1),     # 3x3 stride 2, border windows; 1 bit
     ((6, 6, 6), 9, 3, 3, 63, 1, 2),       # k 54: column padding (a zero in each table: 4 values)
     ((6, 6, 256), 80, 1, 16, 64, 1, 4),   # several chunks: 40 pairs of 136 words, 15 a chunk
+    ((1, 1, 96), 41, 1, 16, 65, 1, 4),    # one pixel (a 1x1 map): decoded in registers; odd channels
+    ((1, 1, 200), 24, 1, 4, 66, 1, 2),    # one pixel, 2 bits: 50 groups of four k, a partial last word
+    ((1, 1, 64), 16, 1, 2, 67, 1, 1),     # one pixel, 1 bit
 ]
+PAL_PIXEL = "ek_conv2d_pal_dsp_pixel_s8"
+
+
+def _pal_function(shape, k) -> str:
+    """One output pixel whose column is the input itself (a 1x1 filter on a 1x1 map of whole words)
+    takes the one-pixel kernel."""
+    return PAL_PIXEL if shape[:2] == (1, 1) and k == 1 and shape[2] % 4 == 0 else "ek_conv2d_pal_dsp_s8"
 
 
 @pytest.mark.parametrize("case", PAL_CASES, ids=str)
@@ -349,12 +359,15 @@ def test_conv2d_pal_dsp_host(case, dsp_runtime_lib, tmp_path):
     model = conv_clustered(shape, out_c, k, values, seed, stride)
     gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "pal", "CONV_2D")
     (call,) = gen.calls
-    assert call.function == "ek_conv2d_pal_dsp_s8"
+    assert call.function == _pal_function(shape, k)
     assert call.params.bits == bits
     dense = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "dense", "CONV_2D", target=DSP_UNPACKED)
     assert dense.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
     if dense.calls[0].function == "ek_conv2d_dsp_s8":
         assert call.params.conv.stream.nbytes < dense.calls[0].params.stream.nbytes
+    if call.function == PAL_PIXEL:  # no scratch; it reads the whole input for every pair
+        assert call.scratch_bytes == 0 and call.overlaps == ()
+        return
     pairs = (out_c + 1) // 2
     assert (call.params.chunk_pairs < pairs) == (out_c == 80)
     assert (call.overlaps == ()) == (call.params.chunk_pairs < pairs)
@@ -629,6 +642,8 @@ BOARD_CASES = [
     ("conv-pal-1x1", lambda: conv_clustered(*PAL_CASES[0][:-1]), "CONV_2D"),
     ("conv-pal-3x3-s2", lambda: conv_clustered(*PAL_CASES[2][:-1]), "CONV_2D"),
     ("conv-pal-chunks", lambda: conv_clustered(*PAL_CASES[4][:-1]), "CONV_2D"),
+    ("conv-pal-pixel", lambda: conv_clustered(*PAL_CASES[5][:-1]), "CONV_2D"),
+    ("conv-pal-pixel-2bit", lambda: conv_clustered(*PAL_CASES[6][:-1]), "CONV_2D"),
     ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),
     ("dw-s2-relu6", lambda: dw_cases.build_depthwise(DW_DSP_CASES[1]), "DEPTHWISE_CONV_2D"),
     ("dw-5x3-n1to1", lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]), "DEPTHWISE_CONV_2D"),

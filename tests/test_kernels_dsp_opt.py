@@ -126,6 +126,7 @@ def _model(name: str) -> bytes:
             "conv-sparse-3x3-s2": lambda: conv_with_zero_blocks(*SPARSE_CASES[2]),
             "conv-grouped-3x3": lambda: conv_cases.build_conv(CONV_DSP_CASES[17]),
             "conv-pal-3x3-s2": lambda: conv_clustered(*PAL_CASES[2][:-1]),
+            "conv-pal-pixel-2bit": lambda: conv_clustered(*PAL_CASES[6][:-1]),
             "conv-int4-odd": lambda: int4_op("conv", (5, 7, 12), 7, seed=31, kernel=1, padding="VALID"),
             "conv-int4-c3-s2": lambda: int4_op("conv", (10, 10, 3), 8, seed=13, kernel=3, stride=2),
             "wino-odd-map": lambda: wino_cases.build(wino_cases.CASES[1]),
@@ -153,6 +154,7 @@ CASES = [
     ("conv-sparse-3x3-s2", "CONV_2D", "ek_conv2d_sparse_dsp_s8", "channels_sparse"),
     ("conv-grouped-3x3", "CONV_2D", "ek_conv2d_dsp_s8", "channels"),  # four groups, windows gathered
     ("conv-pal-3x3-s2", "CONV_2D", "ek_conv2d_pal_dsp_s8", "channels"),  # 1-bit palettes, border windows
+    ("conv-pal-pixel-2bit", "CONV_2D", "ek_conv2d_pal_dsp_pixel_s8", None),  # no assembly
     ("conv-int4-odd", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 3 words of int4 weights
     ("conv-int4-c3-s2", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 7 words
     ("wino-odd-map", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),

@@ -122,7 +122,7 @@ def features(graph: Graph, calls) -> list[OpFeatures]:
         fn = "" if call.alias_input is not None else call.function
         kept = sparse_kept(call.params) if fn == "ek_conv2d_sparse_dsp_s8" else 1.0
         walks = pal_walks(call.params) if fn == "ek_conv2d_pal_dsp_s8" else 1
-        params = call.params.conv if fn == "ek_conv2d_pal_dsp_s8" else call.params
+        params = call.params.conv if fn.startswith("ek_conv2d_pal_dsp") else call.params
         out.append(OpFeatures(op.index, op.type_name, fn, op_macs(graph, op), outs, ins, channels,
                               max(first.num_elements // channels, 1), kept, edge_taps(params), walks))
     return out

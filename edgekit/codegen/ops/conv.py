@@ -31,9 +31,9 @@ from ..arith import INT32_MAX, INT32_MIN, check_accumulator, max_abs_acc, quanti
 from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8, require_int16
 from ..overlap import sliding_window_lead
 from .dsp_common import prefer_packed
-from .dsp_conv import (conv2d_dsp_applies, conv2d_int4_applies, conv2d_pal_applies, conv2d_sparse_applies,
-                       live_channels, lower_conv2d_dsp, lower_conv2d_int4_dsp, lower_conv2d_pal_dsp,
-                       lower_conv2d_sparse_dsp)
+from .dsp_conv import (conv2d_dsp_applies, conv2d_int4_applies, conv2d_pal_applies, conv2d_pal_pixel_applies,
+                       conv2d_sparse_applies, live_channels, lower_conv2d_dsp, lower_conv2d_int4_dsp,
+                       lower_conv2d_pal_dsp, lower_conv2d_pal_pixel, lower_conv2d_sparse_dsp)
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
 from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
@@ -318,6 +318,7 @@ CONV_2D_KERNELS = kernel_table(
     (OpKind.CONV_2D,),
     Candidate("ek_conv2d_int4_dsp_s8", conv2d_int4_applies, lower_conv2d_int4_dsp),  # int4 filters stay packed
     Candidate("ek_conv2d_sparse_dsp_s8", conv2d_sparse_applies, lower_sparse_conv2d),  # zero blocks skipped
+    Candidate("ek_conv2d_pal_dsp_pixel_s8", conv2d_pal_pixel_applies, lower_conv2d_pal_pixel),  # one pixel
     Candidate("ek_conv2d_pal_dsp_s8", conv2d_pal_applies, lower_conv2d_pal_dsp),  # clustered: palettes decoded
     Candidate("ek_conv2d_pal_s8", packed_beats_dsp, lower_packed_conv2d),  # heavily pruned
     Candidate("ek_conv3x3_wino_dsp_s8", winograd_applies, lower_winograd),

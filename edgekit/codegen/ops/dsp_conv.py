@@ -54,7 +54,7 @@ class Conv2DPalDspParams(CStruct):
     C_TYPE = "ek_conv2d_pal_dsp_params"
     conv: Conv2DDspParams  # its stream the palettized one
     bits: int
-    chunk_pairs: int
+    chunk_pairs: int  # 0: ek_conv2d_pal_dsp_pixel_s8 (no chunks)
 
 
 def constant_outputs(bias, multiplier, shift, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
@@ -297,6 +297,25 @@ def lower_conv2d_pal_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     where a channel has more than 16 values or the stream would not be at most PAL_MAX_RATIO of the
     int8 kernel's."""
     return lower_conv2d_dsp(ctx, call, palette=True)
+
+
+def conv2d_pal_pixel_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """What ek_conv2d_pal_dsp_s8 takes, as a 1x1 filter on a 1x1 input of whole words of channels:
+    one output pixel, the column the input itself."""
+    p = call.params
+    return (conv2d_pal_applies(ctx, call) and p.input_h == p.input_w == 1 and p.filter_h == p.filter_w == 1
+            and p.filter_c % 4 == 0)
+
+
+def lower_conv2d_pal_pixel(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_conv2d_pal_dsp_pixel_s8: ek_conv2d_pal_dsp_s8's parameters and stream, no scratch, no
+    overlap (it reads the whole input for every channel pair)."""
+    pal = lower_conv2d_pal_dsp(ctx, call)
+    if pal is None:
+        return None
+    x_arg, y_arg = call.args
+    return dataclasses.replace(pal, function="ek_conv2d_pal_dsp_pixel_s8", args=(x_arg, y_arg), scratch_bytes=0,
+                               overlaps=(), params=dataclasses.replace(pal.params, chunk_pairs=0))
 
 
 def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse: bool = False,

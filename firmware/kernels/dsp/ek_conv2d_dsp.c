@@ -831,3 +831,67 @@ void ek_conv2d_pal_dsp_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input
         }
     }
 }
+
+/* One group of four k (input bytes x[0..3]) of a channel pair, its eight `bits`-wide indices at bit
+ * `at` of `code` in the int8 stream's byte order: (first channel, k0), (second, k0), (first, k2),
+ * (second, k2), then k1 and k3 the same way (SXTB16's pairs, ek_conv2d_dsp.h). */
+#define EK_PAL_GROUP(code, at, bits, x, a0, a1)                                                     \
+    do {                                                                                           \
+        const uint32_t m_ = (1u << (bits)) - 1u;                                                   \
+        (a0) += t0[((code) >> (at)) & m_] * (x)[0] + t0[((code) >> ((at) + 2 * (bits))) & m_] * (x)[2] + \
+                t0[((code) >> ((at) + 4 * (bits))) & m_] * (x)[1] +                                \
+                t0[((code) >> ((at) + 6 * (bits))) & m_] * (x)[3];                                 \
+        (a1) += t1[((code) >> ((at) + (bits))) & m_] * (x)[0] +                                    \
+                t1[((code) >> ((at) + 3 * (bits))) & m_] * (x)[2] +                                \
+                t1[((code) >> ((at) + 5 * (bits))) & m_] * (x)[1] +                                \
+                t1[((code) >> ((at) + 7 * (bits))) & m_] * (x)[3];                                 \
+    } while (0)
+
+/* A channel pair's two sums of weight x input over `groups` groups of four k, its indices at codes
+ * (bits a constant where it is inlined); the next word of the stream. */
+EK_INLINE const uint32_t *pal_pixel_dot(const uint32_t *codes, int32_t groups, int32_t bits, const int8_t *t0,
+                                        const int8_t *t1, const int8_t *x, int32_t sums[2])
+{
+    const int32_t per_code = 4 / bits; /* groups per word of indices */
+    int32_t a0 = 0, a1 = 0, g = 0;
+    for (; g + per_code <= groups; g += per_code, x += 4 * per_code) {
+        const uint32_t c = *codes++;
+        for (int32_t j = 0; j < per_code; ++j) { /* unrolled: per_code is a constant */
+            EK_PAL_GROUP(c, 8 * bits * j, bits, x + 4 * j, a0, a1);
+        }
+    }
+    if (g < groups) { /* a last partial word of indices */
+        const uint32_t c = *codes++;
+        for (int32_t j = 0; g < groups; ++g, ++j, x += 4) {
+            EK_PAL_GROUP(c, 8 * bits * j, bits, x, a0, a1);
+        }
+    }
+    sums[0] = a0;
+    sums[1] = a1;
+    return codes;
+}
+
+void ek_conv2d_pal_dsp_pixel_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input, int8_t *output)
+{
+    const ek_conv2d_dsp_params *c = &p->conv;
+    const int32_t bits = p->bits, groups = c->k_pad / 4, pairs = (c->live_c + 1) / 2;
+    const int32_t *s = c->stream;
+    if (c->dead_row != NULL) {
+        memcpy(output, c->dead_row, (size_t)c->output_c);
+    }
+    for (int32_t q = 0; q < pairs; ++q) {
+        const int8_t *t0 = (const int8_t *)(s + 2), *t1 = t0 + (1 << bits);
+        const uint32_t *codes = (const uint32_t *)(s + 2 + (1 << (bits - 1)));
+        int32_t sums[2];
+        codes = bits == 4   ? pal_pixel_dot(codes, groups, 4, t0, t1, input, sums)
+                : bits == 2 ? pal_pixel_dot(codes, groups, 2, t0, t1, input, sums)
+                            : pal_pixel_dot(codes, groups, 1, t0, t1, input, sums);
+        const int32_t *terms = (const int32_t *)codes;
+        for (int32_t n = 0; n < 2; ++n, terms += 3) {
+            const int32_t acc2 = s[n] + 2 * sums[n]; /* the doubled accumulator ek_requant2 takes */
+            const int32_t y = ek_ssat8(ek_requant2_clamped(acc2, terms[0], terms[1], terms[2] & 0xFF));
+            output[((uint32_t)terms[2] >> 8) & 0xFFFFu] = (int8_t)ek_clamp_i32(y, c->act_min, c->act_max);
+        }
+        s = terms;
+    }
+}

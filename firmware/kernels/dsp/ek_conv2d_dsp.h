@@ -60,6 +60,12 @@
  * for every pixel: the decoding's cost per MAC falls with the output's pixels. With more than one
  * chunk, the walk of a later chunk reads input pixels whose outputs an earlier one wrote: its
  * output must not overlap its input then (with one chunk, the int8 kernel's loop order holds).
+ * ek_conv2d_pal_dsp_pixel_s8 takes the same parameters and stream (chunk_pairs unused) for a 1x1
+ * filter on a 1x1 input whose input_c is a multiple of 4 (k_pad = input_c: the column is the input
+ * pixel): one output pixel, where the int8 kernel's blocks of four pixels would compute three for
+ * nothing. It decodes each weight in registers and multiplies it with its input byte, a channel
+ * pair at a time, with no scratch; it reads the whole input for every pair, so its output must not
+ * overlap its input.
  *
  * Grouped convolution (groups > 1): input_c is the channels of one group (the filter's), an input
  * pixel is input_c * groups bytes; the groups are computed one after another, each a walk over
@@ -130,5 +136,6 @@ int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 int32_t ek_conv2d_pal_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c, int32_t chunk_pairs);
 void ek_conv2d_pal_dsp_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+void ek_conv2d_pal_dsp_pixel_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input, int8_t *output);
 
 #endif /* EK_CONV2D_DSP_H */
