@@ -61,9 +61,9 @@ def test_shipped_cost_model_is_fitted_on_the_current_kernels(tmp_path):
                                           f"--board {board}")
     m = costmodel.load(costmodel.DEFAULT_BOARD)
     # the kernels the DSP lowering chooses in the training networks, incl. Winograd, depthwise
-    # rows and palettized weights, have their own coefficients
-    for fn in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_depthwise_rows_dsp_s8", "ek_conv2d_pal_s8",
-               "ek_fully_connected_dsp_s8"):
+    # rows and palettized weights (the chunked and the one-pixel kernels), have their own coefficients
+    for fn in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_depthwise_rows_dsp_s8", "ek_conv2d_pal_dsp_s8",
+               "ek_conv2d_pal_dsp_pixel_s8", "ek_fully_connected_dsp_s8"):
         assert fn in m.coefficients, fn
     # a board with no section of its own gets the model of the emulated board of its core
     assert "nrf52840-dk" not in fitted and costmodel.load("nrf52840-dk").board == costmodel.DEFAULT_BOARD
