@@ -85,6 +85,37 @@ def test_int4_candidates_are_screened_trained_and_measured_as_int4(digits, tmp_p
         fit.grid(["ds_cnn"], weight_bits=[2])
 
 
+def test_block_sparse_candidates_are_screened_trained_and_measured_sparse(digits, tmp_path):
+    """Sparsity is a search dimension: a block-sparse candidate is screened with half of its Conv2D
+    kernels' 16x2 blocks zero (less weight flash and fewer predicted cycles than the same network
+    dense: the DSP block-sparse convolution neither stores nor computes them), trained with block
+    pruning in its last epochs, and the winner saved keeps them zero, runs the block-sparse kernel
+    and was measured on the emulated board (outputs equal to the reference)."""
+    from edgekit.codegen import generate
+    from edgekit.codegen.core import target_for_cpu
+    from edgekit.compress import measure as deploy
+    from edgekit.ir import parse_tflite
+    from edgekit.target.boards import load_board
+
+    board = load_board("qemu-mps2-an386")
+    cost = costmodel.load(board)
+    dense = fit.screen(fit.Candidate("ds_cnn", 0.5, 16, 0.5), digits, board, cost, target_for_cpu(board.cpu), None)
+    cands = fit.grid(["ds_cnn"], [0.5], [16], [0.5], weight_bits=[8, 4], block_sparsities=[0.5])
+    assert [c.label for c in cands] == ["ds_cnn w0.5 r16 d0.5 blocks50"]  # not with int4 (an int8 kernel)
+    result = fit.search(board.name, digits, None, cands, epochs=2, max_trials=1, out_dir=tmp_path,
+                        build_winner=False, log=lambda m: None)
+    sparse = result.winner
+    assert sparse is cands[0] and sparse.trained and sparse.measured_cycles > 0
+    assert sparse.macs == dense.macs and sparse.weight_bytes < dense.weight_bytes
+    assert sparse.predicted_cycles < dense.predicted_cycles
+    tfl = result.tflite_path.read_bytes()
+    gen = generate(parse_tflite(tfl), tmp_path / "gen", target=target_for_cpu(board.cpu))
+    assert "ek_conv2d_sparse_dsp_s8" in {c.function for c in gen.calls}
+    assert deploy.validate_bit_exact(tfl, samples=2).passed
+    with pytest.raises(Exception, match="block sparsity"):
+        fit.grid(["ds_cnn"], block_sparsities=[1.0])
+
+
 def test_latency_limit_excludes(digits):
     cands = [fit.Candidate("mobilenet_v1", 0.25, 16, 0.5)]
     result = fit.search("qemu-mps2-an386", digits, 1e-4, cands, epochs=1, log=lambda m: None)

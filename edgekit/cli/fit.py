@@ -33,6 +33,10 @@ def add_parser(sub) -> None:
     ft.add_argument("--depths", type=_floats, help="comma-separated depth multipliers (default: each family's grid)")
     ft.add_argument("--weight-bits", type=_ints, default=[8],
                     help="comma-separated weight precisions to search: 8 and/or 4 (Conv2D kernels int4, QAT)")
+    ft.add_argument("--block-sparsity", type=_floats, default=[0.0],
+                    help="comma-separated fractions of the Conv2D kernels' 16x2 blocks to zero (0: dense), searched "
+                         "for int8 candidates: the last half of the epochs prune to it, and the DSP block-sparse "
+                         "convolution skips the zeros")
     ft.add_argument("--epochs", type=int, default=4, help="training epochs per candidate")
     ft.add_argument("--max-trials", type=int, default=4, help="candidates trained (largest that fit first)")
     ft.add_argument("--seed", type=int, default=0)
@@ -56,7 +60,8 @@ def run(args) -> ExitCode:
         raise EdgekitError("fit needs --board and --data (or --refit-cost-model)")
     data = load(args.data, seed=args.seed)
     result = fit.search(args.board, data, args.latency_ms,
-                        fit.grid(args.families, args.widths, args.resolutions, args.depths, args.weight_bits),
+                        fit.grid(args.families, args.widths, args.resolutions, args.depths, args.weight_bits,
+                                 args.block_sparsity),
                         epochs=args.epochs, max_trials=args.max_trials, seed=args.seed, out_dir=Path(args.output),
                         log=log)
     if args.json:

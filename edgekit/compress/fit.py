@@ -1,15 +1,18 @@
 """``edgekit fit``: the most accurate zoo network that fits a board.
 
-1. Screen: every candidate (family x width x resolution x depth x weight precision) is built
-   untrained (its BatchNormalization statistics set on the data; int4 candidates' Conv2D kernels
-   put on the 4-bit grid and stored INT4, ``int4``), converted to int8, lowered and planned for
+1. Screen: every candidate (family x width x resolution x depth x weight precision x block
+   sparsity) is built untrained (its BatchNormalization statistics set on the data; int4
+   candidates' Conv2D kernels put on the 4-bit grid and stored INT4, ``int4``; block-sparse ones'
+   Conv2D kernels with that fraction of their 16x2 blocks zeroed, ``prune.block_mask``, which the
+   DSP block-sparse convolution skips), converted to int8, lowered and planned for
    the board's core exactly as ``edgekit generate`` would. Flash = weights as deployed + the
    firmware's code (from the cost model's calibration builds); RAM = planned arena + other
    static RAM + the board's stack reserve; latency = the per-operator cost model's estimated
    cycles (``costmodel``) at the board's clock. Candidates over the board's flash or RAM, or
    over ``latency_ms``, are dropped.
 2. Train: the feasible candidates, largest first (by MACs), up to ``max_trials``, each for a
-   few epochs with a fixed seed (int4 candidates: the last half of them 4-bit QAT); int8
+   few epochs with a fixed seed (int4 candidates: the last half of them 4-bit QAT; block-sparse
+   ones: the last half of them block pruning to their sparsity, ``prune.block_prune``); int8
    accuracy on the test split in the tflite-micro interpreter (which the generated code equals
    bit for bit).
 3. Measure: the trained candidates, most accurate first (ties: the faster predicted), are
@@ -35,7 +38,7 @@ from ..codegen.core import target_for_cpu
 from ..errors import EdgekitError
 from ..target.boards import load_board
 from ..target.build import build_firmware
-from . import costmodel, int4, measure, zoo
+from . import costmodel, int4, measure, prune, zoo
 
 Log = Callable[[str], None]
 
@@ -47,6 +50,7 @@ class Candidate:
     resolution: int
     depth: float
     weight_bits: int = 8  # 4: Conv2D kernels int4 (QAT), the rest int8
+    block_sparsity: float = 0.0  # the fraction of each block-prunable Conv2D kernel's 16x2 blocks zeroed
     # screening
     macs: int = 0
     params: int = 0
@@ -78,7 +82,8 @@ class Candidate:
     @property
     def label(self) -> str:
         return f"{self.family} w{self.width:g} r{self.resolution} d{self.depth:g}" + \
-            (f" int{self.weight_bits}" if self.weight_bits != 8 else "")
+            (f" int{self.weight_bits}" if self.weight_bits != 8 else "") + \
+            (f" blocks{self.block_sparsity * 100:g}" if self.block_sparsity else "")
 
     def build(self, channels: int, num_classes: int, seed: int = 0):
         return zoo.build(self.family, resolution=self.resolution, channels=channels,
@@ -144,19 +149,25 @@ class FitResult:
                 "candidates": [c.to_json() for c in self.candidates]}
 
 
-def grid(families=None, widths=None, resolutions=(16, 32), depths=None, weight_bits=(8,)) -> list[Candidate]:
+def grid(families=None, widths=None, resolutions=(16, 32), depths=None, weight_bits=(8,),
+         block_sparsities=(0.0,)) -> list[Candidate]:
     """The search space; a family's own width/depth grids unless given; ``weight_bits``: 8 and/or
-    4 (Conv2D kernels int4)."""
+    4 (Conv2D kernels int4); ``block_sparsities``: fractions of the Conv2D kernels' 16x2 blocks
+    zeroed (0: dense), for int8 candidates (the block-sparse kernel takes int8 weights)."""
     families = families or ["mobilenet_v1", "mobilenet_v2", "ds_cnn"]
     if any(b not in (4, 8) for b in weight_bits):
         raise EdgekitError(f"weight precision {', '.join(map(str, weight_bits))}: fit searches 8 and 4 bits")
+    if any(not 0.0 <= s < 1.0 for s in block_sparsities):
+        raise EdgekitError(f"block sparsity {', '.join(map(str, block_sparsities))}: each must be in [0, 1)")
     out = []
     for fam in families:
         if fam not in zoo.FAMILIES:
             raise EdgekitError(f"no zoo network {fam!r}; choose from {', '.join(zoo.FAMILIES)}")
         f = zoo.FAMILIES[fam]
-        for w, r, d, b in itertools.product(widths or f.widths, resolutions, depths or f.depths, weight_bits):
-            out.append(Candidate(fam, float(w), int(r), float(d), int(b)))
+        for w, r, d, b, s in itertools.product(widths or f.widths, resolutions, depths or f.depths, weight_bits,
+                                               block_sparsities):
+            if b == 8 or not s:
+                out.append(Candidate(fam, float(w), int(r), float(d), int(b), float(s)))
     return out
 
 
@@ -166,6 +177,10 @@ def screen(c: Candidate, data, board, cost, target, latency_ms: float | None, se
     measure.refresh_batchnorm(model, ds.x_train, passes=5)
     if c.weight_bits == 4:  # kernels on the 4-bit grid, no training: what the deployed sizes need
         model, _ = int4.int4_finetune(model, ds, epochs=0, seed=seed)
+    if c.block_sparsity:  # the blocks zeroed by magnitude: what the deployed sizes and kernels need
+        for layer in prune.block_prunable_layers(model):
+            w = layer.kernel.numpy()
+            layer.kernel.assign(w * prune.block_mask(w, c.block_sparsity))
     tfl = deployable(c, model, ds, calib_samples=16)
     stats = measure.deploy_stats(tfl, c.family, target)
     c.macs, c.params = stats.macs, int(model.count_params())
@@ -248,10 +263,14 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
         t = time.time()
         ds = data.resized(c.resolution)
         model = c.build(ds.input_shape[-1], data.num_classes, seed)
-        qat_epochs = epochs // 2 if c.weight_bits == 4 else 0  # the same epochs in all as an int8 candidate
-        measure.train(model, ds, epochs=epochs - qat_epochs, batch_size=64, seed=seed)
+        # the same epochs in all as a dense int8 candidate: the last half QAT or block pruning
+        late = epochs // 2 if c.weight_bits == 4 else max(1, epochs // 2) if c.block_sparsity else 0
+        if epochs > late:
+            measure.train(model, ds, epochs=epochs - late, batch_size=64, seed=seed)
         if c.weight_bits == 4:  # with no epoch left for QAT, the kernels are only put on the grid
-            model, _ = int4.int4_finetune(model, ds, epochs=qat_epochs, seed=seed)
+            model, _ = int4.int4_finetune(model, ds, epochs=late, seed=seed)
+        if c.block_sparsity:
+            model, _ = prune.block_prune(model, ds, c.block_sparsity, epochs=late, seed=seed)
         tfl = deployable(c, model, ds)
         c.float_accuracy = measure.float_accuracy(model, ds.x_test, ds.y_test)
         c.int8_accuracy = measure.int8_accuracy(tfl, ds.x_test, ds.y_test)
