@@ -423,6 +423,41 @@ def test_cluster(k, per_channel, trained, digits):
     _check_deploys_bit_exact(tfl, digits)
 
 
+def test_choose_low_takes_the_least_sensitive_bytes_first():
+    """Mixed palette widths: layers are taken by accuracy lost per byte their narrower indices save
+    (16 -> 4 values: 2 bits a weight), until the bytes asked for are saved."""
+    from edgekit.compress.cluster import choose_low
+
+    sens = [{"layer": "a", "weights": 4000, "accuracy_drop": 0.02},   # 1000 bytes, 2e-5 a byte
+            {"layer": "b", "weights": 8000, "accuracy_drop": 0.01},   # 2000 bytes, 5e-6 a byte
+            {"layer": "c", "weights": 400, "accuracy_drop": -0.01},   # improves: first
+            {"layer": "d", "weights": 40000, "accuracy_drop": 0.5}]   # 10000 bytes, dear
+    assert choose_low(sens, 16, 4, 2000) == ["c", "b"]
+    assert choose_low(sens, 16, 4, 2200) == ["c", "b", "a"]
+    assert choose_low(sens, 16, 2, 1) == ["c"]  # 3 bits a weight
+    assert choose_low(sens, 16, 4, 0) == []
+
+
+def test_cluster_mixed_widths(trained, digits):
+    """--low-clusters with --save-bytes: the layers chosen by sensitivity keep at most the fewer values,
+    the others the more, and the choice saves the bytes asked for."""
+    from edgekit.compress import cluster, measure
+
+    layers = cluster.prunable_layers(trained, min_weights=64)
+    save = sum(l.kernel.shape.num_elements() for l in layers) // 8  # about half the layers' 2 bits a weight
+    m, report = cluster.cluster_weights(_copy(trained), 16, digits, epochs=1, low_clusters=4, save_bytes=save)
+    assert len(report.sensitivity) == len(layers) and 0 < len(report.low_layers) < len(layers)
+    assert sum(s["weights"] for s in report.sensitivity if s["layer"] in report.low_layers) * 2 / 8 >= save
+    for name, n in report.distinct.items():
+        assert n <= (4 if name in report.low_layers else 16), (name, n)
+    assert any(n > 4 for name, n in report.distinct.items() if name not in report.low_layers)
+    _check_deploys_bit_exact(measure.to_int8(m, digits), digits)
+    with pytest.raises(Exception, match="go together"):
+        cluster.cluster_weights(_copy(trained), 16, digits, epochs=0, low_clusters=4)
+    with pytest.raises(Exception, match="saves nothing"):
+        cluster.cluster_weights(_copy(trained), 4, digits, epochs=0, low_clusters=3, save_bytes=10)
+
+
 def test_distill(trained, digits):
     from edgekit.compress import zoo
     from edgekit.compress import measure, distill
@@ -620,6 +655,8 @@ def small_keras(tmp_path_factory, digits):
     (["prune", "--sparsity", "0.5", "--structured", "--epochs", "1"], "structured pruning 50%"),
     (["prune", "--latency-target", "0.8", "--steps", "1", "--epochs", "1"], "latency pruning to 0.80x cycles"),
     (["cluster", "--clusters", "4", "--epochs", "1"], "clustering to 4 values"),
+    (["cluster", "--clusters", "16", "--low-clusters", "4", "--save-bytes", "1000", "--epochs", "1"],
+     "clustering to 16 values, 4 in"),
     # the default board's block-sparse DSP convolution stores only the blocks kept
     (["prune", "--sparsity", "0.5", "--blocks", "--by-sensitivity", "--epochs", "1"], "block pruning 50%"),
 ])

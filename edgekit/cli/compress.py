@@ -42,6 +42,10 @@ def add_parser(sub) -> None:
     cl.add_argument("-o", "--output", required=True, help="OUT.keras (and OUT_int8.tflite beside it)")
     cl.add_argument("--clusters", type=int, default=16, help="shared values per kernel (16: 4-bit indices)")
     cl.add_argument("--per-channel", action="store_true", help="k-means per output channel")
+    cl.add_argument("--low-clusters", type=int, metavar="K",
+                    help="with --save-bytes: K values (narrower indices) in the layers least sensitive to it, "
+                         "each measured alone on a validation split, until they save N bytes (mixed widths)")
+    cl.add_argument("--save-bytes", type=int, metavar="N", help="with --low-clusters: the bytes to save")
     cl.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs of the shared values")
     cl.add_argument("--board", default=DEFAULT_BOARD, help="whose kernels the flash is counted for")
     cl.add_argument("--seed", type=int, default=0)
@@ -89,7 +93,7 @@ def prune(args) -> ExitCode:
 
 def cluster(args) -> ExitCode:
     report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters, args.per_channel, args.epochs,
-                       args.seed, args.board, log=log), args)
+                       args.seed, args.board, log=log, low_clusters=args.low_clusters, save_bytes=args.save_bytes), args)
     return ExitCode.OK
 
 

@@ -111,9 +111,13 @@ class ClusterReport:
     clusters: int
     per_channel: bool
     distinct: dict[str, int] = field(default_factory=dict)  # distinct float values per kernel
+    low_clusters: int | None = None  # the fewer values of the layers in ``low_layers``
+    low_layers: list[str] = field(default_factory=list)
+    sensitivity: list[dict] = field(default_factory=list)  # per layer: weights, accuracy lost at low_clusters
 
     def to_json(self) -> dict:
-        return {"clusters": self.clusters, "per_channel": self.per_channel, "distinct": self.distinct}
+        return {"clusters": self.clusters, "per_channel": self.per_channel, "distinct": self.distinct,
+                "low_clusters": self.low_clusters, "low_layers": self.low_layers, "sensitivity": self.sensitivity}
 
 
 def distinct_values(model, layers=None) -> dict[str, int]:
@@ -121,30 +125,84 @@ def distinct_values(model, layers=None) -> dict[str, int]:
     return {l.name: int(len(np.unique(l.kernel.numpy()))) for l in layers}
 
 
+def index_bits(clusters: int) -> int:
+    """The bits of a palette index for ``clusters`` values (the kernels decode 1, 2 or 4)."""
+    return next(b for b in (1, 2, 4, 8) if clusters <= 1 << b)
+
+
+def cluster_sensitivity(model, data, layers, clusters: int, per_channel: bool = False, val_fraction: float = 0.2,
+                        seed: int = 0) -> list[dict]:
+    """Per layer: the validation accuracy lost when only that layer's kernel is clustered to
+    ``clusters`` values (no fine-tuning), on a split held out of the training data."""
+    from .data import split
+    from .measure import float_accuracy
+
+    _, _, x_val, y_val = split(data.x_train, data.y_train, val_fraction, seed)
+    base = float_accuracy(model, x_val, y_val)
+    out = []
+    for l in layers:
+        w = l.kernel.numpy()
+        l.kernel.assign(_label_groups(w, clusters, per_channel)[0].astype("float32"))
+        out.append({"layer": l.name, "weights": int(w.size),
+                    "accuracy_drop": float(base - float_accuracy(model, x_val, y_val))})
+        l.kernel.assign(w)
+    return out
+
+
+def choose_low(sens: list[dict], clusters: int, low_clusters: int, save_bytes: int) -> list[str]:
+    """Mixed palette widths under a flash budget: the layers that lose least accuracy per byte
+    their narrower indices save (ties: the larger first) until ``save_bytes`` are saved."""
+    per_weight = (index_bits(clusters) - index_bits(low_clusters)) / 8
+    chosen, saved = [], 0.0
+    for s in sorted(sens, key=lambda s: (max(s["accuracy_drop"], 0.0) / (s["weights"] * per_weight), -s["weights"])):
+        if saved >= save_bytes:
+            break
+        chosen.append(s["layer"])
+        saved += s["weights"] * per_weight
+    return chosen
+
+
 def cluster_weights(model, clusters: int = 16, data=None, epochs: int = 2, lr: float = 5e-4,
                     batch_size: int = 32, seed: int = 0, per_channel: bool = False,
-                    include_depthwise: bool = False, min_weights: int = 64, verbose: int = 0):
+                    include_depthwise: bool = False, min_weights: int = 64, verbose: int = 0,
+                    low_clusters: int | None = None, save_bytes: int | None = None):
     """Cluster every Conv2D/Dense kernel of ``model`` (in place) to ``clusters`` values, then
     fine-tune the shared values on ``data`` for ``epochs`` (0: no fine-tuning).
 
     ``per_channel``: k-means per output channel (K values per channel instead of per kernel;
     the palette tables are per channel after per-channel int8 quantization anyway, so this
-    costs no flash and usually keeps more accuracy).
+    costs no flash and usually keeps more accuracy). ``low_clusters`` with ``save_bytes``: the
+    layers least sensitive to ``low_clusters`` values (each measured alone on a validation split,
+    :func:`cluster_sensitivity`) that save ``save_bytes`` of index bytes take that many, the rest
+    ``clusters`` (:func:`choose_low`).
     """
-    if not 2 <= clusters <= 256:
-        raise EdgekitError(f"clusters {clusters} must be in 2..256")
+    for k in (clusters, low_clusters or clusters):
+        if not 2 <= k <= 256:
+            raise EdgekitError(f"clusters {k} must be in 2..256")
+    if (low_clusters is None) != (save_bytes is None):
+        raise EdgekitError("--low-clusters and --save-bytes go together: the narrower palettes for the least "
+                           "sensitive layers that save that many bytes")
+    if low_clusters is not None and index_bits(low_clusters) >= index_bits(clusters):
+        raise EdgekitError(f"--low-clusters {low_clusters} saves nothing over --clusters {clusters}: "
+                           "its indices must be narrower")
+    if low_clusters is not None and data is None:
+        raise EdgekitError("mixed palette widths need data: each layer's sensitivity is measured on it")
     layers = prunable_layers(model, include_depthwise, min_weights)
+    sens, low = [], []
+    if low_clusters is not None:
+        sens = cluster_sensitivity(model, data, layers, low_clusters, per_channel, seed=seed)
+        low = choose_low(sens, clusters, low_clusters, save_bytes)
     labels = {}
     for l in layers:
         w = l.kernel.numpy()
-        snapped, lab = _label_groups(w, clusters, per_channel)
+        snapped, lab = _label_groups(w, low_clusters if l.name in low else clusters, per_channel)
         l.kernel.assign(snapped.astype("float32"))
         labels[l.name] = lab
     if data is not None and epochs:
         cb = cluster_snap_callback(layers, labels)
         train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, callbacks=[cb],
               verbose=verbose)
-    return model, ClusterReport(clusters, per_channel, distinct_values(model, layers))
+    return model, ClusterReport(clusters, per_channel, distinct_values(model, layers), low_clusters, low, sens)
 
 
 def int8_distinct_values(tflite: bytes) -> dict[str, tuple[int, int]]:

@@ -144,14 +144,19 @@ def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: 
 
 
 def run_cluster(model_path, data_spec, output, clusters: int = 16, per_channel: bool = False,
-                epochs: int = 2, seed: int = 0, board: str = DEFAULT_BOARD, log: Log = print) -> MethodResult:
+                epochs: int = 2, seed: int = 0, board: str = DEFAULT_BOARD, log: Log = print,
+                low_clusters: int | None = None, save_bytes: int | None = None) -> MethodResult:
 
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
-    log(f"clustering every Conv2D/Dense kernel to {clusters} values, fine-tuning {epochs} epochs ...")
+    mixed = (f" ({low_clusters} in the least sensitive layers saving {save_bytes:,} bytes)"
+             if low_clusters is not None else "")
+    log(f"clustering every Conv2D/Dense kernel to {clusters} values{mixed}, fine-tuning {epochs} epochs ...")
     new, rep = cluster.cluster_weights(copy_model(model), clusters, data, epochs=epochs,
-                                       per_channel=per_channel, seed=seed)
-    return _finish(f"clustering to {clusters} values", model, new, data, output, rep.to_json(), board=board, log=log)
+                                       per_channel=per_channel, seed=seed, low_clusters=low_clusters,
+                                       save_bytes=save_bytes)
+    what = f"clustering to {clusters} values" + (f", {low_clusters} in {len(rep.low_layers)} layers" if mixed else "")
+    return _finish(what, model, new, data, output, rep.to_json(), board=board, log=log)
 
 
 def run_int4(model_path, data_spec, output, save_bytes: int | None = None, epochs: int = 3, seed: int = 0,
