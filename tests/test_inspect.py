@@ -65,7 +65,8 @@ def test_ops_names_activation_types_and_kernel_families(capsys):
     conv and FC, the int4 ones of conv and FC), int16 where the 16x8 lowerings take it and nowhere else."""
     assert main(["ops", "--json"]) == 0
     rows = {r["operator"]: r for r in json.loads(capsys.readouterr().out)["operators"]}
-    assert rows["CONV_2D"]["kernels"] == ["portable", "DSP", "DSP Winograd", "DSP int4", "DSP block-sparse", "palettized"]
+    assert rows["CONV_2D"]["kernels"] == ["portable", "DSP", "DSP Winograd", "DSP int4", "DSP block-sparse",
+                                         "DSP palettized", "palettized"]
     assert rows["FULLY_CONNECTED"]["kernels"] == ["portable", "DSP", "DSP int4", "palettized"]
     assert rows["DEPTHWISE_CONV_2D"]["kernels"] == ["portable", "DSP"]
     assert rows["ADD"]["kernels"] == ["portable", "DSP"] and rows["SUB"]["kernels"] == ["portable"]
