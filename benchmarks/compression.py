@@ -219,9 +219,10 @@ def main(argv=None) -> int:
                                               f"kernels, skipped by the DSP block-sparse convolution{per}")
         return run
 
-    def structured(seed):
-        m, rep = prune.structured_prune(base, 0.5, ds, fine_tune_epochs=args.finetune, seed=seed)
-        return m, deploy.to_int8(m, ds), (f"one shot, every channel group halved ({len(rep.removed_channels)} groups), "
+    def structured(seed, rounds=1):
+        m, rep = prune.structured_prune(base, 0.5, ds, fine_tune_epochs=args.finetune, seed=seed, rounds=rounds)
+        how = "one shot" if rounds == 1 else f"{rounds} rounds of a {1 - 0.5 ** (1 / rounds):.0%} cut and fine-tuning"
+        return m, deploy.to_int8(m, ds), (f"{how}, every channel group halved ({len(rep.removed_channels)} groups), "
                                           f"params {rep.params_before:,} -> {rep.params_after:,}")
 
     pruned = {}  # seed -> (NetAdapt's model, its report)
@@ -285,6 +286,7 @@ def main(argv=None) -> int:
         ("block prune 70% (16x2 blocks)", blocks(0.7), args.finetune, 1e-3, 32, False),
         ("block prune 50% by sensitivity", blocks(0.5, True), args.finetune, 1e-3, 32, False),
         ("structured prune 50%", structured, args.finetune, 1e-3, 32, False),
+        ("structured prune 50% in 4 rounds", lambda seed: structured(seed, 4), args.finetune, 1e-3, 32, False),
         (f"latency prune {args.latency_target:.2f}x (NetAdapt)", latency, latency_epochs, 1e-3, 32, False),
         ("int4 weights (4-bit QAT)", with_int4(lambda seed: base), args.finetune, 5e-4, 32, False),
         (f"NetAdapt {args.latency_target:.2f}x + int4 weights", with_int4(lambda seed: netadapt_model(seed)[0]),

@@ -367,6 +367,28 @@ def test_latency_prune_refuses_a_target_that_is_not_a_fraction(small_keras, digi
         netadapt.latency_prune(model, digits, 1.2, lambda m: 1.0)
 
 
+def test_structured_prune_in_rounds(trained, digits):
+    """Iterative structured pruning: each round removes the same fraction of what is left (half in
+    two rounds: 1 - sqrt(0.5) each) and fine-tunes before the next chooses; together about as many
+    channels go as in one shot, every round's removals in the report."""
+    import keras
+
+    from edgekit.compress import prune
+
+    one, _ = prune.structured_prune(trained, 0.5)
+    m, report = prune.structured_prune(trained, 0.5, digits, fine_tune_epochs=2, rounds=2)
+    assert report.target == 0.5 and report.params_before == trained.count_params()
+    assert report.params_after == m.count_params() < trained.count_params()
+    assert abs(m.count_params() - one.count_params()) < 0.1 * one.count_params()
+    old = {l.name: l for l in trained.layers}
+    convs = [l for l in m.layers if type(l) is keras.layers.Conv2D and l.filters < old[l.name].filters]
+    assert convs and all(abs(l.filters - old[l.name].filters / 2) <= 2 for l in convs)
+    assert sum(report.removed_channels.values()) == sum(
+        old[n.split(" ")[0]].filters - m.get_layer(n.split(" ")[0]).filters for n in report.removed_channels)
+    with pytest.raises(Exception, match="at least 3 epochs"):
+        prune.structured_prune(trained, 0.5, digits, fine_tune_epochs=2, rounds=3)
+
+
 def test_structured_prune_removes_the_dead_channels(digits):
     """Channels whose filters and BatchNormalization are zero contribute nothing: pruning
     exactly those must leave the network's outputs unchanged (residual groups included)."""
@@ -653,6 +675,8 @@ def small_keras(tmp_path_factory, digits):
     # the Cortex-M0+ board's portable kernels store half-zero kernels sparse
     (["prune", "--sparsity", "0.5", "--epochs", "1", "--board", "rpi-pico"], "magnitude pruning 50%"),
     (["prune", "--sparsity", "0.5", "--structured", "--epochs", "1"], "structured pruning 50%"),
+    (["prune", "--sparsity", "0.5", "--structured", "--rounds", "2", "--epochs", "2"],
+     "structured pruning 50% in 2 rounds"),
     (["prune", "--latency-target", "0.8", "--steps", "1", "--epochs", "1"], "latency pruning to 0.80x cycles"),
     (["cluster", "--clusters", "4", "--epochs", "1"], "clustering to 4 values"),
     (["cluster", "--clusters", "16", "--low-clusters", "4", "--save-bytes", "1000", "--epochs", "1"],
@@ -682,6 +706,16 @@ def test_cli_by_sensitivity_needs_blocks(small_keras, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and err == ["edgekit: error: --by-sensitivity chooses each layer's sparsity for --blocks: "
                                  "give --blocks too"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_rounds_needs_structured(small_keras, tmp_path, capsys):
+    from edgekit.cli import main
+
+    code = main(["prune", str(small_keras), "--data", "digits", "-o", str(tmp_path / "o.keras"), "--rounds", "3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err == ["edgekit: error: --rounds prunes channels iteratively for --structured: "
+                                 "give --structured too"]
     assert not list(tmp_path.iterdir())
 
 

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     pn.add_argument("--by-sensitivity", action="store_true",
                     help="with --blocks: each layer its own sparsity, the least sensitive (measured one by one on a "
                          "validation split) pruned most, as many MACs skipped as --sparsity everywhere")
+    pn.add_argument("--rounds", type=int, default=1,
+                    help="with --structured: prune in this many rounds, each removing the same fraction of what is "
+                         "left and fine-tuning for its share of --epochs (iterative pruning)")
     pn.add_argument("--latency-target", type=float, metavar="FRACTION",
                     help="remove channels, layer by layer (NetAdapt), until the board's cost model predicts at most "
                          "this fraction of the model's cycles")
@@ -87,7 +90,7 @@ def add_parser(sub) -> None:
 def prune(args) -> ExitCode:
     report(run_prune(Path(args.model), args.data, Path(args.output), args.sparsity, args.structured, args.epochs,
                      args.seed, args.latency_target, args.steps, args.board, log=log, blocks=args.blocks,
-                     by_sensitivity=args.by_sensitivity), args)
+                     by_sensitivity=args.by_sensitivity, rounds=args.rounds), args)
     return ExitCode.OK
 
 

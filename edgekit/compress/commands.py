@@ -113,12 +113,14 @@ def _finish(method, model, new, data, output: Path, details, per_tensor=False, b
 def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: bool = False,
               epochs: int = 3, seed: int = 0, latency_target: float | None = None, steps: int = 6,
               board: str = DEFAULT_BOARD, log: Log = print, blocks: bool = False,
-              by_sensitivity: bool = False) -> MethodResult:
+              by_sensitivity: bool = False, rounds: int = 1) -> MethodResult:
 
     if sum((structured, blocks, latency_target is not None)) > 1:
         raise EdgekitError("--structured, --blocks and --latency-target are different methods: give one")
     if by_sensitivity and not blocks:
         raise EdgekitError("--by-sensitivity chooses each layer's sparsity for --blocks: give --blocks too")
+    if rounds != 1 and not structured:
+        raise EdgekitError("--rounds prunes channels iteratively for --structured: give --structured too")
     model = load_keras(model_path)
     data = data_for(model, data_spec, seed)
     if latency_target is not None:
@@ -128,9 +130,10 @@ def run_prune(model_path, data_spec, output, sparsity: float = 0.5, structured: 
         method = (f"latency pruning to {latency_target:.2f}x cycles on {board} "
                   f"(predicted {rep.cycles_before:,.0f} -> {rep.cycles_after:,.0f})")
     elif structured:
-        log(f"removing {sparsity:.0%} of the channels of every prunable channel group ...")
-        new, rep = prune.structured_prune(model, sparsity, data, fine_tune_epochs=epochs, seed=seed)
-        method = f"structured pruning {sparsity:.0%}"
+        log(f"removing {sparsity:.0%} of the channels of every prunable channel group"
+            + (f" in {rounds} rounds" if rounds > 1 else "") + " ...")
+        new, rep = prune.structured_prune(model, sparsity, data, fine_tune_epochs=epochs, seed=seed, rounds=rounds)
+        method = f"structured pruning {sparsity:.0%}" + (f" in {rounds} rounds" if rounds > 1 else "")
     elif blocks:
         log(f"pruning {sparsity:.0%} of the Conv2D kernels' blocks of 16x2 weights over {epochs} epochs ...")
         new, rep = prune.block_prune(copy_model(model), data, sparsity, epochs=epochs, seed=seed,

@@ -19,6 +19,7 @@ does not support Keras 3).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -422,14 +423,18 @@ def _filter_norms(layer) -> np.ndarray:
 
 
 def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, lr: float = 1e-3,
-                     seed: int = 0, divisor: int = 1, verbose: int = 0):
+                     seed: int = 0, divisor: int = 1, verbose: int = 0, rounds: int = 1):
     """A new model with ``ratio`` of the channels of every prunable channel group removed.
 
     ``divisor``: keep a multiple of this many channels per group (at least one multiple).
-    With ``data`` and ``fine_tune_epochs`` the pruned model is fine-tuned.
+    With ``data`` and ``fine_tune_epochs`` the pruned model is fine-tuned. ``rounds`` > 1:
+    iterative pruning, each round removing the same fraction of what is left (together ``ratio``)
+    and fine-tuning for its share of ``fine_tune_epochs`` before the next one chooses.
     """
     if not 0.0 <= ratio < 1.0:
         raise EdgekitError(f"ratio {ratio} must be in [0, 1)")
+    if rounds > 1:
+        return _structured_rounds(model, ratio, data, fine_tune_epochs, lr, seed, divisor, verbose, rounds)
     plan = channel_plan(model)
     counts = {root: min(plan.spaces.size[root],
                       max(divisor, int(round(plan.spaces.size[root] * (1 - ratio) / divisor)) * divisor))
@@ -439,6 +444,23 @@ def structured_prune(model, ratio: float, data=None, fine_tune_epochs: int = 0, 
     if data is not None and fine_tune_epochs:
         train(new, data, epochs=fine_tune_epochs, lr=lr, seed=seed, verbose=verbose)
     return new, report
+
+
+def _structured_rounds(model, ratio, data, fine_tune_epochs, lr, seed, divisor, verbose, rounds):
+    if data is None or fine_tune_epochs < rounds:
+        raise EdgekitError(f"iterative pruning fine-tunes after each of its {rounds} rounds: it needs data and at "
+                           f"least {rounds} epochs")
+    step = 1 - (1 - ratio) ** (1 / rounds)
+    removed: dict[str, int] = {}
+    current, first = model, None
+    for r in range(rounds):
+        epochs = fine_tune_epochs // rounds + (1 if r < fine_tune_epochs % rounds else 0)
+        current, rep = structured_prune(current, step, data, epochs, lr, seed + r, divisor, verbose)
+        first = first or rep
+        for name, n in rep.removed_channels.items():
+            removed[name] = removed.get(name, 0) + n
+    return current, dataclasses.replace(rep, target=ratio, params_before=first.params_before,
+                                        removed_channels=removed)
 
 
 def group_name(plan: ChannelPlan, root: int) -> str:
