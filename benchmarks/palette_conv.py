@@ -80,7 +80,8 @@ def main(argv=None) -> int:
                 dense = run(path, t / f"dense{i}-{values}", target=unpacked)
                 before = run(path, t / f"portable{i}-{values}", conv_table=PORTABLE_PALETTE)
                 rows.append({"case": name, "values": values, "palettized": pal, "lean": lean, "dense": dense,
-                             "portable_palette": before, "lean_per_mac_ratio": lean["cycles_per_mac"] / dense["cycles_per_mac"],
+                             "portable_palette": before,
+                             "lean_per_mac_ratio": lean["cycles_per_mac"] / dense["cycles_per_mac"],
                              "per_mac_ratio": pal["cycles_per_mac"] / dense["cycles_per_mac"],
                              "weight_ratio": pal["weight_bytes"] / dense["weight_bytes"],
                              "vs_portable_palette": pal["cycles"] / before["cycles"]})

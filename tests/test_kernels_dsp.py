@@ -37,7 +37,7 @@ DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_c
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
 #: the DSP target that keeps every kernel with scratch (no lean variants chosen for memory)
 DSP_SCRATCH = dataclasses.replace(DSP, lean_kernels=False)
-#: the DSP target that never stores weights compressed (the palette kernel is not a DSP one)
+#: the DSP target that never stores weights compressed (the dense DSP kernels: the palettized ones' control)
 DSP_UNPACKED = dataclasses.replace(DSP, weight_packing=False)
 
 
@@ -308,9 +308,11 @@ def test_sparse_stream_layout():
     assert s[-1] & LAST_PAIR and not s[26] & LAST_PAIR
 
 
-def conv_clustered(shape, out_c: int, k: int, values: int, seed: int, stride: int = 1) -> bytes:
+def conv_clustered(shape, out_c: int, k: int, values: int, seed: int, stride: int = 1, wide: bool = False) -> bytes:
     """A CONV_2D whose every output channel's weights take at most ``values`` float values (k-means
-    clustering's result, per channel), so that each channel has at most that many int8 values."""
+    clustering's result, per channel), so that each channel has at most that many int8 values.
+    ``wide``: its output concatenated with 4x the input, which gives it a range wider than its
+    ReLU6, so that the fused clamp is not the int8 range (act_full 0)."""
     import keras
 
     import opmodels
@@ -319,7 +321,8 @@ def conv_clustered(shape, out_c: int, k: int, values: int, seed: int, stride: in
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape=shape, batch_size=1)
     layer = keras.layers.Conv2D(out_c, k, strides=stride, padding="same", activation="relu6")
-    model = keras.Model(inp, layer(inp))
+    y = layer(inp)
+    model = keras.Model(inp, keras.layers.Concatenate()([y, inp * 4.0]) if wide else y)
     opmodels._randomize_weights(model, seed)
     w, b = layer.get_weights()
     rng = np.random.default_rng(seed)
@@ -371,6 +374,15 @@ def test_conv2d_pal_dsp_host(case, dsp_runtime_lib, tmp_path):
     pairs = (out_c + 1) // 2
     assert (call.params.chunk_pairs < pairs) == (out_c == 80)
     assert (call.overlaps == ()) == (call.params.chunk_pairs < pairs)
+
+
+def test_conv2d_pal_dsp_clamped_once(dsp_runtime_lib, tmp_path):
+    """Several chunks and a clamp narrower than int8: the chunks' walks leave it and the kernel
+    clamps the whole output once at the end, bit-exact."""
+    gen = assert_dsp_bit_exact(conv_clustered(*PAL_CASES[4][:5], wide=True), dsp_runtime_lib, tmp_path, "CONV_2D")
+    (call,) = [c for c in gen.calls if c.op.type_name == "CONV_2D"]
+    assert call.function == "ek_conv2d_pal_dsp_s8" and call.params.conv.act_full == 0
+    assert call.params.chunk_pairs < (call.params.conv.live_c + 1) // 2
 
 
 def test_pal_stream_layout():
@@ -642,6 +654,7 @@ BOARD_CASES = [
     ("conv-pal-1x1", lambda: conv_clustered(*PAL_CASES[0][:-1]), "CONV_2D"),
     ("conv-pal-3x3-s2", lambda: conv_clustered(*PAL_CASES[2][:-1]), "CONV_2D"),
     ("conv-pal-chunks", lambda: conv_clustered(*PAL_CASES[4][:-1]), "CONV_2D"),
+    ("conv-pal-chunks-clamped", lambda: conv_clustered(*PAL_CASES[4][:5], wide=True), "CONV_2D"),
     ("conv-pal-pixel", lambda: conv_clustered(*PAL_CASES[5][:-1]), "CONV_2D"),
     ("conv-pal-pixel-2bit", lambda: conv_clustered(*PAL_CASES[6][:-1]), "CONV_2D"),
     ("dw-kws", lambda: dw_cases.build_depthwise(DW_DSP_CASES[0]), "DEPTHWISE_CONV_2D"),

@@ -29,8 +29,8 @@ import test_kernels_transpose_conv as tc_cases
 import test_kernels_winograd as wino_cases
 from opmodels import int4_op, keras_op
 from test_kernels_dsp_new_ops import BMM_DSP_CASES, TC_DSP_CASES
-from test_kernels_dsp import (CONV_DSP_CASES, DW_DSP_CASES, PAL_CASES, SPARSE_CASES, add_model, conv_clustered,  # noqa: F401
-                              conv_with_zero_blocks, dsp_fc_for_any_size, needs_board)
+from test_kernels_dsp import (CONV_DSP_CASES, DW_DSP_CASES, PAL_CASES, SPARSE_CASES,  # noqa: F401
+                              add_model, conv_clustered, conv_with_zero_blocks, dsp_fc_for_any_size, needs_board)
 
 from edgekit.codegen.core import target_for_cpu
 

@@ -96,7 +96,8 @@ def prune(args) -> ExitCode:
 
 def cluster(args) -> ExitCode:
     report(run_cluster(Path(args.model), args.data, Path(args.output), args.clusters, args.per_channel, args.epochs,
-                       args.seed, args.board, log=log, low_clusters=args.low_clusters, save_bytes=args.save_bytes), args)
+                       args.seed, args.board, log=log, low_clusters=args.low_clusters, save_bytes=args.save_bytes),
+           args)
     return ExitCode.OK
 
 

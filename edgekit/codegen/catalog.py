@@ -17,7 +17,8 @@ from .lowering import INT16_KINDS, KERNEL_TABLES
 FAMILIES = (("_wino_dsp_", "DSP Winograd"), ("_int4_dsp_", "DSP int4"), ("_sparse_dsp_", "DSP block-sparse"),
             ("_pal_dsp_", "DSP palettized"), ("_dsp_", "DSP"), ("_pal_", "palettized"))
 PORTABLE = "portable"
-LISTED = (PORTABLE, "DSP", "DSP Winograd", "DSP int4", "DSP block-sparse", "DSP palettized", "palettized")  # the order a row lists them
+#: the order a row lists them
+LISTED = (PORTABLE, "DSP", "DSP Winograd", "DSP int4", "DSP block-sparse", "DSP palettized", "palettized")
 
 
 def family(kernel: str) -> str:

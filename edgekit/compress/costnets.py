@@ -29,7 +29,8 @@ class NetSpec:
     resolution: int
     depth: float = 1.0
     seed: int = 0
-    compress: str = ""  # "", "clusterN" (palettized, N values), "prune95" (sparse), "blocksNN" (NN % of blocks zero), "int4"
+    # "", "clusterN" (palettized, N values), "prune95" (sparse), "blocksNN" (NN % of blocks zero), "int4"
+    compress: str = ""
 
     @property
     def name(self) -> str:

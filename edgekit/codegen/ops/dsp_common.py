@@ -17,9 +17,11 @@ only the layout of the constants:
   least 1, no int32 overflow of the doubled accumulator); a layer outside them keeps the
   portable kernel.
 
-Palettized/sparse weights (``palette.py``) trade speed for flash; on a DSP target they are used
-only for clustered weights (a palette at most half the size) or heavily pruned ones (sparse,
-at most a quarter), not for the zeros a trained model has anyway (``prefer_packed``).
+Clustered CONV_2D weights take the DSP palettized convolution (``dsp_conv``: tables and indices
+decoded into the int8 kernel's stream). The portable palettized/sparse kernels (``palette.py``)
+trade much more speed for flash; on a DSP target they are used only where no DSP kernel takes the
+compressed weights: a palette at most half the size or heavily pruned weights (sparse, at most a
+quarter), not the zeros a trained model has anyway (``prefer_packed``).
 """
 
 from __future__ import annotations
