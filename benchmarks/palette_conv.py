@@ -6,7 +6,8 @@ against the portable palette kernel ek_conv2d_pal_s8 (what such weights ran befo
 
 The palettized kernel decodes a chunk of channel pairs at a time into scratch and runs the int8
 kernel's walk over every pixel on it, so its cost per MAC over the dense kernel's falls with the
-output's pixels: the cases go from 256 output pixels down to 4.
+output's pixels: the cases go from 256 output pixels down to 4; one output pixel of a 1x1 filter
+takes ek_conv2d_pal_dsp_pixel_s8, which decodes in registers.
 
 Each case is a one-operator model with seeded weights snapped per channel to the given number of
 values (tests/test_kernels_dsp.py ``conv_clustered``), converted at run time, run under QEMU
@@ -46,6 +47,7 @@ CASES = {  # name: (input shape, output channels, kernel)
     "3x3 8x8x32->32": ((8, 8, 32), 32, 3),
     "1x1 4x4x192->192": ((4, 4, 192), 192, 1),
     "1x1 2x2x320->320": ((2, 2, 320), 320, 1),
+    "1x1 1x1x336->112": ((1, 1, 336), 112, 1),  # one pixel: ek_conv2d_pal_dsp_pixel_s8
 }
 VALUES = (16, 4)
 #: the control of before: the portable palette kernel wherever a palette saves flash
