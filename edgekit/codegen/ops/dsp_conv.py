@@ -355,7 +355,7 @@ def lower_conv2d_dsp(ctx: LowerCtx, call: KernelCall, int4: bool = False, sparse
         if found is None:
             return None
         stream, bits = found
-        if stream.size > PAL_MAX_RATIO * conv_stream(w_cols[live], table, live, k_pad).size:
+        if stream.size > PAL_MAX_RATIO * ((live.size + 1) // 2 * (8 + k_pad // 2)):  # vs the int8 stream's words
             return None
     elif p.groups > 1:  # each group's pairs a part of the stream of its own
         per = p.output_c // p.groups
