@@ -98,7 +98,9 @@ def test_depthwise_cases_host(case, dsp_runtime_lib, tmp_path):
 
 Case = dw_cases.Case
 # depthwise cases the DSP kernels take (depth multiplier 1; 3x3 with dilation 1 and horizontal
-# stride 1 or 2: the row kernel, any channel count; else channels a multiple of 4: the per-pixel one)
+# stride 1 or 2: the row kernel, any channel count, but on rows of fewer than DWR_MIN_OUTPUT_W outputs
+# only when the channels are not a multiple of 4 (the narrow cases below keep it so); else channels a
+# multiple of 4: the per-pixel one)
 DW_DSP_CASES = [
     Case((25, 5), 64, 1, (3, 3), (1, 1), "same", (1, 1), "relu", False, True, 11),  # keyword spotting
     Case((9, 8), 8, 1, (3, 3), (2, 2), "same", (1, 1), "relu6", False, True, 12),
@@ -109,17 +111,17 @@ DW_DSP_CASES = [
     Case((5, 4), 20, 1, (2, 2), (1, 1), "valid", (1, 1), None, True, True, 17),
     Case((7, 9), 5, 1, (3, 3), (1, 1), "same", (1, 1), "relu6", False, True, 18),   # rows, odd channels
     Case((10, 11), 3, 1, (3, 3), (2, 2), "valid", (1, 1), None, True, True, 19),    # rows, stride 2
-    Case((6, 6), 12, 1, (3, 3), (3, 2), "same", (1, 1), "relu", False, True, 20),   # rows, stride_h 3
-    Case((12, 3), 8, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, False, 27), # width 1
+    Case((6, 6), 10, 1, (3, 3), (3, 2), "same", (1, 1), "relu", False, True, 20),   # rows, stride_h 3
+    Case((12, 3), 10, 1, (3, 3), (1, 1), "valid", (1, 1), "relu", False, False, 27), # width 1
     Case((20, 6), 8, 1, (3, 3), (2, 1), "same", (1, 1), "relu6", False, True, 28),  # narrow, tall
     Case((17, 4), 6, 1, (3, 3), (1, 2), "same", (1, 1), None, True, True, 29),      # narrow, odd c
-    Case((19, 7), 24, 1, (3, 3), (2, 2), "valid", (1, 1), "relu", False, True, 30), # width 3: a block of 4
+    Case((19, 7), 22, 1, (3, 3), (2, 2), "valid", (1, 1), "relu", False, True, 30), # width 3: a block of 4
     # the rows kernel's own paths: a block of two after the blocks of four (widths 5, 6, 2),
     # stride 2 with it, channel groups (a stride-2 ring over DW_RING_BYTES_S2), odd channels,
     # a clamp on outputs written straight to the output, odd input widths (pixel pairs ending
     # in padding)
     Case((6, 6), 16, 1, (3, 3), (1, 1), "same", (1, 1), "relu6", False, True, 40),   # 4 + 2, direct
-    Case((7, 2), 8, 1, (3, 3), (1, 1), "same", (1, 1), None, True, True, 41),        # width 2: a block of 4
+    Case((7, 2), 6, 1, (3, 3), (1, 1), "same", (1, 1), None, True, True, 41),        # width 2: a block of 4
     Case((11, 11), 8, 1, (3, 3), (2, 2), "same", (1, 1), "relu", False, True, 42),   # s2, 4 + 2
     Case((10, 40), 24, 1, (3, 3), (2, 2), "same", (1, 1), "relu6", False, True, 43), # s2, groups of 12
     Case((5, 5), 7, 1, (3, 3), (1, 1), "same", (1, 1), None, False, True, 44),       # 4 + 2, odd c
@@ -149,6 +151,22 @@ def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
     (xo, _), (yo, ysize) = where[call.op.inputs[0]], where[call.op.outputs[0]]
     assert yo + ysize > xo, "the plan does not overlap the output with the input"
     assert xo - yo >= decl.lead
+
+
+@pytest.mark.parametrize("hw,c,stride,kernel", [
+    ((1, 1), 16, 1, "ek_depthwise_dsp_s8"),       # one output: the rows kernel would compute four
+    ((2, 2), 24, 1, "ek_depthwise_dsp_s8"),
+    ((4, 4), 16, 2, "ek_depthwise_dsp_s8"),       # stride 2, rows of 2
+    ((6, 6), 12, 2, "ek_depthwise_dsp_s8"),       # stride 2, rows of 3
+    ((3, 3), 16, 1, "ek_depthwise_rows_dsp_s8"),  # rows of 3 at stride 1: the rows kernel
+    ((8, 8), 16, 2, "ek_depthwise_rows_dsp_s8"),  # rows of 4 at stride 2
+    ((2, 2), 6, 1, "ek_depthwise_rows_dsp_s8"),   # channels not a multiple of 4: only the rows kernel
+])
+def test_depthwise_kernel_by_row_width(hw, c, stride, kernel, dsp_runtime_lib, tmp_path):
+    """Each DSP depthwise kernel where it is the faster (DWR_MIN_OUTPUT_W), bit-exact either way."""
+    case = Case(hw, c, 1, (3, 3), (stride, stride), "same", (1, 1), "relu", False, True, 60 + c)
+    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+    assert [x.function for x in gen.calls if x.op.type_name == "DEPTHWISE_CONV_2D"] == [kernel]
 
 
 def test_depthwise_rows_blocks_and_groups():

@@ -83,7 +83,11 @@ def _dw_dsp_function(c) -> str | None:
     """The DSP kernel a depthwise case lowers to (None: the portable one)."""
     if c.depth_multiplier != 1:
         return None
-    if c.kernel == (3, 3) and c.dilation == (1, 1) and c.strides[1] in (1, 2):
+    from edgekit.codegen.ops.dsp_depthwise import DWR_MIN_OUTPUT_W
+
+    s = c.strides[1]
+    out_w = -(-c.hw[1] // s) if c.padding == "same" else (c.hw[1] - c.kernel[1]) // s + 1
+    if c.kernel == (3, 3) and c.dilation == (1, 1) and s in (1, 2) and (out_w >= DWR_MIN_OUTPUT_W[s] or c.cin % 4):
         return "ek_depthwise_rows_dsp_s8"
     return "ek_depthwise_dsp_s8" if c.cin % 4 == 0 else None
 

@@ -286,7 +286,8 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
 # ---------------------------------------------------------------------------- the DSP build's scratch
 
 def test_small_map_depthwise_takes_channel_groups_where_its_scratch_sets_the_arena(runtime_lib, tmp_path):
-    """A 3x3 depthwise convolution on a 2x2 map of 192 channels: the DSP rows kernel's ring of
+    """A 3x3 depthwise convolution on a 1x3 map of 192 channels (rows of 3 outputs: the rows kernel;
+    on rows of 1 or 2 the general DSP kernel is taken, with no ring): the DSP rows kernel's ring of
     widened rows (3 rows x 192 channels of int16) would be several times the tensors; where it sets
     the arena the kernel takes channel groups (on so small a map they widen hardly more rows)."""
     import keras
@@ -297,7 +298,7 @@ def test_small_map_depthwise_takes_channel_groups_where_its_scratch_sets_the_are
         b = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(a)
         return keras.layers.Conv2D(16, 1)(b)
 
-    model = keras_graph(build, [(2, 2, 8)], seed=7)
+    model = keras_graph(build, [(1, 3, 8)], seed=7)
     gen = _bit_exact(model, DSP, runtime_lib, tmp_path)
     (dw,) = [c for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
     assert dw.function == "ek_depthwise_rows_dsp_s8" and dw.params.group < dw.params.channels

@@ -167,11 +167,26 @@ def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
     return (Overlap(input=0, lead=events_lead(events)),)
 
 
+#: the fewest outputs per row (horizontal stride 1, 2) for which ek_depthwise_rows_dsp_s8 beats
+#: ek_depthwise_dsp_s8, measured in place in vww and a MobileNetV2 (benchmarks/depthwise_kernels.py):
+#: at stride 1 the general kernel takes 1.3-2.6x the rows kernel's cycles on rows of 3 to 48
+#: outputs, 0.73-0.79x on rows of 2 and 0.34x on rows of 1 (the rows kernel computes a block of
+#: four and widens three rows for one output); at stride 2 it takes 1.2-1.4x on rows of 4 to 12,
+#: 0.94x on rows of 3 and 0.27-0.62x on rows of 1 and 2. (A stride-2 ring in channel groups is
+#: not decided by this: the general kernel took 0.75x its cycles on a 16x16x48 input, 1.16x on
+#: vww's 48x48x16 one.)
+DWR_MIN_OUTPUT_W = {1: 3, 2: 4}
+
+
 def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
-    """A DSP core, a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2."""
+    """A DSP core, a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2; where
+    ek_depthwise_dsp_s8 can take the layer too (channels a multiple of 4), only on
+    rows of at least DWR_MIN_OUTPUT_W outputs, where the rows kernel is the faster."""
     p = call.params
-    return (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
-            and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2))
+    if not (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
+            and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2)):
+        return False
+    return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] or not depthwise_dsp_applies(ctx, call)
 
 
 def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
