@@ -29,7 +29,8 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8",
-                             "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8", "ek_conv2d_pal_dsp_pixel_s8"),
+                             "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8", "ek_conv2d_pal_dsp_pixel_s8",
+                             "ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
@@ -217,6 +218,24 @@ def test_conv2d_dsp_cases_host(case, dsp_runtime_lib, tmp_path):
         assert call.function == "ek_conv2d_dsp_s8" and call.params.groups == case.groups and call.overlaps == ()
 
 
+# one output pixel whose window is the whole input: the fully connected DSP kernel takes it
+CONV_FC_CASES = [
+    CC((1, 1), 56, 112, (1, 1), (1, 1), "valid", (1, 1), 1, "relu6", False, True, 50),  # MobileNet's late 1x1
+    CC((1, 1), 30, 45, (1, 1), (1, 1), "same", (1, 1), 1, None, True, True, 51),       # k % 4 != 0, odd rows
+    CC((3, 3), 8, 24, (3, 3), (1, 1), "valid", (1, 1), 1, "relu", False, False, 52),   # a filter the input's size
+]
+
+
+@pytest.mark.parametrize("case", CONV_FC_CASES, ids=[c.id for c in CONV_FC_CASES])
+def test_one_pixel_conv_takes_the_fully_connected_kernel_host(case, dsp_runtime_lib, tmp_path):
+    gen = assert_dsp_bit_exact(conv_cases.build_conv(case), dsp_runtime_lib, tmp_path, "CONV_2D")
+    (call,) = gen.calls
+    # lean (no scratch) where the scratch would set the arena and the rows are whole words, as a lone layer's does
+    lean = (case.hw[0] * case.hw[1] * case.cin) % 4 == 0
+    assert call.function == ("ek_fully_connected_lean_dsp_s8" if lean else "ek_fully_connected_dsp_s8")
+    assert call.overlaps == ()
+
+
 def conv_with_dead_channels(seed: int) -> bytes:
     """A pointwise and a 3x3 convolution where some output channels have all-zero weights."""
     import keras
@@ -383,9 +402,14 @@ def test_conv2d_pal_dsp_host(case, dsp_runtime_lib, tmp_path):
     assert call.function == _pal_function(shape, k)
     assert call.params.bits == bits
     dense = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "dense", "CONV_2D", target=DSP_UNPACKED)
-    assert dense.calls[0].function in ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8")
+    # int8 weights: one pixel whose window is the whole input is a fully connected layer
+    one_pixel = shape[:2] == (1, 1) and k == 1
+    fc = ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8")
+    assert dense.calls[0].function in (fc if one_pixel else ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8"))
     if dense.calls[0].function == "ek_conv2d_dsp_s8":
         assert call.params.conv.stream.nbytes < dense.calls[0].params.stream.nbytes
+    if one_pixel:
+        assert call.params.conv.stream.nbytes < dense.calls[0].params.weights.nbytes
     if call.function == PAL_PIXEL:  # no scratch; it reads the whole input for every pair
         assert call.scratch_bytes == 0 and call.overlaps == ()
         return
@@ -657,6 +681,7 @@ BOARD_CASES = [
     ("conv-3x3-k144", lambda: conv_cases.build_conv(CONV_DSP_CASES[4]), "CONV_2D"),
     ("conv-kws-first", lambda: conv_cases.build_conv(conv_cases.CASES[-8]), "CONV_2D"),
     ("conv-dead-channels", lambda: conv_with_dead_channels(32), "CONV_2D"),
+    ("conv-one-pixel-fc", lambda: conv_cases.build_conv(CONV_FC_CASES[1]), "CONV_2D"),
     ("conv-c3-s2-odd", lambda: conv_cases.build_conv(CONV_DSP_CASES[6]), "CONV_2D"),
     ("conv-c3-valid", lambda: conv_cases.build_conv(CONV_DSP_CASES[7]), "CONV_2D"),
     ("conv-1x5-c1", lambda: conv_cases.build_conv(CONV_DSP_CASES[8]), "CONV_2D"),

@@ -35,6 +35,7 @@ from .dsp_conv import (conv2d_dsp_applies, conv2d_int4_applies, conv2d_pal_appli
                        conv2d_sparse_applies, live_channels, lower_conv2d_dsp, lower_conv2d_int4_dsp,
                        lower_conv2d_pal_dsp, lower_conv2d_pal_pixel, lower_conv2d_sparse_dsp)
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
+from .dsp_fully_connected import conv2d_fc_applies, lower_conv2d_fc
 from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
 from .winograd import lower_winograd, winograd_applies
@@ -322,6 +323,7 @@ CONV_2D_KERNELS = kernel_table(
     Candidate("ek_conv2d_pal_dsp_s8", conv2d_pal_applies, lower_conv2d_pal_dsp),  # clustered: palettes decoded
     Candidate("ek_conv2d_pal_s8", packed_beats_dsp, lower_packed_conv2d),  # heavily pruned
     Candidate("ek_conv3x3_wino_dsp_s8", winograd_applies, lower_winograd),
+    Candidate("ek_fully_connected_dsp_s8", conv2d_fc_applies, lower_conv2d_fc),  # one pixel, the whole input
     Candidate("ek_conv2d_dsp_s8", conv2d_dsp_applies, lower_conv2d_dsp),
     Candidate("ek_conv2d_pal_s8", packing_applies, lower_packed_conv2d),  # when it saves flash
     portable("ek_conv2d_s8"),

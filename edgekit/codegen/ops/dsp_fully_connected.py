@@ -65,28 +65,66 @@ def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | N
     requantization is outside the kernel's bounds."""
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
-    w_rows = w.data.astype(np.int64)
+    return _fc_dsp(ctx, call, w.data.astype(np.int64), w.name, p.batches, p.in_features, p.out_features)
+
+
+def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, batches: int, in_features: int,
+            out_features: int) -> KernelCall | None:
+    """ek_fully_connected_dsp_s8 on weight rows ``w_rows`` ([out_features][in_features]); ``call``'s
+    parameters give the folded bias, the per-row requantization and the activation."""
+    p = call.params
     table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
                           max_abs_acc(p.bias.values, w_rows))
     if table is None:
         return None
     op = call.op
-    k_pad = round_up(p.in_features, 4)
-    n_pad = round_up(p.out_features, 4)
+    k_pad = round_up(in_features, 4)
+    n_pad = round_up(out_features, 4)
     rq = np.zeros((n_pad, 4), np.int64)
-    rq[:p.out_features] = table
+    rq[:out_features] = table
     params = FullyConnectedDspParams(
-        batches=p.batches, in_features=p.in_features, out_features=p.out_features, k_pad=k_pad,
+        batches=batches, in_features=in_features, out_features=out_features, k_pad=k_pad,
         **activation_fields(p),
         weights=ctx.array(op, "weights", "int8_t", gemm_weights(w_rows, k_pad, 4),
-                          f"{w.name}: per 4 rows and k pair, the order the DSP kernel reads"),
+                          f"{w_name}: per 4 rows and k pair, the order the DSP kernel reads"),
         requant=ctx.array(op, "requant", "int32_t", rq.reshape(-1),
                           "per row: 2 * folded bias, multiplier, rounding + offset, right shift"),
     )
-    x_arg, y_arg = call.args
+    x_arg, y_arg = call.args[:2]
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", p.in_features, k_pad))
+                               scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", in_features, k_pad))
+
+
+def conv2d_fc_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and an ungrouped CONV_2D with one output pixel whose window is the whole input,
+    no padding (a 1x1 filter on a 1x1 map, the late layers of MobileNets on small inputs; a filter
+    the size of its input): the flattened input is the pixel's column, in the filter's (y, x, c)
+    order, and the convolution is a fully connected layer, at least SMALL_FC_MACS of it. The
+    convolution kernel computes its output pixels four at a time (one pixel: a loop of its own, 1.5x
+    the fully connected kernel's cycles on a 336 -> 112 layer; benchmarks/conv_tail.py)."""
+    p = call.params
+    return (ctx.target.dsp and call.function == "ek_conv2d_s8" and p.groups == 1
+            and (p.output_h, p.output_w) == (1, 1) and (p.filter_h, p.filter_w) == (p.input_h, p.input_w)
+            and (p.pad_top, p.pad_left) == (0, 0)
+            and p.input_h * p.input_w * p.input_c * p.output_c >= SMALL_FC_MACS)
+
+
+def lower_conv2d_fc(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_fully_connected_dsp_s8 (ek_fully_connected_lean_dsp_s8 where the operator runs without
+    scratch) for a convolution ``conv2d_fc_applies`` takes. The fully connected kernels read the
+    whole input before they write (the lean one while it writes): no output/input overlap is
+    declared, as for FULLY_CONNECTED."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.reshape(p.output_c, -1).astype(np.int64)  # [out][y][x][c]: the input's order
+    fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c)
+    if fc is None:
+        return None
+    fc = dataclasses.replace(fc, overlaps=(), features=frozenset())
+    if call.op.index in ctx.target.lean_ops and w_rows.shape[1] % 4 == 0:
+        return dataclasses.replace(fc, function="ek_fully_connected_lean_dsp_s8", args=fc.args[:2], scratch_bytes=0)
+    return fc
 
 
 def int4_gemm_weights(w_rows: np.ndarray, k_pad: int) -> np.ndarray:
