@@ -46,3 +46,30 @@ def test_pool_fused_activation(kind, act, seed, runtime_lib, tmp_path):
                              expect_ops=["MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D"])
     assert len(graph.ops) == 1, [op.type_name for op in graph.ops]
     assert graph.ops[0].options.activation.name == act.upper()
+
+
+@pytest.mark.parametrize("kind,shape,pool,padding", [
+    ("avg", (1, 1, 8), (2, 2), "same"),   # a global pool of a 1x1 map
+    ("max", (1, 1, 8), (3, 3), "same"),
+    ("avg", (3, 5, 8), (1, 1), "valid"),  # 1x1 windows at stride 1
+])
+def test_pool_of_one_pixel_windows_is_its_input(kind, shape, pool, padding, runtime_lib, tmp_path):
+    """A pool whose every window holds one input pixel makes no call: its output shares the input's
+    storage (as a RESHAPE's does), bit-exact with tflite-micro, between two convolutions."""
+    import keras
+
+    from edgekit.codegen import generate
+    from opmodels import keras_graph
+
+    cls = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+
+    def build(x):
+        y = keras.layers.Conv2D(12, 1)(x)
+        return keras.layers.Conv2D(6, 1)(cls(pool_size=pool, strides=1, padding=padding)(y))
+
+    model = keras_graph(build, [shape], seed=23)
+    op = "MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D"
+    graph = assert_bit_exact(model, runtime_lib, tmp_path / "run", expect_ops=["CONV_2D", op, "CONV_2D"])
+    gen = generate(graph, tmp_path / "gen")
+    (call,) = [c for c in gen.calls if c.op.type_name == op]
+    assert call.alias_input == 0 and call.function == ""

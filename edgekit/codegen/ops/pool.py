@@ -57,6 +57,19 @@ def pool_overlap(p: PoolParams) -> tuple[Overlap, ...]:
     return (Overlap(input=0, lead=lead),)
 
 
+#: the activation range that clamps nothing, int8 and int16
+_FULL = {False: (-128, 127), True: (-32768, 32767)}
+
+
+def one_pixel_windows(h: int, w: int, oh: int, ow: int, opts: Pool2DOptions) -> bool:
+    """Every window holds exactly one input pixel, which is its output's: a 1x1 map (a global pool of
+    MobileNet's last 1x1 map), or 1x1 windows at stride 1. Input and output share their quantization
+    (checked above), so the maximum and the average (TFLite's rounded sum / 1) of one value are the
+    value: without a narrower activation the pool is its input, and no call is made."""
+    return ((h, w, oh, ow) == (1, 1, 1, 1)
+            or ((opts.filter_h, opts.filter_w, opts.stride_h, opts.stride_w) == (1, 1, 1, 1) and (oh, ow) == (h, w)))
+
+
 @lowers(OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D, int16=True)
 def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: Pool2DOptions = op.options
@@ -83,6 +96,8 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
             or opts.filter_h <= pad_h or opts.filter_w <= pad_w:
         raise UnsupportedModelError(f"{where}: a pooling window lies entirely in the padding")
     act_min, act_max = tensor_activation_range(opts.activation, y)
+    if one_pixel_windows(h, w, oh, ow, opts) and (act_min, act_max) == _FULL[s16]:
+        return KernelCall(op, alias_input=0)
     params = PoolParams(batches=n, in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow,
                         filter_h=opts.filter_h, filter_w=opts.filter_w,
                         stride_h=opts.stride_h, stride_w=opts.stride_w,
