@@ -1,8 +1,9 @@
-"""The DSP convolution's last block of one or two pixels on the default board (qemu-mps2-an386, a
-Cortex-M4, DSP kernels): estimated cycles of 1x1 layers on maps whose pixels are not a multiple of
-four, against the same layer on the map of the next multiple of four pixels, which is what
-ek_conv2d_dsp_s8 computed for them before it had a loop for one or two pixels (it computed a block
-of four and discarded the missing pixels' outputs): the control, measured in the same run. It
+"""The DSP convolution's last block of one pixel on the default board (qemu-mps2-an386, a Cortex-M4,
+DSP kernels): estimated cycles of 1x1 layers on maps whose pixels are not a multiple of four,
+against the same layer on the map of the next multiple of four pixels, which is what
+ek_conv2d_dsp_s8 computed for them before it had a loop for one pixel (it computed a block of four
+and discarded the missing pixels' outputs; it still does for a last block of two or three pixels,
+rarer: every odd square map leaves one): the control, measured in the same run. It
 reads a little low for the old kernel, which gathered the missing pixels' columns one at a time
 where the control's full block reads four in one pass (one pixel of 64->64: 22,244 cycles at the
 commit before, against the control's 21,625).

@@ -158,9 +158,8 @@ def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
     ((1, 1), 16, 1, "ek_depthwise_dsp_s8"),       # one output: the rows kernel would compute four
     ((2, 2), 24, 1, "ek_depthwise_dsp_s8"),
     ((4, 4), 16, 2, "ek_depthwise_dsp_s8"),       # stride 2, rows of 2
-    ((6, 6), 12, 2, "ek_depthwise_dsp_s8"),       # stride 2, rows of 3
+    ((6, 6), 12, 2, "ek_depthwise_rows_dsp_s8"),  # stride 2, rows of 3
     ((3, 3), 16, 1, "ek_depthwise_rows_dsp_s8"),  # rows of 3 at stride 1: the rows kernel
-    ((8, 8), 16, 2, "ek_depthwise_rows_dsp_s8"),  # rows of 4 at stride 2
     ((2, 2), 6, 1, "ek_depthwise_rows_dsp_s8"),   # channels not a multiple of 4: only the rows kernel
 ])
 def test_depthwise_kernel_by_row_width(hw, c, stride, kernel, dsp_runtime_lib, tmp_path):
@@ -168,6 +167,26 @@ def test_depthwise_kernel_by_row_width(hw, c, stride, kernel, dsp_runtime_lib, t
     case = Case(hw, c, 1, (3, 3), (stride, stride), "same", (1, 1), "relu", False, True, 60 + c)
     gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
     assert [x.function for x in gen.calls if x.op.type_name == "DEPTHWISE_CONV_2D"] == [kernel]
+
+
+@pytest.mark.parametrize("hw,kernel,padding,taps", [
+    ((1, 1), (3, 3), "same", (1, 1)),   # a 1x1 map: only the centre tap is ever on the image
+    ((6, 1), (3, 3), "same", (3, 1)),   # one column: the filter's middle column
+    ((1, 2), (5, 5), "same", (1, 3)),   # two outputs: columns 1..3 reach the row, 0 and 4 never
+])
+def test_depthwise_leaves_out_taps_no_window_puts_on_the_image(hw, kernel, padding, taps, dsp_runtime_lib,
+                                                              runtime_lib, tmp_path):
+    """Filter rows and columns that read padding for every output are left out of the call (TFLM skips
+    them too): the DSP and the portable kernels, bit-exact with tflite-micro."""
+    case = Case(hw, 16, 1, kernel, (1, 1), padding, (1, 1), "relu6", False, True, 70 + kernel[0])
+    model = dw_cases.build_depthwise(case)
+    from edgekit.codegen import HOST
+
+    for lib, sub, target in ((dsp_runtime_lib, "dsp", DSP), (runtime_lib, "portable", HOST)):
+        gen = assert_dsp_bit_exact(model, lib, tmp_path / sub, "DEPTHWISE_CONV_2D", expect_dsp=target.dsp,
+                                   target=target)
+        (call,) = [c for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
+        assert (call.params.filter_h, call.params.filter_w) == taps
 
 
 def test_depthwise_rows_blocks_and_groups():

@@ -55,9 +55,9 @@ PACKED = 6
 # keep a segment inside the cycle budget (``Target.stream_cycles_budget``); benchmarks/target.py
 # measures the real figure. What a band costs beyond the whole-tensor call:
 #  - every call: the wrapper and the kernel's set-up (CALL_UNITS);
-#  - ek_conv2d_dsp_s8 computes output pixels four at a time, a last block of one or two pixels
-#    in a loop of its own at about half and three quarters of a block (TAIL_PIXELS): a band of 5
-#    pixels costs 6 (the int4 kernel has no such loop: 8);
+#  - ek_conv2d_dsp_s8 computes output pixels four at a time, a last block of one pixel in a loop
+#    of its own at about half a block (TAIL_PIXELS): a band of 5 pixels costs 6 (the int4 kernel
+#    has no such loop: 8);
 #  - Winograd computes 2x2 tiles four at a time, the same way;
 #  - ek_depthwise_rows_dsp_s8 widens every input row its band's windows read, again for each
 #    band (WIDEN_UNITS per element), where the whole-tensor call widens each row once.
@@ -65,8 +65,8 @@ CALL_UNITS = 400
 WIDEN_UNITS = 2
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
-#: on a 1x1 64->64 layer: 1 pixel 0.58 of a block, 2 pixels 0.84, both with the call's set-up)
-TAIL_PIXELS = {"ek_conv2d_dsp_s8": (0, 2, 3, 4)}
+#: on a 1x1 64->64 layer: 1 pixel 0.6 of a block, with the call's set-up; benchmarks/conv_tail.py)
+TAIL_PIXELS = {"ek_conv2d_dsp_s8": (0, 2, 4, 4)}
 
 
 @dataclass(frozen=True)

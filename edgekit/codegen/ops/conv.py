@@ -246,6 +246,14 @@ def lower_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     return choose(CONV_2D_KERNELS, ctx, call)
 
 
+def _taps_in_image(size: int, out: int, k: int, stride: int, dilation: int, pad: int) -> tuple[int, int]:
+    """The filter taps [first, end) along one axis that some output's window puts on the image; the
+    others read padding for every output, which TFLM skips (a 3x3 filter on a 1x1 map with SAME
+    padding: only the centre tap), so the int8 depthwise kernels can run without them."""
+    used = [t for t in range(k) if any(0 <= o * stride - pad + t * dilation < size for o in range(out))]
+    return (used[0], used[-1] + 1) if used else (0, k)
+
+
 @lowers(OpKind.DEPTHWISE_CONV_2D, int16=True)
 def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
     opts: DepthwiseConv2DOptions = op.options
@@ -278,12 +286,22 @@ def lower_depthwise_conv2d(ctx: LowerCtx, op: Op) -> KernelCall:
             op, "ek_depthwise_conv2d_s16", "ek_depthwise_conv2d.h", DepthwiseConv2DS16Params(dw, acc.bias),
             (ctx.ptr(x), ctx.ptr(y))))
     multiplier, shift = _requant_arrays(ctx, op, x, w, y, oc)
+    taps = w.data
+    (r0, r1), (c0, c1) = (_taps_in_image(ih, y.shape[1], kh, opts.stride_h, opts.dilation_h, pad_top),
+                          _taps_in_image(iw, y.shape[2], kw, opts.stride_w, opts.dilation_w, pad_left))
+    if (r0, r1, c0, c1) != (0, kh, 0, kw):  # filter rows or columns no window puts on the image
+        taps = w.data[:, r0:r1, c0:c1, :]
+        geometry.update(filter_h=r1 - r0, filter_w=c1 - c0, pad_top=pad_top - r0 * opts.dilation_h,
+                        pad_left=pad_left - c0 * opts.dilation_w,
+                        weights=ctx.array(op, "weights", "int8_t", taps.reshape(-1),
+                                          f"{w.name}: filter rows {r0}..{r1 - 1}, columns {c0}..{c1 - 1}, "
+                                          "the taps some window puts on the image"))
     params = DepthwiseConv2DParams(
         **geometry, input_zero_point=x.zero_point, output_offset=y.zero_point,
-        bias=_folded_bias(ctx, op, b, x, w.data.astype(np.int64).sum(axis=(0, 1, 2))),
+        bias=_folded_bias(ctx, op, b, x, taps.astype(np.int64).sum(axis=(0, 1, 2))),
         multiplier=multiplier, shift=shift,
     )
-    check_accumulator(f"op {op.index} {op.type_name}", max_abs_acc(params.bias.values, w.data.reshape(-1, oc).T),
+    check_accumulator(f"op {op.index} {op.type_name}", max_abs_acc(params.bias.values, taps.reshape(-1, oc).T),
                       effective_scales(x.scale, w.quant.scale, y.scale, oc))
     call = KernelCall(op, "ek_depthwise_conv2d_s8", "ek_depthwise_conv2d.h", params,
                       (ctx.ptr(x), ctx.ptr(y)), overlaps=conv_overlap(params))

@@ -44,8 +44,8 @@ def depthwise_table(ctx: LowerCtx, call: KernelCall) -> tuple[np.ndarray, np.nda
     """The filter as taps x channels, and every channel's ``requant_table`` row (None when some
     channel is outside the folded form's bounds)."""
     p = call.params
-    w = ctx.tensor(call.op.inputs[1])
-    w_taps = w.data.reshape(p.filter_h * p.filter_w, p.output_c).astype(np.int64)
+    # the portable call's filter (taps no window puts on the image left out: conv._taps_in_image)
+    w_taps = p.weights.values.reshape(p.filter_h * p.filter_w, p.output_c).astype(np.int64)
     return w_taps, requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
                                  max_abs_acc(p.bias.values, w_taps.T))
 
@@ -172,10 +172,11 @@ def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
 #: at stride 1 the general kernel takes 1.3-2.6x the rows kernel's cycles on rows of 3 to 48
 #: outputs, 0.73-0.79x on rows of 2 and 0.34x on rows of 1 (the rows kernel computes a block of
 #: four and widens three rows for one output); at stride 2 it takes 1.2-1.4x on rows of 4 to 12,
-#: 0.94x on rows of 3 and 0.27-0.62x on rows of 1 and 2. (A stride-2 ring in channel groups is
-#: not decided by this: the general kernel took 0.75x its cycles on a 16x16x48 input, 1.16x on
-#: vww's 48x48x16 one.)
-DWR_MIN_OUTPUT_W = {1: 3, 2: 4}
+#: 0.94x on rows of 3 (too little to link a second depthwise kernel's code for: vww's one such
+#: layer stays on the rows kernel) and 0.27-0.62x on rows of 1 and 2. (A stride-2 ring in channel
+#: groups is not decided by this: the general kernel took 0.75x its cycles on a 16x16x48 input,
+#: 1.16x on vww's 48x48x16 one.)
+DWR_MIN_OUTPUT_W = {1: 3, 2: 3}
 
 
 def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
@@ -218,7 +219,7 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
         stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
         row_len=row_len, group=group, blocks=blocks, half=half, direct=int(n_out == p.output_w),
         pad_value=p.input_zero_point, act_min=p.act_min, act_max=p.act_max,
-        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(w.data.reshape(3, 3, p.output_c), table),
+        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(p.weights.values.reshape(3, 3, p.output_c), table),
                           f"{w.name}: per channel, per filter row the doubled int16 pairs (w0,w1), (w1,w2), "
                           "then 2 * folded bias, multiplier, rounding + offset, right shift"),
     )

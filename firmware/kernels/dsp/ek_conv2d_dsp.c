@@ -193,8 +193,8 @@ typedef struct {
     uintptr_t entry;    /* the address of pair e's code in the k loop (the asm fills it in) */
     int32_t entry_bytes; /* e * EK_KPAIR_BYTES (int4: e / 2 words * EK_KQUAD_BYTES) */
     int8_t *out[4];     /* each pixel's output row (a throw-away row for a missing pixel) */
-    const uint32_t *cols; /* the columns (the C version, the sparse loop, channels_few) */
-    int32_t pairs;        /* k pairs per column (the C version, channels_few) */
+    const uint32_t *cols; /* the columns (the C version, the sparse loop, channels_one) */
+    int32_t pairs;        /* k pairs per column (the C version, channels_one) */
 } ek_gemm_ctx;
 
 /* The last word of a channel pair's terms (right | channel << 8) has this bit set in the stream's
@@ -553,41 +553,32 @@ static void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
 }
 #endif
 
-/* A last block of one or two pixels (n, a constant where it is inlined): every channel pair against
- * those columns alone, two pairs of k a step (two words of weights, four SXTB16, 4n dual MACs),
- * where the four-pixel loop would compute four pixels. Few registers: C (gcc allocates it well) on
- * every core, the same requantization as the four-pixel loop. */
-EK_INLINE void channels_few(const int32_t *s, const ek_gemm_ctx *g, int32_t n)
+/* A last block of one pixel: every channel pair against that column alone, two pairs of k a step
+ * (two words of weights, four SXTB16, four dual MACs), where the four-pixel loop would compute four
+ * pixels. Few registers: C (gcc allocates it well) on every core, the same requantization as the
+ * four-pixel loop. */
+EK_INLINE void channels_one(const int32_t *s, const ek_gemm_ctx *g)
 {
     const int32_t pairs = g->pairs; /* even: k_pad is a multiple of 4 */
     int32_t last;
     do {
-        int32_t a0 = s[0], a1 = s[1], b0 = s[0], b1 = s[1]; /* pixel 0's channels, pixel 1's */
+        int32_t a0 = s[0], a1 = s[1]; /* scalars: an array here is kept on the stack */
         const uint32_t *x = g->cols;
         s += 2;
-        for (const int32_t *end = s + pairs; s != end; s += 2, x += 8) {
+        const int32_t *end = s + pairs;
+        do { /* pairs >= 2 */
             const uint32_t v0 = (uint32_t)s[0], v1 = (uint32_t)s[1];
-            const uint32_t w00 = ek_sxtb16(v0), w01 = ek_sxtb16_ror8(v0);
-            const uint32_t w10 = ek_sxtb16(v1), w11 = ek_sxtb16_ror8(v1);
-            a0 = ek_smlad(x[0], w00, a0);
-            a1 = ek_smlad(x[0], w01, a1);
-            a0 = ek_smlad(x[4], w10, a0);
-            a1 = ek_smlad(x[4], w11, a1);
-            if (n == 2) {
-                b0 = ek_smlad(x[1], w00, b0);
-                b1 = ek_smlad(x[1], w01, b1);
-                b0 = ek_smlad(x[5], w10, b0);
-                b1 = ek_smlad(x[5], w11, b1);
-            }
-        }
-        const int32_t acc[2][2] = {{a0, b0}, {a1, b1}};
-        for (int32_t ch = 0; ch < 2; ++ch, s += 3) {
-            const int32_t channel = (int32_t)(((uint32_t)s[2] >> 8) & 0xFFFFu);
-            for (int32_t j = 0; j < n; ++j) {
-                g->out[j][channel] = (int8_t)ek_ssat8(ek_requant2_clamped(acc[ch][j], s[0], s[1], s[2] & 0xFF));
-            }
-        }
-        last = ((uint32_t)s[-1] & EK_LAST_PAIR) != 0;
+            a0 = ek_smlad(x[0], ek_sxtb16(v0), a0);
+            a1 = ek_smlad(x[0], ek_sxtb16_ror8(v0), a1);
+            a0 = ek_smlad(x[4], ek_sxtb16(v1), a0);
+            a1 = ek_smlad(x[4], ek_sxtb16_ror8(v1), a1);
+            s += 2;
+            x += 8;
+        } while (s != end);
+        g->out[0][((uint32_t)s[2] >> 8) & 0xFFFFu] = (int8_t)ek_ssat8(ek_requant2_clamped(a0, s[0], s[1], s[2] & 0xFF));
+        g->out[0][((uint32_t)s[5] >> 8) & 0xFFFFu] = (int8_t)ek_ssat8(ek_requant2_clamped(a1, s[3], s[4], s[5] & 0xFF));
+        last = ((uint32_t)s[5] & EK_LAST_PAIR) != 0;
+        s += 6;
     } while (!last);
 }
 
@@ -626,43 +617,30 @@ int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
     return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c);
 }
 
-/* The int8 walk's last block when it has one or two pixels (n), from output pixel pix: their columns
- * (straight from the input, or gathered at the border) and channels_few on them. Out of the walk's
- * loop, so that the loop is as it is without it. */
-EK_NOINLINE static void few_pixels(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                   const ek_walk *walk, ek_gemm_ctx *g, int8_t *col8, const int32_t *s, int32_t pix,
-                                   int32_t n)
+/* The int8 walk's last block when it has one pixel, output pixel pix: its column (straight from the
+ * input, or gathered at the border) and channels_one on it. Out of the walk's loop, so that the loop
+ * is as it is without it. */
+EK_NOINLINE static void one_pixel(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
+                                  const ek_walk *walk, ek_gemm_ctx *g, int8_t *col8, const int32_t *s, int32_t pix)
 {
     const int32_t ow = p->output_w, cs = p->input_c * p->groups, n_out = p->output_c;
-    const int32_t contiguous = p->groups == 1 || p->filter_w == 1;
-    const int32_t span = (p->filter_h - 1) * p->dilation_h;
+    const int32_t oy = pix / ow, ox = pix % ow;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
     uint32_t *cols = (uint32_t *)(uintptr_t)g->cols;
     int8_t *sink = col8 + p->k_pad;
-    for (int32_t j = 0; j < 4; ++j, ++pix) {
-        if (j >= n) {
-            g->out[j] = sink;
-            continue;
-        }
-        const int32_t oy = pix / ow, ox = pix % ow;
-        const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-        if (contiguous && iy0 >= 0 && iy0 + span < p->input_h && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
-            column(walk, input + (iy0 * p->input_w + ix0) * cs, p->dilation_h * p->input_w * cs, cols + j);
-        } else {
-            column(walk, p->groups == 1 ? gather(p, input, oy, ox, col8) : gather_grouped(p, input, oy, ox, col8),
-                   p->filter_w * p->input_c, cols + j);
-        }
-        g->out[j] = output + pix * n_out;
-    }
-    if (p->dead_row != NULL) {
-        for (int32_t j = 0; j < 4; ++j) {
-            memcpy(g->out[j], p->dead_row, (size_t)n_out);
-        }
-    }
-    if (n == 1) {
-        channels_few(s, g, 1);
+    if ((p->groups == 1 || p->filter_w == 1) && iy0 >= 0 && iy0 + (p->filter_h - 1) * p->dilation_h < p->input_h &&
+        ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
+        column(walk, input + (iy0 * p->input_w + ix0) * cs, p->dilation_h * p->input_w * cs, cols);
     } else {
-        channels_few(s, g, 2);
+        column(walk, p->groups == 1 ? gather(p, input, oy, ox, col8) : gather_grouped(p, input, oy, ox, col8),
+               p->filter_w * p->input_c, cols);
     }
+    g->out[0] = output + pix * n_out;
+    g->out[1] = g->out[2] = g->out[3] = sink;
+    if (p->dead_row != NULL) {
+        memcpy(g->out[0], p->dead_row, (size_t)n_out);
+    }
+    channels_one(s, g);
     if (!p->act_full) {
         clamp_pixels(g->out, n_out, p->act_min, p->act_max);
     }
@@ -706,10 +684,10 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
     int32_t at = (iy0 * p->input_w + ix0) * cs; /* the window's first tap (maybe outside the image) */
 
-    /* the int8 stream's last block of one or two pixels is left to few_pixels (after the loop) */
-    const int32_t few = kind == EK_WALK_INT8 && p->live_c > 0 && (pixels % 4 == 1 || pixels % 4 == 2) ? pixels % 4 : 0;
+    /* the int8 stream's last block of one pixel is left to one_pixel (after the loop) */
+    const int32_t one = kind == EK_WALK_INT8 && p->live_c > 0 && pixels % 4 == 1;
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
-    for (int32_t pix = 0; pix < pixels - few; pix += 4) {
+    for (int32_t pix = 0; pix < pixels - one; pix += 4) {
         /* four windows inside the image, in one output row: their columns in one pass */
         if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
             ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
@@ -760,8 +738,8 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
             clamp_pixels(g.out, n_out, p->act_min, p->act_max);
         }
     }
-    if (few) {
-        few_pixels(p, input, output, &walk, &g, col8, s, pixels - few, few);
+    if (one) {
+        one_pixel(p, input, output, &walk, &g, col8, s, pixels - 1);
     }
 }
 

@@ -17,9 +17,9 @@
  * that word (each run's last word is loaded and shifted in), else they start the first word.
  * Four windows inside the image and in one output row are read in one pass (column4); the
  * others pixel by pixel, a window crossing the border first gathered into scratch. A last block
- * of one or two pixels (a map whose pixels are not a multiple of four, a band of rows) runs a
- * channel loop of its own on those columns alone (int8 weights; about half and two thirds of a
- * block's cycles) instead of computing four pixels and discarding the missing ones' outputs.
+ * of one pixel (every odd square map: 5x5, 7x7; a row of five) runs a channel loop of its own on
+ * that column alone (int8 weights; about 0.6 of a block's cycles) instead of computing four pixels
+ * and discarding the missing ones' outputs.
  * The generator writes everything the channel loop reads as one stream of words, in the order
  * it reads them: per channel pair, the two doubled folded biases; per pair of k (the order
  * SXTB16 unpacks a word of four columns into: k0,k2 then k1,k3) the four bytes
