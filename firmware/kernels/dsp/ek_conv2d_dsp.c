@@ -685,9 +685,9 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
     int32_t at = (iy0 * p->input_w + ix0) * cs; /* the window's first tap (maybe outside the image) */
 
     /* the int8 stream's last block of one pixel is left to one_pixel (after the loop) */
-    const int32_t one = kind == EK_WALK_INT8 && p->live_c > 0 && pixels % 4 == 1;
+    const int32_t end = kind == EK_WALK_INT8 && p->live_c > 0 && pixels % 4 == 1 ? pixels - 1 : pixels;
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
-    for (int32_t pix = 0; pix < pixels - one; pix += 4) {
+    for (int32_t pix = 0; pix < end; pix += 4) {
         /* four windows inside the image, in one output row: their columns in one pass */
         if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
             ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
@@ -738,8 +738,8 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
             clamp_pixels(g.out, n_out, p->act_min, p->act_max);
         }
     }
-    if (one) {
-        one_pixel(p, input, output, &walk, &g, col8, s, pixels - 1);
+    if (end < pixels) {
+        one_pixel(p, input, output, &walk, &g, col8, s, end);
     }
 }
 
