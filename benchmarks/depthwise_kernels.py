@@ -3,7 +3,9 @@ default board (qemu-mps2-an386, a Cortex-M4): every such layer of vww (MLPerf Ti
 MobileNetV2 (``edgekit.compress.zoo``, width 0.35, depth 0.34, 32x32x1, Keras's seeded initial
 weights, logits out) built three ways in the same run: every layer the rows kernel can take on
 ek_depthwise_rows_dsp_s8 (what edgekit did before), every layer on ek_depthwise_dsp_s8, and as
-edgekit chooses now (``DWR_MIN_OUTPUT_W`` in edgekit/codegen/ops/dsp_depthwise.py). Whole tensors
+edgekit chooses now (``DWR_MIN_OUTPUT_W`` in edgekit/codegen/ops/dsp_depthwise.py). Filter taps no
+window puts on the image are left out in all three (a 1x1 map's 3x3 filter is its centre tap, which
+only the general kernel takes: those layers read 1.00 for that reason). Whole tensors
 (no streamed segments), so that each layer's estimated cycles are its own; every output checked
 against tflite-micro bit for bit.
 
