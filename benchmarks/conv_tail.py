@@ -85,8 +85,8 @@ def main(argv=None) -> int:
         return 0
     print("qemu-mps2-an386, ek_conv2d_dsp_s8: estimated cycles; control = the same layer on the next multiple "
           "of four pixels (what the kernel computed before)")
-    print(f"{'layer':<24} {'pixels':>6} {'cycles':>9} {'cyc/MAC':>8} {'control px':>10} {'control':>9} {'x control':>9} "
-          f"{'taken':>30} {'cycles':>9} {'x control':>9}")
+    print(f"{'layer':<24} {'pixels':>6} {'cycles':>9} {'cyc/MAC':>8} {'control px':>10} {'control':>9} "
+          f"{'x control':>9} {'taken':>30} {'cycles':>9} {'x control':>9}")
     for r in rows:
         print(f"{r['layer']:<24} {r['pixels']:>6} {r['cycles']:>9,} {r['cycles_per_mac']:>8.3f} "
               f"{r['control_pixels']:>10} {r['control_cycles']:>9,} {r['x_control']:>9.3f} {r['taken']:>30} "

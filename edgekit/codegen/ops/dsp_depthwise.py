@@ -172,11 +172,11 @@ def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
 #: at stride 1 the general kernel takes 1.3-2.6x the rows kernel's cycles on rows of 3 to 48
 #: outputs, 0.73-0.79x on rows of 2 and 0.34x on rows of 1 (the rows kernel computes a block of
 #: four and widens three rows for one output; measured with whole 3x3 filters: a 1x1 map's is now
-#: its centre tap, conv._taps_in_image, which only the general kernel takes); at stride 2 it takes 1.2-1.4x on rows of 4 to 12,
-#: 0.94x on rows of 3 (too little to link a second depthwise kernel's code for: vww's one such
-#: layer stays on the rows kernel) and 0.27-0.62x on rows of 1 and 2. (A stride-2 ring in channel
-#: groups is not decided by this: the general kernel took 0.75x its cycles on a 16x16x48 input,
-#: 1.16x on vww's 48x48x16 one.)
+#: its centre tap, conv._taps_in_image, which only the general kernel takes); at stride 2 it takes
+#: 1.2-1.4x on rows of 4 to 12, 0.94x on rows of 3 (too little to link a second depthwise kernel's
+#: code for: vww's one such layer stays on the rows kernel) and 0.27-0.62x on rows of 1 and 2. (A
+#: stride-2 ring in channel groups is not decided by this: the general kernel took 0.75x its
+#: cycles on a 16x16x48 input, 1.16x on vww's 48x48x16 one.)
 DWR_MIN_OUTPUT_W = {1: 3, 2: 3}
 
 
@@ -220,7 +220,8 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
         stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
         row_len=row_len, group=group, blocks=blocks, half=half, direct=int(n_out == p.output_w),
         pad_value=p.input_zero_point, act_min=p.act_min, act_max=p.act_max,
-        weights=ctx.array(op, "weights", "int32_t", depthwise_rows_weights(p.weights.values.reshape(3, 3, p.output_c), table),
+        weights=ctx.array(op, "weights", "int32_t",
+                          depthwise_rows_weights(p.weights.values.reshape(3, 3, p.output_c), table),
                           f"{w.name}: per channel, per filter row the doubled int16 pairs (w0,w1), (w1,w2), "
                           "then 2 * folded bias, multiplier, rounding + offset, right shift"),
     )

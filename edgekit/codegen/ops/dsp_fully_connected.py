@@ -93,7 +93,8 @@ def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, ba
     x_arg, y_arg = call.args[:2]
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
-                               scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", in_features, k_pad))
+                               scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", in_features,
+                                                                        k_pad))
 
 
 def conv2d_fc_applies(ctx: LowerCtx, call: KernelCall) -> bool:
