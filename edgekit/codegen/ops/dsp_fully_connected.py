@@ -48,16 +48,23 @@ def fully_connected_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
     return ctx.target.dsp
 
 
-def fully_connected_lean_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+def _runs_lean(ctx: LowerCtx, call: KernelCall, in_features: int) -> bool:
     """A DSP core, an operator chosen to run without scratch, rows a whole number of words."""
-    return ctx.target.dsp and call.op.index in ctx.target.lean_ops and call.params.in_features % 4 == 0
+    return ctx.target.dsp and call.op.index in ctx.target.lean_ops and in_features % 4 == 0
+
+
+def _as_lean(fc: KernelCall) -> KernelCall:
+    """An ek_fully_connected_dsp_s8 call on ek_fully_connected_lean_dsp_s8: the same parameters, no scratch."""
+    return dataclasses.replace(fc, function="ek_fully_connected_lean_dsp_s8", args=fc.args[:2], scratch_bytes=0)
+
+
+def fully_connected_lean_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    return _runs_lean(ctx, call, call.params.in_features)
 
 
 def lower_fully_connected_lean(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     dsp = lower_fully_connected_dsp(ctx, call)
-    if dsp is None:
-        return None
-    return dataclasses.replace(dsp, function="ek_fully_connected_lean_dsp_s8", args=dsp.args[:2], scratch_bytes=0)
+    return None if dsp is None else _as_lean(dsp)
 
 
 def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
@@ -123,9 +130,7 @@ def lower_conv2d_fc(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     if fc is None:
         return None
     fc = dataclasses.replace(fc, overlaps=(), features=frozenset())
-    if call.op.index in ctx.target.lean_ops and w_rows.shape[1] % 4 == 0:
-        return dataclasses.replace(fc, function="ek_fully_connected_lean_dsp_s8", args=fc.args[:2], scratch_bytes=0)
-    return fc
+    return _as_lean(fc) if _runs_lean(ctx, call, w_rows.shape[1]) else fc
 
 
 def int4_gemm_weights(w_rows: np.ndarray, k_pad: int) -> np.ndarray:
