@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
                         "[0, 1] (unit: x/255, the default), [-1, 1] (symmetric) or [0, 255] (raw)")
     c.add_argument("--labels", help="a text file of class names, one per line, for the first output: "
                    "generated C gets them as P_labels[]")
+    c.add_argument("--int16-layers", type=int, default=0, metavar="N",
+                   help="mixed precision (with --mode int8): the N operators whose int16 activations raise the "
+                        "outputs' SQNR most, each measured alone on the calibration data, run in 16x8 "
+                        "(int8 weights, int16 kernels), with requantizing QUANTIZE operators around them")
     c.add_argument("--json", action="store_true")
     c.set_defaults(run=run)
 
@@ -37,7 +41,8 @@ def run(args) -> ExitCode:
     result = convert_model(Path(args.model), Path(args.output), calib=Path(args.calib) if args.calib else None,
                            calib_samples=args.calib_samples, synthetic=args.synthetic_calib, mode=args.mode,
                            per_tensor=args.per_tensor, image_range=args.image_range,
-                           labels=Path(args.labels) if args.labels else None, log=log)
+                           labels=Path(args.labels) if args.labels else None, log=log,
+                           int16_layers=args.int16_layers)
     unsupported = inspect_graph(read_tflite(args.output)).unsupported
     if unsupported:  # the model is written: other runtimes may run it, edgekit's generate will refuse it
         named = unsupported_text(unsupported, scope=lambda r: keras_layer(result.layers, r.scope) or r.scope)

@@ -34,6 +34,7 @@ the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections import Counter
@@ -88,6 +89,8 @@ class ConvertReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     layers: dict[str, str] = field(default_factory=dict)  # the Keras model's layers: name -> class
+    int16_layers: list = field(default_factory=list)  # mixed.Step of each tensor made int16 (--int16-layers)
+    int16_base_sqnr: float | None = None  # the all-int8 model's SQNR on the samples that chose them
 
     reference = "float32 TFLite model of the same SavedModel, run by LiteRT"
 
@@ -102,16 +105,23 @@ class ConvertReport:
             "inputs": [t.to_json() for t in self.inputs],
             "outputs": [o.to_json() for o in self.outputs],
             "warnings": list(self.warnings), "seconds": round(self.seconds, 3),
+            "int16_layers": [g.to_json() for g in self.int16_layers],
         }
 
     def summary(self) -> str:
-        kind = {"int8": "full int8 (int8 operators, int8 input and output)",
+        kind = {"int8": "int8 with 16x8 operators (int8 input and output)" if self.int16_layers else
+                 "full int8 (int8 operators, int8 input and output)",
                 "int16x8": "int16x8 (int16 activations, int8 weights, int16 input and output)",
                 "dynamic": "dynamic range (int8 weights, float activations)"}[self.mode]
         weights = "per-tensor" if self.per_tensor else "per-channel"
         n_ops = sum(self.operators.values())
         lines = [f"{self.output}: {kind}, {weights} weights, {self.size_bytes:,} bytes, "
                  f"{n_ops} operators ({', '.join(f'{k} {v}' for k, v in sorted(self.operators.items()))})"]
+        if self.int16_layers:
+            n = sum(len(g.ops) for g in self.int16_layers)
+            lines.append(f"16x8 (int16 activations) on {n} operators, chosen by measured gain on the calibration "
+                         f"samples (outputs {self.int16_base_sqnr:.1f} dB against float, all int8):")
+            lines.extend(f"  {g.describe()}" for g in self.int16_layers)
         if self.mode != "dynamic":
             cal = "synthetic random data" if self.synthetic else self.calibration_source
             scaled = f" (pixels scaled {self.image_range})" if self.image_range else ""
@@ -144,8 +154,12 @@ class ConvertReport:
 def convert_model(model: Path, output: Path, calib: Path | None = None, calib_samples: int = 200,
                   synthetic: bool = False, mode: str = "int8", per_tensor: bool = False,
                   image_range: str = "unit", labels: Path | None = None,
-                  log: Callable[[str], None] | None = None) -> ConvertReport:
+                  log: Callable[[str], None] | None = None, int16_layers: int = 0) -> ConvertReport:
     """Convert ``model`` to ``output`` and measure the result; see the module docstring.
+
+    ``int16_layers``: that many operators of the int8 model (at most; those that gain) run in
+    16x8, the ones whose int16 activations alone raise the outputs' SQNR most on the calibration
+    samples (``edgekit.frontend.mixed``).
 
     Raises an :class:`EdgekitError` subclass for anything the user can fix; ``output`` is only
     replaced once the new model is complete.
@@ -174,6 +188,10 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         raise CalibrationDataError("give either --calib or --synthetic-calib, not both")
     if calib_samples < 1:
         raise CalibrationDataError(f"--calib-samples must be at least 1, not {calib_samples}")
+    if int16_layers < 0:
+        raise EdgekitError(f"--int16-layers must be 0 or more, not {int16_layers}")
+    if int16_layers and mode != "int8":
+        raise EdgekitError(f"--int16-layers mixes 16x8 operators into an int8 model: it takes --mode int8, not {mode}")
     if output.is_dir():
         raise EdgekitError(f"{output}: is a folder; give the .tflite file to write")
     if output.resolve() == model.resolve():
@@ -234,8 +252,12 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         log(f"quantizing ({what}" + (f", {n_cal} calibration samples)" if calibrate else ")"))
         samples = [{k: v[i:i + 1] for k, v in cal.items()} for i in range(n_cal)] if calibrate else None
         try:  # in a child process: the converter crashes outright on some models (Keras LSTM/GRU)
-            qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, bool(n_hold),
-                                      "int16" if mode == "int16x8" else "int8")
+            qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor,
+                                      bool(n_hold or int16_layers), "int16" if mode == "int16x8" else "int8")
+            q16 = None
+            if int16_layers:
+                log("quantizing again (int16x8): the candidates for int16 activations")
+                q16, _ = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, False, "int16")
         except ChildFailed as exc:
             raise UnsupportedModelError(f"{model}: TensorFlow's converter failed: {exc.message}") from None
         except ChildDied as exc:
@@ -250,6 +272,11 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
             made = "an int8 MUL" if kind in quantize.INT8_AS_MUL else f"int8 {kind}"
             log(f"{kind}: TensorFlow's converter left {islands.count(kind)} in float32 between a DEQUANTIZE "
                 f"and a QUANTIZE; made {made} with those quantizations, as TFLite runs it")
+    gains: list = []
+    base_sqnr = None
+    if int16_layers:
+        qbuf, gains, base_sqnr = _mix_16x8(qbuf, q16, fbuf, samples[:RANK_SAMPLES], int16_layers, model, log,
+                                           loaded.layers)
     operators = _check_quantized(qbuf, mode, model, loaded.layers)
     if names is not None:
         qbuf = quantize.with_labels(qbuf, names)
@@ -267,7 +294,37 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         synthetic=raw is None, calibration_samples=n_cal, held_out_samples=n_hold,
         size_bytes=len(qbuf), inputs=inputs, outputs=outputs, operators=operators,
         image_range=image_range if scaled_images else None,
-        warnings=warnings, seconds=time.monotonic() - started, layers=loaded.layers)
+        warnings=warnings, seconds=time.monotonic() - started, layers=loaded.layers,
+        int16_layers=gains, int16_base_sqnr=base_sqnr)
+
+
+#: calibration samples the 16x8 candidates are measured on (each candidate runs them once)
+RANK_SAMPLES = 32
+
+
+def _mix_16x8(qbuf: bytes, q16: bytes, fbuf: bytes, samples: list[dict], n: int, model: Path,
+              log: Callable[[str], None], layers: dict[str, str]) -> tuple[bytes, list, float]:
+    """``qbuf`` with at most ``n`` operators taken from ``q16`` (``mixed.choose_16x8``); the
+    steps that chose them; the all-int8 SQNR."""
+    from . import mixed
+
+    log(f"measuring, on {len(samples)} calibration samples, which int8 activations gain most as int16")
+    try:
+        base, steps = run_isolated(mixed.choose_16x8, qbuf, q16, fbuf, samples, n)
+    except (ChildFailed, ChildDied) as exc:
+        raise UnsupportedModelError(f"{model}: the 16x8 candidates could not be measured: {exc}") from None
+    if not mixed.wideable(qbuf, q16):
+        raise UnsupportedModelError(f"{model}: no int8 activation can become int16: none is made and read only "
+                                    f"by operators that run 16x8 ({', '.join(mixed.KINDS)})")
+    graph = parse_tflite(qbuf, name=model.stem)
+    steps = [dataclasses.replace(s, layers=tuple(keras_layer(layers, source_scope(graph, graph.ops[k])) or ""
+                                                 for k in s.ops)) for s in steps]
+    for s in steps:
+        log(f"16x8: {s.describe()}")
+    made = sum(len(s.ops) for s in steps)
+    if made < n:
+        log(f"warning: {made} operators run 16x8, {n} were allowed: no further int16 activation gained")
+    return mixed.splice_16x8(qbuf, q16, mixed.chosen_names(qbuf, q16, steps)), steps, base
 
 
 def read_labels(path: Path) -> list[str]:
