@@ -249,3 +249,22 @@ def test_int16_layers_refused_in_one_line(args, words, tmp_path, capfd):
     code, _, err = run_cli(["convert", keras_path, "-o", out, "--calib", data, *args], capfd)
     assert_one_line_error(code, err, *words)
     assert out.read_bytes() == b"kept"
+
+
+def test_models_without_a_signature_are_measured_too(tmp_path):
+    """A converted tf.function has no signature: the samples' arrays are its inputs by position
+    (benchmarks/compression.py converts that way); the choice is the same as with one."""
+    import keras
+    import tensorflow as tf
+
+    from edgekit.frontend.mixed import choose_16x8
+    from edgekit.frontend.quantize import float_tflite
+
+    _bottleneck_keras(tmp_path / "b.keras")
+    model = keras.models.load_model(tmp_path / "b.keras")
+    fn = tf.function(lambda x: model(x), input_signature=[tf.TensorSpec((1, 16), tf.float32)])
+    rng = np.random.default_rng(4)
+    cal = [[rng.standard_normal((1, 16)).astype(np.float32)] for _ in range(32)]
+    q8, q16, fbuf = int8_tflite(fn, cal), int8_tflite(fn, cal, activations="int16"), float_tflite(fn)
+    _, steps = choose_16x8(q8, q16, fbuf, [{"x": x[0]} for x in cal[:16]], 2)
+    assert [s.ops for s in steps] == [(0, 1)] and steps[0].gain_db > 10.0, steps

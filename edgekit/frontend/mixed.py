@@ -193,11 +193,38 @@ def _sqnr(ref: np.ndarray, got: np.ndarray) -> float:
 
 def _run(model: bytes, samples: list[dict[str, np.ndarray]]) -> np.ndarray:
     """Every output of ``model`` (dequantized, in LiteRT's builtin kernels) on float samples
-    keyed by signature input name, concatenated in name order."""
+    keyed by signature input name, concatenated in name order; a model without a signature (a
+    converted ``tf.function``) takes each sample's arrays in its input order."""
     from .agreement import Runner
 
-    run = Runner(model)
+    try:
+        run = Runner(model)
+    except ValueError:  # no signature
+        return np.concatenate([y.ravel() for s in samples for y in _positional(model, list(s.values()))])
     return np.concatenate([y.ravel() for s in samples for _, y in sorted(run(s).items())])
+
+
+def _positional(model: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_content=model, num_threads=1,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), xs):
+        scale, zp = d["quantization"]
+        if np.issubdtype(d["dtype"], np.integer) and scale:
+            info = np.iinfo(d["dtype"])
+            x = np.clip(np.round(x / scale) + zp, info.min, info.max)
+        it.set_tensor(d["index"], x.astype(d["dtype"]).reshape(d["shape"]))
+    it.invoke()
+    out = []
+    for d in it.get_output_details():
+        y = it.get_tensor(d["index"]).astype(np.float64)
+        scale, zp = d["quantization"]
+        if np.issubdtype(d["dtype"], np.integer) and scale:
+            y = (y - zp) * scale
+        out.append(y)
+    return out
 
 
 def wideable(int8_model: bytes, int16_model: bytes) -> dict[int, tuple[str, tuple[int, ...]]]:
