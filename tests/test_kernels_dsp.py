@@ -36,6 +36,8 @@ DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_c
                                      "ek_fully_connected_int4_dsp_s8"),
                  "ADD": ("ek_add_dsp_s8",),
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
+#: the 16x8 scheme's DSP kernels (int16 activations)
+DSP_S16_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s16",), "FULLY_CONNECTED": ("ek_fully_connected_dsp_s16",)}
 #: the DSP target that keeps every kernel with scratch (no lean variants chosen for memory)
 DSP_SCRATCH = dataclasses.replace(DSP, lean_kernels=False)
 #: the DSP target that never stores weights compressed (the dense DSP kernels: the palettized ones' control)
@@ -49,7 +51,7 @@ def dsp_runtime_lib(runtime_lib):
 
 
 def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, expect_dsp: bool = True,
-                         samples: int = 3, target: Target = DSP):
+                         samples: int = 3, target: Target = DSP, functions_of=DSP_FUNCTIONS):
     """Generate for a DSP target, build for the host, compare with tflite-micro."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
@@ -61,7 +63,7 @@ def assert_dsp_bit_exact(model: bytes, lib: Path, tmp_path: Path, op_type: str, 
     functions = {c.op.type_name: c.function for c in gen.calls}
     assert op_type in functions, f"converter did not produce {op_type}: {list(functions)}"
     if expect_dsp:
-        assert functions[op_type] in DSP_FUNCTIONS[op_type], f"{op_type} lowered to {functions[op_type]}"
+        assert functions[op_type] in functions_of[op_type], f"{op_type} lowered to {functions[op_type]}"
     data = random_inputs(graph, samples, 0)
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=lib)
     ours = run_host(exe, gen.inputs, gen.outputs, data)
@@ -558,6 +560,53 @@ def test_small_add_keeps_the_portable_kernel(dsp_runtime_lib, tmp_path):
     assert gen.weight_bytes < 1024
 
 
+# ---------------------------------------------------------------------------- 16x8 (int16 activations)
+
+S16_CONV_CASES = [  # input shape, filters, kernel, strides, padding, dilation, groups, activation, seed
+    ((9, 9, 3), 4, 3, 1, "same", 1, 1, None, 0),  # k 27: a tail of three taps, padding skipped
+    ((10, 8, 2), 5, (3, 2), (2, 1), "valid", 1, 1, "relu", 1),  # an odd last channel alone
+    ((11, 11, 4), 3, 3, 2, "same", 1, 1, "relu6", 2),
+    ((12, 12, 2), 6, 3, 1, "same", 2, 1, None, 3),  # dilation: taps gathered one by one
+    ((8, 8, 32), 32, 1, 1, "valid", 1, 1, None, 4),  # pointwise: one run of 32 taps per pixel
+    ((7, 7, 16), 16, 3, 1, "same", 1, 1, "relu", 5),  # rows of 48 taps
+    ((6, 6, 6), 9, 1, 1, "valid", 1, 3, None, 6),  # grouped, 3 channels a group: pairs split at groups
+    ((6, 6, 8), 8, 3, 1, "same", 1, 2, None, 7),  # grouped 3x3
+]
+
+
+@pytest.mark.parametrize("case", S16_CONV_CASES, ids=str)
+def test_conv2d_s16_dsp_host(case, dsp_runtime_lib, tmp_path):
+    """ek_conv2d_dsp_s16: the int16 test cases and the kernel's own paths (tails, odd channels, groups)."""
+    import keras
+
+    shape, filters, k, strides, padding, dilation, groups, act, seed = case
+    layer = keras.layers.Conv2D(filters, k, strides=strides, padding=padding, dilation_rate=dilation,
+                                groups=groups, activation=act)
+    model = keras_op(layer, shape, seed=seed, activations="int16")
+    assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "CONV_2D", functions_of=DSP_S16_FUNCTIONS)
+
+
+@pytest.mark.parametrize("in_f,units,act,per_tensor,seed", [
+    (16, 8, None, False, 0), (64, 10, "relu", True, 1), (33, 7, "relu6", False, 2), (200, 3, None, False, 3),
+    (128, 64, None, False, 4),
+])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
+def test_fully_connected_s16_dsp_host(in_f, units, act, per_tensor, seed, dsp_runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Dense(units, activation=act), (in_f,), seed=seed, per_tensor=per_tensor,
+                     activations="int16")
+    assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED", functions_of=DSP_S16_FUNCTIONS)
+
+
+def test_small_s16_fully_connected_takes_the_portable_kernel(dsp_runtime_lib, tmp_path):
+    import keras
+
+    model = keras_op(keras.layers.Dense(2), (256,), seed=8, activations="int16")
+    gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path, "FULLY_CONNECTED", expect_dsp=False)
+    assert [c.function for c in gen.calls] == ["ek_fully_connected_s16"]
+
+
 # ---------------------------------------------------------------------------- requantization
 
 
@@ -684,7 +733,7 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
                                  lean_kernels=lean_kernels)
     fw = build_firmware(path, board, tmp_path / "fw", target=target)
     functions = {c.op.type_name: c.function for c in fw.generated.calls}
-    assert functions.get(op_type) in DSP_FUNCTIONS[op_type], functions
+    assert functions.get(op_type) in DSP_FUNCTIONS[op_type] + DSP_S16_FUNCTIONS.get(op_type, ()), functions
     with connect(board, None, fw.elf, log=lambda m: None) as dev:
         rep = profile(dev, path, board.name, emulated=True, icount_shift=board.emulator.icount_shift,
                       samples=samples, seed=1)
@@ -740,8 +789,25 @@ BOARD_CASES = [
     ("dw-rows-clamp-direct", lambda: dw_cases.build_depthwise(DW_DSP_CASES[19]), "DEPTHWISE_CONV_2D"),
     ("dw-rows-width-7", lambda: dw_cases.build_depthwise(DW_DSP_CASES[21]), "DEPTHWISE_CONV_2D"),
     ("add", lambda: add_model((8, 8, 16), 41), "ADD"),
+    ("conv-s16-3x3", lambda: _s16_conv(S16_CONV_CASES[5]), "CONV_2D"),
+    ("conv-s16-grouped", lambda: _s16_conv(S16_CONV_CASES[6]), "CONV_2D"),
+    ("fc-s16", lambda: _s16_dense(33, 7), "FULLY_CONNECTED"),
     ("add-relu", lambda: add_model((9, 7, 5), 42, True, (2.0, 0.5)), "ADD"),
 ]
+
+
+def _s16_conv(case) -> bytes:
+    import keras
+
+    shape, filters, k, strides, padding, dilation, groups, act, seed = case
+    return keras_op(keras.layers.Conv2D(filters, k, strides=strides, padding=padding, dilation_rate=dilation,
+                                        groups=groups, activation=act), shape, seed=seed, activations="int16")
+
+
+def _s16_dense(in_f: int, units: int) -> bytes:
+    import keras
+
+    return keras_op(keras.layers.Dense(units, activation="relu"), (in_f,), seed=9, activations="int16")
 
 
 @needs_board

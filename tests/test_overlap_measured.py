@@ -256,6 +256,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_lstm_s8", "ek_lstm_s16", "ek_svdf_s8",
               # 16x8: the planner keeps output and input apart (no lead declared for 2-byte elements)
               "ek_conv2d_s16", "ek_depthwise_conv2d_s16", "ek_fully_connected_s16", "ek_max_pool_s16",
+              "ek_conv2d_dsp_s16", "ek_fully_connected_dsp_s16",
               "ek_avg_pool_s16", "ek_softmax_s16", "ek_quantize_f32_s16",
               "ek_dequantize_s16_f32", "ek_requant_s16", "ek_requant_s16_s8", "ek_requant_s8_s16", "ek_pad_s16",
               "ek_concatenation_s16", "ek_logistic_s16", "ek_tanh_s16", "ek_maximum_s16",

@@ -36,6 +36,7 @@ from .dsp_conv import (conv2d_dsp_applies, conv2d_int4_applies, conv2d_pal_appli
                        lower_conv2d_pal_dsp, lower_conv2d_pal_pixel, lower_conv2d_sparse_dsp)
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
 from .dsp_fully_connected import conv2d_fc_applies, lower_conv2d_fc
+from .dsp_s16 import conv2d_s16_dsp_applies, lower_conv2d_s16_dsp
 from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
 from .winograd import lower_winograd, winograd_applies
@@ -354,5 +355,9 @@ DEPTHWISE_CONV_2D_KERNELS = kernel_table(
     portable("ek_depthwise_conv2d_s8"),
 )
 
-CONV_2D_S16_KERNELS = (portable("ek_conv2d_s16"),)
+CONV_2D_S16_KERNELS = kernel_table(
+    (OpKind.CONV_2D,),
+    Candidate("ek_conv2d_dsp_s16", conv2d_s16_dsp_applies, lower_conv2d_s16_dsp),
+    portable("ek_conv2d_s16"),
+)
 DEPTHWISE_CONV_2D_S16_KERNELS = (portable("ek_depthwise_conv2d_s16"),)

@@ -12,6 +12,7 @@ from ...ir import DType, FullyConnectedOptions, Op, OpKind
 from ..arith import check_accumulator, max_abs_acc, quantize_multiplier, tensor_activation_range
 from ..lowering import Candidate, CArray, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8
 from .dsp_common import prefer_packed
+from .dsp_s16 import fully_connected_s16_dsp_applies, lower_fully_connected_s16_dsp
 from .int16x8 import accumulator_16x8
 from .dsp_fully_connected import (
     fully_connected_dsp_applies,
@@ -139,4 +140,8 @@ FULLY_CONNECTED_KERNELS = kernel_table(
     portable("ek_fully_connected_s8"),
 )
 
-FULLY_CONNECTED_S16_KERNELS = (portable("ek_fully_connected_s16"),)
+FULLY_CONNECTED_S16_KERNELS = kernel_table(
+    (OpKind.FULLY_CONNECTED,),
+    Candidate("ek_fully_connected_dsp_s16", fully_connected_s16_dsp_applies, lower_fully_connected_s16_dsp),
+    portable("ek_fully_connected_s16"),
+)

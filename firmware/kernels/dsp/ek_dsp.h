@@ -135,6 +135,28 @@ EK_INLINE int32_t ek_smmlar(int32_t a, int32_t b, int32_t c)
     return r;
 }
 
+/* acc + lo(a) * lo(b) + hi(a) * hi(b), 64-bit (SMLALD: exact, no wrap in any int64 sum of them) */
+EK_INLINE int64_t ek_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return __smlald(a, b, acc);
+}
+
+/* (lo of a, lo of b): PKHBT a, b, LSL #16 */
+EK_INLINE uint32_t ek_pkhbt16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* (hi of a, hi of b): PKHTB b, a, ASR #16 */
+EK_INLINE uint32_t ek_pkhtb16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+
 #define ek_ssat8(x) __ssat((x), 8)
 
 #else /* portable C */
@@ -171,6 +193,21 @@ EK_INLINE int32_t ek_smmlar(int32_t a, int32_t b, int32_t c)
     /* floor((a*b + 2^31) / 2^32) + c; >> of a negative int64 is arithmetic under gcc and clang */
     const int64_t p = (int64_t)a * (int64_t)b + ((int64_t)1 << 31);
     return (int32_t)((uint32_t)(int32_t)(p >> 32) + (uint32_t)c);
+}
+
+EK_INLINE int64_t ek_smlald(uint32_t a, uint32_t b, int64_t acc)
+{
+    return acc + (int64_t)(ek_lo16(a) * ek_lo16(b)) + (int64_t)(ek_hi16(a) * ek_hi16(b));
+}
+
+EK_INLINE uint32_t ek_pkhbt16(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFFu) | (b << 16);
+}
+
+EK_INLINE uint32_t ek_pkhtb16(uint32_t a, uint32_t b)
+{
+    return (a >> 16) | (b & 0xFFFF0000u);
 }
 
 EK_INLINE int32_t ek_ssat8(int32_t x)
