@@ -254,10 +254,6 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
         try:  # in a child process: the converter crashes outright on some models (Keras LSTM/GRU)
             qbuf, fbuf = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor,
                                       bool(n_hold or int16_layers), "int16" if mode == "int16x8" else "int8")
-            q16 = None
-            if int16_layers:
-                log("quantizing again (int16x8): the candidates for int16 activations")
-                q16, _ = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, False, "int16")
         except ChildFailed as exc:
             raise UnsupportedModelError(f"{model}: TensorFlow's converter failed: {exc.message}") from None
         except ChildDied as exc:
@@ -265,6 +261,15 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                 f"{model}: TensorFlow's converter crashed ({exc}) on this model; it is known to crash on "
                 "the loop of a recurrent layer edgekit does not rewrite (LSTM or GRU with a mask, an LSTM "
                 "running backwards or with activations other than tanh and sigmoid, other RNN layers)") from None
+        q16 = None
+        if int16_layers:
+            log("quantizing again (int16x8): the candidates for int16 activations")
+            try:
+                q16, _ = run_isolated(quantize.convert_saved_model, saved, samples, per_tensor, False, "int16")
+            except (ChildFailed, ChildDied) as exc:
+                raise UnsupportedModelError(f"{model}: --int16-layers needs the model's 16x8 conversion, which "
+                                            f"TensorFlow's converter refused: "
+                                            f"{exc.message if isinstance(exc, ChildFailed) else exc}") from None
 
     if mode == "int8":
         qbuf, islands = quantize.int8_islands(qbuf)
