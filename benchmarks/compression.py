@@ -326,9 +326,11 @@ def main(argv=None) -> int:
         ops = sum(len(st.ops) for st in steps)
         what = ("; ".join(st.describe() for st in steps) if steps else "no int8 activation gained as int16")
         rows.append(row(f"int8 + 16x8 on {ops} ops (<= {args.int16_layers})", base, tfl, ds,
-                        note=(f"no training: the baseline's weights; the operators whose int16 activations raise the "
-                              f"outputs' SQNR against float most on 32 calibration samples (all int8: {base_db:.1f} dB) "
-                              f"run 16x8 on the portable int16 kernels: {what}; control: the baseline row")))
+                        note=(f"no training: the baseline's weights; the operators whose int16 activations raise "
+                              f"the outputs' SQNR against float most on 32 calibration samples (all int8: "
+                              f"{base_db:.1f} dB) run 16x8 (int16 kernels: DSP for CONV_2D and FULLY_CONNECTED, "
+                              f"portable for the rest): {what}; "
+                              f"control: the baseline row")))
     for name, method, epochs, lr, batch, per_tensor in methods:
         log(f"{name} ...")
         m, tfl, note = method(seeds[0])

@@ -7,32 +7,7 @@
 #if EK_HAVE_DSP
 #define ek_smlabt(a, b, acc) __smlabt((a), (b), (acc))
 #define ek_smlatb(a, b, acc) __smlatb((a), (b), (acc))
-
-/* (a.lo, b.lo) and (a.hi, b.hi) as halfwords of one word (PKHBT, PKHTB) */
-EK_INLINE uint32_t ek_pack_lo(uint32_t a, uint32_t b)
-{
-    uint32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
-{
-    uint32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
-    return r;
-}
 #else
-EK_INLINE uint32_t ek_pack_lo(uint32_t a, uint32_t b)
-{
-    return (a & 0xFFFFu) | (b << 16);
-}
-
-EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
-{
-    return (a >> 16) | (b & 0xFFFF0000u);
-}
-
 EK_INLINE int32_t ek_smlabt(uint32_t a, uint32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)(ek_lo16(a) * ek_hi16(b)) + (uint32_t)acc);

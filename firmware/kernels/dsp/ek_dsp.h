@@ -141,16 +141,15 @@ EK_INLINE int64_t ek_smlald(uint32_t a, uint32_t b, int64_t acc)
     return __smlald(a, b, acc);
 }
 
-/* (lo of a, lo of b): PKHBT a, b, LSL #16 */
-EK_INLINE uint32_t ek_pkhbt16(uint32_t a, uint32_t b)
+/* (a.lo, b.lo) and (a.hi, b.hi) as halfwords of one word: PKHBT a, b, LSL #16 and PKHTB b, a, ASR #16 */
+EK_INLINE uint32_t ek_pack_lo(uint32_t a, uint32_t b)
 {
     uint32_t r;
     __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
 
-/* (hi of a, hi of b): PKHTB b, a, ASR #16 */
-EK_INLINE uint32_t ek_pkhtb16(uint32_t a, uint32_t b)
+EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
 {
     uint32_t r;
     __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
@@ -200,12 +199,12 @@ EK_INLINE int64_t ek_smlald(uint32_t a, uint32_t b, int64_t acc)
     return acc + (int64_t)(ek_lo16(a) * ek_lo16(b)) + (int64_t)(ek_hi16(a) * ek_hi16(b));
 }
 
-EK_INLINE uint32_t ek_pkhbt16(uint32_t a, uint32_t b)
+EK_INLINE uint32_t ek_pack_lo(uint32_t a, uint32_t b)
 {
     return (a & 0xFFFFu) | (b << 16);
 }
 
-EK_INLINE uint32_t ek_pkhtb16(uint32_t a, uint32_t b)
+EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
 {
     return (a >> 16) | (b & 0xFFFF0000u);
 }

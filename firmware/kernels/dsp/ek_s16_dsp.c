@@ -11,7 +11,7 @@ EK_INLINE void dot2(const int16_t *a, const int8_t *w0, const int8_t *w1, int32_
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const uint32_t a01 = ek_read32(a + i), a23 = ek_read32(a + i + 2);
-        const uint32_t x02 = ek_pkhbt16(a01, a23), x13 = ek_pkhtb16(a01, a23);
+        const uint32_t x02 = ek_pack_lo(a01, a23), x13 = ek_pack_hi(a01, a23);
         const uint32_t v0 = ek_read32(w0 + i), v1 = ek_read32(w1 + i);
         acc0 = ek_smlald(x02, ek_sxtb16(v0), acc0);
         acc0 = ek_smlald(x13, ek_sxtb16_ror8(v0), acc0);
@@ -34,8 +34,8 @@ static int64_t dot1(const int16_t *a, const int8_t *w, int32_t n)
     for (; i + 4 <= n; i += 4) {
         const uint32_t a01 = ek_read32(a + i), a23 = ek_read32(a + i + 2);
         const uint32_t v = ek_read32(w + i);
-        acc = ek_smlald(ek_pkhbt16(a01, a23), ek_sxtb16(v), acc);
-        acc = ek_smlald(ek_pkhtb16(a01, a23), ek_sxtb16_ror8(v), acc);
+        acc = ek_smlald(ek_pack_lo(a01, a23), ek_sxtb16(v), acc);
+        acc = ek_smlald(ek_pack_hi(a01, a23), ek_sxtb16_ror8(v), acc);
     }
     for (; i < n; ++i) {
         acc += (int32_t)a[i] * w[i];
