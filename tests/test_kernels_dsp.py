@@ -29,6 +29,7 @@ from edgekit.codegen.core import WINOGRAD_MIN_PIXELS, Target, target_for_cpu
 
 DSP = Target("host-dsp", dsp=True)
 DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_conv2d_int4_dsp_s8",
+                             "ek_fully_connected_int4_dsp_s8",
                              "ek_conv2d_sparse_dsp_s8", "ek_conv2d_pal_dsp_s8", "ek_conv2d_pal_dsp_pixel_s8",
                              "ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8"),
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),

@@ -151,6 +151,24 @@ def test_conv_dsp_host(case, runtime_lib, tmp_path, monkeypatch):
     assert gen.weight_bytes < int8.weight_bytes
 
 
+#: one output pixel whose window is the whole input: the int4 fully connected kernel (input shape,
+#: out channels, kernel, seed): a 1x1 filter on a 1x1 map (k a multiple of 4, and not), a filter the input's size
+CONV_PIXEL_CASES = [((1, 1, 64), 48, 1, 40), ((1, 1, 30), 41, 1, 41), ((3, 3, 8), 24, 3, 42)]
+
+
+@pytest.mark.parametrize("case", CONV_PIXEL_CASES, ids=str)
+def test_one_pixel_conv_takes_the_int4_fully_connected_kernel(case, runtime_lib, tmp_path):
+    """The int4 convolution kernel computes a block of four pixels for one; a one-pixel layer runs
+    the int4 fully connected kernel on the flattened input, the weights still two per byte."""
+    shape, out_c, k, seed = case
+    model = int4_op("conv", shape, out_c, seed=seed, kernel=k, padding="VALID")
+    gen = assert_dsp_bit_exact(model, runtime_lib, tmp_path, "CONV_2D")
+    (call,) = gen.calls
+    assert call.function == INT4_FC and call.overlaps == ()
+    k_pad = -(-shape[0] * shape[1] * shape[2] // 4) * 4
+    assert call.params.weights.values.size == -(-out_c // 4) * 4 * k_pad // 2  # two weights a byte
+
+
 def test_conv_dsp_refuses_an_accumulator_that_could_leave_int32(runtime_lib, tmp_path, monkeypatch):
     """Where 32 (W x + b') could leave int32 the int4 kernel's row is passed over: the int8 DSP
     kernel runs the widened filter, bit-exact."""
@@ -189,6 +207,14 @@ def test_conv_on_emulated_cortex_m4(case, tmp_path):
     model = int4_op("conv", shape, out_c, seed=seed, kernel=k, stride=stride, padding=pad, bias=seed % 2 == 0)
     fw = assert_bit_exact_on_board(model, tmp_path, "qemu-mps2-an386", "CONV_2D")
     assert [c.function for c in fw.generated.calls] == [INT4_CONV]
+
+
+@needs_board
+def test_one_pixel_conv_on_emulated_cortex_m4(tmp_path):
+    shape, out_c, k, seed = CONV_PIXEL_CASES[1]
+    fw = assert_bit_exact_on_board(int4_op("conv", shape, out_c, seed=seed, kernel=k, padding="VALID"), tmp_path,
+                                   "qemu-mps2-an386", "CONV_2D")
+    assert [c.function for c in fw.generated.calls] == [INT4_FC]
 
 
 @needs_board

@@ -35,7 +35,7 @@ from .dsp_conv import (conv2d_dsp_applies, conv2d_int4_applies, conv2d_pal_appli
                        conv2d_sparse_applies, live_channels, lower_conv2d_dsp, lower_conv2d_int4_dsp,
                        lower_conv2d_pal_dsp, lower_conv2d_pal_pixel, lower_conv2d_sparse_dsp)
 from .dsp_depthwise import depthwise_dsp_applies, depthwise_rows_applies, lower_depthwise_dsp, lower_depthwise_rows
-from .dsp_fully_connected import conv2d_fc_applies, lower_conv2d_fc
+from .dsp_fully_connected import conv2d_fc_applies, conv2d_fc_int4_applies, lower_conv2d_fc, lower_conv2d_fc_int4
 from .dsp_s16 import conv2d_s16_dsp_applies, lower_conv2d_s16_dsp
 from .int16x8 import accumulator_16x8
 from .palette import lower_packed_conv2d, packing_applies
@@ -336,6 +336,7 @@ WINOGRAD_SPARSE_WORK = 0.5
 
 CONV_2D_KERNELS = kernel_table(
     (OpKind.CONV_2D,),
+    Candidate("ek_fully_connected_int4_dsp_s8", conv2d_fc_int4_applies, lower_conv2d_fc_int4),  # one int4 pixel
     Candidate("ek_conv2d_int4_dsp_s8", conv2d_int4_applies, lower_conv2d_int4_dsp),  # int4 filters stay packed
     Candidate("ek_conv2d_sparse_dsp_s8", conv2d_sparse_applies, lower_sparse_conv2d),  # zero blocks skipped
     Candidate("ek_conv2d_pal_dsp_pixel_s8", conv2d_pal_pixel_applies, lower_conv2d_pal_pixel),  # one pixel

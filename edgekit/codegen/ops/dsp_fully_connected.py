@@ -133,6 +133,32 @@ def lower_conv2d_fc(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     return _as_lean(fc) if _runs_lean(ctx, call, w_rows.shape[1]) else fc
 
 
+def conv2d_fc_int4_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """What ``conv2d_fc_applies`` takes, with int4 weights: the int4 convolution kernel has no
+    one-pixel loop (a block of four pixels for one)."""
+    return conv2d_fc_applies(ctx, call) and ctx.tensor(call.op.inputs[1]).dtype == DType.INT4
+
+
+def lower_conv2d_fc_int4(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
+    """ek_fully_connected_int4_dsp_s8 for a one-pixel convolution with int4 weights (two per byte,
+    as FULLY_CONNECTED keeps them); None where its accumulator, 32 (W x + b'), could leave int32.
+    No output/input overlap is declared, as for ``lower_conv2d_fc``."""
+    p = call.params
+    w = ctx.tensor(call.op.inputs[1])
+    w_rows = w.data.reshape(p.output_c, -1).astype(np.int64)
+    if 32 * int(max_abs_acc(p.bias.values, w_rows).max(initial=0)) > INT32_MAX:
+        return None
+    fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c)
+    if fc is None:
+        return None
+    weights = ctx.array(call.op, "weights", "int8_t", int4_gemm_weights(w_rows, fc.params.k_pad),
+                        f"{w.name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
+    return dataclasses.replace(
+        fc, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(fc.params, weights=weights),
+        overlaps=(), features=frozenset(),
+        scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", w_rows.shape[1], fc.params.k_pad))
+
+
 def int4_gemm_weights(w_rows: np.ndarray, k_pad: int) -> np.ndarray:
     """Weights [n][k] (values -8..7) as ek_fully_connected_int4_dsp_s8 reads them (its header):
     per four rows and four k, two words; byte j of word c is row 2 c + (j & 1) at k = 2 (j >> 1),
