@@ -268,3 +268,22 @@ def test_models_without_a_signature_are_measured_too(tmp_path):
     q8, q16, fbuf = int8_tflite(fn, cal), int8_tflite(fn, cal, activations="int16"), float_tflite(fn)
     _, steps = choose_16x8(q8, q16, fbuf, [{"x": x[0]} for x in cal[:16]], 2)
     assert [s.ops for s in steps] == [(0, 1)] and steps[0].gain_db > 10.0, steps
+
+
+def test_a_model_with_nothing_to_widen_is_refused_in_one_line(tmp_path, capfd):
+    """One Dense layer: its only activations are the model's input and output, which stay int8."""
+    import keras
+
+    inp = keras.Input((16,), batch_size=1)
+    keras.Model(inp, keras.layers.Dense(4)(inp)).save(tmp_path / "one.keras")
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(1).standard_normal((40, 16)).astype(np.float32))
+    out = tmp_path / "out.tflite"
+    code, _, err = run_cli(["convert", tmp_path / "one.keras", "-o", out, "--calib", data, "--int16-layers", "1"],
+                           capfd)
+    # the progress lines of the conversion come first; the refusal is one line, the last
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert code == 2 and "Traceback" not in err, err
+    assert lines[-1].startswith("edgekit: error:") and "no int8 activation can become int16" in lines[-1], err
+    assert sum(ln.startswith("edgekit: error:") for ln in lines) == 1
+    assert not out.exists()

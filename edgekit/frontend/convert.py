@@ -157,9 +157,9 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
                   log: Callable[[str], None] | None = None, int16_layers: int = 0) -> ConvertReport:
     """Convert ``model`` to ``output`` and measure the result; see the module docstring.
 
-    ``int16_layers``: that many operators of the int8 model (at most; those that gain) run in
-    16x8, the ones whose int16 activations alone raise the outputs' SQNR most on the calibration
-    samples (``edgekit.frontend.mixed``).
+    ``int16_layers``: at most that many operators of the int8 model run in 16x8, chosen by a
+    greedy search over its int8 tensors for the largest measured gain in the outputs' SQNR on the
+    calibration samples (``edgekit.frontend.mixed``).
 
     Raises an :class:`EdgekitError` subclass for anything the user can fix; ``output`` is only
     replaced once the new model is complete.
@@ -282,6 +282,9 @@ def convert_model(model: Path, output: Path, calib: Path | None = None, calib_sa
     if int16_layers:
         qbuf, gains, base_sqnr = _mix_16x8(qbuf, q16, fbuf, samples[:RANK_SAMPLES], int16_layers, model, log,
                                            loaded.layers)
+        made = sum(len(s.ops) for s in gains)
+        if made < int16_layers:
+            warn(f"{made} operators run 16x8, {int16_layers} were allowed: no further int16 activation gained")
     operators = _check_quantized(qbuf, mode, model, loaded.layers)
     if names is not None:
         qbuf = quantize.with_labels(qbuf, names)
@@ -313,22 +316,19 @@ def _mix_16x8(qbuf: bytes, q16: bytes, fbuf: bytes, samples: list[dict], n: int,
     steps that chose them; the all-int8 SQNR."""
     from . import mixed
 
+    if not mixed.wideable(qbuf, q16):
+        raise UnsupportedModelError(f"{model}: no int8 activation can become int16: none is made and read only "
+                                    f"by operators that run 16x8 ({', '.join(mixed.KINDS)})")
     log(f"measuring, on {len(samples)} calibration samples, which int8 activations gain most as int16")
     try:
         base, steps = run_isolated(mixed.choose_16x8, qbuf, q16, fbuf, samples, n)
     except (ChildFailed, ChildDied) as exc:
         raise UnsupportedModelError(f"{model}: the 16x8 candidates could not be measured: {exc}") from None
-    if not mixed.wideable(qbuf, q16):
-        raise UnsupportedModelError(f"{model}: no int8 activation can become int16: none is made and read only "
-                                    f"by operators that run 16x8 ({', '.join(mixed.KINDS)})")
     graph = parse_tflite(qbuf, name=model.stem)
     steps = [dataclasses.replace(s, layers=tuple(keras_layer(layers, source_scope(graph, graph.ops[k])) or ""
                                                  for k in s.ops)) for s in steps]
     for s in steps:
         log(f"16x8: {s.describe()}")
-    made = sum(len(s.ops) for s in steps)
-    if made < n:
-        log(f"warning: {made} operators run 16x8, {n} were allowed: no further int16 activation gained")
     return mixed.splice_16x8(qbuf, q16, mixed.chosen_names(qbuf, q16, steps)), steps, base
 
 
