@@ -146,17 +146,10 @@ def lower_conv2d_fc_int4(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
     w_rows = w.data.reshape(p.output_c, -1).astype(np.int64)
-    if 32 * int(max_abs_acc(p.bias.values, w_rows).max(initial=0)) > INT32_MAX:
-        return None
     fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c)
     if fc is None:
         return None
-    weights = ctx.array(call.op, "weights", "int8_t", int4_gemm_weights(w_rows, fc.params.k_pad),
-                        f"{w.name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
-    return dataclasses.replace(
-        fc, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(fc.params, weights=weights),
-        overlaps=(), features=frozenset(),
-        scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", w_rows.shape[1], fc.params.k_pad))
+    return _as_int4(ctx, dataclasses.replace(fc, overlaps=(), features=frozenset()), p.bias.values, w_rows, w.name)
 
 
 def int4_gemm_weights(w_rows: np.ndarray, k_pad: int) -> np.ndarray:
@@ -182,15 +175,18 @@ def lower_fully_connected_int4_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCal
     """ek_fully_connected_int4_dsp_s8: the DSP kernel's call with the weights packed two per byte;
     None where its accumulator, 32 (W x + b'), could leave int32."""
     dsp = lower_fully_connected_dsp(ctx, call)
-    if dsp is None:
-        return None
-    p = call.params
     w = ctx.tensor(call.op.inputs[1])
-    w_rows = w.data.astype(np.int64)
-    if 32 * int(max_abs_acc(p.bias.values, w_rows).max(initial=0)) > INT32_MAX:
+    return None if dsp is None else _as_int4(ctx, dsp, call.params.bias.values, w.data.astype(np.int64), w.name)
+
+
+def _as_int4(ctx: LowerCtx, fc: KernelCall, bias: np.ndarray, w_rows: np.ndarray, w_name: str) -> KernelCall | None:
+    """An ek_fully_connected_dsp_s8 call on ek_fully_connected_int4_dsp_s8, the weight rows
+    ``w_rows`` ([out][in], values -8..7) packed two per byte; None where its accumulator,
+    32 (W x + b'), could leave int32."""
+    if 32 * int(max_abs_acc(bias, w_rows).max(initial=0)) > INT32_MAX:
         return None
-    weights = ctx.array(call.op, "weights", "int8_t", int4_gemm_weights(w_rows, dsp.params.k_pad),
-                        f"{w.name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
+    weights = ctx.array(fc.op, "weights", "int8_t", int4_gemm_weights(w_rows, fc.params.k_pad),
+                        f"{w_name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
     return dataclasses.replace(
-        dsp, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(dsp.params, weights=weights),
-        scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", p.in_features, dsp.params.k_pad))
+        fc, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(fc.params, weights=weights),
+        scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", w_rows.shape[1], fc.params.k_pad))
