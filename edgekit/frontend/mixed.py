@@ -96,14 +96,17 @@ def splice_16x8(int8_model: bytes, int16_model: bytes, chosen: set[str]) -> byte
     """``int8_model`` with the operators whose output tensor is named in ``chosen`` taken from
     ``int16_model`` (16x8), with QUANTIZE operators where int8 and int16 tensors meet. Raises
     ValueError for a name that is not a candidate (see :func:`candidates`)."""
-    import flatbuffers
-
     known = {name for _, _, name in candidates(int8_model, int16_model)}
     unknown = sorted(set(chosen) - known)
     if unknown:
         raise ValueError(f"not an operator that can run 16x8: {unknown[0]!r}")
-    if not chosen:
-        return int8_model
+    return _splice(int8_model, int16_model, chosen) if chosen else int8_model
+
+
+def _splice(int8_model: bytes, int16_model: bytes, chosen: set[str]) -> bytes:
+    """:func:`splice_16x8` on names already known to be candidates."""
+    import flatbuffers
+
     schema, m8 = _load(int8_model)
     _, m16 = _load(int16_model)
     g8, g16 = m8.subgraphs[0], m16.subgraphs[0]
@@ -253,8 +256,9 @@ def choose_16x8(int8_model: bytes, int16_model: bytes, float_model: bytes, sampl
     """The int8 model's SQNR (dB, its outputs against the float model's) on ``samples`` (float
     inputs of batch 1 keyed by signature input name), and the greedy steps (module text) that
     make at most ``max_ops`` operators 16x8, each gaining."""
-    names = {k: name for k, _, name in candidates(int8_model, int16_model)}
-    kinds = {k: kind for k, kind, _ in candidates(int8_model, int16_model)}
+    cands = candidates(int8_model, int16_model)
+    names = {k: name for k, _, name in cands}
+    kinds = {k: kind for k, kind, _ in cands}
     ref = _run(float_model, samples)
     base = now = _sqnr(ref, _run(int8_model, samples))
     chosen: set[int] = set()
@@ -266,7 +270,7 @@ def choose_16x8(int8_model: bytes, int16_model: bytes, float_model: bytes, sampl
             trial = chosen | set(ops)
             if len(trial) > max_ops or trial == chosen:
                 continue
-            got = _sqnr(ref, _run(splice_16x8(int8_model, int16_model, {names[k] for k in trial}), samples))
+            got = _sqnr(ref, _run(_splice(int8_model, int16_model, {names[k] for k in trial}), samples))
             if best is None or got > best[0]:
                 best = (got, t, tname, tuple(sorted(set(ops) - chosen)))
         if best is None or best[0] <= now:
