@@ -43,37 +43,29 @@ static int64_t dot1(const int16_t *a, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* The window of output pixel (oy, ox) against channels oc and oc + 1 (pair) or oc alone. */
+/* The window of an output pixel (the rest of ek_conv2d_dsp_s16's: a grouped convolution, a dilated
+ * row, a window over the image's side or a filter taller than EK_S16_ROWS) against channels oc and
+ * oc + 1 (pair) or oc alone, tap by tap; taps in the padding skipped. */
 static void window(const ek_conv2d_params *q, const int16_t *in_g, int32_t iy0, int32_t ix0, int32_t oc, int pair,
                    int64_t *s0, int64_t *s1)
 {
     const int32_t fc = q->filter_c, window_taps = q->filter_h * q->filter_w * fc;
-    const int contiguous = ix0 >= 0 && ix0 + (q->filter_w - 1) * q->dilation_w < q->input_w && q->dilation_w == 1 &&
-                           fc == q->input_c;
-    const int8_t *w0 = q->weights + oc * window_taps;
-    const int8_t *w1 = w0 + window_taps;
-    for (int32_t ky = 0; ky < q->filter_h; ++ky, w0 += q->filter_w * fc, w1 += q->filter_w * fc) {
+    const int8_t *w0 = q->weights + oc * window_taps; /* the second channel's taps follow at + window_taps */
+    for (int32_t ky = 0; ky < q->filter_h; ++ky) {
         const int32_t iy = iy0 + ky * q->dilation_h;
         if (iy < 0 || iy >= q->input_h) {
             continue;
         }
         const int16_t *row = in_g + iy * q->input_w * q->input_c;
-        if (contiguous) { /* the filter row's taps are one run of the input */
-            if (pair) {
-                dot2(row + ix0 * fc, w0, w1, q->filter_w * fc, s0, s1);
-            } else {
-                *s0 += dot1(row + ix0 * fc, w0, q->filter_w * fc);
-            }
-            continue;
-        }
         for (int32_t kx = 0; kx < q->filter_w; ++kx) {
-            const int32_t ix = ix0 + kx * q->dilation_w;
-            if (ix >= 0 && ix < q->input_w) {
-                if (pair) {
-                    dot2(row + ix * q->input_c, w0 + kx * fc, w1 + kx * fc, fc, s0, s1);
-                } else {
-                    *s0 += dot1(row + ix * q->input_c, w0 + kx * fc, fc);
-                }
+            const int32_t ix = ix0 + kx * q->dilation_w, tap = (ky * q->filter_w + kx) * fc;
+            if (ix < 0 || ix >= q->input_w) {
+                continue;
+            }
+            if (pair) {
+                dot2(row + ix * q->input_c, w0 + tap, w0 + window_taps + tap, fc, s0, s1);
+            } else {
+                *s0 += dot1(row + ix * q->input_c, w0 + tap, fc);
             }
         }
     }
