@@ -35,7 +35,7 @@ DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_c
                  "DEPTHWISE_CONV_2D": ("ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"),
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
-                 "ADD": ("ek_add_dsp_s8",),
+                 "ADD": ("ek_add_dsp_s8",), "AVERAGE_POOL_2D": ("ek_avg_pool_dsp_s8",),
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
 #: the 16x8 scheme's DSP kernels (int16 activations)
 DSP_S16_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s16",), "FULLY_CONNECTED": ("ek_fully_connected_dsp_s16",)}
@@ -549,6 +549,58 @@ def test_add_host(shape, seed, relu, scales, dsp_runtime_lib, tmp_path):
     assert_dsp_bit_exact(add_model(shape, seed, relu, scales), dsp_runtime_lib, tmp_path, "ADD")
 
 
+# ---------------------------------------------------------------------------- average pool
+
+AVG_POOL_CASES = [  # input (H, W, C), pool, strides, padding, seed
+    ((25, 5, 64), (25, 5), (1, 1), "valid", 60),    # kws's whole-map pool: whole rows, one run of pixels
+    ((9, 7, 12), (3, 3), (2, 2), "same", 61),       # windows clipped at the border; channels 8 + 4
+    ((11, 13, 13), (5, 5), (1, 1), "same", 62),     # channels 8 + 4 + 1 (the last one alone)
+    ((20, 20, 8), (20, 20), (1, 1), "valid", 63),   # 400 pixels: two runs of the halfword lanes
+    ((12, 30, 4), (12, 25), (1, 5), "valid", 64),   # 300 pixels of part rows, one group of four
+]
+
+
+def avg_pool_model(shape, pool, strides, padding, seed: int) -> bytes:
+    import keras
+
+    return keras_op(keras.layers.AveragePooling2D(pool_size=pool, strides=strides, padding=padding), shape,
+                    seed=seed, calib_scale=0.5 + seed % 4)
+
+
+@pytest.mark.parametrize("shape,pool,strides,padding,seed", AVG_POOL_CASES)
+def test_avg_pool_host(shape, pool, strides, padding, seed, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(avg_pool_model(shape, pool, strides, padding, seed), dsp_runtime_lib, tmp_path,
+                         "AVERAGE_POOL_2D")
+
+
+@pytest.mark.parametrize("case", [3, 4], ids=["400-whole-rows", "300-part-rows"])
+def test_avg_pool_lanes_hold_the_extremes(case, dsp_runtime_lib, tmp_path):
+    """Windows of more than 256 pixels all at -128 or all at 127 (a halfword lane holds 256 of
+    either, not 257), and the two alternating, equal to tflite-micro."""
+    from edgekit.codegen import generate
+    from edgekit.frontend import reference
+    from edgekit.ir import parse_tflite
+    from edgekit.target.host import build_host_runner, run_host
+
+    model = avg_pool_model(*AVG_POOL_CASES[case])
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=DSP)
+    assert [c.function for c in gen.calls] == ["ek_avg_pool_dsp_s8"]
+    shape = graph.tensors[graph.inputs[0]].shape
+    alternating = np.where(np.indices(shape).sum(axis=0) % 2 == 0, -128, 127).astype(np.int8)
+    data = [[np.full(shape, -128, np.int8)], [np.full(shape, 127, np.int8)], [alternating]]
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=dsp_runtime_lib)
+    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data))):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
+
+
+def test_avg_pool_of_few_channels_keeps_the_portable_kernel(dsp_runtime_lib, tmp_path):
+    """Under four channels there is no word to sum: the portable kernel, exact."""
+    gen = assert_dsp_bit_exact(avg_pool_model((9, 7, 3), (3, 3), (2, 2), "same", 65), dsp_runtime_lib, tmp_path,
+                               "AVERAGE_POOL_2D", expect_dsp=False)
+    assert [c.function for c in gen.calls] == ["ek_avg_pool_s8"]
+
+
 def test_small_add_keeps_the_portable_kernel(dsp_runtime_lib, tmp_path):
     """Below ADD_DSP_MIN_SIZE elements the DSP add's 2 KB of tables do not pay: portable, still exact."""
     from edgekit.codegen.ops.dsp_add import ADD_DSP_MIN_SIZE
@@ -794,6 +846,9 @@ BOARD_CASES = [
     ("conv-s16-grouped", lambda: _s16_conv(S16_CONV_CASES[6]), "CONV_2D"),
     ("fc-s16", lambda: _s16_dense(33, 7), "FULLY_CONNECTED"),
     ("add-relu", lambda: add_model((9, 7, 5), 42, True, (2.0, 0.5)), "ADD"),
+    ("avg-pool-kws", lambda: avg_pool_model(*AVG_POOL_CASES[0]), "AVERAGE_POOL_2D"),
+    ("avg-pool-8+4+1", lambda: avg_pool_model(*AVG_POOL_CASES[2]), "AVERAGE_POOL_2D"),
+    ("avg-pool-400", lambda: avg_pool_model(*AVG_POOL_CASES[3]), "AVERAGE_POOL_2D"),
 ]
 
 

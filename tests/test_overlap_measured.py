@@ -239,6 +239,8 @@ CASES = [
       if _dw_dsp_function(c)],
     *[Case("ek_add_dsp_s8", DSP, f"ADD-{'x'.join(map(str, a[0]))}", lambda a=a: dsp_tests.add_model(*a))
       for a in params(dsp_tests.test_add_host)],
+    *[Case("ek_avg_pool_dsp_s8", DSP, f"avg-{'x'.join(map(str, a[0]))}-p{a[1][0]}{a[1][1]}-s{a[2][0]}{a[2][1]}",
+           lambda a=a: dsp_tests.avg_pool_model(*a)) for a in dsp_tests.AVG_POOL_CASES[1:3]],
 ]
 
 
@@ -262,7 +264,8 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
               "ek_concatenation_s16", "ek_logistic_s16", "ek_tanh_s16", "ek_maximum_s16",
               "ek_minimum_s16", "ek_transpose_s16", "ek_strided_slice_s16",
               "ek_resize_nearest_s16", "ek_split_s16", "ek_transpose_conv_s16", "ek_batch_matmul_s16", "ek_pack_s16",
-              "ek_select_s8", "ek_pack_s8"}
+              "ek_select_s8", "ek_pack_s8",
+              "ek_pool_sum_dsp_s8"}  # not a kernel: ek_avg_pool_dsp_s8's summing, which the DSP global pool shares
 # streamed segments (ek_stream.h, dsp/ek_stream_dsp.h): each band call runs one of the kernels above on
 # row buffers apart from one another; the only overlap is a segment's whole output over a whole input,
 # declared from the row schedule (plan/stream.output_lead) and checked by tests/test_stream.py
@@ -276,7 +279,7 @@ def test_every_kernel_is_measured_or_declares_no_overlap():
     functions = {f for h in KERNELS.rglob("*.h") for f in re.findall(r"^void (ek_\w+)\(", h.read_text(), re.M)}
     assert len(functions) > 20
     assert functions == {c.function for c in CASES} | NO_OVERLAP | STREAM
-    assert {f[:-len("_rows")] for f in STREAM if f.endswith("_rows")} - {"ek_global_avg_pool_s8"} <= functions
+    assert {f[:-len("_rows")] for f in STREAM if f.endswith("_rows")} - {"ek_global_avg_pool_s8", "ek_global_avg_pool_dsp_s8"} <= functions
 
 
 def _slack_note(m) -> str:

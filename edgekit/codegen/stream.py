@@ -32,6 +32,7 @@ WINDOW_KERNELS = {
                                ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
     "ek_max_pool_s8": ("ek_max_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
     "ek_avg_pool_s8": ("ek_avg_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
+    "ek_avg_pool_dsp_s8": ("ek_avg_pool_dsp_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
     "ek_conv2d_dsp_s8": ("ek_conv2d_dsp_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
     "ek_conv2d_int4_dsp_s8": ("ek_conv2d_int4_dsp_s8_rows",
                               ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
@@ -41,8 +42,8 @@ WINDOW_KERNELS = {
 }
 #: element-wise kernels of two equal-shape inputs -> their band wrapper
 ELEMENTWISE_KERNELS = {"ek_add_s8": "ek_add_s8_rows", "ek_add_dsp_s8": "ek_add_dsp_s8_rows"}
-#: a whole-map average pool fed row by row
-GLOBAL_POOL = "ek_global_avg_pool_s8_rows"
+#: average pool kernels -> their whole-map form fed row by row
+GLOBAL_POOLS = {"ek_avg_pool_s8": "ek_global_avg_pool_s8_rows", "ek_avg_pool_dsp_s8": "ek_global_avg_pool_dsp_s8_rows"}
 #: kernels computing 2x2 output tiles: their bands are made in pairs of rows
 PAIRS = {"ek_conv3x3_wino_dsp_s8"}
 HEADERS = {False: "ek_stream.h", True: "ek_stream_dsp.h"}
@@ -121,10 +122,10 @@ def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
     wrapper, names = WINDOW_KERNELS[f]
     rows, stride, pad, filt, dil = (getattr(p, n) if isinstance(n, str) else n for n in names)
     scratch = call.scratch_bytes
-    if f == "ek_avg_pool_s8" and dst[:2] == (1, 1) and p.filter_h >= src[0] and p.filter_w >= src[1] \
+    if f in GLOBAL_POOLS and dst[:2] == (1, 1) and p.filter_h >= src[0] and p.filter_w >= src[1] \
             and p.pad_h == 0 and p.pad_w == 0:  # the whole map into one pixel: summed row by row
         return StreamStage(Stage(call.op.index, args[1].index, src[0], (RowMap(args[0].index),), reduce=True,
-                                 state_bytes=scratch), GLOBAL_POOL, call)
+                                 state_bytes=scratch), GLOBAL_POOLS[f], call)
     if rows != src[0]:
         return None
     span = (filt - 1) * dil + 1
@@ -279,7 +280,7 @@ def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:
     """The wrapper's arguments after its parameter struct: row views of the tensors, the shared
     scratch or the reduction's sums (``rows_of(tensor)``: the C name of a tensor's ek_rows)."""
     a = s.call.args
-    if s.wrapper == GLOBAL_POOL:
+    if s.wrapper in GLOBAL_POOLS.values():
         return [f"&{rows_of(a[0].index)}", f"T{a[1].index}", f"(int32_t *)({state})"]
     out = [f"&{rows_of(r.index)}" for r in a if isinstance(r, TensorRef)]
     if any(isinstance(r, ScratchRef) for r in a):
@@ -287,5 +288,5 @@ def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:
     return out
 
 
-__all__ = ["BANDS", "ELEMENTWISE_KERNELS", "GLOBAL_POOL", "HEADERS", "StreamStage", "WINDOW_KERNELS",
+__all__ = ["BANDS", "ELEMENTWISE_KERNELS", "GLOBAL_POOLS", "HEADERS", "StreamStage", "WINDOW_KERNELS",
            "build_segment", "choose_segments", "peak_requirement", "stage_args", "stage_calls", "stream_stage"]

@@ -104,14 +104,10 @@ EK_INLINE void avg_pool(const ek_pool_params *p, const void *input, void *output
                         accumulate(acc, in, c_n, size);
                     }
                 }
-                /* TFLM: (sum +- count/2) / count with C division, i.e. rounding half away
-                 * from zero; a zero sum takes the negative branch and stays zero */
                 const int32_t count = (y1 - y0) * (x1 - x0);
-                const int32_t half = count / 2;
                 for (int32_t c = 0; c < c_n; ++c) {
-                    const int32_t s = acc[c];
-                    const int32_t avg = s > 0 ? (s + half) / count : (s - half) / count;
-                    ek_store(output, o + c, ek_clamp_i32(avg, p->act_min, p->act_max), size);
+                    ek_store(output, o + c, ek_clamp_i32(ek_pool_average(acc[c], count), p->act_min, p->act_max),
+                             size);
                 }
             }
         }

@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include "ek_common.h"
+
 typedef struct {
     int32_t batches;
     int32_t in_h;
@@ -31,6 +33,15 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
 } ek_pool_params;
+
+/* An average pool's output from the sum of its window's count values, as TFLM rounds it:
+ * (sum +- count/2) / count with C division, i.e. half away from zero (a zero sum takes the
+ * negative branch and stays zero). Every average pool kernel and band wrapper divides here. */
+EK_INLINE int32_t ek_pool_average(int32_t sum, int32_t count)
+{
+    const int32_t half = count / 2;
+    return sum > 0 ? (sum + half) / count : (sum - half) / count;
+}
 
 void ek_max_pool_s8(const ek_pool_params *p, const int8_t *input, int8_t *output);
 

@@ -94,12 +94,7 @@ void ek_global_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, int8
     if (to < p->in_h || to <= from) {
         return;
     }
-    /* as ek_avg_pool_s8: (sum +- count/2) / count, C division (half away from zero) */
-    const int32_t count = p->in_h * p->in_w;
-    const int32_t half = count / 2;
     for (int32_t c = 0; c < c_n; ++c) {
-        const int32_t s = sum[c];
-        const int32_t avg = s > 0 ? (s + half) / count : (s - half) / count;
-        output[c] = (int8_t)ek_clamp_i32(avg, p->act_min, p->act_max);
+        output[c] = (int8_t)ek_clamp_i32(ek_pool_average(sum[c], p->in_h * p->in_w), p->act_min, p->act_max);
     }
 }

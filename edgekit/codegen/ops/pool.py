@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ...errors import UnsupportedModelError
@@ -9,7 +10,8 @@ from ...ir import DType, Op, OpKind, Padding, Pool2DOptions
 from ...plan import Overlap
 from .. import kernel_facts
 from ..arith import tensor_activation_range
-from ..lowering import CStruct, KernelCall, LowerCtx, lowers, require_int8, require_int16
+from ..lowering import (Candidate, CStruct, KernelCall, LowerCtx, choose, kernel_table, lowers, portable, require_int8,
+                        require_int16)
 from ..overlap import sliding_window_lead
 
 
@@ -107,6 +109,25 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
     if op.kind == OpKind.MAX_POOL_2D:
         return KernelCall(op, f"ek_max_pool_{suffix}", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
                           overlaps=overlaps)
-    return KernelCall(op, f"ek_avg_pool_{suffix}", "ek_pool.h", params,
+    call = KernelCall(op, f"ek_avg_pool_{suffix}", "ek_pool.h", params,
                       (ctx.ptr(x), ctx.ptr(y), ctx.scratch(op)), scratch_bytes=kernel_facts.scratch_bytes("ek_avg_pool_s8", c),
                       overlaps=overlaps)
+    return call if s16 else choose(AVG_POOL_KERNELS, ctx, call)
+
+
+def avg_pool_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and at least four channels (a word of them; fewer are summed one by one anyway)."""
+    return ctx.target.dsp and call.params.channels >= 4
+
+
+def lower_avg_pool_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall:
+    """ek_avg_pool_dsp_s8 (ek_pool_dsp.h): the same parameters, walk (so pool_overlap) and rounding."""
+    return dataclasses.replace(call, function="ek_avg_pool_dsp_s8", header="ek_pool_dsp.h",
+                               scratch_bytes=kernel_facts.scratch_bytes("ek_avg_pool_dsp_s8", call.params.channels))
+
+
+AVG_POOL_KERNELS = kernel_table(
+    (OpKind.AVERAGE_POOL_2D,),
+    Candidate("ek_avg_pool_dsp_s8", avg_pool_dsp_applies, lower_avg_pool_dsp),
+    portable("ek_avg_pool_s8"),
+)

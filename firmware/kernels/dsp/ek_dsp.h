@@ -9,6 +9,8 @@
  *   ek_sxtb16(x)        bytes 0 and 2 of x, sign-extended to two halfwords (SXTB16)
  *   ek_sxtb16_ror8(x)   bytes 1 and 3 (SXTB16 x, ROR #8; ACLE has no rotated form: one
  *                       instruction of inline assembly)
+ *   ek_sxtab16(a, x)    a + ek_sxtb16(x), halfword-wise, each half wrapping alone (SXTAB16)
+ *   ek_sxtab16_ror8(a, x)  a + ek_sxtb16_ror8(x), the same (SXTAB16 x, ROR #8)
  *   ek_sadd16(a, b)     halfword-wise a + b (SADD16)
  *   ek_ssub16(a, b)     halfword-wise a - b (SSUB16)
  *   ek_smlad(a, b, acc) acc + a.lo*b.lo + a.hi*b.hi (SMLAD)
@@ -113,6 +115,18 @@ EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x)
     return r;
 }
 
+EK_INLINE uint32_t ek_sxtab16(uint32_t a, uint32_t x)
+{
+    return __sxtab16(a, x);
+}
+
+EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
 EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
 {
     return __sadd16(a, b);
@@ -173,6 +187,16 @@ EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t x)
 EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b)
 {
     return ek_pack16(ek_lo16(a) + ek_lo16(b), ek_hi16(a) + ek_hi16(b));
+}
+
+EK_INLINE uint32_t ek_sxtab16(uint32_t a, uint32_t x)
+{
+    return ek_sadd16(a, ek_sxtb16(x));
+}
+
+EK_INLINE uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    return ek_sadd16(a, ek_sxtb16_ror8(x));
 }
 
 EK_INLINE uint32_t ek_ssub16(uint32_t a, uint32_t b)

@@ -65,3 +65,33 @@ void ek_add_dsp_s8_rows(const ek_add_dsp_params *p, const ek_rows *in1, const ek
     q.size = (to - from) * out->row_bytes;
     ek_add_dsp_s8(&q, ek_row(in1, from), ek_row(in2, from), ek_row(out, from));
 }
+
+void ek_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
+                             int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    EK_BAND_PARAMS(ek_pool_params, in_h, pad_h, out_h, p->stride_h, p->filter_h);
+    ek_avg_pool_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
+}
+
+void ek_global_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, int8_t *output, int32_t *sum,
+                                    int32_t from, int32_t to)
+{
+    const int32_t c_n = p->channels;
+    if (from == 0) {
+        for (int32_t c = 0; c < c_n; ++c) {
+            sum[c] = 0;
+        }
+    }
+    for (int32_t y = from; y < to; ++y) {
+        ek_pool_sum_dsp_s8(sum, ek_row(in, y), p->in_w, c_n);
+    }
+    if (to < p->in_h || to <= from) {
+        return;
+    }
+    for (int32_t c = 0; c < c_n; ++c) {
+        output[c] = (int8_t)ek_clamp_i32(ek_pool_average(sum[c], p->in_h * p->in_w), p->act_min, p->act_max);
+    }
+}

@@ -13,6 +13,7 @@
 #include "ek_conv3x3_wino_dsp.h"
 #include "ek_depthwise_dsp.h"
 #include "ek_depthwise_rows_dsp.h"
+#include "ek_pool_dsp.h"
 
 void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
                            int32_t from, int32_t to);
@@ -26,5 +27,10 @@ void ek_depthwise_rows_dsp_s8_rows(const ek_depthwise_rows_params *p, const ek_r
                                    int8_t *scratch, int32_t from, int32_t to);
 void ek_add_dsp_s8_rows(const ek_add_dsp_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,
                         int32_t from, int32_t to);
+void ek_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
+                             int32_t from, int32_t to);
+/* ek_global_avg_pool_s8_rows (ek_stream.h) summing as ek_avg_pool_dsp_s8 does. */
+void ek_global_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, int8_t *output, int32_t *sum,
+                                    int32_t from, int32_t to);
 
 #endif /* EK_STREAM_DSP_H */
