@@ -9,7 +9,7 @@ from ..codegen.core import target_for_cpu
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
-from .output import add_no_winograd, add_stream, report, stream_options
+from .output import add_no_winograd, add_ram_weights, add_stream, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     bu.add_argument("--json", action="store_true")
     add_no_winograd(bu)
     add_stream(bu)
+    add_ram_weights(bu)
     bu.set_defaults(run=run)
 
 
@@ -29,6 +30,6 @@ def run(args) -> ExitCode:
     board = load_board(args.board)
     fw = build_firmware(Path(args.model), board, Path(args.output), ram_limit=args.ram_limit,
                         target=dataclasses.replace(target_for_cpu(board.cpu, winograd=not args.no_winograd),
-                                                   **stream_options(args)))
+                                                   **target_options(args)))
     report(fw, args)
     return ExitCode.OK

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ExitCode
 from ..harness.deploy import deploy
-from .output import add_deadline, add_no_winograd, add_stream, log, report, stream_options
+from .output import add_deadline, add_no_winograd, add_ram_weights, add_stream, log, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     add_deadline(d)
     add_no_winograd(d)
     add_stream(d)
+    add_ram_weights(d)
     d.set_defaults(run=run)
 
 
@@ -39,7 +40,7 @@ def run(args) -> ExitCode:
                     synthetic_calib=args.synthetic_calib, samples=args.samples, seed=args.seed,
                     out_dir=Path(args.output) if args.output else None, port=args.port,
                     report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
-                    streaming=stream_options(args),
+                    options=target_options(args),
                     deadline_s=args.deadline, inputs=Path(args.inputs) if args.inputs else None,
                     labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log)
     report(result, args)

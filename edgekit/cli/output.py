@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sys
 
-from ..codegen.core import HOST, target_for_cpu
+from ..codegen.core import HOST, RAM_WEIGHTS_ALL, target_for_cpu
 from ..errors import EdgekitError
 from ..target.boards import load_board
 from ..target.build import invoke_stack
@@ -66,14 +66,15 @@ def add_board_target(parser: argparse.ArgumentParser) -> None:
                         "default: the host (portable C)")
     add_no_winograd(parser)
     add_stream(parser)
+    add_ram_weights(parser)
 
 
 def target_of(args):
     """The kernels for ``--board``: its core's (DSP where it has them), or portable C for the host."""
     if args.board == "host":
-        return dataclasses.replace(HOST, **stream_options(args))
+        return dataclasses.replace(HOST, **target_options(args))
     return dataclasses.replace(target_for_cpu(load_board(args.board).cpu, winograd=not args.no_winograd),
-                               **stream_options(args))
+                               **target_options(args))
 
 
 def stack_of(args, target):
@@ -110,6 +111,29 @@ def stream_options(args) -> dict:
     """Target fields of --no-stream and --stream-cycles-budget."""
     return {"stream": not args.no_stream, "stream_cycles_budget": args.stream_cycles_budget,
             "pull_input": args.pull_input}
+
+
+def add_ram_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ram-weights", type=_ram_bytes, default=0, metavar="BYTES",
+                        help="copy up to BYTES of the weights to RAM at start-up, the most-read arrays first "
+                             "(all: every array), where flash wait states slow each read; they stay in flash too")
+
+
+def _ram_bytes(text: str) -> int:
+    if text == "all":
+        return RAM_WEIGHTS_ALL
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes or 'all'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative (a number of bytes, or 'all')")
+    return value
+
+
+def target_options(args) -> dict:
+    """Target fields of the streaming options and --ram-weights."""
+    return {**stream_options(args), "ram_weights": args.ram_weights}
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

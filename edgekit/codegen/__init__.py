@@ -3,7 +3,8 @@
 Output files in DIR (prefix ``model`` by default):
   model.h          the API a firmware engineer calls, shapes/scales/arena size as constants
   model.c          the arena, one parameter struct and one kernel call per operator
-  model_weights.c  weights and per-channel constants, ``const`` so they stay in flash
+  model_weights.c  weights and per-channel constants, ``const`` so they stay in flash (those
+                   ``--ram-weights`` places in RAM without it: ``.data``, copied at start-up)
   model_weights.h  their declarations
   metadata.json    what a harness needs to know about the build (shapes, hash, arena)
   ek/              the runtime kernels the model calls (copied from firmware/kernels)
@@ -28,7 +29,7 @@ from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirement
 from ..plan.stream import Segment, planning_graph
 from .core import HOST, Target
 from .lower import lower_graph, lowering_for, supported_kinds
-from . import stream
+from . import placement, stream
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
 from .render import array_symbol, c_comment, environment
 
@@ -98,6 +99,8 @@ class GeneratedModel:
     weight_bytes: int
     invoke_stack: object = None  # the target's StackUse of P_invoke, when generate was given a measure
     segments: tuple = ()  # streamed segments (``edgekit.plan.stream.Segment``); the plan packs each as one step
+    ram_arrays: frozenset[str] = frozenset()  # constant arrays copied to RAM at start-up (``placement``)
+    ram_weight_bytes: int = 0  # their bytes
 
     @property
     def arena_bytes(self) -> int:
@@ -397,6 +400,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     for call in calls:
         for arr in call.arrays:
             arrays.setdefault(arr.name, arr)
+    in_ram = placement.ram_arrays(graph, calls, target.ram_weights)
 
     def arg(a) -> str:
         if isinstance(a, TensorRef):
@@ -448,6 +452,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "headers": sorted({c.header for c in calls if c.header} | {stream.HEADERS[target.dsp] for _ in segments[:1]}),
         "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
+        "ram": in_ram, "ram_weight_bytes": sum(a.nbytes for a in arrays.values() if a.name in in_ram),
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)
                        if io.tensor.index not in pulled},
         "pulled": [{"io": io, "row_bytes": io.tensor.shape[2] * io.tensor.shape[3], "rows": io.tensor.shape[1]}
@@ -486,7 +491,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         ctx["stack"] = invoke_stack = stack(out_dir, prefix)
         (out_dir / f"{prefix}.h").write_text(env.get_template("model.h.j2").render(ctx))
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
-                         ctx["weight_bytes"], invoke_stack, tuple(segments))
+                         ctx["weight_bytes"], invoke_stack, tuple(segments), in_ram, ctx["ram_weight_bytes"])
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen
@@ -582,7 +587,7 @@ def metadata(gen: GeneratedModel) -> dict:
         "model_sha256": gen.graph.digest,
         "prefix": gen.prefix,
         "arena_bytes": gen.arena_bytes,
-        "weight_bytes": gen.weight_bytes,
+        "weight_bytes": gen.weight_bytes, "ram_weight_bytes": gen.ram_weight_bytes,
         "plan_algorithm": gen.plan.algorithm,
         "invoke_stack_bytes": getattr(gen.invoke_stack, "bytes", None),
         "inputs": [io.to_json() for io in gen.inputs],

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: ``Target.ram_weights``: every constant array in RAM
+RAM_WEIGHTS_ALL = -1
+
 #: cores with the ARMv7E-M / ARMv8-M DSP extension (SMLAD, SXTB16, ...)
 DSP_CPUS = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"})
 
@@ -52,6 +55,9 @@ class Target:
     #: the model's input is pulled row by row from the caller (``P_run_rows``) into a streamed
     #: segment instead of sitting whole in the arena, where its readers can stream (``--pull-input``)
     pull_input: bool = False
+    #: bytes of constant arrays copied to RAM at start-up, the most-read first
+    #: (``codegen/placement.py``, ``--ram-weights``); 0: every array stays in flash; RAM_WEIGHTS_ALL: all
+    ram_weights: int = 0
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:

@@ -73,7 +73,7 @@ def flash_facts(sizes) -> dict:
     """The profile report's flash entry from a build's :class:`FirmwareSizes`."""
     return {"total_bytes": sizes.flash_bytes, "weight_bytes": sizes.flash_weights_bytes,
             "code_bytes": sizes.flash_code_bytes, "data_bytes": sizes.flash_data_bytes,
-            "limit_bytes": sizes.flash_limit_bytes}
+            "limit_bytes": sizes.flash_limit_bytes, "ram_weight_bytes": sizes.ram_weights_bytes}
 
 
 def _flash_from_info(info: dict) -> dict | None:
@@ -82,7 +82,7 @@ def _flash_from_info(info: dict) -> dict | None:
         return None
     return {"total_bytes": s["flash_bytes"], "weight_bytes": s["flash_weights_bytes"],
             "code_bytes": s["flash_code_bytes"], "data_bytes": s["flash_data_bytes"],
-            "limit_bytes": s["flash_limit_bytes"]}
+            "limit_bytes": s["flash_limit_bytes"], "ram_weight_bytes": s.get("ram_weights_bytes", 0)}
 
 
 def _model_of_build(build_dir: Path, info: dict) -> Path:
@@ -221,12 +221,13 @@ def _is_keras(path: Path) -> bool:
 def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_calib: bool = False,
            samples: int = 10, seed: int = 0, out_dir: Path | None = None, port: str | None = None,
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
-           streaming: dict | None = None,
+           options: dict | None = None,
            inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
            log: Log = _nolog) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
     and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct;
-    ``streaming``: Target fields of streamed segments (``stream``, ``stream_cycles_budget``, ``pull_input``).
+    ``options``: Target fields the command line sets (``stream``, ``stream_cycles_budget``, ``pull_input``,
+    ``ram_weights``).
     ``emulate``: run a real board's kernels on the emulated board of its core, with cycles
     estimated for the real board's memory system and clock."""
     model = Path(model)
@@ -247,13 +248,13 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
                             report_path, winograd, deadline_s, inputs, labels, log, modelled,
-                            streaming)
+                            options)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
                  winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
-                 log: Log, modelled=None, streaming: dict | None = None) -> DeployResult:
+                 log: Log, modelled=None, options: dict | None = None) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
 
     @contextlib.contextmanager
@@ -281,7 +282,7 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
-        target = dataclasses.replace(target_for_cpu(board.cpu, winograd=winograd), **(streaming or {}))
+        target = dataclasses.replace(target_for_cpu(board.cpu, winograd=winograd), **(options or {}))
         fw = build_firmware(tflite, board, out_dir, target=target)
     write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                     "source": str(model.resolve())}, indent=2) + "\n")
@@ -289,7 +290,8 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
     s = fw.sizes
     log(f"      {len(fw.generated.calls)} operators, arena {s.ram_arena_bytes:,} bytes "
         f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
-        f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack")
+        f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack"
+        + (f" and {s.ram_weights_bytes:,} bytes of weights" if s.ram_weights_bytes else ""))
 
     report_path = report_path or out_dir / "profile.json"
     with contextlib.ExitStack() as stack:

@@ -216,7 +216,8 @@ class ProfileReport:
             f = self.flash
             parts = [f"{f['total_bytes']:,} bytes"]
             if f.get("weight_bytes") is not None:
-                parts.append(f"weights {f['weight_bytes']:,}, code and the rest "
+                in_ram = f" ({f['ram_weight_bytes']:,} of them copied to RAM)" if f.get("ram_weight_bytes") else ""
+                parts.append(f"weights {f['weight_bytes']:,}{in_ram}, code and the rest "
                              f"{f['total_bytes'] - f['weight_bytes']:,}")
             lines.append("  flash: " + ", ".join(parts))
         for n in self.notes:

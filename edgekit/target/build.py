@@ -66,14 +66,19 @@ class FirmwareTooLarge(EdgekitError):
 class FirmwareSizes:
     """Bytes. Flash: what is programmed; RAM: .data + .bss + the stack reserve."""
 
-    flash_weights_bytes: int  # constant weights and per-channel tables of the model
+    flash_weights_bytes: int  # constant weights and per-channel tables of the model (those in RAM too)
     flash_code_bytes: int  # everything else in flash: code, parameters, vectors, boot stage
-    flash_data_bytes: int  # initial values of .data (copied to RAM at reset)
+    flash_data_bytes: int  # initial values of .data (copied to RAM at reset), but the weights in RAM
     flash_limit_bytes: int
     ram_arena_bytes: int  # the model's activation arena (in .bss)
     ram_other_static_bytes: int  # the rest of .data + .bss: harness buffers, model I/O, kernels
     ram_stack_bytes: int  # stack reserve
     ram_limit_bytes: int
+    ram_weights_bytes: int = 0  # weights copied to RAM at reset (--ram-weights): in .data, their image in flash
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return self.ram_arena_bytes + self.ram_weights_bytes + self.ram_other_static_bytes
 
     @property
     def flash_bytes(self) -> int:
@@ -82,10 +87,6 @@ class FirmwareSizes:
     @property
     def flash_beyond_weights_bytes(self) -> int:
         return self.flash_code_bytes + self.flash_data_bytes
-
-    @property
-    def static_ram_bytes(self) -> int:
-        return self.ram_arena_bytes + self.ram_other_static_bytes
 
     @property
     def ram_bytes(self) -> int:
@@ -139,7 +140,8 @@ class FirmwareBuild:
                 f"  flash {s.flash_bytes:,} of {s.flash_limit_bytes:,} bytes: weights "
                 f"{s.flash_weights_bytes:,}, code {s.flash_code_bytes:,}, data {s.flash_data_bytes:,}\n"
                 f"  RAM   {s.ram_bytes:,} of {s.ram_limit_bytes:,} bytes: arena {s.ram_arena_bytes:,}, "
-                f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}"
+                + (f"weights {s.ram_weights_bytes:,}, " if s.ram_weights_bytes else "")
+                + f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}"
                 + (f"\n  {self.generated.invoke_stack.text()}" if self.generated.invoke_stack else ""))
 
 
@@ -405,14 +407,16 @@ def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None 
                      if "LOAD" in s.flags and flash.contains(s.lma) and ram.contains(s.vma))
     ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram.contains(s.vma))
     stack = sum(s.size for s in secs if s.name == ".stack")
-    weight_names = {array_symbol(gen.prefix, a) for c in gen.calls for a in c.arrays}
+    arrays = {a.name: a for c in gen.calls for a in c.arrays}
     syms = _symbol_sizes(elf)
-    weights = sum(syms.get(n, 0) for n in weight_names)
+    weights = sum(syms.get(array_symbol(gen.prefix, a), 0) for a in arrays.values())
+    in_ram = sum(syms.get(array_symbol(gen.prefix, a), 0) for n, a in arrays.items() if n in gen.ram_arrays)
     return FirmwareSizes(
-        flash_weights_bytes=weights, flash_code_bytes=flash_total - weights - data_image,
-        flash_data_bytes=data_image, flash_limit_bytes=board.flash_bytes,
-        ram_arena_bytes=gen.arena_bytes, ram_other_static_bytes=ram_total - stack - gen.arena_bytes,
-        ram_stack_bytes=stack, ram_limit_bytes=ram_limit if ram_limit is not None else board.ram_bytes)
+        flash_weights_bytes=weights, flash_code_bytes=flash_total - weights - (data_image - in_ram),
+        flash_data_bytes=data_image - in_ram, flash_limit_bytes=board.flash_bytes,
+        ram_arena_bytes=gen.arena_bytes, ram_other_static_bytes=ram_total - stack - gen.arena_bytes - in_ram,
+        ram_stack_bytes=stack, ram_limit_bytes=ram_limit if ram_limit is not None else board.ram_bytes,
+        ram_weights_bytes=in_ram)
 
 
 def check_fits(sizes: FirmwareSizes, model_name: str, board: Board, ram_limit: int | None = None) -> None:
