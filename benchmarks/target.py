@@ -23,9 +23,12 @@ They are also compared with the published MLPerf Tiny cycles on the NUCLEO-L4R5Z
 ``--kernels plain`` builds with the portable C kernels instead of the DSP ones; ``--all`` runs
 the Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 plain C configurations.
 "Code" (flash beyond the weights) is broken down by what it is, from the linker map.
+``--ram-weights BYTES|all`` builds each model a second time in the same run with that many bytes of its
+most-read weights copied to RAM at start-up (edgekit's ``--ram-weights``) and reports it separately:
+the default build keeps every weight in flash.
 
     python benchmarks/target.py [--board qemu-mps2-an386|nucleo-l4r5zi] [--kernels dsp|plain] [--all] [--samples 3]
-                                [--json] [MODEL.tflite ...]
+                                [--ram-weights all] [--json] [MODEL.tflite ...]
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from edgekit.target.boards import emulated_twin, load_board  # noqa: E402
 from edgekit.target import image_cycles  # noqa: E402
 from edgekit.target.build import build_firmware  # noqa: E402
 from edgekit.target import cycles  # noqa: E402
-from edgekit.codegen.core import Target, target_for_cpu  # noqa: E402
+from edgekit.codegen.core import RAM_WEIGHTS_ALL, Target, target_for_cpu  # noqa: E402
 from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
 from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
@@ -202,6 +205,7 @@ def measure(path: Path, board, samples: int, work: Path, target: Target | None =
         "arena_bytes": fw.generated.arena_bytes, "streamed_segments": len(fw.generated.segments),
         "flash_code_bytes": fw.sizes.flash_beyond_weights_bytes,
         "arena_bytes": ram["arena_bytes"], "static_ram_bytes": ram["static_ram_bytes"],
+        "ram_weights_bytes": fw.sizes.ram_weights_bytes,
         "stack_peak_bytes": ram["stack_peak_bytes"],
         "operators": [{k: o[k] for k in ("index", "type", lat["unit"])} for o in rep.operators()],
     }
@@ -246,6 +250,18 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
                 print(f"{'':<28}{r['model']:<24} {r['arena_bytes']:>8,} {r['whole_tensor_arena_bytes']:>8,} "
                       f"{r['estimated_cycles']:>12,} {r['whole_tensor_estimated_cycles']:>12,} "
                       f"{r['stream_cycles_ratio']:>6.3f}")
+    if any("ram_weights_estimated_cycles" in r for r in rows):
+        print(f"\nweights in RAM (--ram-weights), same run, reported apart from the flash build above: "
+              f"{'model':<24} {'in RAM':>8} {'static RAM':>10} {'est. cycles':>12} {'in flash':>12} {'ratio':>6} "
+              f"{'ST X-CUBE-AI':>13} {'ratio':>6}  exact")
+        for r in rows:
+            if "ram_weights_estimated_cycles" in r:
+                st = published.get(r["model"], {}).get("st")
+                cyc = r["ram_weights_estimated_cycles"]
+                print(f"{'':<4}{r['model']:<24} {r['ram_weights_ram_bytes']:>8,} {r['ram_weights_static_ram_bytes']:>10,} "
+                      f"{cyc:>12,} {r['estimated_cycles']:>12,} {cyc / r['estimated_cycles']:>6.3f} "
+                      f"{'-' if st is None else format(st, ',.0f'):>13} {_ratio(st, cyc):>6}  "
+                      f"{'yes' if r['ram_weights_exact'] else 'NO'}")
     print("code = flash beyond the weights: " + "; ".join(
         f"{r['model']}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["code_breakdown"].items(), key=lambda kv: -kv[1]))
         for r in rows))
@@ -292,7 +308,12 @@ def main() -> int:
                     help="Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 with plain C kernels")
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
     ap.add_argument("--no-stream", action="store_true", help="whole tensors only (no streamed segments)")
+    ap.add_argument("--ram-weights", default=None, metavar="BYTES",
+                    help="also build each model with this many bytes of weights in RAM (all: every array), "
+                         "reported separately")
     args = ap.parse_args()
+    ram_weights = None if args.ram_weights is None else (
+        RAM_WEIGHTS_ALL if args.ram_weights == "all" else int(args.ram_weights))
     configs = ([("qemu-mps2-an386", None), ("qemu-mps2-an500", None), ("qemu-mps2-an386", "plain")] if args.all
                else [(args.board, args.kernels)])
     paths = [Path(m) for m in args.models] or [MODELS / f"{m}.tflite" for m in DEFAULT]
@@ -315,6 +336,13 @@ def main() -> int:
                         row.update(whole_tensor_arena_bytes=whole["arena_bytes"], whole_tensor_exact=whole["exact"],
                                    whole_tensor_estimated_cycles=whole["estimated_cycles"],
                                    stream_cycles_ratio=row["estimated_cycles"] / whole["estimated_cycles"])
+                    if ram_weights is not None:  # the same build with weights in RAM, in the same run
+                        in_ram = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-ram",
+                                         dataclasses.replace(target, ram_weights=ram_weights), board)
+                        row.update(ram_weights_estimated_cycles=in_ram["estimated_cycles"],
+                                   ram_weights_ram_bytes=in_ram["ram_weights_bytes"],
+                                   ram_weights_static_ram_bytes=in_ram["static_ram_bytes"],
+                                   ram_weights_exact=in_ram["exact"])
                     rows.append(row)
                 results.append((board, rows))
     finally:
@@ -327,7 +355,7 @@ def main() -> int:
         for board, rows in results:
             print_cycles(rows, published, board.name)
             print_tables(rows, read_anchors() if board.name == "qemu-mps2-an386" else {}, board.name)
-    return 0 if all(r["exact"] for _, rows in results for r in rows) else 1
+    return 0 if all(r["exact"] and r.get("ram_weights_exact", True) for _, rows in results for r in rows) else 1
 
 
 if __name__ == "__main__":
