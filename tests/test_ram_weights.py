@@ -131,3 +131,21 @@ def test_weights_in_ram_stall_less_on_a_board_with_flash_wait_states(mlperf_mode
     assert sizes["all"]["flash_bytes"] == pytest.approx(sizes["0"]["flash_bytes"], abs=64)  # code alignment
     grown = sizes["all"]["static_ram_bytes"] - sizes["0"]["static_ram_bytes"]
     assert grown == pytest.approx(sizes["all"]["ram_weights_bytes"], abs=256)  # the arrays' 16-byte alignment
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_weights_that_do_not_fit_the_boards_ram_are_one_line(mlperf_models, tmp_path, capsys):
+    """ad01's 291 KB of weights do not fit the nRF52840's 256 KB of RAM: one line, with the whole RAM the
+    firmware needs (the arena, the stack and the rest linked past the weights included) and how much of it
+    --ram-weights put there; with a budget that fits, the build's RAM line names the weights."""
+    model = str(mlperf_models / "ad01_int8.tflite")
+    assert main(["build", model, "--board", "nrf52840-dk", "-o", str(tmp_path / "all"), "--ram-weights", "all"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("edgekit: error: ad01_int8 does not fit nrf52840-dk: RAM needs"), err
+    needs = int(re.search(r"RAM needs ([\d,]+) bytes", err[0]).group(1).replace(",", ""))
+    in_ram = int(re.search(r"([\d,]+) of them weights --ram-weights", err[0]).group(1).replace(",", ""))
+    assert in_ram > 250_000 and needs > in_ram + 8192  # the weights, the stack reserve and the rest
+    assert main(["build", model, "--board", "nrf52840-dk", "-o", str(tmp_path / "some"), "--ram-weights", "100000",
+                 "--json"]) == 0
+    sizes = json.loads(capsys.readouterr().out)["sizes"]
+    assert 0 < sizes["ram_weights_bytes"] <= 100_000 and sizes["ram_bytes"] <= sizes["ram_limit_bytes"]

@@ -400,12 +400,11 @@ def _symbol_sizes(elf: Path) -> dict[str, int]:
 
 
 def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None = None) -> FirmwareSizes:
-    flash, ram = board.flash_region, board.ram_region
+    flash, ram = _up_to_next(board, board.flash_region), _up_to_next(board, board.ram_region)
     secs = [s for s in _sections(elf) if s.size > 0]
-    flash_total = sum(s.size for s in secs if "LOAD" in s.flags and flash.contains(s.lma))
-    data_image = sum(s.size for s in secs
-                     if "LOAD" in s.flags and flash.contains(s.lma) and ram.contains(s.vma))
-    ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram.contains(s.vma))
+    flash_total = sum(s.size for s in secs if "LOAD" in s.flags and flash(s.lma))
+    data_image = sum(s.size for s in secs if "LOAD" in s.flags and flash(s.lma) and ram(s.vma))
+    ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram(s.vma))
     stack = sum(s.size for s in secs if s.name == ".stack")
     arrays = {a.name: a for c in gen.calls for a in c.arrays}
     syms = _symbol_sizes(elf)
@@ -419,11 +418,21 @@ def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None 
         ram_weights_bytes=in_ram)
 
 
+def _up_to_next(board: Board, region):
+    """Whether an address is in ``region`` or past its end but below the next region: so a firmware
+    linked with the stretched regions of ``render_linker_script(measure=True)`` is measured whole
+    (its .bss may start beyond the RAM's end when .data alone fills it)."""
+    end = min((r.origin for r in board.memory if r.origin > region.origin), default=2**32)
+    return lambda address: region.origin <= address < end
+
+
 def check_fits(sizes: FirmwareSizes, model_name: str, board: Board, ram_limit: int | None = None) -> None:
     problems = []
     if sizes.ram_bytes > sizes.ram_limit_bytes:
         has = "limit is" if ram_limit is not None else "board has"
-        problems.append(f"RAM needs {sizes.ram_bytes:,} bytes, {has} {sizes.ram_limit_bytes:,} "
+        weights = (f", {sizes.ram_weights_bytes:,} of them weights --ram-weights copies there"
+                   if sizes.ram_weights_bytes else "")
+        problems.append(f"RAM needs {sizes.ram_bytes:,} bytes{weights}, {has} {sizes.ram_limit_bytes:,} "
                         f"(over by {sizes.ram_bytes - sizes.ram_limit_bytes:,})")
     if sizes.flash_bytes > sizes.flash_limit_bytes:
         problems.append(f"flash needs {sizes.flash_bytes:,} bytes, board has {sizes.flash_limit_bytes:,} "
