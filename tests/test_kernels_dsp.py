@@ -36,6 +36,7 @@ DSP_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s8", "ek_conv3x3_wino_dsp_s8", "ek_c
                  "FULLY_CONNECTED": ("ek_fully_connected_dsp_s8", "ek_fully_connected_lean_dsp_s8",
                                      "ek_fully_connected_int4_dsp_s8"),
                  "ADD": ("ek_add_dsp_s8",), "AVERAGE_POOL_2D": ("ek_avg_pool_dsp_s8",),
+                 "MAX_POOL_2D": ("ek_max_pool_dsp_s8",),
                  "TRANSPOSE_CONV": ("ek_transpose_conv_dsp_s8",), "BATCH_MATMUL": ("ek_batch_matmul_dsp_s8",)}
 #: the 16x8 scheme's DSP kernels (int16 activations)
 DSP_S16_FUNCTIONS = {"CONV_2D": ("ek_conv2d_dsp_s16",), "FULLY_CONNECTED": ("ek_fully_connected_dsp_s16",)}
@@ -594,6 +595,43 @@ def test_avg_pool_lanes_hold_the_extremes(case, dsp_runtime_lib, tmp_path):
         np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
 
 
+MAX_POOL_CASES = [  # input (H, W, C), pool, strides, padding, seed
+    ((8, 8, 4), (2, 2), (2, 2), "valid", 70),       # one word of channels
+    ((9, 7, 12), (3, 3), (2, 2), "same", 71),       # windows clipped at the border, three words
+    ((10, 10, 13), (3, 2), (1, 2), "valid", 72),    # three words and a channel alone
+    ((16, 16, 16), (4, 4), (4, 4), "same", 73),
+]
+
+
+def max_pool_model(shape, pool, strides, padding, seed: int) -> bytes:
+    import keras
+
+    return keras_op(keras.layers.MaxPooling2D(pool_size=pool, strides=strides, padding=padding), shape,
+                    seed=seed, calib_scale=0.5 + seed % 4)
+
+
+def max_pool_relu6_model(seed: int) -> bytes:
+    """A max pool with ReLU6 fused (its activation range narrower than int8): the clamp, four a word."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    return fn_op(lambda x: tf.nn.relu6(tf.nn.max_pool2d(x, ksize=3, strides=2, padding="SAME")), [(9, 9, 7)],
+                 seed=seed, calib_scale=4.0)
+
+
+@pytest.mark.parametrize("shape,pool,strides,padding,seed", MAX_POOL_CASES)
+def test_max_pool_host(shape, pool, strides, padding, seed, dsp_runtime_lib, tmp_path):
+    assert_dsp_bit_exact(max_pool_model(shape, pool, strides, padding, seed), dsp_runtime_lib, tmp_path,
+                         "MAX_POOL_2D")
+
+
+def test_max_pool_clamps_a_fused_relu6_host(dsp_runtime_lib, tmp_path):
+    gen = assert_dsp_bit_exact(max_pool_relu6_model(74), dsp_runtime_lib, tmp_path, "MAX_POOL_2D")
+    (call,) = gen.calls
+    assert (call.params.act_min, call.params.act_max) != (-128, 127)
+
+
 def test_avg_pool_of_few_channels_keeps_the_portable_kernel(dsp_runtime_lib, tmp_path):
     """Under four channels there is no word to sum: the portable kernel, exact."""
     gen = assert_dsp_bit_exact(avg_pool_model((9, 7, 3), (3, 3), (2, 2), "same", 65), dsp_runtime_lib, tmp_path,
@@ -849,6 +887,8 @@ BOARD_CASES = [
     ("avg-pool-kws", lambda: avg_pool_model(*AVG_POOL_CASES[0]), "AVERAGE_POOL_2D"),
     ("avg-pool-8+4+1", lambda: avg_pool_model(*AVG_POOL_CASES[2]), "AVERAGE_POOL_2D"),
     ("avg-pool-400", lambda: avg_pool_model(*AVG_POOL_CASES[3]), "AVERAGE_POOL_2D"),
+    ("max-pool-3-words+1", lambda: max_pool_model(*MAX_POOL_CASES[2]), "MAX_POOL_2D"),
+    ("max-pool-relu6", lambda: max_pool_relu6_model(74), "MAX_POOL_2D"),
 ]
 
 

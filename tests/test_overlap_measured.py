@@ -241,6 +241,8 @@ CASES = [
       for a in params(dsp_tests.test_add_host)],
     *[Case("ek_avg_pool_dsp_s8", DSP, f"avg-{'x'.join(map(str, a[0]))}-p{a[1][0]}{a[1][1]}-s{a[2][0]}{a[2][1]}",
            lambda a=a: dsp_tests.avg_pool_model(*a)) for a in dsp_tests.AVG_POOL_CASES[1:3]],
+    *[Case("ek_max_pool_dsp_s8", DSP, f"max-{'x'.join(map(str, a[0]))}-p{a[1][0]}{a[1][1]}-s{a[2][0]}{a[2][1]}",
+           lambda a=a: dsp_tests.max_pool_model(*a)) for a in dsp_tests.MAX_POOL_CASES[:3]],
 ]
 
 

@@ -32,6 +32,7 @@ WINDOW_KERNELS = {
                                ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
     "ek_max_pool_s8": ("ek_max_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
     "ek_avg_pool_s8": ("ek_avg_pool_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
+    "ek_max_pool_dsp_s8": ("ek_max_pool_dsp_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
     "ek_avg_pool_dsp_s8": ("ek_avg_pool_dsp_s8_rows", ("in_h", "stride_h", "pad_h", "filter_h", 1)),
     "ek_conv2d_dsp_s8": ("ek_conv2d_dsp_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
     "ek_conv2d_int4_dsp_s8": ("ek_conv2d_int4_dsp_s8_rows",

@@ -107,17 +107,23 @@ def lower_pool(ctx: LowerCtx, op: Op) -> KernelCall:
     suffix = "s16" if s16 else "s8"
     overlaps = () if s16 else pool_overlap(params)  # the s16 kernels declare none
     if op.kind == OpKind.MAX_POOL_2D:
-        return KernelCall(op, f"ek_max_pool_{suffix}", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
+        call = KernelCall(op, f"ek_max_pool_{suffix}", "ek_pool.h", params, (ctx.ptr(x), ctx.ptr(y)),
                           overlaps=overlaps)
+        return call if s16 else choose(MAX_POOL_KERNELS, ctx, call)
     call = KernelCall(op, f"ek_avg_pool_{suffix}", "ek_pool.h", params,
                       (ctx.ptr(x), ctx.ptr(y), ctx.scratch(op)), scratch_bytes=kernel_facts.scratch_bytes("ek_avg_pool_s8", c),
                       overlaps=overlaps)
     return call if s16 else choose(AVG_POOL_KERNELS, ctx, call)
 
 
-def avg_pool_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
-    """A DSP core and at least four channels (a word of them; fewer are summed one by one anyway)."""
+def pool_dsp_applies(ctx: LowerCtx, call: KernelCall) -> bool:
+    """A DSP core and at least four channels (a word of them; fewer go one by one anyway)."""
     return ctx.target.dsp and call.params.channels >= 4
+
+
+def lower_max_pool_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall:
+    """ek_max_pool_dsp_s8 (ek_pool_dsp.h): the same parameters and walk (so pool_overlap)."""
+    return dataclasses.replace(call, function="ek_max_pool_dsp_s8", header="ek_pool_dsp.h")
 
 
 def lower_avg_pool_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall:
@@ -128,6 +134,12 @@ def lower_avg_pool_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall:
 
 AVG_POOL_KERNELS = kernel_table(
     (OpKind.AVERAGE_POOL_2D,),
-    Candidate("ek_avg_pool_dsp_s8", avg_pool_dsp_applies, lower_avg_pool_dsp),
+    Candidate("ek_avg_pool_dsp_s8", pool_dsp_applies, lower_avg_pool_dsp),
     portable("ek_avg_pool_s8"),
+)
+
+MAX_POOL_KERNELS = kernel_table(
+    (OpKind.MAX_POOL_2D,),
+    Candidate("ek_max_pool_dsp_s8", pool_dsp_applies, lower_max_pool_dsp),
+    portable("ek_max_pool_s8"),
 )

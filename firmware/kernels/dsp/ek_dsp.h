@@ -12,6 +12,8 @@
  *   ek_sxtab16(a, x)    a + ek_sxtb16(x), halfword-wise, each half wrapping alone (SXTAB16)
  *   ek_sxtab16_ror8(a, x)  a + ek_sxtb16_ror8(x), the same (SXTAB16 x, ROR #8)
  *   ek_sadd16(a, b)     halfword-wise a + b (SADD16)
+ *   ek_max8(a, b)       byte-wise signed maximum (SSUB8 sets the GE flags, SEL picks: one asm block,
+ *                       so nothing can come between the two); ek_min8(a, b) the minimum
  *   ek_ssub16(a, b)     halfword-wise a - b (SSUB16)
  *   ek_smlad(a, b, acc) acc + a.lo*b.lo + a.hi*b.hi (SMLAD)
  *   ek_smmlar(a, b, c)  c + ((a*b + 2^31) >> 32) (SMMLAR: rounded high word, accumulated)
@@ -170,6 +172,20 @@ EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
     return r;
 }
 
+EK_INLINE uint32_t ek_max8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+EK_INLINE uint32_t ek_min8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
 #define ek_ssat8(x) __ssat((x), 8)
 
 #else /* portable C */
@@ -236,6 +252,26 @@ EK_INLINE uint32_t ek_pack_hi(uint32_t a, uint32_t b)
 EK_INLINE int32_t ek_ssat8(int32_t x)
 {
     return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+EK_INLINE uint32_t ek_max8(uint32_t a, uint32_t b)
+{
+    uint32_t r = 0;
+    for (int32_t i = 0; i < 32; i += 8) {
+        const int8_t x = (int8_t)(uint8_t)(a >> i), y = (int8_t)(uint8_t)(b >> i);
+        r |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return r;
+}
+
+EK_INLINE uint32_t ek_min8(uint32_t a, uint32_t b)
+{
+    uint32_t r = 0;
+    for (int32_t i = 0; i < 32; i += 8) {
+        const int8_t x = (int8_t)(uint8_t)(a >> i), y = (int8_t)(uint8_t)(b >> i);
+        r |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
+    }
+    return r;
 }
 
 #endif

@@ -2,6 +2,49 @@
 
 #include "ek_dsp.h"
 
+void ek_max_pool_dsp_s8(const ek_pool_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t c_n = p->channels, words = c_n / 4, in_w = p->in_w;
+    const int32_t clamp = p->act_min != -128 || p->act_max != 127;
+    const uint32_t lo = (uint32_t)(uint8_t)p->act_min * 0x01010101u, hi = (uint32_t)(uint8_t)p->act_max * 0x01010101u;
+    int8_t *out = output;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * in_w * c_n;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy = oy * p->stride_h - p->pad_h;
+            const int32_t y0 = ek_max_i32(iy, 0), y1 = ek_min_i32(iy + p->filter_h, p->in_h);
+            for (int32_t ox = 0; ox < p->out_w; ++ox, out += c_n) {
+                const int32_t ix = ox * p->stride_w - p->pad_w;
+                const int32_t x0 = ek_max_i32(ix, 0), x1 = ek_min_i32(ix + p->filter_w, in_w);
+                const int8_t *first = in_b + (y0 * in_w + x0) * c_n; /* the window's first pixel */
+                for (int32_t w = 0; w < 4 * words; w += 4) {
+                    uint32_t m = ek_read32(first + w);
+                    for (int32_t y = y0; y < y1; ++y) {
+                        const int8_t *px = in_b + (y * in_w + x0) * c_n + w;
+                        for (int32_t x = x0; x < x1; ++x, px += c_n) {
+                            m = ek_max8(m, ek_read32(px));
+                        }
+                    }
+                    if (clamp) {
+                        m = ek_min8(ek_max8(m, lo), hi);
+                    }
+                    ek_write32(out + w, m);
+                }
+                for (int32_t c = 4 * words; c < c_n; ++c) {
+                    int32_t m = first[c];
+                    for (int32_t y = y0; y < y1; ++y) {
+                        const int8_t *px = in_b + (y * in_w + x0) * c_n + c;
+                        for (int32_t x = x0; x < x1; ++x, px += c_n) {
+                            m = *px > m ? *px : m;
+                        }
+                    }
+                    out[c] = (int8_t)ek_clamp_i32(m, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
 /* Channels 0 .. 7 of n pixels (n <= EK_POOL_LANE_PIXELS), `stride` bytes apart, added to sum[0 .. 7]. */
 EK_INLINE void sum8(int32_t *sum, const int8_t *in, int32_t n, int32_t stride)
 {

@@ -66,6 +66,15 @@ void ek_add_dsp_s8_rows(const ek_add_dsp_params *p, const ek_rows *in1, const ek
     ek_add_dsp_s8(&q, ek_row(in1, from), ek_row(in2, from), ek_row(out, from));
 }
 
+void ek_max_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    EK_BAND_PARAMS(ek_pool_params, in_h, pad_h, out_h, p->stride_h, p->filter_h);
+    ek_max_pool_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from));
+}
+
 void ek_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
                              int32_t from, int32_t to)
 {

@@ -27,6 +27,7 @@ void ek_depthwise_rows_dsp_s8_rows(const ek_depthwise_rows_params *p, const ek_r
                                    int8_t *scratch, int32_t from, int32_t to);
 void ek_add_dsp_s8_rows(const ek_add_dsp_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,
                         int32_t from, int32_t to);
+void ek_max_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to);
 void ek_avg_pool_dsp_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
                              int32_t from, int32_t to);
 /* ek_global_avg_pool_s8_rows (ek_stream.h) summing as ek_avg_pool_dsp_s8 does. */
