@@ -196,8 +196,8 @@ def test_depthwise_leaves_out_taps_no_window_puts_on_the_image(hw, kernel, paddi
 def test_depthwise_rows_blocks_and_groups():
     from edgekit.codegen.ops.dsp_depthwise import rows_blocks, rows_group
 
-    assert [rows_blocks(w) for w in (1, 2, 3, 5, 6, 7, 48)] == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (2, 0),
-                                                                 (12, 0)]
+    assert [rows_blocks(w) for w in (1, 2, 3, 5, 6, 7, 9, 48)] == [(1, 0), (1, 0), (1, 0), (1, 1), (1, 2), (2, 0),
+                                                                    (2, 1), (12, 0)]
     assert rows_group(16, 50, None) == 16  # stride 1: always the ring
     assert rows_group(24, 42, 4096) == 12  # 6 * 42 * 24 bytes of ring > 4096: groups of 12
     assert rows_group(7, 400, 4096) == 7  # channels not a multiple of 4: one group

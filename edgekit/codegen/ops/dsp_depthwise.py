@@ -97,7 +97,7 @@ class DepthwiseRowsParams(CStruct):
     row_len: int
     group: int
     blocks: int
-    half: int
+    tail: int
     direct: int
     pad_value: int
     act_min: int
@@ -123,12 +123,13 @@ def depthwise_rows_weights(w: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def rows_blocks(output_w: int) -> tuple[int, int]:
-    """(blocks of four, 1 if a block of two follows) covering ``output_w`` outputs: a remainder
-    of 3 takes a block of four, of 1 or 2 a block of two; there is at least one block of four."""
+    """(blocks of four, outputs after them) covering ``output_w`` outputs: a remainder of 3 takes a
+    block of four, of 1 or 2 a tail of one output or a block of two; there is at least one block
+    of four."""
     blocks, rem = divmod(output_w, 4)
     if rem == 3 or blocks == 0:
         return blocks + 1, 0
-    return blocks, int(rem > 0)
+    return blocks, rem
 
 
 def rows_group(channels: int, row_len: int, budget: int | None) -> int:
@@ -200,13 +201,11 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     if table is None:
         return None
     c, s = p.input_c, p.stride_w
-    blocks, half = rows_blocks(p.output_w)
-    n_out = 4 * blocks + 2 * half
+    blocks, tail = rows_blocks(p.output_w)
+    n_out = 4 * blocks + tail
     # one past the last int16 a plane row is read at: block b starts at tap 4 * s * b and reads
-    # 2 * s + 1 words (a block of two: s + 1)
-    last = 4 * s * blocks + 2
-    if half:
-        last = 4 * s * blocks + 2 * s + 2
+    # 2 * s + 1 words (a block of two: s + 1, one output: 2)
+    last = 4 * s * blocks + {0: 2, 1: 4, 2: 2 * s + 2}[tail]
     row_len = round_up(max(p.pad_left + p.input_w, last), 2)
     x = ctx.tensor(call.op.inputs[0])
     largest = max(t.nbytes for t in ctx.graph.tensors if not t.is_constant)
@@ -218,7 +217,7 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     params = DepthwiseRowsParams(
         input_h=p.input_h, input_w=p.input_w, channels=c, output_h=p.output_h, output_w=p.output_w,
         stride_h=p.stride_h, stride_w=s, pad_top=p.pad_top, pad_left=p.pad_left,
-        row_len=row_len, group=group, blocks=blocks, half=half, direct=int(n_out == p.output_w),
+        row_len=row_len, group=group, blocks=blocks, tail=tail, direct=int(n_out == p.output_w),
         pad_value=p.input_zero_point, act_min=p.act_min, act_max=p.act_max,
         weights=ctx.array(op, "weights", "int32_t",
                           depthwise_rows_weights(p.weights.values.reshape(3, 3, p.output_c), table),
@@ -231,7 +230,7 @@ def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     return dataclasses.replace(call, function="ek_depthwise_rows_dsp_s8", header="ek_depthwise_rows_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
                                scratch_bytes=kernel_facts.scratch_bytes("ek_depthwise_rows_dsp_s8", row_len, group, c,
-                                                                        blocks, half, params.direct),
+                                                                        blocks, tail, params.direct),
                                features=requant_features(p.act_min, p.output_offset),
                                overlaps=rows_overlap(params, clamps=(p.act_min, p.act_max) != (-128, 127)))
 

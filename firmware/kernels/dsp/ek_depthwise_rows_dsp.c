@@ -91,7 +91,7 @@ typedef struct {
     int32_t adv;     /* bytes added to each row pointer after a channel (next plane, minus the blocks) */
     int32_t out_adv; /* bytes added to the output pointer after a channel: 1 - outputs * channels */
     uint32_t blocks; /* (-blocks of four per channel) << 16 */
-    int32_t half;    /* a block of two after them */
+    int32_t tail;    /* outputs after them: 0, 1 or 2 */
     uintptr_t w_end; /* the weights after the group's last channel */
 } ek_dw_row;
 
@@ -137,6 +137,15 @@ typedef struct {
     "smlad  %[a3], %[x23], %[w01], %[" I3 "]\n\t"                                                   \
     "ldr    %[x01], [%[" R "]]\n\t"                                                                 \
     "smlabt %[a3], %[x01], %[w12], %[a3]\n\t"
+
+/* One output (either stride: its taps are the first three of words X01 X23). */
+#define EK_ASM_ONE(R, W01, W12, I0)                                                                 \
+    "ldr    %[x01], [%[" R "]]\n\t"                                                                 \
+    "ldr    %[x23], [%[" R "], #4]\n\t"                                                             \
+    "ldr    %[w01], [%[w], #" W01 "]\n\t"                                                           \
+    "ldr    %[w12], [%[w], #" W12 "]\n\t"                                                           \
+    "smlad  %[a0], %[x01], %[w01], %[" I0 "]\n\t"                                                   \
+    "smlabt %[a0], %[x23], %[w12], %[a0]\n\t"
 
 /* A block of two, stride 1: words X01 X23. */
 #define EK_ASM_HALF_S1(R, W01, W12, I0, I1)                                                         \
@@ -199,15 +208,23 @@ typedef struct {
                      EK_ASM_OUT("a0") EK_ASM_OUT("a1") EK_ASM_OUT("a2") EK_ASM_OUT("a3")            \
                      "adds   %[chn], %[chn], #65536\n\t"                                            \
                      "bcc    1b\n\t"                                                                \
-                     "ldr    %[x01], %[half]\n\t"                                                   \
-                     "cmp    %[x01], #0\n\t"                                                        \
-                     "beq    3f\n\t"                                                                \
+                     "ldr    %[x01], %[tail]\n\t"                                                   \
+                     "cmp    %[x01], #1\n\t"                                                        \
+                     "blo    3f\n\t"                                                                \
                      "ldr    %[a3], [%[w], #%c[o_rq]]\n\t"                                          \
+                     "beq    4f\n\t"                                                                \
                      HALF("r0", "%c[o_w]", "%c[o_w]+4", "a3", "a3")                                 \
                      HALF("r1", "%c[o_w]+8", "%c[o_w]+12", "a0", "a1")                              \
                      HALF("r2", "%c[o_w]+16", "%c[o_w]+20", "a0", "a1")                             \
                      EK_ASM_RQ                                                                      \
                      EK_ASM_OUT("a0") EK_ASM_OUT("a1")                                              \
+                     "b      3f\n\t"                                                                \
+                     "4:\n\t"                                                                       \
+                     EK_ASM_ONE("r0", "%c[o_w]", "%c[o_w]+4", "a3")                                 \
+                     EK_ASM_ONE("r1", "%c[o_w]+8", "%c[o_w]+12", "a0")                              \
+                     EK_ASM_ONE("r2", "%c[o_w]+16", "%c[o_w]+20", "a0")                             \
+                     EK_ASM_RQ                                                                      \
+                     EK_ASM_OUT("a0")                                                               \
                      "3:\n\t"                                                                       \
                      "ldr    %[x01], %[adv]\n\t"                                                    \
                      "add    %[r0], %[r0], %[x01]\n\t"                                              \
@@ -223,7 +240,7 @@ typedef struct {
                        [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),              \
                        [x01] "=&r"(x01), [x23] "=&r"(x23), [w01] "=&r"(w01), [w12] "=&r"(w12),      \
                        [chn] "+r"(chn)                                                              \
-                     : [blocks] "m"(row->blocks), [half] "m"(row->half),                            \
+                     : [blocks] "m"(row->blocks), [tail] "m"(row->tail),                            \
                        [adv] "m"(row->adv), [out_adv] "m"(row->out_adv), [w_end] "m"(row->w_end),   \
                        EK_DWR_OFFSETS                                                               \
                      : "cc", "memory")
@@ -281,7 +298,7 @@ static void fill_slot_zp(int16_t *slot, int32_t g, int32_t len, int32_t zp)
 
 /* Scratch: the ring of plane rows (3 rows of row_len int16 per channel of the group:
  * 6 * row_len * group bytes), plus without `direct` one output row computed
- * before it is stored ((4 * blocks + 2 * half) * channels bytes). */
+ * before it is stored ((4 * blocks + tail) * channels bytes). */
 int32_t ek_depthwise_rows_dsp_s8_record(int32_t field)
 {
     static const int32_t words[EK_DWR_RECORD_FIELDS] = {EK_DWR_PAIRS, EK_DWR_REQUANT, EK_DWR_WORDS};
@@ -289,9 +306,9 @@ int32_t ek_depthwise_rows_dsp_s8_record(int32_t field)
 }
 
 int32_t ek_depthwise_rows_dsp_s8_scratch_bytes(int32_t row_len, int32_t group, int32_t channels, int32_t blocks,
-                                               int32_t half, int32_t direct)
+                                               int32_t tail, int32_t direct)
 {
-    return 6 * row_len * group + (direct ? 0 : (4 * blocks + 2 * half) * channels);
+    return 6 * row_len * group + (direct ? 0 : (4 * blocks + tail) * channels);
 }
 
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
@@ -299,7 +316,7 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
 {
     const int32_t ch = p->channels, len = p->row_len, g = p->group, ow = p->output_w;
     const int32_t ring = g == ch; /* one group: the plane rows are a ring, each input row widened once */
-    const int32_t n_out = 4 * p->blocks + 2 * p->half;
+    const int32_t n_out = 4 * p->blocks + p->tail;
     int16_t *slots = (int16_t *)(void *)scratch; /* [channel][slot][len] */
     int8_t *row_buf = (int8_t *)(slots + 3 * g * len); /* one output row, without `direct` */
     int32_t slot_of[3];                          /* the slot of each filter row's input row */
@@ -336,8 +353,9 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
             }
 #if EK_DSP_ASM
             const int32_t s = p->stride_w;
-            ek_dw_row row = {6 * len - p->blocks * 8 * s - p->half * 4 * s, 1 - n_out * ch,
-                             (uint32_t)-p->blocks << 16, p->half, (uintptr_t)(w + EK_DWR_WORDS * g)};
+            /* the row pointers' advance: 8 * s bytes a block of four, 4 * s a block of two, none for one */
+            ek_dw_row row = {6 * len - p->blocks * 8 * s - (p->tail == 2 ? 4 * s : 0), 1 - n_out * ch,
+                             (uint32_t)-p->blocks << 16, p->tail, (uintptr_t)(w + EK_DWR_WORDS * g)};
             row_asm(r[0], r[1], r[2], w, &row, dst + c0, ch, s);
 #else
             for (int32_t c = 0; c < g; ++c, w += EK_DWR_WORDS) {

@@ -10,11 +10,12 @@
  * requantizes them exactly like TFLite. The loops over channels and blocks are assembly on
  * cores with the DSP extension (they need every register) and C elsewhere, the same computation.
  *
- * A row of outputs is `blocks` (at least 1) blocks of four and, when `half` is set, a last block
- * of two (the generator picks them from output_w: nothing beyond output_w + 1 is computed for a
- * row of 4 or more). The planes are laid out [channel][slot][row_len]. (A block of six for rows
- * of 5 or 6 outputs saved 3 % of kws's cycles but took 1.3 KB of code, one copy of its loop per
- * rotation of the ring: over the code budget, so it is not here.)
+ * A row of outputs is `blocks` (at least 1) blocks of four and then `tail` outputs: 0, 1 (one
+ * output, two words of each plane row) or 2 (a block of two); the generator picks them from output_w,
+ * so a row of 4 or more computes nothing beyond it but where 3 outputs remain (a block of four).
+ * The planes are laid out [channel][slot][row_len]. (A block of six for rows of 5 or 6 outputs
+ * saved 3 % of kws's cycles but took 1.3 KB of code, one copy of its loop per rotation of the
+ * ring: over the code budget, so it is not here.)
  *
  * Channels go in groups of `group`. With one group (group == channels) the three plane rows an
  * output row needs are a ring of three slots: each input row is widened once, when first needed,
@@ -49,8 +50,8 @@ typedef struct {
     int16_t row_len;           /* int16 per plane row: the padding and every tap a block reads, even */
     int16_t group;             /* channels per group (divides channels; == channels: the ring) */
     int16_t blocks;            /* blocks of four outputs per row and channel, >= 1 */
-    int16_t half;              /* 1: then a block of two */
-    int16_t direct;            /* 1: 4 * blocks + 2 * half == output_w, outputs go straight to the output */
+    int16_t tail;              /* outputs after the blocks of four: 0, 1 or 2 */
+    int16_t direct;            /* 1: 4 * blocks + tail == output_w, outputs go straight to the output */
     int16_t pad_value;         /* input zero point: what an out-of-image tap reads */
     int16_t act_min;           /* -128 and 127: saturation alone clamps */
     int16_t act_max;
@@ -73,7 +74,7 @@ int32_t ek_depthwise_rows_dsp_s8_record(int32_t field);
 
 /* The scratch ek_depthwise_rows_dsp_s8 needs (the generator calls this at generation time). */
 int32_t ek_depthwise_rows_dsp_s8_scratch_bytes(int32_t row_len, int32_t group, int32_t channels, int32_t blocks,
-                                               int32_t half, int32_t direct);
+                                               int32_t tail, int32_t direct);
 void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *input, int8_t *output,
                               int8_t *scratch);
 
