@@ -254,24 +254,25 @@ EK_INLINE int32_t ek_ssat8(int32_t x)
     return x < -128 ? -128 : (x > 127 ? 127 : x);
 }
 
-EK_INLINE uint32_t ek_max8(uint32_t a, uint32_t b)
+/* Byte-wise: where a >= b (signed) the byte of `ge`, else the byte of `lt` (SSUB8 a, b; SEL ge, lt). */
+EK_INLINE uint32_t ek_sel8(uint32_t a, uint32_t b, uint32_t ge, uint32_t lt)
 {
     uint32_t r = 0;
     for (int32_t i = 0; i < 32; i += 8) {
         const int8_t x = (int8_t)(uint8_t)(a >> i), y = (int8_t)(uint8_t)(b >> i);
-        r |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+        r |= ((x >= y ? ge : lt) >> i & 0xFFu) << i;
     }
     return r;
 }
 
+EK_INLINE uint32_t ek_max8(uint32_t a, uint32_t b)
+{
+    return ek_sel8(a, b, a, b);
+}
+
 EK_INLINE uint32_t ek_min8(uint32_t a, uint32_t b)
 {
-    uint32_t r = 0;
-    for (int32_t i = 0; i < 32; i += 8) {
-        const int8_t x = (int8_t)(uint8_t)(a >> i), y = (int8_t)(uint8_t)(b >> i);
-        r |= (uint32_t)(uint8_t)(x >= y ? y : x) << i;
-    }
-    return r;
+    return ek_sel8(a, b, b, a);
 }
 
 #endif
