@@ -50,7 +50,8 @@ from edgekit.target.boards import emulated_twin, load_board  # noqa: E402
 from edgekit.target import image_cycles  # noqa: E402
 from edgekit.target.build import build_firmware  # noqa: E402
 from edgekit.target import cycles  # noqa: E402
-from edgekit.codegen.core import RAM_WEIGHTS_ALL, Target, target_for_cpu  # noqa: E402
+from edgekit.cli.output import ram_bytes  # noqa: E402
+from edgekit.codegen.core import Target, target_for_cpu  # noqa: E402
 from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
 from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
@@ -308,12 +309,10 @@ def main() -> int:
                     help="Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 with plain C kernels")
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
     ap.add_argument("--no-stream", action="store_true", help="whole tensors only (no streamed segments)")
-    ap.add_argument("--ram-weights", default=None, metavar="BYTES",
+    ap.add_argument("--ram-weights", type=ram_bytes, default=None, metavar="BYTES",
                     help="also build each model with this many bytes of weights in RAM (all: every array), "
                          "reported separately")
     args = ap.parse_args()
-    ram_weights = None if args.ram_weights is None else (
-        RAM_WEIGHTS_ALL if args.ram_weights == "all" else int(args.ram_weights))
     configs = ([("qemu-mps2-an386", None), ("qemu-mps2-an500", None), ("qemu-mps2-an386", "plain")] if args.all
                else [(args.board, args.kernels)])
     paths = [Path(m) for m in args.models] or [MODELS / f"{m}.tflite" for m in DEFAULT]
@@ -336,9 +335,9 @@ def main() -> int:
                         row.update(whole_tensor_arena_bytes=whole["arena_bytes"], whole_tensor_exact=whole["exact"],
                                    whole_tensor_estimated_cycles=whole["estimated_cycles"],
                                    stream_cycles_ratio=row["estimated_cycles"] / whole["estimated_cycles"])
-                    if ram_weights is not None:  # the same build with weights in RAM, in the same run
+                    if args.ram_weights is not None:  # the same build with weights in RAM, in the same run
                         in_ram = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-ram",
-                                         dataclasses.replace(target, ram_weights=ram_weights), board)
+                                         dataclasses.replace(target, ram_weights=args.ram_weights), board)
                         row.update(ram_weights_estimated_cycles=in_ram["estimated_cycles"],
                                    ram_weights_ram_bytes=in_ram["ram_weights_bytes"],
                                    ram_weights_static_ram_bytes=in_ram["static_ram_bytes"],

@@ -114,12 +114,13 @@ def stream_options(args) -> dict:
 
 
 def add_ram_weights(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ram-weights", type=_ram_bytes, default=0, metavar="BYTES",
+    parser.add_argument("--ram-weights", type=ram_bytes, default=0, metavar="BYTES",
                         help="copy up to BYTES of the weights to RAM at start-up, the most-read arrays first "
                              "(all: every array), where flash wait states slow each read; they stay in flash too")
 
 
-def _ram_bytes(text: str) -> int:
+def ram_bytes(text: str) -> int:
+    """--ram-weights' value: a number of bytes, or 'all' (RAM_WEIGHTS_ALL)."""
     if text == "all":
         return RAM_WEIGHTS_ALL
     try:
