@@ -25,7 +25,10 @@ the Cortex-M4 (DSP kernels), Cortex-M7 (qemu-mps2-an500) and Cortex-M4 plain C c
 "Code" (flash beyond the weights) is broken down by what it is, from the linker map.
 ``--ram-weights BYTES|all`` builds each model a second time in the same run with that many bytes of its
 most-read weights copied to RAM at start-up (edgekit's ``--ram-weights``) and reports it separately:
-the default build keeps every weight in flash.
+the default build keeps every weight in flash. On a board whose flash has wait states (nucleo-l4r5zi)
+edgekit stages by default (``--stage-weights``: an operator's weights copied into the arena just before
+it runs, where its kernel reads them many times); the build without staging is measured in the same
+run and printed beside it, with both arenas.
 
     python benchmarks/target.py [--board qemu-mps2-an386|nucleo-l4r5zi] [--kernels dsp|plain] [--all] [--samples 3]
                                 [--ram-weights all] [--json] [MODEL.tflite ...]
@@ -51,7 +54,7 @@ from edgekit.target import image_cycles  # noqa: E402
 from edgekit.target.build import build_firmware  # noqa: E402
 from edgekit.target import cycles  # noqa: E402
 from edgekit.cli.output import ram_bytes  # noqa: E402
-from edgekit.codegen.core import Target, target_for_cpu  # noqa: E402
+from edgekit.codegen.core import STAGE_WEIGHTS_WAIT_STATES, Target, target_for_cpu  # noqa: E402
 from edgekit.harness.deploy import connect, flash_facts, with_cycle_plugin  # noqa: E402
 from edgekit.harness.profile import profile  # noqa: E402
 from edgekit.ir import read_tflite  # noqa: E402
@@ -251,6 +254,16 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
                 print(f"{'':<28}{r['model']:<24} {r['arena_bytes']:>8,} {r['whole_tensor_arena_bytes']:>8,} "
                       f"{r['estimated_cycles']:>12,} {r['whole_tensor_estimated_cycles']:>12,} "
                       f"{r['stream_cycles_ratio']:>6.3f}")
+    if any("unstaged_estimated_cycles" in r for r in rows):
+        print(f"\nweights staged (the board's --stage-weights {STAGE_WEIGHTS_WAIT_STATES}: an operator's weights copied "
+              f"into the arena before it runs) against none staged, same run: {'model':<24} {'arena':>8} "
+              f"{'unstaged':>9} {'est. cycles':>12} {'unstaged':>12} {'ratio':>6}  exact")
+        for r in rows:
+            if "unstaged_estimated_cycles" in r:
+                print(f"{'':<4}{r['model']:<24} {r['arena_bytes']:>8,} {r['unstaged_arena_bytes']:>9,} "
+                      f"{r['estimated_cycles']:>12,} {r['unstaged_estimated_cycles']:>12,} "
+                      f"{r['estimated_cycles'] / r['unstaged_estimated_cycles']:>6.3f}  "
+                      f"{'yes' if r['unstaged_exact'] else 'NO'}")
     if any("ram_weights_estimated_cycles" in r for r in rows):
         print(f"\nweights in RAM (--ram-weights), same run, reported apart from the flash build above: "
               f"{'model':<24} {'in RAM':>8} {'static RAM':>10} {'est. cycles':>12} {'in flash':>12} {'ratio':>6} "
@@ -323,7 +336,7 @@ def main() -> int:
             for k, (board_name, kernels) in enumerate(configs):
                 board = load_board(board_name)
                 run_on = emulated_twin(board)  # a real board's kernels run on the emulated core
-                target = (target_for_cpu(board.cpu, stream=not args.no_stream) if kernels is None
+                target = (board.target(stream=not args.no_stream) if kernels is None
                           else Target(board.cpu, dsp=kernels == "dsp", stream=not args.no_stream))
                 rows = []
                 for path in paths:
@@ -335,6 +348,11 @@ def main() -> int:
                         row.update(whole_tensor_arena_bytes=whole["arena_bytes"], whole_tensor_exact=whole["exact"],
                                    whole_tensor_estimated_cycles=whole["estimated_cycles"],
                                    stream_cycles_ratio=row["estimated_cycles"] / whole["estimated_cycles"])
+                    if target.stage_weights:  # the board stages weights: the build without, in the same run
+                        flash = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-flash",
+                                        dataclasses.replace(target, stage_weights=0), board)
+                        row.update(unstaged_estimated_cycles=flash["estimated_cycles"],
+                                   unstaged_arena_bytes=flash["arena_bytes"], unstaged_exact=flash["exact"])
                     if args.ram_weights is not None:  # the same build with weights in RAM, in the same run
                         in_ram = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-ram",
                                          dataclasses.replace(target, ram_weights=args.ram_weights), board)
@@ -354,7 +372,8 @@ def main() -> int:
         for board, rows in results:
             print_cycles(rows, published, board.name)
             print_tables(rows, read_anchors() if board.name == "qemu-mps2-an386" else {}, board.name)
-    return 0 if all(r["exact"] and r.get("ram_weights_exact", True) for _, rows in results for r in rows) else 1
+    return 0 if all(r["exact"] and r.get("ram_weights_exact", True) and r.get("unstaged_exact", True)
+                    for _, rows in results for r in rows) else 1
 
 
 if __name__ == "__main__":

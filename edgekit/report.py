@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .codegen import plan_model
-from .codegen.core import HOST, target_for_cpu
+from .codegen.core import HOST
 from .codegen.inspection import inspect_graph
 from .codegen.lower import lower_graph
 from .errors import EdgekitError
@@ -54,7 +54,7 @@ def build_report(model: Path, board: str | None = None, keras: Path | None = Non
                  profile: Path | None = None) -> Report:
     graph = read_tflite(model)
     brd = load_board(board) if board else None
-    target = target_for_cpu(brd.cpu) if brd else HOST
+    target = brd.target() if brd else HOST
     mp = plan_model(graph, target)
     g = mp.graph  # operators in the order they run
     doc = plan_json(mp.plan, mp.steps_graph)

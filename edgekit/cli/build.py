@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..codegen.core import target_for_cpu
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
@@ -29,7 +28,7 @@ def add_parser(sub) -> None:
 def run(args) -> ExitCode:
     board = load_board(args.board)
     fw = build_firmware(Path(args.model), board, Path(args.output), ram_limit=args.ram_limit,
-                        target=dataclasses.replace(target_for_cpu(board.cpu, winograd=not args.no_winograd),
+                        target=dataclasses.replace(board.target(winograd=not args.no_winograd),
                                                    **target_options(args)))
     report(fw, args)
     return ExitCode.OK

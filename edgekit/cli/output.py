@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sys
 
-from ..codegen.core import HOST, RAM_WEIGHTS_ALL, target_for_cpu
+from ..codegen.core import HOST, RAM_WEIGHTS_ALL
 from ..errors import EdgekitError
 from ..target.boards import load_board
 from ..target.build import invoke_stack
@@ -73,7 +73,7 @@ def target_of(args):
     """The kernels for ``--board``: its core's (DSP where it has them), or portable C for the host."""
     if args.board == "host":
         return dataclasses.replace(HOST, **target_options(args))
-    return dataclasses.replace(target_for_cpu(load_board(args.board).cpu, winograd=not args.no_winograd),
+    return dataclasses.replace(load_board(args.board).target(winograd=not args.no_winograd),
                                **target_options(args))
 
 
@@ -117,10 +117,15 @@ def add_ram_weights(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ram-weights", type=ram_bytes, default=0, metavar="BYTES",
                         help="copy up to BYTES of the weights to RAM at start-up, the most-read arrays first "
                              "(all: every array), where flash wait states slow each read; they stay in flash too")
+    parser.add_argument("--stage-weights", type=ram_bytes, default=None, metavar="BYTES",
+                        help="copy an operator's weights into the arena just before it runs when its kernel reads "
+                             "them many times (convolutions over many pixels), if they are at most BYTES (all: any "
+                             "size; 0: never): the arena grows by the largest copy, flash is read once per weight "
+                             "(default: 8192 on boards whose flash has wait states, else 0)")
 
 
 def ram_bytes(text: str) -> int:
-    """--ram-weights' value: a number of bytes, or 'all' (RAM_WEIGHTS_ALL)."""
+    """--ram-weights' (and --stage-weights') value: a number of bytes, or 'all' (RAM_WEIGHTS_ALL)."""
     if text == "all":
         return RAM_WEIGHTS_ALL
     try:
@@ -133,8 +138,9 @@ def ram_bytes(text: str) -> int:
 
 
 def target_options(args) -> dict:
-    """Target fields of the streaming options and --ram-weights."""
-    return {**stream_options(args), "ram_weights": args.ram_weights}
+    """Target fields of the streaming options, --ram-weights and --stage-weights."""
+    staging = {} if args.stage_weights is None else {"stage_weights": args.stage_weights}  # None: the board's
+    return {**stream_options(args), "ram_weights": args.ram_weights, **staging}
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

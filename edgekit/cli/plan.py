@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from ..codegen import plan_model
-from ..codegen.core import HOST, target_for_cpu
+from ..codegen.core import HOST
 from ..errors import ExitCode
 from ..ir import read_tflite
 from ..plan.report import plan_json, plan_text, plot_timeline, segment_json, segment_text
 from ..target.boards import load_board
-from .output import add_arena_limit, add_stream, arena_limit, print_json, stream_options
+from .output import add_arena_limit, add_ram_weights, add_stream, arena_limit, print_json, target_options
 
 
 def add_parser(sub) -> None:
@@ -24,13 +24,14 @@ def add_parser(sub) -> None:
     pl.add_argument("--plot", help="write a memory timeline to this .png or .svg")
     add_arena_limit(pl)
     add_stream(pl)
+    add_ram_weights(pl)
     pl.add_argument("--no-reorder", action="store_true", help="keep the file's operator order")
     pl.set_defaults(run=run)
 
 
 def run(args) -> ExitCode:
-    target = dataclasses.replace(HOST if args.board == "host" else target_for_cpu(load_board(args.board).cpu),
-                                 **stream_options(args))
+    target = dataclasses.replace(HOST if args.board == "host" else load_board(args.board).target(),
+                                 **target_options(args))
     mp = plan_model(read_tflite(args.model), target, ram_limit=arena_limit(args), reorder_ops=not args.no_reorder)
     if args.plot:
         plot_timeline(mp.plan, mp.steps_graph, Path(args.plot), segments=mp.segments)

@@ -216,6 +216,17 @@ def leaner(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
         calls, plan, target = trial_calls, trial_plan, trial_target
 
 
+def stage(graph: Graph, calls: list[KernelCall], target: Target, segments: list[Segment]
+          ) -> tuple[list[KernelCall], dict[int, tuple[CArray, ...]], frozenset[str]]:
+    """The calls with their scratch grown by the arrays staged into it (``Target.stage_weights``,
+    ``placement.staged_arrays``; none in streamed segments), those arrays per operator, and the
+    arrays placed in RAM at start-up (``Target.ram_weights``), which are not staged."""
+    in_ram = placement.ram_arrays(graph, calls, target.ram_weights)
+    staged = placement.staged_arrays(graph, calls, target.stage_weights, in_ram,
+                                     frozenset(o for seg in segments for o in seg.ops))
+    return placement.with_staging(calls, staged), staged, in_ram
+
+
 def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None,
              schedule: Schedule | None = None) -> Plan:
     """The verified memory plan of ``graph`` in its current operator order."""
@@ -260,6 +271,9 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
+        calls, staged, _ = stage(planned, calls, chosen, segments)
+        if staged:
+            memory, plan = op_memory(calls), None
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
             schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
@@ -387,10 +401,12 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
     segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
-    if segments and ram_limit is not None:  # refused in one line when it does not fit
+    calls_before = {c.op.index: c for c in calls}  # the kernels' own scratch comes first
+    calls, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
+    if segments and (ram_limit is not None or staged):  # refused in one line when it does not fit
         pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
         plan = plan_graph(pg, facts, ram_limit=ram_limit, schedule=schedule)
-    elif ram_limit is not None:
+    elif ram_limit is not None or staged:
         plan = plan_for(graph, calls, ram_limit, schedule)
     inputs, outputs = io_tensors(graph)
 
@@ -400,7 +416,6 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     for call in calls:
         for arr in call.arrays:
             arrays.setdefault(arr.name, arr)
-    in_ram = placement.ram_arrays(graph, calls, target.ram_weights)
 
     def arg(a) -> str:
         if isinstance(a, TensorRef):
@@ -426,12 +441,27 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             tensor_slots.append({"scratch": members[b.scratch_of][0], "offset": off, "size": b.size})
     tensor_slots.sort(key=lambda s: (s.get("index", 1 << 30), s.get("scratch", s.get("segment", 0))))
 
+    def staging(call: KernelCall) -> tuple[dict[str, str], list[dict]]:
+        """Where the call reads its staged arrays (array name -> C expression), and the copies."""
+        arrays = staged.get(call.op.index, ())
+        offsets = placement.stage_offsets(calls_before[call.op.index], arrays)
+        where = {a.name: f"(const {a.c_type} *)(S{call.op.index} + {offsets[a.name]})" for a in arrays}
+        copies = [{"dst": f"S{call.op.index} + {offsets[a.name]}", "src": array_symbol(prefix, a), "bytes": a.nbytes}
+                  for a in arrays]
+        return where, copies
+
+    def shown_params(call: KernelCall):
+        where, _ = staging(call)
+        return placement.point_to(call.params, where) if where and call.params is not None else call.params
+
     def op_line(call: KernelCall) -> dict:
         op = call.op
         outs = ", ".join(shape_str(t.shape) for t in graph.op_outputs(op))
         comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({short_name(graph.tensors[op.outputs[0]].name)})")
+        where, copies = staging(call)
         return {"index": op.index, "comment": comment, "alias": call.alias_input is not None,
-                "function": call.function, "params": call.params, "args": [arg(a) for a in call.args]}
+                "function": call.function, "params": shown_params(call), "stage": copies,
+                "args": [where[a.name] if isinstance(a, CArray) and a.name in where else arg(a) for a in call.args]}
 
     by_op = {c.op.index: c for c in calls}
     op_lines = []
@@ -448,11 +478,12 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         "version": __version__, "source": c_comment(source or graph.name), "prefix": prefix,
         "PREFIX": PREFIX, "arena_bytes": plan.arena_bytes, "num_ops": len(calls),
         "inputs": inputs, "outputs": outputs, "tensors": tensor_slots, "ops": op_lines,
-        "op_params": [{"index": c.op.index, "params": c.params} for c in calls if c.params is not None],
+        "op_params": [{"index": c.op.index, "params": shown_params(c)} for c in calls if c.params is not None],
         "headers": sorted({c.header for c in calls if c.header} | {stream.HEADERS[target.dsp] for _ in segments[:1]}),
         "arrays": list(arrays.values()),
         "weight_bytes": sum(a.nbytes for a in arrays.values()), "plan_algorithm": plan.algorithm,
         "ram": in_ram, "ram_weight_bytes": sum(a.nbytes for a in arrays.values() if a.name in in_ram),
+        "staged_ops": len(staged), "staged_max": max((sum(a.nbytes for a in v) for v in staged.values()), default=0),
         "io_offsets": {io.c_name: plan.offset_of_tensor(io.tensor.index) for io in (*inputs, *outputs)
                        if io.tensor.index not in pulled},
         "pulled": [{"io": io, "row_bytes": io.tensor.shape[2] * io.tensor.shape[3], "rows": io.tensor.shape[1]}

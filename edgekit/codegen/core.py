@@ -58,6 +58,10 @@ class Target:
     #: bytes of constant arrays copied to RAM at start-up, the most-read first
     #: (``codegen/placement.py``, ``--ram-weights``); 0: every array stays in flash; RAM_WEIGHTS_ALL: all
     ram_weights: int = 0
+    #: the most bytes of one operator's constant arrays copied into its scratch before it runs, for
+    #: arrays its kernel reads many times per inference (``codegen/placement.py``, ``--stage-weights``);
+    #: 0: none; RAM_WEIGHTS_ALL: no limit
+    stage_weights: int = 0
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:
@@ -68,8 +72,15 @@ class Target:
 HOST = Target("host")
 
 
-def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True) -> Target:
+#: ``Target.stage_weights`` on a board whose flash has wait states (``board_target``): an operator's
+#: arrays up to this size are staged (a 1x1 convolution 64 -> 64: 5 KB; 3x3, 64 -> 64 on Winograd: 66 KB)
+STAGE_WEIGHTS_WAIT_STATES = 8192
+
+
+def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True, flash_wait_states: int = 0) -> Target:
     """The target of a board's core (a board file's ``cpu``); ``winograd=False`` keeps 3x3
-    convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``)."""
+    convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``);
+    a flash with wait states (the board's memory system) stages the most-read weights
+    (STAGE_WEIGHTS_WAIT_STATES)."""
     return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None,
-                  stream=stream)
+                  stream=stream, stage_weights=STAGE_WEIGHTS_WAIT_STATES if flash_wait_states > 0 else 0)

@@ -1,4 +1,6 @@
-"""Which constant arrays are copied to RAM at start-up (``Target.ram_weights``, ``--ram-weights``).
+"""Which constant arrays are read from RAM: copied there at start-up (``Target.ram_weights``,
+``--ram-weights``), or copied into an operator's scratch just before it runs (``Target.stage_weights``,
+``--stage-weights``).
 
 On a board whose flash has wait states (the STM32L4+ at 120 MHz: 5), every weight read that misses
 the flash accelerator's small data cache stalls the core; the same read from SRAM does not. A
@@ -8,14 +10,30 @@ as the work of the operators that read them (multiply-accumulates, or output ele
 operator has none) over the bytes of those operators' arrays, and taken in that order while they
 fit the budget. A taken array is emitted without ``const`` (``templates/weights.c.j2``), so any C
 toolchain puts it in ``.data``: stored in flash, copied to RAM by the start-up code, read from RAM.
+
+Staging costs no static RAM: an operator whose arrays are each used at least STAGE_MIN_USES times
+per byte (a convolution over many pixels; not a fully connected layer, whose weights are read once)
+gets them copied into its scratch in the arena at the start of its step (``memcpy``, one pass over
+flash) and its parameters point there. The arena grows by at most the largest staged operator's
+arrays (its step's requirement grows by its own); the budget bounds one operator's arrays.
+Operators in streamed segments are not staged (their calls come once per band).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..ir import Graph
 from ..ir.analysis import op_macs
 from .core import RAM_WEIGHTS_ALL
-from .lowering import KernelCall
+from .lowering import CArray, CStruct, KernelCall
+
+#: an operator's arrays are staged when each byte is used at least this often per inference: a
+#: convolution's kernel reads its weights once per block of four output pixels, so 16 uses are
+#: about four reads, and the copy (one read and one store per word) pays from two
+STAGE_MIN_USES = 16
+#: staged arrays start at the kernel's scratch rounded up to this, and each is rounded up to it
+STAGE_ALIGN = 8
 
 
 def uses_per_byte(graph: Graph, calls: list[KernelCall]) -> dict[str, float]:
@@ -49,4 +67,63 @@ def ram_arrays(graph: Graph, calls: list[KernelCall], budget: int) -> frozenset[
     return frozenset(taken)
 
 
-__all__ = ["ram_arrays", "uses_per_byte"]
+def _round(n: int) -> int:
+    return -(-n // STAGE_ALIGN) * STAGE_ALIGN
+
+
+def staged_arrays(graph: Graph, calls: list[KernelCall], budget: int, in_ram: frozenset[str],
+                  skip: frozenset[int] = frozenset()) -> dict[int, tuple[CArray, ...]]:
+    """Per operator index, the arrays to copy into its scratch before it runs: every array of a
+    call whose arrays are each used at least STAGE_MIN_USES times per byte, none of them already in
+    RAM, together at most ``budget`` bytes (0: none); operators in ``skip`` (streamed) are left."""
+    if budget == 0:
+        return {}
+    uses = uses_per_byte(graph, calls)
+    out = {}
+    for call in calls:
+        arrays = tuple({a.name: a for a in call.arrays}.values())
+        if not arrays or call.op.index in skip or any(a.name in in_ram for a in arrays):
+            continue
+        if min(uses.get(a.name, 0.0) for a in arrays) < STAGE_MIN_USES:
+            continue
+        if budget != RAM_WEIGHTS_ALL and sum(_round(a.nbytes) for a in arrays) > budget:
+            continue
+        out[call.op.index] = arrays
+    return out
+
+
+def stage_offsets(call: KernelCall, arrays: tuple[CArray, ...]) -> dict[str, int]:
+    """Where each staged array sits in the call's scratch (bytes from its start)."""
+    offsets, at = {}, _round(call.scratch_bytes)
+    for a in arrays:
+        offsets[a.name] = at
+        at += _round(a.nbytes)
+    return offsets
+
+
+def with_staging(calls: list[KernelCall], staged: dict[int, tuple[CArray, ...]]) -> list[KernelCall]:
+    """The calls with their scratch grown by their staged arrays."""
+    out = []
+    for c in calls:
+        arrays = staged.get(c.op.index)
+        if arrays:
+            c = dataclasses.replace(c, scratch_bytes=_round(c.scratch_bytes) + sum(_round(a.nbytes) for a in arrays))
+        out.append(c)
+    return out
+
+
+def point_to(params: CStruct, where: dict[str, str]) -> CStruct:
+    """``params`` with each array named in ``where`` replaced by the C expression of its copy."""
+    changes = {}
+    for name, v in params.c_fields():
+        if isinstance(v, CArray) and v.name in where:
+            changes[name] = where[v.name]
+        elif isinstance(v, CStruct):
+            nested = point_to(v, where)
+            if nested is not v:
+                changes[name] = nested
+    return dataclasses.replace(params, **changes) if changes else params
+
+
+__all__ = ["STAGE_MIN_USES", "point_to", "ram_arrays", "stage_offsets", "staged_arrays", "uses_per_byte",
+           "with_staging"]

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgekitError, ModelFormatError
-from ..codegen.core import target_for_cpu
 from ..target.boards import DEFAULT_BOARD, load_board
 from . import cluster, distill, int4, netadapt, prune
 from .data import load
@@ -89,7 +88,7 @@ def measure(model, data, per_tensor: bool = False, board: str = DEFAULT_BOARD,
     code stores them)."""
     tfl = to_int8(model, data, per_tensor=per_tensor)
     tfl = rewrite(tfl) if rewrite else tfl
-    s = deploy_stats(tfl, target=target_for_cpu(load_board(board).cpu))
+    s = deploy_stats(tfl, target=load_board(board).target())
     return Measured(float_accuracy(model, data.x_test, data.y_test),
                     int8_accuracy(tfl, data.x_test, data.y_test), s.weight_bytes,
                     s.dense_weight_bytes, s.arena_bytes, s.macs, int(model.count_params())), tfl

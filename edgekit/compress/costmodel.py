@@ -39,7 +39,6 @@ from typing import Callable
 import numpy as np
 
 from ..codegen import schedule_for
-from ..codegen.core import target_for_cpu
 from ..codegen.lower import lower_graph
 from ..codegen.ops.dsp_conv import pal_walks, sparse_kept
 from ..errors import EdgekitError
@@ -130,7 +129,7 @@ def features(graph: Graph, calls) -> list[OpFeatures]:
 
 def lowered(tflite: bytes, board: Board):
     """(graph, calls) as ``edgekit generate`` makes them for ``board``'s core, in run order."""
-    target = target_for_cpu(board.cpu)
+    target = board.target()
     graph = parse_tflite(tflite)
     graph, calls, _ = schedule_for(graph, lower_graph(graph, target), target)
     return graph, calls
@@ -314,7 +313,7 @@ def measure(tflite: bytes | Path, board: Board | str, work: Path | None = None) 
         if not isinstance(tflite, Path):
             path.write_bytes(tflite)
         fw = build_firmware(path, emulated_twin(board), work / "build",  # per operator: whole tensors
-                            target=target_for_cpu(board.cpu, stream=False))
+                            target=board.target(stream=False))
         report = profile_target(board.name, model=path, build_dir=work / "build", samples=1, emulate=not board.emulated)
     if report.cycles is None:
         raise EdgekitError(f"{board.name}: no cycle estimate (the emulated run failed: {report.error or report.status})")

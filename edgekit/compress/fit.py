@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..codegen.core import target_for_cpu
 from ..errors import EdgekitError
 from ..target.boards import load_board
 from ..target.build import build_firmware
@@ -232,7 +231,7 @@ def search(board_name: str, data, latency_ms: float | None = None, candidates: l
     model (default: the one shipped for the board)."""
 
     board = load_board(board_name)
-    target = target_for_cpu(board.cpu)
+    target = board.target()
     cost = cost or costmodel.load(board)
     candidates = candidates if candidates is not None else grid()
     log(f"board {board.name}: flash {board.flash_bytes:,} B, RAM {board.ram_bytes:,} B, "

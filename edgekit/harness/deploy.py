@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..codegen.core import target_for_cpu
 from ..errors import CalibrationDataError, EdgekitError, ModelFormatError
 from ..folders import locked, write_atomic
 from ..frontend.convert import convert_model
@@ -282,7 +281,8 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
 
     log(f"[2/4] plan, generate and build the firmware for {board.name} ({board.description})")
     with step("build"):
-        target = dataclasses.replace(target_for_cpu(board.cpu, winograd=winograd), **(options or {}))
+        # the real board's target when its kernels run on an emulated twin (--emulate)
+        target = dataclasses.replace((modelled or board).target(winograd=winograd), **(options or {}))
         fw = build_firmware(tflite, board, out_dir, target=target)
     write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                     "source": str(model.resolve())}, indent=2) + "\n")

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import yaml
 
+from ..codegen.core import Target, target_for_cpu
 from ..errors import EdgekitError
 from ..files import BOARD_SUPPORT, BOARDS
 
@@ -167,6 +168,12 @@ class Board:
     @property
     def emulated(self) -> bool:
         return self.emulator is not None
+
+    def target(self, *, winograd: bool = True, stream: bool = True) -> Target:
+        """The code generator's target for this board: its core's kernels, and weights staged where
+        its flash has wait states (``codegen.core.target_for_cpu``)."""
+        ws = self.memory_system.flash_wait_states if self.memory_system else 0
+        return target_for_cpu(self.cpu, winograd=winograd, stream=stream, flash_wait_states=ws)
 
     @property
     def flash_region(self) -> MemoryRegion:

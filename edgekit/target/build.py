@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import __version__
 from ..codegen import GeneratedModel, foreign_files, generate
-from ..codegen.core import Target, target_for_cpu
+from ..codegen.core import Target
 from ..codegen.render import array_symbol, environment
 from ..errors import EdgekitError, ToolchainError
 from ..files import BOARD_SUPPORT, FIRMWARE
@@ -520,7 +520,7 @@ def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int 
                 target: Target | None) -> FirmwareBuild:
     graph = read_tflite(model_tflite)
     # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
-    target = target or target_for_cpu(board.cpu)
+    target = target or board.target()
     gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name, target=target,
                    stack=invoke_stack(board, target))
 

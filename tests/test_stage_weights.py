@@ -1,0 +1,145 @@
+"""--stage-weights: an operator's weights copied into its scratch in the arena just before it runs,
+where its kernel reads them many times (``codegen/placement.py``); the default on a board whose flash
+has wait states.
+
+The copies are made by the generated code (one ``memcpy`` per array, then the call, whose parameters
+point at the copy); the arrays stay ``const`` in flash; the plan's arena holds the copies; outputs do
+not change (host under ASan/UBSan, tflite-micro), and on nucleo-l4r5zi's memory system the same model
+stalls less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from edgekit.cli import main
+from edgekit.codegen import generate
+from edgekit.codegen.core import RAM_WEIGHTS_ALL, STAGE_WEIGHTS_WAIT_STATES, target_for_cpu
+from edgekit.codegen.placement import STAGE_MIN_USES, uses_per_byte
+from edgekit.ir import parse_tflite
+from edgekit.target.boards import load_board
+
+DSP = target_for_cpu("cortex-m4", stream=False)  # whole tensors: operators in streamed segments are not staged
+ALL = dataclasses.replace(DSP, stage_weights=RAM_WEIGHTS_ALL)
+
+
+@pytest.fixture(scope="module")
+def conv_and_dense() -> bytes:
+    """Two convolutions on a 12x12 map (each weight used 144 times, read once per block of four
+    pixels) and a dense layer on the flattened output (each weight used once)."""
+    import keras
+
+    from opmodels import keras_graph
+
+    def build(x):
+        y = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+        y = keras.layers.Conv2D(16, 1, activation="relu")(y)
+        return keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.MaxPooling2D(4)(y)))
+
+    return keras_graph(build, [(12, 12, 4)], seed=73)
+
+
+def _arrays(gen, kind: str) -> dict[int, list]:
+    return {c.op.index: c.arrays for c in gen.calls if c.op.type_name == kind}
+
+
+def test_operators_that_read_their_weights_many_times_are_staged(conv_and_dense, tmp_path):
+    graph = parse_tflite(conv_and_dense, name="m")
+    flash = generate(graph, tmp_path / "flash", target=DSP)
+    staged = generate(graph, tmp_path / "staged", target=ALL)
+    convs, dense = _arrays(flash, "CONV_2D"), _arrays(flash, "FULLY_CONNECTED")
+    assert len(convs) == 2 and len(dense) == 1
+    uses = uses_per_byte(flash.graph, list(flash.calls))
+    assert all(uses[a.name] >= STAGE_MIN_USES for arrays in convs.values() for a in arrays)
+    assert all(uses[a.name] < STAGE_MIN_USES for arrays in dense.values() for a in arrays)
+
+    before = {c.op.index: c.scratch_bytes for c in flash.calls}
+    after = {c.op.index: c.scratch_bytes for c in staged.calls}
+    for op, arrays in convs.items():  # the kernel's scratch (rounded to 8), then each array (rounded to 8)
+        assert after[op] == -(-before[op] // 8) * 8 + sum(-(-a.nbytes // 8) * 8 for a in arrays)
+    assert all(after[op] == before[op] for op in before if op not in convs)
+    assert staged.arena_bytes > flash.arena_bytes
+    assert staged.weight_bytes == flash.weight_bytes and staged.ram_weight_bytes == 0
+
+    source = (tmp_path / "staged" / "model.c").read_text()
+    for op, arrays in convs.items():
+        for a in arrays:
+            copy = re.search(rf"^    memcpy\(S{op} \+ (\d+), model_{a.name}, {a.nbytes}\);", source, re.M)
+            assert copy, a.name
+            assert f"(const {a.c_type} *)(S{op} + {copy.group(1)})" in source  # what the parameters point at
+    for arrays in dense.values():
+        assert not any(f"model_{a.name}," in line for a in arrays for line in source.splitlines() if "memcpy" in line)
+    weights = (tmp_path / "staged" / "model_weights.c").read_text()
+    assert all(re.search(rf"^const \w+ model_{a.name}\[", weights, re.M)
+               for c in staged.calls for a in c.arrays)  # still in flash
+    assert "memcpy" not in (tmp_path / "flash" / "model.c").read_text().split("_run(void)")[1].split("_invoke(")[0]
+
+
+def test_a_budget_below_an_operators_arrays_leaves_it_and_ram_weights_are_not_staged(conv_and_dense, tmp_path):
+    graph = parse_tflite(conv_and_dense, name="m")
+    flash = generate(graph, tmp_path / "flash", target=DSP)
+    sizes = {op: sum(-(-a.nbytes // 8) * 8 for a in arrays) for op, arrays in _arrays(flash, "CONV_2D").items()}
+    small, large = sorted(sizes, key=sizes.get)
+    gen = generate(graph, tmp_path / "small", target=dataclasses.replace(DSP, stage_weights=sizes[small]))
+    grown = {c.op.index for c, b in zip(gen.calls, flash.calls) if c.scratch_bytes != b.scratch_bytes}
+    assert grown == {small}
+    gen = generate(graph, tmp_path / "none", target=dataclasses.replace(DSP, stage_weights=min(sizes.values()) - 1))
+    assert [c.scratch_bytes for c in gen.calls] == [c.scratch_bytes for c in flash.calls]
+    gen = generate(graph, tmp_path / "ram", target=dataclasses.replace(ALL, ram_weights=RAM_WEIGHTS_ALL))
+    assert [c.scratch_bytes for c in gen.calls] == [c.scratch_bytes for c in flash.calls]
+    assert "memcpy(S" not in (tmp_path / "ram" / "model.c").read_text()
+
+
+def test_staged_outputs_equal_tflite_micro(conv_and_dense, runtime_lib, tmp_path):
+    from edgekit.frontend import reference
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
+
+    gen = generate(parse_tflite(conv_and_dense, name="m"), tmp_path / "model", target=ALL)
+    assert "memcpy(S" in (tmp_path / "model" / "model.c").read_text()
+    data = random_inputs(gen.graph, 4, 9)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
+    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data),
+                                   reference.run_tflm(conv_and_dense, data))):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
+
+
+def test_boards_with_flash_wait_states_stage_by_default(conv_and_dense, tmp_path, capsys):
+    assert load_board("nucleo-l4r5zi").target().stage_weights == STAGE_WEIGHTS_WAIT_STATES
+    assert load_board("qemu-mps2-an386").target().stage_weights == 0  # zero wait-state memory
+    path = tmp_path / "m.tflite"
+    path.write_bytes(conv_and_dense)
+    arenas = {}
+    for name, extra in (("default", []), ("off", ["--stage-weights", "0"]), ("an386", None)):
+        board = "qemu-mps2-an386" if extra is None else "nucleo-l4r5zi"
+        assert main(["plan", str(path), "--board", board, "--json", "--no-stream", *(extra or [])]) == 0
+        arenas[name] = json.loads(capsys.readouterr().out)["arena_bytes"]
+    assert arenas["default"] > arenas["off"] == arenas["an386"]
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_staged_weights_stall_less_on_nucleo_l4r5zi(conv_and_dense, tmp_path, capsys):
+    """On nucleo-l4r5zi's memory system (the emulated Cortex-M4 running its kernels): the staged build
+    stalls on flash less and takes fewer cycles, its outputs equal tflite-micro's, its arena is larger
+    and its flash weights the same."""
+    path = tmp_path / "m.tflite"
+    path.write_bytes(conv_and_dense)
+    runs = {}
+    for name, extra in (("staged", []), ("flash", ["--stage-weights", "0"])):
+        assert main(["deploy", str(path), "--board", "nucleo-l4r5zi", "--emulate", "--samples", "2", "--json",
+                     "--no-stream", "-o", str(tmp_path / name), *extra]) == 0
+        runs[name] = json.loads(capsys.readouterr().out)
+    assert all(r["profile"]["passed"] for r in runs.values())
+    cycles = {k: r["profile"]["estimated_cycles"]["total"] for k, r in runs.items()}
+    assert cycles["staged"]["memory_cycles"] < 0.8 * cycles["flash"]["memory_cycles"]  # 0.67 when written
+    assert cycles["staged"]["estimated_cycles"] < cycles["flash"]["estimated_cycles"]
+    sizes = {k: r["build"]["sizes"] for k, r in runs.items()}
+    assert sizes["staged"]["ram_arena_bytes"] > sizes["flash"]["ram_arena_bytes"]
+    assert sizes["staged"]["flash_weights_bytes"] == sizes["flash"]["flash_weights_bytes"]
+    assert sizes["staged"]["ram_weights_bytes"] == 0
