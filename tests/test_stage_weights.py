@@ -96,6 +96,21 @@ def test_a_budget_below_an_operators_arrays_leaves_it_and_ram_weights_are_not_st
     assert "memcpy(S" not in (tmp_path / "ram" / "model.c").read_text()
 
 
+def test_an_arena_limit_the_copies_do_not_fit_stages_nothing(conv_and_dense, tmp_path, capsys):
+    graph = parse_tflite(conv_and_dense, name="m")
+    flash = generate(graph, tmp_path / "flash", target=DSP)
+    staged = generate(graph, tmp_path / "staged", target=ALL)
+    assert staged.arena_bytes > flash.arena_bytes
+    fitted = generate(graph, tmp_path / "fitted", target=ALL, ram_limit=flash.arena_bytes)
+    assert fitted.arena_bytes == flash.arena_bytes
+    assert "memcpy(S" not in (tmp_path / "fitted" / "model.c").read_text()
+    path = tmp_path / "m.tflite"
+    path.write_bytes(conv_and_dense)
+    assert main(["plan", str(path), "--board", "nucleo-l4r5zi", "--no-stream", "--json",
+                 "--arena-limit", str(flash.arena_bytes)]) == 0
+    assert json.loads(capsys.readouterr().out)["arena_bytes"] == flash.arena_bytes
+
+
 def test_staged_outputs_equal_tflite_micro(conv_and_dense, runtime_lib, tmp_path):
     from edgekit.frontend import reference
     from edgekit.target.host import build_host_runner, random_inputs, run_host

@@ -227,6 +227,12 @@ def stage(graph: Graph, calls: list[KernelCall], target: Target, segments: list[
     return placement.with_staging(calls, staged), staged, in_ram
 
 
+def arena_with_segments(graph: Graph, calls: list[KernelCall], segments: list[Segment]) -> int:
+    """The packed arena of ``calls`` with these streamed segments."""
+    pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
+    return plan_graph(pg, facts).arena_bytes
+
+
 def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None,
              schedule: Schedule | None = None) -> Plan:
     """The verified memory plan of ``graph`` in its current operator order."""
@@ -271,9 +277,9 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
-        calls, staged, _ = stage(planned, calls, chosen, segments)
-        if staged:
-            memory, plan = op_memory(calls), None
+        staged_calls, staged, _ = stage(planned, calls, chosen, segments)
+        if staged and (ram_limit is None or arena_with_segments(planned, staged_calls, segments) <= ram_limit):
+            calls, memory, plan = staged_calls, op_memory(staged_calls), None  # as generate: none staged over the limit
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
             schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
@@ -403,11 +409,19 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
     calls_before = {c.op.index: c for c in calls}  # the kernels' own scratch comes first
     calls, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
-    if segments and (ram_limit is not None or staged):  # refused in one line when it does not fit
-        pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
-        plan = plan_graph(pg, facts, ram_limit=ram_limit, schedule=schedule)
-    elif ram_limit is not None or staged:
-        plan = plan_for(graph, calls, ram_limit, schedule)
+
+    def planned(calls: list[KernelCall], limit: int | None) -> Plan:  # refused in one line when over the limit
+        if segments:
+            pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
+            return plan_graph(pg, facts, ram_limit=limit, schedule=schedule)
+        return plan_for(graph, calls, limit, schedule)
+
+    if staged:
+        plan = planned(calls, None)
+        if ram_limit is not None and plan.arena_bytes > ram_limit:  # the copies do not fit: none staged
+            calls, staged = list(calls_before.values()), {}
+    if ram_limit is not None:
+        plan = planned(calls, ram_limit)
     inputs, outputs = io_tensors(graph)
 
     out_dir = Path(out_dir)
