@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from edgekit.cli import main
-from edgekit.codegen import generate
+from edgekit.codegen import arena_with_segments, generate
 from edgekit.codegen.core import RAM_WEIGHTS_ALL, STAGE_WEIGHTS_WAIT_STATES, target_for_cpu
 from edgekit.codegen.placement import STAGE_MIN_USES, uses_per_byte
 from edgekit.ir import parse_tflite
@@ -158,3 +158,36 @@ def test_staged_weights_stall_less_on_nucleo_l4r5zi(conv_and_dense, tmp_path, ca
     assert sizes["staged"]["ram_arena_bytes"] > sizes["flash"]["ram_arena_bytes"]
     assert sizes["staged"]["flash_weights_bytes"] == sizes["flash"]["flash_weights_bytes"]
     assert sizes["staged"]["ram_weights_bytes"] == 0
+
+
+def test_a_streamed_segment_stages_into_its_block_before_its_loop(mlperf_models, runtime_lib, tmp_path):
+    """vww on nucleo-l4r5zi's target streams ops 2-3; their weights are copied into their stages' state
+    in the segment's block before the loop (where the arena has room for them: it does not grow), the
+    calls in the loop read the copies, and the outputs equal tflite-micro's (host, ASan/UBSan)."""
+    from edgekit.frontend import reference
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
+
+    model = (mlperf_models / "vww_96_int8.tflite").read_bytes()
+    target = load_board("nucleo-l4r5zi").target()
+    gen = generate(parse_tflite(model, name="vww"), tmp_path / "model", target=target)
+    source = (tmp_path / "model" / "model.c").read_text()
+    copies = re.findall(r"^        memcpy\(SEG(\d+) \+ (\d+), model_(\w+), (\d+)\);", source, re.M)
+    assert copies and gen.segments
+    for k, off, name, n in copies:
+        seg = gen.segments[int(k)]
+        loop = source.index("for (int32_t s = 1;", source.index(f"memcpy(SEG{k} + {off}, model_{name}"))
+        assert source.index(f"memcpy(SEG{k} + {off}") < loop  # once, before the loop
+        assert re.search(rf"\(const \w+ \*\)\(SEG{k} \+ {off}\)", source)  # the call's parameters point there
+        owner = next(i for i, st in enumerate(seg.stages) if name.startswith(f"op{st.op}_"))
+        assert seg.state_offsets[owner] <= int(off) and int(off) + int(n) <= seg.block_bytes
+    unstaged = generate(parse_tflite(model, name="vww"), tmp_path / "flash",
+                        target=dataclasses.replace(target, stage_weights=0))
+    assert [s.ops for s in gen.segments] == [s.ops for s in unstaged.segments]
+    # the same calls with the segments' blocks as they were without copies: the same arena
+    assert arena_with_segments(gen.graph, list(gen.calls), list(unstaged.segments)) == gen.arena_bytes
+    assert sum(s.block_bytes for s in gen.segments) > sum(s.block_bytes for s in unstaged.segments)
+
+    data = random_inputs(gen.graph, 2, 3)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
+    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data))):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")

@@ -27,7 +27,7 @@ from ..folders import LOCK_NAME
 from ..ir import DType, Graph, Tensor
 from ..plan import OpMemory, Plan, Schedule, buffers_for, no_overlap_requirements, plan_graph, reorder, variables
 from ..plan.stream import Segment, planning_graph
-from .core import HOST, Target
+from .core import HOST, RAM_WEIGHTS_ALL, Target
 from .lower import lower_graph, lowering_for, supported_kinds
 from . import placement, stream
 from .lowering import CArray, KernelCall, LowerCtx, ScratchRef, TensorRef, shape_str, short_name
@@ -217,14 +217,34 @@ def leaner(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
 
 
 def stage(graph: Graph, calls: list[KernelCall], target: Target, segments: list[Segment]
-          ) -> tuple[list[KernelCall], dict[int, tuple[CArray, ...]], frozenset[str]]:
-    """The calls with their scratch grown by the arrays staged into it (``Target.stage_weights``,
-    ``placement.staged_arrays``; none in streamed segments), those arrays per operator, and the
-    arrays placed in RAM at start-up (``Target.ram_weights``), which are not staged."""
+          ) -> tuple[list[KernelCall], list[Segment], dict[int, tuple[CArray, ...]], frozenset[str]]:
+    """Weights staged by ``Target.stage_weights`` (``placement.staged_arrays``): the calls with their
+    scratch grown by their copies, the segments with their stages' state grown by theirs, the arrays
+    staged per operator, and the arrays placed in RAM at start-up (``Target.ram_weights``), which are
+    not staged. A segment's copies are alive together, through its whole loop: they are taken the most
+    used per byte first while they fit the arena the plan has anyway (a segment is streamed to make the
+    arena small) and, together, the budget."""
     in_ram = placement.ram_arrays(graph, calls, target.ram_weights)
-    staged = placement.staged_arrays(graph, calls, target.stage_weights, in_ram,
-                                     frozenset(o for seg in segments for o in seg.ops))
-    return placement.with_staging(calls, staged), staged, in_ram
+    keeps_state = frozenset(st.op for seg in segments for st in seg.stages if st.state_bytes)
+    staged = placement.staged_arrays(graph, calls, target.stage_weights, in_ram, keeps_state)
+    in_segments = {o for seg in segments for o in seg.ops}
+    calls = placement.with_staging(calls, {o: a for o, a in staged.items() if o not in in_segments})
+    if not staged.keys() & in_segments:
+        return calls, segments, staged, in_ram
+    uses = placement.uses_per_byte(graph, calls)
+    arena = arena_with_segments(graph, calls, segments)
+    out = list(segments)
+    for k, seg in enumerate(segments):
+        extra, left = {}, target.stage_weights
+        for op in sorted((o for o in seg.ops if o in staged), key=lambda o: -min(uses[a.name] for a in staged[o])):
+            need = placement.staged_bytes(staged[op])
+            trial = [*out[:k], stream.with_state(graph, seg, {**extra, op: need}), *out[k + 1:]]
+            if (target.stage_weights == RAM_WEIGHTS_ALL or need <= left) and \
+                    arena_with_segments(graph, calls, trial) <= arena:
+                extra[op], left, out = need, left - need, trial
+            else:
+                del staged[op]
+    return calls, out, staged, in_ram
 
 
 def arena_with_segments(graph: Graph, calls: list[KernelCall], segments: list[Segment]) -> int:
@@ -277,9 +297,10 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
-        staged_calls, staged, _ = stage(planned, calls, chosen, segments)
-        if staged and (ram_limit is None or arena_with_segments(planned, staged_calls, segments) <= ram_limit):
-            calls, memory, plan = staged_calls, op_memory(staged_calls), None  # as generate: none staged over the limit
+        staged_calls, staged_segments, staged, _ = stage(planned, calls, chosen, segments)
+        if staged and (ram_limit is None or arena_with_segments(planned, staged_calls, staged_segments) <= ram_limit):
+            # as generate: none staged over the limit
+            calls, segments, memory, plan = staged_calls, staged_segments, op_memory(staged_calls), None
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
             schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
@@ -372,7 +393,7 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     for i, s in enumerate(stream.stage_calls(seg, calls, graph)):
         if s.call is None:  # the model's input, pulled from the caller a row at a time
             lines.append({"stage": i, "pull": True, "out": names[s.stage.output], "keep": keep_col[s.stage.output],
-                          "row_bytes": seg.row_bytes[s.stage.output], "args": []})
+                          "row_bytes": seg.row_bytes[s.stage.output], "args": [], "copies": []})
             continue
         line = op_line(s.call)
         state = f"SEG{k} + {seg.state_offsets[i]}" if seg.state_offsets[i] >= 0 else ""
@@ -407,8 +428,8 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
     segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
-    calls_before = {c.op.index: c for c in calls}  # the kernels' own scratch comes first
-    calls, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
+    calls_before, segments_before = {c.op.index: c for c in calls}, segments  # the kernels' own scratch first
+    calls, segments, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
 
     def planned(calls: list[KernelCall], limit: int | None) -> Plan:  # refused in one line when over the limit
         if segments:
@@ -419,7 +440,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     if staged:
         plan = planned(calls, None)
         if ram_limit is not None and plan.arena_bytes > ram_limit:  # the copies do not fit: none staged
-            calls, staged = list(calls_before.values()), {}
+            calls, segments, staged = list(calls_before.values()), segments_before, {}
     if ram_limit is not None:
         plan = planned(calls, ram_limit)
     inputs, outputs = io_tensors(graph)
@@ -455,12 +476,18 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
             tensor_slots.append({"scratch": members[b.scratch_of][0], "offset": off, "size": b.size})
     tensor_slots.sort(key=lambda s: (s.get("index", 1 << 30), s.get("scratch", s.get("segment", 0))))
 
+    # where each operator's copies go: after its kernel's scratch, or in its stage's state (segment k)
+    stage_at = {c.op.index: (f"S{c.op.index}", c.scratch_bytes) for c in calls_before.values()}
+    stage_at.update({st.op: (f"SEG{k}", seg.state_offsets[i]) for k, seg in enumerate(segments)
+                     for i, st in enumerate(seg.stages) if st.op in staged})
+
     def staging(call: KernelCall) -> tuple[dict[str, str], list[dict]]:
         """Where the call reads its staged arrays (array name -> C expression), and the copies."""
         arrays = staged.get(call.op.index, ())
-        offsets = placement.stage_offsets(calls_before[call.op.index], arrays)
-        where = {a.name: f"(const {a.c_type} *)(S{call.op.index} + {offsets[a.name]})" for a in arrays}
-        copies = [{"dst": f"S{call.op.index} + {offsets[a.name]}", "src": array_symbol(prefix, a), "bytes": a.nbytes}
+        base, start = stage_at[call.op.index]
+        offsets = placement.stage_offsets(start, arrays)
+        where = {a.name: f"(const {a.c_type} *)({base} + {offsets[a.name]})" for a in arrays}
+        copies = [{"dst": f"{base} + {offsets[a.name]}", "src": array_symbol(prefix, a), "bytes": a.nbytes}
                   for a in arrays]
         return where, copies
 
@@ -474,7 +501,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         comment = c_comment(f"{op.index}: {op.type_name} -> {outs} ({short_name(graph.tensors[op.outputs[0]].name)})")
         where, copies = staging(call)
         return {"index": op.index, "comment": comment, "alias": call.alias_input is not None,
-                "function": call.function, "params": shown_params(call), "stage": copies,
+                "function": call.function, "params": shown_params(call), "copies": copies,
                 "args": [where[a.name] if isinstance(a, CArray) and a.name in where else arg(a) for a in call.args]}
 
     by_op = {c.op.index: c for c in calls}

@@ -16,7 +16,9 @@ per byte (a convolution over many pixels; not a fully connected layer, whose wei
 gets them copied into its scratch in the arena at the start of its step (``memcpy``, one pass over
 flash) and its parameters point there. The arena grows by at most the largest staged operator's
 arrays (its step's requirement grows by its own); the budget bounds one operator's arrays.
-Operators in streamed segments are not staged (their calls come once per band).
+In a streamed segment, whose kernels are called once per band, the copies are made before the loop
+into the stage's own memory in the segment's block (kept from its first step to its last), so the
+segment's copies are alive together: their sum is held to the budget, the most used per byte first.
 """
 
 from __future__ import annotations
@@ -92,9 +94,15 @@ def staged_arrays(graph: Graph, calls: list[KernelCall], budget: int, in_ram: fr
     return out
 
 
-def stage_offsets(call: KernelCall, arrays: tuple[CArray, ...]) -> dict[str, int]:
-    """Where each staged array sits in the call's scratch (bytes from its start)."""
-    offsets, at = {}, _round(call.scratch_bytes)
+def staged_bytes(arrays: tuple[CArray, ...]) -> int:
+    """The bytes the copies of ``arrays`` take (each rounded up to STAGE_ALIGN)."""
+    return sum(_round(a.nbytes) for a in arrays)
+
+
+def stage_offsets(start: int, arrays: tuple[CArray, ...]) -> dict[str, int]:
+    """Where each staged array sits, from ``start`` (rounded up to STAGE_ALIGN): the end of a call's
+    scratch, or a streamed stage's state."""
+    offsets, at = {}, _round(start)
     for a in arrays:
         offsets[a.name] = at
         at += _round(a.nbytes)
@@ -125,5 +133,5 @@ def point_to(params: CStruct, where: dict[str, str]) -> CStruct:
     return dataclasses.replace(params, **changes) if changes else params
 
 
-__all__ = ["STAGE_MIN_USES", "point_to", "ram_arrays", "stage_offsets", "staged_arrays", "uses_per_byte",
-           "with_staging"]
+__all__ = ["STAGE_MIN_USES", "point_to", "ram_arrays", "stage_offsets", "staged_arrays", "staged_bytes",
+           "uses_per_byte", "with_staging"]

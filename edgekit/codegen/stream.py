@@ -15,6 +15,7 @@ is kept, and the new peak looked at; it stops when nothing lowers the arena.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..ir import DType, Graph
@@ -162,6 +163,21 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
         raise AssertionError(f"streamed segment of ops {sorted(ops)}: {exc}") from None
 
 
+def with_state(graph: Graph, seg: Segment, extra: dict[int, int]) -> Segment:
+    """``seg`` planned again with ``extra[op]`` more bytes of state for those stages (memory kept
+    from the segment's first step to its last: the weights ``--stage-weights`` copies in before the
+    loop), after any state the stage had."""
+    if not any(s.op in extra for s in seg.stages):
+        return seg
+    stages = tuple(dataclasses.replace(s, state_bytes=s.state_bytes + extra[s.op]) if s.op in extra else s
+                   for s in seg.stages)
+    rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
+    try:
+        return plan_segment(stages, rows, seg.row_bytes, set(seg.buffers), seg.band)
+    except StreamViolation as exc:  # as build_segment: a bug, say it loudly
+        raise AssertionError(f"streamed segment of ops {list(seg.ops)}: {exc}") from None
+
+
 def peak_requirement(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]
                      ) -> tuple[int, list[int], list[list[int]]]:
     """The largest step requirement of the plan with these segments, per step, and the
@@ -290,4 +306,5 @@ def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:
 
 
 __all__ = ["BANDS", "ELEMENTWISE_KERNELS", "GLOBAL_POOLS", "HEADERS", "StreamStage", "WINDOW_KERNELS",
-           "build_segment", "choose_segments", "peak_requirement", "stage_args", "stage_calls", "stream_stage"]
+           "build_segment", "choose_segments", "peak_requirement", "stage_args", "stage_calls", "stream_stage",
+           "with_state"]
