@@ -81,16 +81,19 @@ def test_operators_that_read_their_weights_many_times_are_staged(conv_and_dense,
     assert "memcpy" not in (tmp_path / "flash" / "model.c").read_text().split("_run(void)")[1].split("_invoke(")[0]
 
 
-def test_a_budget_below_an_operators_arrays_leaves_it_and_ram_weights_are_not_staged(conv_and_dense, tmp_path):
+def test_the_budget_bounds_the_arenas_growth_and_ram_weights_are_not_staged(conv_and_dense, tmp_path):
     graph = parse_tflite(conv_and_dense, name="m")
     flash = generate(graph, tmp_path / "flash", target=DSP)
-    sizes = {op: sum(-(-a.nbytes // 8) * 8 for a in arrays) for op, arrays in _arrays(flash, "CONV_2D").items()}
-    small, large = sorted(sizes, key=sizes.get)
-    gen = generate(graph, tmp_path / "small", target=dataclasses.replace(DSP, stage_weights=sizes[small]))
-    grown = {c.op.index for c, b in zip(gen.calls, flash.calls) if c.scratch_bytes != b.scratch_bytes}
-    assert grown == {small}
-    gen = generate(graph, tmp_path / "none", target=dataclasses.replace(DSP, stage_weights=min(sizes.values()) - 1))
-    assert [c.scratch_bytes for c in gen.calls] == [c.scratch_bytes for c in flash.calls]
+    every = generate(graph, tmp_path / "all", target=ALL)
+    growth = every.arena_bytes - flash.arena_bytes
+    assert growth > 0
+    convs = set(_arrays(flash, "CONV_2D"))
+    staged = {}
+    for budget in (0, 1, growth - 1, growth):
+        gen = generate(graph, tmp_path / str(budget), target=dataclasses.replace(DSP, stage_weights=budget))
+        assert flash.arena_bytes <= gen.arena_bytes <= flash.arena_bytes + budget
+        staged[budget] = {c.op.index for c, b in zip(gen.calls, flash.calls) if c.scratch_bytes != b.scratch_bytes}
+    assert staged[0] == set() and staged[growth] == convs and staged[growth - 1] < convs
     gen = generate(graph, tmp_path / "ram", target=dataclasses.replace(ALL, ram_weights=RAM_WEIGHTS_ALL))
     assert [c.scratch_bytes for c in gen.calls] == [c.scratch_bytes for c in flash.calls]
     assert "memcpy(S" not in (tmp_path / "ram" / "model.c").read_text()
@@ -162,7 +165,7 @@ def test_staged_weights_stall_less_on_nucleo_l4r5zi(conv_and_dense, tmp_path, ca
 
 def test_a_streamed_segment_stages_into_its_block_before_its_loop(mlperf_models, runtime_lib, tmp_path):
     """vww on nucleo-l4r5zi's target streams ops 2-3; their weights are copied into their stages' state
-    in the segment's block before the loop (where the arena has room for them: it does not grow), the
+    in the segment's block before the loop (the arena has room for them there: it does not grow), the
     calls in the loop read the copies, and the outputs equal tflite-micro's (host, ASan/UBSan)."""
     from edgekit.frontend import reference
     from edgekit.target.host import build_host_runner, random_inputs, run_host

@@ -119,8 +119,8 @@ def add_ram_weights(parser: argparse.ArgumentParser) -> None:
                              "(all: every array), where flash wait states slow each read; they stay in flash too")
     parser.add_argument("--stage-weights", type=ram_bytes, default=None, metavar="BYTES",
                         help="copy an operator's weights into the arena just before it runs when its kernel reads "
-                             "them many times (convolutions over many pixels), if they are at most BYTES (all: any "
-                             "size; 0: never): the arena grows by the largest copy, flash is read once per weight "
+                             "them many times (convolutions over many pixels), while the arena grows by at most BYTES "
+                             "(all: no limit; 0: never): flash is then read once per weight "
                              "(default: 8192 on boards whose flash has wait states, else 0)")
 
 

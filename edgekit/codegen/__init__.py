@@ -218,33 +218,36 @@ def leaner(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
 
 def stage(graph: Graph, calls: list[KernelCall], target: Target, segments: list[Segment]
           ) -> tuple[list[KernelCall], list[Segment], dict[int, tuple[CArray, ...]], frozenset[str]]:
-    """Weights staged by ``Target.stage_weights`` (``placement.staged_arrays``): the calls with their
+    """Weights staged by ``Target.stage_weights`` (``placement.stage_candidates``): the calls with their
     scratch grown by their copies, the segments with their stages' state grown by theirs, the arrays
     staged per operator, and the arrays placed in RAM at start-up (``Target.ram_weights``), which are
-    not staged. A segment's copies are alive together, through its whole loop: they are taken the most
-    used per byte first while they fit the arena the plan has anyway (a segment is streamed to make the
-    arena small) and, together, the budget."""
+    not staged. Every candidate is taken if the arena then grows by at most the budget; else they are
+    tried one at a time, the most used per byte first, each kept while the arena stays within it."""
     in_ram = placement.ram_arrays(graph, calls, target.ram_weights)
+    if target.stage_weights == 0:
+        return calls, segments, {}, in_ram
     keeps_state = frozenset(st.op for seg in segments for st in seg.stages if st.state_bytes)
-    staged = placement.staged_arrays(graph, calls, target.stage_weights, in_ram, keeps_state)
+    candidates = placement.stage_candidates(graph, calls, in_ram, keeps_state)
     in_segments = {o for seg in segments for o in seg.ops}
-    calls = placement.with_staging(calls, {o: a for o, a in staged.items() if o not in in_segments})
-    if not staged.keys() & in_segments:
-        return calls, segments, staged, in_ram
-    uses = placement.uses_per_byte(graph, calls)
-    arena = arena_with_segments(graph, calls, segments)
-    out = list(segments)
-    for k, seg in enumerate(segments):
-        extra, left = {}, target.stage_weights
-        for op in sorted((o for o in seg.ops if o in staged), key=lambda o: -min(uses[a.name] for a in staged[o])):
-            need = placement.staged_bytes(staged[op])
-            trial = [*out[:k], stream.with_state(graph, seg, {**extra, op: need}), *out[k + 1:]]
-            if (target.stage_weights == RAM_WEIGHTS_ALL or need <= left) and \
-                    arena_with_segments(graph, calls, trial) <= arena:
-                extra[op], left, out = need, left - need, trial
-            else:
-                del staged[op]
-    return calls, out, staged, in_ram
+
+    def staged_with(chosen: dict) -> tuple[list[KernelCall], list[Segment]]:
+        extra = {o: placement.staged_bytes(a) for o, a in chosen.items() if o in in_segments}
+        return (placement.with_staging(calls, {o: a for o, a in chosen.items() if o not in in_segments}),
+                [stream.with_state(graph, seg, extra) for seg in segments])
+
+    if not candidates:
+        return calls, segments, {}, in_ram
+    limit = None if target.stage_weights == RAM_WEIGHTS_ALL else \
+        arena_with_segments(graph, calls, segments) + target.stage_weights
+    trial = staged_with(candidates)
+    if limit is None or arena_with_segments(graph, *trial) <= limit:
+        return *trial, candidates, in_ram
+    chosen: dict[int, tuple[CArray, ...]] = {}
+    for op, arrays in candidates.items():
+        trial = staged_with({**chosen, op: arrays})
+        if arena_with_segments(graph, *trial) <= limit:
+            chosen[op] = arrays
+    return *staged_with(chosen), chosen, in_ram
 
 
 def arena_with_segments(graph: Graph, calls: list[KernelCall], segments: list[Segment]) -> int:

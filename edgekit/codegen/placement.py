@@ -14,11 +14,10 @@ toolchain puts it in ``.data``: stored in flash, copied to RAM by the start-up c
 Staging costs no static RAM: an operator whose arrays are each used at least STAGE_MIN_USES times
 per byte (a convolution over many pixels; not a fully connected layer, whose weights are read once)
 gets them copied into its scratch in the arena at the start of its step (``memcpy``, one pass over
-flash) and its parameters point there. The arena grows by at most the largest staged operator's
-arrays (its step's requirement grows by its own); the budget bounds one operator's arrays.
-In a streamed segment, whose kernels are called once per band, the copies are made before the loop
-into the stage's own memory in the segment's block (kept from its first step to its last), so the
-segment's copies are alive together: their sum is held to the budget, the most used per byte first.
+flash) and its parameters point there; in a streamed segment, whose kernels are called once per
+band, the copies are made before the loop into the stage's own memory in the segment's block (kept
+from its first step to its last). The copies often fit where the arena has room; the budget is how
+much more arena they may take (``codegen.stage`` takes the operators the most used per byte first).
 """
 
 from __future__ import annotations
@@ -73,25 +72,21 @@ def _round(n: int) -> int:
     return -(-n // STAGE_ALIGN) * STAGE_ALIGN
 
 
-def staged_arrays(graph: Graph, calls: list[KernelCall], budget: int, in_ram: frozenset[str],
-                  skip: frozenset[int] = frozenset()) -> dict[int, tuple[CArray, ...]]:
-    """Per operator index, the arrays to copy into its scratch before it runs: every array of a
-    call whose arrays are each used at least STAGE_MIN_USES times per byte, none of them already in
-    RAM, together at most ``budget`` bytes (0: none); operators in ``skip`` (streamed) are left."""
-    if budget == 0:
-        return {}
+def stage_candidates(graph: Graph, calls: list[KernelCall], in_ram: frozenset[str],
+                     skip: frozenset[int] = frozenset()) -> dict[int, tuple[CArray, ...]]:
+    """Per operator index, the arrays staging would copy, the most used per byte first: every array
+    of a call whose arrays are each used at least STAGE_MIN_USES times per byte, none of them already
+    in RAM; operators in ``skip`` are left."""
     uses = uses_per_byte(graph, calls)
-    out = {}
+    out = []
     for call in calls:
         arrays = tuple({a.name: a for a in call.arrays}.values())
         if not arrays or call.op.index in skip or any(a.name in in_ram for a in arrays):
             continue
-        if min(uses.get(a.name, 0.0) for a in arrays) < STAGE_MIN_USES:
-            continue
-        if budget != RAM_WEIGHTS_ALL and sum(_round(a.nbytes) for a in arrays) > budget:
-            continue
-        out[call.op.index] = arrays
-    return out
+        least = min(uses.get(a.name, 0.0) for a in arrays)
+        if least >= STAGE_MIN_USES:
+            out.append((-least, call.op.index, arrays))
+    return {op: arrays for _, op, arrays in sorted(out)}
 
 
 def staged_bytes(arrays: tuple[CArray, ...]) -> int:
@@ -133,5 +128,5 @@ def point_to(params: CStruct, where: dict[str, str]) -> CStruct:
     return dataclasses.replace(params, **changes) if changes else params
 
 
-__all__ = ["STAGE_MIN_USES", "point_to", "ram_arrays", "stage_offsets", "staged_arrays", "staged_bytes",
+__all__ = ["STAGE_MIN_USES", "point_to", "ram_arrays", "stage_candidates", "stage_offsets", "staged_bytes",
            "uses_per_byte", "with_staging"]
