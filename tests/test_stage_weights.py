@@ -66,6 +66,9 @@ def test_operators_that_read_their_weights_many_times_are_staged(conv_and_dense,
     assert all(after[op] == before[op] for op in before if op not in convs)
     assert staged.arena_bytes > flash.arena_bytes
     assert staged.weight_bytes == flash.weight_bytes and staged.ram_weight_bytes == 0
+    meta = json.loads((tmp_path / "staged" / "metadata.json").read_text())
+    assert meta["staged_operators"] == sorted(convs) and flash.staged_ops == ()
+    assert meta["staged_weight_bytes"] == sum(a.nbytes for arrays in convs.values() for a in arrays)
 
     source = (tmp_path / "staged" / "model.c").read_text()
     for op, arrays in convs.items():

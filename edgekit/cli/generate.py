@@ -30,6 +30,8 @@ def run(args) -> ExitCode:
                        ram_limit=arena_limit(args), target=target, stack=stack)
     print(f"generated {gen.prefix}.h, {gen.prefix}.c, {gen.prefix}_weights.c in {gen.out_dir}: "
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes"
+          + (f" ({len(gen.staged_ops)} operators copy theirs into the arena before they run: --stage-weights)"
+             if gen.staged_ops else "")
           + (f"; {gen.invoke_stack.text()}" if gen.invoke_stack else ""))
     return ExitCode.OK
 

@@ -101,6 +101,8 @@ class GeneratedModel:
     segments: tuple = ()  # streamed segments (``edgekit.plan.stream.Segment``); the plan packs each as one step
     ram_arrays: frozenset[str] = frozenset()  # constant arrays copied to RAM at start-up (``placement``)
     ram_weight_bytes: int = 0  # their bytes
+    staged_ops: tuple[int, ...] = ()  # operators whose arrays are copied into the arena before they run
+    staged_bytes: int = 0  # the arrays' bytes, all of them (each operator's copies live while it runs)
 
     @property
     def arena_bytes(self) -> int:
@@ -566,7 +568,8 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         ctx["stack"] = invoke_stack = stack(out_dir, prefix)
         (out_dir / f"{prefix}.h").write_text(env.get_template("model.h.j2").render(ctx))
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
-                         ctx["weight_bytes"], invoke_stack, tuple(segments), in_ram, ctx["ram_weight_bytes"])
+                         ctx["weight_bytes"], invoke_stack, tuple(segments), in_ram, ctx["ram_weight_bytes"],
+                         tuple(sorted(staged)), sum(a.nbytes for v in staged.values() for a in v))
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen
@@ -663,6 +666,7 @@ def metadata(gen: GeneratedModel) -> dict:
         "prefix": gen.prefix,
         "arena_bytes": gen.arena_bytes,
         "weight_bytes": gen.weight_bytes, "ram_weight_bytes": gen.ram_weight_bytes,
+        "staged_operators": list(gen.staged_ops), "staged_weight_bytes": gen.staged_bytes,
         "plan_algorithm": gen.plan.algorithm,
         "invoke_stack_bytes": getattr(gen.invoke_stack, "bytes", None),
         "inputs": [io.to_json() for io in gen.inputs],

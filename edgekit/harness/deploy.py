@@ -292,6 +292,9 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
         f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
         f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack"
         + (f" and {s.ram_weights_bytes:,} bytes of weights" if s.ram_weights_bytes else ""))
+    if fw.generated.staged_ops:
+        log(f"      {len(fw.generated.staged_ops)} operators copy their weights ({fw.generated.staged_bytes:,} bytes "
+            "in all) into the arena before they run: flash read once per weight (--stage-weights 0: none)")
 
     report_path = report_path or out_dir / "profile.json"
     with contextlib.ExitStack() as stack:
