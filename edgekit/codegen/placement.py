@@ -110,7 +110,7 @@ def with_staging(calls: list[KernelCall], staged: dict[int, tuple[CArray, ...]])
     for c in calls:
         arrays = staged.get(c.op.index)
         if arrays:
-            c = dataclasses.replace(c, scratch_bytes=_round(c.scratch_bytes) + sum(_round(a.nbytes) for a in arrays))
+            c = dataclasses.replace(c, scratch_bytes=_round(c.scratch_bytes) + staged_bytes(arrays))
         out.append(c)
     return out
 

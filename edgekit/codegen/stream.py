@@ -164,13 +164,13 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
 
 
 def with_state(graph: Graph, seg: Segment, extra: dict[int, int]) -> Segment:
-    """``seg`` planned again with ``extra[op]`` more bytes of state for those stages (memory kept
-    from the segment's first step to its last: the weights ``--stage-weights`` copies in before the
-    loop), after any state the stage had."""
+    """``seg`` planned again with ``extra[op]`` bytes of state for those stages (memory kept from the
+    segment's first step to its last, at ``state_offsets``: the weights ``--stage-weights`` copies in
+    before the loop); they must have none of their own (a reduction's sums)."""
     if not any(s.op in extra for s in seg.stages):
         return seg
-    stages = tuple(dataclasses.replace(s, state_bytes=s.state_bytes + extra[s.op]) if s.op in extra else s
-                   for s in seg.stages)
+    assert not any(s.state_bytes for s in seg.stages if s.op in extra), "a stage's state given twice"
+    stages = tuple(dataclasses.replace(s, state_bytes=extra[s.op]) if s.op in extra else s for s in seg.stages)
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     try:
         return plan_segment(stages, rows, seg.row_bytes, set(seg.buffers), seg.band)
