@@ -22,6 +22,7 @@ from edgekit.cli import main
 from edgekit.codegen import arena_with_segments, generate
 from edgekit.codegen.core import RAM_WEIGHTS_ALL, STAGE_WEIGHTS_WAIT_STATES, target_for_cpu
 from edgekit.codegen.placement import STAGE_MIN_USES, uses_per_byte
+from edgekit.errors import ExitCode
 from edgekit.ir import parse_tflite
 from edgekit.target.boards import load_board
 
@@ -135,12 +136,21 @@ def test_boards_with_flash_wait_states_stage_by_default(conv_and_dense, tmp_path
     assert load_board("qemu-mps2-an386").target().stage_weights == 0  # zero wait-state memory
     path = tmp_path / "m.tflite"
     path.write_bytes(conv_and_dense)
-    arenas = {}
+    arenas, staged = {}, {}
     for name, extra in (("default", []), ("off", ["--stage-weights", "0"]), ("an386", None)):
         board = "qemu-mps2-an386" if extra is None else "nucleo-l4r5zi"
         assert main(["plan", str(path), "--board", board, "--json", "--no-stream", *(extra or [])]) == 0
-        arenas[name] = json.loads(capsys.readouterr().out)["arena_bytes"]
+        doc = json.loads(capsys.readouterr().out)
+        arenas[name], staged[name] = doc["arena_bytes"], doc["staged_weights"]
     assert arenas["default"] > arenas["off"] == arenas["an386"]
+    assert len(staged["default"]) == 2 and staged["off"] == staged["an386"] == []  # the two convolutions
+    assert main(["plan", str(path), "--board", "nucleo-l4r5zi", "--no-stream"]) == 0
+    assert "staged weights (--stage-weights): 2 operators" in capsys.readouterr().out
+    for bad in ("-1", "lots"):
+        with pytest.raises(SystemExit) as done:
+            main(["generate", str(path), "-o", str(tmp_path / "g"), "--stage-weights", bad])
+        assert done.value.code == ExitCode.ERROR
+        assert "--stage-weights" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,

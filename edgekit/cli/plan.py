@@ -39,11 +39,15 @@ def run(args) -> ExitCode:
         doc = plan_json(mp.plan, mp.steps_graph, mp.file_order_bound)
         doc["unplanned_kernels"] = list(mp.notes)
         doc["streamed_segments"] = [segment_json(seg) for seg in mp.segments]
+        doc["staged_weights"] = [{"op": op, "bytes": n} for op, n in mp.staged]
         print_json(doc)
     else:
         print(plan_text(mp.plan, mp.steps_graph, mp.file_order_bound))
         for k, seg in enumerate(mp.segments):
             print(segment_text(k, seg))
+        if mp.staged:
+            print(f"staged weights (--stage-weights): {len(mp.staged)} operators copy theirs into their scratch "
+                  "(or their segment's block) before they run: " + ", ".join(f"op {op} {n:,} B" for op, n in mp.staged))
         if args.plot:
             print(f"timeline written to {args.plot}")
     for note in mp.notes:

@@ -277,6 +277,7 @@ class MemoryPlan:
     plan_graph: Graph | None = None  # the graph the plan's steps belong to: one STREAMED operator a segment
     step_of: tuple[int, ...] = ()  # per operator of ``graph``, its step in the plan
     file_order: tuple[int, ...] = ()  # per operator of ``graph``, its index in the model file
+    staged: tuple[tuple[int, int], ...] = ()  # (operator, bytes) whose weights are copied into the arena (``stage``)
 
     @property
     def steps_graph(self) -> Graph:
@@ -295,6 +296,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     lean_ops: frozenset[int] = frozenset()
     plan = None
     segments: list[Segment] = []
+    staged_list: tuple[tuple[int, int], ...] = ()
     operators, members = planned, [[op.index] for op in planned.ops]
     file_order = schedule.order if schedule else tuple(range(len(graph.ops)))
     if not notes and target is not None and (target.dsp or target.stream):  # as generate chooses
@@ -306,6 +308,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         if staged and (ram_limit is None or arena_with_segments(planned, staged_calls, staged_segments) <= ram_limit):
             # as generate: none staged over the limit
             calls, segments, memory, plan = staged_calls, staged_segments, op_memory(staged_calls), None
+            staged_list = tuple((op, sum(a.nbytes for a in arrays)) for op, arrays in sorted(staged.items()))
         if segments:  # the planner's graph: each segment one STREAMED operator
             planned, memory, _ = planning_graph(planned, op_memory(calls), segments)
             schedule = dataclasses.replace(schedule or Schedule(graph, file_order, "the file's order", False, 0, 0),
@@ -315,7 +318,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
     step_of = tuple(step for op in operators.ops for step, m in enumerate(members) if op.index in m)
     return MemoryPlan(operators, plan, file_bound, tuple(notes), lean_ops, tuple(segments),
-                      planned if segments else None, step_of, tuple(file_order))
+                      planned if segments else None, step_of, tuple(file_order), staged_list)
 
 
 def check_generatable(graph: Graph) -> None:
