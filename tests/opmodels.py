@@ -72,9 +72,8 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
     samples (default: the ``extra`` ones, then ``samples`` seeded random ones); ``want(model,
     data)``: the expected outputs (default: tflite-micro's; ``reference.run_litert`` or a numpy
     function where tflite-micro has no kernel or leaves the result undefined)."""
-    from edgekit.frontend import reference
     from edgekit.codegen import generate
-    from edgekit.target.host import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import random_inputs
 
     graph = parse_tflite(model, name="case")
     if expect_ops is not None:
@@ -83,14 +82,22 @@ def assert_bit_exact(model: bytes, runtime_lib, tmp_path, samples=3, seed=0, exp
             assert k in kinds, f"converter did not produce {k}: {kinds}"
     if data is None:
         data = [list(x) for x in extra] + random_inputs(graph, samples, seed)
-    gen = generate(graph, tmp_path / "model")
+    assert_generated_bit_exact(generate(graph, tmp_path / "model"), model, runtime_lib, tmp_path, data, want)
+    return graph
+
+
+def assert_generated_bit_exact(gen, model: bytes, runtime_lib, tmp_path, data, want=None) -> None:
+    """Compile the generated model ``gen`` (ASan+UBSan), run it on ``data`` and compare every output
+    with ``want(model, data)`` (default: tflite-micro's)."""
+    from edgekit.frontend import reference
+    from edgekit.target.host import build_host_runner, run_host
+
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
     ours = run_host(exe, gen.inputs, gen.outputs, data)
     expected = (want or reference.run_tflm)(model, data)
     for s, (o, w) in enumerate(zip(ours, expected)):
         for k, (a, b) in enumerate(zip(o, w)):
             np.testing.assert_array_equal(a, b.reshape(a.shape), err_msg=f"sample {s} output {k}")
-    return graph
 
 
 def int4_op(kind: str, input_shape, out_c: int, seed=0, kernel=3, stride=1, padding="SAME", bias=True) -> bytes:

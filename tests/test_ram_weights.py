@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from edgekit.cli import main
@@ -69,8 +68,9 @@ def test_the_most_used_arrays_go_first_within_the_budget(conv_and_dense, tmp_pat
 
 
 def test_arrays_in_ram_are_not_const_and_the_outputs_do_not_change(conv_and_dense, runtime_lib, tmp_path):
-    from edgekit.frontend import reference
-    from edgekit.target.host import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import random_inputs
+
+    from opmodels import assert_generated_bit_exact
 
     graph = parse_tflite(conv_and_dense, name="m")
     whole = generate(graph, tmp_path / "flash", target=DSP)
@@ -86,11 +86,7 @@ def test_arrays_in_ram_are_not_const_and_the_outputs_do_not_change(conv_and_dens
         assert re.search(rf"^extern {const}\w+ model_{name}\[", header, re.M), name
     assert f"{gen.ram_weight_bytes} bytes (the arrays read most often" in (tmp_path / "model" / "model.h").read_text()
 
-    data = random_inputs(gen.graph, 3, 5)
-    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
-    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data),
-                                   reference.run_tflm(conv_and_dense, data))):
-        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
+    assert_generated_bit_exact(gen, conv_and_dense, runtime_lib, tmp_path, random_inputs(gen.graph, 3, 5))
 
 
 def test_ram_weights_must_be_bytes_or_all(conv_and_dense, tmp_path, capsys):

@@ -15,11 +15,11 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from edgekit.cli import main
-from edgekit.codegen import arena_with_segments, generate
+from edgekit.codegen import generate, op_memory
+from edgekit.codegen.stream import arena_with
 from edgekit.codegen.core import RAM_WEIGHTS_ALL, STAGE_WEIGHTS_WAIT_STATES, target_for_cpu
 from edgekit.codegen.placement import STAGE_MIN_USES, uses_per_byte
 from edgekit.errors import ExitCode
@@ -119,16 +119,13 @@ def test_an_arena_limit_the_copies_do_not_fit_stages_nothing(conv_and_dense, tmp
 
 
 def test_staged_outputs_equal_tflite_micro(conv_and_dense, runtime_lib, tmp_path):
-    from edgekit.frontend import reference
-    from edgekit.target.host import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import random_inputs
+
+    from opmodels import assert_generated_bit_exact
 
     gen = generate(parse_tflite(conv_and_dense, name="m"), tmp_path / "model", target=ALL)
     assert "memcpy(S" in (tmp_path / "model" / "model.c").read_text()
-    data = random_inputs(gen.graph, 4, 9)
-    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
-    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data),
-                                   reference.run_tflm(conv_and_dense, data))):
-        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
+    assert_generated_bit_exact(gen, conv_and_dense, runtime_lib, tmp_path, random_inputs(gen.graph, 4, 9))
 
 
 def test_boards_with_flash_wait_states_stage_by_default(conv_and_dense, tmp_path, capsys):
@@ -180,8 +177,9 @@ def test_a_streamed_segment_stages_into_its_block_before_its_loop(mlperf_models,
     """vww on nucleo-l4r5zi's target streams ops 2-3; their weights are copied into their stages' state
     in the segment's block before the loop (the arena has room for them there: it does not grow), the
     calls in the loop read the copies, and the outputs equal tflite-micro's (host, ASan/UBSan)."""
-    from edgekit.frontend import reference
-    from edgekit.target.host import build_host_runner, random_inputs, run_host
+    from edgekit.target.host import random_inputs
+
+    from opmodels import assert_generated_bit_exact
 
     model = (mlperf_models / "vww_96_int8.tflite").read_bytes()
     target = load_board("nucleo-l4r5zi").target()
@@ -200,10 +198,7 @@ def test_a_streamed_segment_stages_into_its_block_before_its_loop(mlperf_models,
                         target=dataclasses.replace(target, stage_weights=0))
     assert [s.ops for s in gen.segments] == [s.ops for s in unstaged.segments]
     # the same calls with the segments' blocks as they were without copies: the same arena
-    assert arena_with_segments(gen.graph, list(gen.calls), list(unstaged.segments)) == gen.arena_bytes
+    assert arena_with(gen.graph, op_memory(list(gen.calls)), list(unstaged.segments)) == gen.arena_bytes
     assert sum(s.block_bytes for s in gen.segments) > sum(s.block_bytes for s in unstaged.segments)
 
-    data = random_inputs(gen.graph, 2, 3)
-    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1", runtime_lib=runtime_lib)
-    for s, (o, w) in enumerate(zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data))):
-        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape), err_msg=f"sample {s}")
+    assert_generated_bit_exact(gen, model, runtime_lib, tmp_path, random_inputs(gen.graph, 2, 3))

@@ -240,22 +240,19 @@ def stage(graph: Graph, calls: list[KernelCall], target: Target, segments: list[
     if not candidates:
         return calls, segments, {}, in_ram
     limit = None if target.stage_weights == RAM_WEIGHTS_ALL else \
-        arena_with_segments(graph, calls, segments) + target.stage_weights
+        stream.arena_with(graph, op_memory(calls), segments) + target.stage_weights
+    def arena(trial: tuple[list[KernelCall], list[Segment]]) -> int:
+        return stream.arena_with(graph, op_memory(trial[0]), trial[1])
+
     trial = staged_with(candidates)
-    if limit is None or arena_with_segments(graph, *trial) <= limit:
+    if limit is None or arena(trial) <= limit:
         return *trial, candidates, in_ram
     chosen: dict[int, tuple[CArray, ...]] = {}
     for op, arrays in candidates.items():
         trial = staged_with({**chosen, op: arrays})
-        if arena_with_segments(graph, *trial) <= limit:
+        if arena(trial) <= limit:
             chosen[op] = arrays
     return *staged_with(chosen), chosen, in_ram
-
-
-def arena_with_segments(graph: Graph, calls: list[KernelCall], segments: list[Segment]) -> int:
-    """The packed arena of ``calls`` with these streamed segments."""
-    pg, facts, _ = planning_graph(graph, op_memory(calls), segments)
-    return plan_graph(pg, facts).arena_bytes
 
 
 def plan_for(graph: Graph, calls: list[KernelCall], ram_limit: int | None = None,
@@ -305,7 +302,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
         staged_calls, staged_segments, staged, _ = stage(planned, calls, chosen, segments)
-        if staged and (ram_limit is None or arena_with_segments(planned, staged_calls, staged_segments) <= ram_limit):
+        if staged and (ram_limit is None or stream.arena_with(planned, op_memory(staged_calls), staged_segments) <= ram_limit):
             # as generate: none staged over the limit
             calls, segments, memory, plan = staged_calls, staged_segments, op_memory(staged_calls), None
             staged_list = tuple((op, sum(a.nbytes for a in arrays)) for op, arrays in sorted(staged.items()))
