@@ -28,7 +28,9 @@ most-read weights copied to RAM at start-up (edgekit's ``--ram-weights``) and re
 the default build keeps every weight in flash. On a board whose flash has wait states (nucleo-l4r5zi)
 edgekit stages by default (``--stage-weights``: an operator's weights copied into the arena just before
 it runs, where its kernel reads them many times); the build without staging is measured in the same
-run and printed beside it, with both arenas.
+run and printed beside it, with both arenas. There, too, the kernels run from the board's code RAM
+(SRAM2, copied at reset: ``Target.ram_kernels``); the build with them in flash (``--no-ram-kernels``) is
+measured in the same run and printed beside it.
 
     python benchmarks/target.py [--board qemu-mps2-an386|nucleo-l4r5zi] [--kernels dsp|plain] [--all] [--samples 3]
                                 [--ram-weights all] [--json] [MODEL.tflite ...]
@@ -127,7 +129,7 @@ def code_breakdown(map_file: Path, flash_end: int) -> dict[str, int]:
     """Bytes of flash beyond the weights by what they are (from the linker map): kernels,
     harness, board support, model calls and parameter structs, C library."""
     out: dict[str, int] = {}
-    in_map, pending = False, None
+    in_map, pending, output_section = False, None, ""
     for line in map_file.read_text().splitlines():
         if line.startswith("Linker script and memory map"):
             in_map = True
@@ -135,6 +137,8 @@ def code_breakdown(map_file: Path, flash_end: int) -> dict[str, int]:
         if not in_map:
             continue
         parts = line.split()
+        if line.startswith(".") and parts:
+            output_section = parts[0]  # .ramcode: code that runs in RAM, its image in flash
         if len(parts) == 1 and line.startswith(" ."):
             pending = parts[0]
             continue
@@ -152,7 +156,7 @@ def code_breakdown(map_file: Path, flash_end: int) -> dict[str, int]:
             a, n = int(addr, 16), int(size, 16)
         except ValueError:
             continue
-        if n == 0 or a >= flash_end or "model_weights.o" in obj:
+        if n == 0 or (a >= flash_end and output_section != ".ramcode") or "model_weights.o" in obj:
             continue
         name = Path(obj.split("(")[-1].rstrip(")")).name
         group = next((g for g, keys in CODE_GROUPS if any(k in name for k in keys)), None)
@@ -209,7 +213,7 @@ def measure(path: Path, board, samples: int, work: Path, target: Target | None =
         "arena_bytes": fw.generated.arena_bytes, "streamed_segments": len(fw.generated.segments),
         "flash_code_bytes": fw.sizes.flash_beyond_weights_bytes,
         "arena_bytes": ram["arena_bytes"], "static_ram_bytes": ram["static_ram_bytes"],
-        "ram_weights_bytes": fw.sizes.ram_weights_bytes,
+        "ram_weights_bytes": fw.sizes.ram_weights_bytes, "ram_code_bytes": fw.sizes.ram_code_bytes,
         "stack_peak_bytes": ram["stack_peak_bytes"],
         "operators": [{k: o[k] for k in ("index", "type", lat["unit"])} for o in rep.operators()],
     }
@@ -264,6 +268,16 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
                       f"{r['estimated_cycles']:>12,} {r['unstaged_estimated_cycles']:>12,} "
                       f"{r['estimated_cycles'] / r['unstaged_estimated_cycles']:>6.3f}  "
                       f"{'yes' if r['unstaged_exact'] else 'NO'}")
+    if any("flash_kernels_estimated_cycles" in r for r in rows):
+        print(f"\nkernels run from RAM (the board's code RAM, copied at reset) against from flash "
+              f"(--no-ram-kernels), same run: {'model':<24} {'code':>7} {'est. cycles':>12} {'in flash':>12} "
+              f"{'ratio':>6}  exact")
+        for r in rows:
+            if "flash_kernels_estimated_cycles" in r:
+                print(f"{'':<4}{r['model']:<24} {r['ram_code_bytes']:>7,} {r['estimated_cycles']:>12,} "
+                      f"{r['flash_kernels_estimated_cycles']:>12,} "
+                      f"{r['estimated_cycles'] / r['flash_kernels_estimated_cycles']:>6.3f}  "
+                      f"{'yes' if r['flash_kernels_exact'] else 'NO'}")
     if any("ram_weights_estimated_cycles" in r for r in rows):
         print(f"\nweights in RAM (--ram-weights), same run, reported apart from the flash build above: "
               f"{'model':<24} {'in RAM':>8} {'static RAM':>10} {'est. cycles':>12} {'in flash':>12} {'ratio':>6} "
@@ -353,6 +367,11 @@ def main() -> int:
                                         dataclasses.replace(target, stage_weights=0), board)
                         row.update(unstaged_estimated_cycles=flash["estimated_cycles"],
                                    unstaged_arena_bytes=flash["arena_bytes"], unstaged_exact=flash["exact"])
+                    if target.ram_kernels:  # the board runs the kernels from RAM: the build without, same run
+                        in_flash = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-flash-code",
+                                           dataclasses.replace(target, ram_kernels=False), board)
+                        row.update(flash_kernels_estimated_cycles=in_flash["estimated_cycles"],
+                                   flash_kernels_exact=in_flash["exact"])
                     if args.ram_weights is not None:  # the same build with weights in RAM, in the same run
                         in_ram = measure(path, run_on, 1, Path(tmp) / f"{k}-{path.stem}-ram",
                                          dataclasses.replace(target, ram_weights=args.ram_weights), board)
@@ -373,6 +392,7 @@ def main() -> int:
             print_cycles(rows, published, board.name)
             print_tables(rows, read_anchors() if board.name == "qemu-mps2-an386" else {}, board.name)
     return 0 if all(r["exact"] and r.get("ram_weights_exact", True) and r.get("unstaged_exact", True)
+                    and r.get("flash_kernels_exact", True)
                     for _, rows in results for r in rows) else 1
 
 

@@ -115,6 +115,10 @@ MALFORMED = [
     ("overlap", _region(1, "origin", 0x80000), "overlap"),
     ("two flash", _region(1, "kind", "flash"), "exactly one region of kind"),
     ("region kind", _region(0, "kind", "rom"), "memory[0].kind: 'rom' is not one of"),
+    ("two code RAMs", lambda d: d["memory"].extend([{"name": "C1", "kind": "code_ram", "origin": 0x10000000,
+                                                      "size_bytes": 1024},
+                                                     {"name": "C2", "kind": "code_ram", "origin": 0x10001000,
+                                                      "size_bytes": 1024}]), "2 regions of kind code_ram, at most one"),
     ("region size", _region(1, "size_bytes", -4), "memory[1].size_bytes: must be in 1.."),
     ("region unknown key", _region(0, "length", 4), "unknown key 'length' in memory[0]"),
     ("limit over region", _set("ram_limit_bytes", 1 << 20), "ram_limit_bytes 1,048,576 exceeds"),
@@ -206,3 +210,15 @@ def test_binary_or_huge_board_file_is_one_line(tmp_path, content, says):
     with pytest.raises(BoardError) as e:
         load_board(path)
     assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_kernels_run_from_a_code_ram_only_where_the_flash_waits():
+    l4 = load_board("nucleo-l4r5zi")
+    assert l4.code_ram_region is not None and l4.memory_system.flash_wait_states > 0
+    assert l4.target().ram_kernels
+    # the code RAM is SRAM2's instruction-bus alias: its physical bytes are not the RAM's
+    sram2_physical = 0x20030000 + (l4.code_ram_region.origin - 0x10000000)
+    assert not l4.ram_region.contains(sram2_physical)
+    assert not l4.ram_region.contains(sram2_physical + l4.code_ram_region.size_bytes - 1)
+    for name in ("qemu-mps2-an386", "nrf52840-dk", "stm32f746g-disco"):
+        assert not load_board(name).target().ram_kernels, name

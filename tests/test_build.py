@@ -68,9 +68,20 @@ def test_ad01_builds_on_every_board(firmware, board_name):
     assert 0 < s.flash_code_bytes < 64 * 1024
     assert s.ram_arena_bytes == json.loads((fw.out_dir / "model" / "metadata.json").read_text())["arena_bytes"]
     assert s.ram_stack_bytes == board.stack_bytes
-    assert s.ram_bytes == s.ram_arena_bytes + s.ram_other_static_bytes + s.ram_stack_bytes <= board.ram_bytes
-    # the ELF starts where the board's flash starts, with a vector table the core can boot from
+    assert s.ram_bytes == s.ram_arena_bytes + s.ram_other_static_bytes + s.ram_code_bytes + s.ram_stack_bytes
+    assert s.ram_region_bytes <= board.ram_bytes
+    # the kernels run from the code RAM of a board whose flash has wait states, else from flash
     syms = _symbols(fw.elf)
+    code = syms["__ramcode_end__"] - syms["__ramcode_start__"]
+    assert code == s.ram_code_bytes
+    if board.target().ram_kernels:
+        assert 0 < code <= board.code_ram_region.size_bytes
+        assert board.code_ram_region.contains(syms["ek_fully_connected_dsp_s8"])
+        assert board.flash_region.contains(syms["__ramcode_load__"])
+        assert s.ram_region_bytes == s.ram_bytes - code
+    else:
+        assert code == 0 and board.flash_region.contains(syms["Reset_Handler"])
+    # the ELF starts where the board's flash starts, with a vector table the core can boot from
     vectors = board.flash_region.origin + (board.boot_stage.size_bytes if board.boot_stage else 0)
     assert syms["ek_vector_table"] == vectors
     image = fw.bin.read_bytes()

@@ -40,3 +40,22 @@ def test_emulate_refuses_a_port(mlperf_models, capsys):
     assert main(["profile", "--board", "nucleo-l4r5zi", "--emulate", "--port", "/dev/null",
                  "--model", str(mlperf_models / "ad01_int8.tflite")]) == 2
     assert "drop --port" in capsys.readouterr().err
+
+
+def test_kernels_run_from_ram_where_the_flash_waits(mlperf_models, tmp_path, capsys):
+    """nucleo-l4r5zi's kernels are copied to its SRAM2 (the emulated twin's RAM) at reset: the same
+    outputs, the same work, and no wait for the flash on their instruction fetches."""
+    model = str(mlperf_models / "kws_ref_model.tflite")
+    runs = {}
+    for name, extra in (("ram", []), ("flash", ["--no-ram-kernels"])):
+        assert main(["deploy", model, "--board", "nucleo-l4r5zi", "--emulate", "--samples", "1", "--json",
+                     "-o", str(tmp_path / name), *extra]) == 0
+        runs[name] = json.loads(capsys.readouterr().out)
+    for r in runs.values():
+        assert r["passed"] and r["profile"]["samples_equal"] == 1
+    code = {n: r["build"]["sizes"]["ram_code_bytes"] for n, r in runs.items()}
+    assert code["flash"] == 0 < code["ram"]
+    total = {n: r["profile"]["estimated_cycles"]["total"] for n, r in runs.items()}
+    assert total["ram"]["instructions"] == pytest.approx(total["flash"]["instructions"], rel=1e-3)
+    assert total["ram"]["memory_cycles"] < total["flash"]["memory_cycles"]
+    assert total["ram"]["estimated_cycles"] < total["flash"]["estimated_cycles"]

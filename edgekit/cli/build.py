@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
-from .output import add_no_winograd, add_ram_weights, add_stream, report, target_options
+from .output import add_no_winograd, add_ram_kernels, add_ram_weights, add_stream, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     add_no_winograd(bu)
     add_stream(bu)
     add_ram_weights(bu)
+    add_ram_kernels(bu)
     bu.set_defaults(run=run)
 
 

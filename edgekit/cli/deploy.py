@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ExitCode
 from ..harness.deploy import deploy
-from .output import add_deadline, add_no_winograd, add_ram_weights, add_stream, log, report, target_options
+from .output import add_deadline, add_no_winograd, add_ram_kernels, add_ram_weights, add_stream, log, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     add_no_winograd(d)
     add_stream(d)
     add_ram_weights(d)
+    add_ram_kernels(d)
     d.set_defaults(run=run)
 
 

@@ -137,10 +137,18 @@ def ram_bytes(text: str) -> int:
     return value
 
 
+def add_ram_kernels(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-ram-kernels", action="store_true",
+                        help="keep the kernels' code in flash: by default, on boards whose flash has wait states "
+                             "and whose core runs code from a RAM without them (nucleo-l4r5zi: SRAM2), the "
+                             "kernels are copied there at start-up and run from it")
+
+
 def target_options(args) -> dict:
-    """Target fields of the streaming options, --ram-weights and --stage-weights."""
+    """Target fields of the streaming options, --ram-weights, --stage-weights and --no-ram-kernels."""
     staging = {} if args.stage_weights is None else {"stage_weights": args.stage_weights}  # None: the board's
-    return {**stream_options(args), "ram_weights": args.ram_weights, **staging}
+    in_flash = {"ram_kernels": False} if getattr(args, "no_ram_kernels", False) else {}  # else: the board's
+    return {**stream_options(args), "ram_weights": args.ram_weights, **staging, **in_flash}
 
 
 def add_no_winograd(parser: argparse.ArgumentParser) -> None:

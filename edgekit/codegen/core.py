@@ -62,6 +62,11 @@ class Target:
     #: runs, while the arena grows by at most this many bytes (``codegen.stage``, ``codegen/placement.py``,
     #: ``--stage-weights``); 0: none; RAM_WEIGHTS_ALL: no limit
     stage_weights: int = 0
+    #: link the kernels' code (the hot ones, compiled for speed) into RAM, copied there at start-up:
+    #: on a board whose flash has wait states and whose core fetches from a RAM without them
+    #: (a ``code_ram`` region, nucleo-l4r5zi's SRAM2), instruction fetches then never wait
+    #: (``--no-ram-kernels``: they stay in flash). A build matter: the generated C is the same.
+    ram_kernels: bool = False
 
     @property
     def kernel_dirs(self) -> tuple[str, ...]:
@@ -77,10 +82,13 @@ HOST = Target("host")
 STAGE_WEIGHTS_WAIT_STATES = 8192
 
 
-def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True, flash_wait_states: int = 0) -> Target:
+def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True, flash_wait_states: int = 0,
+                   code_ram: bool = False) -> Target:
     """The target of a board's core (a board file's ``cpu``); ``winograd=False`` keeps 3x3
     convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``);
     a flash with wait states (the board's memory system) stages the most-read weights
-    (STAGE_WEIGHTS_WAIT_STATES)."""
+    (STAGE_WEIGHTS_WAIT_STATES) and, on a board with a code RAM, runs the kernels from it."""
+    slow_flash = flash_wait_states > 0
     return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None,
-                  stream=stream, stage_weights=STAGE_WEIGHTS_WAIT_STATES if flash_wait_states > 0 else 0)
+                  stream=stream, stage_weights=STAGE_WEIGHTS_WAIT_STATES if slow_flash else 0,
+                  ram_kernels=slow_flash and code_ram)

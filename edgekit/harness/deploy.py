@@ -72,7 +72,8 @@ def flash_facts(sizes) -> dict:
     """The profile report's flash entry from a build's :class:`FirmwareSizes`."""
     return {"total_bytes": sizes.flash_bytes, "weight_bytes": sizes.flash_weights_bytes,
             "code_bytes": sizes.flash_code_bytes, "data_bytes": sizes.flash_data_bytes,
-            "limit_bytes": sizes.flash_limit_bytes, "ram_weight_bytes": sizes.ram_weights_bytes}
+            "limit_bytes": sizes.flash_limit_bytes, "ram_weight_bytes": sizes.ram_weights_bytes,
+            "ram_code_bytes": sizes.ram_code_bytes}
 
 
 def _flash_from_info(info: dict) -> dict | None:
@@ -81,7 +82,8 @@ def _flash_from_info(info: dict) -> dict | None:
         return None
     return {"total_bytes": s["flash_bytes"], "weight_bytes": s["flash_weights_bytes"],
             "code_bytes": s["flash_code_bytes"], "data_bytes": s["flash_data_bytes"],
-            "limit_bytes": s["flash_limit_bytes"], "ram_weight_bytes": s.get("ram_weights_bytes", 0)}
+            "limit_bytes": s["flash_limit_bytes"], "ram_weight_bytes": s.get("ram_weights_bytes", 0),
+            "ram_code_bytes": s.get("ram_code_bytes", 0)}
 
 
 def _model_of_build(build_dir: Path, info: dict) -> Path:
@@ -291,7 +293,9 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
     log(f"      {len(fw.generated.calls)} operators, arena {s.ram_arena_bytes:,} bytes "
         f"(planner: {fw.generated.plan.algorithm}); flash {s.flash_bytes:,} bytes (weights "
         f"{s.flash_weights_bytes:,}), RAM {s.ram_bytes:,} bytes with a {s.ram_stack_bytes:,}-byte stack"
-        + (f" and {s.ram_weights_bytes:,} bytes of weights" if s.ram_weights_bytes else ""))
+        + (f" and {s.ram_weights_bytes:,} bytes of weights" if s.ram_weights_bytes else "")
+        + (f"; the kernels' {s.ram_code_bytes:,} bytes of code run from RAM (--no-ram-kernels: from flash)"
+           if s.ram_code_bytes else ""))
     if fw.generated.staged_ops:
         log(f"      {len(fw.generated.staged_ops)} operators copy their weights ({fw.generated.staged_bytes:,} bytes "
             "in all) into the arena before they run: flash read once per weight (--stage-weights 0: none)")

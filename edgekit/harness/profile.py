@@ -210,7 +210,9 @@ class ProfileReport:
             peak = ram["stack_peak_bytes"]
             stack = f" + stack peak {peak:,}" if peak is not None else ""
             total = f" = {ram['total_bytes']:,} bytes" if "total_bytes" in ram else ""
-            lines.append(f"  RAM: static {ram['static_ram_bytes']:,} (.data + .bss, of which arena "
+            code = (self.flash or {}).get("ram_code_bytes")
+            what = f".data + .bss + kernel code {code:,}" if code else ".data + .bss"
+            lines.append(f"  RAM: static {ram['static_ram_bytes']:,} ({what}, of which arena "
                          f"{ram['arena_bytes']:,}){stack}{total}")
         if self.flash:
             f = self.flash

@@ -18,6 +18,7 @@ A board file, annotated (see ``boards/README.md`` for every key)::
     memory:
       - {name: FLASH, kind: flash, origin: 0x08000000, size_bytes: 2097152}
       - {name: RAM, kind: ram, origin: 0x20000000, size_bytes: 655360}
+      - {name: SRAM2, kind: code_ram, origin: 0x10000000, size_bytes: 32768}  # optional
     stack_bytes: 8192                   # stack reserved after .bss
     support: stm32l4                    # boards/support/<support>/
     defines: {EK_STM32_...: 1}          # -D for the board support code
@@ -53,7 +54,9 @@ CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "co
 FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16")
 FLOAT_ABIS = ("soft", "softfp", "hard")
 OPT_LEVELS = ("-O0", "-Og", "-O1", "-O2", "-O3", "-Os", "-Oz")
-MEMORY_KINDS = ("flash", "ram")
+MEMORY_KINDS = ("flash", "ram", "code_ram")
+#: kinds every board has exactly one region of (code_ram: at most one)
+REQUIRED_MEMORY_KINDS = ("flash", "ram")
 #: what ek_timer_ticks() can read (boards/support/*)
 TIMERS = ("dwt-cyccnt", "systick", "cmsdk-timer0")
 #: Cortex-M parts run from a few MHz to about 1 GHz
@@ -80,7 +83,10 @@ class BoardError(EdgekitError):
 @dataclass(frozen=True)
 class MemoryRegion:
     name: str  # the linker script's region name
-    kind: str  # "flash" (code, constants, .data image) or "ram" (.data, .bss, stack)
+    #: "flash" (code, constants, .data image), "ram" (.data, .bss, stack) or "code_ram": a RAM
+    #: the core fetches instructions from without wait states (on its instruction bus), where the
+    #: kernels run from when the flash has wait states (``Target.ram_kernels``)
+    kind: str
     origin: int  # byte address
     size_bytes: int
 
@@ -170,10 +176,12 @@ class Board:
         return self.emulator is not None
 
     def target(self, *, winograd: bool = True, stream: bool = True) -> Target:
-        """The code generator's target for this board: its core's kernels, and weights staged where
-        its flash has wait states (``codegen.core.target_for_cpu``)."""
+        """The code generator's target for this board: its core's kernels, and where its flash has
+        wait states, weights staged and (with a code RAM) the kernels run from RAM
+        (``codegen.core.target_for_cpu``)."""
         ws = self.memory_system.flash_wait_states if self.memory_system else 0
-        return target_for_cpu(self.cpu, winograd=winograd, stream=stream, flash_wait_states=ws)
+        return target_for_cpu(self.cpu, winograd=winograd, stream=stream, flash_wait_states=ws,
+                              code_ram=self.code_ram_region is not None)
 
     @property
     def flash_region(self) -> MemoryRegion:
@@ -182,6 +190,10 @@ class Board:
     @property
     def ram_region(self) -> MemoryRegion:
         return next(r for r in self.memory if r.kind == "ram")
+
+    @property
+    def code_ram_region(self) -> MemoryRegion | None:
+        return next((r for r in self.memory if r.kind == "code_ram"), None)
 
     @property
     def flash_bytes(self) -> int:
@@ -314,8 +326,10 @@ def _memory(value, source: str) -> tuple[MemoryRegion, ...]:
         regions.append(MemoryRegion(name, kind, origin, size))
     for kind in MEMORY_KINDS:
         n = sum(r.kind == kind for r in regions)
-        if n != 1:
+        if kind in REQUIRED_MEMORY_KINDS and n != 1:
             raise BoardError(f"{source}: memory needs exactly one region of kind {kind}, found {n}")
+        if n > 1:
+            raise BoardError(f"{source}: memory has {n} regions of kind {kind}, at most one")
     names = [r.name for r in regions]
     if len(set(names)) != len(names):
         raise BoardError(f"{source}: memory region names repeat: {', '.join(names)}")

@@ -75,10 +75,12 @@ class FirmwareSizes:
     ram_stack_bytes: int  # stack reserve
     ram_limit_bytes: int
     ram_weights_bytes: int = 0  # weights copied to RAM at reset (--ram-weights): in .data, their image in flash
+    ram_code_bytes: int = 0  # kernel code copied to RAM at reset (Target.ram_kernels): its image in flash
+    code_ram_limit_bytes: int | None = None  # the code RAM's size when that code is there (else: in the RAM)
 
     @property
     def static_ram_bytes(self) -> int:
-        return self.ram_arena_bytes + self.ram_weights_bytes + self.ram_other_static_bytes
+        return self.ram_arena_bytes + self.ram_weights_bytes + self.ram_code_bytes + self.ram_other_static_bytes
 
     @property
     def flash_bytes(self) -> int:
@@ -91,6 +93,11 @@ class FirmwareSizes:
     @property
     def ram_bytes(self) -> int:
         return self.static_ram_bytes + self.ram_stack_bytes
+
+    @property
+    def ram_region_bytes(self) -> int:
+        """What the RAM limit counts: all RAM but the kernel code in a code RAM of its own."""
+        return self.ram_bytes - (self.ram_code_bytes if self.code_ram_limit_bytes is not None else 0)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -141,6 +148,7 @@ class FirmwareBuild:
                 f"{s.flash_weights_bytes:,}, code {s.flash_code_bytes:,}, data {s.flash_data_bytes:,}\n"
                 f"  RAM   {s.ram_bytes:,} of {s.ram_limit_bytes:,} bytes: arena {s.ram_arena_bytes:,}, "
                 + (f"weights {s.ram_weights_bytes:,}, " if s.ram_weights_bytes else "")
+                + (f"kernel code {s.ram_code_bytes:,}, " if s.ram_code_bytes else "")
                 + f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}"
                 + (f"\n  {self.generated.invoke_stack.text()}" if self.generated.invoke_stack else ""))
 
@@ -227,10 +235,22 @@ def _size_flags(board: Board) -> list[str]:
     return [f for f in compile_flags(board) if f != board.opt] + ["-Os"]
 
 
+def _light_kernels(target: Target) -> set[str]:
+    return DSP_LIGHT_KERNELS if target.dsp else LIGHT_KERNELS
+
+
+def ram_code_objects(kernel_objs: list[Path], target: Target) -> list[str]:
+    """The object files whose code the linker places in RAM (``Target.ram_kernels``): the kernels
+    compiled for speed, which take the model's time; the light ones stay in flash."""
+    if not target.ram_kernels:
+        return []
+    return [o.name for o in kernel_objs if o.stem not in _light_kernels(target)]
+
+
 def compile_kernels(ek_dir: Path, board: Board, target: Target) -> list[Path]:
     """The runtime's kernels in ``ek_dir``, each with the flags it is built with for ``board``."""
     kernel_sources = sorted(ek_dir.glob("*.c"))
-    light = DSP_LIGHT_KERNELS if target.dsp else LIGHT_KERNELS
+    light = _light_kernels(target)
     hot = [k for k in kernel_sources if k.stem not in light]
     objs = compile_objects(hot, compile_flags(board), [ek_dir], f"kernels for {board.name}")
     if len(hot) < len(kernel_sources):
@@ -301,9 +321,10 @@ def _loader(base, *dirs: Path):
     return jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(d) for d in dirs]), base])
 
 
-def render_linker_script(board: Board, out: Path, measure: bool = False) -> Path:
+def render_linker_script(board: Board, out: Path, measure: bool = False, ram_code: list[str] = ()) -> Path:
     """The board's linker script. ``measure``: every region stretched to the next region's origin,
-    so an oversized firmware still links and can be measured."""
+    so an oversized firmware still links and can be measured. ``ram_code``: object file names whose
+    code is copied to RAM at reset and runs there (the board's code RAM, else its RAM)."""
     regions = list(board.memory)
     if measure:
         ordered = sorted(regions, key=lambda r: r.origin)
@@ -314,9 +335,12 @@ def render_linker_script(board: Board, out: Path, measure: bool = False) -> Path
         regions = [type(r)(r.name, r.kind, r.origin, stretched[r.name]) for r in regions]
     env = environment()
     env.loader = _loader(env.loader, COMMON_SUPPORT)
+    by_name = {r.name: r for r in regions}
+    code_region = by_name[(board.code_ram_region or board.ram_region).name]
     out.write_text(env.get_template("link.ld.j2").render(
         board=board, regions=regions, flash=board.flash_region, ram=board.ram_region,
-        stack_bytes=board.stack_bytes, boot_stage=board.boot_stage))
+        stack_bytes=board.stack_bytes, boot_stage=board.boot_stage, code_region=code_region,
+        ram_code=list(ram_code)))
     return out
 
 
@@ -406,6 +430,11 @@ def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None 
     data_image = sum(s.size for s in secs if "LOAD" in s.flags and flash(s.lma) and ram(s.vma))
     ram_total = sum(s.size for s in secs if "ALLOC" in s.flags and ram(s.vma))
     stack = sum(s.size for s in secs if s.name == ".stack")
+    code = next((s for s in secs if s.name == ".ramcode"), None)  # its image is code, not .data
+    ram_code = code.size if code is not None else 0
+    if code is not None and ram(code.vma):
+        data_image -= ram_code
+        ram_total -= ram_code
     arrays = {a.name: a for c in gen.calls for a in c.arrays}
     syms = _symbol_sizes(elf)
     weights = sum(syms.get(array_symbol(gen.prefix, a), 0) for a in arrays.values())
@@ -415,7 +444,13 @@ def measure(elf: Path, board: Board, gen: GeneratedModel, ram_limit: int | None 
         flash_data_bytes=data_image - in_ram, flash_limit_bytes=board.flash_bytes,
         ram_arena_bytes=gen.arena_bytes, ram_other_static_bytes=ram_total - stack - gen.arena_bytes - in_ram,
         ram_stack_bytes=stack, ram_limit_bytes=ram_limit if ram_limit is not None else board.ram_bytes,
-        ram_weights_bytes=in_ram)
+        ram_weights_bytes=in_ram, ram_code_bytes=ram_code, code_ram_limit_bytes=_code_ram_limit(board, code))
+
+
+def _code_ram_limit(board: Board, code) -> int | None:
+    """The code RAM's size when the kernels' code went there (it is not in the RAM limit)."""
+    region = board.code_ram_region
+    return region.size_bytes if code is not None and code.size and region is not None else None
 
 
 def _up_to_next(board: Board, region):
@@ -428,12 +463,17 @@ def _up_to_next(board: Board, region):
 
 def check_fits(sizes: FirmwareSizes, model_name: str, board: Board, ram_limit: int | None = None) -> None:
     problems = []
-    if sizes.ram_bytes > sizes.ram_limit_bytes:
+    if sizes.ram_region_bytes > sizes.ram_limit_bytes:
         has = "limit is" if ram_limit is not None else "board has"
         weights = (f", {sizes.ram_weights_bytes:,} of them weights --ram-weights copies there"
                    if sizes.ram_weights_bytes else "")
-        problems.append(f"RAM needs {sizes.ram_bytes:,} bytes{weights}, {has} {sizes.ram_limit_bytes:,} "
-                        f"(over by {sizes.ram_bytes - sizes.ram_limit_bytes:,})")
+        code = (f", {sizes.ram_code_bytes:,} of them kernel code (--no-ram-kernels keeps it in flash)"
+                if sizes.ram_code_bytes and sizes.code_ram_limit_bytes is None else "")
+        problems.append(f"RAM needs {sizes.ram_region_bytes:,} bytes{weights}{code}, {has} {sizes.ram_limit_bytes:,} "
+                        f"(over by {sizes.ram_region_bytes - sizes.ram_limit_bytes:,})")
+    if sizes.code_ram_limit_bytes is not None and sizes.ram_code_bytes > sizes.code_ram_limit_bytes:
+        problems.append(f"the kernels' code needs {sizes.ram_code_bytes:,} bytes of {board.code_ram_region.name}, "
+                        f"which holds {sizes.code_ram_limit_bytes:,} (--no-ram-kernels keeps it in flash)")
     if sizes.flash_bytes > sizes.flash_limit_bytes:
         problems.append(f"flash needs {sizes.flash_bytes:,} bytes, board has {sizes.flash_limit_bytes:,} "
                         f"(over by {sizes.flash_bytes - sizes.flash_limit_bytes:,})")
@@ -553,10 +593,11 @@ def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int 
                 f"-Wl,-Map={out_dir / 'firmware.map'}", "-T", str(script), *map(str, objs),
                 "-o", str(elf), "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group"]
 
-    script = render_linker_script(board, out_dir / "link.ld")
+    ram_code = ram_code_objects(kernel_objs, target)
+    script = render_linker_script(board, out_dir / "link.ld", ram_code=ram_code)
     if _link(link_cmd(script)) == "overflow":
         # Link once more with every region stretched, only to say by how much it does not fit.
-        measure_script = render_linker_script(board, out_dir / "link_measure.ld", measure=True)
+        measure_script = render_linker_script(board, out_dir / "link_measure.ld", measure=True, ram_code=ram_code)
         if _link(link_cmd(measure_script)) == "overflow":
             raise ToolchainError(f"{graph.name} on {board.name}: link overflows even unbounded regions")
         sizes = measure(elf, board, gen, ram_limit)

@@ -6,6 +6,8 @@
 #define EK_STACK_PAINT 0xDEADBEEFu
 #define EK_PAINT_MARGIN_WORDS 16u /* leave the words just below the current SP alone */
 
+extern uint32_t __ramcode_start__[];
+extern uint32_t __ramcode_end__[];
 extern uint32_t __data_start__[];
 extern uint32_t __data_end__[];
 extern uint32_t __bss_start__[];
@@ -37,8 +39,10 @@ uint32_t ek_stack_peak_bytes(void)
     return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
 }
 
+/* .data + .bss, and the kernels' code copied to RAM (--ram-kernels) */
 uint32_t ek_static_ram_bytes(void)
 {
     return (uint32_t)(((uintptr_t)__data_end__ - (uintptr_t)__data_start__) +
-                      ((uintptr_t)__bss_end__ - (uintptr_t)__bss_start__));
+                      ((uintptr_t)__bss_end__ - (uintptr_t)__bss_start__) +
+                      ((uintptr_t)__ramcode_end__ - (uintptr_t)__ramcode_start__));
 }

@@ -1,7 +1,7 @@
 /* startup_cortexm.c -- vector table and reset handler for every Cortex-M board.
  *
- * Reset: enable the FPU (if the build uses one), point VTOR at this table, copy .data from
- * flash, zero .bss, call main(). No C library start-up (no constructors, no heap, no stdio).
+ * Reset: enable the FPU (if the build uses one), point VTOR at this table, copy .data (and the
+ * kernels' code that runs from RAM, .ramcode) from flash, zero .bss, call main(). No C library start-up (no constructors, no heap, no stdio).
  * Symbols come from the linker script rendered from boards/support/common/link.ld.j2.
  */
 #include <stdint.h>
@@ -10,6 +10,9 @@
 #error "EK_BOARD_IRQ_COUNT comes from the board file (irq_count)"
 #endif
 
+extern uint32_t __ramcode_load__[];
+extern uint32_t __ramcode_start__[];
+extern uint32_t __ramcode_end__[];
 extern uint32_t __data_load__[];
 extern uint32_t __data_start__[];
 extern uint32_t __data_end__[];
@@ -68,6 +71,11 @@ void Reset_Handler(void)
 #endif
     SCB_VTOR = (uint32_t)(uintptr_t)ek_vector_table;
 
+    const uint32_t *code = __ramcode_load__;
+    for (uint32_t *dst = __ramcode_start__; dst < __ramcode_end__;) {
+        *dst++ = *code++;
+    }
+    __asm__ volatile("dsb\n\tisb" ::: "memory"); /* the copied code is fetched only after it is written */
     const uint32_t *src = __data_load__;
     for (uint32_t *dst = __data_start__; dst < __data_end__;) {
         *dst++ = *src++;
