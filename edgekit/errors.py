@@ -53,7 +53,11 @@ class ToolchainError(EdgekitError):
 
 
 class PlanError(EdgekitError):
-    """No memory plan fits the limits asked for."""
+    """No memory plan fits the limits asked for; ``best_bytes``: the smallest arena found."""
+
+    def __init__(self, message: str, best_bytes: int | None = None):
+        super().__init__(message)
+        self.best_bytes = best_bytes
 
 
 class ValidationMismatch(EdgekitError):

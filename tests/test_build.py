@@ -357,3 +357,22 @@ def test_emulator_stop_ends_qemu(firmware):
     emu.stop()
     assert not emu.running
     emu.stop()  # twice is harmless
+
+
+def test_a_ram_limit_under_the_default_build_plans_a_smaller_arena(mlperf_models, tmp_path):
+    """kws on the default board needs 29.8 KB of RAM with its default plan; under --ram-limit 26,000 the
+    build plans its arena under what is left (streaming more, codegen.fit_arena), fits, and says so.
+    Under 20,000 even the smallest plan does not fit: one line that says how small the arena would
+    have to be and the least edgekit plans."""
+    model = mlperf_models / "kws_ref_model.tflite"
+    default = build_firmware(model, "qemu-mps2-an386", tmp_path / "default")
+    assert default.sizes.ram_bytes > 26_000 and default.generated.limit_note is None
+    fw = build_firmware(model, "qemu-mps2-an386", tmp_path / "limited", ram_limit=26_000)
+    assert fw.sizes.ram_bytes <= 26_000 < default.sizes.ram_bytes
+    assert fw.sizes.ram_arena_bytes < default.sizes.ram_arena_bytes and fw.generated.segments
+    assert "arena limit" in fw.generated.limit_note and fw.generated.limit_note in fw.summary()
+    with pytest.raises(FirmwareTooLarge) as e:
+        build_firmware(model, "qemu-mps2-an386", tmp_path / "tiny", ram_limit=20_000)
+    msg = str(e.value)
+    assert "\n" not in msg and "limit is 20,000" in msg
+    assert f"the smallest edgekit plans is {fw.sizes.ram_arena_bytes:,} bytes" in msg

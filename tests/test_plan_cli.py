@@ -8,7 +8,7 @@ import pytest
 
 import edgekit
 from edgekit.cli import main
-from edgekit.codegen import generate
+from edgekit.codegen import generate, plan_model
 from edgekit.codegen.core import target_for_cpu
 from edgekit.errors import PlanError
 from edgekit.ir import read_tflite
@@ -122,3 +122,43 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"edgekit {edgekit.__version__}"
+
+
+def test_an_arena_limit_trades_cycles_for_arena(mlperf_models, runtime_lib, tmp_path, capsys):
+    """kws's default plan on the default board (DSP kernels, +10 % streaming budget) does not fit
+    8,000 bytes; under --arena-limit 8000 edgekit streams with a larger budget, says so, and the
+    code it generates fits and equals tflite-micro (host, ASan/UBSan)."""
+    from edgekit.target.host import random_inputs
+
+    from opmodels import assert_generated_bit_exact
+
+    path = mlperf_models / "kws_ref_model.tflite"
+    kws, target = read_tflite(path), load_board("qemu-mps2-an386").target()
+    default = plan_model(kws, target)
+    assert default.plan.arena_bytes > 8000 and default.limit_note is None
+    limited = plan_model(kws, target, ram_limit=8000)
+    assert limited.plan.arena_bytes <= 8000 and limited.segments
+    assert limited.work_units > default.work_units  # it costs cycles, and the note says so
+    assert limited.limit_note.startswith(f"to fit the 8,000-byte arena limit ({default.plan.arena_bytes:,} bytes")
+    assert "streaming budget" in limited.limit_note and "Winograd" not in limited.limit_note
+    gen = generate(kws, tmp_path / "gen", target=target, ram_limit=8000)
+    assert gen.arena_bytes == limited.plan.arena_bytes and gen.limit_note == limited.limit_note
+    assert_generated_bit_exact(gen, path.read_bytes(), runtime_lib, tmp_path, random_inputs(gen.graph, 2, 5))
+    assert main(["plan", str(path), "--board", "qemu-mps2-an386", "--arena-limit", "8000"]) == 0
+    assert limited.limit_note in capsys.readouterr().out
+
+
+def test_an_arena_limit_gives_up_winograd_where_that_is_what_fits(mlperf_models, capsys):
+    """resnet's DSP plan streams its first blocks in Winograd's row pairs (27 KB at any budget);
+    with direct 3x3 convolutions it streams a row at a time into less."""
+    resnet, target = read_tflite(mlperf_models / "pretrainedResnet_quant.tflite"), load_board("qemu-mps2-an386").target()
+    default = plan_model(resnet, target)
+    limit = default.plan.arena_bytes - 4096
+    limited = plan_model(resnet, target, ram_limit=limit)
+    assert limited.plan.arena_bytes <= limit and "not Winograd" in limited.limit_note
+    # nothing fits far below: the error names the least any plan needs, below the default's
+    with pytest.raises(PlanError) as e:
+        plan_model(resnet, target, ram_limit=4096)
+    least = e.value.best_bytes
+    assert f"the best plan found needs {least:,} bytes" in str(e.value)
+    assert limited.plan.arena_bytes >= least and least < default.plan.arena_bytes

@@ -17,7 +17,9 @@ def add_parser(sub) -> None:
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name (edgekit boards) or a board .yaml")
     bu.add_argument("-o", "--output", required=True, help="build folder")
     bu.add_argument("--ram-limit", type=int, metavar="BYTES",
-                    help="fail unless .data + .bss + stack fit in this many bytes (try a smaller part)")
+                    help=".data + .bss + stack must fit in this many bytes (try a smaller part): where they do "
+                         "not, the arena is planned smaller, trading cycles as --arena-limit does; an error if "
+                         "no plan fits")
     bu.add_argument("--json", action="store_true")
     add_no_winograd(bu)
     add_stream(bu)

@@ -32,6 +32,7 @@ def run(args) -> ExitCode:
           f"{len(gen.calls)} operators, arena {gen.arena_bytes:,} bytes, weights {gen.weight_bytes:,} bytes"
           + (f" ({len(gen.staged_ops)} operators copy theirs into the arena before they run: --stage-weights)"
              if gen.staged_ops else "")
-          + (f"; {gen.invoke_stack.text()}" if gen.invoke_stack else ""))
+          + (f"; {gen.invoke_stack.text()}" if gen.invoke_stack else "")
+          + (f"\n{gen.limit_note}" if gen.limit_note else ""))
     return ExitCode.OK
 

@@ -50,7 +50,10 @@ def add_arena_limit(parser: argparse.ArgumentParser) -> None:
     """``--arena-limit`` (the activation arena) for the commands that plan but build no firmware;
     ``--ram-limit`` means the firmware's whole RAM (build, deploy), so here it is refused."""
     parser.add_argument("--arena-limit", type=int, metavar="BYTES",
-                        help="fail with an error if no memory plan fits the arena in this many bytes")
+                        help="the arena must fit in this many bytes: where the default plan does not, edgekit "
+                             "trades cycles for it (a larger streaming budget than --stream-cycles-budget, direct "
+                             "3x3 convolutions instead of Winograd), the plan with the least estimated work that "
+                             "fits, and says so; an error if none fits")
     parser.add_argument("--ram-limit", type=int, help=argparse.SUPPRESS)
 
 

@@ -40,6 +40,7 @@ def run(args) -> ExitCode:
         doc["unplanned_kernels"] = list(mp.notes)
         doc["streamed_segments"] = [segment_json(seg) for seg in mp.segments]
         doc["staged_weights"] = [{"op": op, "bytes": n} for op, n in mp.staged]
+        doc["arena_limit_note"] = mp.limit_note
         print_json(doc)
     else:
         print(plan_text(mp.plan, mp.steps_graph, mp.file_order_bound))
@@ -48,6 +49,8 @@ def run(args) -> ExitCode:
         if mp.staged:
             print(f"staged weights (--stage-weights): {len(mp.staged)} operators copy theirs into their scratch "
                   "(or their segment's block) before they run: " + ", ".join(f"op {op} {n:,} B" for op, n in mp.staged))
+        if mp.limit_note:
+            print(mp.limit_note)
         if args.plot:
             print(f"timeline written to {args.plot}")
     for note in mp.notes:

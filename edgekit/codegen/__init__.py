@@ -103,6 +103,7 @@ class GeneratedModel:
     ram_weight_bytes: int = 0  # their bytes
     staged_ops: tuple[int, ...] = ()  # operators whose arrays are copied into the arena before they run
     staged_bytes: int = 0  # the arrays' bytes, all of them (each operator's copies live while it runs)
+    limit_note: str | None = None  # what ``fit_arena`` gave up to fit the arena limit
 
     @property
     def arena_bytes(self) -> int:
@@ -275,16 +276,85 @@ class MemoryPlan:
     step_of: tuple[int, ...] = ()  # per operator of ``graph``, its step in the plan
     file_order: tuple[int, ...] = ()  # per operator of ``graph``, its index in the model file
     staged: tuple[tuple[int, int], ...] = ()  # (operator, bytes) whose weights are copied into the arena (``stage``)
+    #: the plan's estimated work (``stream.model_units`` of its calls plus its segments' ``extra_units``);
+    #: None where an operator could not be lowered
+    work_units: float | None = None
+    limit_note: str | None = None  # what ``fit_arena`` gave up to fit the arena limit
 
     @property
     def steps_graph(self) -> Graph:
         return self.plan_graph or self.graph
 
 
+def work_units(graph: Graph, calls: list[KernelCall], segments: list[Segment]) -> float:
+    """Estimated work of running ``calls`` (``graph``'s operators, before segments are folded into
+    steps) with ``segments`` streamed, in the streaming search's units (``codegen/stream.py``)."""
+    stages = {c.op.index: st for c in calls if (st := stream.stream_stage(graph, c)) is not None}
+    return stream.model_units(graph, calls) + sum(stream.extra_units(graph, seg, stages) for seg in segments)
+
+
+#: streaming budgets ``fit_arena`` tries, in turn, past the target's own (``--stream-cycles-budget``)
+LIMIT_BUDGETS = (0.25, 0.5, 1.0, 2.0, 10.0)
+
+
+def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = True
+              ) -> tuple[Target, str | None]:
+    """The target to plan ``graph`` with under an arena limit: ``target`` itself when its plan fits;
+    else the one with the least estimated work among those that fit, trading cycles for arena:
+    larger streaming budgets (LIMIT_BUDGETS), and on DSP cores direct 3x3 convolutions instead of
+    Winograd (its tiles need more rows in a band and more scratch). The note says what was given
+    up and what it costs. When none fits, the one with the smallest arena (no note): the plan then
+    refuses the limit in one line, naming the least it found."""
+    base = plan_model(graph, target, None, reorder_ops)
+    if base.plan.arena_bytes <= ram_limit:
+        return target, None
+    wino = [target.winograd_min_pixels]
+    if target.dsp and target.winograd_min_pixels is not None:
+        direct = dataclasses.replace(target, winograd_min_pixels=None)
+        if any(a.function != b.function for a, b in zip(lower_graph(graph, target), lower_graph(graph, direct))):
+            wino.append(None)
+    fits, smallest = [], (base.plan.arena_bytes, target)
+    for w in wino:
+        budgets = [b for b in LIMIT_BUDGETS if b > target.stream_cycles_budget] if target.stream else []
+        budgets = ([target.stream_cycles_budget] if w != target.winograd_min_pixels else []) + budgets
+        if not budgets:
+            continue
+        def planned(b: float) -> tuple[Target, MemoryPlan]:
+            trial = dataclasses.replace(target, winograd_min_pixels=w, stream_cycles_budget=b)
+            return trial, plan_model(graph, trial, None, reorder_ops)
+
+        found = planned(budgets[-1])  # the largest first: if it does not fit, no smaller one does
+        smallest = min(smallest, (found[1].plan.arena_bytes, found[0]), key=lambda a: a[0])
+        if found[1].plan.arena_bytes > ram_limit:
+            continue
+        for b in budgets[:-1]:  # then the smallest that fits: a larger one only costs more
+            trial, mp = planned(b)
+            if mp.plan.arena_bytes <= ram_limit:
+                found = trial, mp
+                break
+        trial, mp = found
+        fits.append((mp.work_units if mp.work_units is not None else float("inf"), len(fits), trial, mp))
+    if not fits:
+        return smallest[1], None
+    units, _, chosen, mp = min(fits)
+    gave = []
+    if chosen.stream_cycles_budget != target.stream_cycles_budget:
+        gave.append(f"streaming budget {chosen.stream_cycles_budget:g}")
+    if chosen.winograd_min_pixels != target.winograd_min_pixels:
+        gave.append("3x3 convolutions direct, not Winograd")
+    cost = f", estimated {units / base.work_units:.2f}x the work" if base.work_units and units != float("inf") else ""
+    return chosen, (f"to fit the {ram_limit:,}-byte arena limit ({base.plan.arena_bytes:,} bytes without it): "
+                    f"{' and '.join(gave)} (arena {mp.plan.arena_bytes:,} bytes{cost})")
+
+
 def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
                reorder_ops: bool = True) -> MemoryPlan:
     """Plan ``graph`` for ``target``'s kernels (their scratch and overlaps) as ``generate`` would,
-    tolerating operators edgekit cannot lower (each gets a note and no kernel facts)."""
+    tolerating operators edgekit cannot lower (each gets a note and no kernel facts); under
+    ``ram_limit``, with what ``fit_arena`` gives up to fit it."""
+    limit_note = None
+    if ram_limit is not None and target is not None:
+        target, limit_note = fit_arena(graph, target, ram_limit, reorder_ops)
     facts, notes = memory_facts(graph, target)
     file_bound = max(no_overlap_requirements(buffers_for(graph, facts)[0], len(graph.ops) + 1))
     schedule = reorder(graph, facts) if reorder_ops else None
@@ -292,6 +362,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     memory = schedule.remap(facts) if schedule else facts
     lean_ops: frozenset[int] = frozenset()
     plan = None
+    units = None
     segments: list[Segment] = []
     staged_list: tuple[tuple[int, int], ...] = ()
     operators, members = planned, [[op.index] for op in planned.ops]
@@ -301,6 +372,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
+        units = work_units(planned, calls, segments)
         staged_calls, staged_segments, staged, _ = stage(planned, calls, chosen, segments)
         if staged and (ram_limit is None or stream.arena_with(planned, op_memory(staged_calls), staged_segments) <= ram_limit):
             # as generate: none staged over the limit
@@ -315,7 +387,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
     step_of = tuple(step for op in operators.ops for step, m in enumerate(members) if op.index in m)
     return MemoryPlan(operators, plan, file_bound, tuple(notes), lean_ops, tuple(segments),
-                      planned if segments else None, step_of, tuple(file_order), staged_list)
+                      planned if segments else None, step_of, tuple(file_order), staged_list, units, limit_note)
 
 
 def check_generatable(graph: Graph) -> None:
@@ -426,6 +498,9 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     check_prefix(prefix)
     check_generatable(graph)
     target = target or HOST
+    limit_note = None
+    if ram_limit is not None:
+        target, limit_note = fit_arena(graph, target, ram_limit, reorder_ops)
     calls = share_identical_arrays(lower_graph(graph, target))
     schedule = None
     if reorder_ops:
@@ -569,7 +644,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         (out_dir / f"{prefix}.h").write_text(env.get_template("model.h.j2").render(ctx))
     gen = GeneratedModel(out_dir, prefix, graph, tuple(calls), plan, inputs, outputs,
                          ctx["weight_bytes"], invoke_stack, tuple(segments), in_ram, ctx["ram_weight_bytes"],
-                         tuple(sorted(staged)), sum(a.nbytes for v in staged.values() for a in v))
+                         tuple(sorted(staged)), sum(a.nbytes for v in staged.values() for a in v), limit_note)
     (out_dir / "metadata.json").write_text(json.dumps(metadata(gen), indent=2) + "\n")
     (out_dir / MANIFEST).write_text(json.dumps({"files": sorted(written | files.keys())}, indent=1) + "\n")
     return gen

@@ -333,5 +333,5 @@ def plan_memory(buffers: Sequence[Buffer], shared: Sequence[SharedBytes] = (),
     verify(plan)
     if ram_limit is not None and plan.arena_bytes > ram_limit:
         raise PlanError(f"no memory plan fits in {ram_limit:,} bytes: the best plan found needs "
-                        f"{plan.arena_bytes:,} bytes (lower bound {plan.lower_bound:,})")
+                        f"{plan.arena_bytes:,} bytes (lower bound {plan.lower_bound:,})", plan.arena_bytes)
     return plan

@@ -37,7 +37,7 @@ from .. import __version__
 from ..codegen import GeneratedModel, foreign_files, generate
 from ..codegen.core import Target
 from ..codegen.render import array_symbol, environment
-from ..errors import EdgekitError, ToolchainError
+from ..errors import EdgekitError, PlanError, ToolchainError
 from ..files import BOARD_SUPPORT, FIRMWARE
 from ..folders import locked
 from ..ir import DType, read_tflite
@@ -150,7 +150,8 @@ class FirmwareBuild:
                 + (f"weights {s.ram_weights_bytes:,}, " if s.ram_weights_bytes else "")
                 + (f"kernel code {s.ram_code_bytes:,}, " if s.ram_code_bytes else "")
                 + f"other static {s.ram_other_static_bytes:,}, stack {s.ram_stack_bytes:,}"
-                + (f"\n  {self.generated.invoke_stack.text()}" if self.generated.invoke_stack else ""))
+                + (f"\n  {self.generated.invoke_stack.text()}" if self.generated.invoke_stack else "")
+                + (f"\n  {self.generated.limit_note}" if self.generated.limit_note else ""))
 
 
 
@@ -556,13 +557,37 @@ def _swap_in(stage: Path, out_dir: Path) -> None:
     os.replace(stage / BUILD_JSON, out_dir / BUILD_JSON)
 
 
+def _arena_to_fit(sizes: FirmwareSizes) -> int | None:
+    """The arena with which a firmware over its RAM limit would fit, when the excess is less than
+    its arena (then planning it under that limit, which trades cycles for arena, may fit)."""
+    over = sizes.ram_region_bytes - sizes.ram_limit_bytes
+    return sizes.ram_arena_bytes - over if 0 < over < sizes.ram_arena_bytes else None
+
+
 def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int | None,
-                target: Target | None) -> FirmwareBuild:
+                target: Target | None, arena_limit: int | None = None) -> FirmwareBuild:
+    """Generate, compile, link and measure into ``out_dir``. A firmware over its RAM by less than its
+    arena is built once more with the arena planned under the limit that fits (``codegen.fit_arena``:
+    more streaming, direct convolutions), ``arena_limit``; if no plan fits that, the RAM error stands."""
     graph = read_tflite(model_tflite)
     # DSP kernels on cores that have them, unless another target is asked for (benchmarks)
     target = target or board.target()
     gen = generate(graph, out_dir / "model", prefix="model", source=model_tflite.name, target=target,
-                   stack=invoke_stack(board, target))
+                   stack=invoke_stack(board, target), ram_limit=arena_limit)
+
+    def smaller(sizes: FirmwareSizes) -> FirmwareBuild | None:
+        fit = _arena_to_fit(sizes) if arena_limit is None else None
+        if fit is None:
+            return None
+        try:
+            return _build_into(out_dir, model_tflite, board, ram_limit, target, arena_limit=fit)
+        except PlanError as exc:  # no plan that small: the RAM error stands, saying so
+            try:
+                check_fits(sizes, graph.name, board, ram_limit)
+            except FirmwareTooLarge as too_large:
+                least = f", and the smallest edgekit plans is {exc.best_bytes:,} bytes" if exc.best_bytes else ""
+                raise FirmwareTooLarge(f"{too_large}; an arena of {fit:,} bytes would fit{least}") from None
+            return None
 
     flags = compile_flags(board)
     size_flags = _size_flags(board)
@@ -602,10 +627,14 @@ def _build_into(out_dir: Path, model_tflite: Path, board: Board, ram_limit: int 
             raise ToolchainError(f"{graph.name} on {board.name}: link overflows even unbounded regions")
         sizes = measure(elf, board, gen, ram_limit)
         elf.unlink()
+        if (fitted := smaller(sizes)) is not None:
+            return fitted
         check_fits(sizes, graph.name, board, ram_limit)
         raise FirmwareTooLarge(f"{graph.name} does not fit {board.name}: a memory region overflowed "
                                f"(flash {sizes.flash_bytes:,} bytes, RAM {sizes.ram_bytes:,} bytes)")
     sizes = measure(elf, board, gen, ram_limit)
+    if sizes.ram_region_bytes > sizes.ram_limit_bytes and (fitted := smaller(sizes)) is not None:
+        return fitted
     check_fits(sizes, graph.name, board, ram_limit)
 
     objcopy = find_tool("arm-none-eabi-objcopy", _ARM_HINT)
