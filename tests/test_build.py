@@ -376,3 +376,16 @@ def test_a_ram_limit_under_the_default_build_plans_a_smaller_arena(mlperf_models
     msg = str(e.value)
     assert "\n" not in msg and "limit is 20,000" in msg
     assert f"the smallest edgekit plans is {fw.sizes.ram_arena_bytes:,} bytes" in msg
+
+
+def test_a_board_whose_ram_the_default_plan_overflows_gets_a_smaller_arena(mlperf_models, tmp_path):
+    """The default board with 26,000 bytes of RAM: kws's default firmware overflows the region at
+    link time; the build plans the arena under what the rest leaves and links."""
+    data = copy.deepcopy(yaml.safe_load((BOARDS / "qemu-mps2-an386.yaml").read_text()))
+    ram = next(r for r in data["memory"] if r["kind"] == "ram")
+    ram["size_bytes"] = 26_000
+    path = tmp_path / "qemu-mps2-an386.yaml"
+    path.write_text(yaml.safe_dump(data))
+    fw = build_firmware(mlperf_models / "kws_ref_model.tflite", load_board(path), tmp_path / "out")
+    assert fw.sizes.ram_bytes <= 26_000 and fw.generated.segments
+    assert fw.generated.limit_note.startswith("to fit the ")

@@ -68,7 +68,7 @@ CALL_UNITS = 400
 WIDEN_UNITS = 2
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
-#: on a 1x1 64->64 layer: 1 pixel 0.6 of a block, with the call's set-up; benchmarks/conv_tail.py)
+#: on a 1x1 64->64 layer: 1 pixel 0.48 of a block, with the call's set-up; benchmarks/conv_tail.py)
 TAIL_PIXELS = {"ek_conv2d_dsp_s8": (0, 2, 4, 4)}
 
 

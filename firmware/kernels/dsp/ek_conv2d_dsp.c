@@ -553,28 +553,86 @@ static void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
 }
 #endif
 
-/* A last block of one pixel: every channel pair against that column alone, two pairs of k a step
- * (two words of weights, four SXTB16, four dual MACs), where the four-pixel loop would compute four
- * pixels. Few registers: C (gcc allocates it well) on every core, the same requantization as the
- * four-pixel loop. */
+/* Two pairs of k of one channel pair against the column's pixel (word q of the stream against
+ * x[4q]: the columns are stored [pair][pixel]) into a0, a1. */
+EK_INLINE void one_two_pairs(const int32_t *s, const uint32_t *x, int32_t *a0, int32_t *a1)
+{
+    const uint32_t v0 = (uint32_t)s[0], v1 = (uint32_t)s[1];
+    *a0 = ek_smlad(x[0], ek_sxtb16(v0), *a0);
+    *a1 = ek_smlad(x[0], ek_sxtb16_ror8(v0), *a1);
+    *a0 = ek_smlad(x[4], ek_sxtb16(v1), *a0);
+    *a1 = ek_smlad(x[4], ek_sxtb16_ror8(v1), *a1);
+}
+
+#if EK_DSP_ASM
+/* One word of weights (both channels, a pair of k) against the pixel's pair X. */
+#define EK_ONE_WORD(W, X)                                 \
+    "sxtb16 %[t], %[" W "]\n\t"                            \
+    "smlad  %[a0], %[" X "], %[t], %[a0]\n\t"              \
+    "sxtb16 %[" W "], %[" W "], ror #8\n\t"                \
+    "smlad  %[a1], %[" X "], %[" W "], %[a1]\n\t"
+
+/* A channel pair's pairs of k (even) against one pixel: two in C when pairs % 4 == 2, then four a
+ * step, the eight words (four of weights, four of the pixel's pairs) loaded back to back so that the
+ * loads pipeline. The stream after the pair's weights. */
+EK_INLINE const int32_t *one_pixel_pairs(const int32_t *s, const uint32_t *x, int32_t pairs, int32_t *r0,
+                                         int32_t *r1)
+{
+    int32_t a0 = *r0, a1 = *r1;
+    if (pairs & 2) {
+        one_two_pairs(s, x, &a0, &a1);
+        s += 2;
+        x += 8;
+    }
+    if (pairs >= 4) {
+        const uint32_t *end = x + 4 * (pairs & ~3);
+        uint32_t w0, w1, w2, w3, x0, x1, x2, x3, t;
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[w0], [%[s]], #4\n\t"
+                         "ldr    %[w1], [%[s]], #4\n\t"
+                         "ldr    %[w2], [%[s]], #4\n\t"
+                         "ldr    %[w3], [%[s]], #4\n\t"
+                         "ldr    %[x0], [%[x]], #64\n\t"
+                         "ldr    %[x1], [%[x], #-48]\n\t"
+                         "ldr    %[x2], [%[x], #-32]\n\t"
+                         "ldr    %[x3], [%[x], #-16]\n\t"
+                         EK_ONE_WORD("w0", "x0") EK_ONE_WORD("w1", "x1")
+                         EK_ONE_WORD("w2", "x2") EK_ONE_WORD("w3", "x3")
+                         "ldr    %[t], %[end]\n\t"
+                         "cmp    %[x], %[t]\n\t"
+                         "bne    1b\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [s] "+r"(s), [x] "+r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                           [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),
+                           [x3] "=&r"(x3), [t] "=&r"(t)
+                         : [end] "m"(end)
+                         : "cc", "memory");
+    }
+    *r0 = a0;
+    *r1 = a1;
+    return s;
+}
+#else
+/* The same computation in C: cores without the DSP extension, builds where EK_DSP_ASM is 0
+ * (ek_dsp.h: -O0, EK_DSP_NO_ASM) and the host. */
+EK_INLINE const int32_t *one_pixel_pairs(const int32_t *s, const uint32_t *x, int32_t pairs, int32_t *r0,
+                                         int32_t *r1)
+{
+    for (int32_t q = 0; q < pairs; q += 2, s += 2, x += 8) {
+        one_two_pairs(s, x, r0, r1);
+    }
+    return s;
+}
+#endif
+
+/* A last block of one pixel: every channel pair against that column alone (one_pixel_pairs), where
+ * the four-pixel loop would compute four pixels; the same requantization as the four-pixel loop. */
 EK_INLINE void channels_one(const int32_t *s, const ek_gemm_ctx *g)
 {
     const int32_t pairs = g->pairs; /* even: k_pad is a multiple of 4 */
     int32_t last;
     do {
         int32_t a0 = s[0], a1 = s[1]; /* scalars: an array here is kept on the stack */
-        const uint32_t *x = g->cols;
-        s += 2;
-        const int32_t *end = s + pairs;
-        do { /* pairs >= 2 */
-            const uint32_t v0 = (uint32_t)s[0], v1 = (uint32_t)s[1];
-            a0 = ek_smlad(x[0], ek_sxtb16(v0), a0);
-            a1 = ek_smlad(x[0], ek_sxtb16_ror8(v0), a1);
-            a0 = ek_smlad(x[4], ek_sxtb16(v1), a0);
-            a1 = ek_smlad(x[4], ek_sxtb16_ror8(v1), a1);
-            s += 2;
-            x += 8;
-        } while (s != end);
+        s = one_pixel_pairs(s + 2, g->cols, pairs, &a0, &a1);
         g->out[0][((uint32_t)s[2] >> 8) & 0xFFFFu] = (int8_t)ek_ssat8(ek_requant2_clamped(a0, s[0], s[1], s[2] & 0xFF));
         g->out[0][((uint32_t)s[5] >> 8) & 0xFFFFu] = (int8_t)ek_ssat8(ek_requant2_clamped(a1, s[3], s[4], s[5] & 0xFF));
         last = ((uint32_t)s[5] & EK_LAST_PAIR) != 0;
