@@ -203,7 +203,12 @@ class Loop:
     m7_iteration: int
 
     def asm(self, n: int) -> str:
-        return f"    @ {self.name}\n{self.setup.format(n=n)}\n1:\n{self.body}\n    subs r0, #1\n    bne 1b\n"
+        return (f"    @ {self.name}\n{self.setup.format(n=n)}\n    .global {self.head(n)}\n{self.head(n)}:\n1:\n"
+                f"{self.body}\n    subs r0, #1\n    bne 1b\n")
+
+    def head(self, n: int) -> str:
+        """The symbol of the loop's first instruction (where its bne lands)."""
+        return f"head_{self.name}_{n}"
 
 
 BASE = "    movw r4, #0\n    movt r4, #0x2000\n"  # r4 = start of RAM
@@ -320,7 +325,24 @@ def run_loops(cpu: str, machine: str, n_values: list[int], tmp_path: Path) -> li
                     "-kernel", str(elf)], check=True, timeout=60, capture_output=True)
     report = cycles.read(out)
     assert len(report.invokes) == 1
-    return report.invokes[0][1]
+    return report.invokes[0][1], wide_unaligned_heads(elf, [lp.head(n) for n in n_values for lp in LOOPS])
+
+
+def wide_unaligned_heads(elf: Path, heads: list[str]) -> dict[str, bool]:
+    """Per loop head: is its first instruction 32-bit at a halfword (not word) address (a taken branch
+    there refills one cycle later on the M4: refill_wide_unaligned)?"""
+    syms = {}
+    for line in subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[parts[2]] = int(parts[0], 16)
+    width = {}
+    for line in subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\t([0-9a-f]{4})( [0-9a-f]{4})?\s", line)
+        if m:
+            width[int(m.group(1), 16)] = 4 if m.group(3) else 2
+    return {h: width[syms[h]] == 4 and syms[h] % 4 == 2 for h in heads}
 
 
 N = 100
@@ -333,10 +355,13 @@ def m4_regions(tmp_path_factory):
 
 @pytest.mark.parametrize("loop", LOOPS, ids=[lp.name for lp in LOOPS])
 def test_m4_loop_matches_hand_count(loop: Loop, m4_regions):
-    p = timing("cortex-m4")["branch_refill"]
-    got = m4_regions[LOOPS.index(loop)]
+    model = timing("cortex-m4")
+    p = model["branch_refill"]
+    regions, unaligned = m4_regions
+    got = regions[LOOPS.index(loop)]
     mark = 2 * (1 + p)  # ek_mark's "bx lr" and the "bl ek_mark" that ends the region
-    loop_cycles = N * (loop.m4_iteration + loop.m4_refills_per_iteration * p) + (N - 1) * p  # bne taken N-1 times
+    back = p + model["refill_wide_unaligned"] * unaligned[loop.head(N)]  # the bne's refill at the loop's head
+    loop_cycles = N * (loop.m4_iteration + loop.m4_refills_per_iteration * p) + (N - 1) * back  # bne taken N-1 times
     hand = mark + loop.m4_setup + loop_cycles
     assert abs(got.cycles - hand) <= 0.05 * hand, f"{loop.name}: plugin {got.cycles}, by hand {hand}"
     body_insns = len([ln for ln in loop.body.splitlines() if ln.strip() and not ln.strip().endswith(":")])
@@ -353,16 +378,58 @@ def m7_regions(tmp_path_factory):
 @pytest.mark.parametrize("loop", LOOPS, ids=[lp.name for lp in LOOPS])
 def test_m7_loop_per_iteration_matches_hand_count(loop: Loop, m7_regions):
     i = LOOPS.index(loop)
-    once, twice = m7_regions[i], m7_regions[len(LOOPS) + i]
+    once, twice = m7_regions[0][i], m7_regions[0][len(LOOPS) + i]
     per_iteration = (twice.cycles - once.cycles) / N
     assert abs(per_iteration - loop.m7_iteration) <= 0.05 * loop.m7_iteration, \
         f"{loop.name}: plugin {per_iteration:.2f} cycles per iteration, by hand {loop.m7_iteration}"
 
 
 def test_taken_branches_are_counted(m4_regions):
-    alu = m4_regions[0]
+    alu = m4_regions[0][0]
     assert alu.taken_branches == (N - 1) + 2  # the loop's bne, ek_mark's bx lr and the closing bl
     assert alu.classes["branch"] == N + 2
+
+
+def test_a_branch_to_a_wide_instruction_across_two_words_refills_a_cycle_later(tmp_path):
+    """The same loop twice, entered by a branch and closed by bne: its head (ldr.w) word-aligned, then
+    at a halfword address (the TRM's P depends on the target's alignment and width): every taken
+    branch into the second costs refill_wide_unaligned more, N in all; the instructions are the same."""
+    def region(pad: str) -> str:
+        return (f"    movw r4, #0\n    movt r4, #0x2000\n    movs r0, #{N}\n    b 1f\n    .balign 4\n{pad}"
+                "1:\n    ldr.w r1, [r4]\n    subs r0, #1\n    bne 1b\n")
+    body = "\n    bl ek_mark\n".join([region(""), region("    nop\n")])
+    src = tmp_path / "align.s"
+    src.write_text(f"""    .syntax unified
+    .thumb
+    .text
+    .word 0x20010000
+    .word _start
+    .thumb_func
+    .global _start
+_start:
+    bl ek_mark
+{body}
+    bl ek_mark
+    movs r0, #0x18
+    movw r1, #0x0026
+    movt r1, #0x2
+    bkpt 0xab
+3:  b 3b
+    .thumb_func
+ek_mark:
+    bx lr
+""")
+    elf = tmp_path / "align.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-nostartfiles", "-Wl,-Ttext=0x0",
+                    "-Wl,--entry=_start", str(src), "-o", str(elf)], check=True)
+    out = tmp_path / "cycles.jsonl"
+    args = cycles.plugin_args("cortex-m4", out, cycles.symbol_address(elf, "ek_mark"), 2)
+    subprocess.run(["qemu-system-arm", "-machine", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
+                    "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", *args,
+                    "-kernel", str(elf)], check=True, timeout=60, capture_output=True)
+    aligned, across = cycles.read(out).invokes[0][1]
+    assert aligned.instructions == across.instructions
+    assert across.cycles - aligned.cycles == N * timing("cortex-m4")["refill_wide_unaligned"] > 0
 
 
 # ---------------------------------------------------------------------------- 4. on a model

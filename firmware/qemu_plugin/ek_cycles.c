@@ -32,7 +32,8 @@
  *     instruction stalls (agu_stall cycles);
  *   - a store with a register offset costs store_reg_offset;
  *   - a taken branch adds the pipeline refill P (branch_refill): unconditional branches at
- *     translation, conditional ones when the next block shows they were taken;
+ *     translation, conditional ones when the next block shows they were taken; into a block whose
+ *     first instruction is 32-bit at a halfword address, refill_wide_unaligned more;
  *   - a single load to the PC blocks: never pipelined, its load plus load_pc_refill (per the
  *     TRM, two cycles of load and three of pipeline reload at least).
  * Dual-issue cores (Cortex-M7, issue dual): an instruction issues in the same cycle as the
@@ -78,6 +79,8 @@ typedef struct {
     int load_latency;        /* dual-issue model: cycles until a loaded register can be read */
     int wb_base_pipelined;   /* M4: a load after a load that wrote back its base is pipelined */
     int unaligned_penalty;   /* M4: extra cycles of unaligned halfword/word accesses (1: the TRM's) */
+    int refill_wide_unaligned; /* M4: P's extra cycles when the branch target is a 32-bit instruction
+                                  at an address that is not word-aligned (two fetches) */
 } ek_model;
 
 static const char *const class_keys[EK_CLS_COUNT] = {
@@ -98,7 +101,7 @@ static int set_key(ek_model *m, const char *key, const char *val)
         {"branch_mispredict", &m->branch_mispredict},
         {"branch_uncond", &m->branch_uncond}, {"load_latency", &m->load_latency},
         {"dual_issue", &m->dual_issue}, {"wb_base_pipelined", &m->wb_base_pipelined},
-        {"unaligned_penalty", &m->unaligned_penalty},
+        {"unaligned_penalty", &m->unaligned_penalty}, {"refill_wide_unaligned", &m->refill_wide_unaligned},
     };
     if (strcmp(key, "core") == 0) {
         snprintf(m->core, sizeof m->core, "%s", val);
@@ -182,6 +185,7 @@ typedef struct ek_block_s {
     uint8_t end;             /* END_*: how the last instruction changes the flow */
     uint8_t is_hook;
     uint8_t counter;         /* dual-issue model: 2-bit predictor of the ending branch */
+    uint8_t wide_unaligned;  /* its first instruction is 32-bit at a halfword (not word) address */
     uint32_t n_reads;        /* memory model: the flash reads (address / read bytes) the block's */
     uint64_t *reads;         /* instructions come from, in order, and the static cycles of the */
     uint32_t *read_cycles;   /* instructions that start in each */
@@ -475,6 +479,9 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if ((ins[i].flags & EK_F_PC_WRITE) && !cond[i]) {
             b->taken_static++;
         }
+        if (i == 0) {
+            b->wide_unaligned = (uint8_t)(size == 4 && (b->vaddr & 2u) != 0);
+        }
         if (i == n - 1) {
             b->fallthrough = qemu_plugin_insn_vaddr(qi) + size;
             if (ins[i].flags & EK_F_PC_WRITE) {
@@ -568,6 +575,11 @@ static void on_block_exec(unsigned int vcpu, void *userdata)
     (void)vcpu;
     ek_block *b = userdata;
     ek_block *p = (ek_block *)prev_block;
+    /* a taken branch into a 32-bit instruction that straddles two fetch words refills later */
+    if (p != NULL && b->wide_unaligned && !model.dual_issue &&
+        (p->end == END_UNCOND || (p->end == END_COND && b->vaddr != p->fallthrough))) {
+        cur.cycles += (uint64_t)model.refill_wide_unaligned;
+    }
     if (p != NULL && p->end == END_COND) {
         const int taken = b->vaddr != p->fallthrough;
         if (model.dual_issue) {
