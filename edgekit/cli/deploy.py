@@ -28,6 +28,10 @@ def add_parser(sub) -> None:
                    help="no hardware: run a real board's kernels on the emulated board of its core and estimate "
                         "cycles and ms with the real board's memory system and clock")
     d.add_argument("--json", action="store_true")
+    d.add_argument("--ram-limit", type=int, metavar="BYTES",
+                   help=".data + .bss + stack must fit in this many bytes (default: the board's RAM; with --emulate, "
+                        "the real board's): where they do not, the arena is planned smaller, trading cycles, as "
+                        "build --ram-limit does")
     add_deadline(d)
     add_no_winograd(d)
     add_stream(d)
@@ -43,6 +47,7 @@ def run(args) -> ExitCode:
                     report_path=Path(args.report) if args.report else None, winograd=not args.no_winograd,
                     options=target_options(args),
                     deadline_s=args.deadline, inputs=Path(args.inputs) if args.inputs else None,
-                    labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log)
+                    labels=Path(args.labels) if args.labels else None, emulate=args.emulate, log=log,
+                    ram_limit=args.ram_limit)
     report(result, args)
     return ExitCode.OK if result.passed else ExitCode.MISMATCH

@@ -224,13 +224,15 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
            report_path: Path | None = None, winograd: bool = True, deadline_s: float | None = None,
            options: dict | None = None,
            inputs: Path | None = None, labels: Path | None = None, emulate: bool = False,
-           log: Log = _nolog) -> DeployResult:
+           log: Log = _nolog, ram_limit: int | None = None) -> DeployResult:
     """Convert (a Keras model), plan, generate, build, flash or start QEMU, run ``samples`` inputs
     and compare them with tflite-micro; ``winograd=False`` keeps 3x3 convolutions direct;
     ``options``: Target fields the command line sets (``stream``, ``stream_cycles_budget``, ``pull_input``,
     ``ram_weights``).
     ``emulate``: run a real board's kernels on the emulated board of its core, with cycles
-    estimated for the real board's memory system and clock."""
+    estimated for the real board's memory system and clock. ``ram_limit``: the firmware's RAM must
+    fit it (``build_firmware``: a smaller arena is planned where it does not); emulating, the real
+    board's RAM is the limit by default."""
     model = Path(model)
     board, modelled = _run_where(board_name, emulate, port)  # a wrong board name fails before any work
     if not model.exists():
@@ -249,14 +251,17 @@ def deploy(model: Path, board_name: str, calib: Path | None = None, synthetic_ca
     with locked(out_dir):  # one deploy at a time per folder
         return _deploy_into(out_dir, model, stem, keras, board, calib, synthetic_calib, samples, seed, port,
                             report_path, winograd, deadline_s, inputs, labels, log, modelled,
-                            options)
+                            options, ram_limit)
 
 
 def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, calib: Path | None,
                  synthetic_calib: bool, samples: int, seed: int, port: str | None, report_path: Path | None,
                  winograd: bool, deadline_s: float | None, inputs: Path | None, labels: Path | None,
-                 log: Log, modelled=None, options: dict | None = None) -> DeployResult:
+                 log: Log, modelled=None, options: dict | None = None,
+                 ram_limit: int | None = None) -> DeployResult:
     result = DeployResult(stem, board.name, out_dir, model)
+    if ram_limit is None and modelled is not None and modelled is not board:
+        ram_limit = modelled.ram_bytes  # the twin has more RAM than the board the firmware is for
 
     @contextlib.contextmanager
     def step(name: str):
@@ -285,7 +290,7 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
     with step("build"):
         # the real board's target when its kernels run on an emulated twin (--emulate)
         target = dataclasses.replace((modelled or board).target(winograd=winograd), **(options or {}))
-        fw = build_firmware(tflite, board, out_dir, target=target)
+        fw = build_firmware(tflite, board, out_dir, target=target, ram_limit=ram_limit)
     write_atomic(out_dir / DEPLOY_JSON, json.dumps({"tflite": str(tflite.resolve()), "board": board.name,
                                                     "source": str(model.resolve())}, indent=2) + "\n")
     result.build_summary, result.build_json = fw.summary(), fw.to_json()
@@ -296,6 +301,8 @@ def _deploy_into(out_dir: Path, model: Path, stem: str, keras: bool, board, cali
         + (f" and {s.ram_weights_bytes:,} bytes of weights" if s.ram_weights_bytes else "")
         + (f"; the kernels' {s.ram_code_bytes:,} bytes of code run from RAM (--no-ram-kernels: from flash)"
            if s.ram_code_bytes else ""))
+    if fw.generated.limit_note:
+        log(f"      {fw.generated.limit_note}")
     if fw.generated.staged_ops:
         log(f"      {len(fw.generated.staged_ops)} operators copy their weights ({fw.generated.staged_bytes:,} bytes "
             "in all) into the arena before they run: flash read once per weight (--stage-weights 0: none)")
