@@ -319,6 +319,7 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
         budgets = ([target.stream_cycles_budget] if w != target.winograd_min_pixels else []) + budgets
         if not budgets:
             continue
+
         def planned(b: float) -> tuple[Target, MemoryPlan]:
             trial = dataclasses.replace(target, winograd_min_pixels=w, stream_cycles_budget=b)
             return trial, plan_model(graph, trial, None, reorder_ops)
