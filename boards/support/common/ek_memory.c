@@ -39,7 +39,7 @@ uint32_t ek_stack_peak_bytes(void)
     return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)p);
 }
 
-/* .data + .bss, and the kernels' code copied to RAM (--ram-kernels) */
+/* .data + .bss, and the kernels' code copied to RAM (.ramcode: Target.ram_kernels) */
 uint32_t ek_static_ram_bytes(void)
 {
     return (uint32_t)(((uintptr_t)__data_end__ - (uintptr_t)__data_start__) +

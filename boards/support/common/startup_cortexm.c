@@ -1,7 +1,8 @@
 /* startup_cortexm.c -- vector table and reset handler for every Cortex-M board.
  *
- * Reset: enable the FPU (if the build uses one), point VTOR at this table, copy .data (and the
- * kernels' code that runs from RAM, .ramcode) from flash, zero .bss, call main(). No C library start-up (no constructors, no heap, no stdio).
+ * Reset: enable the FPU (if the build uses one), point VTOR at this table, copy the kernels' code
+ * that runs from RAM (.ramcode, empty unless the build asks for it) and .data from flash, zero .bss,
+ * call main(). No C library start-up (no constructors, no heap, no stdio).
  * Symbols come from the linker script rendered from boards/support/common/link.ld.j2.
  */
 #include <stdint.h>
