@@ -162,3 +162,13 @@ def test_an_arena_limit_gives_up_winograd_where_that_is_what_fits(mlperf_models,
     least = e.value.best_bytes
     assert f"the best plan found needs {least:,} bytes" in str(e.value)
     assert limited.plan.arena_bytes >= least and least < default.plan.arena_bytes
+
+
+@pytest.mark.parametrize("argv", [["plan", "--arena-limit", "-5"], ["build", "-o", "out", "--ram-limit", "-1"],
+                                  ["deploy", "--board", "qemu-mps2-an386", "--ram-limit", "1k"]])
+def test_a_limit_is_a_number_of_bytes(mlperf_models, argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([argv[0], str(mlperf_models / AD01), *argv[1:]])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ("is negative (a number of bytes)" in err) or ("is not a number of bytes" in err), err

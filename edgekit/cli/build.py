@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ExitCode
 from ..target.boards import DEFAULT_BOARD, load_board
 from ..target.build import build_firmware
-from .output import add_no_winograd, add_ram_kernels, add_ram_weights, add_stream, report, target_options
+from .output import add_no_winograd, add_ram_kernels, byte_count, add_ram_weights, add_stream, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     bu.add_argument("model", help="int8 .tflite")
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name (edgekit boards) or a board .yaml")
     bu.add_argument("-o", "--output", required=True, help="build folder")
-    bu.add_argument("--ram-limit", type=int, metavar="BYTES",
+    bu.add_argument("--ram-limit", type=byte_count, metavar="BYTES",
                     help=".data + .bss + stack must fit in this many bytes (try a smaller part): where they do "
                          "not, the arena is planned smaller, trading cycles as --arena-limit does; an error if "
                          "no plan fits")

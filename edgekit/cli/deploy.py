@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ExitCode
 from ..harness.deploy import deploy
-from .output import add_deadline, add_no_winograd, add_ram_kernels, add_ram_weights, add_stream, log, report, target_options
+from .output import add_deadline, add_no_winograd, add_ram_kernels, byte_count, add_ram_weights, add_stream, log, report, target_options
 
 
 def add_parser(sub) -> None:
@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
                    help="no hardware: run a real board's kernels on the emulated board of its core and estimate "
                         "cycles and ms with the real board's memory system and clock")
     d.add_argument("--json", action="store_true")
-    d.add_argument("--ram-limit", type=int, metavar="BYTES",
+    d.add_argument("--ram-limit", type=byte_count, metavar="BYTES",
                    help=".data + .bss + stack must fit in this many bytes (default: the board's RAM; with --emulate, "
                         "the real board's): where they do not, the arena is planned smaller, trading cycles, as "
                         "build --ram-limit does")

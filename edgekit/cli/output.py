@@ -46,10 +46,21 @@ def add_deadline(parser: argparse.ArgumentParser) -> None:
                              "fails within it)")
 
 
+def byte_count(text: str) -> int:
+    """A limit in bytes (--arena-limit, --ram-limit): a whole number, not negative."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative (a number of bytes)")
+    return value
+
+
 def add_arena_limit(parser: argparse.ArgumentParser) -> None:
     """``--arena-limit`` (the activation arena) for the commands that plan but build no firmware;
     ``--ram-limit`` means the firmware's whole RAM (build, deploy), so here it is refused."""
-    parser.add_argument("--arena-limit", type=int, metavar="BYTES",
+    parser.add_argument("--arena-limit", type=byte_count, metavar="BYTES",
                         help="the arena must fit in this many bytes: where the default plan does not, edgekit "
                              "trades cycles for it (a larger streaming budget than --stream-cycles-budget, direct "
                              "3x3 convolutions instead of Winograd), the plan with the least estimated work that "
