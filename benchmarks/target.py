@@ -258,26 +258,11 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
                 print(f"{'':<28}{r['model']:<24} {r['arena_bytes']:>8,} {r['whole_tensor_arena_bytes']:>8,} "
                       f"{r['estimated_cycles']:>12,} {r['whole_tensor_estimated_cycles']:>12,} "
                       f"{r['stream_cycles_ratio']:>6.3f}")
-    if any("unstaged_estimated_cycles" in r for r in rows):
-        print(f"\nweights staged (the board's --stage-weights {STAGE_WEIGHTS_WAIT_STATES}: an operator's weights copied "
-              f"into the arena before it runs) against none staged, same run: {'model':<24} {'arena':>8} "
-              f"{'unstaged':>9} {'est. cycles':>12} {'unstaged':>12} {'ratio':>6}  exact")
-        for r in rows:
-            if "unstaged_estimated_cycles" in r:
-                print(f"{'':<4}{r['model']:<24} {r['arena_bytes']:>8,} {r['unstaged_arena_bytes']:>9,} "
-                      f"{r['estimated_cycles']:>12,} {r['unstaged_estimated_cycles']:>12,} "
-                      f"{r['estimated_cycles'] / r['unstaged_estimated_cycles']:>6.3f}  "
-                      f"{'yes' if r['unstaged_exact'] else 'NO'}")
-    if any("flash_kernels_estimated_cycles" in r for r in rows):
-        print(f"\nkernels run from RAM (the board's code RAM, copied at reset) against from flash "
-              f"(--no-ram-kernels), same run: {'model':<24} {'code':>7} {'est. cycles':>12} {'in flash':>12} "
-              f"{'ratio':>6}  exact")
-        for r in rows:
-            if "flash_kernels_estimated_cycles" in r:
-                print(f"{'':<4}{r['model']:<24} {r['ram_code_bytes']:>7,} {r['estimated_cycles']:>12,} "
-                      f"{r['flash_kernels_estimated_cycles']:>12,} "
-                      f"{r['estimated_cycles'] / r['flash_kernels_estimated_cycles']:>6.3f}  "
-                      f"{'yes' if r['flash_kernels_exact'] else 'NO'}")
+    print_control(rows, "unstaged", f"weights staged (the board's --stage-weights {STAGE_WEIGHTS_WAIT_STATES}: an "
+                  "operator's weights copied into the arena before it runs) against none staged", "unstaged",
+                  ("arena", "arena_bytes", 8), ("unstaged", "unstaged_arena_bytes", 9))
+    print_control(rows, "flash_kernels", "kernels run from RAM (the board's code RAM, copied at reset) against from "
+                  "flash (--no-ram-kernels)", "in flash", ("code", "ram_code_bytes", 7))
     if any("ram_weights_estimated_cycles" in r for r in rows):
         print(f"\nweights in RAM (--ram-weights), same run, reported apart from the flash build above: "
               f"{'model':<24} {'in RAM':>8} {'static RAM':>10} {'est. cycles':>12} {'in flash':>12} {'ratio':>6} "
@@ -293,6 +278,22 @@ def print_cycles(rows: list[dict], published: dict[str, dict], board: str) -> No
     print("code = flash beyond the weights: " + "; ".join(
         f"{r['model']}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["code_breakdown"].items(), key=lambda kv: -kv[1]))
         for r in rows))
+
+
+def print_control(rows: list[dict], control: str, title: str, label: str, *columns: tuple[str, str, int]) -> None:
+    """The rows that carry ``control``'s build (the same model without one of the board's defaults,
+    measured in the same run: ``<control>_estimated_cycles``, ``<control>_exact``): ``columns``
+    (header, key, width), cycles against the control's (headed ``label``) and their ratio."""
+    if not any(f"{control}_estimated_cycles" in r for r in rows):
+        return
+    head = " ".join(f"{h:>{w}}" for h, _, w in columns)
+    print(f"\n{title}, same run: {'model':<24} {head} {'est. cycles':>12} {label:>12} {'ratio':>6}  exact")
+    for r in rows:
+        if f"{control}_estimated_cycles" in r:
+            other = r[f"{control}_estimated_cycles"]
+            cells = " ".join(f"{r[k]:>{w},}" for _, k, w in columns)
+            print(f"{'':<4}{r['model']:<24} {cells} {r['estimated_cycles']:>12,} {other:>12,} "
+                  f"{r['estimated_cycles'] / other:>6.3f}  {'yes' if r[f'{control}_exact'] else 'NO'}")
 
 
 def print_tables(rows: list[dict], anchors: dict[str, dict], board: str) -> None:

@@ -278,12 +278,9 @@ LOOPS = [
 ]
 
 
-def loops_program(n_values: list[int]) -> str:
-    """Each loop once per n in n_values, each region between two calls of ek_mark."""
-    regions = []
-    for n in n_values:
-        for loop in LOOPS:
-            regions.append(loop.asm(n))
+def marked_program(regions: list[str]) -> str:
+    """A bare-metal image: each region (assembly) between two calls of ek_mark, then a semihosting
+    exit; ``leaf`` is a function the regions may call."""
     body = "\n    bl ek_mark\n".join(regions)
     return f"""    .syntax unified
     .thumb
@@ -311,21 +308,29 @@ leaf:
 """
 
 
-def run_loops(cpu: str, machine: str, n_values: list[int], tmp_path: Path) -> list:
-    src = tmp_path / "loops.s"
-    src.write_text(loops_program(n_values))
-    elf = tmp_path / "loops.elf"
+def run_marked(cpu: str, machine: str, regions: list[str], tmp_path: Path) -> tuple[list, Path]:
+    """Build ``marked_program(regions)`` and run it under QEMU with the cycle plugin: each region's
+    counts, and the ELF."""
+    src = tmp_path / "regions.s"
+    src.write_text(marked_program(regions))
+    elf = tmp_path / "regions.elf"
     subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-nostdlib", "-nostartfiles",
                     "-Wl,-Ttext=0x0", "-Wl,--entry=_start", str(src), "-o", str(elf)], check=True)
     out = tmp_path / "cycles.jsonl"
-    regions = len(LOOPS) * len(n_values)
-    args = cycles.plugin_args(cpu, out, cycles.symbol_address(elf, "ek_mark"), regions)
+    args = cycles.plugin_args(cpu, out, cycles.symbol_address(elf, "ek_mark"), len(regions))
     subprocess.run(["qemu-system-arm", "-machine", machine, "-nographic", "-monitor", "none", "-serial", "null",
                     "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", *args,
                     "-kernel", str(elf)], check=True, timeout=60, capture_output=True)
     report = cycles.read(out)
     assert len(report.invokes) == 1
-    return report.invokes[0][1], wide_unaligned_heads(elf, [lp.head(n) for n in n_values for lp in LOOPS])
+    return report.invokes[0][1], elf
+
+
+def run_loops(cpu: str, machine: str, n_values: list[int], tmp_path: Path) -> tuple[list, dict[str, bool]]:
+    """Each loop once per n in n_values, a region each: their counts, and whether each loop's head
+    is a wide instruction across two words (``wide_unaligned_heads``)."""
+    counts, elf = run_marked(cpu, machine, [loop.asm(n) for n in n_values for loop in LOOPS], tmp_path)
+    return counts, wide_unaligned_heads(elf, [lp.head(n) for n in n_values for lp in LOOPS])
 
 
 def wide_unaligned_heads(elf: Path, heads: list[str]) -> dict[str, bool]:
@@ -397,37 +402,7 @@ def test_a_branch_to_a_wide_instruction_across_two_words_refills_a_cycle_later(t
     def region(pad: str) -> str:
         return (f"    movw r4, #0\n    movt r4, #0x2000\n    movs r0, #{N}\n    b 1f\n    .balign 4\n{pad}"
                 "1:\n    ldr.w r1, [r4]\n    subs r0, #1\n    bne 1b\n")
-    body = "\n    bl ek_mark\n".join([region(""), region("    nop\n")])
-    src = tmp_path / "align.s"
-    src.write_text(f"""    .syntax unified
-    .thumb
-    .text
-    .word 0x20010000
-    .word _start
-    .thumb_func
-    .global _start
-_start:
-    bl ek_mark
-{body}
-    bl ek_mark
-    movs r0, #0x18
-    movw r1, #0x0026
-    movt r1, #0x2
-    bkpt 0xab
-3:  b 3b
-    .thumb_func
-ek_mark:
-    bx lr
-""")
-    elf = tmp_path / "align.elf"
-    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-nostartfiles", "-Wl,-Ttext=0x0",
-                    "-Wl,--entry=_start", str(src), "-o", str(elf)], check=True)
-    out = tmp_path / "cycles.jsonl"
-    args = cycles.plugin_args("cortex-m4", out, cycles.symbol_address(elf, "ek_mark"), 2)
-    subprocess.run(["qemu-system-arm", "-machine", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
-                    "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", *args,
-                    "-kernel", str(elf)], check=True, timeout=60, capture_output=True)
-    aligned, across = cycles.read(out).invokes[0][1]
+    (aligned, across), _ = run_marked("cortex-m4", "mps2-an386", [region(""), region("    nop\n")], tmp_path)
     assert aligned.instructions == across.instructions
     assert across.cycles - aligned.cycles == N * timing("cortex-m4")["refill_wide_unaligned"] > 0
 

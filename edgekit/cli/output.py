@@ -46,14 +46,14 @@ def add_deadline(parser: argparse.ArgumentParser) -> None:
                              "fails within it)")
 
 
-def byte_count(text: str) -> int:
+def byte_count(text: str, what: str = "a number of bytes") -> int:
     """A limit in bytes (--arena-limit, --ram-limit): a whole number, not negative."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative (a number of bytes)")
+        raise argparse.ArgumentTypeError(f"{text} is negative ({what})")
     return value
 
 
@@ -140,15 +140,7 @@ def add_ram_weights(parser: argparse.ArgumentParser) -> None:
 
 def ram_bytes(text: str) -> int:
     """--ram-weights' (and --stage-weights') value: a number of bytes, or 'all' (RAM_WEIGHTS_ALL)."""
-    if text == "all":
-        return RAM_WEIGHTS_ALL
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes or 'all'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative (a number of bytes, or 'all')")
-    return value
+    return RAM_WEIGHTS_ALL if text == "all" else byte_count(text, "a number of bytes, or 'all'")
 
 
 def add_ram_kernels(parser: argparse.ArgumentParser) -> None:
