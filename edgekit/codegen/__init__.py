@@ -298,16 +298,17 @@ LIMIT_BUDGETS = (0.25, 0.5, 1.0, 2.0, 10.0)
 
 
 def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = True
-              ) -> tuple[Target, str | None]:
+              ) -> tuple[Target, str | None, MemoryPlan | None]:
     """The target to plan ``graph`` with under an arena limit: ``target`` itself when its plan fits;
     else the one with the least estimated work among those that fit, trading cycles for arena:
     larger streaming budgets (LIMIT_BUDGETS), and on DSP cores direct 3x3 convolutions instead of
     Winograd (its tiles need more rows in a band and more scratch). The note says what was given
-    up and what it costs. When none fits, the one with the smallest arena (no note): the plan then
-    refuses the limit in one line, naming the least it found."""
+    up and what it costs; the third item is the chosen target's plan. When none fits, the one with
+    the smallest arena (no note, no plan): planning it then refuses the limit in one line, naming
+    the least it found."""
     base = plan_model(graph, target, None, reorder_ops)
     if base.plan.arena_bytes <= ram_limit:
-        return target, None
+        return target, None, base
     wino = [target.winograd_min_pixels]
     if target.dsp and target.winograd_min_pixels is not None:
         direct = dataclasses.replace(target, winograd_min_pixels=None)
@@ -336,7 +337,7 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
         trial, mp = found
         fits.append((mp.work_units if mp.work_units is not None else float("inf"), len(fits), trial, mp))
     if not fits:
-        return smallest[1], None
+        return smallest[1], None, None
     units, _, chosen, mp = min(fits)
     gave = []
     if chosen.stream_cycles_budget != target.stream_cycles_budget:
@@ -344,8 +345,9 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
     if chosen.winograd_min_pixels != target.winograd_min_pixels:
         gave.append("3x3 convolutions direct, not Winograd")
     cost = f", estimated {units / base.work_units:.2f}x the work" if base.work_units and units != float("inf") else ""
-    return chosen, (f"to fit the {ram_limit:,}-byte arena limit ({base.plan.arena_bytes:,} bytes without it): "
-                    f"{' and '.join(gave)} (arena {mp.plan.arena_bytes:,} bytes{cost})")
+    note = (f"to fit the {ram_limit:,}-byte arena limit ({base.plan.arena_bytes:,} bytes without it): "
+            f"{' and '.join(gave)} (arena {mp.plan.arena_bytes:,} bytes{cost})")
+    return chosen, note, dataclasses.replace(mp, limit_note=note)
 
 
 def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None = None,
@@ -353,9 +355,10 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
     """Plan ``graph`` for ``target``'s kernels (their scratch and overlaps) as ``generate`` would,
     tolerating operators edgekit cannot lower (each gets a note and no kernel facts); under
     ``ram_limit``, with what ``fit_arena`` gives up to fit it."""
-    limit_note = None
     if ram_limit is not None and target is not None:
-        target, limit_note = fit_arena(graph, target, ram_limit, reorder_ops)
+        target, _, fitted = fit_arena(graph, target, ram_limit, reorder_ops)
+        if fitted is not None:  # planned without the limit, and within it: the plan under it
+            return fitted
     facts, notes = memory_facts(graph, target)
     file_bound = max(no_overlap_requirements(buffers_for(graph, facts)[0], len(graph.ops) + 1))
     schedule = reorder(graph, facts) if reorder_ops else None
@@ -388,7 +391,7 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         plan = plan_graph(planned, memory, ram_limit=ram_limit, schedule=schedule)
     step_of = tuple(step for op in operators.ops for step, m in enumerate(members) if op.index in m)
     return MemoryPlan(operators, plan, file_bound, tuple(notes), lean_ops, tuple(segments),
-                      planned if segments else None, step_of, tuple(file_order), staged_list, units, limit_note)
+                      planned if segments else None, step_of, tuple(file_order), staged_list, units)
 
 
 def check_generatable(graph: Graph) -> None:
@@ -501,7 +504,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     target = target or HOST
     limit_note = None
     if ram_limit is not None:
-        target, limit_note = fit_arena(graph, target, ram_limit, reorder_ops)
+        target, limit_note, _ = fit_arena(graph, target, ram_limit, reorder_ops)
     calls = share_identical_arrays(lower_graph(graph, target))
     schedule = None
     if reorder_ops:
