@@ -19,59 +19,176 @@ EK_INLINE int32_t ek_smlatb(uint32_t a, uint32_t b, int32_t acc)
 }
 #endif
 
-/* Channels c0 .. c0 + g - 1 of two pixels, a and b (a pixel outside the image: a word of the
- * zero point, step 0), as one word per channel, (pixel a, pixel b), into the planes at dst
- * (`words` words apart): per four channels, the pixels' words packed halfword-wise (PKHBT/PKHTB)
- * and unpacked (SXTB16, SXTB16 ROR 8). */
-EK_INLINE void widen_pair(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, uint32_t *dst, int32_t words,
-                          int32_t g)
+/* Two pixels' words of four channels, va and vb, as one word per channel (pixel a, pixel b) into
+ * the four planes from d (`words` words apart): packed halfword-wise (PKHBT/PKHTB), unpacked
+ * (SXTB16, SXTB16 ROR 8). */
+EK_INLINE void widen_quad(uint32_t va, uint32_t vb, uint32_t *d, int32_t words)
 {
-    for (int32_t c = 0; c < g; c += 4, a += sa, b += sb, dst += 4 * words) {
-        const uint32_t va = ek_read32(a), vb = ek_read32(b);
-        const uint32_t lo = ek_pack_lo(va, vb);
-        const uint32_t hi = ek_pack_hi(va, vb);
-        dst[0] = ek_sxtb16(lo);
-        dst[words] = ek_sxtb16_ror8(lo);
-        dst[2 * words] = ek_sxtb16(hi);
-        dst[3 * words] = ek_sxtb16_ror8(hi);
+    const uint32_t lo = ek_pack_lo(va, vb);
+    const uint32_t hi = ek_pack_hi(va, vb);
+    d[0] = ek_sxtb16(lo);
+    d[words] = ek_sxtb16_ror8(lo);
+    d[2 * words] = ek_sxtb16(hi);
+    d[3 * words] = ek_sxtb16_ror8(hi);
+}
+
+#if EK_DSP_ASM
+/* One quad's four plane words from the pixels' words va, vb (loaded by LOADS): PKHBT/PKHTB, then
+ * each SXTB16 stored to its plane (w4: the bytes between two channels' planes), d to the next quad. */
+#define EK_WIDEN_QUAD(LOADS)                          \
+    LOADS                                             \
+    "pkhbt  %[lo], %[va], %[vb], lsl #16\n\t"         \
+    "pkhtb  %[vb], %[vb], %[va], asr #16\n\t"         \
+    "sxtb16 %[va], %[lo]\n\t"                         \
+    "str    %[va], [%[d]]\n\t"                        \
+    "sxtb16 %[lo], %[lo], ror #8\n\t"                 \
+    "str    %[lo], [%[d], %[w4]]\n\t"                 \
+    "add    %[d], %[d], %[w4], lsl #1\n\t"            \
+    "sxtb16 %[va], %[vb]\n\t"                         \
+    "str    %[va], [%[d]]\n\t"                        \
+    "sxtb16 %[vb], %[vb], ror #8\n\t"                 \
+    "str    %[vb], [%[d], %[w4]]\n\t"                 \
+    "add    %[d], %[d], %[w4], lsl #1\n\t"
+
+#define EK_WIDEN_LOOP(LOADS, ...)                                                              \
+    do {                                                                                       \
+        uint32_t va, vb, lo;                                                                   \
+        const uint32_t *end_ = (const uint32_t *)(const void *)d + (uint32_t)g * (uint32_t)words; \
+        __asm__ volatile("tst    %[g], #4\n\t"                                                 \
+                         "beq    1f\n\t"                                                       \
+                         EK_WIDEN_QUAD(LOADS)                                                  \
+                         "cmp    %[d], %[end]\n\t"                                             \
+                         "beq    2f\n\t"                                                       \
+                         "1:\n\t"                                                              \
+                         EK_WIDEN_QUAD(LOADS) EK_WIDEN_QUAD(LOADS)                             \
+                         "cmp    %[d], %[end]\n\t"                                             \
+                         "bne    1b\n\t"                                                       \
+                         "2:\n\t"                                                              \
+                         : [d] "+r"(d), [va] "=&r"(va), [vb] "=&r"(vb), [lo] "=&r"(lo), __VA_ARGS__ \
+                         : [w4] "r"(4 * words), [g] "r"(g), [end] "r"(end_)                    \
+                         : "cc", "memory");                                                    \
+    } while (0)
+
+/* Channels 0 .. g - 1 (g a multiple of 4) of two pixels of the image, a and b, into the planes from
+ * d: a quad (four channels) a step, two steps an iteration. */
+EK_INLINE void widen_pair(const int8_t *a, const int8_t *b, uint32_t *d, int32_t words, int32_t g)
+{
+    EK_WIDEN_LOOP("ldr    %[va], [%[a]], #4\n\t"
+                  "ldr    %[vb], [%[b]], #4\n\t", [a] "+r"(a), [b] "+r"(b));
+}
+
+/* The same with pixel a outside the image: the zero point's word zpw in its place. */
+EK_INLINE void widen_pair_zp_a(uint32_t zpw, const int8_t *b, uint32_t *d, int32_t words, int32_t g)
+{
+    EK_WIDEN_LOOP("mov    %[va], %[zpw]\n\t"
+                  "ldr    %[vb], [%[b]], #4\n\t", [b] "+r"(b), [zpw] "+r"(zpw));
+}
+
+/* The same with pixel b outside the image. */
+EK_INLINE void widen_pair_zp_b(const int8_t *a, uint32_t zpw, uint32_t *d, int32_t words, int32_t g)
+{
+    EK_WIDEN_LOOP("ldr    %[va], [%[a]], #4\n\t"
+                  "mov    %[vb], %[zpw]\n\t", [a] "+r"(a), [zpw] "+r"(zpw));
+}
+
+/* Eight channels (a group of eight: a streamed call's, where rows are short) of `pairs` (>= 1) pairs
+ * of pixels of the image, (a, a + ch), (a + 2 ch, a + 3 ch), ..., into plane words dst, dst + 1, ...:
+ * an iteration a pair, its two quads written out. */
+static void widen_pairs8(const int8_t *a, int32_t ch, uint32_t *dst, int32_t words, int32_t pairs)
+{
+    const int8_t *b = a + ch;
+    const uint32_t *end = dst + pairs;
+    uint32_t *d, va, vb, lo;
+    __asm__ volatile("1:\n\t"
+                     "mov    %[d], %[dst]\n\t"
+                     EK_WIDEN_QUAD("ldr    %[va], [%[a]]\n\t"
+                                   "ldr    %[vb], [%[b]]\n\t")
+                     EK_WIDEN_QUAD("ldr    %[va], [%[a], #4]\n\t"
+                                   "ldr    %[vb], [%[b], #4]\n\t")
+                     "add    %[a], %[a], %[ch2]\n\t"
+                     "add    %[b], %[b], %[ch2]\n\t"
+                     "add    %[dst], %[dst], #4\n\t"
+                     "cmp    %[dst], %[end]\n\t"
+                     "bne    1b\n\t"
+                     : [a] "+r"(a), [b] "+r"(b), [dst] "+r"(dst), [d] "=&r"(d), [va] "=&r"(va), [vb] "=&r"(vb),
+                       [lo] "=&r"(lo)
+                     : [ch2] "r"(2 * ch), [w4] "r"(4 * words), [end] "r"(end)
+                     : "cc", "memory");
+}
+#else
+/* Channels 0 .. g - 1 (g a multiple of 4) of two pixels of the image, a and b, into the planes from
+ * d, a quad (four channels) a step. */
+EK_INLINE void widen_pair(const int8_t *a, const int8_t *b, uint32_t *d, int32_t words, int32_t g)
+{
+    for (int32_t q = 0; q < g; q += 4, a += 4, b += 4, d += 4 * words) {
+        widen_quad(ek_read32(a), ek_read32(b), d, words);
     }
 }
 
-/* Input row iy of channels c0 .. c0 + g - 1 into a slot: one int16 plane row per channel (3 *
- * row_len int16 apart: the ring is [channel][slot][row_len]). The
- * slot's padding columns hold the zero point already (every slot is filled with it first, and
- * only the words holding image pixels are written here). With g a multiple of 4, per four
- * channels, pixels go in pairs whose first one is at an even plane index (a word of the zero
- * point stands for the padding pixel that completes a pair at either end of the row). */
-static void widen_row(const ek_depthwise_rows_params *p, const int8_t *input, int32_t iy, int16_t *slot,
-                      int32_t c0, int32_t g)
+/* The same with pixel a outside the image: the zero point's word zpw in its place. */
+EK_INLINE void widen_pair_zp_a(uint32_t zpw, const int8_t *b, uint32_t *d, int32_t words, int32_t g)
 {
-    const int32_t ch = p->channels, w = p->input_w, cs = 3 * p->row_len, pl = p->pad_left;
-    const int8_t *src = input + iy * w * ch + c0;
+    for (int32_t q = 0; q < g; q += 4, b += 4, d += 4 * words) {
+        widen_quad(zpw, ek_read32(b), d, words);
+    }
+}
+
+/* The same with pixel b outside the image. */
+EK_INLINE void widen_pair_zp_b(const int8_t *a, uint32_t zpw, uint32_t *d, int32_t words, int32_t g)
+{
+    for (int32_t q = 0; q < g; q += 4, a += 4, d += 4 * words) {
+        widen_quad(ek_read32(a), zpw, d, words);
+    }
+}
+#endif
+
+/* Input rows iy .. iy + n - 1 of channels c0 .. c0 + g - 1 into n consecutive slots from `slot`:
+ * one int16 plane row per channel (3 * row_len int16 apart: the ring is [channel][slot][row_len]).
+ * The slots' padding columns hold the zero point already (every slot is filled with it first,
+ * and only the words holding image pixels are written here). With g a multiple of 4, pixels go
+ * in pairs whose first one is at an even plane index (a word of the zero point stands for the
+ * padding pixel that completes a pair at either end of the row). One call for a window's rows. */
+static void widen_rows(const ek_depthwise_rows_params *p, const int8_t *input, int32_t iy, int32_t n,
+                       int16_t *slot, int32_t c0, int32_t g)
+{
+    const int32_t ch = p->channels, w = p->input_w, len = p->row_len, cs = 3 * len, pl = p->pad_left;
     if (g % 4 == 0) {
         const uint32_t zpw = (uint32_t)(uint8_t)p->pad_value * 0x01010101u;
         const int32_t first = pl % 2;             /* pixel 0 pairs with the padding before it */
         const int32_t last = (w - first) % 2;     /* pixel w - 1 pairs with the padding after it */
-        const int8_t *zp = (const int8_t *)(const void *)&zpw;
-        int32_t ix = -first;
-        if (first) {
-            widen_pair(zp, 0, src, 4, (uint32_t *)(void *)(slot + pl - 1), cs / 2, g);
-            ix = 1;
-        }
-        for (; ix + 1 < w; ix += 2) {
-            const int8_t *a = src + ix * ch;
-            widen_pair(a, 4, a + ch, 4, (uint32_t *)(void *)(slot + pl + ix), cs / 2, g);
-        }
-        if (last) {
-            widen_pair(src + ix * ch, 4, zp, 0, (uint32_t *)(void *)(slot + pl + ix), cs / 2, g);
+        for (int32_t r = 0; r < n; ++r) {
+            const int8_t *a = input + (iy + r) * w * ch + c0;
+            uint32_t *d = (uint32_t *)(void *)(slot + r * len + pl - first);
+            int32_t pairs = (w - first) / 2;      /* pairs of image pixels */
+            if (first) {
+                widen_pair_zp_a(zpw, a, d++, cs / 2, g);
+                a += ch;
+            }
+#if EK_DSP_ASM
+            if (g == 8 && pairs > 0) {
+                widen_pairs8(a, ch, d, cs / 2, pairs);
+                a += 2 * ch * pairs;
+                d += pairs;
+                pairs = 0;
+            }
+#endif
+            for (; pairs > 0; --pairs, a += 2 * ch) {
+                widen_pair(a, a + ch, d++, cs / 2, g);
+            }
+            if (last) {
+                widen_pair_zp_b(a, zpw, d, cs / 2, g);
+            }
         }
         return;
     }
-    for (int32_t ix = 0; ix < w; ++ix) {
-        int16_t *dst = slot + pl + ix;
-        const int8_t *a = src + ix * ch;
-        for (int32_t c = 0; c < g; ++c, dst += cs) {
-            *dst = a[c];
+    for (int32_t r = 0; r < n; ++r) {
+        const int8_t *row = input + (iy + r) * w * ch + c0;
+        for (int32_t ix = 0; ix < w; ++ix) {
+            int16_t *dst = slot + r * len + pl + ix;
+            const int8_t *a = row + ix * ch;
+            for (int32_t c = 0; c < g; ++c, dst += cs) {
+                *dst = a[c];
+            }
         }
     }
 }
@@ -328,6 +445,7 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int8_t *dst = p->direct ? output + oy * ow * ch : row_buf;
         for (int32_t c0 = 0; c0 < ch; c0 += g) {
+            int32_t lo = 3, hi = 0; /* the filter rows whose input row is inside the image: lo .. hi - 1 */
             for (int32_t k = 0; k < 3; ++k) {
                 const int32_t iy = iy0 + k;
                 const int inside = iy >= 0 && iy < p->input_h;
@@ -338,13 +456,17 @@ void ek_depthwise_rows_dsp_s8(const ek_depthwise_rows_params *p, const int8_t *i
                 if (!inside) {
                     fill_slot_zp(slots + s * len, g, len, p->pad_value);
                 } else if (!ring) {
-                    widen_row(p, input, iy, slots + s * len, c0, g);
+                    lo = k < lo ? k : lo;
+                    hi = k + 1;
                 } else if (next_iy <= iy) {
                     next_iy = next_iy > iy0 ? next_iy : (iy0 > 0 ? iy0 : 0); /* rows above were never needed */
                     for (; next_iy <= iy; ++next_iy) {
-                        widen_row(p, input, next_iy, slots + (next_iy % 3) * len, c0, g);
+                        widen_rows(p, input, next_iy, 1, slots + (next_iy % 3) * len, c0, g);
                     }
                 }
+            }
+            if (lo < hi) { /* not the ring: the window's rows inside the image, into slots lo .. hi - 1 */
+                widen_rows(p, input, iy0 + lo, hi - lo, slots + lo * len, c0, g);
             }
             const uint32_t *w = (const uint32_t *)(const void *)p->weights + EK_DWR_WORDS * c0;
             const uint32_t *r[3];
