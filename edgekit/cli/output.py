@@ -105,7 +105,8 @@ def add_stream(parser: argparse.ArgumentParser) -> None:
                              "within --stream-cycles-budget")
     parser.add_argument("--stream-cycles-budget", type=_budget, default=0.10, metavar="F",
                         help="the most extra cycles streaming may cost, as a fraction of the model's, estimated "
-                             "(default 0.10; benchmarks/target.py measures it)")
+                             "(default 0.10; benchmarks/target.py measures it); a segment must also lower the "
+                             "arena by at least the fraction it adds to the cycles")
     parser.add_argument("--pull-input", action="store_true",
                         help="keep the input out of the arena: the model reads it row by row (P_run_rows asks "
                              "your code for each row; P_invoke reads your buffer), where its readers can stream")

@@ -317,12 +317,14 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
     fits, smallest = [], (base.plan.arena_bytes, target)
     for w in wino:
         budgets = [b for b in LIMIT_BUDGETS if b > target.stream_cycles_budget] if target.stream else []
-        budgets = ([target.stream_cycles_budget] if w != target.winograd_min_pixels else []) + budgets
+        if w != target.winograd_min_pixels or (target.stream and target.stream_if_worth_it):
+            budgets = [target.stream_cycles_budget] + budgets  # (its own budget, as a requirement: any trade)
         if not budgets:
             continue
 
         def planned(b: float) -> tuple[Target, MemoryPlan]:
-            trial = dataclasses.replace(target, winograd_min_pixels=w, stream_cycles_budget=b)
+            trial = dataclasses.replace(target, winograd_min_pixels=w, stream_cycles_budget=b,
+                                        stream_if_worth_it=False)
             return trial, plan_model(graph, trial, None, reorder_ops)
 
         found = planned(budgets[-1])  # the largest first: if it does not fit, no smaller one does
@@ -342,6 +344,8 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
     gave = []
     if chosen.stream_cycles_budget != target.stream_cycles_budget:
         gave.append(f"streaming budget {chosen.stream_cycles_budget:g}")
+    elif target.stream and target.stream_if_worth_it:
+        gave.append("streaming that lowers the arena by less than it adds work")
     if chosen.winograd_min_pixels != target.winograd_min_pixels:
         gave.append("3x3 convolutions direct, not Winograd")
     cost = f", estimated {units / base.work_units:.2f}x the work" if base.work_units and units != float("inf") else ""
@@ -440,7 +444,8 @@ def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Targe
     best = ([], whole, calls, target, plan)
     for _ in range(2):
         memory = op_memory(calls)
-        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget, target.pull_input)
+        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget, target.pull_input,
+                                          target.stream_if_worth_it)
         if not segments:
             break
         pg, facts, members = planning_graph(graph, memory, segments)
@@ -464,12 +469,17 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
         names[t] = f"t{t}"
         views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": tensor.shape[2] * tensor.shape[3],
                       "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}")})
+    shared = {y: x for x, y in seg.aliases.items()}  # an in-place stage's output -> its input, one buffer
     for t, off, rows in zip(seg.buffers, seg.offsets, seg.buffer_rows):
         names[t] = f"r{t}"
+        also = f" (first {short_name(graph.tensors[shared[t]].name)}, made over in place)" if t in shared else ""
         views.append({"name": f"r{t}", "base": f"(SEG{k} + {off})", "row_bytes": seg.row_bytes[t],
                       "desc": c_comment(f"{rows} rows of {short_name(graph.tensors[t].name)} "
-                                        f"{shape_str(graph.tensors[t].shape)}, {rows * seg.row_bytes[t]} bytes")})
+                                        f"{shape_str(graph.tensors[t].shape)}{also}, {rows * seg.row_bytes[t]} bytes")})
     keep_col = {t: j for j, t in enumerate(seg.buffers)}
+    for x, y in seg.aliases.items():  # the input's producer writes first in a step: it drops the rows
+        names[x] = names[y]
+        keep_col[x] = keep_col[y]
     lines = []
     for i, s in enumerate(stream.stage_calls(seg, calls, graph)):
         if s.call is None:  # the model's input, pulled from the caller a row at a time
@@ -478,7 +488,7 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
             continue
         line = op_line(s.call)
         state = f"SEG{k} + {seg.state_offsets[i]}" if seg.state_offsets[i] >= 0 else ""
-        line.update(stage=i, function=s.wrapper, keep=keep_col.get(s.stage.output),
+        line.update(stage=i, function=s.wrapper, keep=None if s.stage.in_place else keep_col.get(s.stage.output),
                     out=names.get(s.stage.output),
                     args=stream.stage_args(s, names.get, f"(SEG{k} + {seg.scratch_offset})", state))
         lines.append(line)

@@ -48,6 +48,9 @@ ELEMENTWISE_KERNELS = {"ek_add_s8": "ek_add_s8_rows", "ek_add_dsp_s8": "ek_add_d
 GLOBAL_POOLS = {"ek_avg_pool_s8": "ek_global_avg_pool_s8_rows", "ek_avg_pool_dsp_s8": "ek_global_avg_pool_dsp_s8_rows"}
 #: kernels computing 2x2 output tiles: their bands are made in pairs of rows
 PAIRS = {"ek_conv3x3_wino_dsp_s8"}
+#: kernels that can make a 1x1 convolution over in place (its input's rows in its output's row
+#: buffer) -> their wrapper, which computes blocks of pixels across rows (``in_place_stage``)
+IN_PLACE = {"ek_conv2d_dsp_s8": "ek_conv2d_dsp_s8_pixels"}
 HEADERS = {False: "ek_stream.h", True: "ek_stream_dsp.h"}
 BANDS = (1, 2, 4)
 #: candidates (the lowest peak requirements) packed at each step of the search
@@ -63,9 +66,17 @@ PACKED = 6
 #    has no such loop: 8);
 #  - Winograd computes 2x2 tiles four at a time, the same way;
 #  - ek_depthwise_rows_dsp_s8 widens every input row its band's windows read, again for each
-#    band (WIDEN_UNITS per element), where the whole-tensor call widens each row once.
+#    band (WIDEN_UNITS per element; in channel groups, for each output row), where the
+#    whole-tensor call widens each row once, and sets up each channel group's loop for every band
+#    (GROUP_UNITS);
+#  - before a step writes a row buffer, the rows it keeps move down (KEEP_UNITS per byte).
+# Measured on kws (benchmarks/target.py, streamed in bands of one row: 1.18x the whole-tensor
+# cycles): widening about 5 cycles per element in bands (channel groups of 8), a group's set-up
+# about 200, the moves about 0.7 a byte, where a unit is about 1.6 cycles of the whole model.
 CALL_UNITS = 400
-WIDEN_UNITS = 2
+WIDEN_UNITS = 3
+GROUP_UNITS = 120
+KEEP_UNITS = 0.5
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
 #: on a 1x1 64->64 layer: 1 pixel 0.48 of a block, with the call's set-up; benchmarks/conv_tail.py)
@@ -135,6 +146,28 @@ def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
                              pairs=f in PAIRS, scratch_bytes=scratch), wrapper, call)
 
 
+def in_place_stage(graph: Graph, s: StreamStage, buffered: set[int], made: set[int],
+                   readers: dict[int, set[int]]) -> StreamStage:
+    """``s`` made over in place where that saves work: a 1x1 stride-1 convolution keeping its
+    channel count (ek_conv2d_dsp.h: such a call may run in place) on rows whose pixels are not a
+    multiple of 4 (else a band has no last block of fewer pixels to spare), whose input is a row
+    buffer made in the segment and read by it alone. In place, its input's rows share its output's
+    buffer (one row more than the output's own, where the input had a buffer of its own) and it
+    computes blocks of four pixels across rows; a band then needs the next input row too."""
+    call = s.call
+    if call is None or call.function not in IN_PLACE or s.stage.pairs or s.stage.reduce:
+        return s
+    p = call.params
+    x = call.args[0].index
+    if (p.filter_h, p.filter_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.groups) != (1, 1, 1, 1, 0, 0, 1) \
+            or p.input_c != p.output_c or p.input_w % 4 == 0:
+        return s
+    if x not in buffered or x not in made or s.stage.output not in buffered or readers.get(x) != {call.op.index}:
+        return s
+    stage = dataclasses.replace(s.stage, inputs=(RowMap(x, 1, 0, 2),), in_place=True)
+    return StreamStage(stage, IN_PLACE[call.function], call)
+
+
 def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: StreamStage | None = None
                   ) -> Segment | None:
     """The segment of these consecutive stages, or None when it keeps no tensor as rows or
@@ -155,6 +188,8 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
     buffered = {t for t in made if t not in keep_whole and readers.get(t) and readers[t] <= ops}
     if not buffered:
         return None
+    made_by_ops = {s.stage.output for s in stages if s.call is not None}
+    stages = [in_place_stage(graph, s, buffered, made_by_ops, readers) for s in stages]
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     row_bytes = {t.index: t.shape[2] * t.shape[3] for t in graph.tensors if len(t.shape) == 4}
     try:
@@ -196,6 +231,8 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
     width = out.shape[2] if len(out.shape) == 4 else 1
     f = s.call.function
     units = CALL_UNITS * len(bands)
+    if s.stage.in_place:  # blocks of four pixels across rows: a last block of fewer at the end alone
+        return units + macs
     if f in BLOCKED:
         tail = TAIL_PIXELS.get(f, (0, 4, 4, 4))
         pixels = sum((b - a) * width // 4 * 4 + tail[(b - a) * width % 4] for a, b in bands)
@@ -208,8 +245,14 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
     if f == "ek_depthwise_rows_dsp_s8":
         x = graph.tensors[op.inputs[0]]
         m = s.stage.inputs[0]
-        rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
-        return units + macs + WIDEN_UNITS * rows * x.shape[2] * x.shape[3]
+        q = s.call.params
+        whole = bands == [(0, s.stage.rows)]  # the whole-tensor call: the ring, one group (dsp_depthwise.py)
+        groups = 1 if whole else q.channels // q.group
+        if groups == 1:  # the ring: a call widens each row its windows read once
+            rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
+        else:  # channel groups: every output row widens its window's rows again
+            rows = sum(m.rows_for(r + 1, x.shape[1]) - m.first_for(r) for a, b in bands for r in range(a, b))
+        return units + macs + WIDEN_UNITS * rows * x.shape[2] * x.shape[3] + GROUP_UNITS * groups * len(bands)
     return units + macs
 
 
@@ -220,14 +263,29 @@ def extra_units(graph: Graph, seg: Segment, stages: dict[int, StreamStage]) -> f
     for k, o in enumerate(s.op for s in seg.stages):
         if o == PULL:
             continue
-        st = stages[o]
+        st = dataclasses.replace(stages[o], stage=seg.stages[k])  # in place or not, as the segment has it
         bands = [(seg.made[s - 1][k], seg.made[s][k]) for s in range(1, len(seg.made))
                  if seg.made[s][k] > seg.made[s - 1][k]]
         if st.stage.reduce:
             extra += CALL_UNITS * (len(bands) - 1)
             continue
-        extra += _units(graph, st, bands) - _units(graph, st, [(0, st.stage.rows)])
-    return extra
+        extra += _units(graph, st, bands) - _units(graph, stages[o], [(0, st.stage.rows)])
+    return extra + KEEP_UNITS * moved_bytes(seg)
+
+
+def moved_bytes(seg: Segment) -> int:
+    """Bytes ek_rows_keep moves over the segment's steps: before a step, a buffer that drops rows
+    moves the rows it keeps (up to the last one made) to its start."""
+    producer = {st.output: k for k, st in enumerate(seg.stages)}
+    moved, first = 0, [0] * len(seg.buffers)
+    for s in range(1, len(seg.made)):
+        for j, t in enumerate(seg.buffers):
+            keep = seg.keep[s - 1][j]
+            end = max(seg.made[s - 1][producer[u]] for u in (t, *(x for x, y in seg.aliases.items() if y == t)))
+            if keep > first[j]:
+                moved += max(0, end - keep) * seg.row_bytes[t]
+                first[j] = keep
+    return moved
 
 
 def model_units(graph: Graph, calls: list[KernelCall]) -> float:
@@ -246,16 +304,26 @@ def arena_with(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment
     return plan_graph(pg, facts).arena_bytes
 
 
+def worth_it(whole: int, arena: int, extra: float) -> bool:
+    """Whether a plan whose arena is ``arena`` (``whole`` without segments) at ``extra`` times the
+    model's work more is worth streaming: the arena falls by at least as large a fraction as the
+    work grows (3 % less arena for 8 % more cycles is not a trade to make unasked; under an arena
+    limit the limit decides: ``Target.stream_if_worth_it``)."""
+    return whole - arena >= extra * whole
+
+
 def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory],
-                    budget: float = 0.10, pull: bool = False) -> list[Segment]:
+                    budget: float = 0.10, pull: bool = False, if_worth_it: bool = True) -> list[Segment]:
     """Segments that lower the plan's arena (greedy, see the module's text): the candidates are
     ranked by their plan's peak step requirement, and the few best are packed; a set of
-    segments whose estimated extra work exceeds ``budget`` times the model's is not taken."""
+    segments whose estimated extra work exceeds ``budget`` times the model's, or (``if_worth_it``)
+    that lowers the arena by a smaller fraction than it adds work (``worth_it``), is not taken."""
     stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c)) is not None}
-    allowed = budget * model_units(graph, calls)
+    units = model_units(graph, calls)
+    allowed = budget * units
     puller = pull_stage(graph, calls) if pull else None
     segments: list[Segment] = []
-    arena = arena_with(graph, memory, segments)
+    arena = whole = arena_with(graph, memory, segments)
     best, need, members = peak_requirement(graph, memory, segments)
     while True:
         peak_ops = {o for step, n in enumerate(need[:len(members)]) if n == best for o in members[step]}
@@ -281,6 +349,9 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
                     if peak < best:
                         ranked.append((peak, seg.calls(), len(ranked), trial))
         packed = sorted((arena_with(graph, memory, t), calls, k, t) for _, calls, k, t in sorted(ranked)[:PACKED])
+        if if_worth_it:
+            packed = [c for c in packed
+                      if worth_it(whole, c[0], sum(extra_units(graph, t, stages) for t in c[3]) / units)]
         if not packed or packed[0][0] >= arena:
             return segments
         arena, _, _, segments = packed[0]
@@ -289,8 +360,15 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
 
 def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list[StreamStage]:
     by_op = {c.op.index: c for c in calls}
-    return [StreamStage(s, "pull", None) if s.op == PULL else stream_stage(graph, by_op[s.op])
-            for s in segment.stages]
+    out = []
+    for s in segment.stages:
+        if s.op == PULL:
+            out.append(StreamStage(s, "pull", None))
+        elif s.in_place:
+            out.append(StreamStage(s, IN_PLACE[by_op[s.op].function], by_op[s.op]))
+        else:
+            out.append(stream_stage(graph, by_op[s.op]))
+    return out
 
 
 def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:

@@ -173,7 +173,8 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
 
 def segment_json(seg: Segment) -> dict:
     return {"ops": list(seg.ops), "band_rows": seg.band, "steps": seg.steps, "block_bytes": seg.block_bytes,
-            "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o}
+            "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o,
+                             "also_holds": [x for x, y in seg.aliases.items() if y == t]}
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
             "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
             "whole_outputs": list(seg.outputs),
@@ -182,7 +183,9 @@ def segment_json(seg: Segment) -> dict:
 
 def segment_text(k: int, seg: Segment) -> str:
     """A streamed segment for people: its operators, steps and row buffers."""
-    rows = ", ".join(f"t{t} {r} row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
+    shared = {y: x for x, y in seg.aliases.items()}
+    rows = ", ".join(f"t{t}{f' (and t{shared[t]}, made over in place)' if t in shared else ''} {r} "
+                     f"row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
     driver = "the input (pulled)" if seg.pulled is not None else f"op {seg.ops[0]}'s output"
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "

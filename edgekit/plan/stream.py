@@ -63,7 +63,10 @@ class Stage:
     ``rows``: the rows it makes (a reduction: the rows of its input it adds up; its output is
     written at the end). ``pairs``: it makes rows two at a time (Winograd's 2x2 tiles; a last odd
     row alone). ``scratch_bytes``: its kernel's scratch during a call; ``state_bytes``: memory it
-    keeps from the first step to the last (a reduction's sums)."""
+    keeps from the first step to the last (a reduction's sums). ``in_place``: its input is a row
+    buffer only it reads, with rows as long as its output's, and the two are one buffer: its
+    producer writes row r where the stage's output row r will be, and the stage makes it over in
+    place (a pointwise convolution whose kernel reads a block of pixels before writing it)."""
 
     op: int
     output: int
@@ -73,6 +76,7 @@ class Stage:
     pairs: bool = False
     scratch_bytes: int = 0
     state_bytes: int = 0
+    in_place: bool = False  # its one input's rows live in its output's row buffer, made over in place
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Segment:
     inputs: tuple[int, ...] = ()  # whole tensors read
     outputs: tuple[int, ...] = ()  # whole tensors written
     overlaps: tuple[Overlap, ...] = ()  # how far each whole output may overlap a whole input (indices above)
+    aliases: dict[int, int] = field(default_factory=dict)  # an in-place stage's input -> its output (one buffer)
 
     @property
     def steps(self) -> int:
@@ -175,17 +180,23 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     made = schedule_rows(stages, tensor_rows, band)
     cons = _consumers(stages)
     producer = {st.output: k for k, st in enumerate(stages)}
-    order = [st.output for st in stages if st.output in buffered]
+    aliases = {st.inputs[0].tensor: st.output for st in stages if st.in_place}
+    for x, y in aliases.items():
+        if not ({x, y} <= buffered and x in producer and row_bytes[x] == row_bytes[y] and len(cons[x]) == 1):
+            raise ValueError(f"tensor {x} cannot share the row buffer of tensor {y}")
+    order = [st.output for st in stages if st.output in buffered and st.output not in aliases]
+    members = {t: [t, *(x for x, y in aliases.items() if y == t)] for t in order}  # tensors sharing t's buffer
     keep: list[tuple[int, ...]] = []
     most = dict.fromkeys(order, 0)
     for s in range(1, len(made)):
         row = []
         for t in order:
             p = producer[t]
-            first = min((_first_needed(stages[c], m, made[s - 1][c]) for c, m in cons.get(t, [])), default=1 << 30)
+            first = min((_first_needed(stages[c], m, made[s - 1][c]) for u in members[t] for c, m in cons.get(u, [])),
+                        default=1 << 30)
             first = min(first, made[s - 1][p])  # nothing beyond what was made
             row.append(first)
-            most[t] = max(most[t], made[s][p] - first)
+            most[t] = max(most[t], max(made[s][producer[u]] for u in members[t]) - first)
         keep.append(tuple(row))
     offsets, at = [], 0
     for t in order:
@@ -212,7 +223,7 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
                 overlaps.append(Overlap(input=i, lead=lead, output=o))
     seg = Segment(tuple(stages), band, tuple(tuple(r) for r in made), tuple(keep), tuple(order),
                   tuple(most[t] for t in order), dict(row_bytes), tuple(offsets), tuple(state_offsets),
-                  scratch_offset, at, inputs, outputs, tuple(overlaps))
+                  scratch_offset, at, inputs, outputs, tuple(overlaps), aliases)
     verify_segment(seg, tensor_rows)
     return seg
 
@@ -245,8 +256,9 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
     scratch areas do not share bytes, and every stage has made all its rows by the end."""
     stages = seg.stages
     index = {t: j for j, t in enumerate(seg.buffers)}
+    index.update({x: index[y] for x, y in seg.aliases.items()})  # one buffer: one first row
     producer = {st.output: k for k, st in enumerate(stages)}
-    first = dict.fromkeys(seg.buffers, 0)
+    first = [0] * len(seg.buffers)
     areas = [(o, o + align_up(max(r, 1) * seg.row_bytes[t])) for t, o, r in zip(seg.buffers, seg.offsets,
                                                                              seg.buffer_rows)]
     areas += [(o, o + align_up(st.state_bytes)) for st, o in zip(stages, seg.state_offsets) if o >= 0]
@@ -257,20 +269,20 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
     if areas and areas[-1][1] > seg.scratch_offset:
         raise StreamViolation(f"segment of ops {seg.ops}: the scratch at {seg.scratch_offset} meets a row buffer")
     for s in range(1, len(seg.made)):
-        for t in seg.buffers:
-            k = seg.keep[s - 1][index[t]]
-            if k < first[t]:
+        for j, t in enumerate(seg.buffers):
+            k = seg.keep[s - 1][j]
+            if k < first[j]:
                 raise StreamViolation(f"step {s}: buffer of tensor {t} would keep row {k}, already dropped")
-            first[t] = k
+            first[j] = k
         for k, st in enumerate(stages):
             lo, hi = seg.made[s - 1][k], seg.made[s][k]
             if hi < lo or hi > st.rows:
                 raise StreamViolation(f"step {s}: op {st.op} makes rows [{lo}, {hi}) of {st.rows}")
             if hi == lo:
                 continue
-            if st.output in index and hi - first[st.output] > seg.buffer_rows[index[st.output]]:
+            if st.output in index and hi - first[index[st.output]] > seg.buffer_rows[index[st.output]]:
                 raise StreamViolation(f"step {s}: op {st.op} writes row {hi - 1} into a buffer of "
-                                      f"{seg.buffer_rows[index[st.output]]} rows from row {first[st.output]}")
+                                      f"{seg.buffer_rows[index[st.output]]} rows from row {first[index[st.output]]}")
             for m in st.inputs:
                 if m.tensor not in index:
                     continue
@@ -278,9 +290,11 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
                 need_lo = lo if st.reduce else m.first_for(lo)
                 need_hi = hi if st.reduce else m.rows_for(hi, rows_in)
                 have = seg.made[s][producer[m.tensor]]
-                if need_lo < first[m.tensor] or need_hi > have:
+                if need_lo < first[index[m.tensor]] or need_hi > have:
                     raise StreamViolation(f"step {s}: op {st.op} reads rows [{need_lo}, {need_hi}) of tensor "
-                                          f"{m.tensor}, whose buffer holds [{first[m.tensor]}, {have})")
+                                          f"{m.tensor}, whose buffer holds [{first[index[m.tensor]]}, {have})")
+            if st.in_place and hi > seg.made[s][producer[st.inputs[0].tensor]]:
+                raise StreamViolation(f"step {s}: op {st.op} makes row {hi - 1} in place before its input row")
     for k, st in enumerate(stages):
         if seg.made[-1][k] != st.rows:
             raise StreamViolation(f"op {st.op} made {seg.made[-1][k]} of its {st.rows} rows")

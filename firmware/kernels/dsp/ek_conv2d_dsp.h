@@ -85,6 +85,9 @@
  * made for a pixel happens before any write of that pixel or of a later one, which is all the
  * portable kernel's order guarantees as well. Grouped, a group reads input pixels that the
  * groups before it have written the outputs of: its output must not overlap its input.
+ * Ungrouped, a 1x1 stride-1 convolution with output_c == input_c may therefore run in place
+ * (output == input): a block's input pixels are in scratch before the block's outputs, which
+ * are those same pixels, are written (ek_conv2d_dsp_s8_pixels in ek_stream_dsp.h relies on it).
  */
 #ifndef EK_CONV2D_DSP_H
 #define EK_CONV2D_DSP_H

@@ -14,6 +14,25 @@ void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, con
     ek_conv2d_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
+void ek_conv2d_dsp_s8_pixels(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
+                             int32_t from, int32_t to)
+{
+    const int32_t w = p->input_w, pixels = p->input_h * w;
+    int32_t a = (from * w + 3) & ~3, b = (to * w + 3) & ~3;
+    a = a < pixels ? a : pixels;
+    b = b < pixels ? b : pixels;
+    if (b <= a) {
+        return;
+    }
+    ek_conv2d_dsp_params q = *p;
+    q.input_h = 1;
+    q.output_h = 1;
+    q.input_w = (int16_t)(b - a);
+    q.output_w = (int16_t)(b - a);
+    ek_conv2d_dsp_s8(&q, in->base + (a - in->first * w) * p->input_c, out->base + (a - out->first * w) * p->output_c,
+                     scratch);
+}
+
 void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out,
                                 int8_t *scratch, int32_t from, int32_t to)
 {

@@ -17,6 +17,15 @@
 
 void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
                            int32_t from, int32_t to);
+/* A 1x1, stride-1 ek_conv2d_dsp_s8 with as many output channels as input channels, made over in
+ * place: `in` and `out` are one row buffer (the planner's in-place stage, edgekit/plan/stream.py)
+ * and the kernel widens each block of pixels before it writes the block (ek_conv2d_dsp.h). Output
+ * rows [from, to) as pixels counted along the rows: [P(from), P(to)), P(r) = r * input_w rounded
+ * up to a multiple of 4 (at most the map's pixels), so every call but the last computes whole
+ * blocks of four, and the last pixels it makes over belong to row `to`, whose input the planner
+ * has made before the call (the stage reads input rows [from, to + 1)). */
+void ek_conv2d_dsp_s8_pixels(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
+                             int32_t from, int32_t to);
 void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out,
                                 int8_t *scratch, int32_t from, int32_t to);
 void ek_conv3x3_wino_dsp_s8_rows(const ek_conv3x3_wino_params *p, const ek_rows *in, const ek_rows *out,
