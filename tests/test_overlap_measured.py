@@ -273,7 +273,7 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
 # declared from the row schedule (plan/stream.output_lead) and checked by tests/test_stream.py
 STREAM = {"ek_rows_keep", "ek_global_avg_pool_s8_rows"} | {
     f for h in ("ek_stream.h", "dsp/ek_stream_dsp.h")
-    for f in re.findall(r"^void (ek_\w+_rows)\(", (KERNELS / h).read_text(), re.M)}
+    for f in re.findall(r"^void (ek_\w+_(?:rows|pixels))\(", (KERNELS / h).read_text(), re.M)}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():
@@ -320,6 +320,19 @@ def test_measured_lead_follows_the_c_order(traced_lib, tmp_path):
     assert (m.reads, m.writes) == (25 * 4, 25 * 16)  # byte loads of the gathered column, byte stores
     assert m.lead == 12 * 24 > 0
     assert m.declared == sliding_window_lead((5, 5, 4), (5, 5, 16), (1, 1), (0, 0), (1, 1)) >= m.lead
+
+
+def test_dsp_pointwise_keeping_its_channels_measures_zero(traced_lib, tmp_path):
+    """The fact a streamed segment's in-place stage relies on (ek_conv2d_dsp.h, ek_conv2d_dsp_s8_pixels):
+    a 1x1 DSP convolution from 16 to 16 channels over 25 pixels (six blocks of four, then one pixel)
+    reads every pixel of a block before it writes any of the block's outputs, so its output may start
+    at its input (measured lead 0)."""
+    import keras
+
+    graph = parse_tflite(keras_op(keras.layers.Conv2D(16, 1, activation="relu"), (5, 5, 16), seed=5), name="case")
+    (m,) = measure(graph, tmp_path, traced_lib, dataclasses.replace(DSP, weight_packing=False))
+    assert m.function == "ek_conv2d_dsp_s8" and m.reads and m.writes
+    assert m.lead == 0 and m.declared >= m.lead
 
 
 def test_in_place_kernel_measures_zero(traced_lib, tmp_path):

@@ -141,10 +141,12 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
     blocks = [(b, off) for b, off in zip(plan.buffers, plan.offsets)
               if b.scratch_of is not None and graph.ops[b.scratch_of].type_name.startswith("STREAMED")]
     for (b, off), seg in zip(blocks, segments):  # each row buffer inside its segment's block
+        shared = {y: x for x, y in seg.aliases.items()}
         for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets):
             ax.add_patch(Rectangle((b.first - 0.4, off + o), 0.8, r * seg.row_bytes[t], facecolor="#d4a6c8",
                                    edgecolor="black", linewidth=0.4))
-            ax.text(b.first, off + o + r * seg.row_bytes[t] / 2, f"t{t}: {r} row{'s' if r > 1 else ''}",
+            also = f" (+t{shared[t]} in place)" if t in shared else ""
+            ax.text(b.first, off + o + r * seg.row_bytes[t] / 2, f"t{t}{also}: {r} row{'s' if r > 1 else ''}",
                     ha="center", va="center", fontsize=5)
     by_id = {b.id: (b, o) for b, o in zip(plan.buffers, plan.offsets)}
     for s in plan.shared:  # the bytes an output shares with its dying input: hatched
