@@ -469,10 +469,9 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
         names[t] = f"t{t}"
         views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": tensor.shape[2] * tensor.shape[3],
                       "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}")})
-    shared = {y: x for x, y in seg.aliases.items()}  # an in-place stage's output -> its input, one buffer
     for t, off, rows in zip(seg.buffers, seg.offsets, seg.buffer_rows):
         names[t] = f"r{t}"
-        also = f" (first {short_name(graph.tensors[shared[t]].name)}, made over in place)" if t in shared else ""
+        also = "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
         views.append({"name": f"r{t}", "base": f"(SEG{k} + {off})", "row_bytes": seg.row_bytes[t],
                       "desc": c_comment(f"{rows} rows of {short_name(graph.tensors[t].name)} "
                                         f"{shape_str(graph.tensors[t].shape)}{also}, {rows * seg.row_bytes[t]} bytes")})

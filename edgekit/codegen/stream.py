@@ -146,8 +146,7 @@ def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
                              pairs=f in PAIRS, scratch_bytes=scratch), wrapper, call)
 
 
-def in_place_stage(graph: Graph, s: StreamStage, buffered: set[int], made: set[int],
-                   readers: dict[int, set[int]]) -> StreamStage:
+def in_place_stage(s: StreamStage, buffered: set[int], made: set[int], readers: dict[int, set[int]]) -> StreamStage:
     """``s`` made over in place where that saves work: a 1x1 stride-1 convolution keeping its
     channel count (ek_conv2d_dsp.h: such a call may run in place) on rows whose pixels are not a
     multiple of 4 (else a band has no last block of fewer pixels to spare), whose input is a row
@@ -189,7 +188,7 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
     if not buffered:
         return None
     made_by_ops = {s.stage.output for s in stages if s.call is not None}
-    stages = [in_place_stage(graph, s, buffered, made_by_ops, readers) for s in stages]
+    stages = [in_place_stage(s, buffered, made_by_ops, readers) for s in stages]
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     row_bytes = {t.index: t.shape[2] * t.shape[3] for t in graph.tensors if len(t.shape) == 4}
     try:
@@ -281,7 +280,7 @@ def moved_bytes(seg: Segment) -> int:
     for s in range(1, len(seg.made)):
         for j, t in enumerate(seg.buffers):
             keep = seg.keep[s - 1][j]
-            end = max(seg.made[s - 1][producer[u]] for u in (t, *(x for x, y in seg.aliases.items() if y == t)))
+            end = max(seg.made[s - 1][producer[u]] for u in (t, *seg.sharing(t)))
             if keep > first[j]:
                 moved += max(0, end - keep) * seg.row_bytes[t]
                 first[j] = keep
@@ -343,18 +342,19 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
                     if seg is None:
                         continue
                     trial = sorted(others + [seg], key=lambda s: s.ops[0])
-                    if sum(extra_units(graph, t, stages) for t in trial) > allowed:
+                    extra = sum(extra_units(graph, t, stages) for t in trial)
+                    if extra > allowed:
                         continue
                     peak, *_ = peak_requirement(graph, memory, trial)
                     if peak < best:
-                        ranked.append((peak, seg.calls(), len(ranked), trial))
-        packed = sorted((arena_with(graph, memory, t), calls, k, t) for _, calls, k, t in sorted(ranked)[:PACKED])
+                        ranked.append((peak, seg.calls(), len(ranked), trial, extra))
+        packed = sorted((arena_with(graph, memory, t), calls, k, t, extra)
+                        for _, calls, k, t, extra in sorted(ranked)[:PACKED])
         if if_worth_it:
-            packed = [c for c in packed
-                      if worth_it(whole, c[0], sum(extra_units(graph, t, stages) for t in c[3]) / units)]
+            packed = [c for c in packed if worth_it(whole, c[0], c[4] / units)]
         if not packed or packed[0][0] >= arena:
             return segments
-        arena, _, _, segments = packed[0]
+        arena, _, _, segments, _ = packed[0]
         best, need, members = peak_requirement(graph, memory, segments)
 
 

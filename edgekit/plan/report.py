@@ -141,11 +141,10 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
     blocks = [(b, off) for b, off in zip(plan.buffers, plan.offsets)
               if b.scratch_of is not None and graph.ops[b.scratch_of].type_name.startswith("STREAMED")]
     for (b, off), seg in zip(blocks, segments):  # each row buffer inside its segment's block
-        shared = {y: x for x, y in seg.aliases.items()}
         for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets):
             ax.add_patch(Rectangle((b.first - 0.4, off + o), 0.8, r * seg.row_bytes[t], facecolor="#d4a6c8",
                                    edgecolor="black", linewidth=0.4))
-            also = f" (+t{shared[t]} in place)" if t in shared else ""
+            also = "".join(f" (+t{x} in place)" for x in seg.sharing(t))
             ax.text(b.first, off + o + r * seg.row_bytes[t] / 2, f"t{t}{also}: {r} row{'s' if r > 1 else ''}",
                     ha="center", va="center", fontsize=5)
     by_id = {b.id: (b, o) for b, o in zip(plan.buffers, plan.offsets)}
@@ -176,7 +175,7 @@ def plot_timeline(plan: Plan, graph: Graph, path, labels: Sequence[str] | None =
 def segment_json(seg: Segment) -> dict:
     return {"ops": list(seg.ops), "band_rows": seg.band, "steps": seg.steps, "block_bytes": seg.block_bytes,
             "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o,
-                             "also_holds": [x for x, y in seg.aliases.items() if y == t]}
+                             "also_holds": list(seg.sharing(t))}
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
             "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
             "whole_outputs": list(seg.outputs),
@@ -185,8 +184,7 @@ def segment_json(seg: Segment) -> dict:
 
 def segment_text(k: int, seg: Segment) -> str:
     """A streamed segment for people: its operators, steps and row buffers."""
-    shared = {y: x for x, y in seg.aliases.items()}
-    rows = ", ".join(f"t{t}{f' (and t{shared[t]}, made over in place)' if t in shared else ''} {r} "
+    rows = ", ".join(f"t{t}{''.join(f' (and t{x}, made over in place)' for x in seg.sharing(t))} {r} "
                      f"row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
     driver = "the input (pulled)" if seg.pulled is not None else f"op {seg.ops[0]}'s output"

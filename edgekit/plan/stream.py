@@ -100,6 +100,10 @@ class Segment:
     overlaps: tuple[Overlap, ...] = ()  # how far each whole output may overlap a whole input (indices above)
     aliases: dict[int, int] = field(default_factory=dict)  # an in-place stage's input -> its output (one buffer)
 
+    def sharing(self, t: int) -> tuple[int, ...]:
+        """The tensors whose rows live in row buffer ``t`` besides its own (in-place stages' inputs)."""
+        return tuple(x for x, y in self.aliases.items() if y == t)
+
     @property
     def steps(self) -> int:
         return len(self.made) - 1
