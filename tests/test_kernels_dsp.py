@@ -526,6 +526,98 @@ def test_fully_connected_batched_host(dsp_runtime_lib, tmp_path):
                          "FULLY_CONNECTED")
 
 
+def saturated_dense(in_f: int, units: int, seed: int) -> bytes:
+    """A Dense layer whose weights are +-0.5..1 of each channel's largest (int8 +-64..127): paired
+    words' upper rows near the int16 extremes above lower rows of either sign, every row's
+    accumulator bound at least 128 * 64 * in_f."""
+    import keras
+
+    import opmodels
+    from edgekit.frontend.quantize import int8_tflite
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(in_f,), batch_size=1)
+    layer = keras.layers.Dense(units)
+    model = keras.Model(inp, layer(inp))
+    rng = np.random.default_rng(seed)
+    magnitude = rng.uniform(0.5, 1.0, (in_f, units))
+    layer.set_weights([np.where(rng.random((in_f, units)) < 0.5, -magnitude, magnitude).astype(np.float32),
+                       rng.standard_normal(units).astype(np.float32)])
+    return int8_tflite(model, opmodels._calib([(in_f,)], seed))
+
+
+@pytest.mark.parametrize("in_f,paired", [(64, True), (640, False)], ids=["paired", "bound-too-wide"])
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "scratch"])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
+def test_fully_connected_paired_layout_where_exact_host(in_f, paired, lean, dsp_runtime_lib, tmp_path):
+    """Weights at +-64..127: 64 wide, every odd row's sum stays below 2^22 and the layer takes the
+    paired layout (one SXTB16 per word); 640 wide it could reach 2^22 and the layer keeps the
+    plain one. Both bit-exact."""
+    gen = assert_dsp_bit_exact(saturated_dense(in_f, 12, 3), dsp_runtime_lib, tmp_path, "FULLY_CONNECTED",
+                               target=DSP if lean else DSP_SCRATCH)
+    (call,) = gen.calls
+    assert call.function == ("ek_fully_connected_lean_dsp_s8" if lean else "ek_fully_connected_dsp_s8")
+    assert call.params.paired == int(paired)
+
+
+def test_paired_words_give_back_both_rows():
+    """The paired layout's arithmetic as the kernel does it (SMLAD modulo 2^32, then (upper - lower)
+    >> 8) gives each row's exact sum, up to an upper row's sum just below the limit, where the
+    word's own sum leaves int32 and wraps; and paired_words refuses what it cannot do."""
+    from edgekit.codegen.ops.dsp_common import PAIRED_ROW_LIMIT, gemm_weights, pair_order, paired_words
+
+    def s8(v):
+        return (v + 2**7) % 2**8 - 2**7
+
+    def s16(v):
+        return (v + 2**15) % 2**16 - 2**15
+
+    def wrap32(v):
+        return (v + 2**31) % 2**32 - 2**31
+
+    rng = np.random.default_rng(5)
+    k = 256
+    rows = rng.integers(-128, 128, (8, k))
+    rows[1] = -127  # the bottom of int16 above a lower row of either sign
+    rows[3] = np.where(rows[2] < 0, 127, -128)  # -128 only above weights >= 0: still an int16
+    xi = rng.choice([-128, 127], k)
+    x = 2 * xi  # the doubled input the scratch kernel reads
+    rows[7] = np.where(xi < 0, -127, 127)  # its sum near the most 256 rows can reach
+    start = rng.integers(-1000, 1000, 8) * 2
+    # the last pair: the upper row's doubled sum 2 (limit - 1), the lower's 4096: the word's sum,
+    # 256 times the first plus the second, leaves int32 while both starts keep inside it
+    start[7] = 2 * (PAIRED_ROW_LIMIT - 1) - int(rows[7] @ x)
+    start[6] = 4096 - int(rows[6] @ x)
+    assert 256 * (start[7] + rows[7] @ x) + (start[6] + rows[6] @ x) >= 2**31
+    table = np.zeros((8, 4), np.int64)
+    table[:, 0] = start
+    bound = np.abs(start) // 2 + 128 * np.abs(rows).sum(axis=1)
+    bound[7] = PAIRED_ROW_LIMIT - 1
+
+    words, paired = paired_words(gemm_weights(rows, k, 4), table, bound)
+    w = words.reshape(-1, 4).astype(np.int64)  # [block][k pair][row pair] words, four bytes each
+    lo_half, hi_half = s16(w[:, 0] % 256 + 256 * (w[:, 1] % 256)), s16(w[:, 2] % 256 + 256 * (w[:, 3] % 256))
+    ka, kb = pair_order(k).T
+    for r in range(0, 8, 2):
+        sel = slice((r // 4) * k + (r // 2) % 2, (r // 4 + 1) * k, 2)
+        lo, hi = lo_half[sel], hi_half[sel]
+        lower = int(start[r] + s8(lo) @ x[ka] + s8(hi) @ x[kb])  # SXTB16 of the word: the low bytes
+        word_sum = wrap32(int(paired[r + 1, 0]) + int(lo @ x[ka] + hi @ x[kb]))  # SMLAD on the word as it is
+        assert lower == start[r] + rows[r] @ x
+        assert wrap32(word_sum - lower) >> 8 == start[r + 1] + rows[r + 1] @ x
+    assert (paired[0::2, 0] == start[0::2]).all()
+
+    refused = rows.copy()
+    refused[1, 0], refused[0, 0] = -128, -1  # -128 above a negative weight: not an int16
+    assert paired_words(gemm_weights(refused, k, 4), table, bound) is None
+    wide = bound.copy()
+    wide[5] = PAIRED_ROW_LIMIT
+    assert paired_words(gemm_weights(rows, k, 4), table, wide) is None
+    big = table.copy()
+    big[3, 0] = 2**24  # 256 times it leaves int32
+    assert paired_words(gemm_weights(rows, k, 4), big, bound) is None
+
+
 def add_model(shape, seed: int, relu: bool = False, scales=(1.0, 3.0)) -> bytes:
     """Two inputs of different ranges added (optionally with a ReLU)."""
     import keras
@@ -868,6 +960,7 @@ BOARD_CASES = [
                                                        (640,), seed=6), "FULLY_CONNECTED"),
     ("fc-640-scratch", lambda: __import__("opmodels").keras_op(
         __import__("keras").layers.Dense(128, activation="relu"), (640,), seed=6), "FULLY_CONNECTED"),
+    ("fc-640-unpaired", lambda: saturated_dense(640, 12, 3), "FULLY_CONNECTED"),
     ("fc-odd", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(7), (33,), seed=2,
                                                        per_tensor=True), "FULLY_CONNECTED"),
     ("dw-rows-odd-channels", lambda: dw_cases.build_depthwise(DW_DSP_CASES[7]), "DEPTHWISE_CONV_2D"),
@@ -920,6 +1013,7 @@ def test_on_emulated_cortex_m4(name, build, op_type, tmp_path):
         (call,) = fw.generated.calls
         assert call.function == ("ek_fully_connected_dsp_s8" if name.endswith("-scratch")
                                  else "ek_fully_connected_lean_dsp_s8")
+        assert call.params.paired == (0 if name.endswith("-unpaired") else 1)
 
 
 @needs_board

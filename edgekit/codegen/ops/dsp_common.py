@@ -9,7 +9,8 @@ module) then tries the next candidate. The DSP kernels compute the same bits; wh
 only the layout of the constants:
 
 * weights are reordered into the order the inner loop reads them (``gemm_weights`` here, and
-  the layouts next to each kernel's lowering); padding rows/columns are zero;
+  the layouts next to each kernel's lowering); padding rows/columns are zero; ``paired_words``
+  recodes ``gemm_weights``' words so that one SXTB16 per word serves two rows;
 * the requantization is folded per channel into four int32 (``requant_table``): the doubled
   folded bias the accumulator starts from, the multiplier, the rounding-and-offset term ``c``
   and the right shift, for ``ek_requant2`` (ek_dsp.h). That form is exact only under bounds
@@ -141,3 +142,28 @@ def gemm_weights(w_rows: np.ndarray, k_pad: int, rows_per_word: int) -> np.ndarr
     words = np.stack([blocks[:, :, 0, ka], blocks[:, :, 1, ka], blocks[:, :, 0, kb], blocks[:, :, 1, kb]],
                      axis=-1)  # (blocks, row pairs, k pairs, 4)
     return words.transpose(0, 2, 1, 3).reshape(-1)
+
+
+PAIRED_ROW_LIMIT = 2**22  # |w . x + b'| of a paired word's upper row: 256 * 2 * it must fit int32
+
+
+def paired_words(words: np.ndarray, table: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``gemm_weights``' words (bytes {w[r][ka], w[r+1][ka], w[r][kb], w[r+1][kb]}, r even) in the
+    paired layout of ek_gemm4_dsp.h, and the requantization ``table`` (one row per weight row,
+    padding included) with each odd row's start made 256 times its own plus the even row's below
+    it; None where that layout is not exact. Each 16-bit half becomes 256 * w[r+1][k] + w[r][k]:
+    the low byte stays w[r][k], the high byte is w[r+1][k] less one where w[r][k] < 0. Exact when
+    every half is a valid int16 (no -128 in row r+1 above a negative weight), every odd row's
+    accumulator ``bound`` (per row, as ``table``) is below PAIRED_ROW_LIMIT (the kernel recovers
+    it from 256 times it, modulo 2^32) and every new start fits int32."""
+    b = np.asarray(words, np.int64).reshape(-1, 2, 2)  # [word][half][low byte, high byte]
+    half = 256 * b[..., 1] + b[..., 0]
+    odd = np.arange(1, table.shape[0], 2)
+    if half.min(initial=0) < -(2**15) or (np.asarray(bound)[odd] >= PAIRED_ROW_LIMIT).any():
+        return None
+    paired = table.copy()
+    paired[odd, 0] = 256 * table[odd, 0] + table[odd - 1, 0]
+    if np.abs(paired[:, 0]).max(initial=0) >= INT32_LIMIT:
+        return None
+    out = np.stack([half & 0xFF, (half >> 8) & 0xFF], axis=-1).reshape(-1)
+    return np.where(out >= 128, out - 256, out), paired

@@ -15,7 +15,7 @@ from .. import kernel_facts
 from ...ir import DType
 from ..arith import INT32_MAX, max_abs_acc
 from ..lowering import CArray, CStruct, KernelCall, LowerCtx
-from .dsp_common import activation_fields, gemm_weights, requant_table, round_up
+from .dsp_common import activation_fields, gemm_weights, paired_words, requant_table, round_up
 
 # a fully connected layer this small (a classifier head) takes the portable kernel on DSP cores:
 # a few thousand cycles either way, and the portable kernel (compiled for size there,
@@ -33,6 +33,7 @@ class FullyConnectedDspParams(CStruct):
     act_full: int
     act_min: int
     act_max: int
+    paired: int
     weights: CArray
     requant: CArray
 
@@ -76,12 +77,13 @@ def lower_fully_connected_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | N
 
 
 def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, batches: int, in_features: int,
-            out_features: int) -> KernelCall | None:
+            out_features: int, pair: bool = True) -> KernelCall | None:
     """ek_fully_connected_dsp_s8 on weight rows ``w_rows`` ([out_features][in_features]); ``call``'s
-    parameters give the folded bias, the per-row requantization and the activation."""
+    parameters give the folded bias, the per-row requantization and the activation. The weights
+    take the paired layout (ek_gemm4_dsp.h) where ``pair`` and it is exact for them."""
     p = call.params
-    table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset,
-                          max_abs_acc(p.bias.values, w_rows))
+    bound = max_abs_acc(p.bias.values, w_rows)
+    table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset, bound)
     if table is None:
         return None
     op = call.op
@@ -89,13 +91,21 @@ def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, ba
     n_pad = round_up(out_features, 4)
     rq = np.zeros((n_pad, 4), np.int64)
     rq[:out_features] = table
+    bound_pad = np.zeros(n_pad, np.int64)
+    bound_pad[:out_features] = bound
+    words = gemm_weights(w_rows, k_pad, 4)
+    paired = paired_words(words, rq, bound_pad) if pair else None
+    if paired is not None:
+        words, rq = paired
+    layout = "paired, " if paired is not None else ""
     params = FullyConnectedDspParams(
         batches=batches, in_features=in_features, out_features=out_features, k_pad=k_pad,
-        **activation_fields(p),
-        weights=ctx.array(op, "weights", "int8_t", gemm_weights(w_rows, k_pad, 4),
-                          f"{w_name}: per 4 rows and k pair, the order the DSP kernel reads"),
+        **activation_fields(p), paired=int(paired is not None),
+        weights=ctx.array(op, "weights", "int8_t", words,
+                          f"{w_name}: {layout}per 4 rows and k pair, the order the DSP kernel reads"),
         requant=ctx.array(op, "requant", "int32_t", rq.reshape(-1),
-                          "per row: 2 * folded bias, multiplier, rounding + offset, right shift"),
+                          "per row: 2 * folded bias, multiplier, rounding + offset, right shift"
+                          + ("; odd rows start at 256 times theirs plus the row below's" if paired is not None else "")),
     )
     x_arg, y_arg = call.args[:2]
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
@@ -146,7 +156,7 @@ def lower_conv2d_fc_int4(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     p = call.params
     w = ctx.tensor(call.op.inputs[1])
     w_rows = w.data.reshape(p.output_c, -1).astype(np.int64)
-    fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c)
+    fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c, pair=False)
     if fc is None:
         return None
     return _as_int4(ctx, dataclasses.replace(fc, overlaps=(), features=frozenset()), p.bias.values, w_rows, w.name)
@@ -174,8 +184,9 @@ def fully_connected_int4_applies(ctx: LowerCtx, call: KernelCall) -> bool:
 def lower_fully_connected_int4_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     """ek_fully_connected_int4_dsp_s8: the DSP kernel's call with the weights packed two per byte;
     None where its accumulator, 32 (W x + b'), could leave int32."""
-    dsp = lower_fully_connected_dsp(ctx, call)
+    p = call.params
     w = ctx.tensor(call.op.inputs[1])
+    dsp = _fc_dsp(ctx, call, w.data.astype(np.int64), w.name, p.batches, p.in_features, p.out_features, pair=False)
     return None if dsp is None else _as_int4(ctx, dsp, call.params.bias.values, w.data.astype(np.int64), w.name)
 
 

@@ -11,54 +11,70 @@ EK_COLD static int32_t clamp_act(const ek_fully_connected_dsp_params *p, int32_t
     return ek_clamp_i32(v, p->act_min, p->act_max);
 }
 
-EK_INLINE int8_t clamp_out(const ek_fully_connected_dsp_params *p, int32_t acc2, const int32_t *rq)
+EK_INLINE int8_t clamp_out(const ek_fully_connected_dsp_params *p, int32_t full, int32_t acc2, const int32_t *rq)
 {
     const int32_t v = ek_ssat8(ek_requant2(acc2, rq[1], rq[2], rq[3]));
-    return (int8_t)(p->act_full ? v : clamp_act(p, v));
+    return (int8_t)(full ? v : clamp_act(p, v));
+}
+
+/* The outputs of a block of four rows from their doubled sums a0..a3 (rows: how many of the four
+ * are real; the last block may hold padding). Written out for a whole block, so that the sums
+ * stay in registers. */
+EK_INLINE void store4(const ek_fully_connected_dsp_params *p, int32_t full, const int32_t *rq, int8_t *out,
+                      int32_t rows, int32_t a0, int32_t a1, int32_t a2, int32_t a3)
+{
+    if (rows == 4) {
+        out[0] = clamp_out(p, full, a0, rq);
+        out[1] = clamp_out(p, full, a1, rq + 4);
+        out[2] = clamp_out(p, full, a2, rq + 8);
+        out[3] = clamp_out(p, full, a3, rq + 12);
+        return;
+    }
+    const int32_t acc[4] = {a0, a1, a2, a3};
+    for (int32_t j = 0; j < rows; ++j) {
+        out[j] = clamp_out(p, full, acc[j], rq + 4 * j);
+    }
 }
 
 /* One step of the lean loop: a word of int8 input (four k) widened in registers into the pairs
  * x0 (k0, k2) and x1 (k1, k3), then the shared four weight words and 16 MACs (ek_gemm4_dsp.h). */
-#define EK_FC_LEAN_BODY                               \
+#define EK_FC_LEAN_X                                  \
     "ldr    %[x1], [%[x]], #4\n\t"                    \
     EK_GEMM4_LOAD_W                                   \
     "sxtb16 %[x0], %[x1]\n\t"                         \
-    "sxtb16 %[x1], %[x1], ror #8\n\t"                 \
-    EK_GEMM4_MACS
+    "sxtb16 %[x1], %[x1], ror #8\n\t"
+
+#define EK_FC_LEAN_BODY EK_FC_LEAN_X EK_GEMM4_MACS
+#define EK_FC_LEAN_PAIRED_BODY EK_FC_LEAN_X EK_GEMM4_PAIRED_MACS
 
 #if EK_DSP_ASM
-/* Four rows over k_quads words of int8 input (four k each), widened in registers; two words per
- * iteration (an odd count enters at the second), as dot4. */
-static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,
-                      int32_t *r2, int32_t *r3)
-{
-    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
-    const uint32_t *w = *wp;
-    const int8_t *x = x8;
-    const int8_t *end = x8 + 4 * k_quads;
-    const int32_t odd = k_quads & 1;
-    uint32_t wa0, wb0, wa1, wb1, x0, x1, t;
-    __asm__ volatile(
-        "ldr    %[t], %[odd]\n\t"
-        "cmp    %[t], #0\n\t"
-        "bne    2f\n\t"
-        "1:\n\t"
-        EK_FC_LEAN_BODY
-        "2:\n\t"
-        EK_FC_LEAN_BODY
-        "cmp    %[x], %[end]\n\t"
-        "bne    1b\n\t"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
-          [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1), [x0] "=&r"(x0),
-          [x1] "=&r"(x1), [t] "=&r"(t)
-        : [end] "r"(end), [odd] "m"(odd)
-        : "cc", "memory");
-    *wp = w;
-    *r0 = a0;
-    *r1 = a1;
-    *r2 = a2;
-    *r3 = a3;
-}
+/* A function NAME running BODY for four rows over k_quads words of int8 input (four k each),
+ * widened in registers, in the loop of dot4 (EK_GEMM4_LOOP). */
+#define EK_FC_LEAN_DEFINE(NAME, BODY)                                                                            \
+    static void NAME(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,           \
+                     int32_t *r2, int32_t *r3)                                                                   \
+    {                                                                                                            \
+        int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;                                                          \
+        const uint32_t *w = *wp;                                                                                 \
+        const int8_t *x = x8;                                                                                    \
+        const int8_t *end = x8 + 4 * k_quads;                                                                    \
+        const int32_t rem = k_quads & 3;                                                                         \
+        uint32_t wa0, wb0, wa1, wb1, x0, x1, t;                                                                  \
+        __asm__ volatile("ldr    %[t], %[rem]\n\t" EK_GEMM4_LOOP(BODY)                                            \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), \
+                           [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1),               \
+                           [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t)                                          \
+                         : [end] "r"(end), [rem] "m"(rem)                                                        \
+                         : "cc", "memory");                                                                      \
+        *wp = w;                                                                                                 \
+        *r0 = a0;                                                                                                \
+        *r1 = a1;                                                                                                \
+        *r2 = a2;                                                                                                \
+        *r3 = a3;                                                                                                \
+    }
+
+EK_FC_LEAN_DEFINE(dot4_lean, EK_FC_LEAN_BODY)
+EK_FC_LEAN_DEFINE(dot4_lean_paired, EK_FC_LEAN_PAIRED_BODY)
 #else
 static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,
                       int32_t *r2, int32_t *r3)
@@ -71,7 +87,26 @@ static void dot4_lean(const uint32_t **wp, const int8_t *x8, int32_t k_quads, in
     }
     *wp = w;
 }
+
+static void dot4_lean_paired(const uint32_t **wp, const int8_t *x8, int32_t k_quads, int32_t *r0, int32_t *r1,
+                             int32_t *r2, int32_t *r3)
+{
+    const uint32_t *w = *wp;
+    for (int32_t q = 0; q < k_quads; ++q, w += 4) {
+        const uint32_t v = ek_read32(x8 + 4 * q);
+        gemm4_paired(ek_sxtb16(v), w, r0, r1, r2, r3);
+        gemm4_paired(ek_sxtb16_ror8(v), w + 2, r0, r1, r2, r3);
+    }
+    *wp = w;
+}
 #endif
+
+/* Row r+1's (r+3's) sum out of its accumulator on paired weights (ek_gemm4_dsp.h: 256 times the
+ * row's sum plus row r's, modulo 2^32), from row r's (r+2's) sum. */
+EK_INLINE int32_t unpair(int32_t upper, int32_t lower)
+{
+    return (int32_t)((uint32_t)upper - (uint32_t)lower) >> 8;
+}
 
 /* One word of int4 weights against one pair of doubled inputs X: the low nibbles (rows A, B)
  * into the accumulators A0, A1 with X = x0, the high nibbles with x1 (see the header). */
@@ -182,19 +217,23 @@ EK_INLINE const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, cons
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch)
 {
-    const int32_t k_pad = p->k_pad;
+    const int32_t k_pairs = p->k_pad / 2;
     const int32_t n_out = p->out_features;
+    const int32_t full = p->act_full, paired = p->paired;
     for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
         const uint32_t *xw = widen_row(p, input, scratch);
         const uint32_t *w = (const uint32_t *)(const void *)p->weights;
         const int32_t *rq = p->requant;
         for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
-            int32_t acc[4] = {rq[0], rq[4], rq[8], rq[12]};
-            dot4(&w, xw, k_pad / 2, &acc[0], &acc[1], &acc[2], &acc[3]);
-            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
-            for (int32_t j = 0; j < rows; ++j) {
-                output[n + j] = clamp_out(p, acc[j], rq + 4 * j);
+            int32_t a0 = rq[0], a1 = rq[4], a2 = rq[8], a3 = rq[12];
+            if (paired) {
+                dot4_paired(&w, xw, k_pairs, &a0, &a1, &a2, &a3);
+                a1 = unpair(a1, a0);
+                a3 = unpair(a3, a2);
+            } else {
+                dot4(&w, xw, k_pairs, &a0, &a1, &a2, &a3);
             }
+            store4(p, full, rq, output + n, n_out - n < 4 ? n_out - n : 4, a0, a1, a2, a3);
         }
     }
 }
@@ -209,18 +248,17 @@ void ek_fully_connected_int4_dsp_s8(const ek_fully_connected_dsp_params *p, cons
                                     int8_t *scratch)
 {
     const int32_t n_out = p->out_features;
+    const int32_t full = p->act_full;
     for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += n_out) {
         const uint32_t *xw = widen_row(p, input, scratch);
         const uint32_t *w = (const uint32_t *)(const void *)p->weights;
         const int32_t *rq = p->requant;
         for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
             /* 16 times the doubled sum; the generator proved 16 * 2 (W x + b') fits int32 */
-            int32_t acc[4] = {16 * rq[0], 16 * rq[4], 16 * rq[8], 16 * rq[12]};
-            dot4_int4(&w, xw, p->k_pad / 4, &acc[0], &acc[1], &acc[2], &acc[3]);
-            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
-            for (int32_t j = 0; j < rows; ++j) {
-                output[n + j] = clamp_out(p, acc[j] / 16, rq + 4 * j); /* exact: a multiple of 16 */
-            }
+            int32_t a0 = 16 * rq[0], a1 = 16 * rq[4], a2 = 16 * rq[8], a3 = 16 * rq[12];
+            dot4_int4(&w, xw, p->k_pad / 4, &a0, &a1, &a2, &a3);
+            /* exact: multiples of 16 */
+            store4(p, full, rq, output + n, n_out - n < 4 ? n_out - n : 4, a0 / 16, a1 / 16, a2 / 16, a3 / 16);
         }
     }
 }
@@ -229,17 +267,22 @@ void ek_fully_connected_lean_dsp_s8(const ek_fully_connected_dsp_params *p, cons
 {
     const int32_t k = p->in_features; /* == k_pad: a multiple of 4 */
     const int32_t n_out = p->out_features;
+    const int32_t full = p->act_full, paired = p->paired;
     for (int32_t b = 0; b < p->batches; ++b, input += k, output += n_out) {
         const uint32_t *w = (const uint32_t *)(const void *)p->weights;
         const int32_t *rq = p->requant;
         for (int32_t n = 0; n < n_out; n += 4, rq += 16) {
-            /* rq[0] is 2 b' (even): start at b', double the sum */
-            int32_t acc[4] = {rq[0] / 2, rq[4] / 2, rq[8] / 2, rq[12] / 2};
-            dot4_lean(&w, input, k / 4, &acc[0], &acc[1], &acc[2], &acc[3]);
-            const int32_t rows = n_out - n < 4 ? n_out - n : 4; /* the last four may be padding */
-            for (int32_t j = 0; j < rows; ++j) {
-                output[n + j] = clamp_out(p, 2 * acc[j], rq + 4 * j);
+            /* rq[0] is 2 b' (even; paired, odd rows: 256 * 2 b' + the row below's): start at half,
+             * double the sum */
+            int32_t a0 = rq[0] / 2, a1 = rq[4] / 2, a2 = rq[8] / 2, a3 = rq[12] / 2;
+            if (paired) {
+                dot4_lean_paired(&w, input, k / 4, &a0, &a1, &a2, &a3);
+                a1 = unpair(a1, a0);
+                a3 = unpair(a3, a2);
+            } else {
+                dot4_lean(&w, input, k / 4, &a0, &a1, &a2, &a3);
             }
+            store4(p, full, rq, output + n, n_out - n < 4 ? n_out - n : 4, 2 * a0, 2 * a1, 2 * a2, 2 * a3);
         }
     }
 }

@@ -4,7 +4,10 @@
  * unpacks four int8 columns: k0,k2 then k1,k3); then four output rows at a time take, per pair
  * of k, two words of weights (rows r, r+1 and r+2, r+3, stored by the generator in this order)
  * and four dual MACs (SMLAD). The accumulators start at 2 * b' (the input offset folded in at
- * generation time) and are requantized by ek_requant2 (ek_dsp.h), exact with TFLite.
+ * generation time) and are requantized by ek_requant2 (ek_dsp.h), exact with TFLite. With
+ * paired set the weights are in the paired layout (ek_gemm4_dsp.h: one SXTB16 per word, 12
+ * instructions per 16 MACs instead of 16), which the generator takes where every odd row's sum
+ * stays below 2^23 in magnitude (dsp_common.paired_words).
  * Every input row is read completely before any of its outputs is written.
  *
  * ek_fully_connected_lean_dsp_s8 computes the same bits with no scratch, for in_features a
@@ -38,8 +41,10 @@ typedef struct {
     int32_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
     int32_t act_min;
     int32_t act_max;
+    int32_t paired;            /* int8 weights in the paired layout (ek_gemm4_dsp.h); 0 for int4 */
     const int8_t *weights;     /* [ceil(out_features / 4)][k_pad / 2][2][4]; int4: [ceil(out_features / 4)][k_pad / 4][2][4] */
-    const int32_t *requant;    /* [4 * ceil(out_features / 4)][4]: 2 * folded bias, multiplier, c, right */
+    const int32_t *requant;    /* [4 * ceil(out_features / 4)][4]: 2 * folded bias (paired, odd rows:
+                                  256 times it plus the row below's), multiplier, c, right */
 } ek_fully_connected_dsp_params;
 
 /* The scratch ek_fully_connected_dsp_s8 needs (the generator calls this at generation time). */
