@@ -560,6 +560,33 @@ def test_fully_connected_paired_layout_where_exact_host(in_f, paired, lean, dsp_
     assert call.params.paired == int(paired)
 
 
+def narrow_dense(in_f: int, units: int, seed: int) -> bytes:
+    """A Dense layer with a fused ReLU whose output is quantized over [-8, 8] (a fake-quant range,
+    as QAT leaves): its output zero point is 0, so the kernels clamp at 0, not at int8's -128."""
+    import tensorflow as tf
+
+    from opmodels import fn_op
+
+    rng = np.random.default_rng(seed)
+    w = tf.constant((rng.standard_normal((in_f, units)) * 0.5).astype(np.float32))
+    b = tf.constant(rng.standard_normal(units).astype(np.float32))
+
+    def body(x):
+        return tf.quantization.fake_quant_with_min_max_args(tf.nn.relu(tf.matmul(x, w) + b), -8.0, 8.0)
+
+    return fn_op(body, [(in_f,)], seed=seed)
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "scratch"])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
+def test_fully_connected_narrow_activation_host(lean, dsp_runtime_lib, tmp_path):
+    """An activation range narrower than int8 (act_full 0) on both kernels, a partial last block."""
+    gen = assert_dsp_bit_exact(narrow_dense(32, 10, 4), dsp_runtime_lib, tmp_path, "FULLY_CONNECTED",
+                               target=DSP if lean else DSP_SCRATCH)
+    (call,) = gen.calls
+    assert (call.params.act_full, call.params.act_min) == (0, 0)
+
+
 def test_paired_words_give_back_both_rows():
     """The paired layout's arithmetic as the kernel does it (SMLAD modulo 2^32, then (upper - lower)
     >> 8) gives each row's exact sum, up to an upper row's sum just below the limit, where the
@@ -961,6 +988,7 @@ BOARD_CASES = [
     ("fc-640-scratch", lambda: __import__("opmodels").keras_op(
         __import__("keras").layers.Dense(128, activation="relu"), (640,), seed=6), "FULLY_CONNECTED"),
     ("fc-640-unpaired", lambda: saturated_dense(640, 12, 3), "FULLY_CONNECTED"),
+    ("fc-narrow-activation", lambda: narrow_dense(32, 10, 4), "FULLY_CONNECTED"),
     ("fc-odd", lambda: __import__("opmodels").keras_op(__import__("keras").layers.Dense(7), (33,), seed=2,
                                                        per_tensor=True), "FULLY_CONNECTED"),
     ("dw-rows-odd-channels", lambda: dw_cases.build_depthwise(DW_DSP_CASES[7]), "DEPTHWISE_CONV_2D"),

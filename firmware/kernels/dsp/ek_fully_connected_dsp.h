@@ -8,6 +8,9 @@
  * paired set the weights are in the paired layout (ek_gemm4_dsp.h: one SXTB16 per word, 12
  * instructions per 16 MACs instead of 16), which the generator takes where every odd row's sum
  * stays below 2^23 in magnitude (dsp_common.paired_words).
+ * Whole blocks of four rows run in one assembly loop (accumulators, k loop, requantization and
+ * stores of a block in registers); a last partial block goes through four bytes on the stack, and
+ * an activation range narrower than int8 is clamped after the row's outputs are written.
  * Every input row is read completely before any of its outputs is written.
  *
  * ek_fully_connected_lean_dsp_s8 computes the same bits with no scratch, for in_features a
