@@ -910,6 +910,36 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
             build_host_runner(gen, tmp_path)
 
 
+@pytest.mark.parametrize("in_f,switch", [(64, 0), (640, 1)], ids=["paired", "plain"])
+@pytest.mark.usefixtures("dsp_fc_for_any_size")
+def test_fc_plain_weights_switch_follows_the_layout_host(in_f, switch, tmp_path):
+    """EK_FC_PLAIN_WEIGHTS is on only where some fully connected call keeps the plain layout; the
+    kernels compiled from the generated directory (its ek_config.h) stay bit-exact either way, and
+    kernels configured without the plain loops refuse a model that needs them."""
+    from edgekit.frontend import reference
+    from edgekit.codegen import generate
+    from edgekit.errors import ToolchainError
+    from edgekit.ir import parse_tflite
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
+
+    model = saturated_dense(in_f, 12, 3)
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=DSP)
+    (call,) = gen.calls
+    assert call.params.paired == 1 - switch
+    config = (gen.out_dir / "ek" / "ek_config.h").read_text()
+    assert f"#define EK_FC_PLAIN_WEIGHTS {switch}" in config, config
+    data = random_inputs(graph, 3, 0)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
+    for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
+    if switch:
+        (gen.out_dir / "ek" / "ek_config.h").write_text(config.replace(
+            "#define EK_FC_PLAIN_WEIGHTS 1", "#define EK_FC_PLAIN_WEIGHTS 0"))
+        with pytest.raises(ToolchainError, match="EK_FC_PLAIN_WEIGHTS"):
+            build_host_runner(gen, tmp_path)
+
+
 def test_requant_table_refuses_what_it_cannot_do():
     from edgekit.codegen.ops.dsp_common import requant_table
 

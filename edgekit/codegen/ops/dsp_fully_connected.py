@@ -80,7 +80,8 @@ def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, ba
             out_features: int, pair: bool = True) -> KernelCall | None:
     """ek_fully_connected_dsp_s8 on weight rows ``w_rows`` ([out_features][in_features]); ``call``'s
     parameters give the folded bias, the per-row requantization and the activation. The weights
-    take the paired layout (ek_gemm4_dsp.h) where ``pair`` and it is exact for them."""
+    take the paired layout (ek_gemm4_dsp.h) where ``pair`` and it is exact for them; else the call
+    needs the build switch EK_FC_PLAIN_WEIGHTS (ek_dsp.h)."""
     p = call.params
     bound = max_abs_acc(p.bias.values, w_rows)
     table = requant_table(p.bias.values, p.multiplier.values, p.shift.values, p.output_offset, bound)
@@ -110,6 +111,7 @@ def _fc_dsp(ctx: LowerCtx, call: KernelCall, w_rows: np.ndarray, w_name: str, ba
     x_arg, y_arg = call.args[:2]
     return dataclasses.replace(call, function="ek_fully_connected_dsp_s8", header="ek_fully_connected_dsp.h",
                                params=params, args=(x_arg, y_arg, ctx.scratch(op)),
+                               features=frozenset() if paired is not None else frozenset({"EK_FC_PLAIN_WEIGHTS"}),
                                scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_dsp_s8", in_features,
                                                                         k_pad))
 
@@ -139,7 +141,7 @@ def lower_conv2d_fc(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     fc = _fc_dsp(ctx, call, w_rows, w.name, 1, w_rows.shape[1], p.output_c)
     if fc is None:
         return None
-    fc = dataclasses.replace(fc, overlaps=(), features=frozenset())
+    fc = dataclasses.replace(fc, overlaps=())
     return _as_lean(fc) if _runs_lean(ctx, call, w_rows.shape[1]) else fc
 
 
@@ -200,4 +202,5 @@ def _as_int4(ctx: LowerCtx, fc: KernelCall, bias: np.ndarray, w_rows: np.ndarray
                         f"{w_name}: int4, two per byte, per 4 rows and 4 k, the order the DSP kernel reads")
     return dataclasses.replace(
         fc, function="ek_fully_connected_int4_dsp_s8", params=dataclasses.replace(fc.params, weights=weights),
+        features=frozenset(),  # its own loop: no switch
         scratch_bytes=kernel_facts.scratch_bytes("ek_fully_connected_int4_dsp_s8", w_rows.shape[1], fc.params.k_pad))

@@ -34,7 +34,10 @@
  *   EK_REQUANT_BELOW_ZERO_POINT  0: no ek_conv2d_dsp_s8 or ek_depthwise_rows_dsp_s8 call of
  *       this build keeps an output below its output zero point (each clamps at act_min >= the
  *       zero point, as a fused ReLU does), so those kernels leave out ek_requant2's sign term,
- *       which only changes values that the clamp then takes to act_min (ek_requant2_clamped). */
+ *       which only changes values that the clamp then takes to act_min (ek_requant2_clamped).
+ *   EK_FC_PLAIN_WEIGHTS  0: every ek_fully_connected_dsp_s8 and ek_fully_connected_lean_dsp_s8
+ *       call of this build has its weights in the paired layout (paired 1, ek_gemm4_dsp.h), so
+ *       those kernels leave out their loops for the plain one. */
 #if defined(__has_include)
 #if __has_include("ek_config.h")
 #include "ek_config.h"
@@ -42,6 +45,9 @@
 #endif
 #ifndef EK_REQUANT_BELOW_ZERO_POINT
 #define EK_REQUANT_BELOW_ZERO_POINT 1
+#endif
+#ifndef EK_FC_PLAIN_WEIGHTS
+#define EK_FC_PLAIN_WEIGHTS 1
 #endif
 
 /* Code that runs rarely (activation ranges narrower than int8, borders): optimized for size. */

@@ -137,9 +137,11 @@ EK_INLINE void store4(const ek_fully_connected_dsp_params *p, int32_t full, cons
                          : "cc", "memory");                                                                      \
     }
 
+#if EK_FC_PLAIN_WEIGHTS
 EK_FC_ROWS_DEFINE(rows_scratch, EK_GEMM4_BODY, 8, "", "")
-EK_FC_ROWS_DEFINE(rows_scratch_paired, EK_GEMM4_PAIRED_BODY, 8, "", EK_FC_UNPAIR)
 EK_FC_ROWS_DEFINE(rows_lean, EK_FC_LEAN_BODY, 4, EK_FC_HALVE, EK_FC_DOUBLE)
+#endif
+EK_FC_ROWS_DEFINE(rows_scratch_paired, EK_GEMM4_PAIRED_BODY, 8, "", EK_FC_UNPAIR)
 EK_FC_ROWS_DEFINE(rows_lean_paired, EK_FC_LEAN_PAIRED_BODY, 4, EK_FC_HALVE, EK_FC_UNPAIR EK_FC_DOUBLE)
 #else
 /* The same in C: cores without the DSP extension, builds where EK_DSP_ASM is 0 and the host. */
@@ -188,22 +190,24 @@ static void rows_c(const uint32_t *w, const void *x, int32_t steps, const int32_
     }
 }
 
+#if EK_FC_PLAIN_WEIGHTS
 static void rows_scratch(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
                          int32_t blocks)
 {
     rows_c(w, x, steps, rq, out, blocks, 0, 0);
 }
 
-static void rows_scratch_paired(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
-                                int32_t blocks)
-{
-    rows_c(w, x, steps, rq, out, blocks, 0, 1);
-}
-
 static void rows_lean(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
                       int32_t blocks)
 {
     rows_c(w, x, steps, rq, out, blocks, 1, 0);
+}
+#endif
+
+static void rows_scratch_paired(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
+                                int32_t blocks)
+{
+    rows_c(w, x, steps, rq, out, blocks, 0, 1);
 }
 
 static void rows_lean_paired(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
@@ -347,7 +351,11 @@ EK_INLINE const uint32_t *widen_row(const ek_fully_connected_dsp_params *p, cons
 void ek_fully_connected_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output,
                                int8_t *scratch)
 {
+#if EK_FC_PLAIN_WEIGHTS
     rows_fn *rows = p->paired ? rows_scratch_paired : rows_scratch;
+#else
+    rows_fn *rows = rows_scratch_paired; /* the generator proved every call paired */
+#endif
     for (int32_t b = 0; b < p->batches; ++b, input += p->in_features, output += p->out_features) {
         all_rows(p, rows, widen_row(p, input, scratch), p->k_pad / 4, output);
     }
@@ -381,7 +389,11 @@ void ek_fully_connected_int4_dsp_s8(const ek_fully_connected_dsp_params *p, cons
 void ek_fully_connected_lean_dsp_s8(const ek_fully_connected_dsp_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t k = p->in_features; /* == k_pad: a multiple of 4 */
+#if EK_FC_PLAIN_WEIGHTS
     rows_fn *rows = p->paired ? rows_lean_paired : rows_lean;
+#else
+    rows_fn *rows = rows_lean_paired; /* the generator proved every call paired */
+#endif
     for (int32_t b = 0; b < p->batches; ++b, input += k, output += p->out_features) {
         all_rows(p, rows, input, k / 4, output);
     }
