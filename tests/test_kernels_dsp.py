@@ -902,12 +902,19 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
     for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
         np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
     if switch:  # kernels configured for another model (switch off) do not compile with this one
-        from edgekit.errors import ToolchainError
+        assert_refuses_kernels_without(gen, "EK_REQUANT_BELOW_ZERO_POINT", tmp_path)
 
-        (gen.out_dir / "ek" / "ek_config.h").write_text(config.replace(
-            "#define EK_REQUANT_BELOW_ZERO_POINT 1", "#define EK_REQUANT_BELOW_ZERO_POINT 0"))
-        with pytest.raises(ToolchainError, match="EK_REQUANT_BELOW_ZERO_POINT"):
-            build_host_runner(gen, tmp_path)
+
+def assert_refuses_kernels_without(gen, switch: str, tmp_path: Path) -> None:
+    """The generated model does not compile against its kernels with ``switch`` (which it needs)
+    turned off in their ek_config.h."""
+    from edgekit.errors import ToolchainError
+    from edgekit.target.host import build_host_runner
+
+    config = gen.out_dir / "ek" / "ek_config.h"
+    config.write_text(config.read_text().replace(f"#define {switch} 1", f"#define {switch} 0"))
+    with pytest.raises(ToolchainError, match=switch):
+        build_host_runner(gen, tmp_path)
 
 
 @pytest.mark.parametrize("in_f,switch", [(64, 0), (640, 1)], ids=["paired", "plain"])
@@ -918,7 +925,6 @@ def test_fc_plain_weights_switch_follows_the_layout_host(in_f, switch, tmp_path)
     kernels configured without the plain loops refuse a model that needs them."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
-    from edgekit.errors import ToolchainError
     from edgekit.ir import parse_tflite
     from edgekit.target.host import build_host_runner, random_inputs, run_host
 
@@ -934,10 +940,7 @@ def test_fc_plain_weights_switch_follows_the_layout_host(in_f, switch, tmp_path)
     for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
         np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
     if switch:
-        (gen.out_dir / "ek" / "ek_config.h").write_text(config.replace(
-            "#define EK_FC_PLAIN_WEIGHTS 1", "#define EK_FC_PLAIN_WEIGHTS 0"))
-        with pytest.raises(ToolchainError, match="EK_FC_PLAIN_WEIGHTS"):
-            build_host_runner(gen, tmp_path)
+        assert_refuses_kernels_without(gen, "EK_FC_PLAIN_WEIGHTS", tmp_path)
 
 
 def test_requant_table_refuses_what_it_cannot_do():

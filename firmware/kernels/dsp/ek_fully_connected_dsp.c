@@ -190,31 +190,20 @@ static void rows_c(const uint32_t *w, const void *x, int32_t steps, const int32_
     }
 }
 
+/* rows_* in C: rows_c with the variant's two flags. */
+#define EK_FC_ROWS_C(NAME, LEAN, PAIRED)                                                                         \
+    static void NAME(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,            \
+                     int32_t blocks)                                                                             \
+    {                                                                                                            \
+        rows_c(w, x, steps, rq, out, blocks, LEAN, PAIRED);                                                      \
+    }
+
 #if EK_FC_PLAIN_WEIGHTS
-static void rows_scratch(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
-                         int32_t blocks)
-{
-    rows_c(w, x, steps, rq, out, blocks, 0, 0);
-}
-
-static void rows_lean(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
-                      int32_t blocks)
-{
-    rows_c(w, x, steps, rq, out, blocks, 1, 0);
-}
+EK_FC_ROWS_C(rows_scratch, 0, 0)
+EK_FC_ROWS_C(rows_lean, 1, 0)
 #endif
-
-static void rows_scratch_paired(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
-                                int32_t blocks)
-{
-    rows_c(w, x, steps, rq, out, blocks, 0, 1);
-}
-
-static void rows_lean_paired(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,
-                             int32_t blocks)
-{
-    rows_c(w, x, steps, rq, out, blocks, 1, 1);
-}
+EK_FC_ROWS_C(rows_scratch_paired, 0, 1)
+EK_FC_ROWS_C(rows_lean_paired, 1, 1)
 #endif
 
 typedef void rows_fn(const uint32_t *w, const void *x, int32_t steps, const int32_t *rq, int8_t *out,

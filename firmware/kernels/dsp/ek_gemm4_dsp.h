@@ -8,14 +8,14 @@
  * block); *wp advances past the four rows. Static inline functions of each kernel that includes
  * this header, so each kernel's code is as if it were written there.
  *
- * dot4_paired computes the same sums from weights in the paired layout (dsp_common.paired_words):
- * each 16-bit half of a word is 256 * w[r+1][k] + w[r][k] (a valid int16: no w[r+1][k] == -128
- * beside a negative w[r][k]), so the half's low byte is w[r][k] and SXTB16 of the word is still
- * row r's pair, while SMLAD on the word as it is adds 256 times row r+1's products plus row r's.
- * r1 (and r3) end holding 256 * (row r+1's sum) + (row r's sum), modulo 2^32: the caller starts
- * them at 256 * start[r+1] + start[r] and takes row r+1's sum as (r1 - r0) >> 8, exact while
- * |row r+1's sum| < 2^23 (the generator's bound). One SXTB16 per word instead of two: 12
- * instructions per 16 MACs where dot4 takes 16.
+ * The paired layout (dsp_common.paired_words; EK_GEMM4_PAIRED_MACS, and dot4_paired in C for
+ * builds without the assembly): each 16-bit half of a word is 256 * w[r+1][k] + w[r][k] (a valid
+ * int16: no w[r+1][k] == -128 beside a negative w[r][k]), so the half's low byte is w[r][k] and
+ * SXTB16 of the word is still row r's pair, while SMLAD on the word as it is adds 256 times row
+ * r+1's products plus row r's. r1 (and r3) end holding 256 * (row r+1's sum) + (row r's sum),
+ * modulo 2^32: the caller starts them at 256 * start[r+1] + start[r] and takes row r+1's sum as
+ * (r1 - r0) >> 8, exact while |row r+1's sum| < 2^23 (the generator's bound). One SXTB16 per
+ * word instead of two: 12 instructions per 16 MACs where EK_GEMM4_MACS takes 16.
  */
 #ifndef EK_GEMM4_DSP_H
 #define EK_GEMM4_DSP_H
@@ -86,33 +86,29 @@
     "cmp    %[x], %[end]\n\t"                         \
     "bne    1b\n\t"
 
-/* A function NAME running BODY over k_pairs pairs of k (an even number), two pairs per step:
- * per step the six words (two of x, four of weights) load back to back, then the MACs. Written
- * out: the loop uses every allocatable register. */
-#define EK_GEMM4_DEFINE(NAME, BODY)                                                                              \
-    static inline void NAME(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1,    \
-                            int32_t *r2, int32_t *r3)                                                            \
-    {                                                                                                            \
-        int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;                                                          \
-        const uint32_t *w = *wp;                                                                                 \
-        const uint32_t *end = x + k_pairs;                                                                       \
-        const int32_t rem = (k_pairs / 2) & 3;                                                                   \
-        uint32_t wa0, wb0, wa1, wb1, x0, x1, t;                                                                  \
-        __asm__ volatile("ldr    %[t], %[rem]\n\t" EK_GEMM4_LOOP(BODY)                                            \
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), \
-                           [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1),               \
-                           [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t)                                          \
-                         : [end] "r"(end), [rem] "m"(rem)                                                        \
-                         : "cc", "memory");                                                                      \
-        *wp = w;                                                                                                 \
-        *r0 = a0;                                                                                                \
-        *r1 = a1;                                                                                                \
-        *r2 = a2;                                                                                                \
-        *r3 = a3;                                                                                                \
-    }
-
-EK_GEMM4_DEFINE(dot4, EK_GEMM4_BODY)
-EK_GEMM4_DEFINE(dot4_paired, EK_GEMM4_PAIRED_BODY)
+/* Four rows over k_pairs pairs of k (an even number), two pairs per step: per step the six
+ * words (two of x, four of weights) load back to back, then the MACs. Written out: the loop uses
+ * every allocatable register. */
+static inline void dot4(const uint32_t **wp, const uint32_t *x, int32_t k_pairs, int32_t *r0, int32_t *r1,
+                        int32_t *r2, int32_t *r3)
+{
+    int32_t a0 = *r0, a1 = *r1, a2 = *r2, a3 = *r3;
+    const uint32_t *w = *wp;
+    const uint32_t *end = x + k_pairs;
+    const int32_t rem = (k_pairs / 2) & 3;
+    uint32_t wa0, wb0, wa1, wb1, x0, x1, t;
+    __asm__ volatile("ldr    %[t], %[rem]\n\t" EK_GEMM4_LOOP(EK_GEMM4_BODY)
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x),
+                       [wa0] "=&r"(wa0), [wb0] "=&r"(wb0), [wa1] "=&r"(wa1), [wb1] "=&r"(wb1), [x0] "=&r"(x0),
+                       [x1] "=&r"(x1), [t] "=&r"(t)
+                     : [end] "r"(end), [rem] "m"(rem)
+                     : "cc", "memory");
+    *wp = w;
+    *r0 = a0;
+    *r1 = a1;
+    *r2 = a2;
+    *r3 = a3;
+}
 #else
 /* One pair of k (the input pair xv) against its two weight words w[0], w[1]: four dual MACs. */
 EK_INLINE void gemm4_pair(uint32_t xv, const uint32_t *w, int32_t *r0, int32_t *r1, int32_t *r2, int32_t *r3)
