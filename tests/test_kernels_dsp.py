@@ -886,35 +886,35 @@ def test_requant_switch_follows_the_activations_host(case, switch, tmp_path):
     """The generator turns EK_REQUANT_BELOW_ZERO_POINT off when every DSP conv and depthwise-rows
     call clamps at or above its output zero point, and the kernels compiled from the generated
     directory (ek_config.h included: not the session's library) stay bit-exact with tflite-micro."""
+    model = conv_cases.build_conv(case) if isinstance(case, CC) else dw_cases.build_depthwise(case)
+    gen = assert_switch_and_bit_exact(model, "EK_REQUANT_BELOW_ZERO_POINT", switch, 4, tmp_path)
+    assert [c.function for c in gen.calls] in (["ek_conv2d_dsp_s8"], ["ek_depthwise_rows_dsp_s8"])
+
+
+def assert_switch_and_bit_exact(model: bytes, switch: str, value: int, samples: int, tmp_path: Path):
+    """Generate ``model`` for the DSP target; its ek_config.h sets ``switch`` to ``value``; the
+    kernels compiled from the generated directory (that ek_config.h, not the session's library)
+    give tflite-micro's outputs on ``samples`` random inputs; and where the model needs the switch,
+    kernels configured without it (another model's) do not compile with it. Returns the model."""
     from edgekit.frontend import reference
     from edgekit.codegen import generate
+    from edgekit.errors import ToolchainError
     from edgekit.ir import parse_tflite
     from edgekit.target.host import build_host_runner, random_inputs, run_host
 
-    model = conv_cases.build_conv(case) if isinstance(case, CC) else dw_cases.build_depthwise(case)
     graph = parse_tflite(model, name="case")
     gen = generate(graph, tmp_path / "model", target=DSP)
-    assert [c.function for c in gen.calls] in (["ek_conv2d_dsp_s8"], ["ek_depthwise_rows_dsp_s8"])
-    config = (gen.out_dir / "ek" / "ek_config.h").read_text()
-    assert f"#define EK_REQUANT_BELOW_ZERO_POINT {switch}" in config, config
-    data = random_inputs(graph, 4, 0)
+    config = gen.out_dir / "ek" / "ek_config.h"
+    assert f"#define {switch} {value}" in config.read_text(), config.read_text()
+    data = random_inputs(graph, samples, 0)
     exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
     for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
         np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
-    if switch:  # kernels configured for another model (switch off) do not compile with this one
-        assert_refuses_kernels_without(gen, "EK_REQUANT_BELOW_ZERO_POINT", tmp_path)
-
-
-def assert_refuses_kernels_without(gen, switch: str, tmp_path: Path) -> None:
-    """The generated model does not compile against its kernels with ``switch`` (which it needs)
-    turned off in their ek_config.h."""
-    from edgekit.errors import ToolchainError
-    from edgekit.target.host import build_host_runner
-
-    config = gen.out_dir / "ek" / "ek_config.h"
-    config.write_text(config.read_text().replace(f"#define {switch} 1", f"#define {switch} 0"))
-    with pytest.raises(ToolchainError, match=switch):
-        build_host_runner(gen, tmp_path)
+    if value:
+        config.write_text(config.read_text().replace(f"#define {switch} 1", f"#define {switch} 0"))
+        with pytest.raises(ToolchainError, match=switch):
+            build_host_runner(gen, tmp_path)
+    return gen
 
 
 @pytest.mark.parametrize("in_f,switch", [(64, 0), (640, 1)], ids=["paired", "plain"])
@@ -923,24 +923,9 @@ def test_fc_plain_weights_switch_follows_the_layout_host(in_f, switch, tmp_path)
     """EK_FC_PLAIN_WEIGHTS is on only where some fully connected call keeps the plain layout; the
     kernels compiled from the generated directory (its ek_config.h) stay bit-exact either way, and
     kernels configured without the plain loops refuse a model that needs them."""
-    from edgekit.frontend import reference
-    from edgekit.codegen import generate
-    from edgekit.ir import parse_tflite
-    from edgekit.target.host import build_host_runner, random_inputs, run_host
-
-    model = saturated_dense(in_f, 12, 3)
-    graph = parse_tflite(model, name="case")
-    gen = generate(graph, tmp_path / "model", target=DSP)
+    gen = assert_switch_and_bit_exact(saturated_dense(in_f, 12, 3), "EK_FC_PLAIN_WEIGHTS", switch, 3, tmp_path)
     (call,) = gen.calls
     assert call.params.paired == 1 - switch
-    config = (gen.out_dir / "ek" / "ek_config.h").read_text()
-    assert f"#define EK_FC_PLAIN_WEIGHTS {switch}" in config, config
-    data = random_inputs(graph, 3, 0)
-    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
-    for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
-        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
-    if switch:
-        assert_refuses_kernels_without(gen, "EK_FC_PLAIN_WEIGHTS", tmp_path)
 
 
 def test_requant_table_refuses_what_it_cannot_do():
