@@ -118,6 +118,71 @@ def test_an_in_place_stage_shares_its_input_rows_buffer():
                      {1, 2}, 1)
 
 
+def clobbered(seg, rows, x: int, y: int, lead: int) -> bool:
+    """Replays the segment call by call: whether some call reads a row of whole input ``x`` after
+    a call (that one or an earlier one) has written whole output ``y`` over it, ``y`` starting
+    ``lead`` bytes below ``x``. The writers of ``y``: its producer and the producers of the tensors
+    made over in place in its rows."""
+    xb, yb = seg.row_bytes[x], seg.row_bytes[y]
+    writers = {k for k, st in enumerate(seg.stages) if st.output == y or seg.aliases.get(st.output) == y}
+    calls = []  # per call, in the order the C makes them: (lowest row of x it reads, rows of y written after it)
+    written = 0
+    for s in range(1, len(seg.made)):
+        for k, st in enumerate(seg.stages):
+            lo, hi = seg.made[s - 1][k], seg.made[s][k]
+            if hi == lo:
+                continue
+            firsts = [lo if st.reduce else m.first_for(lo) for m in st.inputs if m.tensor == x]
+            if k in writers:
+                written = max(written, hi)
+            calls.append((min(firsts, default=None), written))
+    for c, (_, rows_written) in enumerate(calls):  # every read from this call on must be above the writes so far
+        later = [r for r, _ in calls[c:] if r is not None]
+        if later and lead + min(later) * xb < rows_written * yb:
+            return True
+    return False
+
+
+def test_an_element_wise_stage_makes_an_input_over_in_place():
+    """X (whole) -> A 3x3 -> t1 -> B 3x3 -> t2; C = ADD(t1, t2) -> t3 -> D 3x3 s2 -> t4 (whole): in
+    place on t2, C needs no buffer for t2 (t3's holds its rows). And with C's output whole
+    (X -> A -> t1 -> B -> t2, P = 1x1 on X -> t5, E = ADD(t2, t5) -> t6, whole), t5's rows are
+    written into t6 where E's rows go: no buffer at all, and t6 overlaps X less far, since P writes
+    its rows earlier than E would (the replay finds a row of X overwritten one byte closer)."""
+    a, b = Stage(0, 1, 12, (RowMap(0, 1, 1, 3),)), Stage(1, 2, 12, (RowMap(1, 1, 1, 3),))
+    rows = {t: 12 for t in range(7)}
+    rows[4] = 6
+    row_bytes = dict.fromkeys(rows, 20)
+    add = Stage(2, 3, 12, (RowMap(1), RowMap(2)))
+    d = Stage(3, 4, 6, (RowMap(3, 2, 0, 3),))
+    apart = plan_segment((a, b, add, d), rows, row_bytes, {1, 2, 3}, 1)
+    shared = plan_segment((a, b, dataclasses.replace(add, in_place=True, in_place_input=1), d), rows, row_bytes,
+                          {1, 2, 3}, 1)
+    assert apart.buffers == (1, 2, 3) and shared.buffers == (1, 3) and shared.aliases == {2: 3}
+    assert shared.block_bytes < apart.block_bytes
+    for j in range(len(shared.buffers)):  # still as small as the schedule allows
+        smaller = list(shared.buffer_rows)
+        smaller[j] -= 1
+        with pytest.raises(StreamViolation):
+            verify_segment(dataclasses.replace(shared, buffer_rows=tuple(smaller)), rows)
+    with pytest.raises(ValueError):  # t1 is read by B too: it cannot be made over
+        plan_segment((a, b, dataclasses.replace(add, in_place=True, in_place_input=0), d), rows, row_bytes,
+                     {1, 2, 3}, 1)
+
+    pw = Stage(2, 5, 12, (RowMap(0),))
+    e = Stage(3, 6, 12, (RowMap(2), RowMap(5)))
+    apart = plan_segment((a, b, pw, e), rows, row_bytes, {1, 2, 5}, 1)
+    whole = plan_segment((a, b, pw, dataclasses.replace(e, in_place=True, in_place_input=1)), rows, row_bytes,
+                         {1, 2, 5}, 1)
+    assert 5 in apart.buffers and whole.buffers == (1, 2) and whole.aliases == {5: 6}
+    assert whole.block_bytes < apart.block_bytes and whole.outputs == (6,)
+    (ov,) = whole.overlaps
+    (ov_apart,) = apart.overlaps
+    assert ov.lead > ov_apart.lead
+    assert not clobbered(whole, rows, 0, 6, ov.lead) and clobbered(whole, rows, 0, 6, ov.lead - 1)
+    assert clobbered(whole, rows, 0, 6, ov_apart.lead)  # the lead without P's early writes is too short
+
+
 @st.composite
 def chains(draw):
     """A random segment: windows (stride 1 or 2, spans 1 to 5, SAME-like padding, Winograd-like
@@ -130,7 +195,11 @@ def chains(draw):
         same = [u for u in rows if u != last and rows[u] == rows[last]]
         if same and draw(st.booleans()):
             maps = (RowMap(last), RowMap(draw(st.sampled_from(same))))
-            stages.append(Stage(k, t, rows[last], maps))
+            in_place = draw(st.sampled_from([None, 0, 1]))
+            if in_place is None:
+                stages.append(Stage(k, t, rows[last], maps))
+            else:  # kept below only where the segment allows it
+                stages.append(Stage(k, t, rows[last], maps, in_place=True, in_place_input=in_place))
         else:
             stride, span = draw(st.sampled_from([1, 2])), draw(st.integers(1, 5))
             out = -(-rows[last] // stride)
@@ -144,7 +213,21 @@ def chains(draw):
         stages.append(Stage(len(stages), t, rows[last], (RowMap(last),), reduce=True, state_bytes=16))
         rows[t] = 1
         last = t
-    return tuple(stages), rows, last, draw(st.sampled_from([1, 2, 3, 4]))
+    # in place only on an input made in the segment that nothing else reads, not itself in place
+    # (or hosting a stage's input in place), and not read by the same stage twice
+    readers: dict[int, int] = {}
+    for s in stages:
+        for m in s.inputs:
+            readers[m.tensor] = readers.get(m.tensor, 0) + 1
+    kept = []
+    for s in stages:
+        x = s.shared_input
+        if x is not None and (x == 0 or readers[x] != 1 or any(u.in_place and (u.output in (x, s.output)
+                                                                              or u.shared_input == s.output)
+                                                              for u in kept)):
+            s = dataclasses.replace(s, in_place=False, in_place_input=0)
+        kept.append(s)
+    return tuple(kept), rows, last, draw(st.sampled_from([1, 2, 3, 4]))
 
 
 @settings(max_examples=150, deadline=None)
@@ -154,6 +237,12 @@ def test_any_chain_is_scheduled_with_minimal_verified_buffers(case):
     buffered = {s.output for s in stages} - {last}
     seg = plan_segment(stages, rows, dict.fromkeys(rows, 8), buffered, band)  # replayed once inside
     assert [seg.made[-1][k] for k in range(len(stages))] == [s.rows for s in stages]
+    assert seg.aliases == {s.shared_input: s.output for s in stages if s.in_place}
+    assert not set(seg.aliases) & set(seg.buffers)  # made over in place: no buffer of its own
+    for ov in seg.overlaps:  # the whole output over the whole input: exactly as far as the replay allows
+        x, y = seg.inputs[ov.input], seg.outputs[ov.output]
+        assert not clobbered(seg, rows, x, y, ov.lead)
+        assert ov.lead == 0 or clobbered(seg, rows, x, y, ov.lead - 1)
     for j in range(len(seg.buffers)):
         smaller = list(seg.buffer_rows)
         smaller[j] -= 1
@@ -257,19 +346,53 @@ def depthwise_bands_model() -> bytes:
     return keras_graph(build, [(10, 6, 4)], seed=6)
 
 
+def branches_model() -> bytes:
+    """A 3x3 convolution's output taken by two branches, a SAME 3x3 convolution and a pointwise one,
+    added into the model's output, on a 13x9 map: streamed, the ADD makes the pointwise branch's
+    rows over in place where they were written, in the whole output (they run ahead of the other
+    branch's and would otherwise wait in a row buffer)."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(x):
+        a = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+        b = keras.layers.Conv2D(16, 3, padding="same")(a)
+        c = keras.layers.Conv2D(16, 1)(a)
+        return keras.layers.Add()([b, c])
+
+    return keras_graph(build, [(13, 9, 8)], seed=7)
+
+
 @pytest.fixture(scope="module")
 def small_models():
-    return {"residual": residual_model(), "window": window_model(), "dwbands": depthwise_bands_model()}
+    return {"residual": residual_model(), "window": window_model(), "dwbands": depthwise_bands_model(),
+            "branches": branches_model()}
+
+
+def assert_add_in_place(name: str, seg, calls) -> None:
+    """The residual model's ADD makes its second convolution's rows over in its own row buffer; the
+    branches model's makes the pointwise branch's over in the whole output."""
+    adds = [s for s in seg.stages if calls[s.op].function.startswith("ek_add")]
+    if name == "residual":
+        (add,) = adds
+        assert add.in_place and add.output in seg.buffers and add.shared_input not in seg.buffers
+    elif name == "branches":
+        (add,) = adds
+        pointwise = next(c.op.outputs[0] for c in calls  # (Winograd's parameters have no filter size: 3x3)
+                         if c.function.startswith("ek_conv") and getattr(c.params, "filter_h", 3) == 1)
+        assert add.in_place and add.shared_input == pointwise and add.output in seg.outputs
+        assert seg.aliases == {pointwise: add.output} and pointwise not in seg.buffers
 
 
 @pytest.mark.parametrize("target", [HOST, DSP, WINO], ids=["portable", "dsp", "winograd"])
 @pytest.mark.parametrize("band", [1, 2])
-@pytest.mark.parametrize("name", ["residual", "window", "dwbands"])
+@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches"])
 def test_forced_segments_equal_tflite_micro(name, band, target, small_models, runtime_lib, tmp_path, monkeypatch):
     _force(monkeypatch, band)
     gen = _bit_exact(small_models[name], target, runtime_lib, tmp_path)
     (seg,) = gen.segments
     assert len(seg.ops) >= 4 and seg.band == band
+    assert_add_in_place(name, seg, gen.calls)
     functions = {c.function for c in gen.calls if c.op.index in seg.ops}
     if target is WINO and name == "residual":
         assert "ek_conv3x3_wino_dsp_s8" in functions
@@ -459,7 +582,7 @@ def test_pulled_input_on_the_emulated_cortex_m4(mlperf_models, tmp_path):
 # ---------------------------------------------------------------------------- the emulated board
 
 @needs_board
-@pytest.mark.parametrize("name", ["residual", "window", "dwbands"])
+@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches"])
 def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path, monkeypatch):
     from test_kernels_dsp import assert_bit_exact_on_board
 
@@ -467,6 +590,7 @@ def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path,
     fw = assert_bit_exact_on_board(small_models[name], tmp_path, "qemu-mps2-an386", "CONV_2D",
                                    winograd_min_pixels=0, banded_ops=frozenset(range(8)))
     assert fw.generated.segments
+    assert_add_in_place(name, fw.generated.segments[0], fw.generated.calls)
     if name == "dwbands":  # the groups and the in-place stage the docstring names
         groups = sorted(c.params.group for c in fw.generated.calls if c.function == "ek_depthwise_rows_dsp_s8")
         assert groups == [4, 8], groups

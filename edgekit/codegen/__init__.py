@@ -467,8 +467,9 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     for t in seg.inputs + seg.outputs:
         tensor = graph.tensors[t]
         names[t] = f"t{t}"
+        also = "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
         views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": tensor.shape[2] * tensor.shape[3],
-                      "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}")})
+                      "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}{also}")})
     for t, off, rows in zip(seg.buffers, seg.offsets, seg.buffer_rows):
         names[t] = f"r{t}"
         also = "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
@@ -478,7 +479,8 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     keep_col = {t: j for j, t in enumerate(seg.buffers)}
     for x, y in seg.aliases.items():  # the input's producer writes first in a step: it drops the rows
         names[x] = names[y]
-        keep_col[x] = keep_col[y]
+        if y in keep_col:  # (a whole tensor drops none)
+            keep_col[x] = keep_col[y]
     lines = []
     for i, s in enumerate(stream.stage_calls(seg, calls, graph)):
         if s.call is None:  # the model's input, pulled from the caller a row at a time

@@ -167,6 +167,20 @@ def in_place_stage(s: StreamStage, buffered: set[int], made: set[int], readers: 
     return StreamStage(stage, IN_PLACE[call.function], call)
 
 
+def in_place_inputs(s: StreamStage, buffered: set[int], made: set[int], readers: dict[int, set[int]]) -> list[int]:
+    """The inputs an element-wise stage could make over in place (``Stage.in_place_input``): its
+    kernel may write its output over that input (the call declares an overlap with no lead), and
+    the input is made in the segment, read by this stage alone, so that it needs no row buffer of
+    its own: its producer writes its rows where the stage's output rows go."""
+    call = s.call
+    if call is None or call.function not in ELEMENTWISE_KERNELS or s.stage.in_place:
+        return []
+    overlaps = {o.input for o in call.overlaps if o.lead == 0}
+    tensors = [m.tensor for m in s.stage.inputs]
+    return [k for k, x in enumerate(tensors) if k in overlaps and tensors.count(x) == 1 and x in buffered
+            and x in made and readers.get(x) == {call.op.index}]
+
+
 def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: StreamStage | None = None
                   ) -> Segment | None:
     """The segment of these consecutive stages, or None when it keeps no tensor as rows or
@@ -191,10 +205,28 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
     stages = [in_place_stage(s, buffered, made_by_ops, readers) for s in stages]
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     row_bytes = {t.index: t.shape[2] * t.shape[3] for t in graph.tensors if len(t.shape) == 4}
-    try:
-        return plan_segment(tuple(s.stage for s in stages), rows, row_bytes, buffered, band)
-    except StreamViolation as exc:  # the schedule or the sizing is wrong: a bug, say it loudly
-        raise AssertionError(f"streamed segment of ops {sorted(ops)}: {exc}") from None
+
+    def planned(trial: list[Stage]) -> Segment:
+        try:
+            return plan_segment(tuple(trial), rows, row_bytes, buffered, band)
+        except StreamViolation as exc:  # the schedule or the sizing is wrong: a bug, say it loudly
+            raise AssertionError(f"streamed segment of ops {sorted(ops)}: {exc}") from None
+
+    # element-wise stages in place, one at a time, each on the input whose rows then cost least
+    # (an input made over in place no longer lags in a buffer of its own; in a row buffer, the
+    # output's buffer may grow by the rows it held)
+    best = planned([s.stage for s in stages])
+    for k, s in enumerate(stages):
+        hosts = {st.output for st in best.stages if st.in_place}  # one tensor in another's rows, no chains
+        if s.stage.output in best.aliases:
+            continue
+        for i in in_place_inputs(s, buffered - hosts, made_by_ops, readers):
+            trial = list(best.stages)
+            trial[k] = dataclasses.replace(s.stage, in_place=True, in_place_input=i)
+            seg = planned(trial)
+            if seg.block_bytes < best.block_bytes:
+                best = seg
+    return best
 
 
 def with_state(graph: Graph, seg: Segment, extra: dict[int, int]) -> Segment:
@@ -230,7 +262,7 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
     width = out.shape[2] if len(out.shape) == 4 else 1
     f = s.call.function
     units = CALL_UNITS * len(bands)
-    if s.stage.in_place:  # blocks of four pixels across rows: a last block of fewer at the end alone
+    if s.stage.in_place and f in IN_PLACE:  # blocks of four pixels across rows: a last block of fewer at the end alone
         return units + macs
     if f in BLOCKED:
         tail = TAIL_PIXELS.get(f, (0, 4, 4, 4))
@@ -364,10 +396,10 @@ def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list
     for s in segment.stages:
         if s.op == PULL:
             out.append(StreamStage(s, "pull", None))
-        elif s.in_place:
+        elif s.in_place and by_op[s.op].function in IN_PLACE:
             out.append(StreamStage(s, IN_PLACE[by_op[s.op].function], by_op[s.op]))
-        else:
-            out.append(stream_stage(graph, by_op[s.op]))
+        else:  # (an element-wise stage in place runs its usual wrapper on the shared rows)
+            out.append(dataclasses.replace(stream_stage(graph, by_op[s.op]), stage=s))
     return out
 
 

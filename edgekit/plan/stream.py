@@ -63,10 +63,13 @@ class Stage:
     ``rows``: the rows it makes (a reduction: the rows of its input it adds up; its output is
     written at the end). ``pairs``: it makes rows two at a time (Winograd's 2x2 tiles; a last odd
     row alone). ``scratch_bytes``: its kernel's scratch during a call; ``state_bytes``: memory it
-    keeps from the first step to the last (a reduction's sums). ``in_place``: its input is a row
-    buffer only it reads, with rows as long as its output's, and the two are one buffer: its
-    producer writes row r where the stage's output row r will be, and the stage makes it over in
-    place (a pointwise convolution whose kernel reads a block of pixels before writing it)."""
+    keeps from the first step to the last (a reduction's sums). ``in_place``: its input
+    ``inputs[in_place_input]`` is a tensor made in the segment that only it reads, with rows as
+    long as its output's, and the two share storage: its producer writes row r where the stage's
+    output row r will be, and the stage makes it over in place (a pointwise convolution whose
+    kernel reads a block of pixels before writing it; an element-wise operator, which reads
+    element i before it writes output element i). The output is a row buffer, or a whole tensor:
+    the input then needs no buffer at all."""
 
     op: int
     output: int
@@ -76,7 +79,13 @@ class Stage:
     pairs: bool = False
     scratch_bytes: int = 0
     state_bytes: int = 0
-    in_place: bool = False  # its one input's rows live in its output's row buffer, made over in place
+    in_place: bool = False  # an input's rows live where its output's rows go, made over in place
+    in_place_input: int = 0  # which input (with ``in_place``)
+
+    @property
+    def shared_input(self) -> int | None:
+        """The tensor whose rows this stage makes over in place, if any."""
+        return self.inputs[self.in_place_input].tensor if self.in_place else None
 
 
 @dataclass(frozen=True)
@@ -184,10 +193,10 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     made = schedule_rows(stages, tensor_rows, band)
     cons = _consumers(stages)
     producer = {st.output: k for k, st in enumerate(stages)}
-    aliases = {st.inputs[0].tensor: st.output for st in stages if st.in_place}
+    aliases = {st.shared_input: st.output for st in stages if st.in_place}
     for x, y in aliases.items():
-        if not ({x, y} <= buffered and x in producer and row_bytes[x] == row_bytes[y] and len(cons[x]) == 1):
-            raise ValueError(f"tensor {x} cannot share the row buffer of tensor {y}")
+        if not (x in buffered and x in producer and row_bytes[x] == row_bytes[y] and len(cons[x]) == 1):
+            raise ValueError(f"tensor {x} cannot share the rows of tensor {y}")
     order = [st.output for st in stages if st.output in buffered and st.output not in aliases]
     members = {t: [t, *(x for x, y in aliases.items() if y == t)] for t in order}  # tensors sharing t's buffer
     keep: list[tuple[int, ...]] = []
@@ -222,7 +231,8 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     overlaps = []
     for i, x in enumerate(inputs):
         for o, y in enumerate(outputs):
-            lead = output_lead(stages, made, x, y, row_bytes[x], row_bytes[y])
+            writers = [producer[y], *(producer[u] for u, v in aliases.items() if v == y)]
+            lead = output_lead(stages, made, x, writers, row_bytes[x], row_bytes[y])
             if lead is not None:
                 overlaps.append(Overlap(input=i, lead=lead, output=o))
     seg = Segment(tuple(stages), band, tuple(tuple(r) for r in made), tuple(keep), tuple(order),
@@ -232,26 +242,28 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     return seg
 
 
-def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, y: int, x_row: int, y_row: int
-                ) -> int | None:
-    """How far whole output ``y`` may overlap whole input ``x`` (``Overlap.lead``: y starts at least
-    that many bytes below x) so that no row of y is written over a row of x a stage still reads;
-    None when y is not made row by row (a reduction's single output) or would gain nothing."""
-    producer = next(k for k, st in enumerate(stages) if st.output == y)
-    if stages[producer].reduce:
+def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, writers: list[int], x_row: int,
+                y_row: int) -> int | None:
+    """How far a whole output may overlap whole input ``x`` (``Overlap.lead``: the output starts at
+    least that many bytes below x) so that no row of it is written over a row of x a stage still
+    reads; ``writers``: the stages that write its rows, its producer first (then those whose
+    output it makes over in place: they write its row r earlier). None when it is not made row
+    by row (a reduction's single output) or would gain nothing."""
+    if stages[writers[0]].reduce:
         return None
     readers = [(k, m) for k, st in enumerate(stages) for m in st.inputs if m.tensor == x]
     lead = 0
     for s in range(1, len(made)):
-        lo, hi = made[s - 1][producer], made[s][producer]
-        if hi == lo:
-            continue
-        # the lowest row of x any stage reads from this write on: the stages before the producer
-        # have made this step's rows, the producer and those after it have not
-        first = min((_first_needed(stages[k], m, made[s][k] if k < producer else made[s - 1][k])
-                     for k, m in readers), default=1 << 30)
-        lead = max(lead, hi * y_row - min(first, 1 << 24) * x_row)
-    return lead if lead < stages[producer].rows * y_row else None
+        for w in writers:
+            lo, hi = made[s - 1][w], made[s][w]
+            if hi == lo:
+                continue
+            # the lowest row of x any stage reads from this write on: the stages before the
+            # writer have made this step's rows, the writer and those after it have not
+            first = min((_first_needed(stages[k], m, made[s][k] if k < w else made[s - 1][k])
+                         for k, m in readers), default=1 << 30)
+            lead = max(lead, hi * y_row - min(first, 1 << 24) * x_row)
+    return lead if lead < stages[writers[0]].rows * y_row else None
 
 
 def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
@@ -260,7 +272,7 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
     scratch areas do not share bytes, and every stage has made all its rows by the end."""
     stages = seg.stages
     index = {t: j for j, t in enumerate(seg.buffers)}
-    index.update({x: index[y] for x, y in seg.aliases.items()})  # one buffer: one first row
+    index.update({x: index[y] for x, y in seg.aliases.items() if y in index})  # one buffer: one first row
     producer = {st.output: k for k, st in enumerate(stages)}
     first = [0] * len(seg.buffers)
     areas = [(o, o + align_up(max(r, 1) * seg.row_bytes[t])) for t, o, r in zip(seg.buffers, seg.offsets,
@@ -288,16 +300,17 @@ def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
                 raise StreamViolation(f"step {s}: op {st.op} writes row {hi - 1} into a buffer of "
                                       f"{seg.buffer_rows[index[st.output]]} rows from row {first[index[st.output]]}")
             for m in st.inputs:
-                if m.tensor not in index:
+                if m.tensor not in producer:  # a whole input of the segment: all its rows are there
                     continue
                 rows_in = tensor_rows[m.tensor]
                 need_lo = lo if st.reduce else m.first_for(lo)
                 need_hi = hi if st.reduce else m.rows_for(hi, rows_in)
                 have = seg.made[s][producer[m.tensor]]
-                if need_lo < first[index[m.tensor]] or need_hi > have:
+                held = first[index[m.tensor]] if m.tensor in index else 0  # whole: no row dropped
+                if need_lo < held or need_hi > have:
                     raise StreamViolation(f"step {s}: op {st.op} reads rows [{need_lo}, {need_hi}) of tensor "
-                                          f"{m.tensor}, whose buffer holds [{first[index[m.tensor]]}, {have})")
-            if st.in_place and hi > seg.made[s][producer[st.inputs[0].tensor]]:
+                                          f"{m.tensor}, which holds [{held}, {have})")
+            if st.in_place and hi > seg.made[s][producer[st.shared_input]]:
                 raise StreamViolation(f"step {s}: op {st.op} makes row {hi - 1} in place before its input row")
     for k, st in enumerate(stages):
         if seg.made[-1][k] != st.rows:
