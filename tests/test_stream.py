@@ -143,6 +143,19 @@ def clobbered(seg, rows, x: int, y: int, lead: int) -> bool:
     return False
 
 
+def test_a_pair_is_taken_in_the_step_it_is_made():
+    """X (whole, 32 rows) -> A 3x3 -> t1 -> S 3x3 stride 2 -> t2 (16 rows) -> W Winograd-like pairs
+    -> t3 -> E element-wise -> t4 (whole), in bands of 2 rows of A: the 16-row stages' share is one
+    row a step, but W makes two at once, and E takes both in that step, so t3 holds a pair, not a
+    pair and the row E could not take yet."""
+    stages = (Stage(0, 1, 32, (RowMap(0, 1, 1, 3),)), Stage(1, 2, 16, (RowMap(1, 2, 0, 3),)),
+              Stage(2, 3, 16, (RowMap(2, 1, 1, 3),), pairs=True), Stage(3, 4, 16, (RowMap(3),)))
+    rows = {0: 32, 1: 32, 2: 16, 3: 16, 4: 16}
+    seg = plan_segment(stages, rows, dict.fromkeys(rows, 8), {1, 2, 3}, 2)
+    assert dict(zip(seg.buffers, seg.buffer_rows))[3] == 2
+    assert all(m[3] == m[2] for m in seg.made)  # every row of t3 taken in the step it was made
+
+
 def test_an_element_wise_stage_makes_an_input_over_in_place():
     """X (whole) -> A 3x3 -> t1 -> B 3x3 -> t2; C = ADD(t1, t2) -> t3 -> D 3x3 s2 -> t4 (whole): in
     place on t2, C needs no buffer for t2 (t3's holds its rows). And with C's output whole

@@ -144,9 +144,11 @@ def _consumers(stages: tuple[Stage, ...]) -> dict[int, list[tuple[int, RowMap]]]
 def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: int) -> list[list[int]]:
     """Rows each stage has made after each step (row 0: none). The first stage makes ``band`` rows
     a step; every other makes as many as the rows its inputs hold allow, but no more a step than
-    its share of the band (``band`` times its rows over the first stage's, at least one row; in
-    pairs where it must, a last odd row alone): no stage runs ahead of what its consumers take,
-    and none makes a burst of rows at the end that its consumer's buffer would have to hold."""
+    its share of the band (``band`` times its rows over the first stage's, at least one row; at
+    least its producers' share, scaled to its rows, so that it takes a pair a Winograd stage makes
+    in the step it is made; in pairs where it must, a last odd row alone): no stage runs ahead of
+    what its consumers take, and none makes a burst of rows at the end that its consumer's buffer
+    would have to hold."""
     if band < 1:
         raise ValueError("band is a number of rows >= 1")
     producer = {st.output: k for k, st in enumerate(stages)}
@@ -154,6 +156,10 @@ def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: 
     cap = []
     for st in stages:
         c = max(1, -(-band * st.rows // first.rows))
+        for m in st.inputs:  # a burst of rows its producer makes in one step may be taken in that step
+            if m.tensor in producer:
+                k = producer[m.tensor]
+                c = max(c, -(-cap[k] * st.rows // stages[k].rows))
         cap.append(c + c % 2 if st.pairs else c)
     made = [[0] * len(stages)]
     while any(made[-1][k] < st.rows for k, st in enumerate(stages)):
