@@ -465,11 +465,15 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--plot", str(tmp_path / "t.png")]) == 0
     out = capsys.readouterr().out
     assert "STREAMED 0-" in out and "streamed segment 0: ops 0-" in out
+    assert "made over in place)" in out and "made over in place in whole t" in out  # the two ADDs
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     (seg,) = doc["streamed_segments"]
     assert all(b["rows"] >= 1 for b in seg["row_buffers"])
+    assert sum(len(b["also_holds"]) for b in seg["row_buffers"]) == 1
+    (kept,) = seg["made_over_in_whole_outputs"]
+    assert kept["in"] in seg["whole_outputs"] and kept["tensor"] not in [b["tensor"] for b in seg["row_buffers"]]
     gen = generate(read_tflite(path), tmp_path / "gen", target=target_for_cpu("cortex-m4"))
     assert doc["arena_bytes"] == gen.arena_bytes  # plan --board plans what generate generates
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--json", "--no-stream"]) == 0
