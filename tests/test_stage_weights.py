@@ -202,3 +202,24 @@ def test_a_streamed_segment_stages_into_its_block_before_its_loop(mlperf_models,
     assert sum(s.block_bytes for s in gen.segments) > sum(s.block_bytes for s in unstaged.segments)
 
     assert_generated_bit_exact(gen, model, runtime_lib, tmp_path, random_inputs(gen.graph, 2, 3))
+
+
+def test_a_segment_with_stages_made_over_in_place_stages_too(mlperf_models, runtime_lib, tmp_path):
+    """resnet on nucleo-l4r5zi's target: its streamed segment's two ADDs make a branch's rows over in
+    place (one in its row buffer, one in the whole output); planned again with the copies as its
+    stages' state, the segment keeps them, and the outputs equal tflite-micro's (host, ASan/UBSan)."""
+    from edgekit.target.host import random_inputs
+
+    from opmodels import assert_generated_bit_exact
+
+    model = (mlperf_models / "pretrainedResnet_quant.tflite").read_bytes()
+    target = load_board("nucleo-l4r5zi").target()
+    gen = generate(parse_tflite(model, name="resnet"), tmp_path / "model", target=target)
+    unstaged = generate(parse_tflite(model, name="resnet"), tmp_path / "flash",
+                        target=dataclasses.replace(target, stage_weights=0))
+    (seg,), (plain,) = gen.segments, unstaged.segments
+    assert len(seg.aliases) == 2 and seg.aliases == plain.aliases and seg.buffers == plain.buffers
+    source = (tmp_path / "model" / "model.c").read_text()
+    assert re.findall(r"^        memcpy\(SEG0 \+ \d+, model_op\d+_\w+, \d+\);", source, re.M)
+    assert any(o >= 0 for o in seg.state_offsets) and seg.block_bytes > plain.block_bytes
+    assert_generated_bit_exact(gen, model, runtime_lib, tmp_path, random_inputs(gen.graph, 2, 3))
