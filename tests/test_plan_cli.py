@@ -171,12 +171,18 @@ def test_streaming_must_save_more_arena_than_it_costs_work_unless_a_limit_asks(m
 
 def test_an_arena_limit_gives_up_winograd_where_that_is_what_fits(mlperf_models, capsys):
     """resnet's DSP plan streams its first blocks in Winograd's row pairs (no streaming budget takes
-    them 2 KB lower); with direct 3x3 convolutions it streams a row at a time into less."""
+    them 2 KB lower); with direct 3x3 convolutions it streams a row at a time into less: 2 KB less
+    with the 16x16 map's convolution direct (its Winograd scratch is the segment's largest), less
+    still, for more work, with the 32x32 maps' direct too."""
     resnet, target = read_tflite(mlperf_models / "pretrainedResnet_quant.tflite"), load_board("qemu-mps2-an386").target()
     default = plan_model(resnet, target)
     limit = default.plan.arena_bytes - 2048
     limited = plan_model(resnet, target, ram_limit=limit)
-    assert limited.plan.arena_bytes <= limit and "not Winograd" in limited.limit_note
+    assert limited.plan.arena_bytes <= limit
+    assert "3x3 convolutions on maps of at most 256 pixels direct, not Winograd" in limited.limit_note
+    tighter = plan_model(resnet, target, ram_limit=limited.plan.arena_bytes - 1)
+    assert tighter.plan.arena_bytes < limited.plan.arena_bytes and tighter.work_units > limited.work_units
+    assert "3x3 convolutions direct, not Winograd" in tighter.limit_note
     # nothing fits far below: the error names the least any plan needs, below the default's
     with pytest.raises(PlanError) as e:
         plan_model(resnet, target, ram_limit=4096)

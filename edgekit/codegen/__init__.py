@@ -302,7 +302,8 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
     """The target to plan ``graph`` with under an arena limit: ``target`` itself when its plan fits;
     else the one with the least estimated work among those that fit, trading cycles for arena:
     larger streaming budgets (LIMIT_BUDGETS), and on DSP cores direct 3x3 convolutions instead of
-    Winograd (its tiles need more rows in a band and more scratch). The note says what was given
+    Winograd (its tiles need more rows in a band and more scratch): on the smaller maps only (the
+    least work where their scratch set the arena), or on all. The note says what was given
     up and what it costs; the third item is the chosen target's plan. When none fits, the one with
     the smallest arena (no note, no plan): planning it then refuses the limit in one line, naming
     the least it found."""
@@ -311,9 +312,10 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
         return target, None, base
     wino = [target.winograd_min_pixels]
     if target.dsp and target.winograd_min_pixels is not None:
-        direct = dataclasses.replace(target, winograd_min_pixels=None)
-        if any(a.function != b.function for a, b in zip(lower_graph(graph, target), lower_graph(graph, direct))):
-            wino.append(None)
+        # direct below each map size Winograd takes, the smallest first, then everywhere
+        sizes = sorted({graph.tensors[c.op.outputs[0]].shape[1] * graph.tensors[c.op.outputs[0]].shape[2]
+                        for c in lower_graph(graph, target) if c.function in stream.PAIRS})  # (Winograd's)
+        wino += ([n + 1 for n in sizes[:-1]] + [None]) if sizes else []
     fits, smallest = [], (base.plan.arena_bytes, target)
     for w in wino:
         budgets = [b for b in LIMIT_BUDGETS if b > target.stream_cycles_budget] if target.stream else []
@@ -346,8 +348,11 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
         gave.append(f"streaming budget {chosen.stream_cycles_budget:g}")
     elif target.stream and target.stream_if_worth_it:
         gave.append("streaming that lowers the arena by less than it adds work")
-    if chosen.winograd_min_pixels != target.winograd_min_pixels:
+    if chosen.winograd_min_pixels is None and target.winograd_min_pixels is not None:
         gave.append("3x3 convolutions direct, not Winograd")
+    elif chosen.winograd_min_pixels != target.winograd_min_pixels:
+        gave.append(f"3x3 convolutions on maps of at most {chosen.winograd_min_pixels - 1:,} pixels direct, "
+                    "not Winograd")
     cost = f", estimated {units / base.work_units:.2f}x the work" if base.work_units and units != float("inf") else ""
     note = (f"to fit the {ram_limit:,}-byte arena limit ({base.plan.arena_bytes:,} bytes without it): "
             f"{' and '.join(gave)} (arena {mp.plan.arena_bytes:,} bytes{cost})")
