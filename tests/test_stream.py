@@ -6,7 +6,8 @@ tensors kept as a few rows.
   buffer holds at least its three rows, and the replay refuses a corrupted schedule;
 * generated C bit-exact with tflite-micro (host, ASan + UBSan; portable and DSP kernels, Winograd
   included) on models built here whose chains have strides, dilation, SAME and VALID padding, odd
-  map sizes, residual ADDs, windowed and whole-map pools, each forced into one segment at bands
+  map sizes, residual ADDs (made over in place), an explicit PAD, windowed and whole-map pools,
+  each forced into one segment at bands
   of one and two rows; and on the emulated Cortex-M4, where the DSP inner loops are assembly;
 * the MLPerf Tiny models (tests/models) as edgekit generates them by default: where streaming is
   chosen its arena is below the whole-tensor plan's, and outputs equal tflite-micro's;
@@ -376,16 +377,35 @@ def branches_model() -> bytes:
     return keras_graph(build, [(13, 9, 8)], seed=7)
 
 
+def padded_model() -> bytes:
+    """Explicit padding in a chain (a PAD operator, as Keras's ZeroPadding2D makes): uneven, one row
+    above, two below and a column on the left, between a VALID 3x3 convolution and a VALID stride-2
+    one, then a depthwise and a pointwise convolution, on a 15x11 map."""
+    import keras
+    from opmodels import keras_graph
+
+    def build(x):
+        a = keras.layers.Conv2D(8, 3, padding="valid", activation="relu")(x)
+        b = keras.layers.ZeroPadding2D(((1, 2), (1, 0)))(a)
+        c = keras.layers.Conv2D(16, 3, strides=2, padding="valid", activation="relu")(b)
+        d = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(c)
+        return keras.layers.Conv2D(8, 1)(d)
+
+    return keras_graph(build, [(15, 11, 4)], seed=8)
+
+
 @pytest.fixture(scope="module")
 def small_models():
     return {"residual": residual_model(), "window": window_model(), "dwbands": depthwise_bands_model(),
-            "branches": branches_model()}
+            "branches": branches_model(), "padded": padded_model()}
 
 
 def assert_add_in_place(name: str, seg, calls) -> None:
     """The residual model's ADD makes its second convolution's rows over in its own row buffer; the
     branches model's makes the pointwise branch's over in the whole output."""
     adds = [s for s in seg.stages if calls[s.op].function.startswith("ek_add")]
+    if name == "padded":  # the PAD runs on bands too
+        assert any(calls[s.op].function == "ek_pad_s8" for s in seg.stages)
     if name == "residual":
         (add,) = adds
         assert add.in_place and add.output in seg.buffers and add.shared_input not in seg.buffers
@@ -399,7 +419,7 @@ def assert_add_in_place(name: str, seg, calls) -> None:
 
 @pytest.mark.parametrize("target", [HOST, DSP, WINO], ids=["portable", "dsp", "winograd"])
 @pytest.mark.parametrize("band", [1, 2])
-@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches"])
+@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches", "padded"])
 def test_forced_segments_equal_tflite_micro(name, band, target, small_models, runtime_lib, tmp_path, monkeypatch):
     _force(monkeypatch, band)
     gen = _bit_exact(small_models[name], target, runtime_lib, tmp_path)
@@ -599,7 +619,7 @@ def test_pulled_input_on_the_emulated_cortex_m4(mlperf_models, tmp_path):
 # ---------------------------------------------------------------------------- the emulated board
 
 @needs_board
-@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches"])
+@pytest.mark.parametrize("name", ["residual", "window", "dwbands", "branches", "padded"])
 def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path, monkeypatch):
     from test_kernels_dsp import assert_bit_exact_on_board
 

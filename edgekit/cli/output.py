@@ -100,7 +100,7 @@ def stack_of(args, target):
 
 def add_stream(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-stream", action="store_true",
-                        help="whole tensors only: by default chains of convolutions, pools and ADDs run a band of "
+                        help="whole tensors only: by default chains of convolutions, pools, PADs and ADDs run a band of "
                              "rows at a time (their inner tensors kept as a few rows) where that lowers the arena "
                              "within --stream-cycles-budget")
     parser.add_argument("--stream-cycles-budget", type=_budget, default=0.10, metavar="F",

@@ -41,6 +41,7 @@ WINDOW_KERNELS = {
     "ek_conv3x3_wino_dsp_s8": ("ek_conv3x3_wino_dsp_s8_rows", ("input_h", 1, "pad_top", 3, 1)),
     "ek_depthwise_dsp_s8": ("ek_depthwise_dsp_s8_rows", ("input_h", "stride_h", "pad_top", "filter_h", "dilation_h")),
     "ek_depthwise_rows_dsp_s8": ("ek_depthwise_rows_dsp_s8_rows", ("input_h", "stride_h", "pad_top", 3, 1)),
+    "ek_pad_s8": ("ek_pad_s8_rows", ("in_h", 1, "pad_top", 1, 1)),  # output row r: input row r - pad_top
 }
 #: element-wise kernels of two equal-shape inputs -> their band wrapper
 ELEMENTWISE_KERNELS = {"ek_add_s8": "ek_add_s8_rows", "ek_add_dsp_s8": "ek_add_dsp_s8_rows"}

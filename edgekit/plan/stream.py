@@ -2,8 +2,8 @@
 kept as a few rows.
 
 A *segment* is a run of consecutive operators of the schedule whose outputs are made row by
-row: sliding windows (convolutions, depthwise convolutions, pools), element-wise operators
-(ADD), and a whole-map reduction at its end (a global average pool); its first stage may be the
+row: sliding windows (convolutions, depthwise convolutions, pools; a PAD is a window of one row
+shifted by its top padding), element-wise operators (ADD), and a whole-map reduction at its end (a global average pool); its first stage may be the
 model's input, pulled from the caller a row at a time (``PULL``). It runs in steps
 (:func:`schedule_rows`): the first stage makes ``band`` rows a step, every other, producer before
 consumer, as many as its inputs allow but no more than its share of the band. A tensor made and

@@ -53,6 +53,25 @@ void ek_max_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_ro
     ek_max_pool_s8(&q, ek_row(in, w.first), ek_row(out, from));
 }
 
+void ek_pad_s8_rows(const ek_pad_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    const int32_t top = p->pad_top, lo = from > top ? from : top;
+    const int32_t end = top + p->in_h, hi = to < end ? to : end;
+    ek_pad_params q = *p;
+    q.output_size = (to - from) * p->out_row;
+    if (hi <= lo) { /* padding rows only */
+        q.count[0] = 0;
+        ek_pad_s8(&q, NULL, ek_row(out, from));
+        return;
+    }
+    q.count[0] = hi - lo;
+    q.offset = p->offset + (lo - from - top) * p->out_row; /* input row lo lands on band row lo - from */
+    ek_pad_s8(&q, ek_row(in, lo - top), ek_row(out, from));
+}
+
 void ek_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_rows *out, void *scratch,
                          int32_t from, int32_t to)
 {

@@ -27,6 +27,7 @@
 #include "ek_conv2d.h"
 #include "ek_conv2d_pal.h"
 #include "ek_depthwise_conv2d.h"
+#include "ek_pad.h"
 #include "ek_pool.h"
 
 typedef struct {
@@ -84,6 +85,10 @@ void ek_avg_pool_s8_rows(const ek_pool_params *p, const ek_rows *in, const ek_ro
 /* ADD of two equal-shape inputs (no broadcasting): rows [from, to) of all three. */
 void ek_add_s8_rows(const ek_add_params *p, const ek_rows *in1, const ek_rows *in2, const ek_rows *out,
                     int32_t from, int32_t to);
+
+/* PAD of an image (in_h > 0): output rows [from, to), the padding rows filled, the others the
+ * input rows r - pad_top with their padding. */
+void ek_pad_s8_rows(const ek_pad_params *p, const ek_rows *in, const ek_rows *out, int32_t from, int32_t to);
 
 /* AVERAGE_POOL_2D over the whole map (one output pixel, no padding), fed input rows [from, to)
  * at a time: `sum` (int32 per channel, ek_avg_pool_s8_scratch_bytes) adds them up, starting at

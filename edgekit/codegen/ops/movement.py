@@ -37,6 +37,9 @@ class PadParams(CStruct):
     offset: int  # output index of input element 0
     output_size: int
     pad_value: int
+    in_h: int = 0  # an image's input rows, its outermost walk dimension (0: not walked by rows)
+    pad_top: int = 0  # its padding rows above
+    out_row: int = 0  # elements of an output row
 
 
 @dataclass(frozen=True)
@@ -181,10 +184,17 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
 
     out_strides = strides_of(y.shape)
     offset = sum(l * s for l, s in zip(left, out_strides))
-    count, step = collapse(x.shape or (1,), out_strides or [1])
+    image = rank == 4 and x.shape[0] == 1 and left[0] == right[0] == 0
+    if image:  # its rows kept as the outermost dimension, so that a band of rows is one walk (ek_pad.h)
+        inner, inner_step = collapse(x.shape[2:], out_strides[2:])
+        count, step = (x.shape[1], *inner), (out_strides[1], *inner_step)
+    else:
+        count, step = collapse(x.shape or (1,), out_strides or [1])
     _check_walk(op, count)
     params = PadParams(rank=len(count), count=count, step=step, offset=offset,
-                       output_size=y.num_elements, pad_value=pad_value)
+                       output_size=y.num_elements, pad_value=pad_value,
+                       in_h=x.shape[1] if image else 0, pad_top=left[1] if image else 0,
+                       out_row=out_strides[1] if image else 0)
     return KernelCall(op, f"ek_pad_{_suffix(x)}", "ek_pad.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
