@@ -7,8 +7,8 @@ tensors kept as a few rows.
 * generated C bit-exact with tflite-micro (host, ASan + UBSan; portable and DSP kernels, Winograd
   included) on models built here whose chains have strides, dilation, SAME and VALID padding, odd
   map sizes, residual ADDs (made over in place), an explicit PAD, windowed and whole-map pools,
-  each forced into one segment at bands
-  of one and two rows; and on the emulated Cortex-M4, where the DSP inner loops are assembly;
+  each forced into one segment at bands of one and two rows; and on the emulated Cortex-M4, where
+  the DSP inner loops are assembly;
 * the MLPerf Tiny models (tests/models) as edgekit generates them by default: where streaming is
   chosen its arena is below the whole-tensor plan's, and outputs equal tflite-micro's;
 * ``edgekit plan`` shows the segments; ``--no-stream`` keeps whole tensors.
