@@ -469,18 +469,20 @@ def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, o
     """What the template writes for segment ``k``: its row views, tables and one call per stage."""
     names = {}
     views = []
+
+    def also(t: int) -> str:  # the tensors made over in place in t's rows
+        return "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
+
     for t in seg.inputs + seg.outputs:
         tensor = graph.tensors[t]
         names[t] = f"t{t}"
-        also = "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
         views.append({"name": f"t{t}", "base": f"T{t}", "row_bytes": tensor.shape[2] * tensor.shape[3],
-                      "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}{also}")})
+                      "desc": c_comment(f"whole: {short_name(tensor.name)} {shape_str(tensor.shape)}{also(t)}")})
     for t, off, rows in zip(seg.buffers, seg.offsets, seg.buffer_rows):
         names[t] = f"r{t}"
-        also = "".join(f" (first {short_name(graph.tensors[x].name)}, made over in place)" for x in seg.sharing(t))
         views.append({"name": f"r{t}", "base": f"(SEG{k} + {off})", "row_bytes": seg.row_bytes[t],
                       "desc": c_comment(f"{rows} rows of {short_name(graph.tensors[t].name)} "
-                                        f"{shape_str(graph.tensors[t].shape)}{also}, {rows * seg.row_bytes[t]} bytes")})
+                                        f"{shape_str(graph.tensors[t].shape)}{also(t)}, {rows * seg.row_bytes[t]} bytes")})
     keep_col = {t: j for j, t in enumerate(seg.buffers)}
     for x, y in seg.aliases.items():  # the input's producer writes first in a step: it drops the rows
         names[x] = names[y]

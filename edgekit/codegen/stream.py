@@ -240,8 +240,7 @@ def with_state(graph: Graph, seg: Segment, extra: dict[int, int]) -> Segment:
     stages = tuple(dataclasses.replace(s, state_bytes=extra[s.op]) if s.op in extra else s for s in seg.stages)
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     try:
-        # (the tensors made over in place were row-buffered too: they live in their stage's rows)
-        return plan_segment(stages, rows, seg.row_bytes, set(seg.buffers) | set(seg.aliases), seg.band)
+        return plan_segment(stages, rows, seg.row_bytes, seg.buffered, seg.band)
     except StreamViolation as exc:  # as build_segment: a bug, say it loudly
         raise AssertionError(f"streamed segment of ops {list(seg.ops)}: {exc}") from None
 

@@ -179,7 +179,7 @@ def segment_json(seg: Segment) -> dict:
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
             "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
             "whole_outputs": list(seg.outputs),
-            "made_over_in_whole_outputs": [{"tensor": x, "in": y} for x, y in seg.aliases.items() if y in seg.outputs],
+            "made_over_in_whole_outputs": [{"tensor": x, "in": y} for x, y in seg.in_whole.items()],
             "overlaps": [{"input": d.input, "output": d.output, "lead": d.lead} for d in seg.overlaps]}
 
 
@@ -189,7 +189,7 @@ def segment_text(k: int, seg: Segment) -> str:
                      f"row{'s' if r > 1 else ''} ({r * seg.row_bytes[t]:,} B at +{o})"
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
     driver = "the input (pulled)" if seg.pulled is not None else f"op {seg.ops[0]}'s output"
-    whole = "".join(f"; t{x} made over in place in whole t{y}" for x, y in seg.aliases.items() if y in seg.outputs)
+    whole = "".join(f"; t{x} made over in place in whole t{y}" for x, y in seg.in_whole.items())
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
             f"{seg.band} row{'s' if seg.band > 1 else ''} of {driver}; block {seg.block_bytes:,} bytes: "
             f"row buffers {rows}{whole}; kernels' scratch at +{seg.scratch_offset}")

@@ -107,11 +107,23 @@ class Segment:
     inputs: tuple[int, ...] = ()  # whole tensors read
     outputs: tuple[int, ...] = ()  # whole tensors written
     overlaps: tuple[Overlap, ...] = ()  # how far each whole output may overlap a whole input (indices above)
-    aliases: dict[int, int] = field(default_factory=dict)  # an in-place stage's input -> its output (one buffer)
+    aliases: dict[int, int] = field(default_factory=dict)  # an in-place stage's input -> its output (shared rows)
 
     def sharing(self, t: int) -> tuple[int, ...]:
-        """The tensors whose rows live in row buffer ``t`` besides its own (in-place stages' inputs)."""
+        """The tensors whose rows live in row buffer or whole output ``t`` besides its own (in-place
+        stages' inputs)."""
         return tuple(x for x, y in self.aliases.items() if y == t)
+
+    @property
+    def buffered(self) -> set[int]:
+        """The tensors kept as rows (``plan_segment``'s ``buffered``): those with a row buffer and
+        those made over in place in a stage's rows."""
+        return set(self.buffers) | set(self.aliases)
+
+    @property
+    def in_whole(self) -> dict[int, int]:
+        """The tensors made over in place in a whole output -> that output."""
+        return {x: y for x, y in self.aliases.items() if y in self.outputs}
 
     @property
     def steps(self) -> int:

@@ -184,17 +184,17 @@ def lower_pad(ctx: LowerCtx, op: Op) -> KernelCall:
 
     out_strides = strides_of(y.shape)
     offset = sum(l * s for l, s in zip(left, out_strides))
-    image = rank == 4 and x.shape[0] == 1 and left[0] == right[0] == 0
-    if image:  # its rows kept as the outermost dimension, so that a band of rows is one walk (ek_pad.h)
+    if rank == 4 and x.shape[0] == 1 and left[0] == right[0] == 0:
+        # an image: its rows kept as the outermost dimension, so that a band of rows is one walk (ek_pad.h)
         inner, inner_step = collapse(x.shape[2:], out_strides[2:])
         count, step = (x.shape[1], *inner), (out_strides[1], *inner_step)
+        rows = dict(in_h=x.shape[1], pad_top=left[1], out_row=out_strides[1])
     else:
         count, step = collapse(x.shape or (1,), out_strides or [1])
+        rows = {}
     _check_walk(op, count)
     params = PadParams(rank=len(count), count=count, step=step, offset=offset,
-                       output_size=y.num_elements, pad_value=pad_value,
-                       in_h=x.shape[1] if image else 0, pad_top=left[1] if image else 0,
-                       out_row=out_strides[1] if image else 0)
+                       output_size=y.num_elements, pad_value=pad_value, **rows)
     return KernelCall(op, f"ek_pad_{_suffix(x)}", "ek_pad.h", params, (ctx.ptr(x), ctx.ptr(y)))
 
 
