@@ -136,6 +136,11 @@ def _model(name: str) -> bytes:
             "dw-rows-s2-groups": lambda: dw_cases.build_depthwise(DW_DSP_CASES[17]),
             "dw-5x3-n1to1": lambda: dw_cases.build_depthwise(DW_DSP_CASES[3]),
             "dw-2x2-valid": lambda: dw_cases.build_depthwise(DW_DSP_CASES[6]),
+            # 3x3 on rows of 2 and 1: the general kernel's 3x3 assembly, padding taps at every edge
+            "dw-3x3-s2-relu6": lambda: dw_cases.build_depthwise(
+                dw_cases.Case((4, 3), 16, 1, (3, 3), (2, 2), "same", (1, 1), "relu6", False, True, 81)),
+            "dw-3x3-none": lambda: dw_cases.build_depthwise(
+                dw_cases.Case((3, 2), 12, 1, (3, 3), (1, 1), "same", (1, 1), None, False, True, 82)),
             "fc-640": lambda: keras_op(keras.layers.Dense(128, activation="relu"), (640,), seed=6),
             "fc-odd": lambda: keras_op(keras.layers.Dense(7), (33,), seed=2, per_tensor=True),
             "add": lambda: add_model((8, 8, 16), 41),
@@ -162,8 +167,10 @@ CASES = [
     ("dw-rows-s2", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
     ("dw-rows-4+2-relu6", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
     ("dw-rows-s2-groups", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
-    ("dw-5x3-n1to1", "DEPTHWISE_CONV_2D", "ek_depthwise_dsp_s8", None),  # no assembly loop
+    ("dw-5x3-n1to1", "DEPTHWISE_CONV_2D", "ek_depthwise_dsp_s8", None),  # not 3x3: no assembly loop
     ("dw-2x2-valid", "DEPTHWISE_CONV_2D", "ek_depthwise_dsp_s8", None),
+    ("dw-3x3-s2-relu6", "DEPTHWISE_CONV_2D", "ek_depthwise_dsp_s8", "group_3x3_c"),
+    ("dw-3x3-none", "DEPTHWISE_CONV_2D", "ek_depthwise_dsp_s8", "group_3x3_c"),  # the sign term kept
     # a lone 640-wide layer, whose widened input would be the arena's peak: the lean kernel
     ("fc-640", "FULLY_CONNECTED", "ek_fully_connected_lean_dsp_s8", None),  # a function dot4_lean either way
     ("fc-odd", "FULLY_CONNECTED", "ek_fully_connected_dsp_s8", None),  # 33 wide: not lean

@@ -726,8 +726,8 @@ def claim_folder(out_dir: Path, files: dict) -> set[str]:
 
 # the build switches of ek_config.h (firmware/kernels/dsp/ek_dsp.h), and what each one keeps
 CONFIG_SWITCHES = {
-    "EK_REQUANT_BELOW_ZERO_POINT": "the requantization's sign term, for ek_conv2d_dsp_s8 and "
-                                   "ek_depthwise_rows_dsp_s8 outputs not clamped at their zero point",
+    "EK_REQUANT_BELOW_ZERO_POINT": "the requantization's sign term, for ek_conv2d_dsp_s8 and the "
+                                   "depthwise DSP kernels' outputs not clamped at their zero point",
     "EK_FC_PLAIN_WEIGHTS": "the fully connected DSP kernels' loops for weights not in the paired layout",
 }
 

@@ -23,6 +23,7 @@ from ..ir.analysis import op_macs
 from ..plan import OpMemory, buffers_for, plan_graph, step_requirements, variables
 from ..plan.stream import PULL, RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
 from .lowering import KernelCall, ScratchRef, TensorRef
+from .ops.dsp_depthwise import DWR_MIN_OUTPUT_W
 
 #: kernel -> (its band wrapper, the parameter fields: input rows, stride, top padding, filter rows,
 #: dilation; a number stands for a fixed value)
@@ -70,6 +71,9 @@ PACKED = 6
 #    band (WIDEN_UNITS per element; in channel groups, for each output row), where the
 #    whole-tensor call widens each row once, and sets up each channel group's loop for every band
 #    (GROUP_UNITS);
+#  - but with channels a multiple of 4 a banded 3x3 depthwise layer runs ek_depthwise_dsp_s8
+#    (``dsp_depthwise.depthwise_rows_applies``), which widens nothing and costs DW_DIRECT_UNITS
+#    per multiply-accumulate, in bands or whole;
 #  - before a step writes a row buffer, the rows it keeps move down (KEEP_UNITS per byte).
 # Measured on kws (benchmarks/target.py, streamed in bands of one row: 1.18x the whole-tensor
 # cycles): widening about 5 cycles per element in bands (channel groups of 8), a group's set-up
@@ -78,6 +82,10 @@ CALL_UNITS = 400
 WIDEN_UNITS = 3
 GROUP_UNITS = 120
 KEEP_UNITS = 0.5
+#: ek_depthwise_dsp_s8's units per MAC on 3x3 filters: measured on kws in bands of one row, 1.29 M
+#: cycles for its four layers where the rows kernel takes 0.96 M whole (2.0: its whole-tensor
+#: units, MACs and widening, plus the difference at 1.6 cycles a unit)
+DW_DIRECT_UNITS = 2.0
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
 #: on a 1x1 64->64 layer: 1 pixel 0.48 of a block, with the call's set-up; benchmarks/conv_tail.py)
@@ -274,11 +282,20 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
         tiles = sum(-(-(-(-(b - a) // 2) * tiles_w) // 4) * 4 for a, b in bands)
         whole = -(-out.shape[1] // 2) * tiles_w
         return units + macs / 2.25 * tiles / max(1, whole)
+    if f == "ek_depthwise_dsp_s8" and _dw_direct_3x3(s.call.params):
+        q = s.call.params
+        if bands == [(0, s.stage.rows)] and q.output_w >= DWR_MIN_OUTPUT_W.get(q.stride_w, q.output_w + 1):
+            # a banded operator's whole call, as the whole-tensor build runs it: the rows kernel's ring
+            x = graph.tensors[op.inputs[0]]
+            return units + macs + WIDEN_UNITS * x.shape[1] * x.shape[2] * x.shape[3] + GROUP_UNITS
+        return units + DW_DIRECT_UNITS * macs
     if f == "ek_depthwise_rows_dsp_s8":
         x = graph.tensors[op.inputs[0]]
         m = s.stage.inputs[0]
         q = s.call.params
         whole = bands == [(0, s.stage.rows)]  # the whole-tensor call: the ring, one group (dsp_depthwise.py)
+        if not whole and q.channels % 4 == 0:  # banded: ek_depthwise_dsp_s8
+            return units + DW_DIRECT_UNITS * macs
         groups = 1 if whole else q.channels // q.group
         if groups == 1:  # the ring: a call widens each row its windows read once
             rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
@@ -286,6 +303,11 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
             rows = sum(m.rows_for(r + 1, x.shape[1]) - m.first_for(r) for a, b in bands for r in range(a, b))
         return units + macs + WIDEN_UNITS * rows * x.shape[2] * x.shape[3] + GROUP_UNITS * groups * len(bands)
     return units + macs
+
+
+def _dw_direct_3x3(q) -> bool:
+    """An ek_depthwise_dsp_s8 call its 3x3 assembly takes (ek_depthwise_dsp.h)."""
+    return (q.filter_h, q.filter_w, q.dilation_h, q.dilation_w) == (3, 3, 1, 1)
 
 
 def extra_units(graph: Graph, seg: Segment, stages: dict[int, StreamStage]) -> float:

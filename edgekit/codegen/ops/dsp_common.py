@@ -75,7 +75,7 @@ def requant_table(bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, o
 
 
 def requant_features(act_min: int, output_offset: int) -> frozenset[str]:
-    """The ek_config.h switches a call of ek_conv2d_dsp_s8 or ek_depthwise_rows_dsp_s8 needs:
+    """The ek_config.h switches a call of ek_conv2d_dsp_s8 or a depthwise DSP kernel needs:
     EK_REQUANT_BELOW_ZERO_POINT unless its outputs are clamped at or above the output zero
     point (ek_requant2_clamped, ek_dsp.h)."""
     return frozenset() if act_min >= output_offset else frozenset({"EK_REQUANT_BELOW_ZERO_POINT"})

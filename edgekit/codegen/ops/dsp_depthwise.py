@@ -184,12 +184,19 @@ DWR_MIN_OUTPUT_W = {1: 3, 2: 3}
 def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
     """A DSP core, a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2; where
     ek_depthwise_dsp_s8 can take the layer too (channels a multiple of 4), only on
-    rows of at least DWR_MIN_OUTPUT_W outputs, where the rows kernel is the faster."""
+    rows of at least DWR_MIN_OUTPUT_W outputs, where the rows kernel is the faster, and not in a
+    streamed segment: there a call makes a row or two, and the rows kernel would widen its
+    windows' rows afresh for every output row (channel groups, ``DW_RING_BYTES_BANDED``), three
+    times each row at stride 1, where ek_depthwise_dsp_s8 widens nothing (measured on kws in bands
+    of one row: 1.29 M cycles against the rows kernel's 1.53 M; whole, the rows kernel: 0.96 M;
+    ``stream.DW_DIRECT_UNITS``)."""
     p = call.params
     if not (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
             and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2)):
         return False
-    return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] or not depthwise_dsp_applies(ctx, call)
+    if not depthwise_dsp_applies(ctx, call):
+        return True
+    return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] and call.op.index not in ctx.target.banded_ops
 
 
 def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
@@ -265,4 +272,5 @@ def lower_depthwise_dsp(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     scratch = kernel_facts.scratch_bytes("ek_depthwise_dsp_s8", p.input_c, p.filter_h, p.filter_w)
     x_arg, y_arg = call.args
     return dataclasses.replace(call, function="ek_depthwise_dsp_s8", header="ek_depthwise_dsp.h", params=params,
-                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch)
+                               args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+                               features=requant_features(p.act_min, p.output_offset))

@@ -11,6 +11,14 @@
  * A tap outside the image reads the input zero point (a row of it in scratch), which cancels
  * its share of the folded bias: the result equals TFLM's, which skips such taps.
  *
+ * A 3x3 filter (dilation 1, any stride) has its own loop (assembly on a DSP core
+ * in an optimising build, ek_dsp.h's EK_DSP_ASM): per output pixel a table of its nine taps'
+ * pixels (or the zero-point row), then per group of four channels the nine taps unrolled and the
+ * four outputs requantized (ek_requant2_clamped: without the sign term where the build's
+ * EK_REQUANT_BELOW_ZERO_POINT is 0) and stored. Nothing is widened into scratch, so the cost of a
+ * call is its pixels': a band of one output row costs what that row costs in a whole call (the
+ * kernel a streamed segment's depthwise stages take, codegen/ops/dsp_depthwise.py).
+ *
  * Loop order (what an output/input overlap plan may rely on): output pixels in row-major
  * order; for each, channel groups in order: read the group's taps of the pixel's window, then
  * write the group's four outputs. The output is written strictly in (y, x, c) order, like the

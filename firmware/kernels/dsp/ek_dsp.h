@@ -31,10 +31,11 @@
 /* Build switches (the code generator writes ek_config.h next to the kernels, for one model's
  * calls; without it every switch takes the value that serves every call):
  *
- *   EK_REQUANT_BELOW_ZERO_POINT  0: no ek_conv2d_dsp_s8 or ek_depthwise_rows_dsp_s8 call of
- *       this build keeps an output below its output zero point (each clamps at act_min >= the
- *       zero point, as a fused ReLU does), so those kernels leave out ek_requant2's sign term,
- *       which only changes values that the clamp then takes to act_min (ek_requant2_clamped).
+ *   EK_REQUANT_BELOW_ZERO_POINT  0: no ek_conv2d_dsp_s8, ek_depthwise_rows_dsp_s8 or
+ *       ek_depthwise_dsp_s8 call of this build keeps an output below its output zero point (each
+ *       clamps at act_min >= the zero point, as a fused ReLU does), so those kernels leave out
+ *       ek_requant2's sign term, which only changes values that the clamp then takes to act_min
+ *       (ek_requant2_clamped).
  *   EK_FC_PLAIN_WEIGHTS  0: every ek_fully_connected_dsp_s8 and ek_fully_connected_lean_dsp_s8
  *       call of this build has its weights in the paired layout (paired 1, ek_gemm4_dsp.h), so
  *       those kernels leave out their loops for the plain one. */
@@ -297,7 +298,7 @@ EK_INLINE int32_t ek_requant2(int32_t acc2, int32_t m, int32_t c, int32_t right)
     return t >> right;
 }
 
-/* ek_requant2 for the calls of ek_conv2d_dsp_s8 and ek_depthwise_rows_dsp_s8, without the sign
+/* ek_requant2 for the calls of ek_conv2d_dsp_s8 and the depthwise DSP kernels, without the sign
  * term unless EK_REQUANT_BELOW_ZERO_POINT. Exact for an output clamped at act_min >= the output
  * offset: for acc2 < 0 (m >= 0) the rounded product is <= 0, so (t + [sign term]) >> right <=
  * (2^(right-1) + offset * 2^right) >> right = offset with or without the term, and the clamp
