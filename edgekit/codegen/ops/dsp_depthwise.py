@@ -169,16 +169,14 @@ def rows_overlap(p: DepthwiseRowsParams, clamps: bool) -> tuple[Overlap, ...]:
 
 
 #: the fewest outputs per row (horizontal stride 1, 2) for which ek_depthwise_rows_dsp_s8 beats
-#: ek_depthwise_dsp_s8, measured in place in vww and a MobileNetV2 (benchmarks/depthwise_kernels.py):
-#: at stride 1 the general kernel takes 1.3-2.6x the rows kernel's cycles on rows of 3 to 48
-#: outputs, 0.73-0.79x on rows of 2 and 0.34x on rows of 1 (the rows kernel computes a block of
-#: four and widens three rows for one output; measured with whole 3x3 filters: a 1x1 map's is now
-#: its centre tap, conv._taps_in_image, which only the general kernel takes); at stride 2 it takes
-#: 1.2-1.4x on rows of 4 to 12, 0.94x on rows of 3 (too little to link a second depthwise kernel's
-#: code for: vww's one such layer stays on the rows kernel) and 0.27-0.62x on rows of 1 and 2. (A
-#: stride-2 ring in channel groups is not decided by this: the general kernel took 0.75x its
-#: cycles on a 16x16x48 input, 1.16x on vww's 48x48x16 one.)
-DWR_MIN_OUTPUT_W = {1: 3, 2: 3}
+#: ek_depthwise_dsp_s8 (its 3x3 assembly), measured in place in vww and a MobileNetV2
+#: (benchmarks/depthwise_kernels.py): at stride 1 the general kernel takes 1.11-2.17x the rows
+#: kernel's cycles on rows of 4 to 48 outputs and 0.79x on rows of 3 (the rows kernel computes a
+#: block of four there; rows of 1 and 2: 0.49-0.56x); at stride 2, where the rows kernel widens
+#: 1.5 input rows for each output row, 1.08x on rows of 12 and 24 and 0.61-0.91x on rows of 3 to
+#: 8 (rows of 1 and 2: 0.40x). (Filter taps no window puts on the image are left out, and a 1x1
+#: map's 3x3 filter is its centre tap, conv._taps_in_image, which only the general kernel takes.)
+DWR_MIN_OUTPUT_W = {1: 4, 2: 12}
 
 
 def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
