@@ -952,10 +952,11 @@ needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shut
 
 def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3,
                               winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS, lean_kernels: bool = True,
-                              banded_ops: frozenset[int] = frozenset()):
+                              banded_ops: frozenset[int] = frozenset(), direct_dw_ops: frozenset[int] = frozenset()):
     """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
     the serial harness, compare every output with tflite-micro (``banded_ops``: operators lowered
-    for bands, as a streamed segment's are)."""
+    for bands, as a streamed segment's are; ``direct_dw_ops``: depthwise ones of them on the
+    general kernel)."""
     from edgekit.target.boards import load_board
     from edgekit.target.build import build_firmware
     from edgekit.harness.deploy import connect
@@ -965,7 +966,7 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
     path.write_bytes(model)
     board = load_board(board_name)
     target = dataclasses.replace(target_for_cpu(board.cpu), winograd_min_pixels=winograd_min_pixels,
-                                 lean_kernels=lean_kernels, banded_ops=banded_ops)
+                                 lean_kernels=lean_kernels, banded_ops=banded_ops, direct_dw_ops=direct_dw_ops)
     fw = build_firmware(path, board, tmp_path / "fw", target=target)
     functions = {c.op.type_name: c.function for c in fw.generated.calls}
     assert functions.get(op_type) in DSP_FUNCTIONS[op_type] + DSP_S16_FUNCTIONS.get(op_type, ()), functions

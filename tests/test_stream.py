@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codegen import generate, op_memory
+from edgekit.codegen import generate, op_memory, segment_scratch_fits
 from edgekit.codegen import stream as streaming
 from edgekit.codegen.core import HOST, Target, target_for_cpu
 from edgekit.ir import parse_tflite, read_tflite
@@ -424,7 +424,7 @@ def assert_add_in_place(name: str, seg, calls) -> None:
 def test_forced_segments_equal_tflite_micro(name, band, target, small_models, runtime_lib, tmp_path, monkeypatch):
     _force(monkeypatch, band)
     if target.dsp and name == "dwbands":  # lowered for bands, as the search's segments are
-        target = dataclasses.replace(target, banded_ops=frozenset(range(8)))
+        target = dataclasses.replace(target, banded_ops=frozenset(range(8)), direct_dw_ops=frozenset(range(8)))
     gen = _bit_exact(small_models[name], target, runtime_lib, tmp_path)
     (seg,) = gen.segments
     assert len(seg.ops) >= 4 and seg.band == band
@@ -440,7 +440,7 @@ def test_forced_segments_equal_tflite_micro(name, band, target, small_models, ru
     assert "ek_rows_keep(" in c and "_rows(&op" in c
 
 
-@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "vww_96_int8"])
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "vww_96_int8", "kws_ref_model"])
 @pytest.mark.parametrize("target", [HOST, DSP], ids=["portable", "dsp"])
 def test_real_models_stream_by_default_with_less_arena(name, target, mlperf_models, runtime_lib, tmp_path):
     model = (mlperf_models / f"{name}.tflite").read_bytes()
@@ -449,26 +449,52 @@ def test_real_models_stream_by_default_with_less_arena(name, target, mlperf_mode
                      target=dataclasses.replace(target, stream=False))
     assert gen.segments and not whole.segments
     assert gen.arena_bytes < whole.arena_bytes
+    assert segment_scratch_fits(list(gen.segments), list(gen.calls))  # the calls were lowered for the bands
+
+
+def test_a_call_with_more_scratch_than_its_stage_is_caught(mlperf_models):
+    """The guard stream_plan keeps a plan through: a segment planned with a depthwise stage's banded
+    scratch (the general kernel's row of the zero point) does not fit the whole-tensor rows kernel's
+    call (its ring); lowered for the segment's bands, it does, and the depthwise layers run the
+    general kernel (``direct_dw_ops``: cheaper in bands of one and two rows, by the same estimate
+    as the search's)."""
+    from edgekit.codegen import lower_graph
+    from edgekit.codegen.stream import build_segment, direct_dw_ops, stream_stage
+
+    graph = read_tflite(mlperf_models / "kws_ref_model.tflite")
+    calls = lower_graph(graph, DSP)
+    stages = [st for c in calls if (st := stream_stage(graph, c, provisional=True)) is not None]
+    for band in (1, 2):
+        seg = build_segment(graph, stages[:10], band)
+        assert not segment_scratch_fits([seg], calls)
+        direct = direct_dw_ops(graph, [seg], calls)
+        assert direct == {1, 3, 5, 7}
+        banded = lower_graph(graph, dataclasses.replace(DSP, banded_ops=frozenset(seg.ops), direct_dw_ops=direct))
+        assert segment_scratch_fits([seg], banded)
+        assert {c.function for c in banded if c.op.index in direct} == {"ek_depthwise_dsp_s8"}
 
 
 def test_kws_forced_into_one_segment_on_the_dsp_kernels(mlperf_models, runtime_lib, tmp_path, monkeypatch):
     """kws on the DSP kernels: its 5-pixel rows would end every band of a pointwise convolution in a
     block of one pixel; in place (64 -> 64 channels), the four pointwise convolutions compute
     blocks of four pixels across rows instead, their input rows in their output's row buffer. By
-    default the search still leaves kws whole: the one plan within the cycle budget (bands of two
-    rows) saves 3 % of the arena for about 8 % more work (``worth_it``). In bands of one row,
-    forced, it is exact."""
+    default the search streams the whole chain in bands of two rows, its depthwise layers on the
+    general kernel (``direct_dw_ops``: the rows kernel would widen rows again for every band); in
+    bands of one row, forced, too; both exact."""
     from edgekit.codegen import lower_graph
     from edgekit.codegen.stream import build_segment, stream_stage
 
     model = (mlperf_models / "kws_ref_model.tflite").read_bytes()
     graph = parse_tflite(model, name="kws")
-    assert not generate(graph, tmp_path / "default", target=DSP).segments
+    default = _bit_exact(model, DSP, runtime_lib, tmp_path / "default")
+    (seg,) = default.segments
+    assert (seg.ops[0], seg.ops[-1], seg.band) == (0, 9, 2)
+    assert {c.function for c in default.calls if c.op.type_name == "DEPTHWISE_CONV_2D"} == {"ek_depthwise_dsp_s8"}
     stages = [s for c in lower_graph(graph, DSP) if (s := stream_stage(graph, c)) is not None]
     seg = build_segment(graph, stages[:10], 2)
     assert [s.op for s in seg.stages if s.in_place] == [2, 4, 6, 8] and len(seg.aliases) == 4
     _force(monkeypatch, 1)
-    gen = _bit_exact(model, DSP, runtime_lib, tmp_path)
+    gen = _bit_exact(model, DSP, runtime_lib, tmp_path / "forced")
     (seg,) = gen.segments
     assert seg.stages[-1].reduce  # the whole-map average pool fed row by row
     assert [s.op for s in seg.stages if s.in_place] == [2, 4, 6, 8]
@@ -630,7 +656,8 @@ def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path,
 
     _force(monkeypatch, 1)
     fw = assert_bit_exact_on_board(small_models[name], tmp_path, "qemu-mps2-an386", "CONV_2D",
-                                   winograd_min_pixels=0, banded_ops=frozenset(range(8)))
+                                   winograd_min_pixels=0, banded_ops=frozenset(range(8)),
+                                   direct_dw_ops=frozenset(range(8)))
     assert fw.generated.segments
     assert_add_in_place(name, fw.generated.segments[0], fw.generated.calls)
     if name == "dwbands":  # the kernels and the in-place stage the docstring names
@@ -642,9 +669,11 @@ def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path,
 
 
 @needs_board
-def test_resnet_streams_on_the_emulated_cortex_m4(mlperf_models, tmp_path):
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "kws_ref_model"])
+def test_real_models_stream_on_the_emulated_cortex_m4(name, mlperf_models, tmp_path):
+    """By default (kws: its depthwise layers on the general kernel's assembly, in bands of two rows)."""
     from test_kernels_dsp import assert_bit_exact_on_board
 
-    fw = assert_bit_exact_on_board((mlperf_models / "pretrainedResnet_quant.tflite").read_bytes(), tmp_path,
+    fw = assert_bit_exact_on_board((mlperf_models / f"{name}.tflite").read_bytes(), tmp_path,
                                    "qemu-mps2-an386", "CONV_2D")
     assert fw.generated.segments

@@ -384,7 +384,9 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls = share_identical_arrays(lower_graph(planned, target))
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
-        segments, members, calls, chosen, _ = stream_plan(planned, calls, plan, chosen)
+        whole = (calls, chosen, plan)
+        (segments, members, calls, chosen, _), _ = stage_or_whole(
+            planned, whole, stream_plan(planned, calls, plan, chosen))
         units = work_units(planned, calls, segments)
         staged_calls, staged_segments, staged, _ = stage(planned, calls, chosen, segments)
         if staged and (ram_limit is None or stream.arena_with(planned, op_memory(staged_calls), staged_segments) <= ram_limit):
@@ -440,29 +442,63 @@ def stream_plan(graph: Graph, calls: list[KernelCall], plan: Plan, target: Targe
                 ) -> tuple[list[Segment], list[list[int]], list[KernelCall], Target, Plan]:
     """The streamed segments for ``target`` (none unless ``target.stream``), kept only when their
     plan's arena is smaller than ``plan``'s; per step of the plan, the operators it runs; the
-    calls and target they were chosen with (the operators of the segments are lowered again for
-    bands, ``Target.banded_ops``, and that is kept when it makes the arena smaller still); and the
-    plan of all that (``plan`` itself without segments)."""
+    calls and target they were chosen with; and the plan of all that (``plan`` itself without
+    segments). The segments are chosen on the whole-tensor calls, then again on calls lowered for
+    their bands (``Target.banded_ops``, ``direct_dw_ops``), until the segments chosen are the ones
+    the calls were lowered for: only such a plan is kept (at most three rounds)."""
     whole = [[op.index] for op in graph.ops]
     if not target.stream:
         return [], whole, calls, target, plan
     best = ([], whole, calls, target, plan)
-    for _ in range(2):
-        memory = op_memory(calls)
-        segments = stream.choose_segments(graph, calls, memory, target.stream_cycles_budget, target.pull_input,
-                                          target.stream_if_worth_it)
+    trial_target, trial_calls = target, calls
+    for attempt in range(3):
+        memory = op_memory(trial_calls)
+        segments = stream.choose_segments(graph, trial_calls, memory, target.stream_cycles_budget, target.pull_input,
+                                          target.stream_if_worth_it, provisional=attempt == 0)
         if not segments:
             break
-        pg, facts, members = planning_graph(graph, memory, segments)
-        trial = plan_graph(pg, facts, schedule=schedule)
-        if trial.arena_bytes < best[-1].arena_bytes:
-            best = (segments, members, calls, target, trial)
         banded = frozenset(o for seg in segments for o in seg.ops)
-        if banded <= target.banded_ops:
+        direct = stream.direct_dw_ops(graph, segments, trial_calls) | (trial_target.direct_dw_ops & banded)
+        want = dataclasses.replace(target, banded_ops=target.banded_ops | banded,
+                                   direct_dw_ops=target.direct_dw_ops | direct)
+        if attempt and want == trial_target:  # the calls were lowered for these segments' bands
+            if not segment_scratch_fits(segments, trial_calls):
+                raise AssertionError("a streamed segment's block leaves a kernel less scratch than it needs")
+            pg, facts, members = planning_graph(graph, memory, segments)
+            trial = plan_graph(pg, facts, schedule=schedule)
+            if trial.arena_bytes < best[-1].arena_bytes:
+                best = (segments, members, trial_calls, trial_target, trial)
             break
-        target = dataclasses.replace(target, banded_ops=target.banded_ops | banded)
-        calls = share_identical_arrays(lower_graph(graph, target))
+        trial_target = want
+        trial_calls = share_identical_arrays(lower_graph(graph, want))
     return best
+
+
+def stage_or_whole(graph: Graph, whole: tuple, streamed: tuple) -> tuple[tuple, tuple]:
+    """``streamed`` (``stream_plan``'s result), or the whole-tensor plan (``whole``: its calls,
+    target and plan) where the board stages weights (``Target.stage_weights``) and the streamed
+    plan's arena with its copies is no smaller than the whole-tensor plan's with its own: a segment
+    keeps its stages' copies for its whole loop, a whole-tensor build one operator's at a time, so
+    staging may take back what streaming saved (and the cycles it buys: kws on nucleo-l4r5zi,
+    streamed, 1.29x the staged whole-tensor build's). Returns the plan kept and ``stage`` of it."""
+    segments, _, calls, target, _ = streamed
+    staged = stage(graph, calls, target, segments)
+    if not segments or target.stage_weights == 0:
+        return streamed, staged
+    w_calls, w_target, w_plan = whole
+    w_staged = stage(graph, w_calls, w_target, [])
+    if stream.arena_with(graph, op_memory(w_staged[0]), []) <= \
+            stream.arena_with(graph, op_memory(staged[0]), staged[1]):
+        return ([], [[op.index] for op in graph.ops], w_calls, w_target, w_plan), w_staged
+    return streamed, staged
+
+
+def segment_scratch_fits(segments: list[Segment], calls: list[KernelCall]) -> bool:
+    """Every call of a segment's stages has at most the scratch its stage was planned with (a
+    reduction's: its state, the sums)."""
+    by_op = {c.op.index: c for c in calls}
+    return all(by_op[st.op].scratch_bytes <= (st.state_bytes if st.reduce else st.scratch_bytes)
+               for seg in segments for st in seg.stages if st.op in by_op)
 
 
 def segment_lines(k: int, seg: Segment, calls: list[KernelCall], graph: Graph, op_line) -> dict:
@@ -529,7 +565,10 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
         graph, calls, schedule = schedule_for(graph, calls, target)
     plan = plan_for(graph, calls, None, schedule)
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
+    whole_calls, whole_target, whole_plan = calls, target, plan
     segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
+    (segments, members, calls, target, plan), _ = stage_or_whole(
+        graph, (whole_calls, whole_target, whole_plan), (segments, members, calls, target, plan))
     calls_before, segments_before = {c.op.index: c for c in calls}, segments  # the kernels' own scratch first
     calls, segments, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
 

@@ -49,6 +49,10 @@ class Target:
     #: operators (indices in the planned order) that run in streamed segments, a few rows a call:
     #: a kernel whose scratch pays only over many rows may take a smaller one there
     banded_ops: frozenset[int] = frozenset()
+    #: 3x3 depthwise operators of streamed segments that run ek_depthwise_dsp_s8 rather than the
+    #: rows kernel, which would widen their windows' rows again for every band and cost more on the
+    #: segment's bands (``stream.direct_dw_ops``)
+    direct_dw_ops: frozenset[int] = frozenset()
     #: the most estimated extra work streamed segments may add, as a fraction of the model's
     #: (``--stream-cycles-budget``)
     stream_cycles_budget: float = 0.10

@@ -22,8 +22,9 @@ from ..ir import DType, Graph
 from ..ir.analysis import op_macs
 from ..plan import OpMemory, buffers_for, plan_graph, step_requirements, variables
 from ..plan.stream import PULL, RowMap, Segment, Stage, StreamViolation, plan_segment, planning_graph
+from . import kernel_facts
 from .lowering import KernelCall, ScratchRef, TensorRef
-from .ops.dsp_depthwise import DWR_MIN_OUTPUT_W
+from .ops.dsp_depthwise import DW_RING_BYTES_BANDED, DWR_MIN_OUTPUT_W, rows_group
 
 #: kernel -> (its band wrapper, the parameter fields: input rows, stride, top padding, filter rows,
 #: dilation; a number stands for a fixed value)
@@ -85,7 +86,7 @@ KEEP_UNITS = 0.5
 #: ek_depthwise_dsp_s8's units per MAC on 3x3 filters: measured on kws in bands of one row, 1.29 M
 #: cycles for its four layers where the rows kernel takes 0.96 M whole (2.0: its whole-tensor
 #: units, MACs and widening, plus the difference at 1.6 cycles a unit)
-DW_DIRECT_UNITS = 2.0
+DW_DIRECT_UNITS = 1.85
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
 #: on a 1x1 64->64 layer: 1 pixel 0.48 of a block, with the call's set-up; benchmarks/conv_tail.py)
@@ -125,8 +126,11 @@ def _image(graph: Graph, ref) -> tuple[int, int, int] | None:
     return t.shape[1], t.shape[2], t.shape[3]
 
 
-def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
-    """``call`` as a segment stage, or None when its kernel cannot run on bands."""
+def stream_stage(graph: Graph, call: KernelCall, provisional: bool = False) -> StreamStage | None:
+    """``call`` as a segment stage, or None when its kernel cannot run on bands. ``provisional``:
+    ``call`` is the whole-tensor lowering, and the stage has the scratch of the call that would run
+    it in bands where that is known to be smaller (a depthwise layer's, ``direct_dw_ops``): the
+    segments chosen so are lowered for bands before they are kept (``codegen.stream_plan``)."""
     f, p, args = call.function, call.params, call.args
     if f in ELEMENTWISE_KERNELS:
         if getattr(p, "broadcast", 0) or len(args) != 3:
@@ -150,6 +154,9 @@ def stream_stage(graph: Graph, call: KernelCall) -> StreamStage | None:
                                  state_bytes=scratch), GLOBAL_POOLS[f], call)
     if rows != src[0]:
         return None
+    if provisional and f == "ek_depthwise_rows_dsp_s8" and p.channels % 4 == 0:
+        # in bands ek_depthwise_dsp_s8 where it costs less (direct_dw_ops, the usual case), with its scratch
+        scratch = min(scratch, kernel_facts.scratch_bytes("ek_depthwise_dsp_s8", p.channels, 3, 3))
     span = (filt - 1) * dil + 1
     return StreamStage(Stage(call.op.index, args[1].index, dst[0], (RowMap(args[0].index, stride, pad, span),),
                              pairs=f in PAIRS, scratch_bytes=scratch), wrapper, call)
@@ -290,19 +297,49 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
             return units + macs + WIDEN_UNITS * x.shape[1] * x.shape[2] * x.shape[3] + GROUP_UNITS
         return units + DW_DIRECT_UNITS * macs
     if f == "ek_depthwise_rows_dsp_s8":
-        x = graph.tensors[op.inputs[0]]
-        m = s.stage.inputs[0]
-        q = s.call.params
-        whole = bands == [(0, s.stage.rows)]  # the whole-tensor call: the ring, one group (dsp_depthwise.py)
-        if not whole and q.channels % 4 == 0:  # banded: ek_depthwise_dsp_s8
-            return units + DW_DIRECT_UNITS * macs
-        groups = 1 if whole else q.channels // q.group
-        if groups == 1:  # the ring: a call widens each row its windows read once
-            rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
-        else:  # channel groups: every output row widens its window's rows again
-            rows = sum(m.rows_for(r + 1, x.shape[1]) - m.first_for(r) for a, b in bands for r in range(a, b))
-        return units + macs + WIDEN_UNITS * rows * x.shape[2] * x.shape[3] + GROUP_UNITS * groups * len(bands)
+        rows_units = _dw_rows_units(graph, s, bands)
+        if bands != [(0, s.stage.rows)] and s.call.params.channels % 4 == 0:
+            # in bands: ek_depthwise_dsp_s8 where it costs less (direct_dw_ops)
+            return min(rows_units, units + DW_DIRECT_UNITS * macs)
+        return rows_units
     return units + macs
+
+
+def _dw_rows_units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
+    """Work units of ek_depthwise_rows_dsp_s8 on these bands."""
+    op = s.call.op
+    x = graph.tensors[op.inputs[0]]
+    m = s.stage.inputs[0]
+    q = s.call.params
+    whole = bands == [(0, s.stage.rows)]  # the whole-tensor call: the ring, one group (dsp_depthwise.py)
+    # in bands, the groups the banded lowering takes (dsp_depthwise.lower_depthwise_rows)
+    groups = 1 if whole else q.channels // min(q.group, rows_group(q.channels, q.row_len, DW_RING_BYTES_BANDED))
+    if groups == 1:  # the ring: a call widens each row its windows read once
+        rows = sum(m.rows_for(b, x.shape[1]) - m.first_for(a) for a, b in bands)
+    else:  # channel groups: every output row widens its window's rows again
+        rows = sum(m.rows_for(r + 1, x.shape[1]) - m.first_for(r) for a, b in bands for r in range(a, b))
+    return CALL_UNITS * len(bands) + op_macs(graph, op) + WIDEN_UNITS * rows * x.shape[2] * x.shape[3] + \
+        GROUP_UNITS * groups * len(bands)
+
+
+def direct_dw_ops(graph: Graph, segments: list[Segment], calls: list[KernelCall]) -> frozenset[int]:
+    """The depthwise stages of ``segments`` on the rows kernel that cost less on
+    ek_depthwise_dsp_s8 in the segment's bands (``_units``: the same choice as the search's
+    estimate; ``Target.direct_dw_ops``)."""
+    stages = {c.op.index: st for c in calls if (st := stream_stage(graph, c)) is not None}
+    out = set()
+    for seg in segments:
+        for k, st in enumerate(seg.stages):
+            s = stages.get(st.op)
+            if s is None or s.call is None or s.call.function != "ek_depthwise_rows_dsp_s8" \
+                    or s.call.params.channels % 4:
+                continue
+            bands = [(seg.made[i - 1][k], seg.made[i][k]) for i in range(1, len(seg.made))
+                     if seg.made[i][k] > seg.made[i - 1][k]]
+            direct = CALL_UNITS * len(bands) + DW_DIRECT_UNITS * op_macs(graph, s.call.op)
+            if direct < _dw_rows_units(graph, dataclasses.replace(s, stage=st), bands):
+                out.add(st.op)
+    return frozenset(out)
 
 
 def _dw_direct_3x3(q) -> bool:
@@ -367,12 +404,14 @@ def worth_it(whole: int, arena: int, extra: float) -> bool:
 
 
 def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpMemory],
-                    budget: float = 0.10, pull: bool = False, if_worth_it: bool = True) -> list[Segment]:
+                    budget: float = 0.10, pull: bool = False, if_worth_it: bool = True,
+                    provisional: bool = False) -> list[Segment]:
     """Segments that lower the plan's arena (greedy, see the module's text): the candidates are
     ranked by their plan's peak step requirement, and the few best are packed; a set of
     segments whose estimated extra work exceeds ``budget`` times the model's, or (``if_worth_it``)
-    that lowers the arena by a smaller fraction than it adds work (``worth_it``), is not taken."""
-    stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c)) is not None}
+    that lowers the arena by a smaller fraction than it adds work (``worth_it``), is not taken.
+    ``provisional``: ``calls`` are the whole-tensor lowering (``stream_stage``)."""
+    stages = {c.op.index: s for c in calls if (s := stream_stage(graph, c, provisional)) is not None}
     units = model_units(graph, calls)
     allowed = budget * units
     puller = pull_stage(graph, calls) if pull else None
@@ -392,8 +431,9 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
         for i in range(lo, min(peak_ops) + 1):
             for j in range(max(peak_ops), hi + 1):
                 others = [s for s in segments if s.ops[-1] < i or s.ops[0] > j]
-                for band in BANDS:
-                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, puller)
+                # with --pull-input, the chain without the pulled input too (pulling may cost more work)
+                for band, pulled in ((b, p) for b in BANDS for p in ((puller, None) if puller else (None,))):
+                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, pulled)
                     if seg is None:
                         continue
                     trial = sorted(others + [seg], key=lambda s: s.ops[0])

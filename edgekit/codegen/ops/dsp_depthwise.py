@@ -182,19 +182,19 @@ DWR_MIN_OUTPUT_W = {1: 4, 2: 12}
 def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
     """A DSP core, a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2; where
     ek_depthwise_dsp_s8 can take the layer too (channels a multiple of 4), only on
-    rows of at least DWR_MIN_OUTPUT_W outputs, where the rows kernel is the faster, and not in a
-    streamed segment: there a call makes a row or two, and the rows kernel would widen its
-    windows' rows afresh for every output row (channel groups, ``DW_RING_BYTES_BANDED``), three
-    times each row at stride 1, where ek_depthwise_dsp_s8 widens nothing (measured on kws in bands
-    of one row: 1.29 M cycles against the rows kernel's 1.53 M; whole, the rows kernel: 0.96 M;
-    ``stream.DW_DIRECT_UNITS``)."""
+    rows of at least DWR_MIN_OUTPUT_W outputs, where the rows kernel is the faster, and not where a
+    streamed segment's bands make it the slower (``Target.direct_dw_ops``): a call makes a band of
+    a row or two, and the rows kernel widens its windows' rows afresh for every output row (channel
+    groups, ``DW_RING_BYTES_BANDED``), three times each row at stride 1 in bands of one row, where
+    ek_depthwise_dsp_s8 widens nothing (measured on kws in bands of one row: 1.27 M cycles against
+    the rows kernel's 1.53 M; whole, the rows kernel: 0.96 M; ``stream.DW_DIRECT_UNITS``)."""
     p = call.params
     if not (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
             and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2)):
         return False
     if not depthwise_dsp_applies(ctx, call):
         return True
-    return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] and call.op.index not in ctx.target.banded_ops
+    return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] and call.op.index not in ctx.target.direct_dw_ops
 
 
 def lower_depthwise_rows(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
