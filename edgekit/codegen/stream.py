@@ -73,8 +73,8 @@ PACKED = 6
 #    whole-tensor call widens each row once, and sets up each channel group's loop for every band
 #    (GROUP_UNITS);
 #  - but with channels a multiple of 4 a banded 3x3 depthwise layer runs ek_depthwise_dsp_s8
-#    (``dsp_depthwise.depthwise_rows_applies``), which widens nothing and costs DW_DIRECT_UNITS
-#    per multiply-accumulate, in bands or whole;
+#    where that costs less on the segment's bands (``direct_dw_ops``), which widens nothing and
+#    costs DW_DIRECT_UNITS per multiply-accumulate, in bands or whole;
 #  - before a step writes a row buffer, the rows it keeps move down (KEEP_UNITS per byte).
 # Measured on kws (benchmarks/target.py, streamed in bands of one row: 1.18x the whole-tensor
 # cycles): widening about 5 cycles per element in bands (channel groups of 8), a group's set-up
@@ -83,9 +83,10 @@ CALL_UNITS = 400
 WIDEN_UNITS = 3
 GROUP_UNITS = 120
 KEEP_UNITS = 0.5
-#: ek_depthwise_dsp_s8's units per MAC on 3x3 filters: measured on kws in bands of one row, 1.29 M
-#: cycles for its four layers where the rows kernel takes 0.96 M whole (2.0: its whole-tensor
-#: units, MACs and widening, plus the difference at 1.6 cycles a unit)
+#: ek_depthwise_dsp_s8's units per MAC on 3x3 filters (1.27 M cycles for kws's four layers in
+#: bands, where the rows kernel takes 0.96 M whole): set so that the estimate of kws streamed
+#: matches its measured cycles (benchmarks/target.py: 1.094x the whole-tensor build's in bands of
+#: two rows, estimated 1.095x; 1.115x in bands of one row, estimated 1.12x)
 DW_DIRECT_UNITS = 1.85
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
