@@ -189,7 +189,7 @@ void ek_depthwise_dsp_s8(const ek_depthwise_dsp_params *p, const int8_t *input, 
                     for (int32_t kx = 0; kx < 3; ++kx) {
                         const int col = ix0 + kx >= 0 && ix0 + kx < p->input_w;
                         for (int32_t ky = 0; ky < 3; ++ky) {
-                            tap[3 * ky + kx] = col && row[ky] ? row[ky] + at + kx * ch : pad_row;
+                            tap[3 * ky + kx] = col && row[ky] ? row[ky] + (at + kx * ch) : pad_row;
                         }
                     }
                 }
