@@ -385,10 +385,9 @@ def plan_model(graph: Graph, target: Target | None = None, ram_limit: int | None
         calls, plan, chosen = leaner(planned, calls, plan_graph(planned, memory, schedule=schedule), target, schedule)
         memory, lean_ops = op_memory(calls), chosen.lean_ops
         whole = (calls, chosen, plan)
-        (segments, members, calls, chosen, _), _ = stage_or_whole(
+        (segments, members, calls, chosen, _), (staged_calls, staged_segments, staged, _) = stage_or_whole(
             planned, whole, stream_plan(planned, calls, plan, chosen))
         units = work_units(planned, calls, segments)
-        staged_calls, staged_segments, staged, _ = stage(planned, calls, chosen, segments)
         if staged and (ram_limit is None or stream.arena_with(planned, op_memory(staged_calls), staged_segments) <= ram_limit):
             # as generate: none staged over the limit
             calls, segments, memory, plan = staged_calls, staged_segments, op_memory(staged_calls), None
@@ -567,10 +566,10 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model",
     calls, plan, target = leaner(graph, calls, plan, target, schedule)
     whole_calls, whole_target, whole_plan = calls, target, plan
     segments, members, calls, target, plan = stream_plan(graph, calls, plan, target, schedule)
-    (segments, members, calls, target, plan), _ = stage_or_whole(
+    (segments, members, calls, target, plan), copies = stage_or_whole(
         graph, (whole_calls, whole_target, whole_plan), (segments, members, calls, target, plan))
     calls_before, segments_before = {c.op.index: c for c in calls}, segments  # the kernels' own scratch first
-    calls, segments, staged, in_ram = stage(graph, calls, target, segments)  # then the copies
+    calls, segments, staged, in_ram = copies  # then the copies
 
     def planned(calls: list[KernelCall], limit: int | None) -> Plan:  # refused in one line when over the limit
         if segments:

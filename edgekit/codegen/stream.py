@@ -296,14 +296,25 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
             # a banded operator's whole call, as the whole-tensor build runs it: the rows kernel's ring
             x = graph.tensors[op.inputs[0]]
             return units + macs + WIDEN_UNITS * x.shape[1] * x.shape[2] * x.shape[3] + GROUP_UNITS
-        return units + DW_DIRECT_UNITS * macs
+        return _dw_direct_units(graph, op, bands)
     if f == "ek_depthwise_rows_dsp_s8":
         rows_units = _dw_rows_units(graph, s, bands)
         if bands != [(0, s.stage.rows)] and s.call.params.channels % 4 == 0:
             # in bands: ek_depthwise_dsp_s8 where it costs less (direct_dw_ops)
-            return min(rows_units, units + DW_DIRECT_UNITS * macs)
+            return min(rows_units, _dw_direct_units(graph, op, bands))
         return rows_units
     return units + macs
+
+
+def _dw_direct_units(graph: Graph, op, bands: list[tuple[int, int]]) -> float:
+    """Work units of ek_depthwise_dsp_s8's 3x3 assembly on these bands."""
+    return CALL_UNITS * len(bands) + DW_DIRECT_UNITS * op_macs(graph, op)
+
+
+def stage_bands(seg: Segment, k: int) -> list[tuple[int, int]]:
+    """The bands of output rows stage ``k`` of ``seg`` makes, one per step that makes any."""
+    made = [m[k] for m in seg.made]
+    return [(a, b) for a, b in zip(made, made[1:]) if b > a]
 
 
 def _dw_rows_units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
@@ -335,10 +346,9 @@ def direct_dw_ops(graph: Graph, segments: list[Segment], calls: list[KernelCall]
             if s is None or s.call is None or s.call.function != "ek_depthwise_rows_dsp_s8" \
                     or s.call.params.channels % 4:
                 continue
-            bands = [(seg.made[i - 1][k], seg.made[i][k]) for i in range(1, len(seg.made))
-                     if seg.made[i][k] > seg.made[i - 1][k]]
-            direct = CALL_UNITS * len(bands) + DW_DIRECT_UNITS * op_macs(graph, s.call.op)
-            if direct < _dw_rows_units(graph, dataclasses.replace(s, stage=st), bands):
+            bands = stage_bands(seg, k)
+            if _dw_direct_units(graph, s.call.op, bands) < _dw_rows_units(graph, dataclasses.replace(s, stage=st),
+                                                                           bands):
                 out.add(st.op)
     return frozenset(out)
 
@@ -356,8 +366,7 @@ def extra_units(graph: Graph, seg: Segment, stages: dict[int, StreamStage]) -> f
         if o == PULL:
             continue
         st = dataclasses.replace(stages[o], stage=seg.stages[k])  # in place or not, as the segment has it
-        bands = [(seg.made[s - 1][k], seg.made[s][k]) for s in range(1, len(seg.made))
-                 if seg.made[s][k] > seg.made[s - 1][k]]
+        bands = stage_bands(seg, k)
         if st.stage.reduce:
             extra += CALL_UNITS * (len(bands) - 1)
             continue
