@@ -41,7 +41,7 @@ EK_INLINE int8_t *ek_row(const ek_rows *b, int32_t row)
     return b->base + (row - b->first) * b->row_bytes;
 }
 
-/* Drop the rows below `keep`: rows [keep, end) move down to base (memmove). */
+/* Drop the rows below `keep`: rows [keep, end) move down to base. */
 void ek_rows_keep(ek_rows *b, int32_t keep, int32_t end);
 
 /* The input rows a sliding window reads for output rows [from, to): `first` and `rows` inside the
