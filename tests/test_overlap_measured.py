@@ -271,9 +271,10 @@ NO_OVERLAP = {"ek_concatenation_s8", "ek_dequantize_s8_f32", "ek_fully_connected
 # streamed segments (ek_stream.h, dsp/ek_stream_dsp.h): each band call runs one of the kernels above on
 # row buffers apart from one another; the only overlap is a segment's whole output over a whole input,
 # declared from the row schedule (plan/stream.output_lead) and checked by tests/test_stream.py
-STREAM = {"ek_rows_keep", "ek_global_avg_pool_s8_rows"} | {
+# (ek_conv2d_dsp_s8_span: ek_conv2d_dsp_s8 on a span of output pixels, the ahead wrapper's kernel)
+STREAM = {"ek_rows_keep", "ek_global_avg_pool_s8_rows", "ek_conv2d_dsp_s8_span"} | {
     f for h in ("ek_stream.h", "dsp/ek_stream_dsp.h")
-    for f in re.findall(r"^void (ek_\w+_(?:rows|pixels))\(", (KERNELS / h).read_text(), re.M)}
+    for f in re.findall(r"^void (ek_\w+_(?:rows|pixels|ahead))\(", (KERNELS / h).read_text(), re.M)}
 
 
 def test_every_kernel_is_measured_or_declares_no_overlap():

@@ -127,7 +127,7 @@ def test_version(capsys):
 
 def test_an_arena_limit_trades_cycles_for_arena(mlperf_models, runtime_lib, tmp_path, capsys):
     """kws's default plan on the default board (DSP kernels, +10 % streaming budget) does not fit
-    8,000 bytes; under --arena-limit 8000 edgekit streams with a larger budget, says so, and the
+    7,000 bytes; under --arena-limit 7000 edgekit streams with a larger budget, says so, and the
     code it generates fits and equals tflite-micro (host, ASan/UBSan)."""
     from edgekit.target.host import random_inputs
 
@@ -136,46 +136,47 @@ def test_an_arena_limit_trades_cycles_for_arena(mlperf_models, runtime_lib, tmp_
     path = mlperf_models / "kws_ref_model.tflite"
     kws, target = read_tflite(path), load_board("qemu-mps2-an386").target()
     default = plan_model(kws, target)
-    assert default.plan.arena_bytes > 8000 and default.limit_note is None
-    limited = plan_model(kws, target, ram_limit=8000)
-    assert limited.plan.arena_bytes <= 8000 and limited.segments
+    assert default.plan.arena_bytes > 7000 and default.limit_note is None
+    limited = plan_model(kws, target, ram_limit=7000)
+    assert limited.plan.arena_bytes <= 7000 and limited.segments
     assert limited.work_units > default.work_units  # it costs cycles, and the note says so
-    assert limited.limit_note.startswith(f"to fit the 8,000-byte arena limit ({default.plan.arena_bytes:,} bytes")
+    assert limited.limit_note.startswith(f"to fit the 7,000-byte arena limit ({default.plan.arena_bytes:,} bytes")
     assert "streaming budget" in limited.limit_note and "Winograd" not in limited.limit_note
-    gen = generate(kws, tmp_path / "gen", target=target, ram_limit=8000)
+    gen = generate(kws, tmp_path / "gen", target=target, ram_limit=7000)
     assert gen.arena_bytes == limited.plan.arena_bytes and gen.limit_note == limited.limit_note
     assert_generated_bit_exact(gen, path.read_bytes(), runtime_lib, tmp_path, random_inputs(gen.graph, 2, 5))
-    assert main(["plan", str(path), "--board", "qemu-mps2-an386", "--arena-limit", "8000"]) == 0
+    assert main(["plan", str(path), "--board", "qemu-mps2-an386", "--arena-limit", "7000"]) == 0
     assert limited.limit_note in capsys.readouterr().out
 
 
-def test_streaming_must_save_more_arena_than_it_costs_work_unless_a_limit_asks(mlperf_models, tmp_path):
-    """kws on the DSP kernels streams by default: bands of two rows, its depthwise layers on the
-    general kernel (lowered for those bands), a quarter less arena for under 10 % more estimated
-    work. On its whole-tensor calls (the depthwise rows kernel's ring as scratch) the same segment
-    saves 3 % for about 9 %: not taken (``stream.worth_it``) unless asked (``if_worth_it`` False,
-    as under an arena limit)."""
-    from edgekit.codegen import lower_graph, op_memory
-    from edgekit.codegen.stream import arena_with, choose_segments, worth_it
+def test_streaming_must_save_more_arena_than_it_costs_work_unless_a_limit_asks(mlperf_models, tmp_path, monkeypatch):
+    """kws on the DSP kernels streams by default: bands of one row, its depthwise layers on the
+    general kernel (lowered for those bands), its first convolution making the next row's first
+    pixels ahead, a third less arena for under 10 % more estimated work. A set of segments that
+    lowers the arena by a smaller fraction than it adds work is not taken (``stream.worth_it``)
+    unless asked (``if_worth_it`` False, as under an arena limit): no segment of the four models
+    is such a trade today, so the rule is checked on its own and then made to refuse all."""
+    from edgekit.codegen import lower_graph, op_memory, stream
+    from edgekit.codegen.stream import choose_segments, worth_it
 
     assert worth_it(10_000, 9_000, 0.10) and not worth_it(10_000, 9_500, 0.08)
     kws, target = read_tflite(mlperf_models / "kws_ref_model.tflite"), load_board("qemu-mps2-an386").target()
     whole = plan_model(kws, dataclasses.replace(target, stream=False))
     default = plan_model(kws, target)
     (seg,) = default.segments
-    assert seg.band == 2 and any(st.in_place for st in seg.stages)
+    assert seg.band == 1 and any(st.in_place for st in seg.stages) and seg.stages[0].ahead
     gen = generate(kws, tmp_path / "gen", target=target)
     assert gen.arena_bytes == default.plan.arena_bytes
     assert {c.function for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"} == {"ek_depthwise_dsp_s8"}
     grown = default.work_units / whole.work_units - 1
     assert 0 < grown <= target.stream_cycles_budget
     assert whole.plan.arena_bytes - default.plan.arena_bytes >= grown * whole.plan.arena_bytes
-    calls = lower_graph(kws, target)  # the whole-tensor calls: the rows kernel, its ring as scratch
+    calls = lower_graph(kws, target)
     memory = op_memory(calls)
+    (taken,) = choose_segments(kws, calls, memory, target.stream_cycles_budget)
+    monkeypatch.setattr(stream, "worth_it", lambda whole, arena, extra: False)
     assert choose_segments(kws, calls, memory, target.stream_cycles_budget) == []
-    (asked,) = choose_segments(kws, calls, memory, target.stream_cycles_budget, if_worth_it=False)
-    saved = 1 - arena_with(kws, memory, [asked]) / arena_with(kws, memory, [])
-    assert 0 < saved < 0.05 and (asked.ops[0], asked.ops[-1], asked.band) == (seg.ops[0], seg.ops[-1], 2)
+    assert choose_segments(kws, calls, memory, target.stream_cycles_budget, if_worth_it=False) == [taken]
 
 
 def test_an_arena_limit_gives_up_winograd_where_that_is_what_fits(mlperf_models, capsys):

@@ -267,9 +267,10 @@ def test_any_chain_is_scheduled_with_minimal_verified_buffers(case):
 
 # ---------------------------------------------------------------------------- generated C
 
-def _force(monkeypatch, band: int):
+def _force(monkeypatch, band: int, ahead: bool = False):
     """Generate with the longest run of operators that take bands as one segment of ``band``
-    rows, whatever the arena (the search would keep only what lowers it)."""
+    rows, whatever the arena (the search would keep only what lowers it); ``ahead``: with its
+    stages that can make the next row's first pixels ahead doing so."""
     import edgekit.codegen as codegen
 
     def forced(graph, calls, plan, target, schedule=None):
@@ -285,7 +286,7 @@ def _force(monkeypatch, band: int):
         best = max(runs, key=len)
         while best and best[-1].stage.reduce is False and any(s.stage.reduce for s in best[:-1]):
             best = best[:-1]
-        seg = streaming.build_segment(graph, best, band)
+        seg = streaming.build_segment(graph, best, band, None, ahead)
         assert seg is not None, [s.call.function for s in best]
         pg, facts, members = planning_graph(graph, op_memory(calls), [seg])
         return [seg], members, calls, target, plan_graph(pg, facts, schedule=schedule)
@@ -441,6 +442,26 @@ def test_forced_segments_equal_tflite_micro(name, band, target, small_models, ru
     assert "ek_rows_keep(" in c and "_rows(&op" in c
 
 
+def assert_ahead(seg, model_c: str) -> None:
+    """The segment's first convolution makes the next row's first pixels ahead, into its state."""
+    (first,) = [st for st in seg.stages if st.ahead]
+    assert first.op == seg.stages[0].op and first.state_bytes > 0
+    assert seg.state_offsets[0] >= 0
+    assert f"ek_conv2d_dsp_s8_ahead(&op{first.op}_params" in model_c
+
+
+@pytest.mark.parametrize("band", [1, 2, 4])
+@pytest.mark.parametrize("name", ["residual", "window", "dwbands"])
+def test_forced_segments_ahead_equal_tflite_micro(name, band, small_models, runtime_lib, tmp_path, monkeypatch):
+    """The first convolution (rows of 13, 9 and 6 pixels: never a multiple of 4) computes blocks of
+    four pixels across rows, the next row's first ones kept for the next band: the same bits."""
+    _force(monkeypatch, band, ahead=True)
+    gen = _bit_exact(small_models[name], DSP, runtime_lib, tmp_path)
+    (seg,) = gen.segments
+    assert seg.band == band
+    assert_ahead(seg, (gen.out_dir / "model.c").read_text())
+
+
 @pytest.mark.parametrize("name", ["pretrainedResnet_quant", "vww_96_int8", "kws_ref_model"])
 @pytest.mark.parametrize("target", [HOST, DSP], ids=["portable", "dsp"])
 def test_real_models_stream_by_default_with_less_arena(name, target, mlperf_models, runtime_lib, tmp_path):
@@ -479,9 +500,10 @@ def test_kws_forced_into_one_segment_on_the_dsp_kernels(mlperf_models, runtime_l
     """kws on the DSP kernels: its 5-pixel rows would end every band of a pointwise convolution in a
     block of one pixel; in place (64 -> 64 channels), the four pointwise convolutions compute
     blocks of four pixels across rows instead, their input rows in their output's row buffer. By
-    default the search streams the whole chain in bands of two rows, its depthwise layers on the
-    general kernel (``direct_dw_ops``: the rows kernel would widen rows again for every band); in
-    bands of one row, forced, too; both exact."""
+    default the search streams the whole chain in bands of one row, its depthwise layers on the
+    general kernel (``direct_dw_ops``: the rows kernel would widen rows again for every band), its
+    first convolution making the next row's first pixels ahead; in bands of one row without that,
+    forced, too; both exact."""
     from edgekit.codegen import lower_graph
     from edgekit.codegen.stream import build_segment, stream_stage
 
@@ -489,7 +511,8 @@ def test_kws_forced_into_one_segment_on_the_dsp_kernels(mlperf_models, runtime_l
     graph = parse_tflite(model, name="kws")
     default = _bit_exact(model, DSP, runtime_lib, tmp_path / "default")
     (seg,) = default.segments
-    assert (seg.ops[0], seg.ops[-1], seg.band) == (0, 9, 2)
+    assert (seg.ops[0], seg.ops[-1], seg.band) == (0, 9, 1)
+    assert_ahead(seg, (default.out_dir / "model.c").read_text())
     assert {c.function for c in default.calls if c.op.type_name == "DEPTHWISE_CONV_2D"} == {"ek_depthwise_dsp_s8"}
     stages = [s for c in lower_graph(graph, DSP) if (s := stream_stage(graph, c)) is not None]
     seg = build_segment(graph, stages[:10], 2)
@@ -498,7 +521,7 @@ def test_kws_forced_into_one_segment_on_the_dsp_kernels(mlperf_models, runtime_l
     gen = _bit_exact(model, DSP, runtime_lib, tmp_path / "forced")
     (seg,) = gen.segments
     assert seg.stages[-1].reduce  # the whole-map average pool fed row by row
-    assert [s.op for s in seg.stages if s.in_place] == [2, 4, 6, 8]
+    assert [s.op for s in seg.stages if s.in_place] == [2, 4, 6, 8] and not any(s.ahead for s in seg.stages)
     assert "ek_conv2d_dsp_s8_pixels(" in (gen.out_dir / "model.c").read_text()
 
 
@@ -531,6 +554,15 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--json", "--no-stream"]) == 0
     whole = json.loads(capsys.readouterr().out)
     assert whole["streamed_segments"] == [] and whole["arena_bytes"] > doc["arena_bytes"]
+    # kws: what its stages keep from step to step, where in the block
+    assert main(["plan", str(mlperf_models / "kws_ref_model.tflite"), "--board", "qemu-mps2-an386", "--json"]) == 0
+    (seg,) = json.loads(capsys.readouterr().out)["streamed_segments"]
+    ahead, sums = seg["state"]
+    assert (ahead["op"], ahead["what"], ahead["bytes"]) == (0, "next row's first pixels", 3 * 64)
+    assert (sums["op"], sums["what"], sums["bytes"]) == (9, "sums", 64 * 4)
+    ends = sorted([(b["offset"], b["offset"] + b["bytes"]) for b in seg["row_buffers"]] +
+                  [(x["offset"], x["offset"] + x["bytes"]) for x in seg["state"]] + [(seg["scratch_offset"], None)])
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(ends, ends[1:]))  # apart, the scratch last
 
 
 # ---------------------------------------------------------------------------- the DSP build's scratch
@@ -730,9 +762,25 @@ def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path,
 @needs_board
 @pytest.mark.parametrize("name", ["pretrainedResnet_quant", "kws_ref_model"])
 def test_real_models_stream_on_the_emulated_cortex_m4(name, mlperf_models, tmp_path):
-    """By default (kws: its depthwise layers on the general kernel's assembly, in bands of two rows)."""
+    """By default (kws: its depthwise layers on the general kernel's assembly, in bands of one
+    row, its first convolution making the next row's first pixels ahead)."""
     from test_kernels_dsp import assert_bit_exact_on_board
 
     fw = assert_bit_exact_on_board((mlperf_models / f"{name}.tflite").read_bytes(), tmp_path,
                                    "qemu-mps2-an386", "CONV_2D")
     assert fw.generated.segments
+    if name == "kws_ref_model":
+        (seg,) = fw.generated.segments
+        assert_ahead(seg, (fw.generated.out_dir / "model.c").read_text())
+
+
+@needs_board
+def test_forced_ahead_segment_on_the_emulated_cortex_m4(small_models, tmp_path, monkeypatch):
+    """The ahead stage on the M4 (rows of 13 pixels, bands of two rows)."""
+    from test_kernels_dsp import assert_bit_exact_on_board
+
+    _force(monkeypatch, 2, ahead=True)
+    fw = assert_bit_exact_on_board(small_models["residual"], tmp_path, "qemu-mps2-an386", "CONV_2D",
+                                   winograd_min_pixels=None, banded_ops=frozenset(range(8)))
+    (seg,) = fw.generated.segments
+    assert_ahead(seg, (fw.generated.out_dir / "model.c").read_text())

@@ -54,6 +54,9 @@ PAIRS = {"ek_conv3x3_wino_dsp_s8"}
 #: kernels that can make a 1x1 convolution over in place (its input's rows in its output's row
 #: buffer) -> their wrapper, which computes blocks of pixels across rows (``in_place_stage``)
 IN_PLACE = {"ek_conv2d_dsp_s8": "ek_conv2d_dsp_s8_pixels"}
+#: kernels that can make a band's rows in blocks of pixels across rows, the next row's first pixels
+#: into their state, where their inputs are whole (``ahead_stage``) -> their wrapper
+AHEAD = {"ek_conv2d_dsp_s8": "ek_conv2d_dsp_s8_ahead"}
 HEADERS = {False: "ek_stream.h", True: "ek_stream_dsp.h"}
 BANDS = (1, 2, 4)
 #: candidates (the lowest peak requirements) packed at each step of the search
@@ -66,7 +69,7 @@ PACKED = 6
 #  - every call: the wrapper and the kernel's set-up (CALL_UNITS);
 #  - ek_conv2d_dsp_s8 computes output pixels four at a time, a last block of one pixel in a loop
 #    of its own at about half a block (TAIL_PIXELS): a band of 5 pixels costs 6 (the int4 kernel
-#    has no such loop: 8);
+#    has no such loop: 8); in place or ahead, blocks run across rows and no band has a tail;
 #  - Winograd computes 2x2 tiles four at a time, the same way;
 #  - ek_depthwise_rows_dsp_s8 widens every input row its band's windows read, again for each
 #    band (WIDEN_UNITS per element; in channel groups, for each output row), where the
@@ -78,15 +81,17 @@ PACKED = 6
 #  - before a step writes a row buffer, the rows it keeps move down (KEEP_UNITS per byte).
 # Measured on kws (benchmarks/target.py, streamed in bands of one row: 1.18x the whole-tensor
 # cycles): widening about 5 cycles per element in bands (channel groups of 8), a group's set-up
-# about 200, the moves about 0.7 a byte, where a unit is about 1.6 cycles of the whole model.
+# about 200, the moves about 0.8 a byte (ek_rows_keep's eight-word copy: 69,547 cycles for kws's
+# 87,680 bytes in bands of one row), where a unit is about 1.6 cycles of the whole model.
 CALL_UNITS = 400
 WIDEN_UNITS = 3
 GROUP_UNITS = 120
 KEEP_UNITS = 0.5
 #: ek_depthwise_dsp_s8's units per MAC on 3x3 filters (1.27 M cycles for kws's four layers in
 #: bands, where the rows kernel takes 0.96 M whole): set so that the estimate of kws streamed
-#: matches its measured cycles (benchmarks/target.py: 1.094x the whole-tensor build's in bands of
-#: two rows, estimated 1.095x; 1.115x in bands of one row, estimated 1.12x)
+#: matched its measured cycles (benchmarks/target.py: 1.094x the whole-tensor build's in bands of
+#: two rows, estimated 1.095x); since, in bands of one row, 1.090x measured and 1.097x estimated
+#: with the first convolution ahead, 1.107x and 1.12x without
 DW_DIRECT_UNITS = 1.85
 BLOCKED = {"ek_conv2d_dsp_s8", "ek_conv2d_int4_dsp_s8"}
 #: what a last block of 0-3 pixels costs, in pixels of a block of four (ek_conv2d_dsp_s8; measured
@@ -198,11 +203,29 @@ def in_place_inputs(s: StreamStage, buffered: set[int], made: set[int], readers:
             and x in made and readers.get(x) == {call.op.index}]
 
 
-def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: StreamStage | None = None
-                  ) -> Segment | None:
+def ahead_stage(s: StreamStage, made: set[int]) -> StreamStage | None:
+    """``s`` making the next row's first pixels ahead, where that saves work: a convolution whose
+    kernel computes blocks of four pixels across rows (AHEAD) on rows of at least 4 pixels but not
+    a multiple of 4 (else a band has no last block of fewer pixels to spare), whose inputs are all
+    whole (none made in the segment: the next row's windows are there); None otherwise. Its state
+    holds the up to 3 pixels a call makes of the next row."""
+    call = s.call
+    if call is None or call.function not in AHEAD or s.stage.pairs or s.stage.reduce or s.stage.in_place:
+        return None
+    w = call.params.output_w
+    if w < 4 or w % 4 == 0 or any(m.tensor in made for m in s.stage.inputs):
+        return None
+    stage = dataclasses.replace(s.stage, ahead=True, state_bytes=3 * call.params.output_c)
+    return StreamStage(stage, AHEAD[call.function], call)
+
+
+def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: StreamStage | None = None,
+                  ahead: bool = False) -> Segment | None:
     """The segment of these consecutive stages, or None when it keeps no tensor as rows or
     cannot be streamed (a whole-map reduction before its end). ``pull``: the pulled input's
-    stage, which leads the segment when the segment holds every reader of the input."""
+    stage, which leads the segment when the segment holds every reader of the input. ``ahead``:
+    the stages that can make the next row's first pixels ahead do (``ahead_stage``; None if none
+    can): less work, a little more memory, a choice for the search."""
     if len(stages) < 2 or any(s.stage.reduce for s in stages[:-1]):
         return None
     ops = {s.stage.op for s in stages}
@@ -220,6 +243,11 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
         return None
     made_by_ops = {s.stage.output for s in stages if s.call is not None}
     stages = [in_place_stage(s, buffered, made_by_ops, readers) for s in stages]
+    if ahead:
+        faster = [ahead_stage(s, made) for s in stages]  # (the pulled input is rows too)
+        if not any(faster):
+            return None
+        stages = [f or s for f, s in zip(faster, stages)]
     rows = {t.index: t.shape[1] for t in graph.tensors if len(t.shape) == 4}
     row_bytes = {t.index: t.shape[2] * t.shape[3] for t in graph.tensors if len(t.shape) == 4}
 
@@ -279,8 +307,8 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
     width = out.shape[2] if len(out.shape) == 4 else 1
     f = s.call.function
     units = CALL_UNITS * len(bands)
-    if s.stage.in_place and f in IN_PLACE:  # blocks of four pixels across rows: a last block of fewer at the end alone
-        return units + macs
+    if (s.stage.in_place and f in IN_PLACE) or s.stage.ahead:
+        return units + macs  # blocks of four pixels across rows: a last block of fewer at the end alone
     if f in BLOCKED:
         tail = TAIL_PIXELS.get(f, (0, 4, 4, 4))
         pixels = sum((b - a) * width // 4 * 4 + tail[(b - a) * width % 4] for a, b in bands)
@@ -441,9 +469,11 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
         for i in range(lo, min(peak_ops) + 1):
             for j in range(max(peak_ops), hi + 1):
                 others = [s for s in segments if s.ops[-1] < i or s.ops[0] > j]
-                # with --pull-input, the chain without the pulled input too (pulling may cost more work)
-                for band, pulled in ((b, p) for b in BANDS for p in ((puller, None) if puller else (None,))):
-                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, pulled)
+                # with --pull-input, the chain without the pulled input too (pulling may cost more
+                # work); with and without stages that make the next row's first pixels ahead
+                for band, pulled, ahead in ((b, p, a) for b in BANDS for p in ((puller, None) if puller else (None,))
+                                            for a in (False, True)):
+                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, pulled, ahead)
                     if seg is None:
                         continue
                     trial = sorted(others + [seg], key=lambda s: s.ops[0])
@@ -471,6 +501,8 @@ def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list
             out.append(StreamStage(s, "pull", None))
         elif s.in_place and by_op[s.op].function in IN_PLACE:
             out.append(StreamStage(s, IN_PLACE[by_op[s.op].function], by_op[s.op]))
+        elif s.ahead:
+            out.append(StreamStage(s, AHEAD[by_op[s.op].function], by_op[s.op]))
         else:  # (an element-wise stage in place runs its usual wrapper on the shared rows)
             out.append(dataclasses.replace(stream_stage(graph, by_op[s.op]), stage=s))
     return out
@@ -478,13 +510,16 @@ def stage_calls(segment: Segment, calls: list[KernelCall], graph: Graph) -> list
 
 def stage_args(s: StreamStage, rows_of, scratch: str, state: str) -> list[str]:
     """The wrapper's arguments after its parameter struct: row views of the tensors, the shared
-    scratch or the reduction's sums (``rows_of(tensor)``: the C name of a tensor's ek_rows)."""
+    scratch, the reduction's sums or an ahead stage's pixels (``rows_of(tensor)``: the C name of a
+    tensor's ek_rows)."""
     a = s.call.args
     if s.wrapper in GLOBAL_POOLS.values():
         return [f"&{rows_of(a[0].index)}", f"T{a[1].index}", f"(int32_t *)({state})"]
     out = [f"&{rows_of(r.index)}" for r in a if isinstance(r, TensorRef)]
     if any(isinstance(r, ScratchRef) for r in a):
         out.append(scratch)
+    if s.stage.ahead:  # the next row's first pixels
+        out.append(f"(int8_t *)({state})")
     return out
 
 

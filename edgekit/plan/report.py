@@ -177,10 +177,19 @@ def segment_json(seg: Segment) -> dict:
             "row_buffers": [{"tensor": t, "rows": r, "bytes": r * seg.row_bytes[t], "offset": o,
                              "also_holds": list(seg.sharing(t))}
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
+            "state": [{"op": st.op, "what": _state_what(st), "bytes": st.state_bytes, "offset": o}
+                      for st, o in zip(seg.stages, seg.state_offsets) if o >= 0],
             "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
             "whole_outputs": list(seg.outputs),
             "made_over_in_whole_outputs": [{"tensor": x, "in": y} for x, y in seg.in_whole.items()],
             "overlaps": [{"input": d.input, "output": d.output, "lead": d.lead} for d in seg.overlaps]}
+
+
+def _state_what(st) -> str:
+    """What a stage keeps from one step to the next (``Stage.state_bytes``)."""
+    if st.reduce:
+        return "sums"
+    return "next row's first pixels" if st.ahead else "weights staged"
 
 
 def segment_text(k: int, seg: Segment) -> str:
@@ -190,6 +199,8 @@ def segment_text(k: int, seg: Segment) -> str:
                      for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets))
     driver = "the input (pulled)" if seg.pulled is not None else f"op {seg.ops[0]}'s output"
     whole = "".join(f"; t{x} made over in place in whole t{y}" for x, y in seg.in_whole.items())
+    state = "".join(f"; op {st.op}'s {_state_what(st)} ({st.state_bytes:,} B at +{o})"
+                    for st, o in zip(seg.stages, seg.state_offsets) if o >= 0)
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
             f"{seg.band} row{'s' if seg.band > 1 else ''} of {driver}; block {seg.block_bytes:,} bytes: "
-            f"row buffers {rows}{whole}; kernels' scratch at +{seg.scratch_offset}")
+            f"row buffers {rows}{whole}{state}; kernels' scratch at +{seg.scratch_offset}")

@@ -69,7 +69,10 @@ class Stage:
     output row r will be, and the stage makes it over in place (a pointwise convolution whose
     kernel reads a block of pixels before writing it; an element-wise operator, which reads
     element i before it writes output element i). The output is a row buffer, or a whole tensor:
-    the input then needs no buffer at all."""
+    the input then needs no buffer at all. ``ahead``: its inputs are whole, and a band's call also
+    makes the next row's first pixels, into its state (``state_bytes``), which the next call moves
+    into place (a convolution computing blocks of four pixels across rows, as its whole-tensor
+    call does): no buffer holds more rows for it."""
 
     op: int
     output: int
@@ -81,6 +84,7 @@ class Stage:
     state_bytes: int = 0
     in_place: bool = False  # an input's rows live where its output's rows go, made over in place
     in_place_input: int = 0  # which input (with ``in_place``)
+    ahead: bool = False  # makes the next row's first pixels into its state (whole inputs only)
 
     @property
     def shared_input(self) -> int | None:

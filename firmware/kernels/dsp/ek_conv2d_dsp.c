@@ -675,11 +675,25 @@ int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c)
     return ek_conv2d_dsp_s8_scratch_bytes(k_pad, output_c);
 }
 
+/* The output pixels a walk makes (row-major indices of the whole output): first .. end - 1, pixel
+ * q at output + (q - first) * output_c, or from pixel `split` on at spill + (q - split) * output_c
+ * (ek_conv2d_dsp_s8_span; a whole call: 0 .. pixels, split at the end). */
+typedef struct {
+    int32_t first, end, split;
+    int8_t *spill;
+} ek_span;
+
+EK_INLINE int8_t *span_out(const ek_span *sp, int8_t *output, int32_t q, int32_t n_out)
+{
+    return q < sp->split ? output + (q - sp->first) * n_out : sp->spill + (q - sp->split) * n_out;
+}
+
 /* The int8 walk's last block when it has one pixel, output pixel pix: its column (straight from the
  * input, or gathered at the border) and channels_one on it. Out of the walk's loop, so that the loop
  * is as it is without it. */
 EK_NOINLINE static void one_pixel(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                  const ek_walk *walk, ek_gemm_ctx *g, int8_t *col8, const int32_t *s, int32_t pix)
+                                  const ek_walk *walk, ek_gemm_ctx *g, int8_t *col8, const int32_t *s,
+                                  const ek_span *sp, int32_t pix)
 {
     const int32_t ow = p->output_w, cs = p->input_c * p->groups, n_out = p->output_c;
     const int32_t oy = pix / ow, ox = pix % ow;
@@ -693,7 +707,7 @@ EK_NOINLINE static void one_pixel(const ek_conv2d_dsp_params *p, const int8_t *i
         column(walk, p->groups == 1 ? gather(p, input, oy, ox, col8) : gather_grouped(p, input, oy, ox, col8),
                p->filter_w * p->input_c, cols);
     }
-    g->out[0] = output + pix * n_out;
+    g->out[0] = span_out(sp, output, pix, n_out);
     g->out[1] = g->out[2] = g->out[3] = sink;
     if (p->dead_row != NULL) {
         memcpy(g->out[0], p->dead_row, (size_t)n_out);
@@ -713,12 +727,12 @@ EK_NOINLINE static void one_pixel(const ek_conv2d_dsp_params *p, const int8_t *i
  * of the stream: the whole input and stream when ungrouped); kind (EK_WALK_*) picks the channel
  * loop. */
 EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                         int32_t kind, const int32_t *s)
+                         int32_t kind, const int32_t *s, const ek_span *sp)
 {
     const int32_t int4 = kind == EK_WALK_INT4;
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c, groups = p->groups;
     const int32_t cs = c * groups; /* the bytes of an input pixel */
-    const int32_t pixels = p->output_h * ow;
+    const int32_t stop = sp->end; /* one past the last output pixel made */
     const int32_t row = p->filter_w * c;
     const int32_t tail_bytes = (p->filter_h * (row & 3) + 3) & ~3;
     /* a window row's taps are contiguous in the input (else every window is gathered) */
@@ -738,21 +752,22 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
                      (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u,
                      int4 ? (4 - words % 4) % 4 * EK_KQUAD_BYTES : entry * EK_KPAIR_BYTES,
                      {sink, sink, sink, sink}, cols, pairs};
-    int32_t ox = 0, iy0 = -p->pad_top, ix0 = -p->pad_left, oy = 0;
+    int32_t ox = sp->first % ow, oy = sp->first / ow;
+    int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
     int32_t at = (iy0 * p->input_w + ix0) * cs; /* the window's first tap (maybe outside the image) */
 
     /* the int8 stream's last block of one pixel is left to one_pixel (after the loop) */
-    const int32_t end = kind == EK_WALK_INT8 && p->live_c > 0 && pixels % 4 == 1 ? pixels - 1 : pixels;
+    const int32_t end = kind == EK_WALK_INT8 && p->live_c > 0 && (stop - sp->first) % 4 == 1 ? stop - 1 : stop;
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
-    for (int32_t pix = 0; pix < end; pix += 4) {
+    for (int32_t pix = sp->first; pix < end; pix += 4) {
         /* four windows inside the image, in one output row: their columns in one pass */
-        if (walk.quick && contiguous && pix + 4 <= pixels && ox + 4 <= ow && rows_in && ix0 >= 0 &&
+        if (walk.quick && contiguous && pix + 4 <= stop && ox + 4 <= ow && rows_in && ix0 >= 0 &&
             ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
             const int8_t *src[4] = {input + at, input + at + x_step, input + at + 2 * x_step, input + at + 3 * x_step};
             column4(&walk, src, step, cols);
             for (int32_t j = 0; j < 4; ++j) {
-                g.out[j] = output + (pix + j) * n_out;
+                g.out[j] = span_out(sp, output, pix + j, n_out);
             }
             ox += 3;
             ix0 += 3 * p->stride_w;
@@ -760,14 +775,14 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
             EK_CONV_NEXT_PIXEL();
         } else {
             for (int32_t j = 0; j < 4; ++j) {
-                if (pix + j < pixels) {
+                if (pix + j < stop) {
                     if (contiguous && rows_in && ix0 >= 0 && ix0 + p->filter_w <= p->input_w) {
                         column(&walk, input + at, step, cols + j);
                     } else {
                         column(&walk, groups == 1 ? gather(p, input, oy, ox, col8)
                                                   : gather_grouped(p, input, oy, ox, col8), row, cols + j);
                     }
-                    g.out[j] = output + (pix + j) * n_out;
+                    g.out[j] = span_out(sp, output, pix + j, n_out);
                     EK_CONV_NEXT_PIXEL();
                 } else { /* a last block of < 4 pixels: repeat the previous column, discard outputs */
                     const uint32_t *prev = cols + (j - 1);
@@ -796,8 +811,8 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
             clamp_pixels(g.out, n_out, p->act_min, p->act_max);
         }
     }
-    if (end < pixels) {
-        one_pixel(p, input, output, &walk, &g, col8, s, end);
+    if (end < stop) {
+        one_pixel(p, input, output, &walk, &g, col8, s, sp, end);
     }
 }
 
@@ -808,51 +823,70 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
  * entered 2 bytes off: a hang). Not inlined into the group loop below: the walk keeps its
  * registers to itself. */
 EK_ALIGNED(4) EK_NOINLINE static void walk_int8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                                int8_t *scratch, const int32_t *s)
+                                                int8_t *scratch, const int32_t *s, const ek_span *sp)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_INT8, s);
+    conv_walk(p, input, output, scratch, EK_WALK_INT8, s, sp);
 }
 
 EK_ALIGNED(4) EK_NOINLINE static void walk_int4(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output,
-                                                int8_t *scratch, const int32_t *s)
+                                                int8_t *scratch, const int32_t *s, const ek_span *sp)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_INT4, s);
+    conv_walk(p, input, output, scratch, EK_WALK_INT4, s, sp);
 }
 
 EK_ALIGNED(4) EK_NOINLINE static void walk_sparse(const ek_conv2d_dsp_params *p, const int8_t *input,
-                                                  int8_t *output, int8_t *scratch, const int32_t *s)
+                                                  int8_t *output, int8_t *scratch, const int32_t *s,
+                                                  const ek_span *sp)
 {
-    conv_walk(p, input, output, scratch, EK_WALK_SPARSE, s);
+    conv_walk(p, input, output, scratch, EK_WALK_SPARSE, s, sp);
 }
 
 /* Every group's walk, one after another (groups 1: the whole convolution). A group's part of the
  * stream is its channel pairs' biases, weights and terms (int4: a word per two pairs of k). */
 typedef void ek_conv_walk_fn(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                             const int32_t *s);
+                             const int32_t *s, const ek_span *sp);
 
 static void conv_groups(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
-                        ek_conv_walk_fn *walk, int32_t k_words)
+                        ek_conv_walk_fn *walk, int32_t k_words, const ek_span *sp)
 {
     const int32_t group_words = (p->output_c / p->groups + 1) / 2 * (8 + k_words);
     const int32_t *s = p->stream;
     for (int32_t g = 0; g < p->groups; ++g, s += group_words) {
-        walk(p, input + g * p->input_c, output, scratch, s);
+        walk(p, input + g * p->input_c, output, scratch, s, sp);
     }
+}
+
+/* The whole output: pixels 0 .. output_h * output_w - 1 at output. */
+EK_INLINE ek_span whole_span(const ek_conv2d_dsp_params *p)
+{
+    const int32_t pixels = p->output_h * p->output_w;
+    const ek_span sp = {0, pixels, pixels, NULL};
+    return sp;
 }
 
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, walk_int8, p->k_pad / 2);
+    const ek_span sp = whole_span(p);
+    conv_groups(p, input, output, scratch, walk_int8, p->k_pad / 2, &sp);
+}
+
+void ek_conv2d_dsp_s8_span(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t first, int32_t end, int8_t *spill, int32_t split)
+{
+    const ek_span sp = {first, end, split, spill};
+    conv_groups(p, input, output, scratch, walk_int8, p->k_pad / 2, &sp);
 }
 
 void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, walk_int4, p->k_pad / 4);
+    const ek_span sp = whole_span(p);
+    conv_groups(p, input, output, scratch, walk_int4, p->k_pad / 4, &sp);
 }
 
 void ek_conv2d_sparse_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    conv_groups(p, input, output, scratch, walk_sparse, p->k_pad / 2); /* groups 1: the stride is not used */
+    const ek_span sp = whole_span(p);
+    conv_groups(p, input, output, scratch, walk_sparse, p->k_pad / 2, &sp); /* groups 1: the stride is not used */
 }
 
 /* Scratch: the walk's (ek_conv2d_dsp_s8's), then a chunk of decoded channel pairs, each
@@ -932,17 +966,18 @@ void ek_conv2d_pal_dsp_s8(const ek_conv2d_pal_dsp_params *p, const int8_t *input
     const int32_t pairs = (c.live_c + 1) / 2, pair_words = 8 + c.k_pad / 2;
     const int32_t clamp_after = !c.act_full && pairs > p->chunk_pairs; /* once, not once a chunk */
     const int32_t *s = p->conv.stream;
+    const ek_span sp = whole_span(&c);
     if (clamp_after) {
         c.act_full = 1;
     }
     if (pairs == 0) { /* every channel constant */
-        walk_int8(&c, input, output, scratch, chunk);
+        walk_int8(&c, input, output, scratch, chunk, &sp);
     }
     for (int32_t first = 0; first < pairs; first += p->chunk_pairs) {
         const int32_t n = ek_min_i32(p->chunk_pairs, pairs - first);
         s = pal_decode(s, n, c.k_pad, p->bits, chunk);
         chunk[n * pair_words - 1] = (int32_t)((uint32_t)chunk[n * pair_words - 1] | EK_LAST_PAIR);
-        walk_int8(&c, input, output, scratch, chunk);
+        walk_int8(&c, input, output, scratch, chunk, &sp);
         c.dead_row = NULL; /* written with the first chunk's outputs */
     }
     if (clamp_after) {

@@ -136,6 +136,14 @@ typedef struct {
 /* The scratch ek_conv2d_dsp_s8 needs (the generator calls this at generation time). */
 int32_t ek_conv2d_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
+/* Output pixels first .. end - 1 of the same convolution (row-major indices of the whole output;
+ * `input` the whole input): pixel q at output + (q - first) * output_c, or, from pixel `split` on,
+ * at spill + (q - split) * output_c. The walk is the whole call's from pixel `first`: blocks of
+ * four pixels across output rows, a last block of one pixel on its own. (A streamed segment's
+ * first convolution makes its band's rows this way, the next row's first pixels into its state:
+ * ek_conv2d_dsp_s8_ahead, ek_stream_dsp.h.) */
+void ek_conv2d_dsp_s8_span(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t first, int32_t end, int8_t *spill, int32_t split);
 int32_t ek_conv2d_int4_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);
 void ek_conv2d_int4_dsp_s8(const ek_conv2d_dsp_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 int32_t ek_conv2d_sparse_dsp_s8_scratch_bytes(int32_t k_pad, int32_t output_c);

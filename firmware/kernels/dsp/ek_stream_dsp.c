@@ -1,5 +1,7 @@
 #include "ek_stream_dsp.h"
 
+#include <string.h>
+
 /* EK_BAND_PARAMS (ek_stream.h) with the DSP kernels' field names; their int16_t sizes take the
  * band's (never larger than the whole call's). */
 #define EK_DSP_BAND(TYPE, STRIDE, SPAN) EK_BAND_PARAMS(TYPE, input_h, pad_top, output_h, STRIDE, SPAN)
@@ -31,6 +33,26 @@ void ek_conv2d_dsp_s8_pixels(const ek_conv2d_dsp_params *p, const ek_rows *in, c
     q.output_w = (int16_t)(b - a);
     ek_conv2d_dsp_s8(&q, in->base + (a - in->first * w) * p->input_c, out->base + (a - out->first * w) * p->output_c,
                      scratch);
+}
+
+void ek_conv2d_dsp_s8_ahead(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
+                            int8_t *state, int32_t from, int32_t to)
+{
+    if (to <= from) {
+        return;
+    }
+    const int32_t w = p->output_w, n = p->output_c, pixels = p->output_h * w;
+    const int32_t row0 = from * w, row1 = to * w; /* the band's first pixel, the next row's */
+    int32_t a = (row0 + 3) & ~3, b = (row1 + 3) & ~3;
+    a = a < pixels ? a : pixels;
+    b = b < pixels ? b : pixels;
+    int8_t *dst = ek_row(out, from);
+    if (a > row0) { /* made by the previous call */
+        memcpy(dst, state, (size_t)((a - row0) * n));
+    }
+    if (b > a) {
+        ek_conv2d_dsp_s8_span(p, ek_row(in, 0), dst + (a - row0) * n, scratch, a, b, state, row1);
+    }
 }
 
 void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out,

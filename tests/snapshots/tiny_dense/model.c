@@ -12,8 +12,8 @@
 
 /* This model calls the kernels of one edgekit runtime, and a mismatch is a compile error, not
  * wrong outputs: ek/ must be the folder generated with it (or with a model of the same edgekit). */
-#if !defined(EK_RUNTIME_ID) || EK_RUNTIME_ID != 0x0f627b5au
-#error "ek/ holds another edgekit runtime than model.c was generated for (EK_RUNTIME_ID 0x0f627b5a): use the ek/ folder generated with it"
+#if !defined(EK_RUNTIME_ID) || EK_RUNTIME_ID != 0x8b7e9562u
+#error "ek/ holds another edgekit runtime than model.c was generated for (EK_RUNTIME_ID 0x8b7e9562): use the ek/ folder generated with it"
 #endif
 
 /* Called before each operator with its index, and once more with MODEL_NUM_OPS at the
