@@ -58,6 +58,7 @@ static void dot4(const uint32_t *x, const uint32_t *w, int32_t k_pairs, int32_t 
     const uint32_t *end = x + k_pairs;
     uint32_t x0, x1, w0, w1;
     __asm__ volatile(
+        ".p2align 2\n\t"
         "1:\n\t"
         "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
         "ldrd   %[w0], %[w1], [%[w]], #8\n\t"

@@ -261,7 +261,12 @@ typedef struct {
     "strb   %[a0" #J "], [%[" P "], %[x]]\n\t"            \
     "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
-/* The parts of channels() and channels_int4() around their k loops. EK_CHANNELS_ENTER works out
+/* The loops' branch targets (label 2, once per channel pair; label 10 and the entries into it,
+ * once per iteration of the k loop) are word-aligned (.p2align 2): on the M4 a branch to a 32-bit
+ * instruction at a halfword address refills the pipeline a cycle later (TRM 3.3.1), and without
+ * the directive that cycle came and went with the C around the loop.
+ *
+ * The parts of channels() and channels_int4() around their k loops. EK_CHANNELS_ENTER works out
  * the loop's entry address (entry_bytes past label 10) once per call; then, per channel pair (label
  * 2), the biases into the eight accumulators, x at the columns' start, and the entry address in x0
  * for the BX. */
@@ -271,6 +276,7 @@ typedef struct {
     "add    %[x0], %[x0], %[x1]\n\t"                      \
     "orr    %[x0], %[x0], #1\n\t" /* Thumb */             \
     "str    %[x0], %[entry]\n\t"                          \
+    ".p2align 2\n\t"                                      \
     "2:\n\t"                                              \
     "ldr    %[a00], [%[s]], #4\n\t"                       \
     "ldr    %[a10], [%[s]], #4\n\t"                       \
@@ -339,6 +345,7 @@ EK_INLINE void channels(const int32_t *s, ek_gemm_ctx *g)
     uintptr_t x;
     __asm__ volatile(EK_CHANNELS_ENTER
                      "bx     %[x0]\n\t"
+                     ".p2align 2\n\t"
                      "10:\n\t"
                      EK_KPAIR("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12)
                      "11:\n\t"
@@ -418,6 +425,7 @@ EK_INLINE void channels_int4(const int32_t *s, ek_gemm_ctx *g)
     uintptr_t x;
     __asm__ volatile(EK_CHANNELS_ENTER
                      "bx     %[x0]\n\t"
+                     ".p2align 2\n\t"
                      "10:\n\t"
                      EK_KQUAD("ldr.w  %[x0], [%[x], #128]!\n\t", 4, 8, 12, 16, 20, 24, 28)
                      "11:\n\t"
@@ -437,7 +445,8 @@ EK_INLINE void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
     int32_t a00, a01, a02, a03, a10, a11, a12, a13;
     uint32_t w0, w1, x0, x1;
     uintptr_t x;
-    __asm__ volatile("2:\n\t"
+    __asm__ volatile(".p2align 2\n\t"
+                     "2:\n\t"
                      "ldr    %[a00], [%[s]], #4\n\t"
                      "ldr    %[a10], [%[s]], #4\n\t"
                      "mov    %[a01], %[a00]\n\t"
@@ -448,6 +457,7 @@ EK_INLINE void channels_sparse(const int32_t *s, ek_gemm_ctx *g)
                      "mov    %[a13], %[a10]\n\t"
                      "ldr    %[w0], [%[s]], #4\n\t"
                      "b      12f\n\t"
+                     ".p2align 2\n\t"
                      "10:\n\t"
                      "ldr    %[x], %[cols]\n\t"
                      "add    %[x], %[x], %[w0]\n\t"
@@ -587,7 +597,8 @@ EK_INLINE const int32_t *one_pixel_pairs(const int32_t *s, const uint32_t *x, in
     if (pairs >= 4) {
         const uint32_t *end = x + 4 * (pairs & ~3);
         uint32_t w0, w1, w2, w3, x0, x1, x2, x3, t;
-        __asm__ volatile("1:\n\t"
+        __asm__ volatile(".p2align 2\n\t"
+                         "1:\n\t"
                          "ldr    %[w0], [%[s]], #4\n\t"
                          "ldr    %[w1], [%[s]], #4\n\t"
                          "ldr    %[w2], [%[s]], #4\n\t"
@@ -732,7 +743,7 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
     const int32_t int4 = kind == EK_WALK_INT4;
     const int32_t n_out = p->output_c, ow = p->output_w, c = p->input_c, groups = p->groups;
     const int32_t cs = c * groups; /* the bytes of an input pixel */
-    const int32_t stop = sp->end; /* one past the last output pixel made */
+    const int32_t first = sp->first, stop = sp->end, split = sp->split; /* (stop: one past the last pixel) */
     const int32_t row = p->filter_w * c;
     const int32_t tail_bytes = (p->filter_h * (row & 3) + 3) & ~3;
     /* a window row's taps are contiguous in the input (else every window is gathered) */
@@ -752,22 +763,30 @@ EK_INLINE void conv_walk(const ek_conv2d_dsp_params *p, const int8_t *input, int
                      (uintptr_t)cols + 16u * (uint32_t)pairs - 128u, 0u,
                      int4 ? (4 - words % 4) % 4 * EK_KQUAD_BYTES : entry * EK_KPAIR_BYTES,
                      {sink, sink, sink, sink}, cols, pairs};
-    int32_t ox = sp->first % ow, oy = sp->first / ow;
+    int32_t ox = first % ow, oy = first / ow;
     int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
     int32_t rows_in = iy0 >= 0 && iy0 + span < p->input_h;
     int32_t at = (iy0 * p->input_w + ix0) * cs; /* the window's first tap (maybe outside the image) */
 
     /* the int8 stream's last block of one pixel is left to one_pixel (after the loop) */
-    const int32_t end = kind == EK_WALK_INT8 && p->live_c > 0 && (stop - sp->first) % 4 == 1 ? stop - 1 : stop;
+    const int32_t end = kind == EK_WALK_INT8 && p->live_c > 0 && (stop - first) % 4 == 1 ? stop - 1 : stop;
     memset(cols + 4 * filled, 0, (size_t)(p->k_pad / 2 - filled) * 16u);
-    for (int32_t pix = sp->first; pix < end; pix += 4) {
+    for (int32_t pix = first; pix < end; pix += 4) {
         /* four windows inside the image, in one output row: their columns in one pass */
         if (walk.quick && contiguous && pix + 4 <= stop && ox + 4 <= ow && rows_in && ix0 >= 0 &&
             ix0 + 3 * p->stride_w + p->filter_w <= p->input_w) {
             const int8_t *src[4] = {input + at, input + at + x_step, input + at + 2 * x_step, input + at + 3 * x_step};
             column4(&walk, src, step, cols);
-            for (int32_t j = 0; j < 4; ++j) {
-                g.out[j] = span_out(sp, output, pix + j, n_out);
+            if (pix + 4 <= split) { /* every pixel of the block at output (always, in a whole call) */
+                int8_t *const o = output + (pix - first) * n_out;
+                g.out[0] = o;
+                g.out[1] = o + n_out;
+                g.out[2] = o + 2 * n_out;
+                g.out[3] = o + 3 * n_out;
+            } else {
+                for (int32_t j = 0; j < 4; ++j) {
+                    g.out[j] = span_out(sp, output, pix + j, n_out);
+                }
             }
             ox += 3;
             ix0 += 3 * p->stride_w;

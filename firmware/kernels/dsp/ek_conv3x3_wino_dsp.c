@@ -115,6 +115,7 @@ EK_INLINE const int32_t *pair_positions(const int32_t *s, const uint32_t *x, ek_
                      "mov    %[a11], #0\n\t"
                      "mov    %[a12], #0\n\t"
                      "mov    %[a13], #0\n\t"
+                     ".p2align 2\n\t"
                      "1:\n\t"
                      EK_WQ(0, 4, 8, 12)
                      EK_WQ(16, 20, 24, 28)

@@ -59,6 +59,7 @@ EK_INLINE void widen_quad(uint32_t va, uint32_t vb, uint32_t *d, int32_t words)
                          EK_WIDEN_QUAD(LOADS)                                                  \
                          "cmp    %[d], %[end]\n\t"                                             \
                          "beq    2f\n\t"                                                       \
+                         ".p2align 2\n\t"                                                      \
                          "1:\n\t"                                                              \
                          EK_WIDEN_QUAD(LOADS) EK_WIDEN_QUAD(LOADS)                             \
                          "cmp    %[d], %[end]\n\t"                                             \
@@ -99,7 +100,8 @@ static void widen_pairs8(const int8_t *a, int32_t ch, uint32_t *dst, int32_t wor
     const int8_t *b = a + ch;
     const uint32_t *end = dst + pairs;
     uint32_t *d, va, vb, lo;
-    __asm__ volatile("1:\n\t"
+    __asm__ volatile(".p2align 2\n\t"
+                     "1:\n\t"
                      "mov    %[d], %[dst]\n\t"
                      EK_WIDEN_QUAD("ldr    %[va], [%[a]]\n\t"
                                    "ldr    %[vb], [%[b]]\n\t")
@@ -313,9 +315,11 @@ typedef struct {
  * chn: the output stride (channels) in its low halfword, and in its high halfword minus the
  * blocks left: each block adds 1 << 16, the carry out of the last one ends the loop. */
 #define EK_ASM_ROW(ROW, HALF)                                                                       \
-    __asm__ volatile("2:\n\t"                                                                       \
+    __asm__ volatile(".p2align 2\n\t"                                                               \
+                     "2:\n\t"                                                                       \
                      "ldr    %[x01], %[blocks]\n\t"                                                 \
                      "add    %[chn], %[chn], %[x01]\n\t"                                            \
+                     ".p2align 2\n\t"                                                               \
                      "1:\n\t"                                                                       \
                      "ldr    %[a3], [%[w], #%c[o_rq]]\n\t"                                          \
                      ROW("r0", "%c[o_w]", "%c[o_w]+4", "a3", "a3", "a3", "a3")                      \

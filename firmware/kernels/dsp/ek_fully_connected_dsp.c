@@ -269,6 +269,7 @@ static void dot4_int4(const uint32_t **wp, const uint32_t *x, int32_t k_quads, i
         "ldr    %[t], %[odd]\n\t"
         "cmp    %[t], #0\n\t"
         "bne    2f\n\t"
+        ".p2align 2\n\t"
         "1:\n\t"
         EK_FC4_BODY
         "2:\n\t"
