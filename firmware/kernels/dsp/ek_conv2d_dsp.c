@@ -262,9 +262,8 @@ typedef struct {
     "strb   %[a1" #J "], [%[" P "], %[x0]]\n\t"
 
 /* The loops' branch targets (label 2, once per channel pair; label 10 and the entries into it,
- * once per iteration of the k loop) are word-aligned (.p2align 2): on the M4 a branch to a 32-bit
- * instruction at a halfword address refills the pipeline a cycle later (TRM 3.3.1), and without
- * the directive that cycle came and went with the C around the loop.
+ * once per iteration of the k loop) are word-aligned (.p2align 2, ek_dsp.h); the entries stay
+ * so: each step of the k loop is a multiple of 4 bytes long (EK_KPAIR_BYTES, EK_KQUAD_BYTES).
  *
  * The parts of channels() and channels_int4() around their k loops. EK_CHANNELS_ENTER works out
  * the loop's entry address (entry_bytes past label 10) once per call; then, per channel pair (label

@@ -19,6 +19,11 @@
  *   ek_smmlar(a, b, c)  c + ((a*b + 2^31) >> 32) (SMMLAR: rounded high word, accumulated)
  *   ek_ssat8(x)         x saturated to [-128, 127] (SSAT #8)
  *   ek_read32/ek_write32  a 32-bit word at any byte address (LDR/STR; memcpy elsewhere)
+ *
+ * The kernels' assembly loops put `.p2align 2` before each label a loop branches back to (or
+ * enters by BX): on the M4 a branch to a 32-bit instruction at a halfword address refills the
+ * pipeline a cycle later (TRM 3.3.1), and without the directive that cycle depended on the C the
+ * compiler placed before the loop. A fall-through into such a label may run one NOP.
  */
 #ifndef EK_DSP_H
 #define EK_DSP_H
