@@ -16,13 +16,19 @@ void ek_conv2d_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, con
     ek_conv2d_dsp_s8(&q, ek_row(in, w.first), ek_row(out, from), scratch);
 }
 
+/* P(r) of ek_stream_dsp.h: the first pixel of the blocks of four that begin at or after row r's
+ * first pixel (r * w rounded up to a multiple of 4), at most the map's `pixels`. */
+EK_INLINE int32_t block_start(int32_t r, int32_t w, int32_t pixels)
+{
+    const int32_t q = (r * w + 3) & ~3;
+    return q < pixels ? q : pixels;
+}
+
 void ek_conv2d_dsp_s8_pixels(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
                              int32_t from, int32_t to)
 {
     const int32_t w = p->input_w, pixels = p->input_h * w;
-    int32_t a = (from * w + 3) & ~3, b = (to * w + 3) & ~3;
-    a = a < pixels ? a : pixels;
-    b = b < pixels ? b : pixels;
+    const int32_t a = block_start(from, w, pixels), b = block_start(to, w, pixels);
     if (b <= a) {
         return;
     }
@@ -43,9 +49,7 @@ void ek_conv2d_dsp_s8_ahead(const ek_conv2d_dsp_params *p, const ek_rows *in, co
     }
     const int32_t w = p->output_w, n = p->output_c, pixels = p->output_h * w;
     const int32_t row0 = from * w, row1 = to * w; /* the band's first pixel, the next row's */
-    int32_t a = (row0 + 3) & ~3, b = (row1 + 3) & ~3;
-    a = a < pixels ? a : pixels;
-    b = b < pixels ? b : pixels;
+    const int32_t a = block_start(from, w, pixels), b = block_start(to, w, pixels);
     int8_t *dst = ek_row(out, from);
     if (a > row0) { /* made by the previous call */
         memcpy(dst, state, (size_t)((a - row0) * n));

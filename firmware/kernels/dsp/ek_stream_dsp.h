@@ -28,11 +28,10 @@ void ek_conv2d_dsp_s8_pixels(const ek_conv2d_dsp_params *p, const ek_rows *in, c
                              int32_t from, int32_t to);
 /* ek_conv2d_dsp_s8 on a whole input (a tensor not made in the segment), making output rows
  * [from, to) as pixels counted along the rows, in blocks of four across rows as the whole call
- * does: it computes [P(from), P(to)), P(r) = r * output_w rounded up to a multiple of 4 (at most the
- * map's pixels); the pixels of row `to` among them go to `state` (at most 3 * output_c bytes, kept
- * by the planner from one step to the next), and the call copies those the previous call left
- * there, row `from`'s first pixels, into place. Rows of at least 4 pixels: those pixels are fewer
- * than a row. */
+ * does: it computes [P(from), P(to)) (P as above, counted on output_w); the pixels of row `to`
+ * among them go to `state` (at most 3 * output_c bytes, kept by the planner from one step to the
+ * next), and the call copies those the previous call left there, row `from`'s first pixels, into
+ * place. Rows of at least 4 pixels: those pixels are fewer than a row. */
 void ek_conv2d_dsp_s8_ahead(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out, int8_t *scratch,
                             int8_t *state, int32_t from, int32_t to);
 void ek_conv2d_int4_dsp_s8_rows(const ek_conv2d_dsp_params *p, const ek_rows *in, const ek_rows *out,
