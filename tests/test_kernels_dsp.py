@@ -952,11 +952,12 @@ needs_board = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shut
 
 def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_type: str, samples: int = 3,
                               winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS, lean_kernels: bool = True,
-                              banded_ops: frozenset[int] = frozenset(), direct_dw_ops: frozenset[int] = frozenset()):
+                              banded_ops: frozenset[int] = frozenset(), direct_dw_ops: frozenset[int] = frozenset(),
+                              winograd_block_tiles: int | None = None):
     """Build the firmware (DSP kernels: the board's core has the extension), run it in QEMU through
     the serial harness, compare every output with tflite-micro (``banded_ops``: operators lowered
     for bands, as a streamed segment's are; ``direct_dw_ops``: depthwise ones of them on the
-    general kernel)."""
+    general kernel; ``winograd_block_tiles``: Winograd's blocks, else the board's)."""
     from edgekit.target.boards import load_board
     from edgekit.target.build import build_firmware
     from edgekit.harness.deploy import connect
@@ -967,6 +968,8 @@ def assert_bit_exact_on_board(model: bytes, tmp_path: Path, board_name: str, op_
     board = load_board(board_name)
     target = dataclasses.replace(target_for_cpu(board.cpu), winograd_min_pixels=winograd_min_pixels,
                                  lean_kernels=lean_kernels, banded_ops=banded_ops, direct_dw_ops=direct_dw_ops)
+    if winograd_block_tiles is not None:
+        target = dataclasses.replace(target, winograd_block_tiles=winograd_block_tiles)
     fw = build_firmware(path, board, tmp_path / "fw", target=target)
     functions = {c.op.type_name: c.function for c in fw.generated.calls}
     assert functions.get(op_type) in DSP_FUNCTIONS[op_type] + DSP_S16_FUNCTIONS.get(op_type, ()), functions

@@ -162,8 +162,8 @@ CASES = [
     ("conv-pal-pixel-2bit", "CONV_2D", "ek_conv2d_pal_dsp_pixel_s8", None),  # no assembly
     ("conv-int4-odd", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 3 words of int4 weights
     ("conv-int4-c3-s2", "CONV_2D", "ek_conv2d_int4_dsp_s8", "channels_int4"),  # 7 words
-    ("wino-odd-map", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),
-    ("wino-partial-block", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "pair_positions"),
+    ("wino-odd-map", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "group_positions"),
+    ("wino-partial-block", "CONV_2D", "ek_conv3x3_wino_dsp_s8", "group_positions"),
     ("dw-rows-s2", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
     ("dw-rows-4+2-relu6", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),
     ("dw-rows-s2-groups", "DEPTHWISE_CONV_2D", "ek_depthwise_rows_dsp_s8", "outputs_c"),

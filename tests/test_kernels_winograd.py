@@ -24,6 +24,7 @@ from opmodels import keras_op
 from test_kernels_dsp import DSP, assert_bit_exact_on_board, assert_dsp_bit_exact, needs_board
 
 ALWAYS = dataclasses.replace(DSP, winograd_min_pixels=0)  # every convolution Winograd can take
+ALWAYS4 = dataclasses.replace(ALWAYS, winograd_block_tiles=4)  # blocks of four tiles (two channels a group)
 NEVER = dataclasses.replace(DSP, winograd_min_pixels=None)  # --no-winograd
 
 from edgekit.codegen.ops.winograd import OUTPUT_SUPPORT, transformed_filters, winograd_overlap
@@ -55,17 +56,18 @@ def test_output_support_matches_the_output_transform():
         assert sorted(support) == sorted(np.flatnonzero(weights).tolist())
 
 
+@pytest.mark.parametrize("per_block", [2, 4])
 @pytest.mark.parametrize("ih,iw,c_in,c_out,pad", [(8, 8, 8, 8, 1), (9, 7, 16, 8, 1), (10, 6, 8, 24, 0),
                                                     (5, 13, 8, 8, 1), (3, 3, 8, 8, 1), (32, 32, 16, 16, 1)])
-def test_declared_overlap_is_safe(ih, iw, c_in, c_out, pad):
-    """Replay the kernel's order on a byte map: input at offset `lead` above the output; a write
-    may only land on an input byte no later block reads."""
+def test_declared_overlap_is_safe(ih, iw, c_in, c_out, pad, per_block):
+    """Replay the kernel's order (blocks of `per_block` tiles) on a byte map: input at offset `lead`
+    above the output; a write may only land on an input byte no later block reads."""
     oh, ow = (ih, iw) if pad else (ih - 2, iw - 2)
-    (ov,) = winograd_overlap(ih, iw, c_in, oh, ow, c_out, pad, pad)
+    (ov,) = winograd_overlap(ih, iw, c_in, oh, ow, c_out, pad, pad, per_block)
     lead = ov.lead
     tw, th = -(-ow // 2), -(-oh // 2)
     tiles = [(ty, tx) for ty in range(th) for tx in range(tw)]
-    blocks = [tiles[i:i + 4] for i in range(0, len(tiles), 4)]
+    blocks = [tiles[i:i + per_block] for i in range(0, len(tiles), per_block)]
 
     def reads(block):
         out = set()
@@ -94,9 +96,10 @@ def test_declared_overlap_is_safe(ih, iw, c_in, c_out, pad):
 Case = namedtuple("Case", "hw c_in c_out padding act per_tensor seed")
 CASES = [
     Case((8, 8), 8, 8, "same", "relu", False, 1),
-    Case((9, 7), 16, 6, "same", None, False, 2),      # odd map: the last tiles are cut
+    Case((9, 7), 16, 6, "same", None, False, 2),      # odd map: the last tiles are cut; 6 channels: a
+                                                       # last group of four padded with two
     Case((10, 11), 8, 2, "valid", "relu6", True, 3),
-    Case((5, 5), 24, 16, "same", None, True, 4),       # a last block of fewer than 4 tiles
+    Case((5, 5), 24, 16, "same", None, True, 4),       # 9 tiles: a last block of fewer
     Case((3, 3), 8, 4, "valid", "relu", False, 5),     # one output pixel
     Case((16, 16), 32, 10, "same", "relu", False, 6),
 ]
@@ -109,10 +112,12 @@ def build(c: Case) -> bytes:
                     (*c.hw, c.c_in), seed=c.seed, per_tensor=c.per_tensor)
 
 
+@pytest.mark.parametrize("target", [ALWAYS, ALWAYS4], ids=["blocks-of-2", "blocks-of-4"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.hw[0]}x{c.hw[1]}x{c.c_in}-{c.c_out}-{c.padding}" for c in CASES])
-def test_host_bit_exact(case, runtime_lib, tmp_path):
-    gen = assert_dsp_bit_exact(build(case), runtime_lib, tmp_path, "CONV_2D", target=ALWAYS)
+def test_host_bit_exact(case, target, runtime_lib, tmp_path):
+    gen = assert_dsp_bit_exact(build(case), runtime_lib, tmp_path, "CONV_2D", target=target)
     assert [c.function for c in gen.calls] == [WINO]
+    assert gen.calls[0].params.block_tiles == target.winograd_block_tiles
 
 
 def test_narrow_activation_range(runtime_lib, tmp_path):
@@ -162,8 +167,49 @@ def test_on_emulated_cortex_m4(tmp_path):
 
 
 @needs_board
-def test_on_emulated_cortex_m4_partial_block(tmp_path):
-    assert_bit_exact_on_board(build(CASES[3]), tmp_path, "qemu-mps2-an386", "CONV_2D", winograd_min_pixels=0)
+@pytest.mark.parametrize("block_tiles", [2, 4])
+def test_on_emulated_cortex_m4_partial_block(block_tiles, tmp_path):
+    """Both channel loops' assembly (four channels x two tiles, two channels x four), a last block of
+    fewer tiles, six output channels: a last group padded with channels of zeros."""
+    case = CASES[3]._replace(c_out=6)
+    fw = assert_bit_exact_on_board(build(case), tmp_path, "qemu-mps2-an386", "CONV_2D", winograd_min_pixels=0,
+                                   winograd_block_tiles=block_tiles)
+    assert fw.generated.calls[0].params.block_tiles == block_tiles
+
+
+@pytest.mark.parametrize("tiles", [2, 4])
+def test_only_the_block_size_in_use_is_compiled(tiles, tmp_path):
+    """ek_config.h turns on the code of the block size the model's Winograd call uses and leaves the
+    other's out; built so (the generated directory's kernels, not the session's library), the
+    outputs are tflite-micro's, and configured without the size it uses the model does not compile."""
+    from edgekit.codegen import generate
+    from edgekit.errors import ToolchainError
+    from edgekit.frontend import reference
+    from edgekit.ir import parse_tflite
+    from edgekit.target.host import build_host_runner, random_inputs, run_host
+
+    model = build(CASES[1])
+    graph = parse_tflite(model, name="case")
+    gen = generate(graph, tmp_path / "model", target=ALWAYS if tiles == 2 else ALWAYS4)
+    config = gen.out_dir / "ek" / "ek_config.h"
+    text = config.read_text()
+    assert f"#define EK_WINO_BLOCKS_{tiles} 1" in text and f"#define EK_WINO_BLOCKS_{6 - tiles} 0" in text
+    data = random_inputs(graph, 2, 0)
+    exe = build_host_runner(gen, tmp_path, sanitize=True, opt="-O1")
+    for o, w in zip(run_host(exe, gen.inputs, gen.outputs, data), reference.run_tflm(model, data)):
+        np.testing.assert_array_equal(o[0], w[0].reshape(o[0].shape))
+    config.write_text(text.replace(f"#define EK_WINO_BLOCKS_{tiles} 1", f"#define EK_WINO_BLOCKS_{tiles} 0"))
+    with pytest.raises(ToolchainError, match=f"EK_WINO_BLOCKS_{tiles}"):
+        build_host_runner(gen, tmp_path)
+
+
+def test_slow_flash_boards_read_the_weights_half_as_often():
+    """Where the board's flash has wait states (nucleo-l4r5zi), blocks of four tiles: each block reads
+    all of U, so four tiles a block read it half as often as two; elsewhere two (half the scratch)."""
+    from edgekit.target.boards import load_board
+
+    assert load_board("nucleo-l4r5zi").target().winograd_block_tiles == 4
+    assert load_board("qemu-mps2-an386").target().winograd_block_tiles == 2
 
 
 def test_cli_no_winograd(mlperf_models, tmp_path):

@@ -235,6 +235,8 @@ CASES = [
       for a in int4_tests.CONV_DSP_CASES[1:]],
     *[Case(wino_tests.WINO, wino_tests.ALWAYS, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}",
            lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5]],
+    *[Case(wino_tests.WINO, wino_tests.ALWAYS4, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}-4",
+           lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5:2]],
     *[_dw(c, _dw_dsp_function(c), DSP) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)
       if _dw_dsp_function(c)],
     *[Case("ek_add_dsp_s8", DSP, f"ADD-{'x'.join(map(str, a[0]))}", lambda a=a: dsp_tests.add_model(*a))

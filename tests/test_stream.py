@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codegen import generate, op_memory, segment_scratch_fits
+from edgekit.codegen import generate, op_memory, plan_model, segment_scratch_fits
 from edgekit.codegen import stream as streaming
 from edgekit.codegen.core import HOST, Target, target_for_cpu
 from edgekit.ir import parse_tflite, read_tflite
@@ -158,6 +158,24 @@ def test_a_pair_is_taken_in_the_step_it_is_made():
     assert all(m[3] == m[2] for m in seg.made)  # every row of t3 taken in the step it was made
 
 
+def test_pairs_a_row_later_fill_a_paired_consumers_windows():
+    """X (whole) -> A 3x3 -> t1 -> W1 pairs -> t2 -> W2 pairs -> t3 (whole), both Winograd-like 3x3
+    SAME: W2's pair (2r, 2r + 1) reads rows 2r - 1 .. 2r + 2 of t2, so when W1 makes its pairs
+    (0, 1), (2, 3), ... t2 holds W2's four rows and the row W1 made with the last of them: five.
+    With W2's pairs a row later ((1, 2), (3, 4), ... after row 0 alone) a pair reads rows 2r .. 2r + 3,
+    exactly two of W1's pairs: four."""
+    stages = (Stage(0, 1, 16, (RowMap(0, 1, 1, 3),)), Stage(1, 2, 16, (RowMap(1, 1, 1, 3),), pairs=True),
+              Stage(2, 3, 16, (RowMap(2, 1, 1, 3),), pairs=True))
+    rows = dict.fromkeys(range(4), 16)
+    even = plan_segment(stages, rows, dict.fromkeys(rows, 8), {1, 2})
+    odd = plan_segment(stages[:2] + (dataclasses.replace(stages[2], odd_pairs=True),), rows,
+                       dict.fromkeys(rows, 8), {1, 2})
+    assert dict(zip(even.buffers, even.buffer_rows))[2] == 5
+    assert dict(zip(odd.buffers, odd.buffer_rows))[2] == 4
+    w2 = [m[2] for m in odd.made]
+    assert [b - a for a, b in zip(w2, w2[1:]) if b > a] == [1] + [2] * 7 + [1]  # row 0, pairs, row 15
+
+
 def test_an_element_wise_stage_makes_an_input_over_in_place():
     """X (whole) -> A 3x3 -> t1 -> B 3x3 -> t2; C = ADD(t1, t2) -> t3 -> D 3x3 s2 -> t4 (whole): in
     place on t2, C needs no buffer for t2 (t3's holds its rows). And with C's output whole
@@ -220,7 +238,8 @@ def chains(draw):
             out = -(-rows[last] // stride)
             pad = max(0, ((out - 1) * stride + span - rows[last]) // 2)
             pairs = stride == 1 and span == 3 and draw(st.booleans())
-            stages.append(Stage(k, t, out, (RowMap(last, stride, pad, span),), pairs=pairs))
+            odd = pairs and draw(st.booleans())  # its first row alone, then pairs from row 1
+            stages.append(Stage(k, t, out, (RowMap(last, stride, pad, span),), pairs=pairs, odd_pairs=odd))
         rows[t] = stages[-1].rows
         last = t
     if draw(st.booleans()):
@@ -434,12 +453,37 @@ def test_forced_segments_equal_tflite_micro(name, band, target, small_models, ru
     functions = {c.function for c in gen.calls if c.op.index in seg.ops}
     if target is WINO and name == "residual":
         assert "ek_conv3x3_wino_dsp_s8" in functions
+        assert_odd_pairs(seg)
     if target.dsp:
         assert functions & {"ek_conv2d_dsp_s8", "ek_depthwise_rows_dsp_s8"}
     if target.dsp and name == "dwbands":  # in bands: the general kernel, and the rows kernel on 18 channels
         assert {"ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"} <= functions
     c = (gen.out_dir / "model.c").read_text()
     assert "ek_rows_keep(" in c and "_rows(&op" in c
+
+
+def test_an_arena_limit_makes_every_winograd_convolution_direct_where_only_that_fits(small_models):
+    """The residual model with Winograd on both its 3x3 convolutions (one map size): a limit just
+    below its plan is met by a larger streaming budget alone; below that, only with both
+    convolutions direct (rows singly, no row pairs), for more work."""
+    graph = parse_tflite(small_models["residual"], name="residual")
+    default = plan_model(graph, WINO)
+    budget = plan_model(graph, WINO, ram_limit=default.plan.arena_bytes - 1)
+    assert budget.plan.arena_bytes < default.plan.arena_bytes and "Winograd" not in budget.limit_note
+    direct = plan_model(graph, WINO, ram_limit=budget.plan.arena_bytes - 1)
+    assert direct.plan.arena_bytes < budget.plan.arena_bytes and direct.work_units > budget.work_units
+    assert "3x3 convolutions direct, not Winograd" in direct.limit_note
+    assert not any(st.pairs for seg in direct.segments for st in seg.stages)
+
+
+def assert_odd_pairs(seg) -> None:
+    """The residual model's second Winograd convolution makes its pairs a row later (its first row
+    alone, then rows 1-2, 3-4, ...): the pairs the first one makes then fill its windows exactly."""
+    (odd,) = [st for st in seg.stages if st.odd_pairs]
+    assert odd.pairs and odd.op == seg.stages[1].op
+    k = seg.stages.index(odd)
+    bands = [(a[k], b[k]) for a, b in zip(seg.made, seg.made[1:]) if b[k] > a[k]]
+    assert bands[0] == (0, 1) and all(b - a == 2 for a, b in bands[1:-1])
 
 
 def assert_ahead(seg, model_c: str) -> None:
@@ -541,12 +585,14 @@ def test_plan_cli_shows_the_segments(mlperf_models, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "STREAMED 0-" in out and "streamed segment 0: ops 0-" in out
     assert "made over in place)" in out and "made over in place in whole t" in out  # the two ADDs
+    assert "op 2 in row pairs from row 1 (row 0 alone)" in out  # its second Winograd convolution
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["plan", path, "--board", "qemu-mps2-an386", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     (seg,) = doc["streamed_segments"]
     assert all(b["rows"] >= 1 for b in seg["row_buffers"])
     assert sum(len(b["also_holds"]) for b in seg["row_buffers"]) == 1
+    assert [(p["op"], p["first_row_alone"]) for p in seg["row_pairs"]] == [(1, False), (2, True), (5, False)]
     (kept,) = seg["made_over_in_whole_outputs"]
     assert kept["in"] in seg["whole_outputs"] and kept["tensor"] not in [b["tensor"] for b in seg["row_buffers"]]
     gen = generate(read_tflite(path), tmp_path / "gen", target=target_for_cpu("cortex-m4"))
@@ -751,6 +797,8 @@ def test_forced_segments_on_the_emulated_cortex_m4(name, small_models, tmp_path,
                                    direct_dw_ops=frozenset(range(8)))
     assert fw.generated.segments
     assert_add_in_place(name, fw.generated.segments[0], fw.generated.calls)
+    if name == "residual":  # its Winograd convolutions in pairs, the second's a row later
+        assert_odd_pairs(fw.generated.segments[0])
     if name == "dwbands":  # the kernels and the in-place stage the docstring names
         dws = [c for c in fw.generated.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
         assert [c.function for c in dws] == ["ek_depthwise_dsp_s8", "ek_depthwise_rows_dsp_s8"]

@@ -301,32 +301,35 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
               ) -> tuple[Target, str | None, MemoryPlan | None]:
     """The target to plan ``graph`` with under an arena limit: ``target`` itself when its plan fits;
     else the one with the least estimated work among those that fit, trading cycles for arena:
-    larger streaming budgets (LIMIT_BUDGETS), and on DSP cores direct 3x3 convolutions instead of
-    Winograd (its tiles need more rows in a band and more scratch): on the smaller maps only (the
-    least work where their scratch set the arena), or on all. The note says what was given
+    larger streaming budgets (LIMIT_BUDGETS), and on DSP cores Winograd in blocks of two tiles
+    where the target has four (half the scratch; the weights read twice as often) and direct 3x3
+    convolutions instead of Winograd (its tiles need more rows in a band and more scratch): on the
+    smaller maps only (the least work where their scratch set the arena), or on all. The note says what was given
     up and what it costs; the third item is the chosen target's plan. When none fits, the one with
     the smallest arena (no note, no plan): planning it then refuses the limit in one line, naming
     the least it found."""
     base = plan_model(graph, target, None, reorder_ops)
     if base.plan.arena_bytes <= ram_limit:
         return target, None, base
-    wino = [target.winograd_min_pixels]
+    wino, sizes = [target.winograd_min_pixels], []
     if target.dsp and target.winograd_min_pixels is not None:
         # direct below each map size Winograd takes, the smallest first, then everywhere
         sizes = sorted({graph.tensors[c.op.outputs[0]].shape[1] * graph.tensors[c.op.outputs[0]].shape[2]
                         for c in lower_graph(graph, target) if c.function in stream.PAIRS})  # (Winograd's)
         wino += ([n + 1 for n in sizes[:-1]] + [None]) if sizes else []
     fits, smallest = [], (base.plan.arena_bytes, target)
-    for w in wino:
+    for w, tiles in [(w, t) for w in wino for t in dict.fromkeys((target.winograd_block_tiles, 2))
+                     if t == target.winograd_block_tiles or (w is not None and sizes)]:
         budgets = [b for b in LIMIT_BUDGETS if b > target.stream_cycles_budget] if target.stream else []
-        if w != target.winograd_min_pixels or (target.stream and target.stream_if_worth_it):
+        if (w, tiles) != (target.winograd_min_pixels, target.winograd_block_tiles) or \
+                (target.stream and target.stream_if_worth_it):
             budgets = [target.stream_cycles_budget] + budgets  # (its own budget, as a requirement: any trade)
         if not budgets:
             continue
 
         def planned(b: float) -> tuple[Target, MemoryPlan]:
-            trial = dataclasses.replace(target, winograd_min_pixels=w, stream_cycles_budget=b,
-                                        stream_if_worth_it=False)
+            trial = dataclasses.replace(target, winograd_min_pixels=w, winograd_block_tiles=tiles,
+                                        stream_cycles_budget=b, stream_if_worth_it=False)
             return trial, plan_model(graph, trial, None, reorder_ops)
 
         found = planned(budgets[-1])  # the largest first: if it does not fit, no smaller one does
@@ -348,6 +351,8 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
         gave.append(f"streaming budget {chosen.stream_cycles_budget:g}")
     elif target.stream and target.stream_if_worth_it:
         gave.append("streaming that lowers the arena by less than it adds work")
+    if chosen.winograd_block_tiles != target.winograd_block_tiles:
+        gave.append(f"Winograd in blocks of {chosen.winograd_block_tiles} tiles (its weights read more often)")
     if chosen.winograd_min_pixels is None and target.winograd_min_pixels is not None:
         gave.append("3x3 convolutions direct, not Winograd")
     elif chosen.winograd_min_pixels != target.winograd_min_pixels:
@@ -767,6 +772,8 @@ CONFIG_SWITCHES = {
     "EK_REQUANT_BELOW_ZERO_POINT": "the requantization's sign term, for ek_conv2d_dsp_s8 and the "
                                    "depthwise DSP kernels' outputs not clamped at their zero point",
     "EK_FC_PLAIN_WEIGHTS": "the fully connected DSP kernels' loops for weights not in the paired layout",
+    "EK_WINO_BLOCKS_2": "the Winograd DSP kernel's code for blocks of two tiles",
+    "EK_WINO_BLOCKS_4": "the Winograd DSP kernel's code for blocks of four tiles",
 }
 
 

@@ -36,6 +36,9 @@ class Target:
     #: Winograd for 3x3 stride-1 convolutions on maps of at least this many output pixels
     #: (DSP cores); 0: every convolution it can take; None: never (``--no-winograd``)
     winograd_min_pixels: int | None = WINOGRAD_MIN_PIXELS
+    #: Winograd's blocks of 2x2 tiles (ek_conv3x3_wino_dsp.h): 2 halves its scratch, 4 reads its
+    #: weights half as often (where they are in flash behind wait states: ``target_for_cpu``)
+    winograd_block_tiles: int = 2
     #: palettized / sparse weight storage when it saves flash; False: dense int8 everywhere
     weight_packing: bool = True
     #: operators (indices in the planned order) to lower to a kernel variant without scratch where
@@ -94,8 +97,9 @@ def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True, flas
     """The target of a board's core (a board file's ``cpu``); ``winograd=False`` keeps 3x3
     convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``);
     a flash with wait states (the board's memory system) stages the most-read weights
-    (STAGE_WEIGHTS_WAIT_STATES) and, on a board with a code RAM, runs the kernels from it."""
+    (STAGE_WEIGHTS_WAIT_STATES), computes Winograd's tiles four at a time (its weights read half as
+    often) and, on a board with a code RAM, runs the kernels from it."""
     slow_flash = flash_wait_states > 0
     return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None,
                   stream=stream, stage_weights=STAGE_WEIGHTS_WAIT_STATES if slow_flash else 0,
-                  ram_kernels=slow_flash and code_ram)
+                  ram_kernels=slow_flash and code_ram, winograd_block_tiles=4 if slow_flash else 2)

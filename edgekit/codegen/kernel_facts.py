@@ -105,3 +105,14 @@ def depthwise_rows_record() -> tuple[int, int, int]:
     if _call("ek_depthwise_rows_dsp_s8_record", 3) != -1 or min(pairs, requant, words) < 0:
         raise AssertionError("ek_depthwise_rows_dsp_s8_record has another number of fields")
     return pairs, requant, words
+
+
+
+@functools.cache
+def winograd_group(block_tiles: int) -> int:
+    """The output channels ek_conv3x3_wino_dsp_s8's channel loop computes at once with blocks of
+    ``block_tiles`` tiles: the weights' layout (ek_conv3x3_wino_dsp.h)."""
+    group = _call("ek_conv3x3_wino_dsp_s8_group", block_tiles)
+    if group < 1:
+        raise AssertionError(f"ek_conv3x3_wino_dsp_s8 has no blocks of {block_tiles} tiles")
+    return group

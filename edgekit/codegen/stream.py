@@ -70,7 +70,7 @@ PACKED = 6
 #  - ek_conv2d_dsp_s8 computes output pixels four at a time, a last block of one pixel in a loop
 #    of its own at about half a block (TAIL_PIXELS): a band of 5 pixels costs 6 (the int4 kernel
 #    has no such loop: 8); in place or ahead, blocks run across rows and no band has a tail;
-#  - Winograd computes 2x2 tiles four at a time, the same way;
+#  - Winograd computes 2x2 tiles in blocks (of 2 or 4: its block_tiles), the same way;
 #  - ek_depthwise_rows_dsp_s8 widens every input row its band's windows read, again for each
 #    band (WIDEN_UNITS per element; in channel groups, for each output row), where the
 #    whole-tensor call widens each row once, and sets up each channel group's loop for every band
@@ -271,7 +271,16 @@ def build_segment(graph: Graph, stages: list[StreamStage], band: int, pull: Stre
             seg = planned(trial)
             if seg.block_bytes < best.block_bytes:
                 best = seg
-    return best
+    # stages of pairs with their pairs a row later (``Stage.odd_pairs``) where the block shrinks: the
+    # best single change at a time while one shrinks it (resnet: the second Winograd stage's, whose
+    # consumers' windows then hold a row fewer of its input and of its output)
+    while True:
+        trials = [dataclasses.replace(st, odd_pairs=not st.odd_pairs) for st in best.stages if st.pairs]
+        changed = [planned([t if t.op == st.op else st for st in best.stages]) for t in trials]
+        seg = min(changed, key=lambda c: c.block_bytes, default=best)
+        if seg.block_bytes >= best.block_bytes:
+            return best
+        best = seg
 
 
 def with_state(graph: Graph, seg: Segment, extra: dict[int, int]) -> Segment:
@@ -314,8 +323,8 @@ def _units(graph: Graph, s: StreamStage, bands: list[tuple[int, int]]) -> float:
         pixels = sum((b - a) * width // 4 * 4 + tail[(b - a) * width % 4] for a, b in bands)
         return units + macs * pixels / max(1, out.shape[1] * width)
     if f == "ek_conv3x3_wino_dsp_s8":
-        tiles_w = -(-width // 2)
-        tiles = sum(-(-(-(-(b - a) // 2) * tiles_w) // 4) * 4 for a, b in bands)
+        tiles_w, block = -(-width // 2), s.call.params.block_tiles
+        tiles = sum(-(-(-(-(b - a) // 2) * tiles_w) // block) * block for a, b in bands)
         whole = -(-out.shape[1] // 2) * tiles_w
         return units + macs / 2.25 * tiles / max(1, whole)
     if f == "ek_depthwise_dsp_s8" and _dw_direct_3x3(s.call.params):

@@ -179,6 +179,7 @@ def segment_json(seg: Segment) -> dict:
                             for t, r, o in zip(seg.buffers, seg.buffer_rows, seg.offsets)],
             "state": [{"op": st.op, "what": _state_what(st), "bytes": st.state_bytes, "offset": o}
                       for st, o in zip(seg.stages, seg.state_offsets) if o >= 0],
+            "row_pairs": [{"op": st.op, "first_row_alone": st.odd_pairs} for st in seg.stages if st.pairs],
             "scratch_offset": seg.scratch_offset, "whole_inputs": list(seg.inputs),
             "whole_outputs": list(seg.outputs),
             "made_over_in_whole_outputs": [{"tensor": x, "in": y} for x, y in seg.in_whole.items()],
@@ -201,6 +202,8 @@ def segment_text(k: int, seg: Segment) -> str:
     whole = "".join(f"; t{x} made over in place in whole t{y}" for x, y in seg.in_whole.items())
     state = "".join(f"; op {st.op}'s {_state_what(st)} ({st.state_bytes:,} B at +{o})"
                     for st, o in zip(seg.stages, seg.state_offsets) if o >= 0)
+    odd = [str(st.op) for st in seg.stages if st.odd_pairs]
+    pairs = f"; op{'s' if len(odd) > 1 else ''} {', '.join(odd)} in row pairs from row 1 (row 0 alone)" if odd else ""
     return (f"streamed segment {k}: ops {seg.ops[0]}-{seg.ops[-1]} (one STREAMED step above), {seg.steps} steps of "
             f"{seg.band} row{'s' if seg.band > 1 else ''} of {driver}; block {seg.block_bytes:,} bytes: "
-            f"row buffers {rows}{whole}{state}; kernels' scratch at +{seg.scratch_offset}")
+            f"row buffers {rows}{whole}{state}{pairs}; kernels' scratch at +{seg.scratch_offset}")

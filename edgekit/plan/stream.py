@@ -62,8 +62,10 @@ class Stage:
 
     ``rows``: the rows it makes (a reduction: the rows of its input it adds up; its output is
     written at the end). ``pairs``: it makes rows two at a time (Winograd's 2x2 tiles; a last odd
-    row alone). ``scratch_bytes``: its kernel's scratch during a call; ``state_bytes``: memory it
-    keeps from the first step to the last (a reduction's sums). ``in_place``: its input
+    row alone); ``odd_pairs``: its first row alone, then the pairs (1, 2), (3, 4), ... (a kernel of
+    pairs computes them from any row: where a consumer's windows straddle the usual pairs, its
+    buffer then holds a row fewer). ``scratch_bytes``: its kernel's scratch during a call;
+    ``state_bytes``: memory it keeps from the first step to the last (a reduction's sums). ``in_place``: its input
     ``inputs[in_place_input]`` is a tensor made in the segment that only it reads, with rows as
     long as its output's, and the two share storage: its producer writes row r where the stage's
     output row r will be, and the stage makes it over in place (a pointwise convolution whose
@@ -85,6 +87,7 @@ class Stage:
     in_place: bool = False  # an input's rows live where its output's rows go, made over in place
     in_place_input: int = 0  # which input (with ``in_place``)
     ahead: bool = False  # makes the next row's first pixels into its state (whole inputs only)
+    odd_pairs: bool = False  # with pairs: row 0 alone, then pairs from row 1
 
     @property
     def shared_input(self) -> int | None:
@@ -162,9 +165,9 @@ def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: 
     a step; every other makes as many as the rows its inputs hold allow, but no more a step than
     its share of the band (``band`` times its rows over the first stage's, at least one row; at
     least its producers' share, scaled to its rows, so that it takes a pair a Winograd stage makes
-    in the step it is made; in pairs where it must, a last odd row alone): no stage runs ahead of
-    what its consumers take, and none makes a burst of rows at the end that its consumer's buffer
-    would have to hold."""
+    in the step it is made; in pairs where it must, a last odd row alone, with ``odd_pairs`` the
+    first row alone too): no stage runs ahead of what its consumers take, and none makes a burst
+    of rows at the end that its consumer's buffer would have to hold."""
     if band < 1:
         raise ValueError("band is a number of rows >= 1")
     producer = {st.output: k for k, st in enumerate(stages)}
@@ -185,7 +188,9 @@ def schedule_rows(stages: tuple[Stage, ...], tensor_rows: dict[int, int], band: 
             st = stages[k]
             n = now[k]
             while n < min(st.rows, made[-1][k] + cap[k]):
-                step = 2 if st.pairs and n + 2 <= st.rows else 1
+                step = 2 if st.pairs and n + 2 <= st.rows and not (st.odd_pairs and n == 0) else 1
+                if n + step > made[-1][k] + cap[k]:  # (after an odd first row: the pair in the next step)
+                    break
                 ok = True
                 for m in st.inputs:
                     have = now[producer[m.tensor]] if m.tensor in producer else tensor_rows[m.tensor]

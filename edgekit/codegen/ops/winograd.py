@@ -49,6 +49,7 @@ class Conv3x3WinoParams(CStruct):
     pad_left: int
     tiles_w: int
     tiles_h: int
+    block_tiles: int
     pad_value: int
     act_full: int
     act_min: int
@@ -72,29 +73,33 @@ def fits_int32(u: np.ndarray) -> bool:
     return int(y_max) < INT32_LIMIT
 
 
-def weight_stream(u: np.ndarray) -> np.ndarray:
-    """U as ek_conv3x3_wino_dsp_s8's channel loop reads it, int32 words: per output channel pair,
-    per position, per pair of input channels (SXTB16's order: c0,c2 then c1,c3 of each four) the
-    words {U[n][ca], U[n][cb]} and {U[n+1][ca], U[n+1][cb]} (int16, low half first)."""
+def weight_stream(u: np.ndarray, block_tiles: int) -> np.ndarray:
+    """U as ek_conv3x3_wino_dsp_s8's channel loop reads it with blocks of ``block_tiles`` tiles,
+    int32 words: per group of output channels (``kernel_facts.winograd_group``; the last group
+    padded with channels of zeros), per position, per pair of input channels (SXTB16's order: c0,c2
+    then c1,c3 of each four) the words {U[n + i][ca], U[n + i][cb]} of each channel n + i of the
+    group (int16, low half first)."""
+    group = kernel_facts.winograd_group(block_tiles)
     n, _, c = u.shape
+    u = np.concatenate([u, np.zeros((-n % group, 16, c), u.dtype)])
     ca, cb = pair_order(c).T
     lo = u[:, :, ca] & 0xFFFF
     words = (lo | (u[:, :, cb] << 16)).astype(np.int64)  # [n][16][c/2], as int32 bits
     words = ((words + INT32_LIMIT) % (2 * INT32_LIMIT)) - INT32_LIMIT
-    pairs = words.reshape(n // 2, 2, 16, c // 2).transpose(0, 2, 3, 1)  # [pair][pos][q][channel]
-    return pairs.reshape(-1)
+    groups = words.reshape(-1, group, 16, c // 2).transpose(0, 2, 3, 1)  # [group][pos][q][channel]
+    return groups.reshape(-1)
 
 
 def winograd_overlap(ih: int, iw: int, ic: int, oh: int, ow: int, oc: int, pad_top: int,
-                     pad_left: int) -> tuple[Overlap, ...]:
+                     pad_left: int, per_block: int) -> tuple[Overlap, ...]:
     """How far the output may start below the input (see ``edgekit.codegen.overlap``): the kernel
-    walks blocks of four 2x2 tiles in row-major order, reads every input pixel of a block before
-    writing any of its outputs, and writes only the block's own pixels. So a block's writes must
-    land below the lowest input byte any later block reads."""
+    walks blocks of ``per_block`` 2x2 tiles in row-major order, reads every input pixel of a block
+    before writing any of its outputs, and writes only the block's own pixels. So a block's writes
+    must land below the lowest input byte any later block reads."""
     tiles = [(ty, tx) for ty in range(-(-oh // 2)) for tx in range(-(-ow // 2))]
     events = []  # per block: its tiles' reads (each patch's lowest pixel), then its writes
-    for b in range(0, len(tiles), 4):
-        block = tiles[b:b + 4]
+    for b in range(0, len(tiles), per_block):
+        block = tiles[b:b + per_block]
         for ty, tx in block:
             rows = [r for r in range(2 * ty - pad_top, 2 * ty - pad_top + 4) if 0 <= r < ih]
             cols = [c for c in range(2 * tx - pad_left, 2 * tx - pad_left + 4) if 0 <= c < iw]
@@ -138,20 +143,21 @@ def lower_winograd(ctx: LowerCtx, call: KernelCall) -> KernelCall | None:
     params = Conv3x3WinoParams(
         input_h=p.input_h, input_w=p.input_w, input_c=p.input_c, output_h=p.output_h, output_w=p.output_w,
         output_c=p.output_c, pad_top=p.pad_top, pad_left=p.pad_left, tiles_w=-(-p.output_w // 2),
-        tiles_h=-(-p.output_h // 2), pad_value=p.input_zero_point,
+        tiles_h=-(-p.output_h // 2), block_tiles=ctx.target.winograd_block_tiles, pad_value=p.input_zero_point,
         **activation_fields(p),
-        weights=ctx.array(op, "winograd", "int32_t", weight_stream(u),
-                          "U = G g G^T (int16 pairs): per output channel pair, per 4x4 position, per "
-                          "input channel pair, the order the kernel reads them"),
+        weights=ctx.array(op, "winograd", "int32_t", weight_stream(u, ctx.target.winograd_block_tiles),
+                          "U = G g G^T (int16 pairs): per group of output channels, per 4x4 position, "
+                          "per input channel pair, the order the kernel reads them"),
         requant=ctx.array(op, "requant", "int32_t", np.asarray(table, np.int64).reshape(-1),
                           "per output channel: 2 * folded bias, multiplier, rounding + offset, right shift"),
     )
     if not fits_int16(params):
         return None
     x_arg, y_arg = call.args
-    scratch = kernel_facts.scratch_bytes("ek_conv3x3_wino_dsp_s8", p.input_c)
+    scratch = kernel_facts.scratch_bytes("ek_conv3x3_wino_dsp_s8", p.input_c, params.block_tiles)
     return dataclasses.replace(
         call, function="ek_conv3x3_wino_dsp_s8", header="ek_conv3x3_wino_dsp.h", params=params,
         args=(x_arg, y_arg, ctx.scratch(op)), scratch_bytes=scratch,
+        features=frozenset({f"EK_WINO_BLOCKS_{params.block_tiles}"}),  # (ek_dsp.h: that block size's code)
         overlaps=winograd_overlap(p.input_h, p.input_w, p.input_c, p.output_h, p.output_w, p.output_c,
-                                  p.pad_top, p.pad_left))
+                                  p.pad_top, p.pad_left, params.block_tiles))

@@ -18,19 +18,24 @@
  * the actual weights that no sum of M's or Y's can leave int32. Per output 16 multiplications
  * instead of 36: 2.25 times fewer MACs than the direct form.
  *
- * The generator stores U (int16, computed at generation time) in the order the channel loop reads
- * it: per output channel pair (n, n + 1), per position p of the 4x4 (row-major), per pair of
- * input channels (ca, cb) (the order SXTB16 unpacks a word of four channels into: c0,c2 then
- * c1,c3) two words {U[p][n][ca], U[p][n][cb]} and {U[p][n+1][ca], U[p][n+1][cb]}; and per
- * output channel the requantization terms (2 * folded bias, multiplier, c, right).
+ * A block computes block_tiles tiles, 2 or 4 (the generator's choice, a parameter), against
+ * groups of g = 8 / block_tiles output channels (EK_WINO_ACCUMULATORS: g x block_tiles accumulators
+ * per position). The generator stores U (int16, computed at generation time) in the order the
+ * channel loop reads it: per group of g output channels n .. n + g - 1, per position p of the 4x4
+ * (row-major), per pair of input channels (ca, cb) (the order SXTB16 unpacks a word of four
+ * channels into: c0,c2 then c1,c3) g words {U[p][n + i][ca], U[p][n + i][cb]} (a last group of
+ * fewer channels padded with channels of zeros, whose outputs are not computed); and per output
+ * channel the requantization terms (2 * folded bias, multiplier, c, right).
  *
- * Four tiles at a time (a last block of fewer repeats its last tile and discards its outputs):
- * their V (int16 pairs) go to scratch, [position][channel pair][tile], then every output channel
- * pair is computed against them (2 channels x 4 tiles: 8 accumulators per position), then the
- * output transform, requantization and stores.
+ * Per block (a last block of fewer tiles repeats its last tile and discards its outputs): the
+ * tiles' V (int16 pairs) go to scratch, [position][channel pair][tile], then every group of output
+ * channels is computed against them (each word of V loaded once for g channels, each word of U
+ * once for the block's tiles: 16 cycles per 16 MACs either way), then the output transform,
+ * requantization and stores. Two tiles halve the scratch (64 bytes per input channel, not 128);
+ * four read U half as often, which is what costs where U is in flash behind wait states.
  *
- * Loop order (what an output/input overlap plan may rely on): blocks of four tiles, tiles in
- * row-major order; every input read of a block happens before any output of that block is
+ * Loop order (what an output/input overlap plan may rely on): blocks of block_tiles tiles, tiles
+ * in row-major order; every input read of a block happens before any output of that block is
  * written, and a block writes only its own tiles' pixels (see winograd_overlap in
  * edgekit/codegen/ops/winograd.py).
  */
@@ -38,6 +43,9 @@
 #define EK_CONV3X3_WINO_DSP_H
 
 #include <stdint.h>
+
+#define EK_WINO_MAX_TILES 4    /* a block's tiles (block_tiles): 2 or 4 */
+#define EK_WINO_ACCUMULATORS 8 /* tiles x output channels the channel loop computes at once */
 
 typedef struct {
     int16_t input_h;
@@ -50,16 +58,19 @@ typedef struct {
     int16_t pad_left;
     int16_t tiles_w;           /* ceil(output_w / 2) */
     int16_t tiles_h;           /* ceil(output_h / 2) */
+    int16_t block_tiles;       /* 2 or 4: the tiles a block computes at once (see above) */
     int16_t pad_value;         /* input zero point: what an out-of-image pixel reads */
     int16_t act_full;          /* act_min == -128 and act_max == 127: saturation clamps */
     int16_t act_min;
     int16_t act_max;
-    const int32_t *weights;    /* [output_c / 2][16][input_c / 2][2] words of two int16, see above */
+    const int32_t *weights;    /* [ceil(output_c / g)][16][input_c / 2][g] words of two int16, g = 8 / block_tiles */
     const int32_t *requant;    /* [output_c][4]: 2 * folded bias, multiplier, c, right */
 } ek_conv3x3_wino_params;
 
 /* The scratch ek_conv3x3_wino_dsp_s8 needs (the generator calls this at generation time). */
-int32_t ek_conv3x3_wino_dsp_s8_scratch_bytes(int32_t input_c);
+int32_t ek_conv3x3_wino_dsp_s8_scratch_bytes(int32_t input_c, int32_t block_tiles);
+/* The output channels of a group (the weights' layout) with blocks of block_tiles tiles; -1: none. */
+int32_t ek_conv3x3_wino_dsp_s8_group(int32_t block_tiles);
 void ek_conv3x3_wino_dsp_s8(const ek_conv3x3_wino_params *p, const int8_t *input, int8_t *output,
                             int8_t *scratch);
 

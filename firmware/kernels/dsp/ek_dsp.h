@@ -43,7 +43,9 @@
  *       (ek_requant2_clamped).
  *   EK_FC_PLAIN_WEIGHTS  0: every ek_fully_connected_dsp_s8 and ek_fully_connected_lean_dsp_s8
  *       call of this build has its weights in the paired layout (paired 1, ek_gemm4_dsp.h), so
- *       those kernels leave out their loops for the plain one. */
+ *       those kernels leave out their loops for the plain one.
+ *   EK_WINO_BLOCKS_2, EK_WINO_BLOCKS_4  0: no ek_conv3x3_wino_dsp_s8 call of this build computes
+ *       blocks of that many tiles (block_tiles), and the kernel leaves out that block size's code. */
 #if defined(__has_include)
 #if __has_include("ek_config.h")
 #include "ek_config.h"
@@ -54,6 +56,12 @@
 #endif
 #ifndef EK_FC_PLAIN_WEIGHTS
 #define EK_FC_PLAIN_WEIGHTS 1
+#endif
+#ifndef EK_WINO_BLOCKS_2
+#define EK_WINO_BLOCKS_2 1
+#endif
+#ifndef EK_WINO_BLOCKS_4
+#define EK_WINO_BLOCKS_4 1
 #endif
 
 /* Code that runs rarely (activation ranges narrower than int8, borders): optimized for size. */
