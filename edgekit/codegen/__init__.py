@@ -304,10 +304,10 @@ def fit_arena(graph: Graph, target: Target, ram_limit: int, reorder_ops: bool = 
     larger streaming budgets (LIMIT_BUDGETS), and on DSP cores Winograd in blocks of two tiles
     where the target has four (half the scratch; the weights read twice as often) and direct 3x3
     convolutions instead of Winograd (its tiles need more rows in a band and more scratch): on the
-    smaller maps only (the least work where their scratch set the arena), or on all. The note says what was given
-    up and what it costs; the third item is the chosen target's plan. When none fits, the one with
-    the smallest arena (no note, no plan): planning it then refuses the limit in one line, naming
-    the least it found."""
+    smaller maps only (the least work where their scratch set the arena), or on all. The note says
+    what was given up and what it costs; the third item is the chosen target's plan. When none
+    fits, the one with the smallest arena (no note, no plan): planning it then refuses the limit in
+    one line, naming the least it found."""
     base = plan_model(graph, target, None, reorder_ops)
     if base.plan.arena_bytes <= ram_limit:
         return target, None, base

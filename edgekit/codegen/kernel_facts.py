@@ -107,7 +107,6 @@ def depthwise_rows_record() -> tuple[int, int, int]:
     return pairs, requant, words
 
 
-
 @functools.cache
 def winograd_group(block_tiles: int) -> int:
     """The output channels ek_conv3x3_wino_dsp_s8's channel loop computes at once with blocks of
