@@ -95,6 +95,22 @@ def test_a_whole_output_may_overlap_the_input_it_outruns():
     assert (ov.input, ov.output) == (0, 0) and ov.lead == 0
 
 
+def test_a_reduction_output_may_lie_on_the_input_it_has_finished_reading():
+    """X (whole, 10 rows of 40 bytes) -> A 3x3 -> t1 -> R (a whole-map reduction) -> t2 (one row
+    of 16 bytes): R writes t2 once, in the call that sums t1's last row, after A has read X's last
+    rows, so t2 may start at X (lead 0); the replay agrees. Were R to write its row in an earlier
+    step (it does not: ek_stream.h), X's rows would still be read after it."""
+    stages = (Stage(0, 1, 10, (RowMap(0, 1, 1, 3),)), Stage(1, 2, 10, (RowMap(1),), reduce=True, state_bytes=16))
+    rows = {0: 10, 1: 10, 2: 1}
+    seg = plan_segment(stages, rows, {0: 40, 1: 40, 2: 16}, {1}, 1)
+    (ov,) = seg.overlaps
+    assert (seg.inputs[ov.input], seg.outputs[ov.output], ov.lead) == (0, 2, 0)
+    assert not clobbered(seg, rows, 0, 2, 0)
+    early = [list(m) for m in seg.made]
+    early[1][1] = 10  # R said done after its first step: X rows 1.. still to be read by A
+    assert clobbered(dataclasses.replace(seg, made=tuple(map(tuple, early))), rows, 0, 2, 0)
+
+
 def test_an_in_place_stage_shares_its_input_rows_buffer():
     """X (whole) -> A 3x3 -> t1 -> P in place (a pointwise convolution made over on t1's rows) ->
     t2 -> B 3x3 -> t3 (whole): t1 has no buffer of its own; t2's holds B's window and the row A
@@ -135,8 +151,8 @@ def clobbered(seg, rows, x: int, y: int, lead: int) -> bool:
             if hi == lo:
                 continue
             firsts = [lo if st.reduce else m.first_for(lo) for m in st.inputs if m.tensor == x]
-            if k in writers:
-                written = max(written, hi)
+            if k in writers:  # a reduction writes its one row in the call that sums its last rows
+                written = max(written, int(hi == st.rows) if st.reduce else hi)
             calls.append((min(firsts, default=None), written))
     for c, (_, rows_written) in enumerate(calls):  # every read from this call on must be above the writes so far
         later = [r for r, _ in calls[c:] if r is not None]
@@ -516,6 +532,11 @@ def test_real_models_stream_by_default_with_less_arena(name, target, mlperf_mode
     assert gen.segments and not whole.segments
     assert gen.arena_bytes < whole.arena_bytes
     assert segment_scratch_fits(list(gen.segments), list(gen.calls))  # the calls were lowered for the bands
+    if name == "kws_ref_model":  # its segment's last stage, the average pool, writes over the input
+        pool = next(op for op in gen.graph.ops if op.type_name == "AVERAGE_POOL_2D")
+        x, y = gen.graph.inputs[0], pool.outputs[0]
+        at = gen.plan.offset_of_tensor(x)
+        assert at <= gen.plan.offset_of_tensor(y) < at + gen.graph.tensors[x].nbytes
 
 
 def test_a_call_with_more_scratch_than_its_stage_is_caught(mlperf_models):

@@ -274,15 +274,17 @@ def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, writer
     """How far a whole output may overlap whole input ``x`` (``Overlap.lead``: the output starts at
     least that many bytes below x) so that no row of it is written over a row of x a stage still
     reads; ``writers``: the stages that write its rows, its producer first (then those whose
-    output it makes over in place: they write its row r earlier). None when it is not made row
-    by row (a reduction's single output) or would gain nothing."""
-    if stages[writers[0]].reduce:
-        return None
+    output it makes over in place: they write its row r earlier). A reduction's output is one row,
+    written by the call that takes its input's last rows (ek_stream.h), after that call's reads.
+    None when it would gain nothing."""
+    reduce = stages[writers[0]].reduce
     readers = [(k, m) for k, st in enumerate(stages) for m in st.inputs if m.tensor == x]
     lead = 0
     for s in range(1, len(made)):
         for w in writers:
             lo, hi = made[s - 1][w], made[s][w]
+            if reduce:  # the rows it has summed: its one output row once they are all
+                lo, hi = int(lo == stages[w].rows), int(hi == stages[w].rows)
             if hi == lo:
                 continue
             # the lowest row of x any stage reads from this write on: the stages before the
@@ -290,7 +292,7 @@ def output_lead(stages: tuple[Stage, ...], made: list[list[int]], x: int, writer
             first = min((_first_needed(stages[k], m, made[s][k] if k < w else made[s - 1][k])
                          for k, m in readers), default=1 << 30)
             lead = max(lead, hi * y_row - min(first, 1 << 24) * x_row)
-    return lead if lead < stages[writers[0]].rows * y_row else None
+    return lead if lead < (1 if reduce else stages[writers[0]].rows) * y_row else None
 
 
 def verify_segment(seg: Segment, tensor_rows: dict[int, int]) -> None:
