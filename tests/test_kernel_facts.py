@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opmodels import keras_op
-from test_kernels_dsp import assert_dsp_bit_exact
+from test_kernels_dsp import DSP_SCRATCH, assert_dsp_bit_exact
 
 from edgekit import files
 from edgekit.codegen import kernel_facts
@@ -69,7 +69,7 @@ def test_depthwise_rows_stream_follows_its_header(edited_kernels: Path, tmp_path
     model = keras_op(keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"), (9, 11, 8), seed=5)
     lib = host.build_runtime_lib(tmp_path, sanitize=True, opt="-O1")
     (tmp_path / "case").mkdir()
-    gen = assert_dsp_bit_exact(model, lib, tmp_path / "case", "DEPTHWISE_CONV_2D")
+    gen = assert_dsp_bit_exact(model, lib, tmp_path / "case", "DEPTHWISE_CONV_2D", target=DSP_SCRATCH)  # the rows kernel
     [call] = [c for c in gen.calls if c.function == "ek_depthwise_rows_dsp_s8"]
     records = call.params.weights.values.reshape(-1, 10)
     assert (records[:, 1] >= 2**30).all()  # the multipliers, now in word 1

@@ -148,7 +148,9 @@ DW_OVERLAP_CASES = [DW_DSP_CASES[i] for i in (0, 14, 16, 17, 19, 21)]
 
 @pytest.mark.parametrize("case", DW_OVERLAP_CASES, ids=[c.id for c in DW_OVERLAP_CASES])
 def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
-    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+    # (lean kernels off: on a lone layer the ring may set the arena, and the general kernel take it)
+    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D",
+                               target=DSP_SCRATCH)
     (call,) = [c for c in gen.calls if c.op.type_name == "DEPTHWISE_CONV_2D"]
     assert call.function == "ek_depthwise_rows_dsp_s8"
     (decl,) = call.overlaps
@@ -170,10 +172,49 @@ def test_depthwise_rows_overlapped_host(case, dsp_runtime_lib, tmp_path):
     ((2, 2), 6, 1, "ek_depthwise_rows_dsp_s8"),   # channels not a multiple of 4: only the rows kernel
 ])
 def test_depthwise_kernel_by_row_width(hw, c, stride, kernel, dsp_runtime_lib, tmp_path):
-    """Each DSP depthwise kernel where it is the faster (DWR_MIN_OUTPUT_W), bit-exact either way."""
+    """Each DSP depthwise kernel where it is the faster (DWR_MIN_OUTPUT_W), bit-exact either way (lean
+    kernels off: the choice by speed alone)."""
     case = Case(hw, c, 1, (3, 3), (stride, stride), "same", (1, 1), "relu", False, True, 60 + c)
-    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D")
+    gen = assert_dsp_bit_exact(dw_cases.build_depthwise(case), dsp_runtime_lib, tmp_path, "DEPTHWISE_CONV_2D",
+                               target=DSP_SCRATCH)
     assert [x.function for x in gen.calls if x.op.type_name == "DEPTHWISE_CONV_2D"] == [kernel]
+
+
+@pytest.mark.parametrize("hw,c,lean", [((6, 6), 16, True), ((16, 16), 8, False)])
+def test_a_depthwise_ring_setting_the_arena_gives_way_where_that_is_worth_it(hw, c, lean, dsp_runtime_lib, tmp_path):
+    """A lone 3x3 depthwise layer, whose step sets the arena with the rows kernel's ring of widened
+    rows as scratch. On a 6x6x16 map the ring is most of the arena: the general kernel (a row of the
+    zero point) takes the layer, bit-exact, in a smaller arena. On a 16x16x8 map it is a small part:
+    the rows kernel stays, as the arena would fall by a smaller fraction than the work grows
+    (``stream.worth_it``; the general kernel takes about 1.3x the rows kernel's cycles)."""
+    from edgekit.codegen import generate
+    from edgekit.ir import parse_tflite
+
+    model = dw_cases.build_depthwise(Case(hw, c, 1, (3, 3), (1, 1), "same", (1, 1), "relu", False, True, 61))
+    gen = assert_dsp_bit_exact(model, dsp_runtime_lib, tmp_path / "lean", "DEPTHWISE_CONV_2D")
+    ring = generate(parse_tflite(model, name="case"), tmp_path / "ring", target=DSP_SCRATCH)
+    ((call,), (ring_call,)) = ([x for x in g.calls if x.op.type_name == "DEPTHWISE_CONV_2D"] for g in (gen, ring))
+    assert ring_call.function == "ek_depthwise_rows_dsp_s8"
+    if lean:
+        assert call.function == "ek_depthwise_dsp_s8" and call.scratch_bytes < ring_call.scratch_bytes
+        assert gen.arena_bytes < ring.arena_bytes
+    else:
+        assert call.function == "ek_depthwise_rows_dsp_s8" and gen.arena_bytes == ring.arena_bytes
+
+
+def test_kws_whole_tensors_give_their_depthwise_rings_up_for_memory(mlperf_models, tmp_path):
+    """kws with whole tensors (--no-stream): each depthwise step's ring sets the arena; its four
+    depthwise layers run the general kernel, in a smaller arena than the rings'."""
+    from edgekit.codegen import generate
+    from edgekit.ir import read_tflite
+
+    graph = read_tflite(mlperf_models / "kws_ref_model.tflite")
+    whole = dataclasses.replace(DSP, stream=False)
+    lean = generate(graph, tmp_path / "lean", target=whole)
+    rings = generate(graph, tmp_path / "rings", target=dataclasses.replace(whole, lean_kernels=False))
+    dw = [[c.function for c in g.calls if c.op.type_name == "DEPTHWISE_CONV_2D"] for g in (lean, rings)]
+    assert dw == [["ek_depthwise_dsp_s8"] * 4, ["ek_depthwise_rows_dsp_s8"] * 4]
+    assert lean.arena_bytes < rings.arena_bytes
 
 
 @pytest.mark.parametrize("hw,kernel,padding,taps", [

@@ -189,10 +189,12 @@ def _local_functions(elf: Path) -> set[str]:
     return {p[2] for p in (ln.split() for ln in out.splitlines()) if len(p) == 3 and p[1] == "t"}
 
 
-def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str, winograd_min_pixels: int | None = None):
+def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str, winograd_min_pixels: int | None = None,
+                        lean_kernels: bool = True):
     """Build for the default board at ``opt`` (Winograd from ``winograd_min_pixels`` output pixels,
-    the board's default when None), run in QEMU through the harness, compare every output with
-    tflite-micro. Returns the firmware build."""
+    the board's default when None; lean kernels where scratch sets the arena unless ``lean_kernels``
+    is False), run in QEMU through the harness, compare every output with tflite-micro. Returns the
+    firmware build."""
     from edgekit.target.boards import load_board
     from edgekit.target.build import build_firmware
     from edgekit.harness.deploy import connect
@@ -202,7 +204,7 @@ def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str, winograd_min_pix
     path.write_bytes(model)
     board = load_board(board_at(opt, tmp_path))
     assert board.opt == opt
-    target = target_for_cpu(board.cpu)
+    target = dataclasses.replace(target_for_cpu(board.cpu), lean_kernels=lean_kernels)
     if winograd_min_pixels is not None:
         target = dataclasses.replace(target, winograd_min_pixels=winograd_min_pixels)
     fw = build_firmware(path, board, tmp_path / "fw", target=target)
@@ -220,7 +222,8 @@ def assert_bit_exact_at(model: bytes, tmp_path: Path, opt: str, winograd_min_pix
 @pytest.mark.usefixtures("dsp_fc_for_any_size")
 def test_bit_exact_on_emulated_cortex_m4(name, op_type, function, twin, opt, tmp_path):
     fw = assert_bit_exact_at(_model(name), tmp_path, opt,
-                             winograd_min_pixels=0 if function == "ek_conv3x3_wino_dsp_s8" else None)
+                             winograd_min_pixels=0 if function == "ek_conv3x3_wino_dsp_s8" else None,
+                             lean_kernels=function != "ek_depthwise_rows_dsp_s8")  # (a lone layer's ring)
     assert [c.function for c in fw.generated.calls if c.op.type_name == op_type] == [function]
     if twin is not None:
         assert (twin in _local_functions(fw.elf)) == (opt in DEBUG_LEVELS), f"{twin} at {opt}"

@@ -187,11 +187,13 @@ def schedule_for(graph: Graph, calls: list[KernelCall],
 
 
 # ---------------------------------------------------------------------------- kernels chosen by memory
-# Where an operator's scratch sets the arena, a variant of its kernel without scratch
-# (``Target.lean_ops``), if it has one, makes the arena smaller for a few more cycles
-# (``ek_fully_connected_lean_dsp_s8``: one instruction more per 16 MACs). The choice needs the
-# plan: lower, plan, then lower the operators at the arena's peak step whose call has scratch
-# lean and plan again; keep that while the arena shrinks.
+# Where an operator's scratch sets the arena, a variant of its kernel with less scratch
+# (``Target.lean_ops``), if it has one, makes the arena smaller for more cycles
+# (``ek_fully_connected_lean_dsp_s8``: one instruction more per 16 MACs; a 3x3 depthwise layer on
+# ek_depthwise_dsp_s8 instead of the rows kernel's ring: about 1.3x its cycles). The choice needs
+# the plan: lower, plan, then lower the operators at the arena's peak step whose call has scratch
+# lean and plan again; keep that while the arena shrinks by at least the fraction the estimated
+# work grows (``stream.worth_it``, the streaming rule; under an arena limit, while it shrinks).
 
 
 def peak_scratch_ops(plan: Plan, calls: list[KernelCall], lean: frozenset[int]) -> set[int]:
@@ -214,7 +216,9 @@ def leaner(graph: Graph, calls: list[KernelCall], plan: Plan, target: Target,
         if all(trial_calls[i].scratch_bytes >= calls[i].scratch_bytes for i in wanted):
             return calls, plan, target  # no lean variant for any of them
         trial_plan = plan_graph(graph, op_memory(trial_calls), schedule=schedule)
-        if trial_plan.arena_bytes >= plan.arena_bytes:
+        extra = sum(stream.call_units(graph, trial_calls[i]) - stream.call_units(graph, calls[i]) for i in wanted)
+        if trial_plan.arena_bytes >= plan.arena_bytes or (target.stream_if_worth_it and not stream.worth_it(
+                plan.arena_bytes, trial_plan.arena_bytes, extra / stream.model_units(graph, calls))):
             return calls, plan, target
         calls, plan, target = trial_calls, trial_plan, trial_target
 

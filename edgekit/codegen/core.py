@@ -59,8 +59,9 @@ class Target:
     #: the most estimated extra work streamed segments may add, as a fraction of the model's
     #: (``--stream-cycles-budget``)
     stream_cycles_budget: float = 0.10
-    #: stream only where the arena falls by at least the fraction the work grows (``stream.worth_it``);
-    #: False under an arena limit (``codegen.fit_arena``): the limit decides
+    #: stream, or take a lean kernel (``codegen.leaner``), only where the arena falls by at least the
+    #: fraction the work grows (``stream.worth_it``); False under an arena limit
+    #: (``codegen.fit_arena``): the limit decides
     stream_if_worth_it: bool = True
     #: the model's input is pulled row by row from the caller (``P_run_rows``) into a streamed
     #: segment instead of sitting whole in the arena, where its readers can stream (``--pull-input``)

@@ -436,6 +436,17 @@ def model_units(graph: Graph, calls: list[KernelCall]) -> float:
     return total
 
 
+def call_units(graph: Graph, call: KernelCall) -> float:
+    """Work units of ``call`` run whole on the kernel it names (``model_units`` costs a whole
+    ek_depthwise_dsp_s8 call on wide rows as the rows kernel its banded stage stands for; this, as
+    itself: a lean call, ``codegen.leaner``)."""
+    if call.function == "ek_depthwise_dsp_s8" and _dw_direct_3x3(call.params):
+        return _dw_direct_units(graph, call.op, [(0, 1)])
+    st = stream_stage(graph, call)
+    return _units(graph, st, [(0, st.stage.rows)]) if st and not st.stage.reduce else \
+        CALL_UNITS + op_macs(graph, call.op)
+
+
 def arena_with(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]) -> int:
     """The packed arena of the plan with these segments."""
     pg, facts, _ = planning_graph(graph, memory, segments)
