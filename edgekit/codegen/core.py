@@ -46,6 +46,10 @@ class Target:
     lean_ops: frozenset[int] = frozenset()
     #: False: never trade cycles for arena (keep every kernel with scratch)
     lean_kernels: bool = True
+    #: the weights sit in a flash with wait states (the board's memory system, ``target_for_cpu``):
+    #: no lean kernel that reads them more often (ek_depthwise_dsp_s8 reads a 3x3 depthwise layer's
+    #: weights once per output pixel, the rows kernel once per row)
+    slow_flash: bool = False
     #: run chains of operators band by band where that lowers the arena within the cycle budget
     #: (``codegen/stream.py``); False: whole tensors only (``--no-stream``)
     stream: bool = True
@@ -99,8 +103,10 @@ def target_for_cpu(cpu: str, *, winograd: bool = True, stream: bool = True, flas
     convolutions direct (``--no-winograd``); ``stream=False`` keeps whole tensors (``--no-stream``);
     a flash with wait states (the board's memory system) stages the most-read weights
     (STAGE_WEIGHTS_WAIT_STATES), computes Winograd's tiles four at a time (its weights read half as
-    often) and, on a board with a code RAM, runs the kernels from it."""
+    often), takes no lean kernel that reads weights more often (``Target.slow_flash``) and, on a board
+    with a code RAM, runs the kernels from it."""
     slow_flash = flash_wait_states > 0
     return Target(cpu, dsp=cpu in DSP_CPUS, winograd_min_pixels=WINOGRAD_MIN_PIXELS if winograd else None,
                   stream=stream, stage_weights=STAGE_WEIGHTS_WAIT_STATES if slow_flash else 0,
-                  ram_kernels=slow_flash and code_ram, winograd_block_tiles=4 if slow_flash else 2)
+                  ram_kernels=slow_flash and code_ram, winograd_block_tiles=4 if slow_flash else 2,
+                  slow_flash=slow_flash)

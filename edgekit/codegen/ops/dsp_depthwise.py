@@ -189,14 +189,16 @@ def depthwise_rows_applies(ctx: LowerCtx, call: KernelCall) -> bool:
     ek_depthwise_dsp_s8 widens nothing (measured on kws in bands of one row: 1.27 M cycles against
     the rows kernel's 1.52 M, its widening included; whole, the rows kernel: 0.96 M; ``stream.DW_DIRECT_UNITS``);
     nor, lean (``Target.lean_ops``: its ring sets the arena), where channel groups would widen the
-    rows more than ``lean_rows_pay`` allows: the general kernel's scratch is a row of the zero point."""
+    rows more than ``lean_rows_pay`` allows: the general kernel's scratch is a row of the zero point
+    (but it reads the weights once per output pixel: not where they sit behind flash wait states,
+    ``Target.slow_flash``: kws on the NUCLEO-L4R5ZI's memory system took 1.28x the cycles so)."""
     p = call.params
     if not (ctx.target.dsp and p.depth_multiplier == 1 and (p.filter_h, p.filter_w) == (3, 3)
             and (p.dilation_h, p.dilation_w) == (1, 1) and p.stride_w in (1, 2)):
         return False
     if not depthwise_dsp_applies(ctx, call):
         return True
-    if call.op.index in ctx.target.lean_ops and not lean_rows_pay(p):
+    if call.op.index in ctx.target.lean_ops and not lean_rows_pay(p) and not ctx.target.slow_flash:
         return False  # its scratch sets the arena: the general kernel's row, not a ring (codegen.leaner)
     return p.output_w >= DWR_MIN_OUTPUT_W[p.stride_w] and call.op.index not in ctx.target.direct_dw_ops
 
