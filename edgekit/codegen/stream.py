@@ -476,6 +476,7 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
     segments: list[Segment] = []
     arena = whole = arena_with(graph, memory, segments)
     best, need, members = peak_requirement(graph, memory, segments)
+    built: dict[tuple, Segment | None] = {}  # a candidate is the same in every round: built once
     while True:
         peak_ops = {o for step, n in enumerate(need[:len(members)]) if n == best for o in members[step]}
         lo, hi = min(peak_ops, default=0), max(peak_ops, default=-1)
@@ -493,7 +494,10 @@ def choose_segments(graph: Graph, calls: list[KernelCall], memory: dict[int, OpM
                 # work); with and without stages that make the next row's first pixels ahead
                 for band, pulled, ahead in ((b, p, a) for b in BANDS for p in ((puller, None) if puller else (None,))
                                             for a in (False, True)):
-                    seg = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, pulled, ahead)
+                    key = (i, j, band, pulled is not None, ahead)
+                    if key not in built:
+                        built[key] = build_segment(graph, [stages[o] for o in range(i, j + 1)], band, pulled, ahead)
+                    seg = built[key]
                     if seg is None:
                         continue
                     trial = sorted(others + [seg], key=lambda s: s.ops[0])
