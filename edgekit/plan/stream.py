@@ -228,15 +228,21 @@ def plan_segment(stages: tuple[Stage, ...], tensor_rows: dict[int, int], row_byt
     members = {t: [t, *(x for x, y in aliases.items() if y == t)] for t in order}  # tensors sharing t's buffer
     keep: list[tuple[int, ...]] = []
     most = dict.fromkeys(order, 0)
+    # per buffer: the stages reading its tensors (their index, rows, reduce, map) and the stages writing them
+    reading = {t: [(c, stages[c].rows, stages[c].reduce, m) for u in members[t] for c, m in cons.get(u, [])]
+               for t in order}
+    writing = {t: [producer[u] for u in members[t]] for t in order}
     for s in range(1, len(made)):
+        before, after = made[s - 1], made[s]
         row = []
         for t in order:
-            p = producer[t]
-            first = min((_first_needed(stages[c], m, made[s - 1][c]) for u in members[t] for c, m in cons.get(u, [])),
-                        default=1 << 30)
-            first = min(first, made[s - 1][p])  # nothing beyond what was made
+            first = before[producer[t]]  # nothing beyond what was made
+            for c, rows, reduce, m in reading[t]:  # the first row each reader still reads (_first_needed)
+                done = before[c]
+                if done < rows:
+                    first = min(first, done if reduce else m.first_for(done))
             row.append(first)
-            most[t] = max(most[t], max(made[s][producer[u]] for u in members[t]) - first)
+            most[t] = max(most[t], max(after[k] for k in writing[t]) - first)
         keep.append(tuple(row))
     offsets, at = [], 0
     for t in order:
