@@ -46,8 +46,6 @@ from edgekit.ir import parse_tflite
 from edgekit.target.host import build_runtime_lib
 
 DSP = Target("host-dsp", dsp=True)
-#: the DSP kernels chosen by speed alone (no lean kernel where a lone layer's scratch sets the arena)
-DSP_FAST = dataclasses.replace(DSP, lean_kernels=False)
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +237,7 @@ CASES = [
            lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5]],
     *[Case(wino_tests.WINO, wino_tests.ALWAYS4, f"{'x'.join(map(str, c.hw))}x{c.c_in}-{c.c_out}-{c.padding}-4",
            lambda c=c: wino_tests.build(c)) for c in wino_tests.CASES[:5:2]],
-    *[_dw(c, _dw_dsp_function(c), DSP_FAST) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)
+    *[_dw(c, _dw_dsp_function(c), dsp_tests.DSP_SCRATCH) for c in (*dw_tests.CASES[1::2], *dsp_tests.DW_DSP_CASES)
       if _dw_dsp_function(c)],
     *[Case("ek_add_dsp_s8", DSP, f"ADD-{'x'.join(map(str, a[0]))}", lambda a=a: dsp_tests.add_model(*a))
       for a in params(dsp_tests.test_add_host)],

@@ -426,14 +426,16 @@ def moved_bytes(seg: Segment) -> int:
     return moved
 
 
+def _whole_units(graph: Graph, call: KernelCall) -> float:
+    """Work units of ``call`` as one whole-tensor call (``_units`` on a single band)."""
+    st = stream_stage(graph, call)
+    return _units(graph, st, [(0, st.stage.rows)]) if st and not st.stage.reduce else \
+        CALL_UNITS + op_macs(graph, call.op)
+
+
 def model_units(graph: Graph, calls: list[KernelCall]) -> float:
     """Work units of the whole-tensor model (every call once)."""
-    total = 0.0
-    for c in calls:
-        st = stream_stage(graph, c)
-        total += _units(graph, st, [(0, st.stage.rows)]) if st and not st.stage.reduce else \
-            CALL_UNITS + op_macs(graph, c.op)
-    return total
+    return sum(_whole_units(graph, c) for c in calls)
 
 
 def call_units(graph: Graph, call: KernelCall) -> float:
@@ -442,9 +444,7 @@ def call_units(graph: Graph, call: KernelCall) -> float:
     itself: a lean call, ``codegen.leaner``)."""
     if call.function == "ek_depthwise_dsp_s8" and _dw_direct_3x3(call.params):
         return _dw_direct_units(graph, call.op, [(0, 1)])
-    st = stream_stage(graph, call)
-    return _units(graph, st, [(0, st.stage.rows)]) if st and not st.stage.reduce else \
-        CALL_UNITS + op_macs(graph, call.op)
+    return _whole_units(graph, call)
 
 
 def arena_with(graph: Graph, memory: dict[int, OpMemory], segments: list[Segment]) -> int:
